@@ -1,0 +1,3 @@
+fn main() {
+    println!("siloscope {}", env!("CARGO_PKG_VERSION"));
+}
