@@ -1,1 +1,43 @@
-//! TODO
+//! Sources: one module per external API (and the simulator), each turning "what changed since my
+//! cursor" into normalized batches. Sources know nothing about signals, the store or the clock:
+//! the daemon hands them `now` and commits what they return.
+
+pub mod simulator;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::model::{Batch, Ts};
+
+/// Why a sync step failed. `kind` becomes the `kind` label of `siloscope_source_errors_total`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceError {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.kind)
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// One step of a sync: a batch to commit (with its cursor) and whether the source is caught up.
+/// A long backfill is many steps, so a crash loses at most the step in flight.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncStep {
+    pub batch: Batch,
+    pub caught_up: bool,
+}
+
+pub type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<SyncStep, SourceError>> + Send + 'a>>;
+
+/// A configured source instance.
+pub trait Source: Send {
+    /// The configured source name (`github-acme`), used as the `source` label.
+    fn name(&self) -> &str;
+    /// Reads the next step after `cursor` (None = never synced), up to `now`.
+    fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a>;
+}
