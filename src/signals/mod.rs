@@ -103,3 +103,26 @@ impl SignalsConfig {
         self.windows.iter().map(|(_, w)| *w).max().unwrap_or(90 * DAY)
     }
 }
+
+pub mod aggregate;
+pub mod custody;
+pub mod decisions;
+pub mod engagement;
+pub mod frame;
+pub mod records;
+pub mod reviews;
+pub mod walk;
+#[cfg(test)]
+mod tests;
+
+pub use aggregate::{Histogram, LATENCY_BUCKETS, Signals, aggregate};
+pub use frame::Frame;
+pub use records::Analysis;
+pub use walk::analyze;
+
+/// The whole engine: facts from the events up to `now`, then the exported values at `now`.
+pub fn compute(frame: &Frame, dir: &crate::teams::Directory, cfg: &SignalsConfig, now: Ts) -> (Analysis, Signals) {
+    let analysis = analyze(frame, dir, cfg, now);
+    let signals = aggregate(&analysis, frame, dir, cfg, now);
+    (analysis, signals)
+}

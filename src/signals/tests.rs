@@ -1,0 +1,535 @@
+//! Table-driven tests of every signal: hand-built event sequences, values worked out by hand.
+
+use std::collections::HashMap;
+
+use crate::model::{
+    DAY, Event, EventKind, HOUR, Item, ItemKind, ItemState, LinkRelation, ReviewState, Reviewer, Ts,
+};
+use crate::signals::records::{EngagementKind, RehashReason, ReworkKind};
+use crate::signals::{Analysis, Frame, HandoffKind, SignalsConfig, Signals, analyze, compute};
+use crate::teams::{Calendar, Directory, DirectoryBuilder, Membership, ScopePattern, TeamId};
+
+const T0: Ts = 1_767_225_600; // 2026-01-01T00:00:00Z, a Thursday
+
+fn h(n: i64) -> Ts {
+    T0 + n * HOUR
+}
+
+/// Teams a, b, c with three people each (a1..a3 …), a bot, and `mover` who is in `a` until
+/// T0+100h and in `b` after. Repos: acme/a-repo → a, acme/b-repo → b, acme/c-repo → c.
+fn org() -> DirectoryBuilder {
+    let mut b = DirectoryBuilder::new();
+    for t in ["a", "b", "c"] {
+        let id = b.team(t, &[format!("acme/{t}")], None);
+        for n in 1..=3 {
+            b.person(&format!("{t}{n}"), &[format!("github:{t}{n}")], vec![Membership { team: id, from: None, until: None }], false);
+        }
+        b.ownership_mut().scopes.push((ScopePattern(format!("acme/{t}-repo")), id));
+    }
+    let (a, bb) = (b.team_id("a").unwrap(), b.team_id("b").unwrap());
+    b.person(
+        "mover",
+        &["github:mover".into()],
+        vec![Membership { team: a, from: None, until: Some(h(100)) }, Membership { team: bb, from: Some(h(100)), until: None }],
+        false,
+    );
+    b.bot("github:helper".into());
+    let q = b.team_id("c").unwrap();
+    b.ownership_mut().statuses.insert("in qa".into(), q);
+    b.ownership_mut().components.insert("billing".into(), bb);
+    b
+}
+
+fn cfg() -> SignalsConfig {
+    SignalsConfig { privacy_floor: 2, ..SignalsConfig::default() }
+}
+
+struct Scenario {
+    dir: Directory,
+    cfg: SignalsConfig,
+    items: Vec<Item>,
+    events: Vec<Event>,
+}
+
+impl Scenario {
+    fn new() -> Self {
+        Scenario { dir: org().build(), cfg: cfg(), items: Vec::new(), events: Vec::new() }
+    }
+    fn item(&mut self, key: &str, kind: ItemKind, scope: &str, author: &str, at: Ts) -> &mut Self {
+        self.items.push(Item {
+            key: key.into(),
+            source: "gh".into(),
+            kind,
+            scope: scope.into(),
+            url: format!("https://example.test/{key}"),
+            title: key.into(),
+            author: Some(format!("github:{author}")),
+            created_at: at,
+            updated_at: at,
+            state: ItemState::Open,
+            issue_type: None,
+        });
+        self.ev(key, at, author, EventKind::Opened)
+    }
+    fn issue(&mut self, key: &str, scope: &str, author: &str, at: Ts) -> &mut Self {
+        self.item(key, ItemKind::Issue, scope, author, at)
+    }
+    fn pr(&mut self, key: &str, scope: &str, author: &str, at: Ts) -> &mut Self {
+        self.item(key, ItemKind::PullRequest, scope, author, at)
+    }
+    fn ev(&mut self, key: &str, at: Ts, actor: &str, kind: EventKind) -> &mut Self {
+        let id = format!("{key}/{}", self.events.len());
+        let actor = (!actor.is_empty()).then(|| format!("github:{actor}"));
+        self.events.push(Event { id, item: key.into(), at, actor, kind });
+        self
+    }
+    fn frame(&self) -> Frame {
+        let mut f = Frame::new();
+        for i in &self.items {
+            f.add_item(i);
+        }
+        for e in &self.events {
+            f.add_event(e);
+        }
+        f.prepare();
+        f
+    }
+    fn analysis(&self, upto: Ts) -> Analysis {
+        analyze(&self.frame(), &self.dir, &self.cfg, upto)
+    }
+    fn signals(&self, now: Ts) -> Signals {
+        compute(&self.frame(), &self.dir, &self.cfg, now).1
+    }
+    fn t(&self, name: &str) -> TeamId {
+        self.dir.team_by_name(name).unwrap()
+    }
+}
+
+fn label(l: &str) -> EventKind {
+    EventKind::Labeled { label: l.into() }
+}
+fn unlabel(l: &str) -> EventKind {
+    EventKind::Unlabeled { label: l.into() }
+}
+fn comment() -> EventKind {
+    EventKind::Commented { mentions: vec![] }
+}
+fn assign(who: &str) -> EventKind {
+    EventKind::Assigned { assignee: format!("github:{who}") }
+}
+fn review(state: ReviewState) -> EventKind {
+    EventKind::Reviewed { state }
+}
+fn request(who: &str) -> EventKind {
+    EventKind::ReviewRequested { reviewer: Reviewer::Person(format!("github:{who}")) }
+}
+fn close(completed: bool) -> EventKind {
+    EventKind::Closed { completed }
+}
+
+/// (kind, from, to, latency) of every handoff, in order.
+fn handoffs(s: &Scenario, upto: Ts) -> Vec<(HandoffKind, String, String, Option<Ts>)> {
+    s.analysis(upto)
+        .handoffs
+        .iter()
+        .map(|h| (h.kind, s.dir.team_name(h.from).into(), s.dir.team_name(h.to).into(), h.acked_at.map(|a| a - h.at)))
+        .collect()
+}
+
+fn ho(kind: HandoffKind, from: &str, to: &str, latency_h: Option<i64>) -> (HandoffKind, String, String, Option<Ts>) {
+    (kind, from.into(), to.into(), latency_h.map(|l| l * HOUR))
+}
+
+use HandoffKind::{Reassign, Review, Transfer};
+
+#[test]
+fn handoff_by_team_label_acknowledged_by_receiving_team() {
+    let mut s = Scenario::new();
+    s.issue("i1", "acme/a-repo", "a1", h(0))
+        .ev("i1", h(1), "a1", label("team:b")) // a → b
+        .ev("i1", h(2), "a2", comment()) // the handing team does not acknowledge
+        .ev("i1", h(3), "helper", comment()) // nor does a bot
+        .ev("i1", h(5), "b2", comment()); // b acknowledges after 4h
+    assert_eq!(handoffs(&s, h(10)), vec![ho(Reassign, "a", "b", Some(4))]);
+}
+
+#[test]
+fn handoff_by_status_component_team_field_and_assignee() {
+    let mut s = Scenario::new();
+    // Status → team (In QA → c), then component → team (billing → b) once the status is no longer mapped.
+    s.issue("s1", "acme/a-repo", "a1", h(0))
+        .ev("s1", h(1), "a1", EventKind::StatusChanged { from: None, to: "In QA".into(), category: None })
+        .ev("s1", h(2), "c1", comment())
+        .ev("s1", h(3), "c1", EventKind::ComponentChanged { from: None, to: Some("Billing".into()) })
+        .ev("s1", h(3), "c1", EventKind::StatusChanged { from: None, to: "Open".into(), category: None });
+    // Team field → team (c), then assignee (no other input): assignee b1 holds it for b … but the
+    // team field comes first in the rule order, so assigning b1 changes nothing.
+    s.issue("f1", "acme/a-repo", "a1", h(0))
+        .ev("f1", h(1), "a1", EventKind::TeamFieldChanged { to: Some("c".into()) })
+        .ev("f1", h(2), "a1", assign("b1"))
+        .ev("f1", h(4), "a1", EventKind::TeamFieldChanged { to: None })
+        .ev("f1", h(6), "b1", comment());
+    let got = handoffs(&s, h(10));
+    assert_eq!(
+        got,
+        vec![
+            ho(Reassign, "a", "c", Some(1)),
+            // The component rule takes over when the status leaves the map: c → b, never acknowledged.
+            ho(Reassign, "c", "b", None),
+            ho(Reassign, "a", "c", None),
+            // Clearing the team field leaves the assignee rule: c → b, acknowledged by b1 2h later.
+            ho(Reassign, "c", "b", Some(2)),
+        ]
+    );
+}
+
+#[test]
+fn transfer_to_another_teams_repository() {
+    let mut s = Scenario::new();
+    s.issue("t1", "acme/a-repo", "a1", h(0))
+        .ev("t1", h(2), "a1", EventKind::Moved { from_scope: "acme/a-repo".into(), to_scope: "acme/c-repo".into() })
+        .ev("t1", h(30), "c3", close(true));
+    assert_eq!(handoffs(&s, h(40)), vec![ho(Transfer, "a", "c", Some(28))]);
+}
+
+#[test]
+fn initial_labels_at_creation_are_not_handoffs_and_pulling_work_acknowledges_at_once() {
+    let mut s = Scenario::new();
+    s.issue("p1", "acme/a-repo", "a1", h(0))
+        .ev("p1", h(0), "a1", label("team:b")) // opened straight into b's queue
+        .ev("p1", h(1), "c1", label("team:c")); // c pulls it: handoff b → c, acknowledged at once
+    assert_eq!(handoffs(&s, h(5)), vec![ho(Reassign, "b", "c", Some(0))]);
+}
+
+#[test]
+fn assignment_of_a_receiving_member_acknowledges() {
+    let mut s = Scenario::new();
+    s.issue("x", "acme/a-repo", "a1", h(0))
+        .ev("x", h(1), "a1", label("team:b"))
+        .ev("x", h(4), "a2", assign("b3")); // the label still rules custody; assigning b3 acknowledges
+    assert_eq!(handoffs(&s, h(5)), vec![ho(Reassign, "a", "b", Some(3))]);
+}
+
+#[test]
+fn waiting_vs_stalled_and_oldest_wait() {
+    let mut s = Scenario::new();
+    // Two handoffs to b: one waits 1 day, one 3 days (stalled past the default 2 days).
+    s.issue("w1", "acme/a-repo", "a1", h(0)).ev("w1", h(1), "a1", label("team:b"));
+    s.issue("w2", "acme/a-repo", "a2", h(0)).ev("w2", h(49), "a2", label("team:b"));
+    // A third one was closed by a without b acting: no longer waiting.
+    s.issue("w3", "acme/a-repo", "a1", h(0)).ev("w3", h(1), "a1", label("team:b")).ev("w3", h(2), "a1", close(false));
+    // b people must be active for b not to be folded: b1 and b2 comment elsewhere.
+    s.issue("o", "acme/b-repo", "b1", h(0)).ev("o", h(2), "b2", comment());
+    let now = h(73);
+    let sig = s.signals(now);
+    let key = (Reassign, "a".to_string(), "b".to_string());
+    assert_eq!(sig.handoffs_waiting[&key], 2);
+    assert_eq!(sig.handoffs_stalled[&key], 1);
+    assert_eq!(sig.handoff_oldest_wait["b"], (72 * HOUR) as f64);
+    assert_eq!(sig.handoffs_total[&("gh".to_string(), Reassign, "a".to_string(), "b".to_string())], 3);
+    // Per-team stall threshold: 3 days for b → nothing stalled.
+    s.cfg.stall_after_by_team.insert("b".into(), 3 * DAY);
+    assert_eq!(s.signals(now).handoffs_stalled[&key], 0);
+    // Per-kind threshold applies when no team threshold does.
+    s.cfg.stall_after_by_team.clear();
+    s.cfg.stall_after_by_kind.insert(Reassign, 12 * HOUR);
+    assert_eq!(s.signals(now).handoffs_stalled[&key], 2);
+}
+
+#[test]
+fn stall_counted_in_working_hours_of_the_receiving_team() {
+    let mut b = org();
+    let cal = Calendar { utc_offset: 0, workdays: [true, true, true, true, true, false, false], start: 9 * HOUR, end: 17 * HOUR };
+    b.team("b", &[], Some(cal));
+    let mut s = Scenario { dir: b.build(), ..Scenario::new() };
+    s.cfg.stall_in_working_hours = true;
+    s.cfg.stall_after = 16 * HOUR; // two working days
+    // Handed off Thursday 2026-01-01 09:00; by Monday 09:00 b has had Thu + Fri = 16 working hours: not stalled.
+    s.issue("w", "acme/a-repo", "a1", h(0)).ev("w", h(9), "a2", label("team:b"));
+    s.issue("o", "acme/b-repo", "b1", h(0)).ev("o", h(2), "b2", comment());
+    let key = (Reassign, "a".to_string(), "b".to_string());
+    assert_eq!(s.signals(h(9) + 4 * DAY).handoffs_stalled[&key], 0);
+    assert_eq!(s.signals(h(9) + 4 * DAY + HOUR).handoffs_stalled[&key], 1);
+}
+
+#[test]
+fn bounce_within_window_and_tossing_length() {
+    let mut s = Scenario::new();
+    s.issue("b1", "acme/a-repo", "a1", h(0))
+        .ev("b1", h(1), "a1", label("team:b"))
+        .ev("b1", h(2), "b1", unlabel("team:b")) // back to a (repo owner) after 1h: a bounce of a → b
+        .ev("b1", h(3), "a1", label("team:c"))
+        .ev("b1", h(3) + 8 * DAY, "c1", unlabel("team:c")) // back to a after 8 days: outside the window
+        .ev("b1", h(3) + 9 * DAY, "a1", close(true))
+        .ev("b1", h(3) + 10 * DAY, "a1", label("team:b")); // after close: not counted in tossing
+    let a = s.analysis(h(0) + 30 * DAY);
+    assert_eq!(a.bounces.len(), 1);
+    assert_eq!((s.dir.team_name(a.bounces[0].from), s.dir.team_name(a.bounces[0].to)), ("a", "b"));
+    assert_eq!(a.tossing.iter().find(|t| t.item == 0).unwrap().changes, 4);
+}
+
+#[test]
+fn membership_change_mid_item_is_not_a_handoff_and_attribution_uses_event_time() {
+    let mut s = Scenario::new();
+    // mover (in a until h100, then b) holds the item by assignment.
+    s.issue("m", "acme/c-repo", "c1", h(0))
+        .ev("m", h(1), "c1", assign("mover")) // c → a (mover's team then)
+        .ev("m", h(2), "mover", comment()) // acknowledged by a after 1h
+        .ev("m", h(150), "c1", label("bug")) // custody input, mover now in b: silent, no handoff
+        .ev("m", h(151), "mover", comment());
+    let a = s.analysis(h(200));
+    let got: Vec<_> = a.handoffs.iter().map(|h| (s.dir.team_name(h.from), s.dir.team_name(h.to))).collect();
+    assert_eq!(got, vec![("c", "a")]);
+    // The later comment is attributed to b (membership at event time), on an item now held by b.
+    let last = a.interactions.last().unwrap();
+    assert_eq!((last.team, last.owner), (s.t("b"), s.t("b")));
+    assert_eq!(a.interactions[0].team, s.t("a"));
+}
+
+#[test]
+fn rehash_reasons() {
+    let mut s = Scenario::new();
+    let decision = |s: &mut Scenario, key: &str| {
+        s.issue(key, "acme/a-repo", "a1", h(0)).ev(key, h(0), "a1", label("decision")).ev(key, h(10), "a1", close(true));
+    };
+    decision(&mut s, "d-reopen");
+    s.ev("d-reopen", h(20), "b1", EventKind::Reopened);
+    decision(&mut s, "d-link");
+    s.issue("d-new", "acme/a-repo", "a2", h(30)).ev(
+        "d-new",
+        h(30),
+        "a2",
+        EventKind::Linked { relation: LinkRelation::Supersedes, target: "d-link".into() },
+    );
+    decision(&mut s, "d-status");
+    s.ev("d-status", h(40), "a1", EventKind::StatusChanged { from: None, to: "Deprecated".into(), category: None });
+    decision(&mut s, "d-talk");
+    s.ev("d-talk", h(11), "a2", comment()).ev("d-talk", h(12), "a3", comment()).ev("d-talk", h(13), "b1", comment());
+    decision(&mut s, "d-quiet"); // two teams but only 2 comments: not rehashed
+    s.ev("d-quiet", h(11), "a2", comment()).ev("d-quiet", h(12), "b1", comment());
+    decision(&mut s, "d-late"); // reopened after the 90-day window: evolution, not a rehash
+    s.ev("d-late", h(10) + 91 * DAY, "a1", EventKind::Reopened);
+    s.issue("not-decision", "acme/a-repo", "a1", h(0)).ev("not-decision", h(1), "a1", close(true));
+    let a = s.analysis(h(10) + 100 * DAY);
+    let by_item: HashMap<String, Option<(RehashReason, Ts)>> = a
+        .decisions
+        .iter()
+        .map(|d| (s.items[d.item as usize].key.clone(), d.rehashed))
+        .collect();
+    assert_eq!(by_item.len(), 6);
+    assert_eq!(by_item["d-reopen"], Some((RehashReason::Reopened, h(20))));
+    assert_eq!(by_item["d-link"], Some((RehashReason::Superseded, h(30))));
+    assert_eq!(by_item["d-status"], Some((RehashReason::Status, h(40))));
+    assert_eq!(by_item["d-talk"], Some((RehashReason::Discussion, h(13))));
+    assert_eq!(by_item["d-quiet"], None);
+    assert_eq!(by_item["d-late"], None);
+    // Rework: both reopens count, for team a (the holder).
+    let reopens: Vec<_> = a.rework.iter().filter(|r| r.kind == ReworkKind::Reopened).collect();
+    assert_eq!(reopens.len(), 2);
+    assert!(reopens.iter().all(|r| r.team == s.t("a")));
+}
+
+#[test]
+fn decision_by_issue_type_and_record_status() {
+    let mut s = Scenario::new();
+    s.issue("j1", "acme/a-repo", "a1", h(0));
+    s.items[0].issue_type = Some("Decision".into());
+    s.ev("j1", h(5), "a1", close(true));
+    s.item("adr", ItemKind::DecisionRecord, "acme/b-repo", "b1", h(0))
+        .ev("adr", h(1), "b1", EventKind::StatusChanged { from: None, to: "Proposed".into(), category: None })
+        .ev("adr", h(9), "b1", EventKind::StatusChanged { from: None, to: "Accepted".into(), category: None })
+        .ev("adr", h(9) + 10 * DAY, "b2", EventKind::StatusChanged { from: None, to: "Superseded".into(), category: None });
+    let a = s.analysis(h(0) + 30 * DAY);
+    let got: Vec<_> = a.decisions.iter().map(|d| (s.dir.team_name(d.team), d.made_at, d.rehashed.map(|r| r.0))).collect();
+    assert_eq!(got, vec![("a", h(5), None), ("b", h(9), Some(RehashReason::Status))]);
+}
+
+#[test]
+fn reverted_pull_request_is_rework_of_the_authors_team() {
+    let mut s = Scenario::new();
+    s.pr("pr", "acme/b-repo", "b1", h(0)).ev("pr", h(5), "b2", EventKind::Merged).ev(
+        "pr",
+        h(50),
+        "c1",
+        EventKind::Reverted { by: Some("revert-pr".into()) },
+    );
+    s.pr("open-pr", "acme/b-repo", "b1", h(0)).ev("open-pr", h(50), "c1", EventKind::Reverted { by: None }); // never merged
+    let a = s.analysis(h(60));
+    assert_eq!(a.rework.len(), 1);
+    assert_eq!((a.rework[0].team, a.rework[0].kind, a.rework[0].at), (s.t("b"), ReworkKind::Reverted, h(50)));
+}
+
+#[test]
+fn cross_team_reviews_pickup_excludes_draft_time() {
+    let mut s = Scenario::new();
+    s.pr("r", "acme/a-repo", "a1", h(0))
+        .ev("r", h(0), "a1", EventKind::ConvertedToDraft)
+        .ev("r", h(1), "a1", request("b1")) // requested while a draft
+        .ev("r", h(1), "a1", request("a2"))
+        .ev("r", h(5), "a1", EventKind::ReadyForReview) // 4h of draft after the request
+        .ev("r", h(7), "b1", review(ReviewState::ChangesRequested)) // pickup 6h - 4h = 2h
+        .ev("r", h(8), "a2", review(ReviewState::Approved)) // same-team pickup 7h - 4h = 3h
+        .ev("r", h(9), "b1", review(ReviewState::Approved))
+        .ev("r", h(9), "a1", review(ReviewState::Commented)); // the author's own comment-review: not a review
+    let a = s.analysis(h(20));
+    let reviews: Vec<_> =
+        a.reviews.iter().map(|r| (s.dir.team_name(r.author_team), s.dir.team_name(r.reviewer_team), r.state)).collect();
+    assert_eq!(
+        reviews,
+        vec![("a", "b", ReviewState::ChangesRequested), ("a", "a", ReviewState::Approved), ("a", "b", ReviewState::Approved)]
+    );
+    let pickups: Vec<_> = a.pickups.iter().map(|p| (s.dir.team_name(p.reviewer_team), p.seconds)).collect();
+    assert_eq!(pickups, vec![("b", 2 * HOUR), ("a", 3 * HOUR)]);
+    // The cross-team request is a review handoff a → b, acknowledged by b1's review after 6h.
+    assert_eq!(handoffs(&s, h(20)), vec![ho(Review, "a", "b", Some(6))]);
+}
+
+#[test]
+fn team_review_request_is_a_handoff_to_that_team_picked_up_by_any_member() {
+    let mut s = Scenario::new();
+    s.pr("r", "acme/a-repo", "a1", h(0))
+        .ev("r", h(1), "a1", EventKind::ReviewRequested { reviewer: Reviewer::Team("acme/c".into()) })
+        .ev("r", h(2), "helper", review(ReviewState::Approved)) // a bot does not pick up
+        .ev("r", h(4), "c3", review(ReviewState::Approved));
+    s.pr("r2", "acme/a-repo", "a1", h(0))
+        .ev("r2", h(1), "a1", EventKind::ReviewRequested { reviewer: Reviewer::Team("acme/b".into()) })
+        .ev("r2", h(2), "a1", EventKind::ReviewRequestRemoved { reviewer: Reviewer::Team("acme/b".into()) });
+    let a = s.analysis(h(10));
+    assert_eq!(a.pickups.len(), 1);
+    assert_eq!((a.pickups[0].reviewer_team, a.pickups[0].seconds), (s.t("c"), 3 * HOUR));
+    assert_eq!(handoffs(&s, h(10)), vec![ho(Review, "a", "c", Some(3)), ho(Review, "a", "b", None)]);
+    // The withdrawn request is not waiting.
+    assert!(!a.handoffs[1].waiting_at(h(10)) && a.handoffs[1].waiting_at(h(1)));
+}
+
+#[test]
+fn reciprocity_per_window() {
+    let mut s = Scenario::new();
+    // b reviews a's PRs 4 times in the last 7 days, a reviews b's once; c reviews a's once, 20 days ago.
+    for i in 0..4 {
+        s.pr(&format!("a{i}"), "acme/a-repo", "a1", h(0)).ev(&format!("a{i}"), h(500), "b2", review(ReviewState::Approved));
+    }
+    s.pr("b-pr", "acme/b-repo", "b1", h(0)).ev("b-pr", h(500), "a3", review(ReviewState::Commented));
+    s.pr("a9", "acme/a-repo", "a2", h(0)).ev("a9", h(510) - 20 * DAY, "c1", review(ReviewState::Approved));
+    s.ev("a9", h(510) - 20 * DAY, "c2", comment());
+    let sig = s.signals(h(510));
+    let r = |a: &str, b: &str, w: &str| sig.review_reciprocity.get(&(a.to_string(), b.to_string(), w.to_string())).copied();
+    assert_eq!(r("a", "b", "7d"), Some(0.25));
+    assert_eq!(r("a", "c", "7d"), None); // nothing in either direction: undefined
+    assert_eq!(r("a", "c", "28d"), Some(0.0)); // c gives, a never gives back
+    assert_eq!(sig.reviews_total[&("a".into(), "b".into(), ReviewState::Approved)], 4);
+}
+
+#[test]
+fn engagement_first_response_and_mentions() {
+    let mut s = Scenario::new();
+    // a1 opens an issue in b's repo (a request to b); c comments, a bot comments, b answers after 5h.
+    s.issue("q", "acme/b-repo", "a1", h(0))
+        .ev("q", h(1), "helper", comment())
+        .ev("q", h(2), "c1", EventKind::Commented { mentions: vec!["acme/a".into(), "acme/c".into()] })
+        .ev("q", h(5), "b2", comment())
+        .ev("q", h(6), "b2", comment());
+    let a = s.analysis(h(10));
+    let eng: Vec<_> = a
+        .engagements
+        .iter()
+        .map(|e| (s.dir.team_name(e.actor_team), s.dir.team_name(e.owner_team), e.kind))
+        .collect();
+    // c comments on b's item and mentions a (its own team c is not an engagement).
+    assert_eq!(eng, vec![("c", "b", EngagementKind::Comment), ("c", "a", EngagementKind::Mention)]);
+    assert_eq!(a.first_responses.len(), 1);
+    let f = &a.first_responses[0];
+    assert_eq!((s.dir.team_name(f.requester), s.dir.team_name(f.owner), f.responded_at - f.opened_at), ("a", "b", 5 * HOUR));
+}
+
+#[test]
+fn joint_win_needs_contributors_from_two_teams() {
+    let mut s = Scenario::new();
+    s.pr("jw", "acme/a-repo", "a1", h(0))
+        .ev("jw", h(1), "a1", EventKind::Committed { co_authors: vec!["github:c2".into()] })
+        .ev("jw", h(2), "b1", review(ReviewState::Commented)) // not approving: not a contributor
+        .ev("jw", h(3), "a1", EventKind::Merged);
+    s.pr("solo", "acme/a-repo", "a1", h(0))
+        .ev("solo", h(2), "b1", review(ReviewState::ChangesRequested))
+        .ev("solo", h(3), "a2", review(ReviewState::Approved))
+        .ev("solo", h(4), "a1", EventKind::Merged);
+    s.issue("lost", "acme/a-repo", "a1", h(0)).ev("lost", h(1), "a1", assign("b1")).ev("lost", h(2), "b1", close(false));
+    let a = s.analysis(h(10));
+    assert_eq!(a.joint_wins.len(), 1);
+    assert_eq!(a.joint_wins[0].teams, vec![s.t("a"), s.t("c")]);
+}
+
+#[test]
+fn bridge_people_and_silo_index() {
+    let mut s = Scenario::new();
+    // b1 comments on items of a and c within 7 days: a bridge person of b. b2 only on b's items.
+    s.issue("ia", "acme/a-repo", "a1", h(0)).ev("ia", h(100), "b1", comment()).ev("ia", h(101), "a2", comment());
+    s.issue("ic", "acme/c-repo", "c1", h(0)).ev("ic", h(100), "b1", comment()).ev("ic", h(101), "c2", comment());
+    s.issue("ib", "acme/b-repo", "b2", h(0)).ev("ib", h(100), "b2", comment()).ev("ib", h(101), "b2", comment());
+    let sig = s.signals(h(110));
+    let w = |t: &str| (t.to_string(), "7d".to_string());
+    assert_eq!(sig.bridge_people[&w("b")], 1);
+    assert_eq!(sig.bridge_people[&w("a")], 0);
+    // b: 4 interactions, 2 on its own items → 0.5; a and c: all inside → 1.
+    assert_eq!(sig.silo_index[&w("b")], 0.5);
+    assert_eq!(sig.silo_index[&w("a")], 1.0);
+    assert_eq!(sig.silo_index[&w("c")], 1.0);
+}
+
+#[test]
+fn privacy_floor_folds_small_teams_into_other() {
+    let mut s = Scenario::new();
+    s.cfg.privacy_floor = 3;
+    // a has 3 active people, b 3, c only 1 in the last 90 days.
+    s.issue("i", "acme/a-repo", "a1", h(0))
+        .ev("i", h(1), "a2", comment())
+        .ev("i", h(2), "a3", label("team:c")) // a → c
+        .ev("i", h(3), "c1", comment())
+        .ev("i", h(4), "c1", label("team:b"))
+        .ev("i", h(5), "b1", comment())
+        .ev("i", h(6), "b2", comment())
+        .ev("i", h(7), "b3", comment());
+    let sig = s.signals(h(10));
+    let pairs: Vec<_> = sig.handoffs_total.keys().map(|(_, _, f, t)| (f.as_str(), t.as_str())).collect();
+    assert_eq!(pairs, vec![("a", "other"), ("other", "b")]);
+    assert_eq!(sig.folded_teams, vec!["c".to_string()]);
+    assert!(sig.team_members.contains_key("other") && !sig.team_members.contains_key("c"));
+    // Never below 2, whatever the config says.
+    s.cfg.privacy_floor = 0;
+    assert_eq!(s.signals(h(10)).folded_teams, vec!["c".to_string()]);
+}
+
+#[test]
+fn no_exported_label_is_a_person_or_item() {
+    let mut s = Scenario::new();
+    s.issue("secret-item", "acme/a-repo", "a1", h(0)).ev("secret-item", h(1), "a2", label("team:b")).ev(
+        "secret-item",
+        h(2),
+        "b1",
+        comment(),
+    );
+    s.ev("secret-item", h(3), "b2", comment());
+    let sig = s.signals(h(5));
+    let text = format!("{sig:?}");
+    for forbidden in ["secret-item", "a1", "a2", "b1", "b2", "github:"] {
+        assert!(!text.contains(forbidden), "{forbidden} leaked into signals");
+    }
+}
+
+#[test]
+fn values_at_an_earlier_now_equal_a_run_that_stopped_there() {
+    // The facts do not depend on now: aggregating at t over the full history equals computing at t.
+    let mut s = Scenario::new();
+    s.issue("x", "acme/a-repo", "a1", h(0))
+        .ev("x", h(1), "a1", label("team:b"))
+        .ev("x", h(30), "b1", comment())
+        .ev("x", h(31), "b1", label("team:c"))
+        .ev("x", h(90), "c2", close(true));
+    s.issue("y", "acme/b-repo", "b2", h(0)).ev("y", h(2), "a2", comment()).ev("y", h(3), "c1", comment());
+    let frame = s.frame();
+    let full = analyze(&frame, &s.dir, &s.cfg, h(100));
+    for t in [h(1), h(29), h(30), h(60), h(100)] {
+        let at_t = crate::signals::aggregate(&full, &frame, &s.dir, &s.cfg, t);
+        assert_eq!(at_t, s.signals(t), "at {t}");
+    }
+}

@@ -1,0 +1,199 @@
+//! The single pass over each item's history that every signal family hangs on: it resolves who
+//! acted (person, team at that time, bot or not) and which team held the item before and after
+//! each event, then lets each family (custody, decisions, reviews, engagement) record its facts.
+
+use crate::model::Ts;
+use crate::signals::SignalsConfig;
+use crate::signals::custody::CustodyWalk;
+use crate::signals::decisions::DecisionWalk;
+use crate::signals::engagement::EngagementWalk;
+use crate::signals::frame::{EventRow, Frame, ItemInfo, NO_SYM, Sym};
+use crate::signals::records::{Analysis, normalize_activity, note_activity};
+use crate::signals::reviews::ReviewWalk;
+use crate::teams::{Directory, PersonId, TeamId};
+
+const UNRESOLVED: u32 = u32::MAX;
+const NONE: u32 = u32::MAX - 1;
+const BOT: u32 = u32::MAX - 2;
+
+/// Caches sym → person / team lookups for one analysis (identities, labels, scopes recur a lot).
+pub struct Resolver<'a> {
+    pub frame: &'a Frame,
+    pub dir: &'a Directory,
+    person: Vec<u32>,
+    label_team: Vec<u32>,
+    scope_team: Vec<u32>,
+    handle_team: Vec<u32>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(frame: &'a Frame, dir: &'a Directory) -> Self {
+        let n = frame.syms.len();
+        Resolver {
+            frame,
+            dir,
+            person: vec![UNRESOLVED; n],
+            label_team: vec![UNRESOLVED; n],
+            scope_team: vec![UNRESOLVED; n],
+            handle_team: vec![UNRESOLVED; n],
+        }
+    }
+
+    fn cached(slot: &mut u32, f: impl FnOnce() -> Option<u32>) -> Option<u32> {
+        if *slot == UNRESOLVED {
+            *slot = f().unwrap_or(NONE);
+        }
+        (*slot != NONE).then_some(*slot)
+    }
+
+    /// The person behind an identity: `Err(())` for bots, `Ok(None)` for unknown identities.
+    pub fn person(&mut self, identity: Sym) -> Result<Option<PersonId>, ()> {
+        if identity == NO_SYM {
+            return Ok(None);
+        }
+        let slot = &mut self.person[identity as usize];
+        if *slot == UNRESOLVED {
+            let s = self.frame.syms.resolve(identity);
+            *slot = if self.dir.is_bot(s) { BOT } else { self.dir.person_of(s).unwrap_or(NONE) };
+        }
+        match *slot {
+            BOT => Err(()),
+            NONE => Ok(None),
+            p => Ok(Some(p)),
+        }
+    }
+
+    /// The team of an identity at `at`; None for bots and unknown identities.
+    pub fn team(&mut self, identity: Sym, at: Ts) -> Option<TeamId> {
+        match self.person(identity) {
+            Ok(Some(p)) => self.dir.team_of_person(p, at),
+            _ => None,
+        }
+    }
+
+    pub fn label_team(&mut self, label: Sym) -> Option<TeamId> {
+        let (frame, dir) = (self.frame, self.dir);
+        Self::cached(&mut self.label_team[label as usize], || dir.label_team(frame.syms.resolve(label)).map(u32::from))
+            .map(|t| t as TeamId)
+    }
+
+    pub fn scope_team(&mut self, scope: Sym) -> Option<TeamId> {
+        if scope == NO_SYM {
+            return None;
+        }
+        let (frame, dir) = (self.frame, self.dir);
+        Self::cached(&mut self.scope_team[scope as usize], || dir.scope_owner(frame.syms.resolve(scope)).map(u32::from))
+            .map(|t| t as TeamId)
+    }
+
+    /// A team by handle or name (review requests to teams, mentions, team fields).
+    pub fn handle_team(&mut self, handle: Sym) -> Option<TeamId> {
+        if handle == NO_SYM {
+            return None;
+        }
+        let (frame, dir) = (self.frame, self.dir);
+        Self::cached(&mut self.handle_team[handle as usize], || dir.team_by_handle(frame.syms.resolve(handle)).map(u32::from))
+            .map(|t| t as TeamId)
+    }
+}
+
+/// Who did the event being walked, resolved at its time.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    pub person: Option<PersonId>,
+    pub team: Option<TeamId>,
+    pub bot: bool,
+}
+
+/// What every family sees of the event being walked.
+pub struct Step<'e> {
+    pub item: u32,
+    pub info: &'e ItemInfo,
+    pub ev: &'e EventRow,
+    pub actor: Actor,
+    /// The author's team at the event's time (pull requests are held by it).
+    pub author_team: Option<TeamId>,
+    /// Custody just before and just after this event.
+    pub held_before: Option<TeamId>,
+    pub held_after: Option<TeamId>,
+    /// The item was open before this event.
+    pub was_open: bool,
+    /// The event happened at the item's creation instant (initial labels, assignees…).
+    pub at_creation: bool,
+}
+
+/// Derives all facts from the events with time ≤ `upto`.
+pub fn analyze(frame: &Frame, dir: &Directory, cfg: &SignalsConfig, upto: Ts) -> Analysis {
+    assert!(frame.is_prepared(), "Frame::prepare must run before analyze");
+    let mut res = Resolver::new(frame, dir);
+    let mut out = Analysis { upto, ..Analysis::default() };
+    let mut decisions = DecisionWalk::new(cfg, frame);
+    for item in 0..frame.items.len() as u32 {
+        let all = frame.item_events(item);
+        let evs = &all[..all.partition_point(|e| e.at <= upto)];
+        if evs.is_empty() {
+            continue;
+        }
+        walk_item(item, evs, &mut res, cfg, &mut decisions, &mut out);
+    }
+    decisions.finish(&mut res, &mut out);
+    for days in out.activity.values_mut() {
+        normalize_activity(days);
+    }
+    out
+}
+
+fn walk_item(
+    item: u32,
+    evs: &[EventRow],
+    res: &mut Resolver,
+    cfg: &SignalsConfig,
+    decisions: &mut DecisionWalk,
+    out: &mut Analysis,
+) {
+    let frame = res.frame;
+    let info = &frame.items[item as usize];
+    let created = evs[0].at.min(if info.created_at == Ts::MIN { Ts::MAX } else { info.created_at });
+    let mut custody = CustodyWalk::new(info, cfg);
+    let mut reviews = ReviewWalk::default();
+    let mut engagement = EngagementWalk::default();
+    decisions.start_item();
+    let mut open = true;
+    for ev in evs {
+        let actor = match res.person(ev.actor) {
+            Err(()) => Actor { person: None, team: None, bot: true },
+            Ok(person) => {
+                if person.is_none() && ev.actor != NO_SYM {
+                    *out.unknown_identities.entry(ev.actor).or_default() += 1;
+                }
+                Actor { person, team: person.and_then(|p| res.dir.team_of_person(p, ev.at)), bot: false }
+            }
+        };
+        if let (Some(p), Some(t)) = (actor.person, actor.team) {
+            note_activity(out.activity.entry((p, t)).or_default(), ev.at);
+        }
+        let author_team = res.team(info.author, ev.at);
+        let mut step = Step {
+            item,
+            info,
+            ev,
+            actor,
+            author_team,
+            held_before: None,
+            held_after: None,
+            was_open: open,
+            at_creation: ev.at == created,
+        };
+        custody.on_event(&mut step, res, out);
+        reviews.on_event(&step, res, out);
+        decisions.on_event(&step, res, out);
+        engagement.on_event(&step, res, out);
+        use crate::signals::frame::Ev;
+        match ev.kind {
+            Ev::Closed | Ev::Merged => open = false,
+            Ev::Reopened => open = true,
+            _ => {}
+        }
+    }
+    custody.finish(item, out);
+}
