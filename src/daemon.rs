@@ -1,1 +1,320 @@
-//! TODO
+//! The daemon loop: per-source schedules with jitter; sync step → store commit → in-memory frame →
+//! recompute → publish. One failing source never stops another, and shutdown waits for the commit
+//! in flight. This is the only module that reads the wall clock and wires the parts together.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, watch};
+
+use crate::config::{Config, SourceConfig, SourceSettings};
+use crate::exporter::{Exporter, Snapshot};
+use crate::model::Ts;
+use crate::signals::{Frame, compute};
+use crate::sources::simulator::Simulator;
+use crate::sources::{Source, SourceError};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+use crate::teams::Directory;
+
+/// Where `now` comes from: the wall clock, or the demo's accelerated simulated clock.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    Wall,
+    /// Simulated time runs `speed` times faster than the wall clock from `sim_start`.
+    Accelerated { wall_start: Ts, sim_start: Ts, speed: f64 },
+}
+
+pub fn wall_now() -> Ts {
+    chrono::Utc::now().timestamp()
+}
+
+impl Clock {
+    pub fn now(&self) -> Ts {
+        match *self {
+            Clock::Wall => wall_now(),
+            Clock::Accelerated { wall_start, sim_start, speed } => {
+                sim_start + ((wall_now() - wall_start) as f64 * speed) as Ts
+            }
+        }
+    }
+}
+
+/// Opens the configured store with an error that names the file and the fix.
+pub fn open_store(config: &Config) -> Result<Box<dyn Store>, String> {
+    SqliteStore::open(&config.store.path).map(|s| Box::new(s) as Box<dyn Store>).map_err(|e| e.to_string())
+}
+
+/// Builds the configured sources.
+pub fn make_source(sc: &SourceConfig) -> Box<dyn Source> {
+    match &sc.settings {
+        SourceSettings::Simulator(cfg) => Box::new(Simulator::new(&sc.name, cfg.clone())),
+    }
+}
+
+/// Everything the loops share.
+pub struct State {
+    pub config: Config,
+    pub store: Mutex<Box<dyn Store>>,
+    pub frame: Mutex<Frame>,
+    pub directory: RwLock<Arc<Directory>>,
+    pub exporter: Arc<Exporter>,
+    pub clock: Clock,
+    recompute: Notify,
+}
+
+/// What one sync of a source did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncSummary {
+    pub steps: u64,
+    pub items: u64,
+    pub new_events: u64,
+    pub interrupted: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl State {
+    /// Loads the store into memory and resolves the directory.
+    pub fn new(config: Config, store: Box<dyn Store>, clock: Clock) -> Result<Arc<State>, String> {
+        let mut frame = Frame::new();
+        store.for_each_item(&mut |i| {
+            frame.add_item(&i);
+        })
+        .map_err(|e| e.to_string())?;
+        store.for_each_event(&mut |e| frame.add_event(&e)).map_err(|e| e.to_string())?;
+        let exporter = Arc::new(Exporter::new());
+        for s in &config.sources {
+            exporter.health.register_source(&s.name);
+        }
+        let state = Arc::new(State {
+            directory: RwLock::new(Arc::new(Directory::default())),
+            config,
+            store: Mutex::new(store),
+            frame: Mutex::new(frame),
+            exporter,
+            clock,
+            recompute: Notify::new(),
+        });
+        state.rebuild_directory()?;
+        Ok(state)
+    }
+
+    /// Config directory first, then every source's stored snapshot.
+    pub fn rebuild_directory(&self) -> Result<(), String> {
+        let snapshots = lock(&self.store).directory_snapshots().map_err(|e| e.to_string())?;
+        let mut b = self.config.directory.builder();
+        for (_, snap) in &snapshots {
+            b.snapshot(snap);
+        }
+        *self.directory.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(b.build());
+        Ok(())
+    }
+
+    pub fn directory(&self) -> Arc<Directory> {
+        self.directory.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Computes all signals at the clock's now and publishes them (blocking; run off the runtime).
+    pub fn recompute_now(&self) -> Result<(), String> {
+        let started = Instant::now();
+        let now = self.clock.now();
+        let dir = self.directory();
+        let (signals, events_stored) = {
+            let mut frame = lock(&self.frame);
+            frame.prepare();
+            (compute(&frame, &dir, &self.config.signals, now).1, frame.events.len() as u64)
+        };
+        let items = lock(&self.store).item_counts().map_err(|e| e.to_string())?;
+        self.exporter.publish(Snapshot {
+            signals,
+            items,
+            events_stored,
+            computed_at: wall_now(),
+            compute_seconds: started.elapsed().as_secs_f64(),
+        });
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), events = events_stored, "signals recomputed");
+        Ok(())
+    }
+
+    /// Commits one step's batch and appends its new events to the in-memory frame.
+    async fn commit(self: &Arc<Self>, batch: crate::model::Batch) -> Result<(u64, u64), SourceError> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let outcome = lock(&state.store)
+                .commit_batch(&batch)
+                .map_err(|e| SourceError { kind: "store", message: e.to_string() })?;
+            {
+                let mut frame = lock(&state.frame);
+                for item in &batch.items {
+                    frame.add_item(item);
+                }
+                for &i in &outcome.new_events {
+                    frame.add_event(&batch.events[i]);
+                }
+            }
+            if batch.directory.is_some() {
+                state.rebuild_directory().map_err(|message| SourceError { kind: "store", message })?;
+            }
+            Ok((batch.items.len() as u64, outcome.new_events.len() as u64))
+        })
+        .await
+        .map_err(|e| SourceError { kind: "store", message: format!("commit task failed: {e}") })?
+    }
+
+    /// Steps a source until it is caught up (or shutdown is requested between steps).
+    pub async fn sync_source(
+        self: &Arc<Self>,
+        source: &mut dyn Source,
+        shutdown: &watch::Receiver<bool>,
+        on_step: &mut (dyn FnMut(&SyncSummary) + Send),
+    ) -> Result<SyncSummary, SourceError> {
+        let name = source.name().to_string();
+        let mut summary = SyncSummary::default();
+        loop {
+            if *shutdown.borrow() {
+                summary.interrupted = true;
+                return Ok(summary);
+            }
+            let cursor = {
+                let state = self.clone();
+                let name = name.clone();
+                tokio::task::spawn_blocking(move || lock(&state.store).cursor(&name))
+                    .await
+                    .map_err(|e| SourceError { kind: "store", message: e.to_string() })?
+                    .map_err(|e| SourceError { kind: "store", message: e.to_string() })?
+            };
+            let step = source.step(cursor.as_deref(), self.clock.now()).await?;
+            let caught_up = step.caught_up;
+            let (items, new_events) = self.commit(step.batch).await?;
+            summary.steps += 1;
+            summary.items += items;
+            summary.new_events += new_events;
+            self.exporter.health.record_ingest(&name, new_events);
+            on_step(&summary);
+            if new_events > 0 {
+                self.recompute.notify_one();
+            }
+            if caught_up {
+                return Ok(summary);
+            }
+        }
+    }
+
+    /// The per-source schedule: sync, record health, sleep the interval with ±10% jitter.
+    async fn run_source(self: Arc<Self>, mut source: Box<dyn Source>, interval: Ts, mut shutdown: watch::Receiver<bool>) {
+        let name = source.name().to_string();
+        let mut seed = name.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        loop {
+            let started = Instant::now();
+            let result = self.sync_source(source.as_mut(), &shutdown, &mut |_| {}).await;
+            let secs = started.elapsed().as_secs_f64();
+            match &result {
+                Ok(s) => {
+                    tracing::info!(source = %name, steps = s.steps, new_events = s.new_events, seconds = secs, "sync finished");
+                    self.exporter.health.record_sync(&name, true, secs, 0, wall_now());
+                }
+                Err(e) => {
+                    tracing::error!(source = %name, error = %e, "sync failed; will retry at the next interval");
+                    self.exporter.health.record_error(&name, e.kind);
+                    self.exporter.health.record_sync(&name, false, secs, 0, wall_now());
+                }
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let jitter = 0.9 + (seed % 2001) as f64 / 10_000.0; // 0.9 ..= 1.1
+            let pause = Duration::from_secs_f64((interval.max(1) as f64) * jitter);
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Recomputes when new events arrive (at most once per `min_gap`) and every `period` anyway,
+    /// since waiting and stalled gauges move with time alone.
+    async fn run_recompute(self: Arc<Self>, min_gap: Duration, period: Duration, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let state = self.clone();
+            match tokio::task::spawn_blocking(move || state.recompute_now()).await {
+                Ok(Err(e)) => tracing::error!(error = %e, "recompute failed"),
+                Err(e) => tracing::error!(error = %e, "recompute task failed"),
+                Ok(Ok(())) => {}
+            }
+            tokio::select! {
+                _ = self.recompute.notified() => {}
+                _ = tokio::time::sleep(period) => {}
+                _ = shutdown.changed() => return,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(min_gap) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+/// Options of a running daemon beyond the config file.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub recompute_min_gap: Duration,
+    pub recompute_period: Duration,
+    /// Overrides every source's interval (the demo polls its simulated org every few seconds).
+    pub source_interval: Option<Ts>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { recompute_min_gap: Duration::from_secs(2), recompute_period: Duration::from_secs(60), source_interval: None }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Runs sources, recompute and the HTTP server until a shutdown signal; returns when the
+/// commits in flight are done.
+pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: RunOptions) -> Result<(), String> {
+    let (tx, rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for sc in &state.config.sources {
+        let interval = opts.source_interval.unwrap_or(sc.interval);
+        tasks.push(tokio::spawn(state.clone().run_source(make_source(sc), interval, rx.clone())));
+    }
+    tasks.push(tokio::spawn(state.clone().run_recompute(opts.recompute_min_gap, opts.recompute_period, rx.clone())));
+    let mut server_rx = rx.clone();
+    let server = tokio::spawn(crate::server::serve(listener, state.exporter.clone(), async move {
+        let _ = server_rx.changed().await;
+    }));
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing the commits in flight");
+    let _ = tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    match server.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("HTTP server failed: {e}")),
+        Err(e) => Err(format!("HTTP server task failed: {e}")),
+    }
+}

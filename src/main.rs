@@ -1,3 +1,313 @@
-fn main() {
-    println!("siloscope {}", env!("CARGO_PKG_VERSION"));
+//! The `siloscope` command line: serve, sync, check-config, teams, demo. Parses arguments, sets up
+//! logging and maps failures to exit codes (2 for usage and config errors, 1 for runtime errors).
+//! Everything else lives in the library; no signal logic here.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use siloscope::config::{Config, SourceConfig, SourceSettings};
+use siloscope::daemon::{self, Clock, RunOptions, State};
+use siloscope::sources::simulator::SimulatorConfig;
+use siloscope::store::sqlite::SqliteStore;
+
+#[derive(Parser)]
+#[command(name = "siloscope", version, about = "Cross-team collaboration signals from GitHub, GitLab and Jira, for Prometheus")]
+struct Cli {
+    /// Log format.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    /// Log level: error, warn, info, debug, trace (or a tracing filter).
+    #[arg(long = "log.level", default_value = "info", global = true)]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: sync sources on their schedules and serve /metrics.
+    Serve {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Address to listen on (overrides [server] listen_address).
+        #[arg(long = "web.listen-address", value_name = "HOST:PORT")]
+        listen_address: Option<String>,
+    },
+    /// Sync every source until it is caught up, then exit.
+    Sync {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// One pass (the only mode: a scheduler runs `serve`).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Validate a config file: every problem, with file, line and fix. Exit code 2 when invalid.
+    #[command(alias = "validate")]
+    CheckConfig {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Print the resolved team directory and what looks wrong in it.
+    Teams {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Serve live metrics of a simulated organisation: no credentials, no config needed.
+    Demo {
+        #[arg(long = "web.listen-address", value_name = "HOST:PORT", default_value = "127.0.0.1:9731")]
+        listen_address: String,
+        /// Simulated seconds per real second once the 90 days of history are in.
+        #[arg(long, default_value_t = 60.0)]
+        speed: f64,
+        /// Keep the demo's store in this SQLite file (default: in memory).
+        #[arg(long, value_name = "FILE")]
+        store: Option<PathBuf>,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value_t = 8)]
+        teams: u32,
+        #[arg(long, default_value_t = 120.0)]
+        items_per_day: f64,
+    },
+}
+
+/// A failure and its exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+fn runtime(message: impl Into<String>) -> Failure {
+    Failure { code: 1, message: message.into() }
+}
+
+fn init_logging(format: LogFormat, level: &str) -> Result<(), Failure> {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .map_err(|e| Failure { code: 2, message: format!("invalid --log.level {level:?}: {e}") })?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+    Ok(())
+}
+
+fn load_config(path: &Path) -> Result<Config, Failure> {
+    Config::load(path).map_err(|e| Failure { code: 2, message: e.to_string() })
+}
+
+fn runtime_for(future: impl std::future::Future<Output = Result<(), Failure>>) -> Result<(), Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| runtime(format!("cannot start the async runtime: {e}")))?
+        .block_on(future)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = init_logging(cli.log_format, &cli.log_level).and_then(|()| match cli.command {
+        Command::CheckConfig { config } => check_config(&config),
+        Command::Teams { config } => teams(&config),
+        Command::Serve { config, listen_address } => serve(&config, listen_address),
+        Command::Sync { config, once } => sync(&config, once),
+        Command::Demo { listen_address, speed, store, seed, teams, items_per_day } => {
+            demo(listen_address, speed, store, SimulatorConfig { seed, teams, items_per_day, ..SimulatorConfig::default() })
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("siloscope: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn check_config(path: &Path) -> Result<(), Failure> {
+    let cfg = load_config(path)?;
+    println!(
+        "{}: valid ({} sources, {} teams, {} people)",
+        path.display(),
+        cfg.sources.len(),
+        cfg.directory.teams.len(),
+        cfg.directory.people.len()
+    );
+    Ok(())
+}
+
+fn teams(path: &Path) -> Result<(), Failure> {
+    let cfg = load_config(path)?;
+    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
+    let dir = state.directory();
+    let now = daemon::wall_now();
+    let (analysis, signals) = {
+        let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());
+        frame.prepare();
+        let (a, s) = siloscope::signals::compute(&frame, &dir, &state.config.signals, now);
+        let unknown: Vec<(String, u64)> =
+            a.unknown_identities.iter().map(|(sym, n)| (frame.syms.resolve(*sym).to_string(), *n)).collect();
+        (unknown, s)
+    };
+    println!("Teams (members now):");
+    for (i, t) in dir.teams().iter().enumerate() {
+        let members: Vec<&str> = dir.members_at(i as u16, now).map(|p| dir.person(p).name.as_str()).collect();
+        let handles = if t.handles.is_empty() { String::new() } else { format!(" [{}]", t.handles.join(", ")) };
+        println!("  {}{} — {} members: {}", t.name, handles, members.len(), members.join(", "));
+    }
+    println!("People:");
+    for p in dir.people() {
+        let ms: Vec<String> = p
+            .memberships
+            .iter()
+            .map(|m| {
+                let d = |t: Option<i64>| t.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(|d| d.date_naive().to_string());
+                format!("{} ({} → {})", dir.team_name(m.team), d(m.from).unwrap_or("…".into()), d(m.until).unwrap_or("…".into()))
+            })
+            .collect();
+        let bot = if p.bot { " (bot)" } else { "" };
+        println!("  {}{bot}: {} — {}", p.name, p.identities.join(", "), ms.join("; "));
+    }
+    let mut warnings = Vec::new();
+    for (p, a, b) in dir.overlapping_memberships() {
+        warnings.push(format!(
+            "{} is in two teams at once ({} and {}): attribution uses the first membership listed",
+            dir.person(p).name,
+            dir.team_name(a),
+            dir.team_name(b)
+        ));
+    }
+    let mut unknown = analysis;
+    unknown.sort_by(|a, b| b.1.cmp(&a.1));
+    for (identity, n) in unknown.iter().take(20) {
+        warnings.push(format!("unknown identity {identity} acted {n} times: add it to a [[people]] entry to attribute it"));
+    }
+    if unknown.len() > 20 {
+        warnings.push(format!("… and {} more unknown identities", unknown.len() - 20));
+    }
+    for t in &signals.folded_teams {
+        warnings.push(format!(
+            "team {t} has fewer active people than the privacy floor ({}): its figures are folded into \"other\"",
+            state.config.signals.privacy_floor
+        ));
+    }
+    if warnings.is_empty() {
+        println!("No warnings.");
+    } else {
+        println!("Warnings:");
+        for w in warnings {
+            println!("  - {w}");
+        }
+    }
+    Ok(())
+}
+
+fn serve(path: &Path, listen_address: Option<String>) -> Result<(), Failure> {
+    let cfg = load_config(path)?;
+    let address = listen_address.unwrap_or_else(|| cfg.server.listen_address.clone());
+    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    runtime_for(async move {
+        let listener = siloscope::server::bind(&address).await.map_err(runtime)?;
+        let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
+        println!("siloscope serving http://{}/metrics", listener.local_addr().map(|a| a.to_string()).unwrap_or(address));
+        daemon::run(state, listener, RunOptions::default()).await.map_err(runtime)
+    })
+}
+
+fn sync(path: &Path, once: bool) -> Result<(), Failure> {
+    if !once {
+        return Err(Failure { code: 2, message: "sync needs --once (to sync on a schedule, run `siloscope serve`)".into() });
+    }
+    let cfg = load_config(path)?;
+    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    runtime_for(async move {
+        let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            daemon::shutdown_signal().await;
+            let _ = tx.send(true);
+        });
+        let terminal = std::io::stderr().is_terminal();
+        let mut failed = Vec::new();
+        for sc in state.config.sources.clone() {
+            let mut source = daemon::make_source(&sc);
+            let bar = progress_bar(terminal, &sc);
+            let name = sc.name.clone();
+            let mut on_step = |s: &daemon::SyncSummary| {
+                if let Some(bar) = &bar {
+                    bar.set_message(format!("{name}: {} steps, {} items, {} new events", s.steps, s.items, s.new_events));
+                    bar.tick();
+                } else if s.steps % 10 == 1 {
+                    tracing::info!(source = %name, steps = s.steps, items = s.items, new_events = s.new_events, "syncing");
+                }
+            };
+            let result = state.sync_source(source.as_mut(), &rx, &mut on_step).await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            match result {
+                Ok(s) if s.interrupted => {
+                    println!("{}: interrupted after {} steps; {} new events are stored", sc.name, s.steps, s.new_events);
+                    return Ok(());
+                }
+                Ok(s) => println!("{}: caught up ({} steps, {} items, {} new events)", sc.name, s.steps, s.items, s.new_events),
+                Err(e) => {
+                    eprintln!("{}: sync failed: {e}", sc.name);
+                    failed.push(sc.name.clone());
+                }
+            }
+        }
+        if failed.is_empty() { Ok(()) } else { Err(runtime(format!("sources failed: {}", failed.join(", ")))) }
+    })
+}
+
+fn progress_bar(terminal: bool, sc: &SourceConfig) -> Option<indicatif::ProgressBar> {
+    terminal.then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(format!("{}: starting", sc.name));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    })
+}
+
+fn demo(listen_address: String, speed: f64, store_path: Option<PathBuf>, sim: SimulatorConfig) -> Result<(), Failure> {
+    if !(speed.is_finite() && speed > 0.0) {
+        return Err(Failure { code: 2, message: format!("--speed must be a positive number, got {speed}") });
+    }
+    let mut cfg = Config::parse("", Path::new("<demo>")).map_err(|e| runtime(e.to_string()))?;
+    let teams = sim.teams;
+    let people = sim.teams * sim.people_per_team;
+    let days = sim.history_days;
+    cfg.sources.push(SourceConfig { name: "demo".into(), interval: 2, settings: SourceSettings::Simulator(sim) });
+    let store: Box<dyn siloscope::store::Store> = match &store_path {
+        Some(p) => Box::new(SqliteStore::open(p).map_err(|e| runtime(e.to_string()))?),
+        None => Box::new(SqliteStore::open_in_memory().map_err(|e| runtime(e.to_string()))?),
+    };
+    runtime_for(async move {
+        let listener = siloscope::server::bind(&listen_address).await.map_err(runtime)?;
+        let now = daemon::wall_now();
+        let clock = Clock::Accelerated { wall_start: now, sim_start: now, speed };
+        let state: Arc<State> = State::new(cfg, store, clock).map_err(runtime)?;
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(listen_address);
+        println!(
+            "siloscope demo: serving http://{addr}/metrics — a simulated organisation of {teams} teams and {people} people, \
+             {days} days of history being backfilled, then time runs {speed}× faster. Ctrl-C to stop."
+        );
+        let opts = RunOptions {
+            recompute_min_gap: std::time::Duration::from_secs(1),
+            recompute_period: std::time::Duration::from_secs(5),
+            source_interval: Some(2),
+        };
+        daemon::run(state, listener, opts).await.map_err(runtime)
+    })
 }

@@ -1,1 +1,129 @@
-//! TODO
+//! The store: the source of truth on disk (items, events unique by source id, per-source directory
+//! snapshots and cursors). A batch and its cursor commit in one transaction, so a crash loses
+//! nothing and counts nothing twice. It stores and streams; it never computes signals.
+
+mod migrations;
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use std::fmt;
+
+use crate::model::{Batch, DirectorySnapshot, Event, Item, ItemKind, ItemState};
+
+/// A backend that persists batches. Every backend (SQLite now, PostgreSQL later) must give the
+/// same answers for the same batches, so the daemon and the engine never know which one runs.
+pub trait Store: Send {
+    /// One transaction: upsert items by key (later updated_at wins; never go back to an older row),
+    /// insert events ignoring ids already stored, replace this source's directory snapshot if Some,
+    /// set the cursor. A batch whose `cursor` is None leaves the stored cursor as it is.
+    /// Either all of it is stored or none of it.
+    fn commit_batch(&mut self, batch: &Batch) -> Result<CommitOutcome, StoreError>;
+    /// Where `source` resumes from; None if it never committed a cursor.
+    fn cursor(&self, source: &str) -> Result<Option<String>, StoreError>;
+    /// All items, ordered by key.
+    fn for_each_item(&self, f: &mut dyn FnMut(Item)) -> Result<(), StoreError>;
+    /// All events in insertion order, streamed (a store can hold 10M events: never collect them
+    /// all in the store layer). Rows this build cannot decode are skipped with a warning.
+    fn for_each_event(&self, f: &mut dyn FnMut(Event)) -> Result<(), StoreError>;
+    /// The latest directory snapshot of each source, ordered by source name.
+    fn directory_snapshots(&self) -> Result<Vec<(String, DirectorySnapshot)>, StoreError>;
+    /// Item counts grouped by (source, kind, state), ordered by those three.
+    fn item_counts(&self) -> Result<Vec<ItemCount>, StoreError>;
+    fn event_count(&self) -> Result<u64, StoreError>;
+    /// Event counts per source, ordered by source name.
+    fn event_counts_by_source(&self) -> Result<Vec<(String, u64)>, StoreError>;
+}
+
+/// What one `commit_batch` changed, so callers count only what is new.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// Items inserted or changed. An item identical to the stored row, or older than it, is not counted.
+    pub items_upserted: usize,
+    /// Indices into `batch.events` that were new (not already stored, not repeated earlier in the batch).
+    pub new_events: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemCount {
+    pub source: String,
+    pub kind: ItemKind,
+    pub state: ItemState,
+    pub count: u64,
+}
+
+/// Why a store operation failed. Every message names the store, says what failed and what to do.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The store could not be opened: wrong path, not a store, no permission, locked.
+    Open {
+        store: String,
+        problem: String,
+        fix: String,
+    },
+    /// The store was written by a newer siloscope whose schema this build does not know.
+    NewerSchema {
+        store: String,
+        found: i64,
+        supported: i64,
+    },
+    /// A read or write on an open store failed.
+    Backend {
+        store: String,
+        action: String,
+        fix: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A value could not be encoded for storage (a bug: model types always serialise).
+    Encode {
+        store: String,
+        what: String,
+        source: serde_json::Error,
+    },
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Open {
+                store,
+                problem,
+                fix,
+            } => write!(f, "cannot open store {store}: {problem}; fix: {fix}"),
+            StoreError::NewerSchema {
+                store,
+                found,
+                supported,
+            } => write!(
+                f,
+                "cannot open store {store}: it was written by a newer siloscope (schema version \
+                 {found}, this build knows up to {supported}); fix: upgrade siloscope, or point \
+                 [store] path at a new file"
+            ),
+            StoreError::Backend {
+                store,
+                action,
+                fix,
+                source,
+            } => write!(f, "store {store}: {action} failed: {source}; fix: {fix}"),
+            StoreError::Encode {
+                store,
+                what,
+                source,
+            } => write!(
+                f,
+                "store {store}: cannot encode {what}: {source}; this is a bug in siloscope, please report it"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Backend { source, .. } => Some(source.as_ref()),
+            StoreError::Encode { source, .. } => Some(source),
+            StoreError::Open { .. } | StoreError::NewerSchema { .. } => None,
+        }
+    }
+}

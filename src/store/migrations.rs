@@ -1,0 +1,80 @@
+//! Versioned schema migrations, written in SQL that SQLite and PostgreSQL both accept (TEXT and
+//! BIGINT columns, plain indexes, no backend-only syntax), so every backend shares one history.
+//! Owns only the statements; each backend runs them and records the version in `schema_version`.
+
+/// One step of the schema. Versions start at 1 and grow by one; a released migration never changes.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub description: &'static str,
+    pub sql: &'static str,
+}
+
+/// Created before any migration runs; one row per applied migration, the highest is current.
+pub(crate) const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
+    version     BIGINT PRIMARY KEY,
+    description TEXT NOT NULL
+)";
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "items, events, directory snapshots, cursors",
+    // `events.seq` is the insertion order, assigned by the store (max + 1 within the writing
+    // transaction) rather than by a backend-specific auto-increment.
+    sql: "
+CREATE TABLE items (
+    key        TEXT PRIMARY KEY,
+    source     TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    author     TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    state      TEXT NOT NULL,
+    issue_type TEXT
+);
+CREATE TABLE events (
+    id     TEXT PRIMARY KEY,
+    seq    BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    item   TEXT NOT NULL,
+    at     BIGINT NOT NULL,
+    actor  TEXT,
+    kind   TEXT NOT NULL,
+    data   TEXT NOT NULL
+);
+CREATE UNIQUE INDEX events_by_seq ON events (seq);
+CREATE TABLE directory_snapshots (
+    source TEXT PRIMARY KEY,
+    data   TEXT NOT NULL
+);
+CREATE TABLE cursors (
+    source TEXT PRIMARY KEY,
+    cursor TEXT NOT NULL
+);
+",
+}];
+
+/// The schema version this build writes; a store at a higher version is refused.
+pub(crate) fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_start_at_one_and_grow_by_one() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(
+                migration.version,
+                index as i64 + 1,
+                "{}",
+                migration.description
+            );
+        }
+        assert_eq!(latest_version(), MIGRATIONS.len() as i64);
+    }
+}

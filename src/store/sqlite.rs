@@ -1,0 +1,1200 @@
+//! The embedded SQLite backend of [`Store`]: one file in WAL mode, one immediate transaction per
+//! batch, prepared statements cached across batches. Owns opening, migrating and diagnosing the
+//! file; it must not interpret events beyond (de)serialising them.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+
+use super::migrations::{MIGRATIONS, SCHEMA_VERSION_TABLE, latest_version};
+use super::{CommitOutcome, ItemCount, Store, StoreError};
+use crate::model::{Batch, DirectorySnapshot, Event, EventKind, Item, ItemKind, ItemState};
+
+/// How long a writer waits for another connection's lock before giving up with "busy".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Page cache per connection (negative = KiB). A larger cache keeps the event-id index in memory
+/// while millions of events are inserted.
+const CACHE_SIZE_KIB: i64 = 64 * 1024;
+
+const UPSERT_ITEM: &str = "
+INSERT INTO items (key, source, kind, scope, url, title, author, created_at, updated_at, state, issue_type)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+ON CONFLICT (key) DO UPDATE SET
+    source = excluded.source, kind = excluded.kind, scope = excluded.scope, url = excluded.url,
+    title = excluded.title, author = excluded.author, created_at = excluded.created_at,
+    updated_at = excluded.updated_at, state = excluded.state, issue_type = excluded.issue_type
+WHERE excluded.updated_at > items.updated_at
+   OR (excluded.updated_at = items.updated_at AND (
+           excluded.source <> items.source OR excluded.kind <> items.kind
+        OR excluded.scope <> items.scope OR excluded.url <> items.url
+        OR excluded.title <> items.title OR excluded.created_at <> items.created_at
+        OR excluded.state <> items.state
+        OR excluded.author IS DISTINCT FROM items.author
+        OR excluded.issue_type IS DISTINCT FROM items.issue_type))";
+
+const INSERT_EVENT: &str = "
+INSERT INTO events (id, seq, source, item, at, actor, kind, data)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+ON CONFLICT (id) DO NOTHING";
+
+const UPSERT_DIRECTORY: &str = "
+INSERT INTO directory_snapshots (source, data) VALUES (?1, ?2)
+ON CONFLICT (source) DO UPDATE SET data = excluded.data";
+
+const UPSERT_CURSOR: &str = "
+INSERT INTO cursors (source, cursor) VALUES (?1, ?2)
+ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor";
+
+/// A [`Store`] in one SQLite file (or in memory, for tests and demos).
+pub struct SqliteStore {
+    conn: Connection,
+    /// How messages name this store: the file path, or `:memory:`.
+    label: String,
+}
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating the file (and missing parent directories) if needed,
+    /// and migrates it to this build's schema. A store written by a newer schema is refused.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let label = path.display().to_string();
+        if path.is_dir() {
+            return Err(StoreError::Open {
+                fix: format!(
+                    "point [store] path at a file, e.g. {}",
+                    path.join("siloscope.db").display()
+                ),
+                store: label,
+                problem: "it is a directory, not a file".into(),
+            });
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.exists()
+            && let Err(err) = std::fs::create_dir_all(parent)
+        {
+            return Err(StoreError::Open {
+                store: label,
+                problem: format!("cannot create its directory {}: {err}", parent.display()),
+                fix: "create the directory, writable by the user running siloscope, or point \
+                      [store] path elsewhere"
+                    .into(),
+            });
+        }
+        let conn = Connection::open(path).map_err(|err| open_failure(&label, &err))?;
+        Self::prepare(conn, label, true)
+    }
+
+    /// A store that lives only as long as this value: for tests, demos and dry runs.
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        let label = ":memory:".to_string();
+        let conn = Connection::open_in_memory().map_err(|err| open_failure(&label, &err))?;
+        Self::prepare(conn, label, false)
+    }
+
+    fn prepare(
+        mut conn: Connection,
+        label: String,
+        file_backed: bool,
+    ) -> Result<SqliteStore, StoreError> {
+        let fail = |err: rusqlite::Error| open_failure(&label, &err);
+        // SQLite silently falls back to read-only when it may not write the file; say so now
+        // rather than at the first commit.
+        if conn.is_readonly("main").map_err(fail)? {
+            return Err(StoreError::Open {
+                store: label.clone(),
+                problem: "the file is read-only".into(),
+                fix: READ_ONLY_FIX.into(),
+            });
+        }
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+        if file_backed {
+            // The first statement that reads the file: a file that is not a database fails here.
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+                .map_err(fail)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                tracing::warn!(store = %label, journal_mode = %mode,
+                    "store could not switch to WAL mode; readers may wait for writers");
+            }
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(fail)?;
+        conn.pragma_update(None, "cache_size", -CACHE_SIZE_KIB)
+            .map_err(fail)?;
+        migrate(&mut conn, &label)?;
+        Ok(SqliteStore { conn, label })
+    }
+
+    fn backend_error(&self, action: impl Into<String>, err: rusqlite::Error) -> StoreError {
+        backend(&self.label, action.into(), err)
+    }
+
+    fn encode_error(&self, what: String, err: serde_json::Error) -> StoreError {
+        StoreError::Encode {
+            store: self.label.clone(),
+            what,
+            source: err,
+        }
+    }
+
+    fn write_batch(&mut self, batch: &Batch) -> Result<CommitOutcome, StoreError> {
+        let action = || format!("committing a batch of source {}", batch.source);
+        let directory_json = match &batch.directory {
+            Some(snapshot) => Some(serde_json::to_string(snapshot).map_err(|err| {
+                self.encode_error(format!("the directory of source {}", batch.source), err)
+            })?),
+            None => None,
+        };
+        let mut event_data = Vec::with_capacity(batch.events.len());
+        for event in &batch.events {
+            let data = serde_json::to_string(&event.kind)
+                .map_err(|err| self.encode_error(format!("event {}", event.id), err))?;
+            event_data.push(data);
+        }
+
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|err| backend(&self.label, action(), err))?;
+        let run = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<CommitOutcome> {
+            let mut outcome = CommitOutcome::default();
+            let mut upsert_item = tx.prepare_cached(UPSERT_ITEM)?;
+            for item in &batch.items {
+                outcome.items_upserted += upsert_item.execute(params![
+                    item.key,
+                    item.source,
+                    item.kind.as_str(),
+                    item.scope,
+                    item.url,
+                    item.title,
+                    item.author,
+                    item.created_at,
+                    item.updated_at,
+                    item.state.as_str(),
+                    item.issue_type,
+                ])?;
+            }
+            if !batch.events.is_empty() {
+                let mut next_seq: i64 =
+                    tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", [], |row| {
+                        row.get(0)
+                    })?;
+                let mut insert_event = tx.prepare_cached(INSERT_EVENT)?;
+                for (index, (event, data)) in batch.events.iter().zip(&event_data).enumerate() {
+                    let inserted = insert_event.execute(params![
+                        event.id,
+                        next_seq,
+                        batch.source,
+                        event.item,
+                        event.at,
+                        event.actor,
+                        event.kind.name(),
+                        data,
+                    ])?;
+                    if inserted == 1 {
+                        outcome.new_events.push(index);
+                        next_seq += 1;
+                    }
+                }
+            }
+            if let Some(json) = &directory_json {
+                tx.prepare_cached(UPSERT_DIRECTORY)?
+                    .execute(params![batch.source, json])?;
+            }
+            if let Some(cursor) = &batch.cursor {
+                tx.prepare_cached(UPSERT_CURSOR)?
+                    .execute(params![batch.source, cursor])?;
+            }
+            Ok(outcome)
+        };
+        // On error the transaction is dropped, which rolls it back: nothing of the batch stays.
+        let outcome = run(&tx).map_err(|err| backend(&self.label, action(), err))?;
+        tx.commit()
+            .map_err(|err| backend(&self.label, action(), err))?;
+        Ok(outcome)
+    }
+}
+
+const READ_ONLY_FIX: &str = "make the file and its directory writable by the user running \
+                             siloscope, or point [store] path elsewhere";
+
+/// What a SQLite failure means for an operator, and what to do about it.
+fn diagnose(err: &rusqlite::Error) -> (String, &'static str) {
+    match err.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => (
+            "file is not a SQLite database (was it written by another program?)".into(),
+            "point [store] path at a siloscope store or a new file",
+        ),
+        Some(ErrorCode::ReadOnly) => (
+            "the file or its directory is read-only".into(),
+            READ_ONLY_FIX,
+        ),
+        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => (
+            format!("cannot create or open the file ({err})"),
+            "make sure its directory exists and is writable by the user running siloscope",
+        ),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => (
+            "another process holds a lock on the store".into(),
+            "stop the other process using this file (one siloscope per SQLite store), then retry",
+        ),
+        Some(ErrorCode::DatabaseCorrupt) => (
+            "the file is corrupt".into(),
+            "restore it from a backup, or point [store] path at a new file and let siloscope re-sync",
+        ),
+        Some(ErrorCode::DiskFull) => ("the disk is full".into(), "free disk space, then retry"),
+        Some(ErrorCode::SystemIoFailure) => (
+            format!("disk I/O error ({err})"),
+            "check the disk and file system, then retry",
+        ),
+        _ => (
+            err.to_string(),
+            "check the file and its directory, then retry; if it persists, report this message",
+        ),
+    }
+}
+
+fn open_failure(label: &str, err: &rusqlite::Error) -> StoreError {
+    let (problem, fix) = diagnose(err);
+    StoreError::Open {
+        store: label.to_string(),
+        problem,
+        fix: fix.into(),
+    }
+}
+
+fn backend(label: &str, action: String, err: rusqlite::Error) -> StoreError {
+    let (_, fix) = diagnose(&err);
+    StoreError::Backend {
+        store: label.to_string(),
+        action,
+        fix: fix.into(),
+        source: Box::new(err),
+    }
+}
+
+/// Brings the schema to this build's version in one transaction, so two processes opening a new
+/// file at once cannot both migrate it, and a crash mid-migration leaves the old schema intact.
+fn migrate(conn: &mut Connection, label: &str) -> Result<(), StoreError> {
+    let fail = |err: rusqlite::Error| open_failure(label, &err);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(fail)?;
+    let has_version_table: bool = tx
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(fail)?;
+    if !has_version_table {
+        let foreign_objects: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(fail)?;
+        if foreign_objects > 0 {
+            return Err(StoreError::Open {
+                store: label.to_string(),
+                problem: "the file is a SQLite database but not a siloscope store (it has tables \
+                          but no schema_version)"
+                    .into(),
+                fix: "point [store] path at a siloscope store or a new file".into(),
+            });
+        }
+        tx.execute_batch(SCHEMA_VERSION_TABLE).map_err(fail)?;
+    }
+    let current: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(fail)?;
+    let supported = latest_version();
+    if current > supported {
+        return Err(StoreError::NewerSchema {
+            store: label.to_string(),
+            found: current,
+            supported,
+        });
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        let applied = tx.execute_batch(migration.sql).and_then(|()| {
+            tx.execute(
+                "INSERT INTO schema_version (version, description) VALUES (?1, ?2)",
+                params![migration.version, migration.description],
+            )
+        });
+        applied.map_err(|err| StoreError::Open {
+            store: label.to_string(),
+            problem: format!(
+                "schema migration {} ({}) failed: {err}",
+                migration.version, migration.description
+            ),
+            fix: diagnose(&err).1.into(),
+        })?;
+        tracing::info!(store = %label, version = migration.version,
+            description = migration.description, "applied store schema migration");
+    }
+    tx.commit().map_err(fail)
+}
+
+fn count(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+impl Store for SqliteStore {
+    fn commit_batch(&mut self, batch: &Batch) -> Result<CommitOutcome, StoreError> {
+        self.write_batch(batch)
+    }
+
+    fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT cursor FROM cursors WHERE source = ?1")
+            .and_then(|mut stmt| stmt.query_row([source], |row| row.get(0)).optional())
+            .map_err(|err| {
+                self.backend_error(format!("reading the cursor of source {source}"), err)
+            })
+    }
+
+    fn for_each_item(&self, f: &mut dyn FnMut(Item)) -> Result<(), StoreError> {
+        let mut read = || -> rusqlite::Result<()> {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT key, source, kind, scope, url, title, author, created_at, updated_at, \
+                 state, issue_type FROM items ORDER BY key",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let key: String = row.get(0)?;
+                let kind: String = row.get(2)?;
+                let state: String = row.get(9)?;
+                let (Some(kind), Some(state)) = (ItemKind::parse(&kind), ItemState::parse(&state))
+                else {
+                    tracing::warn!(store = %self.label, item = %key, %kind, %state,
+                        "skipping stored item with a kind or state this build does not know");
+                    continue;
+                };
+                f(Item {
+                    key,
+                    source: row.get(1)?,
+                    kind,
+                    scope: row.get(3)?,
+                    url: row.get(4)?,
+                    title: row.get(5)?,
+                    author: row.get(6)?,
+                    created_at: row.get(7)?,
+                    updated_at: row.get(8)?,
+                    state,
+                    issue_type: row.get(10)?,
+                });
+            }
+            Ok(())
+        };
+        read().map_err(|err| self.backend_error("reading items", err))
+    }
+
+    fn for_each_event(&self, f: &mut dyn FnMut(Event)) -> Result<(), StoreError> {
+        let mut skipped: u64 = 0;
+        let mut read = |skipped: &mut u64| -> rusqlite::Result<()> {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id, item, at, actor, data FROM events ORDER BY seq")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let id: String = row.get(0)?;
+                let data = row.get_ref(4)?.as_str()?;
+                let kind: EventKind = match serde_json::from_str(data) {
+                    Ok(kind) => kind,
+                    Err(err) => {
+                        tracing::warn!(store = %self.label, event_id = %id, error = %err,
+                            "skipping stored event whose data this build cannot read");
+                        *skipped += 1;
+                        continue;
+                    }
+                };
+                f(Event {
+                    id,
+                    item: row.get(1)?,
+                    at: row.get(2)?,
+                    actor: row.get(3)?,
+                    kind,
+                });
+            }
+            Ok(())
+        };
+        let result = read(&mut skipped).map_err(|err| self.backend_error("reading events", err));
+        if skipped > 0 {
+            tracing::warn!(store = %self.label, skipped,
+                "skipped stored events this build cannot read (written by a newer siloscope?)");
+        }
+        result
+    }
+
+    fn directory_snapshots(&self) -> Result<Vec<(String, DirectorySnapshot)>, StoreError> {
+        let read = || -> rusqlite::Result<Vec<(String, String)>> {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT source, data FROM directory_snapshots")?;
+            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect()
+        };
+        let rows = read().map_err(|err| self.backend_error("reading directory snapshots", err))?;
+        let mut snapshots = Vec::with_capacity(rows.len());
+        for (source, data) in rows {
+            match serde_json::from_str::<DirectorySnapshot>(&data) {
+                Ok(snapshot) => snapshots.push((source, snapshot)),
+                Err(err) => tracing::warn!(store = %self.label, %source, error = %err,
+                    "skipping stored directory snapshot this build cannot read"),
+            }
+        }
+        snapshots.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(snapshots)
+    }
+
+    fn item_counts(&self) -> Result<Vec<ItemCount>, StoreError> {
+        let read = || -> rusqlite::Result<Vec<(String, String, String, i64)>> {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT source, kind, state, COUNT(*) FROM items GROUP BY source, kind, state",
+            )?;
+            let rows = stmt.query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?;
+            rows.collect()
+        };
+        let rows = read().map_err(|err| self.backend_error("counting items", err))?;
+        let mut counts: Vec<ItemCount> = rows
+            .into_iter()
+            .filter_map(|(source, kind, state, n)| {
+                Some(ItemCount {
+                    kind: ItemKind::parse(&kind)?,
+                    state: ItemState::parse(&state)?,
+                    source,
+                    count: count(n),
+                })
+            })
+            .collect();
+        counts.sort_by(|a, b| (&a.source, a.kind, a.state).cmp(&(&b.source, b.kind, b.state)));
+        Ok(counts)
+    }
+
+    fn event_count(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM events", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(count)
+            .map_err(|err| self.backend_error("counting events", err))
+    }
+
+    fn event_counts_by_source(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let read = || -> rusqlite::Result<Vec<(String, i64)>> {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT source, COUNT(*) FROM events GROUP BY source")?;
+            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect()
+        };
+        let rows = read().map_err(|err| self.backend_error("counting events per source", err))?;
+        let mut counts: Vec<(String, u64)> = rows
+            .into_iter()
+            .map(|(source, n)| (source, count(n)))
+            .collect();
+        counts.sort();
+        Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        LinkRelation, Reviewer, SnapshotMembership, SnapshotPerson, SnapshotTeam, StatusCategory,
+    };
+
+    const SOURCE: &str = "github-acme";
+
+    fn item(key: &str, source: &str, kind: ItemKind, state: ItemState, updated_at: i64) -> Item {
+        Item {
+            key: key.into(),
+            source: source.into(),
+            kind,
+            scope: "acme/api".into(),
+            url: format!("https://example.test/{key}"),
+            title: format!("title of {key}"),
+            author: Some("github:alice".into()),
+            created_at: 1_700_000_000,
+            updated_at,
+            state,
+            issue_type: None,
+        }
+    }
+
+    fn event(id: &str, at: i64, actor: Option<&str>, kind: EventKind) -> Event {
+        Event {
+            id: id.into(),
+            item: "github:acme/api#1".into(),
+            at,
+            actor: actor.map(Into::into),
+            kind,
+        }
+    }
+
+    fn directory(team: &str) -> DirectorySnapshot {
+        DirectorySnapshot {
+            teams: vec![SnapshotTeam {
+                name: team.into(),
+                handles: vec![format!("acme/{team}")],
+            }],
+            people: vec![SnapshotPerson {
+                name: "Alice".into(),
+                identities: vec!["github:alice".into()],
+                memberships: vec![SnapshotMembership {
+                    team: team.into(),
+                    from: Some(1_600_000_000),
+                    until: None,
+                }],
+                bot: false,
+            }],
+            scope_owners: vec![("acme/api".into(), team.into())],
+        }
+    }
+
+    /// Covers every column shape: None actors/authors, an issue type, nested enum data.
+    fn sample_batch() -> Batch {
+        let mut pull = item(
+            "github:acme/api#2",
+            SOURCE,
+            ItemKind::PullRequest,
+            ItemState::Merged,
+            1_700_000_500,
+        );
+        pull.author = None;
+        pull.issue_type = Some("Bug".into());
+        Batch {
+            source: SOURCE.into(),
+            items: vec![
+                item(
+                    "github:acme/api#1",
+                    SOURCE,
+                    ItemKind::Issue,
+                    ItemState::Open,
+                    1_700_000_100,
+                ),
+                pull,
+            ],
+            events: vec![
+                event("e1", 100, Some("github:alice"), EventKind::Opened),
+                event(
+                    "e2",
+                    110,
+                    Some("github:bob"),
+                    EventKind::ReviewRequested {
+                        reviewer: Reviewer::Team("acme/payments".into()),
+                    },
+                ),
+                event(
+                    "e3",
+                    120,
+                    None,
+                    EventKind::StatusChanged {
+                        from: None,
+                        to: "In Progress".into(),
+                        category: Some(StatusCategory::InProgress),
+                    },
+                ),
+                event(
+                    "e4",
+                    130,
+                    Some("github:carol"),
+                    EventKind::Commented {
+                        mentions: vec!["acme/payments".into()],
+                    },
+                ),
+                event(
+                    "e5",
+                    140,
+                    Some("github:alice"),
+                    EventKind::Linked {
+                        relation: LinkRelation::Supersedes,
+                        target: "github:acme/api#7".into(),
+                    },
+                ),
+                event("e6", 150, None, EventKind::Closed { completed: true }),
+            ],
+            directory: Some(directory("payments")),
+            cursor: Some("2024-01-01T00:00:00Z".into()),
+        }
+    }
+
+    fn items(store: &dyn Store) -> Vec<Item> {
+        let mut out = Vec::new();
+        store.for_each_item(&mut |item| out.push(item)).unwrap();
+        out
+    }
+
+    fn events(store: &dyn Store) -> Vec<Event> {
+        let mut out = Vec::new();
+        store.for_each_event(&mut |event| out.push(event)).unwrap();
+        out
+    }
+
+    fn open_error(path: &Path) -> String {
+        match SqliteStore::open(path) {
+            Ok(_) => panic!("opening {} should fail", path.display()),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn committed_batch_reads_back_unchanged() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let batch = sample_batch();
+        let outcome = store.commit_batch(&batch).unwrap();
+        assert_eq!(
+            outcome,
+            CommitOutcome {
+                items_upserted: 2,
+                new_events: vec![0, 1, 2, 3, 4, 5]
+            }
+        );
+        assert_eq!(items(&store), batch.items); // already in key order
+        assert_eq!(events(&store), batch.events);
+        assert_eq!(
+            store.directory_snapshots().unwrap(),
+            vec![(SOURCE.to_string(), directory("payments"))]
+        );
+        assert_eq!(
+            store.cursor(SOURCE).unwrap().as_deref(),
+            Some("2024-01-01T00:00:00Z")
+        );
+        assert_eq!(store.cursor("jira-acme").unwrap(), None);
+        assert_eq!(store.event_count().unwrap(), 6);
+    }
+
+    #[test]
+    fn committing_the_same_batch_twice_changes_nothing() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let batch = sample_batch();
+        store.commit_batch(&batch).unwrap();
+        let (items_before, events_before) = (items(&store), events(&store));
+        let counts_before = store.item_counts().unwrap();
+
+        let second = store.commit_batch(&batch).unwrap();
+        assert_eq!(second, CommitOutcome::default());
+        assert_eq!(items(&store), items_before);
+        assert_eq!(events(&store), events_before);
+        assert_eq!(store.item_counts().unwrap(), counts_before);
+        assert_eq!(store.event_count().unwrap(), 6);
+        assert_eq!(
+            store.event_counts_by_source().unwrap(),
+            vec![(SOURCE.to_string(), 6)]
+        );
+    }
+
+    #[test]
+    fn known_event_ids_are_ignored_and_order_is_first_insertion() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let first = Batch {
+            source: SOURCE.into(),
+            events: vec![
+                event("a", 10, None, EventKind::Opened),
+                event("b", 20, None, EventKind::Merged),
+            ],
+            ..Batch::default()
+        };
+        store.commit_batch(&first).unwrap();
+        // "b" comes again with other data: the stored one stays; "c" repeats within the batch.
+        let second = Batch {
+            source: SOURCE.into(),
+            events: vec![
+                event("b", 99, Some("github:eve"), EventKind::Reopened),
+                event("c", 5, None, EventKind::ReadyForReview),
+                event("c", 6, None, EventKind::ConvertedToDraft),
+            ],
+            ..Batch::default()
+        };
+        let outcome = store.commit_batch(&second).unwrap();
+        assert_eq!(outcome.new_events, vec![1]);
+        let ids: Vec<(String, i64)> = events(&store).into_iter().map(|e| (e.id, e.at)).collect();
+        assert_eq!(
+            ids,
+            vec![("a".into(), 10), ("b".into(), 20), ("c".into(), 5)]
+        );
+    }
+
+    #[test]
+    fn cursor_moves_only_with_its_batch() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let mut batch = sample_batch();
+        batch.cursor = Some("c1".into());
+        store.commit_batch(&batch).unwrap();
+
+        // A batch without a cursor leaves the stored one alone.
+        let quiet = Batch {
+            source: SOURCE.into(),
+            ..Batch::default()
+        };
+        store.commit_batch(&quiet).unwrap();
+        assert_eq!(store.cursor(SOURCE).unwrap().as_deref(), Some("c1"));
+
+        // Make the very last write of a batch (the cursor) fail: everything before it rolls back.
+        store
+            .conn
+            .execute_batch(
+                "CREATE TRIGGER refuse_cursor BEFORE UPDATE ON cursors
+                 BEGIN SELECT RAISE(ABORT, 'simulated crash'); END;",
+            )
+            .unwrap();
+        let doomed = Batch {
+            source: SOURCE.into(),
+            items: vec![item(
+                "github:acme/api#9",
+                SOURCE,
+                ItemKind::Issue,
+                ItemState::Open,
+                1,
+            )],
+            events: vec![event("new", 1, None, EventKind::Opened)],
+            directory: Some(directory("platform")),
+            cursor: Some("c2".into()),
+        };
+        let err = store.commit_batch(&doomed).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("committing a batch of source github-acme failed"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("simulated crash"), "{err}");
+        assert_eq!(store.cursor(SOURCE).unwrap().as_deref(), Some("c1"));
+        assert_eq!(store.event_count().unwrap(), 6);
+        assert_eq!(items(&store).len(), 2);
+        assert_eq!(
+            store.directory_snapshots().unwrap()[0].1,
+            directory("payments")
+        );
+
+        // Once the fault is gone the same batch goes through whole.
+        store
+            .conn
+            .execute_batch("DROP TRIGGER refuse_cursor")
+            .unwrap();
+        let outcome = store.commit_batch(&doomed).unwrap();
+        assert_eq!(outcome.new_events, vec![0]);
+        assert_eq!(store.cursor(SOURCE).unwrap().as_deref(), Some("c2"));
+        assert_eq!(store.event_count().unwrap(), 7);
+    }
+
+    #[test]
+    fn item_upsert_keeps_the_newer_row() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let key = "github:acme/api#1";
+        let commit = |store: &mut SqliteStore, item: Item| {
+            store
+                .commit_batch(&Batch {
+                    source: SOURCE.into(),
+                    items: vec![item],
+                    ..Batch::default()
+                })
+                .unwrap()
+                .items_upserted
+        };
+        let mut newer = item(key, SOURCE, ItemKind::Issue, ItemState::Closed, 200);
+        newer.title = "newer".into();
+        let mut older = item(key, SOURCE, ItemKind::Issue, ItemState::Open, 100);
+        older.title = "older".into();
+
+        assert_eq!(commit(&mut store, newer.clone()), 1);
+        assert_eq!(commit(&mut store, older), 0);
+        assert_eq!(items(&store), vec![newer.clone()]);
+
+        // Same updated_at: identical data counts nothing, changed data (a same-second edit) wins.
+        assert_eq!(commit(&mut store, newer.clone()), 0);
+        let mut same_second = newer.clone();
+        same_second.issue_type = Some("Decision".into());
+        assert_eq!(commit(&mut store, same_second.clone()), 1);
+        assert_eq!(items(&store), vec![same_second]);
+
+        let mut newest = newer;
+        newest.updated_at = 300;
+        newest.state = ItemState::Open;
+        newest.author = None;
+        assert_eq!(commit(&mut store, newest.clone()), 1);
+        assert_eq!(items(&store), vec![newest]);
+    }
+
+    #[test]
+    fn item_counts_group_by_source_kind_and_state() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let gh =
+            |n: u32, kind, state| item(&format!("github:acme/api#{n}"), "github", kind, state, 1);
+        let jira =
+            |n: u32, state| item(&format!("jira:PAY-{n}"), "jira", ItemKind::Ticket, state, 1);
+        let batch = Batch {
+            source: "github".into(),
+            items: vec![
+                gh(1, ItemKind::Issue, ItemState::Open),
+                gh(2, ItemKind::Issue, ItemState::Open),
+                gh(3, ItemKind::Issue, ItemState::Closed),
+                gh(4, ItemKind::PullRequest, ItemState::Merged),
+                jira(1, ItemState::Open),
+                jira(2, ItemState::Closed),
+                jira(3, ItemState::Closed),
+            ],
+            events: vec![event("x", 1, None, EventKind::Opened)],
+            ..Batch::default()
+        };
+        store.commit_batch(&batch).unwrap();
+        store
+            .commit_batch(&Batch {
+                source: "jira".into(),
+                events: vec![
+                    event("y", 1, None, EventKind::Opened),
+                    event("z", 2, None, EventKind::Reopened),
+                ],
+                ..Batch::default()
+            })
+            .unwrap();
+        let count = |source: &str, kind, state, count| ItemCount {
+            source: source.into(),
+            kind,
+            state,
+            count,
+        };
+        assert_eq!(
+            store.item_counts().unwrap(),
+            vec![
+                count("github", ItemKind::Issue, ItemState::Open, 2),
+                count("github", ItemKind::Issue, ItemState::Closed, 1),
+                count("github", ItemKind::PullRequest, ItemState::Merged, 1),
+                count("jira", ItemKind::Ticket, ItemState::Open, 1),
+                count("jira", ItemKind::Ticket, ItemState::Closed, 2),
+            ]
+        );
+        assert_eq!(
+            store.event_counts_by_source().unwrap(),
+            vec![("github".to_string(), 1), ("jira".to_string(), 2)]
+        );
+    }
+
+    #[test]
+    fn directory_snapshot_is_replaced_per_source() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let with_directory = |source: &str, snapshot: Option<DirectorySnapshot>| Batch {
+            source: source.into(),
+            directory: snapshot,
+            ..Batch::default()
+        };
+        store
+            .commit_batch(&with_directory("gitlab", Some(directory("infra"))))
+            .unwrap();
+        store
+            .commit_batch(&with_directory("github", Some(directory("payments"))))
+            .unwrap();
+        store
+            .commit_batch(&with_directory("github", Some(directory("platform"))))
+            .unwrap();
+        store.commit_batch(&with_directory("github", None)).unwrap();
+        assert_eq!(
+            store.directory_snapshots().unwrap(),
+            vec![
+                ("github".to_string(), directory("platform")),
+                ("gitlab".to_string(), directory("infra")),
+            ]
+        );
+    }
+
+    #[test]
+    fn reopened_file_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        // Missing parent directories are created.
+        let path = dir.path().join("state").join("siloscope.db");
+        let batch = sample_batch();
+        {
+            let mut store = SqliteStore::open(&path).unwrap();
+            store.commit_batch(&batch).unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(items(&store), batch.items);
+        assert_eq!(events(&store), batch.events);
+        assert_eq!(store.cursor(SOURCE).unwrap(), batch.cursor);
+        assert_eq!(
+            store.directory_snapshots().unwrap(),
+            vec![(SOURCE.to_string(), directory("payments"))]
+        );
+        assert_eq!(
+            store.commit_batch(&batch).unwrap(),
+            CommitOutcome::default()
+        );
+        let mode: String = store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn schema_version_is_recorded_once_and_newer_stores_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        drop(SqliteStore::open(&path).unwrap());
+        drop(SqliteStore::open(&path).unwrap());
+        let raw = Connection::open(&path).unwrap();
+        let versions: Vec<i64> = raw
+            .prepare("SELECT version FROM schema_version ORDER BY version")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(versions, (1..=latest_version()).collect::<Vec<_>>());
+
+        let future = latest_version() + 1;
+        raw.execute(
+            "INSERT INTO schema_version (version, description) VALUES (?1, 'from the future')",
+            [future],
+        )
+        .unwrap();
+        drop(raw);
+        let err = SqliteStore::open(&path)
+            .err()
+            .expect("a newer schema must be refused");
+        assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == future));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot open store {}: it was written by a newer siloscope (schema version {future}, \
+                 this build knows up to {}); fix: upgrade siloscope, or point [store] path at a new file",
+                path.display(),
+                latest_version()
+            )
+        );
+    }
+
+    #[test]
+    fn a_directory_path_is_refused_with_a_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            open_error(dir.path()),
+            format!(
+                "cannot open store {0}: it is a directory, not a file; fix: point [store] path at \
+                 a file, e.g. {0}/siloscope.db",
+                dir.path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_garbage_file_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.db");
+        let garbage = "these are my notes, not a database\n".repeat(200);
+        std::fs::write(&path, &garbage).unwrap();
+        assert_eq!(
+            open_error(&path),
+            format!(
+                "cannot open store {}: file is not a SQLite database (was it written by another \
+                 program?); fix: point [store] path at a siloscope store or a new file",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), garbage);
+    }
+
+    #[test]
+    fn another_programs_sqlite_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE invoices (id INTEGER)")
+            .unwrap();
+        let message = open_error(&path);
+        assert!(
+            message.contains("is a SQLite database but not a siloscope store"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn unreadable_event_rows_are_skipped_not_fatal() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        store.commit_batch(&sample_batch()).unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO events (id, seq, source, item, at, actor, kind, data)
+                 VALUES ('future', 100, 'github-acme', 'github:acme/api#1', 1, NULL, 'teleported',
+                         '{\"type\":\"teleported\"}')",
+                [],
+            )
+            .unwrap();
+        store
+            .commit_batch(&Batch {
+                source: SOURCE.into(),
+                events: vec![event("after", 200, None, EventKind::Merged)],
+                ..Batch::default()
+            })
+            .unwrap();
+        let ids: Vec<String> = events(&store).into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, ["e1", "e2", "e3", "e4", "e5", "e6", "after"]);
+        assert_eq!(store.event_count().unwrap(), 8);
+    }
+
+    const CRASH_STORE_ENV: &str = "SILOSCOPE_STORE_CRASH_CHILD";
+    const CRASH_BATCH_EVENTS: usize = 2_000;
+
+    fn crash_batch(number: usize) -> Batch {
+        Batch {
+            source: SOURCE.into(),
+            items: vec![item(
+                &format!("github:acme/api#{number}"),
+                SOURCE,
+                ItemKind::Issue,
+                ItemState::Open,
+                1,
+            )],
+            events: (0..CRASH_BATCH_EVENTS)
+                .map(|i| {
+                    event(
+                        &format!("crash/{number}/{i}"),
+                        i as i64,
+                        None,
+                        EventKind::Opened,
+                    )
+                })
+                .collect(),
+            cursor: Some(number.to_string()),
+            ..Batch::default()
+        }
+    }
+
+    /// Not a test on its own: the child process of `a_killed_writer_loses_nothing_and_counts_nothing_twice`,
+    /// committing batches until it is killed. Without the environment variable it does nothing.
+    #[test]
+    #[ignore]
+    fn crash_child_commits_until_killed() {
+        let Ok(path) = std::env::var(CRASH_STORE_ENV) else {
+            return;
+        };
+        let mut store = SqliteStore::open(Path::new(&path)).unwrap();
+        for number in 0..100_000 {
+            store.commit_batch(&crash_batch(number)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_killed_writer_loses_nothing_and_counts_nothing_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crash.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "store::sqlite::tests::crash_child_commits_until_killed",
+                "--exact",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env(CRASH_STORE_ENV, &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Let it commit a few batches, then SIGKILL it, most likely inside a transaction.
+        let watcher = SqliteStore::open(&path).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while watcher.event_count().unwrap() < 5 * CRASH_BATCH_EVENTS as u64 {
+            if std::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+                let _ = child.kill();
+                panic!("the child writer exited early or made no progress");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(37));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        drop(watcher);
+
+        let mut store = SqliteStore::open(&path).unwrap();
+        let last: usize = store.cursor(SOURCE).unwrap().unwrap().parse().unwrap();
+        assert_eq!(
+            store.event_count().unwrap(),
+            ((last + 1) * CRASH_BATCH_EVENTS) as u64
+        );
+        assert_eq!(items(&store).len(), last + 1);
+        // Resuming from the cursor: the batch it names is fully stored, the next one is all new.
+        assert_eq!(
+            store.commit_batch(&crash_batch(last)).unwrap(),
+            CommitOutcome::default()
+        );
+        let resumed = store.commit_batch(&crash_batch(last + 1)).unwrap();
+        assert_eq!(resumed.new_events.len(), CRASH_BATCH_EVENTS);
+    }
+
+    /// Throughput figure for the report: `cargo test --release --lib store::sqlite -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn measure_insert_and_read_throughput() {
+        const BATCHES: usize = 100;
+        const PER_BATCH: usize = 10_000;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("bench.db")).unwrap();
+        let batches: Vec<Batch> = (0..BATCHES)
+            .map(|b| Batch {
+                source: SOURCE.into(),
+                events: (0..PER_BATCH)
+                    .map(|i| {
+                        let n = b * PER_BATCH + i;
+                        Event {
+                            id: format!("github:acme/api#{}/evt/{n}", n / 20),
+                            item: format!("github:acme/api#{}", n / 20),
+                            at: 1_700_000_000 + n as i64,
+                            actor: Some(format!("github:user{}", n % 500)),
+                            kind: match n % 4 {
+                                0 => EventKind::Opened,
+                                1 => EventKind::Commented {
+                                    mentions: vec!["acme/payments".into()],
+                                },
+                                2 => EventKind::ReviewRequested {
+                                    reviewer: Reviewer::Team("acme/payments".into()),
+                                },
+                                _ => EventKind::Closed { completed: true },
+                            },
+                        }
+                    })
+                    .collect(),
+                cursor: Some(format!("cursor-{b}")),
+                ..Batch::default()
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let mut batch_times = Vec::with_capacity(BATCHES);
+        for batch in &batches {
+            let batch_started = std::time::Instant::now();
+            assert_eq!(
+                store.commit_batch(batch).unwrap().new_events.len(),
+                PER_BATCH
+            );
+            batch_times.push(batch_started.elapsed());
+        }
+        let insert = started.elapsed();
+        println!(
+            "first batch {:?}, last batch {:?}",
+            batch_times[0],
+            batch_times[BATCHES - 1]
+        );
+        let started = std::time::Instant::now();
+        let mut read = 0usize;
+        store.for_each_event(&mut |_| read += 1).unwrap();
+        let scan = started.elapsed();
+        let total = BATCHES * PER_BATCH;
+        assert_eq!(read, total);
+        println!(
+            "insert: {total} events in {insert:?} = {:.0} events/s; read: {:.0} events/s",
+            total as f64 / insert.as_secs_f64(),
+            total as f64 / scan.as_secs_f64()
+        );
+    }
+}
