@@ -299,7 +299,9 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
     let mut tasks = Vec::new();
     for sc in &state.config.sources {
         let interval = opts.source_interval.unwrap_or(sc.interval);
-        tasks.push(tokio::spawn(state.clone().run_source(make_source(sc), interval, rx.clone())));
+        let mut source = make_source(sc);
+        source.attach_health(state.exporter.health.clone());
+        tasks.push(tokio::spawn(state.clone().run_source(source, interval, rx.clone())));
     }
     tasks.push(tokio::spawn(state.clone().run_recompute(opts.recompute_min_gap, opts.recompute_period, rx.clone())));
     let mut server_rx = rx.clone();

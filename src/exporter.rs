@@ -87,6 +87,9 @@ impl Health {
     pub fn register_source(&self, source: &str) {
         let _ = self.source_up.get_or_create(&Self::src(source));
         let _ = self.events_ingested.get_or_create(&Self::src(source));
+        for kind in crate::sources::ERROR_KINDS {
+            let _ = self.errors.get_or_create(&SourceKindLabels { source: source.into(), kind: kind.into() });
+        }
     }
 
     /// A sync finished: up or down, how long it took, how many new events it stored.

@@ -241,6 +241,7 @@ fn sync(path: &Path, once: bool) -> Result<(), Failure> {
         let mut failed = Vec::new();
         for sc in state.config.sources.clone() {
             let mut source = daemon::make_source(&sc);
+            source.attach_health(state.exporter.health.clone());
             let bar = progress_bar(terminal, &sc);
             let name = sc.name.clone();
             let mut on_step = |s: &daemon::SyncSummary| {
@@ -249,6 +250,8 @@ fn sync(path: &Path, once: bool) -> Result<(), Failure> {
                     bar.tick();
                 } else if s.steps % 10 == 1 {
                     tracing::info!(source = %name, steps = s.steps, items = s.items, new_events = s.new_events, "syncing");
+                } else {
+                    tracing::debug!(source = %name, steps = s.steps, items = s.items, new_events = s.new_events, "syncing");
                 }
             };
             let result = state.sync_source(source.as_mut(), &rx, &mut on_step).await;

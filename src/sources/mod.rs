@@ -40,4 +40,10 @@ pub trait Source: Send {
     fn name(&self) -> &str;
     /// Reads the next step after `cursor` (None = never synced), up to `now`.
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a>;
+    /// Hands the source the health metrics its API client records requests, rate-limit
+    /// headroom and errors into (the daemon calls this once, before the first step).
+    fn attach_health(&mut self, _health: std::sync::Arc<crate::exporter::Health>) {}
 }
+
+/// Error kinds a source reports (`siloscope_source_errors_total{kind}`), pre-created at 0.
+pub const ERROR_KINDS: [&str; 5] = ["transport", "http", "rate_limit", "malformed", "store"];

@@ -1,0 +1,153 @@
+//! The command line as a newcomer meets it: the demo serving every metric family, and bad inputs
+//! each giving a clear error and a non-zero exit code, never a panic or a backtrace.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn assert_clean_failure(out: &std::process::Output, code: i32, needles: &[&str]) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr:\n{err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
+    }
+    for bad in ["panicked", "backtrace", "RUST_BACKTRACE"] {
+        assert!(!err.contains(bad), "stderr shows a panic:\n{err}");
+    }
+}
+
+#[test]
+fn invalid_config_names_file_line_and_fix_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[signals]\nstall_after = \"two days\"\nprivacy_flor = 5\n").unwrap();
+    let out = run(&["check-config", "--config", path.to_str().unwrap()]);
+    let p = path.display().to_string();
+    assert_clean_failure(&out, 2, &[&format!("{p}:2:"), &format!("{p}:3:"), "privacy_floor", "fix:"]);
+    // Each problem is one line.
+    assert_eq!(text(&out.stderr).lines().count(), 2, "{}", text(&out.stderr));
+}
+
+#[test]
+fn unknown_team_in_an_ownership_rule_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "[[teams]]\nname = \"payments\"\n\n[ownership]\nstatuses = { \"In QA\" = \"qa\" }\n").unwrap();
+    let out = run(&["serve", "--config", path.to_str().unwrap()]);
+    assert_clean_failure(&out, 2, &[&format!("{}:5:", path.display()), "qa"]);
+}
+
+#[test]
+fn missing_config_file_is_one_clear_line() {
+    let out = run(&["check-config", "--config", "/nonexistent/siloscope.toml"]);
+    assert_clean_failure(&out, 2, &["/nonexistent/siloscope.toml"]);
+    assert_eq!(text(&out.stderr).lines().count(), 1);
+}
+
+#[test]
+fn unreadable_store_file_is_a_clear_runtime_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("garbage.db");
+    std::fs::write(&store, vec![0x42u8; 8192]).unwrap();
+    let cfg = sim_config(dir.path(), "c", &store, "");
+    let out = run(&["sync", "--once", "--config", cfg.to_str().unwrap()]);
+    assert_clean_failure(&out, 1, &[&store.display().to_string(), "not a SQLite database", "fix:"]);
+    assert_eq!(text(&out.stderr).lines().count(), 1, "{}", text(&out.stderr));
+}
+
+#[test]
+fn port_in_use_is_a_clear_runtime_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sim_config(dir.path(), "c", &dir.path().join("s.db"), "");
+    let out = run(&["serve", "--config", cfg.to_str().unwrap(), "--web.listen-address", &format!("127.0.0.1:{port}")]);
+    assert_clean_failure(&out, 1, &["already in use", "--web.listen-address"]);
+}
+
+#[test]
+fn usage_errors_exit_2_and_version_prints() {
+    assert_eq!(run(&["serve"]).status.code(), Some(2));
+    assert_eq!(run(&["no-such-command"]).status.code(), Some(2));
+    let out = run(&["--version"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn check_config_accepts_the_example_config() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/siloscope.example.toml");
+    let out = run(&["check-config", "--config", example]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("valid"));
+}
+
+/// Every family of SIGNALS.md §9, as exposed names.
+const FAMILIES: [&str; 27] = [
+    "siloscope_handoffs_total",
+    "siloscope_handoff_latency_seconds_bucket",
+    "siloscope_handoffs_waiting",
+    "siloscope_handoffs_stalled",
+    "siloscope_handoff_oldest_wait_seconds",
+    "siloscope_handoff_bounces_total",
+    "siloscope_decisions_total",
+    "siloscope_decisions_rehashed_total",
+    "siloscope_rework_total",
+    "siloscope_reviews_total",
+    "siloscope_review_pickup_seconds_bucket",
+    "siloscope_review_reciprocity_ratio",
+    "siloscope_engagements_total",
+    "siloscope_first_response_seconds_bucket",
+    "siloscope_joint_wins_total",
+    "siloscope_bridge_people",
+    "siloscope_silo_index",
+    "siloscope_team_members",
+    "siloscope_build_info",
+    "siloscope_source_up",
+    "siloscope_source_last_success_timestamp_seconds",
+    "siloscope_source_requests_total",
+    "siloscope_source_rate_limit_remaining",
+    "siloscope_source_sync_duration_seconds_bucket",
+    "siloscope_source_errors_total",
+    "siloscope_events_ingested_total",
+    "siloscope_items",
+];
+
+fn value(line: &str) -> f64 {
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn demo_serves_every_metric_family_with_real_values_and_stops_on_sigterm() {
+    let port = free_port();
+    let mut child = spawn(&["demo", "--web.listen-address", &format!("127.0.0.1:{port}"), "--items-per-day", "80"]);
+    let metrics = wait_for("the demo to be ready with a synced source", Duration::from_secs(120), || {
+        let (status, _) = http_get(port, "/readyz")?;
+        let (_, body) = http_get(port, "/metrics")?;
+        (status == 200 && body.contains("siloscope_source_last_success_timestamp_seconds{")).then_some(body)
+    });
+    for family in FAMILIES {
+        assert!(metrics.lines().any(|l| l.starts_with(family)), "{family} missing from the demo's /metrics");
+    }
+    let lines: Vec<&str> = metrics.lines().collect();
+    let pairs = lines.iter().filter(|l| l.starts_with("siloscope_handoffs_total{")).count();
+    assert!(pairs >= 10, "only {pairs} handoff series");
+    let stalled: f64 = lines.iter().filter(|l| l.starts_with("siloscope_handoffs_stalled{")).map(|l| value(l)).sum();
+    assert!(stalled > 0.0, "no stalled handoffs in the demo");
+    // No person and no item in any label.
+    for l in lines.iter().filter(|l| !l.starts_with('#')) {
+        assert!(!l.contains("sim:") && !l.contains('#') && !l.contains("sim.example"), "a person or item leaked: {l}");
+    }
+    assert_eq!(http_get(port, "/healthz").map(|r| r.0), Some(200));
+    sigterm(&child);
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    assert!(status.success(), "demo should exit 0 on SIGTERM, got {status}");
+    let out = text(&child.stdout.take().map(|mut s| {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut s, &mut v).unwrap();
+        v
+    }).unwrap());
+    assert!(out.contains(&format!("http://127.0.0.1:{port}/metrics")), "the demo should print its URL: {out}");
+}
