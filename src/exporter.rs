@@ -228,12 +228,15 @@ impl Collector for SnapshotCollector {
     }
 }
 
-/// The registry: health metrics plus the snapshot collector.
+/// The health registry, plus the published snapshot encoded once at publish time: a scrape
+/// encodes only the few health series and copies the cached text.
 #[derive(Debug)]
 pub struct Exporter {
     registry: Registry,
     pub health: Arc<Health>,
     snapshot: Arc<RwLock<Option<Arc<Snapshot>>>>,
+    /// OpenMetrics text of the snapshot families (no `# EOF`), encoded by `publish`.
+    snapshot_text: RwLock<Arc<String>>,
     ready: AtomicBool,
 }
 
@@ -248,7 +251,7 @@ impl Exporter {
         let mut registry = Registry::default();
         let health = Health::new();
         let build_info: Family<Vec<(String, String)>, Gauge> = Family::default();
-        build_info.get_or_create(&vec![("version".to_string(), env!("CARGO_PKG_VERSION").to_string())]).set(1);
+        let _ = build_info.get_or_create(&vec![("version".to_string(), env!("CARGO_PKG_VERSION").to_string())]).set(1);
         registry.register("siloscope_build_info", "siloscope version; always 1", build_info);
         registry.register("siloscope_source_up", "1 when the source's last sync succeeded", health.source_up.clone());
         registry.register_with_unit(
@@ -271,14 +274,24 @@ impl Exporter {
         );
         registry.register("siloscope_source_errors", "Source errors by kind (transport, http, rate_limit, malformed, store)", health.errors.clone());
         registry.register("siloscope_events_ingested", "New events stored by this process, per source", health.events_ingested.clone());
-        let snapshot = Arc::new(RwLock::new(None));
-        registry.register_collector(Box::new(SnapshotCollector { snapshot: snapshot.clone() }));
-        Exporter { registry, health: Arc::new(health), snapshot, ready: AtomicBool::new(false) }
+        Exporter {
+            registry,
+            health: Arc::new(health),
+            snapshot: Arc::new(RwLock::new(None)),
+            snapshot_text: RwLock::new(Arc::new(String::new())),
+            ready: AtomicBool::new(false),
+        }
     }
 
-    /// Publishes a new computation; the next scrape shows it.
+    /// Publishes a new computation, encoding it once; the next scrape shows it.
     pub fn publish(&self, snapshot: Snapshot) {
-        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snapshot));
+        let snapshot = Arc::new(snapshot);
+        let mut encoder_registry = Registry::default();
+        encoder_registry.register_collector(Box::new(SnapshotCollector { snapshot: Arc::new(RwLock::new(Some(snapshot.clone()))) }));
+        let mut text = String::with_capacity(self.snapshot_text.read().unwrap_or_else(|e| e.into_inner()).len() + 4096);
+        prometheus_client::encoding::text::encode_registry(&mut text, &encoder_registry).expect("writing to a String cannot fail");
+        *self.snapshot_text.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(text);
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
         self.ready.store(true, Ordering::Release);
     }
 
@@ -291,10 +304,14 @@ impl Exporter {
         self.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The OpenMetrics text of everything, ending in `# EOF`.
+    /// The OpenMetrics text of everything, ending in `# EOF`: the health series encoded now, the
+    /// snapshot's text as published.
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(64 * 1024);
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        let cached = self.snapshot_text.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut out = String::with_capacity(cached.len() + 16 * 1024);
+        prometheus_client::encoding::text::encode_registry(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out.push_str(&cached);
+        prometheus_client::encoding::text::encode_eof(&mut out).expect("writing to a String cannot fail");
         out
     }
 }

@@ -141,6 +141,11 @@ fn demo_serves_every_metric_family_with_real_values_and_stops_on_sigterm() {
         assert!(!l.contains("sim:") && !l.contains('#') && !l.contains("sim.example"), "a person or item leaked: {l}");
     }
     assert_eq!(http_get(port, "/healthz").map(|r| r.0), Some(200));
+    let (_, head, _) = http_get_with_head(port, "/metrics").unwrap();
+    assert!(
+        head.to_ascii_lowercase().contains("content-type: application/openmetrics-text; version=1.0.0"),
+        "/metrics must be served as OpenMetrics: {head}"
+    );
     sigterm(&child);
     let status = wait_exit(&mut child, Duration::from_secs(30));
     assert!(status.success(), "demo should exit 0 on SIGTERM, got {status}");
@@ -150,4 +155,45 @@ fn demo_serves_every_metric_family_with_real_values_and_stops_on_sigterm() {
         v
     }).unwrap());
     assert!(out.contains(&format!("http://127.0.0.1:{port}/metrics")), "the demo should print its URL: {out}");
+}
+
+#[test]
+fn teams_prints_the_directory_and_warns_about_overlaps_and_small_teams() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.toml");
+    let store = dir.path().join("s.db");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[store]
+path = {store:?}
+
+[[teams]]
+name = "payments"
+handles = ["acme/payments"]
+
+[[teams]]
+name = "platform"
+
+[[people]]
+name = "Alice"
+github = "alice"
+memberships = [ {{ team = "payments", until = "2026-06-01" }}, {{ team = "platform", from = "2026-05-01" }} ]
+
+[[people]]
+name = "Bob"
+github = "bob"
+team = "platform"
+"#,
+            store = store.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = run(&["teams", "--config", path.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("payments [acme/payments]"), "{stdout}");
+    assert!(stdout.contains("platform") && stdout.contains("Bob"), "{stdout}");
+    assert!(stdout.contains("Alice is in two teams at once (payments and platform)"), "{stdout}");
+    assert!(stdout.contains("team payments has fewer active people than the privacy floor"), "{stdout}");
 }

@@ -98,3 +98,45 @@ fn sigterm_during_a_sync_exits_cleanly_and_keeps_what_was_committed() {
     assert_eq!(ids.len(), all.len());
     assert!(all.len() >= before);
 }
+
+#[test]
+fn one_failing_source_never_stops_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    // The "broken" source's stored cursor is garbage: every sync of it fails.
+    {
+        let mut s = SqliteStore::open(&store).unwrap();
+        let batch = siloscope::model::Batch { source: "broken".into(), cursor: Some("{not a cursor".into()), ..Default::default() };
+        s.commit_batch(&batch).unwrap();
+    }
+    let start = chrono::Utc::now().date_naive() - chrono::Days::new(10);
+    let cfg = dir.path().join("two.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[store]\npath = {:?}\n\n[[sources]]\nname = \"broken\"\nkind = \"simulator\"\ninterval = \"1s\"\n\n\
+             [[sources]]\nname = \"healthy\"\nkind = \"simulator\"\ninterval = \"1s\"\nstart = \"{start}\"\nitems_per_day = 20\n",
+            store.display().to_string()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = spawn(&["serve", "--config", cfg.to_str().unwrap(), "--web.listen-address", &format!("127.0.0.1:{port}")]);
+    let metrics = wait_for("both sources to have synced at least once", Duration::from_secs(60), || {
+        let body = http_get(port, "/metrics")?.1;
+        (body.contains("siloscope_source_up{source=\"healthy\"} 1")
+            && body.contains("siloscope_source_errors_total{source=\"broken\",kind=\"malformed\"} ")
+            && !body.contains("siloscope_source_errors_total{source=\"broken\",kind=\"malformed\"} 0"))
+        .then_some(body)
+    });
+    assert!(metrics.contains("siloscope_source_up{source=\"broken\"} 0"), "{metrics}");
+    assert!(!metrics.contains("siloscope_events_ingested_total{source=\"healthy\"} 0\n"));
+    sigterm(&child);
+    assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
+    let stderr = text(&child.stderr.take().map(|mut s| {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut s, &mut v).unwrap();
+        v
+    }).unwrap());
+    assert!(stderr.contains("source=broken") && stderr.contains("sync failed"), "{stderr}");
+}

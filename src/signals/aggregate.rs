@@ -24,6 +24,13 @@ pub struct Histogram {
 }
 
 impl Histogram {
+    pub fn merge(&mut self, other: &Histogram) {
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+    }
     pub fn observe(&mut self, seconds: f64) {
         let i = LATENCY_BUCKETS.iter().position(|b| seconds <= *b).unwrap_or(LATENCY_BUCKETS.len());
         self.buckets[i] += 1;
@@ -45,6 +52,47 @@ impl Histogram {
 }
 
 pub type Pair = (String, String);
+
+/// Handoff figures of one (kind, from, to) before labels are resolved.
+#[derive(Default)]
+struct PairState {
+    latency: Histogram,
+    waiting: u64,
+    stalled: u64,
+}
+
+/// FxHash: the aggregation hashes small integer tuples millions of times; SipHash's DoS
+/// resistance buys nothing here (keys are team ids, not user input).
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(i as u64)
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.write_u64(i as u64)
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(i as u64)
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64)
+    }
+}
+
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 
 /// Every exported signal at one `now` (SIGNALS.md §9), labels already folded by the privacy floor.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -101,6 +149,13 @@ impl Labels {
     pub fn get(&self, t: TeamId) -> &str {
         &self.names[t as usize]
     }
+    /// A number per exported label: the team id, or `u32::MAX` for `other`.
+    pub fn key(&self, t: TeamId) -> u32 {
+        if self.folded[t as usize] { u32::MAX } else { t as u32 }
+    }
+    pub fn by_key(&self, k: u32) -> &str {
+        if k == u32::MAX { OTHER_TEAM } else { &self.names[k as usize] }
+    }
     pub fn pair(&self, a: TeamId, b: TeamId) -> Pair {
         (self.names[a as usize].clone(), self.names[b as usize].clone())
     }
@@ -134,33 +189,46 @@ pub fn aggregate(analysis: &Analysis, frame: &Frame, dir: &Directory, cfg: &Sign
     let mut s = Signals { now, ..Signals::default() };
     s.folded_teams = dir.teams().iter().zip(&labels.folded).filter(|(_, f)| **f).map(|(t, _)| t.name.clone()).collect();
 
-    // Handoffs.
-    let mut source_cache: HashMap<u32, String> = HashMap::new();
+    // Handoffs: count on integer keys, resolve labels once per distinct key at the end.
+    let mut totals: FastMap<(u32, HandoffKind, TeamId, TeamId), u64> = FastMap::default();
+    let mut pairs: FastMap<(HandoffKind, TeamId, TeamId), PairState> = FastMap::default();
+    let mut oldest: FastMap<TeamId, f64> = FastMap::default();
     for h in analysis.handoffs.iter().filter(|h| h.at <= now) {
-        let (from, to) = labels.pair(h.from, h.to);
-        let source = source_cache
-            .entry(h.item)
-            .or_insert_with(|| frame.syms.resolve(frame.items[h.item as usize].source).to_string())
-            .clone();
-        *s.handoffs_total.entry((source, h.kind, from.clone(), to.clone())).or_default() += 1;
-        let key = (h.kind, from, to.clone());
-        let latency = s.handoff_latency.entry(key.clone()).or_default();
+        *totals.entry((frame.items[h.item as usize].source, h.kind, h.from, h.to)).or_default() += 1;
+        let p = pairs.entry((h.kind, h.from, h.to)).or_default();
         if let Some(a) = h.acked_at.filter(|a| *a <= now) {
-            latency.observe((a - h.at) as f64);
+            p.latency.observe((a - h.at) as f64);
         }
-        let waiting = s.handoffs_waiting.entry(key.clone()).or_default();
-        let stalled = s.handoffs_stalled.entry(key).or_default();
-        let oldest = s.handoff_oldest_wait.entry(to).or_default();
+        let o = oldest.entry(h.to).or_default();
         if h.waiting_at(now) {
-            *waiting += 1;
+            p.waiting += 1;
             if is_stalled(cfg, dir, h.to, h.kind, h.at, now) {
-                *stalled += 1;
+                p.stalled += 1;
             }
-            *oldest = oldest.max((now - h.at) as f64);
+            *o = o.max((now - h.at) as f64);
         }
     }
+    for ((source, kind, from, to), n) in totals {
+        let (f, t) = labels.pair(from, to);
+        *s.handoffs_total.entry((frame.syms.resolve(source).to_string(), kind, f, t)).or_default() += n;
+    }
+    for ((kind, from, to), p) in pairs {
+        let (f, t) = labels.pair(from, to);
+        let key = (kind, f, t);
+        s.handoff_latency.entry(key.clone()).or_default().merge(&p.latency);
+        *s.handoffs_waiting.entry(key.clone()).or_default() += p.waiting;
+        *s.handoffs_stalled.entry(key).or_default() += p.stalled;
+    }
+    for (to, secs) in oldest {
+        let o = s.handoff_oldest_wait.entry(labels.get(to).to_string()).or_default();
+        *o = o.max(secs);
+    }
+    let mut bounces: FastMap<(TeamId, TeamId), u64> = FastMap::default();
     for b in analysis.bounces.iter().filter(|b| b.at <= now) {
-        *s.bounces_total.entry(labels.pair(b.from, b.to)).or_default() += 1;
+        *bounces.entry((b.from, b.to)).or_default() += 1;
+    }
+    for ((f, t), n) in bounces {
+        *s.bounces_total.entry(labels.pair(f, t)).or_default() += n;
     }
 
     // Decisions and rework.
@@ -178,19 +246,31 @@ pub fn aggregate(analysis: &Analysis, frame: &Frame, dir: &Directory, cfg: &Sign
     }
 
     // Reviews.
+    let mut reviews: FastMap<(TeamId, TeamId, ReviewState), u64> = FastMap::default();
     for r in analysis.reviews.iter().filter(|r| r.at <= now) {
-        let (a, b) = labels.pair(r.author_team, r.reviewer_team);
-        *s.reviews_total.entry((a, b, r.state)).or_default() += 1;
+        *reviews.entry((r.author_team, r.reviewer_team, r.state)).or_default() += 1;
     }
+    for ((a, r, state), n) in reviews {
+        let (a, r) = labels.pair(a, r);
+        *s.reviews_total.entry((a, r, state)).or_default() += n;
+    }
+    let mut pickups: FastMap<(TeamId, TeamId), Histogram> = FastMap::default();
     for p in analysis.pickups.iter().filter(|p| p.picked_at <= now) {
-        s.review_pickup.entry(labels.pair(p.author_team, p.reviewer_team)).or_default().observe(p.seconds as f64);
+        pickups.entry((p.author_team, p.reviewer_team)).or_default().observe(p.seconds as f64);
+    }
+    for ((a, r), h) in pickups {
+        s.review_pickup.entry(labels.pair(a, r)).or_default().merge(&h);
     }
     for (window, len) in &cfg.windows {
-        let mut given: HashMap<Pair, u64> = HashMap::new();
+        let mut given_ids: FastMap<(TeamId, TeamId), u64> = FastMap::default();
         for r in analysis.reviews.iter().filter(|r| r.at <= now && r.at > now - len) {
-            let (author, reviewer) = labels.pair(r.author_team, r.reviewer_team);
+            *given_ids.entry((r.reviewer_team, r.author_team)).or_default() += 1;
+        }
+        let mut given: HashMap<Pair, u64> = HashMap::new();
+        for ((reviewer, author), n) in given_ids {
+            let (reviewer, author) = labels.pair(reviewer, author);
             if author != reviewer {
-                *given.entry((reviewer, author)).or_default() += 1;
+                *given.entry((reviewer, author)).or_default() += n;
             }
         }
         let pairs: HashSet<Pair> =
@@ -204,18 +284,35 @@ pub fn aggregate(analysis: &Analysis, frame: &Frame, dir: &Directory, cfg: &Sign
     }
 
     // Engagement.
+    let mut engagements: FastMap<(TeamId, TeamId, EngagementKind), u64> = FastMap::default();
     for e in analysis.engagements.iter().filter(|e| e.at <= now) {
-        let (a, o) = labels.pair(e.actor_team, e.owner_team);
-        *s.engagements_total.entry((a, o, e.kind)).or_default() += 1;
+        *engagements.entry((e.actor_team, e.owner_team, e.kind)).or_default() += 1;
     }
+    for ((a, o, kind), n) in engagements {
+        let (a, o) = labels.pair(a, o);
+        *s.engagements_total.entry((a, o, kind)).or_default() += n;
+    }
+    let mut first: FastMap<(TeamId, TeamId), Histogram> = FastMap::default();
     for f in analysis.first_responses.iter().filter(|f| f.responded_at <= now) {
-        s.first_response.entry(labels.pair(f.requester, f.owner)).or_default().observe((f.responded_at - f.opened_at) as f64);
+        first.entry((f.requester, f.owner)).or_default().observe((f.responded_at - f.opened_at) as f64);
     }
+    for ((r, o), h) in first {
+        s.first_response.entry(labels.pair(r, o)).or_default().merge(&h);
+    }
+    // A joint win counts once for each exported team in it (two folded teams are one `other`).
+    let mut wins: FastMap<u32, u64> = FastMap::default();
+    let mut keys: Vec<u32> = Vec::new();
     for w in analysis.joint_wins.iter().filter(|w| w.at <= now) {
-        let teams: HashSet<&str> = w.teams.iter().map(|t| labels.get(*t)).collect();
-        for t in teams {
-            *s.joint_wins_total.entry(t.to_string()).or_default() += 1;
+        keys.clear();
+        keys.extend(w.teams.iter().map(|t| labels.key(*t)));
+        keys.sort_unstable();
+        keys.dedup();
+        for k in &keys {
+            *wins.entry(*k).or_default() += 1;
         }
+    }
+    for (k, n) in wins {
+        s.joint_wins_total.insert(labels.by_key(k).to_string(), n);
     }
     for (window, len) in &cfg.windows {
         // Silo index: share of each team's interactions on its own items.

@@ -231,5 +231,6 @@ pub fn normalize_activity(days: &mut Vec<(Ts, Ts)>) {
             _ => merged.push((f, l)),
         }
     }
+    merged.shrink_to_fit();
     *days = merged;
 }

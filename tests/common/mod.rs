@@ -30,6 +30,11 @@ pub fn free_port() -> u16 {
 
 /// GET over plain HTTP/1.1; returns (status, body).
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http_get_with_head(port, path).map(|(status, _, body)| (status, body))
+}
+
+/// GET over plain HTTP/1.1; returns (status, response head, body).
+pub fn http_get_with_head(port: u16, path: &str) -> Option<(u16, String, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
@@ -39,7 +44,7 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let (head, body) = raw.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
     let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
-    Some((status, body))
+    Some((status, head.to_string(), body))
 }
 
 fn dechunk(mut s: &str) -> String {
