@@ -361,7 +361,7 @@ fn print_result(m: &Measured) {
     let per_event = (m.frame_bytes + m.compute_extra_bytes) as f64 / m.events as f64;
     let render_ms = ms(m.render);
     println!("\n== {} events ({} items, {} days at {:.0} items/day) ==", m.events, m.items, m.days, m.items_per_day);
-    println!("  {:<44} {:>14}   {}", "measure", "value", "target");
+    println!("  {:<44} {:>14}   target", "measure", "value");
     let row = |name: &str, value: String, target: String| println!("  {name:<44} {value:>14}   {target}");
     row("frame build (simulate + add, not the engine)", format!("{:.0} ms", ms(m.build)), String::new());
     row("frame prepare (sort + index)", format!("{:.1} ms", ms(m.prepare)), String::new());

@@ -15,10 +15,9 @@ use toml::value::{Datetime, Offset};
 
 use crate::model::{DAY, HOUR, Identity, MINUTE, Ts, identity};
 use crate::signals::{HandoffKind, SignalsConfig};
+use crate::sources::github::{GithubAuth, GithubConfig, default_graphql_url};
 use crate::sources::simulator::SimulatorConfig;
-use crate::teams::{
-    Calendar, DirectoryBuilder, Membership, OTHER_TEAM, Ownership, OwnershipRule, ScopePattern,
-};
+use crate::teams::{Calendar, DirectoryBuilder, Membership, OTHER_TEAM, Ownership, OwnershipRule, ScopePattern};
 
 /// The whole configuration, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,9 +42,7 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig {
-            listen_address: DEFAULT_LISTEN_ADDRESS.to_string(),
-        }
+        ServerConfig { listen_address: DEFAULT_LISTEN_ADDRESS.to_string() }
     }
 }
 
@@ -67,6 +64,7 @@ pub struct SourceConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceSettings {
     Simulator(SimulatorConfig),
+    Github(Box<GithubConfig>),
 }
 
 /// The explicit team directory of the config. Team references are already checked and hold the
@@ -144,11 +142,7 @@ impl DirectoryConfig {
             let memberships = person
                 .memberships
                 .iter()
-                .map(|m| Membership {
-                    team: b.team(&m.team, &[], None),
-                    from: m.from,
-                    until: m.until,
-                })
+                .map(|m| Membership { team: b.team(&m.team, &[], None), from: m.from, until: m.until })
                 .collect();
             b.person(&person.name, &person.identities, memberships, person.bot);
         }
@@ -157,19 +151,13 @@ impl DirectoryConfig {
         }
         let own = &self.ownership;
         let mut by_team = |pairs: &[(String, String)]| -> HashMap<String, crate::teams::TeamId> {
-            pairs
-                .iter()
-                .map(|(key, team)| (key.clone(), b.team(team, &[], None)))
-                .collect()
+            pairs.iter().map(|(key, team)| (key.clone(), b.team(team, &[], None))).collect()
         };
         let labels = by_team(&own.labels);
         let statuses = by_team(&own.statuses);
         let components = by_team(&own.components);
-        let scopes = own
-            .repositories
-            .iter()
-            .map(|(pattern, team)| (pattern.clone(), b.team(team, &[], None)))
-            .collect();
+        let scopes =
+            own.repositories.iter().map(|(pattern, team)| (pattern.clone(), b.team(team, &[], None))).collect();
         *b.ownership_mut() = Ownership {
             order: own.order.clone(),
             label_prefix: own.label_prefix.clone(),
@@ -203,11 +191,7 @@ impl fmt::Display for ConfigProblem {
         if self.line == 0 {
             write!(f, "{}: {}; fix: {}", self.file, self.message, self.hint)
         } else {
-            write!(
-                f,
-                "{}:{}:{}: {}; fix: {}",
-                self.file, self.line, self.column, self.message, self.hint
-            )
+            write!(f, "{}:{}:{}: {}; fix: {}", self.file, self.line, self.column, self.message, self.hint)
         }
     }
 }
@@ -256,21 +240,13 @@ impl Config {
 
     /// Validates config text; `path` names the file in problems and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
-        let mut c = Checker {
-            text,
-            file: path.display().to_string(),
-            problems: Vec::new(),
-        };
+        let mut c = Checker { text, file: path.display().to_string(), problems: Vec::new() };
         let (document, syntax_errors) = DeTable::parse_recoverable(text);
         if !syntax_errors.is_empty() {
             // A broken document recovers into a guessed tree; checking it would report noise.
             for err in &syntax_errors {
                 let span = err.span().unwrap_or(0..0);
-                c.report(
-                    span,
-                    format!("TOML syntax error: {}", err.message()),
-                    syntax_hint(err.message()),
-                );
+                c.report(span, format!("TOML syntax error: {}", err.message()), syntax_hint(err.message()));
             }
             return Err(c.finish());
         }
@@ -286,7 +262,21 @@ impl Config {
         signals.decisions = c.decisions(root.get("decisions"));
         let (ownership, bots) = c.ownership(root.get("ownership"), &index);
         let people = c.people(root.get("people"), &index);
-        let sources = c.sources(root.get("sources"));
+        let mut sources = c.sources(root.get("sources"));
+        let base = path.parent().unwrap_or(Path::new("."));
+        for source in &mut sources {
+            if let SourceSettings::Github(g) = &mut source.settings {
+                g.record_paths = signals.decisions.record_paths.iter().map(|p| p.0.clone()).collect();
+                match &mut g.auth {
+                    GithubAuth::Token { file: Some(f), .. } | GithubAuth::App { private_key_file: f, .. }
+                        if f.is_relative() =>
+                    {
+                        *f = base.join(&*f);
+                    }
+                    _ => {}
+                }
+            }
+        }
 
         if !c.problems.is_empty() {
             return Err(c.finish());
@@ -296,12 +286,7 @@ impl Config {
             server,
             store,
             signals,
-            directory: DirectoryConfig {
-                teams,
-                people,
-                bots,
-                ownership,
-            },
+            directory: DirectoryConfig { teams, people, bots, ownership },
             sources,
         })
     }
@@ -320,15 +305,9 @@ pub fn parse_duration(s: &str) -> Result<Ts, String> {
         if digits == 0 {
             return Err(format!("expected a number at \"{rest}\""));
         }
-        let amount: Ts = rest[..digits]
-            .parse()
-            .map_err(|_| format!("\"{}\" is too large", &rest[..digits]))?;
+        let amount: Ts = rest[..digits].parse().map_err(|_| format!("\"{}\" is too large", &rest[..digits]))?;
         rest = &rest[digits..];
-        let unit_len: usize = rest
-            .chars()
-            .take_while(|c| c.is_alphabetic())
-            .map(char::len_utf8)
-            .sum();
+        let unit_len: usize = rest.chars().take_while(|c| c.is_alphabetic()).map(char::len_utf8).sum();
         let unit = &rest[..unit_len];
         let seconds_per_unit = match unit {
             "s" => 1,
@@ -354,9 +333,9 @@ pub fn parse_date(s: &str) -> Result<Ts, String> {
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(date.and_time(NaiveTime::MIN).and_utc().timestamp());
     }
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.timestamp())
-        .map_err(|_| format!("\"{text}\" is neither a date like 2025-06-01 nor an RFC 3339 time like 2025-06-01T09:00:00Z"))
+    DateTime::parse_from_rfc3339(text).map(|t| t.timestamp()).map_err(|_| {
+        format!("\"{text}\" is neither a date like 2025-06-01 nor an RFC 3339 time like 2025-06-01T09:00:00Z")
+    })
 }
 
 /// A TOML date or date-time literal (`until = 2025-06-01`) as epoch seconds.
@@ -390,16 +369,7 @@ fn toml_datetime_to_ts(dt: &Datetime) -> Result<Ts, String> {
 // ---------------------------------------------------------------------------------------------
 // The schema: which keys each table accepts.
 
-const ROOT_KEYS: &[&str] = &[
-    "server",
-    "store",
-    "signals",
-    "decisions",
-    "ownership",
-    "teams",
-    "people",
-    "sources",
-];
+const ROOT_KEYS: &[&str] = &["server", "store", "signals", "decisions", "ownership", "teams", "people", "sources"];
 const SERVER_KEYS: &[&str] = &["listen_address"];
 const STORE_KEYS: &[&str] = &["path"];
 const SIGNALS_KEYS: &[&str] = &[
@@ -414,36 +384,13 @@ const SIGNALS_KEYS: &[&str] = &[
     "stall_after_by_team",
     "stall_after_by_kind",
 ];
-const DECISIONS_KEYS: &[&str] = &[
-    "labels",
-    "issue_types",
-    "record_paths",
-    "accepted_statuses",
-    "superseded_statuses",
-];
-const OWNERSHIP_KEYS: &[&str] = &[
-    "order",
-    "label_prefix",
-    "labels",
-    "statuses",
-    "components",
-    "repositories",
-    "bots",
-];
+const DECISIONS_KEYS: &[&str] = &["labels", "issue_types", "record_paths", "accepted_statuses", "superseded_statuses"];
+const OWNERSHIP_KEYS: &[&str] = &["order", "label_prefix", "labels", "statuses", "components", "repositories", "bots"];
 const REPOSITORY_KEYS: &[&str] = &["pattern", "team"];
 const TEAM_KEYS: &[&str] = &["name", "handles", "calendar"];
 const CALENDAR_KEYS: &[&str] = &["utc_offset", "days", "hours"];
-const PERSON_KEYS: &[&str] = &[
-    "name",
-    "github",
-    "gitlab",
-    "jira",
-    "emails",
-    "identities",
-    "team",
-    "memberships",
-    "bot",
-];
+const PERSON_KEYS: &[&str] =
+    &["name", "github", "gitlab", "jira", "emails", "identities", "team", "memberships", "bot"];
 const MEMBERSHIP_KEYS: &[&str] = &["team", "from", "until"];
 const SIMULATOR_KEYS: &[&str] = &[
     "name",
@@ -457,9 +404,30 @@ const SIMULATOR_KEYS: &[&str] = &[
     "history_days",
     "start",
 ];
-const SUPPORTED_SOURCE_KINDS: &[&str] = &["simulator"];
+const GITHUB_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "interval",
+    "api_url",
+    "graphql_url",
+    "token_env",
+    "token_file",
+    "app_id",
+    "private_key_file",
+    "installation_id",
+    "organizations",
+    "repositories",
+    "include",
+    "exclude",
+    "requests_per_hour",
+    "teams_from_github",
+    "codeowners",
+    "since",
+    "page_size",
+];
+const SUPPORTED_SOURCE_KINDS: &[&str] = &["simulator", "github"];
 /// Kinds the product will have; named so users get "not yet" rather than "unknown".
-const PLANNED_SOURCE_KINDS: &[&str] = &["github", "gitlab", "jira"];
+const PLANNED_SOURCE_KINDS: &[&str] = &["gitlab", "jira"];
 /// Keys whose inline string value would put a secret in the config file.
 const SECRET_KEYS: &[&str] = &["token", "password", "private_key"];
 
@@ -492,17 +460,12 @@ impl TeamIndex {
                 by_key.entry(handle_key(handle)).or_insert(i);
             }
         }
-        TeamIndex {
-            names: teams.iter().map(|t| t.name.clone()).collect(),
-            by_key,
-        }
+        TeamIndex { names: teams.iter().map(|t| t.name.clone()).collect(), by_key }
     }
 
     /// The team's name as written in `[[teams]]`, found by name or handle, any case.
     fn resolve(&self, reference: &str) -> Option<&str> {
-        self.by_key
-            .get(&handle_key(reference))
-            .map(|&i| self.names[i].as_str())
+        self.by_key.get(&handle_key(reference)).map(|&i| self.names[i].as_str())
     }
 }
 
@@ -531,9 +494,7 @@ impl Checker<'_> {
 
     fn finish(mut self) -> ConfigErrors {
         self.problems.sort_by_key(|p| (p.line, p.column));
-        ConfigErrors {
-            problems: self.problems,
-        }
+        ConfigErrors { problems: self.problems }
     }
 
     // --- generic checks -----------------------------------------------------------------------
@@ -550,11 +511,7 @@ impl Checker<'_> {
                 None if known.is_empty() => "remove it".to_string(),
                 None => format!("remove it; keys allowed here: {}", known.join(", ")),
             };
-            self.report(
-                key.span(),
-                format!("unknown key `{}`", join(path, name)),
-                hint,
-            );
+            self.report(key.span(), format!("unknown key `{}`", join(path, name)), hint);
         }
     }
 
@@ -594,28 +551,16 @@ impl Checker<'_> {
     fn wrong_type_of(&mut self, value: &Value<'_>, subject: &str, expected: &str, example: &str) {
         self.report(
             value.span(),
-            format!(
-                "{subject} must be {expected}, found {}",
-                describe(value.get_ref())
-            ),
+            format!("{subject} must be {expected}, found {}", describe(value.get_ref())),
             format!("write it like `{example}`"),
         );
     }
 
     fn missing(&mut self, entry: &Value<'_>, path: &str, example: &str) {
-        self.report(
-            entry.span(),
-            format!("`{path}` is missing"),
-            format!("add `{example}`"),
-        );
+        self.report(entry.span(), format!("`{path}` is missing"), format!("add `{example}`"));
     }
 
-    fn table<'a, 'i>(
-        &mut self,
-        value: &'a Value<'i>,
-        path: &str,
-        example: &str,
-    ) -> Option<&'a DeTable<'i>> {
+    fn table<'a, 'i>(&mut self, value: &'a Value<'i>, path: &str, example: &str) -> Option<&'a DeTable<'i>> {
         match value.get_ref() {
             DeValue::Table(t) => Some(t),
             _ => {
@@ -635,10 +580,7 @@ impl Checker<'_> {
         let DeValue::Array(items) = value.get_ref() else {
             self.report(
                 value.span(),
-                format!(
-                    "`{path}` must be an array of tables, found {}",
-                    describe(value.get_ref())
-                ),
+                format!("`{path}` must be an array of tables, found {}", describe(value.get_ref())),
                 format!("write each entry as its own `{example}` block (double brackets)"),
             );
             return Vec::new();
@@ -649,10 +591,7 @@ impl Checker<'_> {
                 DeValue::Table(t) => tables.push((item, t)),
                 _ => self.report(
                     item.span(),
-                    format!(
-                        "every entry of `{path}` must be a table, found {}",
-                        describe(item.get_ref())
-                    ),
+                    format!("every entry of `{path}` must be a table, found {}", describe(item.get_ref())),
                     format!("write each entry as its own `{example}` block"),
                 ),
             }
@@ -674,11 +613,7 @@ impl Checker<'_> {
     fn nonempty_string(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<String> {
         let s = self.string(value, path, example)?;
         if s.trim().is_empty() {
-            self.report(
-                value.span(),
-                format!("`{path}` is empty"),
-                format!("write it like `{example}`"),
-            );
+            self.report(value.span(), format!("`{path}` is empty"), format!("write it like `{example}`"));
             return None;
         }
         Some(s.trim().to_string())
@@ -694,14 +629,7 @@ impl Checker<'_> {
         }
     }
 
-    fn integer(
-        &mut self,
-        value: &Value<'_>,
-        path: &str,
-        min: i128,
-        max: i128,
-        example: &str,
-    ) -> Option<i128> {
+    fn integer(&mut self, value: &Value<'_>, path: &str, min: i128, max: i128, example: &str) -> Option<i128> {
         let DeValue::Integer(i) = value.get_ref() else {
             self.wrong_type(value, path, "a whole number", example);
             return None;
@@ -725,23 +653,14 @@ impl Checker<'_> {
         }
     }
 
-    fn u32_at_least(
-        &mut self,
-        value: &Value<'_>,
-        path: &str,
-        min: u32,
-        example: &str,
-    ) -> Option<u32> {
-        self.integer(value, path, i128::from(min), i128::from(u32::MAX), example)
-            .and_then(|n| u32::try_from(n).ok())
+    fn u32_at_least(&mut self, value: &Value<'_>, path: &str, min: u32, example: &str) -> Option<u32> {
+        self.integer(value, path, i128::from(min), i128::from(u32::MAX), example).and_then(|n| u32::try_from(n).ok())
     }
 
     /// A finite, non-negative number; integers are accepted.
     fn non_negative_number(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<f64> {
         let n = match value.get_ref() {
-            DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix())
-                .ok()
-                .map(|n| n as f64),
+            DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
             DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
             _ => {
                 self.wrong_type(value, path, "a number", example);
@@ -753,10 +672,7 @@ impl Checker<'_> {
             _ => {
                 self.report(
                     value.span(),
-                    format!(
-                        "`{path}` must be a finite number of zero or more, found {}",
-                        describe(value.get_ref())
-                    ),
+                    format!("`{path}` must be a finite number of zero or more, found {}", describe(value.get_ref())),
                     format!("write it like `{example}`"),
                 );
                 None
@@ -795,7 +711,9 @@ impl Checker<'_> {
                 self.report(
                     value.span(),
                     format!("`{path}` is not a valid duration: {why}"),
-                    format!("use a number and a unit (s, m, h, d, w), combinations like \"1d12h\" too; e.g. `{example}`"),
+                    format!(
+                        "use a number and a unit (s, m, h, d, w), combinations like \"1d12h\" too; e.g. `{example}`"
+                    ),
                 );
                 None
             }
@@ -826,12 +744,7 @@ impl Checker<'_> {
     }
 
     /// An array of strings; bad elements are reported one by one and left out.
-    fn strings(
-        &mut self,
-        value: &Value<'_>,
-        path: &str,
-        example: &str,
-    ) -> Option<Vec<(String, Range<usize>)>> {
+    fn strings(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<Vec<(String, Range<usize>)>> {
         let DeValue::Array(items) = value.get_ref() else {
             self.wrong_type(value, path, "an array of strings", example);
             return None;
@@ -839,43 +752,22 @@ impl Checker<'_> {
         let mut out = Vec::new();
         for item in items.iter() {
             match item.get_ref() {
-                DeValue::String(s) if !s.trim().is_empty() => {
-                    out.push((s.trim().to_string(), item.span()))
+                DeValue::String(s) if !s.trim().is_empty() => out.push((s.trim().to_string(), item.span())),
+                DeValue::String(_) => {
+                    self.report(item.span(), format!("`{path}` holds an empty string"), "remove the empty entry")
                 }
-                DeValue::String(_) => self.report(
-                    item.span(),
-                    format!("`{path}` holds an empty string"),
-                    "remove the empty entry",
-                ),
-                _ => self.wrong_type_of(
-                    item,
-                    &format!("every entry of `{path}`"),
-                    "a string",
-                    example,
-                ),
+                _ => self.wrong_type_of(item, &format!("every entry of `{path}`"), "a string", example),
             }
         }
         Some(out)
     }
 
-    fn strings_lowercase(
-        &mut self,
-        value: &Value<'_>,
-        path: &str,
-        example: &str,
-    ) -> Option<Vec<String>> {
-        self.strings(value, path, example)
-            .map(|v| v.into_iter().map(|(s, _)| s.to_ascii_lowercase()).collect())
+    fn strings_lowercase(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<Vec<String>> {
+        self.strings(value, path, example).map(|v| v.into_iter().map(|(s, _)| s.to_ascii_lowercase()).collect())
     }
 
     /// Resolves a team reference to the team's name, or reports an unknown team.
-    fn team_ref(
-        &mut self,
-        index: &TeamIndex,
-        reference: &str,
-        span: Range<usize>,
-        path: &str,
-    ) -> Option<String> {
+    fn team_ref(&mut self, index: &TeamIndex, reference: &str, span: Range<usize>, path: &str) -> Option<String> {
         if let Some(name) = index.resolve(reference) {
             return Some(name.to_string());
         }
@@ -890,11 +782,7 @@ impl Checker<'_> {
                 known.join(", ")
             ),
         };
-        self.report(
-            span,
-            format!("`{path}` names team \"{reference}\", which no [[teams]] entry defines"),
-            hint,
-        );
+        self.report(span, format!("`{path}` names team \"{reference}\", which no [[teams]] entry defines"), hint);
         None
     }
 
@@ -915,11 +803,7 @@ impl Checker<'_> {
         for (key, team_value) in table.iter() {
             let raw = key.get_ref().as_ref();
             let entry_path = format!("{path}.\"{raw}\"");
-            let map_key = if lowercase_keys {
-                raw.to_ascii_lowercase()
-            } else {
-                raw.to_string()
-            };
+            let map_key = if lowercase_keys { raw.to_ascii_lowercase() } else { raw.to_string() };
             if let Some(first) = seen.get(&map_key) {
                 let (line, _) = line_column(self.text, first.start);
                 self.report(
@@ -930,11 +814,7 @@ impl Checker<'_> {
                 continue;
             }
             seen.insert(map_key.clone(), key.span());
-            let Some(team) = self.nonempty_string(
-                team_value,
-                &entry_path,
-                &format!("\"{raw}\" = \"payments\""),
-            ) else {
+            let Some(team) = self.nonempty_string(team_value, &entry_path, &format!("\"{raw}\" = \"payments\"")) else {
                 continue;
             };
             if let Some(name) = self.team_ref(index, &team, team_value.span(), &entry_path) {
@@ -980,9 +860,7 @@ impl Checker<'_> {
             }
         }
         let base = config_path.parent().unwrap_or(Path::new(""));
-        StoreConfig {
-            path: base.join(relative),
-        }
+        StoreConfig { path: base.join(relative) }
     }
 
     fn signals(&mut self, value: Option<&Value<'_>>, index: &TeamIndex) -> SignalsConfig {
@@ -997,11 +875,7 @@ impl Checker<'_> {
             s.stall_after = d;
         }
         if let Some(v) = table.get("stall_in_working_hours")
-            && let Some(b) = self.boolean(
-                v,
-                "signals.stall_in_working_hours",
-                "stall_in_working_hours = true",
-            )
+            && let Some(b) = self.boolean(v, "signals.stall_in_working_hours", "stall_in_working_hours = true")
         {
             s.stall_in_working_hours = b;
         }
@@ -1016,18 +890,12 @@ impl Checker<'_> {
             s.rehash_window = d;
         }
         if let Some(v) = table.get("rehash_comments")
-            && let Some(n) =
-                self.u32_at_least(v, "signals.rehash_comments", 1, "rehash_comments = 3")
+            && let Some(n) = self.u32_at_least(v, "signals.rehash_comments", 1, "rehash_comments = 3")
         {
             s.rehash_comments = n;
         }
         if let Some(v) = table.get("rehash_comment_teams")
-            && let Some(n) = self.u32_at_least(
-                v,
-                "signals.rehash_comment_teams",
-                1,
-                "rehash_comment_teams = 2",
-            )
+            && let Some(n) = self.u32_at_least(v, "signals.rehash_comment_teams", 1, "rehash_comment_teams = 2")
         {
             s.rehash_comment_teams = n;
         }
@@ -1062,11 +930,7 @@ impl Checker<'_> {
         match u32::try_from(n) {
             Ok(n) => Some(n),
             Err(_) => {
-                self.report(
-                    v.span(),
-                    format!("`{path}` is too large"),
-                    "use a team size like `privacy_floor = 5`",
-                );
+                self.report(v.span(), format!("`{path}` is too large"), "use a team size like `privacy_floor = 5`");
                 None
             }
         }
@@ -1080,11 +944,7 @@ impl Checker<'_> {
             return None;
         };
         if items.is_empty() {
-            self.report(
-                v.span(),
-                format!("`{path}` is empty"),
-                format!("list at least one window, like `{example}`"),
-            );
+            self.report(v.span(), format!("`{path}` is empty"), format!("list at least one window, like `{example}`"));
             return None;
         }
         let mut windows: Vec<(String, Ts)> = Vec::new();
@@ -1096,11 +956,7 @@ impl Checker<'_> {
             };
             let label = item.get_ref().as_str().unwrap_or_default().to_string();
             if windows.iter().any(|(l, _)| *l == label) {
-                self.report(
-                    item.span(),
-                    format!("`{path}` lists \"{label}\" twice"),
-                    "remove the repeated window",
-                );
+                self.report(item.span(), format!("`{path}` lists \"{label}\" twice"), "remove the repeated window");
                 ok = false;
                 continue;
             }
@@ -1160,11 +1016,7 @@ impl Checker<'_> {
                         Some(close) => format!("did you mean `{close}`?"),
                         None => format!("use one of: {}", kinds.join(", ")),
                     };
-                    self.report(
-                        key.span(),
-                        format!("`{entry_path}`: \"{name}\" is not a handoff kind"),
-                        hint,
-                    );
+                    self.report(key.span(), format!("`{entry_path}`: \"{name}\" is not a handoff kind"), hint);
                 }
             }
         }
@@ -1178,52 +1030,36 @@ impl Checker<'_> {
         };
         self.known_keys(table, "decisions", DECISIONS_KEYS);
         if let Some(v) = table.get("labels")
-            && let Some(list) =
-                self.strings_lowercase(v, "decisions.labels", "labels = [\"decision\", \"adr\"]")
+            && let Some(list) = self.strings_lowercase(v, "decisions.labels", "labels = [\"decision\", \"adr\"]")
         {
             d.labels = list;
         }
         if let Some(v) = table.get("issue_types")
-            && let Some(list) =
-                self.strings_lowercase(v, "decisions.issue_types", "issue_types = [\"Decision\"]")
+            && let Some(list) = self.strings_lowercase(v, "decisions.issue_types", "issue_types = [\"Decision\"]")
         {
             d.issue_types = list;
         }
         if let Some(v) = table.get("record_paths")
-            && let Some(list) = self.strings(
-                v,
-                "decisions.record_paths",
-                "record_paths = [\"docs/adr/*.md\"]",
-            )
+            && let Some(list) = self.strings(v, "decisions.record_paths", "record_paths = [\"docs/adr/*.md\"]")
         {
             d.record_paths = list.into_iter().map(|(p, _)| ScopePattern(p)).collect();
         }
         if let Some(v) = table.get("accepted_statuses")
-            && let Some(list) = self.strings_lowercase(
-                v,
-                "decisions.accepted_statuses",
-                "accepted_statuses = [\"Accepted\"]",
-            )
+            && let Some(list) =
+                self.strings_lowercase(v, "decisions.accepted_statuses", "accepted_statuses = [\"Accepted\"]")
         {
             d.accepted_statuses = list;
         }
         if let Some(v) = table.get("superseded_statuses")
-            && let Some(list) = self.strings_lowercase(
-                v,
-                "decisions.superseded_statuses",
-                "superseded_statuses = [\"Superseded\"]",
-            )
+            && let Some(list) =
+                self.strings_lowercase(v, "decisions.superseded_statuses", "superseded_statuses = [\"Superseded\"]")
         {
             d.superseded_statuses = list;
         }
         d
     }
 
-    fn ownership(
-        &mut self,
-        value: Option<&Value<'_>>,
-        index: &TeamIndex,
-    ) -> (OwnershipConfig, Vec<Identity>) {
+    fn ownership(&mut self, value: Option<&Value<'_>>, index: &TeamIndex) -> (OwnershipConfig, Vec<Identity>) {
         let mut own = OwnershipConfig::default();
         let mut bots = Vec::new();
         let Some(table) = value.and_then(|v| self.table(v, "ownership", "[ownership]")) else {
@@ -1236,37 +1072,20 @@ impl Checker<'_> {
             own.order = order;
         }
         if let Some(v) = table.get("label_prefix")
-            && let Some(prefix) =
-                self.string(v, "ownership.label_prefix", "label_prefix = \"team:\"")
+            && let Some(prefix) = self.string(v, "ownership.label_prefix", "label_prefix = \"team:\"")
         {
             own.label_prefix = prefix;
         }
         if let Some(v) = table.get("labels") {
-            own.labels = self.team_map(
-                v,
-                "ownership.labels",
-                index,
-                false,
-                "labels = { \"area/payments\" = \"payments\" }",
-            );
+            own.labels =
+                self.team_map(v, "ownership.labels", index, false, "labels = { \"area/payments\" = \"payments\" }");
         }
         if let Some(v) = table.get("statuses") {
-            own.statuses = self.team_map(
-                v,
-                "ownership.statuses",
-                index,
-                true,
-                "statuses = { \"In QA\" = \"qa\" }",
-            );
+            own.statuses = self.team_map(v, "ownership.statuses", index, true, "statuses = { \"In QA\" = \"qa\" }");
         }
         if let Some(v) = table.get("components") {
-            own.components = self.team_map(
-                v,
-                "ownership.components",
-                index,
-                true,
-                "components = { \"Billing\" = \"payments\" }",
-            );
+            own.components =
+                self.team_map(v, "ownership.components", index, true, "components = { \"Billing\" = \"payments\" }");
         }
         if let Some(v) = table.get("repositories") {
             own.repositories = self.repositories(v, index);
@@ -1287,23 +1106,13 @@ impl Checker<'_> {
 
     fn ownership_order(&mut self, v: &Value<'_>) -> Option<Vec<OwnershipRule>> {
         let path = "ownership.order";
-        let list = self.strings(
-            v,
-            path,
-            "order = [\"label\", \"status\", \"assignee\", \"repository\"]",
-        )?;
-        let rules: Vec<&str> = OwnershipRule::DEFAULT_ORDER
-            .iter()
-            .map(|r| r.as_str())
-            .collect();
+        let list = self.strings(v, path, "order = [\"label\", \"status\", \"assignee\", \"repository\"]")?;
+        let rules: Vec<&str> = OwnershipRule::DEFAULT_ORDER.iter().map(|r| r.as_str()).collect();
         if list.is_empty() {
             self.report(
                 v.span(),
                 format!("`{path}` is empty, so no item would ever have an owner team"),
-                format!(
-                    "list rules in the order they decide custody, from: {}",
-                    rules.join(", ")
-                ),
+                format!("list rules in the order they decide custody, from: {}", rules.join(", ")),
             );
             return None;
         }
@@ -1312,11 +1121,7 @@ impl Checker<'_> {
         for (name, span) in list {
             match OwnershipRule::parse(&name.to_ascii_lowercase()) {
                 Some(rule) if order.contains(&rule) => {
-                    self.report(
-                        span,
-                        format!("`{path}` lists \"{name}\" twice"),
-                        "remove the repeated rule",
-                    );
+                    self.report(span, format!("`{path}` lists \"{name}\" twice"), "remove the repeated rule");
                     ok = false;
                 }
                 Some(rule) => order.push(rule),
@@ -1325,11 +1130,7 @@ impl Checker<'_> {
                         Some(close) => format!("did you mean `{close}`?"),
                         None => format!("use rules from: {}", rules.join(", ")),
                     };
-                    self.report(
-                        span,
-                        format!("`{path}`: \"{name}\" is not an ownership rule"),
-                        hint,
-                    );
+                    self.report(span, format!("`{path}`: \"{name}\" is not an ownership rule"), hint);
                     ok = false;
                 }
             }
@@ -1347,19 +1148,12 @@ impl Checker<'_> {
         let mut out = Vec::new();
         for item in items.iter() {
             let DeValue::Table(entry) = item.get_ref() else {
-                self.wrong_type_of(
-                    item,
-                    &format!("every entry of `{path}`"),
-                    "a { pattern, team } table",
-                    example,
-                );
+                self.wrong_type_of(item, &format!("every entry of `{path}`"), "a { pattern, team } table", example);
                 continue;
             };
             self.known_keys(entry, path, REPOSITORY_KEYS);
             let pattern = match entry.get("pattern") {
-                Some(p) => {
-                    self.nonempty_string(p, &format!("{path}.pattern"), "pattern = \"acme/web-*\"")
-                }
+                Some(p) => self.nonempty_string(p, &format!("{path}.pattern"), "pattern = \"acme/web-*\""),
                 None => {
                     self.missing(item, &format!("{path}.pattern"), "pattern = \"acme/web-*\"");
                     None
@@ -1368,9 +1162,7 @@ impl Checker<'_> {
             let team = match entry.get("team") {
                 Some(t) => self
                     .nonempty_string(t, &format!("{path}.team"), "team = \"frontend\"")
-                    .and_then(|name| {
-                        self.team_ref(index, &name, t.span(), &format!("{path}.team"))
-                    }),
+                    .and_then(|name| self.team_ref(index, &name, t.span(), &format!("{path}.team"))),
                 None => {
                     self.missing(item, &format!("{path}.team"), "team = \"frontend\"");
                     None
@@ -1389,9 +1181,7 @@ impl Checker<'_> {
             Some((ns, login))
                 if !ns.is_empty()
                     && !login.trim().is_empty()
-                    && ns
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+                    && ns.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
             {
                 Some(identity(&ns.to_ascii_lowercase(), login.trim()))
             }
@@ -1416,9 +1206,7 @@ impl Checker<'_> {
         for (entry_value, entry) in self.tables(value, "teams", "[[teams]]") {
             self.known_keys(entry, "teams", TEAM_KEYS);
             let name = match entry.get("name") {
-                Some(v) => self
-                    .nonempty_string(v, "teams.name", "name = \"payments\"")
-                    .map(|n| (n, v.span())),
+                Some(v) => self.nonempty_string(v, "teams.name", "name = \"payments\"").map(|n| (n, v.span())),
                 None => {
                     self.missing(entry_value, "teams.name", "name = \"payments\"");
                     None
@@ -1426,8 +1214,7 @@ impl Checker<'_> {
             };
             let mut handles = Vec::new();
             if let Some(v) = entry.get("handles")
-                && let Some(list) =
-                    self.strings(v, "teams.handles", "handles = [\"acme/payments\"]")
+                && let Some(list) = self.strings(v, "teams.handles", "handles = [\"acme/payments\"]")
             {
                 for (handle, span) in list {
                     let key = handle_key(&handle);
@@ -1464,26 +1251,19 @@ impl Checker<'_> {
                 let (line, _) = line_column(self.text, first.start);
                 self.report(
                     span,
-                    format!(
-                        "team \"{name}\" is defined twice (first on line {line}; names ignore case)"
-                    ),
+                    format!("team \"{name}\" is defined twice (first on line {line}; names ignore case)"),
                     "merge the two [[teams]] entries or rename one",
                 );
                 continue;
             }
             seen_names.insert(key, span);
-            teams.push(TeamConfig {
-                name,
-                handles,
-                calendar,
-            });
+            teams.push(TeamConfig { name, handles, calendar });
         }
         teams
     }
 
     fn calendar(&mut self, v: &Value<'_>) -> Option<Calendar> {
-        let example =
-            "calendar = { utc_offset = \"+01:00\", days = \"mon-fri\", hours = \"09:00-17:00\" }";
+        let example = "calendar = { utc_offset = \"+01:00\", days = \"mon-fri\", hours = \"09:00-17:00\" }";
         let table = self.table(v, "teams.calendar", example)?;
         self.known_keys(table, "teams.calendar", CALENDAR_KEYS);
         let mut calendar = Calendar {
@@ -1494,8 +1274,7 @@ impl Checker<'_> {
         };
         let mut ok = true;
         if let Some(v) = table.get("utc_offset")
-            && let Some(text) =
-                self.string(v, "teams.calendar.utc_offset", "utc_offset = \"+01:00\"")
+            && let Some(text) = self.string(v, "teams.calendar.utc_offset", "utc_offset = \"+01:00\"")
         {
             match parse_utc_offset(&text) {
                 Ok(offset) => calendar.utc_offset = offset,
@@ -1561,11 +1340,9 @@ impl Checker<'_> {
             let display_name = name.clone().unwrap_or_else(|| "(unnamed)".to_string());
 
             let mut found: Vec<(Identity, Range<usize>)> = Vec::new();
-            for (ns, example) in [
-                ("github", "github = \"alice\""),
-                ("gitlab", "gitlab = \"alice\""),
-                ("jira", "jira = \"557058:f5…\""),
-            ] {
+            for (ns, example) in
+                [("github", "github = \"alice\""), ("gitlab", "gitlab = \"alice\""), ("jira", "jira = \"557058:f5…\"")]
+            {
                 if let Some(v) = entry.get(ns)
                     && let Some(login) = self.nonempty_string(v, &format!("people.{ns}"), example)
                 {
@@ -1596,8 +1373,7 @@ impl Checker<'_> {
                 }
             }
             if let Some(v) = entry.get("identities")
-                && let Some(list) =
-                    self.strings(v, "people.identities", "identities = [\"ghe:alice\"]")
+                && let Some(list) = self.strings(v, "people.identities", "identities = [\"ghe:alice\"]")
             {
                 for (raw, span) in list {
                     if let Some(id) = self.identity(&raw, span.clone(), "people.identities") {
@@ -1631,26 +1407,16 @@ impl Checker<'_> {
             }
 
             let memberships = self.memberships(entry, index);
-            let bot = entry
-                .get("bot")
-                .and_then(|v| self.boolean(v, "people.bot", "bot = false"))
-                .unwrap_or(false);
+            let bot = entry.get("bot").and_then(|v| self.boolean(v, "people.bot", "bot = false")).unwrap_or(false);
             if let Some(name) = name {
-                people.push(PersonConfig {
-                    name,
-                    identities,
-                    memberships,
-                    bot,
-                });
+                people.push(PersonConfig { name, identities, memberships, bot });
             }
         }
         people
     }
 
     fn has_identity_keys(&self, entry: &DeTable<'_>) -> bool {
-        ["github", "gitlab", "jira", "emails", "identities"]
-            .iter()
-            .any(|k| entry.get(*k).is_some())
+        ["github", "gitlab", "jira", "emails", "identities"].iter().any(|k| entry.get(*k).is_some())
     }
 
     fn memberships(&mut self, entry: &DeTable<'_>, index: &TeamIndex) -> Vec<MembershipConfig> {
@@ -1658,10 +1424,8 @@ impl Checker<'_> {
         let team = entry.get("team");
         let list = entry.get("memberships");
         if let (Some(_), Some(list_value)) = (team, list) {
-            let key_span = entry
-                .iter()
-                .find(|(k, _)| k.get_ref() == "memberships")
-                .map_or(list_value.span(), |(k, _)| k.span());
+            let key_span =
+                entry.iter().find(|(k, _)| k.get_ref() == "memberships").map_or(list_value.span(), |(k, _)| k.span());
             self.report(
                 key_span,
                 "`people.team` and `people.memberships` are both set",
@@ -1673,11 +1437,7 @@ impl Checker<'_> {
             && let Some(team) = self.team_ref(index, &name, v.span(), "people.team")
             && list.is_none()
         {
-            out.push(MembershipConfig {
-                team,
-                from: None,
-                until: None,
-            });
+            out.push(MembershipConfig { team, from: None, until: None });
         }
         let Some(list_value) = list else {
             return out;
@@ -1685,42 +1445,26 @@ impl Checker<'_> {
         let path = "people.memberships";
         let example = "memberships = [ { team = \"payments\", until = \"2025-06-01\" } ]";
         let DeValue::Array(items) = list_value.get_ref() else {
-            self.wrong_type(
-                list_value,
-                path,
-                "an array of { team, from, until } tables",
-                example,
-            );
+            self.wrong_type(list_value, path, "an array of { team, from, until } tables", example);
             return out;
         };
         for item in items.iter() {
             let DeValue::Table(m) = item.get_ref() else {
-                self.wrong_type_of(
-                    item,
-                    &format!("every entry of `{path}`"),
-                    "a { team, from, until } table",
-                    example,
-                );
+                self.wrong_type_of(item, &format!("every entry of `{path}`"), "a { team, from, until } table", example);
                 continue;
             };
             self.known_keys(m, path, MEMBERSHIP_KEYS);
             let team = match m.get("team") {
                 Some(v) => self
                     .nonempty_string(v, &format!("{path}.team"), "team = \"payments\"")
-                    .and_then(|name| {
-                        self.team_ref(index, &name, v.span(), &format!("{path}.team"))
-                    }),
+                    .and_then(|name| self.team_ref(index, &name, v.span(), &format!("{path}.team"))),
                 None => {
                     self.missing(item, &format!("{path}.team"), "team = \"payments\"");
                     None
                 }
             };
-            let from = m
-                .get("from")
-                .map(|v| self.date(v, &format!("{path}.from"), "from = \"2025-06-01\""));
-            let until = m
-                .get("until")
-                .map(|v| self.date(v, &format!("{path}.until"), "until = \"2025-06-01\""));
+            let from = m.get("from").map(|v| self.date(v, &format!("{path}.from"), "from = \"2025-06-01\""));
+            let until = m.get("until").map(|v| self.date(v, &format!("{path}.until"), "until = \"2025-06-01\""));
             if let (Some(Some(f)), Some(Some(u))) = (from, until)
                 && f >= u
                 && let Some(until_value) = m.get("until")
@@ -1736,11 +1480,7 @@ impl Checker<'_> {
                 && from.is_none_or(|f| f.is_some())
                 && until.is_none_or(|u| u.is_some())
             {
-                out.push(MembershipConfig {
-                    team,
-                    from: from.flatten(),
-                    until: until.flatten(),
-                });
+                out.push(MembershipConfig { team, from: from.flatten(), until: until.flatten() });
             }
         }
         out
@@ -1781,13 +1521,12 @@ impl Checker<'_> {
                 self.missing(entry_value, "sources.kind", "kind = \"simulator\"");
                 continue;
             };
-            let Some(kind) =
-                self.nonempty_string(kind_value, "sources.kind", "kind = \"simulator\"")
-            else {
+            let Some(kind) = self.nonempty_string(kind_value, "sources.kind", "kind = \"simulator\"") else {
                 continue;
             };
             let settings = match kind.as_str() {
                 "simulator" => self.simulator(entry).map(SourceSettings::Simulator),
+                "github" => self.github(entry_value, entry).map(|g| SourceSettings::Github(Box::new(g))),
                 planned if PLANNED_SOURCE_KINDS.contains(&planned) => {
                     self.report(
                         kind_value.span(),
@@ -1804,20 +1543,12 @@ impl Checker<'_> {
                         Some(close) => format!("did you mean `{close}`?"),
                         None => format!("supported kinds: {}", SUPPORTED_SOURCE_KINDS.join(", ")),
                     };
-                    self.report(
-                        kind_value.span(),
-                        format!("unknown source kind '{other}'"),
-                        hint,
-                    );
+                    self.report(kind_value.span(), format!("unknown source kind '{other}'"), hint);
                     None
                 }
             };
             if let (Some(name), Some(interval), Some(settings)) = (name, interval, settings) {
-                sources.push(SourceConfig {
-                    name,
-                    interval,
-                    settings,
-                });
+                sources.push(SourceConfig { name, interval, settings });
             }
         }
         sources
@@ -1825,10 +1556,7 @@ impl Checker<'_> {
 
     fn source_name(&mut self, v: &Value<'_>) -> Option<String> {
         let name = self.nonempty_string(v, "sources.name", "name = \"github-acme\"")?;
-        if name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
+        if name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
             Some(name)
         } else {
             self.report(
@@ -1838,6 +1566,192 @@ impl Checker<'_> {
             );
             None
         }
+    }
+
+    fn github(&mut self, entry_value: &Value<'_>, entry: &DeTable<'_>) -> Option<GithubConfig> {
+        self.known_keys(entry, "sources", GITHUB_KEYS);
+        let mut g = GithubConfig::for_organizations(&[]);
+        let mut ok = true;
+        let url = |c: &mut Self, key: &str, example: &str| -> Option<Option<String>> {
+            let Some(v) = entry.get(key) else { return Some(None) };
+            let s = c.nonempty_string(v, &format!("sources.{key}"), example)?;
+            if s.starts_with("https://") || s.starts_with("http://") {
+                Some(Some(s.trim_end_matches('/').to_string()))
+            } else {
+                c.report(
+                    v.span(),
+                    format!("`sources.{key}` must be an http(s) URL, found \"{s}\""),
+                    format!("write it like `{example}`"),
+                );
+                None
+            }
+        };
+        match url(self, "api_url", "api_url = \"https://ghe.example.com/api/v3\"") {
+            Some(Some(u)) => g.api_url = u,
+            Some(None) => {}
+            None => ok = false,
+        }
+        match url(self, "graphql_url", "graphql_url = \"https://ghe.example.com/api/graphql\"") {
+            Some(Some(u)) => g.graphql_url = u,
+            Some(None) => g.graphql_url = default_graphql_url(&g.api_url),
+            None => ok = false,
+        }
+        // Credentials: a token (variable or file) or a GitHub App, never inline.
+        let token_env = entry.get("token_env").and_then(|v| {
+            let name = self.nonempty_string(v, "sources.token_env", "token_env = \"GITHUB_TOKEN\"")?;
+            if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                Some(name)
+            } else {
+                self.report(
+                    v.span(),
+                    format!("`sources.token_env` must name an environment variable, found \"{name}\""),
+                    "write it like `token_env = \"GITHUB_TOKEN\"`",
+                );
+                None
+            }
+        });
+        let token_file = entry
+            .get("token_file")
+            .and_then(|v| self.nonempty_string(v, "sources.token_file", "token_file = \"/run/secrets/github-token\""));
+        let app_id = entry
+            .get("app_id")
+            .and_then(|v| self.integer(v, "sources.app_id", 1, i128::from(u64::MAX), "app_id = 123456"))
+            .map(|n| n as u64);
+        let key_file = entry
+            .get("private_key_file")
+            .and_then(|v| self.nonempty_string(v, "sources.private_key_file", "private_key_file = \"github-app.pem\""));
+        let installation_id = entry
+            .get("installation_id")
+            .and_then(|v| {
+                self.integer(v, "sources.installation_id", 1, i128::from(u64::MAX), "installation_id = 7654321")
+            })
+            .map(|n| n as u64);
+        let token_keys = ["token_env", "token_file"].iter().filter(|k| entry.get(**k).is_some()).count();
+        let app_keys =
+            ["app_id", "private_key_file", "installation_id"].iter().filter(|k| entry.get(**k).is_some()).count();
+        if token_keys > 1 || (token_keys > 0 && app_keys > 0) {
+            self.report(
+                entry_value.span(),
+                "this GitHub source names more than one credential (token_env, token_file, app_id)",
+                "keep one: `token_env = \"GITHUB_TOKEN\"`, `token_file = \"path\"`, or `app_id` with `private_key_file`",
+            );
+            ok = false;
+        } else if let Some(env) = token_env {
+            g.auth = GithubAuth::Token { env: Some(env), file: None };
+        } else if let Some(file) = token_file {
+            g.auth = GithubAuth::Token { env: None, file: Some(PathBuf::from(file)) };
+        } else if app_keys > 0 {
+            match (app_id, key_file) {
+                (Some(app_id), Some(key)) => {
+                    g.auth = GithubAuth::App { app_id, private_key_file: PathBuf::from(key), installation_id };
+                }
+                (None, _) if entry.get("app_id").is_none() => {
+                    self.missing(entry_value, "sources.app_id", "app_id = 123456");
+                    ok = false;
+                }
+                (_, None) if entry.get("private_key_file").is_none() => {
+                    self.missing(entry_value, "sources.private_key_file", "private_key_file = \"github-app.pem\"");
+                    ok = false;
+                }
+                _ => ok = false,
+            }
+        } else if token_keys == 0 {
+            self.report(
+                entry_value.span(),
+                "this GitHub source has no credential",
+                "add `token_env = \"GITHUB_TOKEN\"` (a read-only token in that variable), `token_file = \"path\"`, or `app_id` with `private_key_file`",
+            );
+            ok = false;
+        } else {
+            ok = false;
+        }
+        // What to read.
+        if let Some(v) = entry.get("organizations") {
+            match self.strings(v, "sources.organizations", "organizations = [\"acme\"]") {
+                Some(list) => {
+                    for (o, span) in list {
+                        if o.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                            g.organizations.push(o);
+                        } else {
+                            self.report(
+                                span,
+                                format!("\"{o}\" is not a GitHub organization login"),
+                                "write the login as in github.com/<login>, like \"acme\"",
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(v) = entry.get("repositories") {
+            match self.strings(v, "sources.repositories", "repositories = [\"acme/api\"]") {
+                Some(list) => {
+                    for (r, span) in list {
+                        let valid = r.split('/').count() == 2
+                            && r.split('/').all(|p| {
+                                !p.is_empty()
+                                    && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                            });
+                        if valid {
+                            g.repositories.push(r);
+                        } else {
+                            self.report(
+                                span,
+                                format!("\"{r}\" is not an owner/name repository"),
+                                "write it like \"acme/api\"",
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                None => ok = false,
+            }
+        }
+        if entry.get("organizations").is_none() && entry.get("repositories").is_none() {
+            self.report(
+                entry_value.span(),
+                "this GitHub source reads nothing",
+                "add `organizations = [\"acme\"]` and/or `repositories = [\"acme/api\"]`",
+            );
+            ok = false;
+        }
+        for (key, slot) in [("include", &mut g.include), ("exclude", &mut g.exclude)] {
+            if let Some(v) = entry.get(key) {
+                match self.strings(v, &format!("sources.{key}"), &format!("{key} = [\"acme/payments-*\"]")) {
+                    Some(list) => *slot = list.into_iter().map(|(p, _)| p).collect(),
+                    None => ok = false,
+                }
+            }
+        }
+        if let Some(v) = entry.get("requests_per_hour") {
+            match self.integer(v, "sources.requests_per_hour", 1, 1_000_000, "requests_per_hour = 2000") {
+                Some(n) => g.requests_per_hour = Some(n as u32),
+                None => ok = false,
+            }
+        }
+        if let Some(v) = entry.get("page_size") {
+            match self.integer(v, "sources.page_size", 1, 100, "page_size = 50") {
+                Some(n) => g.page_size = n as u32,
+                None => ok = false,
+            }
+        }
+        for (key, slot) in [("teams_from_github", &mut g.teams_from_github), ("codeowners", &mut g.codeowners)] {
+            if let Some(v) = entry.get(key) {
+                match self.boolean(v, &format!("sources.{key}"), &format!("{key} = true")) {
+                    Some(b) => *slot = b,
+                    None => ok = false,
+                }
+            }
+        }
+        if let Some(v) = entry.get("since") {
+            match self.date(v, "sources.since", "since = \"2024-01-01\"") {
+                Some(ts) => g.since = Some(ts),
+                None => ok = false,
+            }
+        }
+        ok.then_some(g)
     }
 
     fn simulator(&mut self, entry: &DeTable<'_>) -> Option<SimulatorConfig> {
@@ -1858,12 +1772,7 @@ impl Checker<'_> {
         ];
         for (key, min, slot) in counts {
             if let Some(v) = entry.get(key) {
-                match self.u32_at_least(
-                    v,
-                    &format!("sources.{key}"),
-                    min,
-                    &format!("{key} = {}", (*slot).max(min)),
-                ) {
+                match self.u32_at_least(v, &format!("sources.{key}"), min, &format!("{key} = {}", (*slot).max(min))) {
                     Some(n) => *slot = n,
                     None => ok = false,
                 }
@@ -1898,9 +1807,7 @@ fn parse_utc_offset(text: &str) -> Result<Ts, String> {
         Some(b'-') => (-1, &t[1..]),
         _ => return Err(format!("\"{t}\" does not start with + or -")),
     };
-    let (h, m) = rest
-        .split_once(':')
-        .ok_or_else(|| format!("\"{t}\" is not ±HH:MM"))?;
+    let (h, m) = rest.split_once(':').ok_or_else(|| format!("\"{t}\" is not ±HH:MM"))?;
     let hours: Ts = parse_two_digits(h).ok_or_else(|| format!("\"{t}\" is not ±HH:MM"))?;
     let minutes: Ts = parse_two_digits(m).ok_or_else(|| format!("\"{t}\" is not ±HH:MM"))?;
     if hours > 18 || minutes > 59 || (hours == 18 && minutes > 0) {
@@ -1910,16 +1817,12 @@ fn parse_utc_offset(text: &str) -> Result<Ts, String> {
 }
 
 fn parse_two_digits(s: &str) -> Option<Ts> {
-    (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| s.parse().ok())
-        .flatten()
+    (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
 }
 
 fn weekday(name: &str) -> Option<usize> {
     let n = name.trim().to_ascii_lowercase();
-    WEEKDAYS
-        .iter()
-        .position(|(short, long)| n == *short || n == *long)
+    WEEKDAYS.iter().position(|(short, long)| n == *short || n == *long)
 }
 
 /// `mon-fri`, `sun-thu` (ranges wrap around the week), `mon,wed,fri`, `mon-thu,sat`.
@@ -1930,12 +1833,7 @@ fn parse_weekdays(text: &str) -> Result<[bool; 7], String> {
         if part.is_empty() {
             return Err(format!("\"{text}\" has an empty entry"));
         }
-        let unknown = |d: &str| {
-            format!(
-                "\"{}\" is not a weekday (mon, tue, wed, thu, fri, sat, sun)",
-                d.trim()
-            )
-        };
+        let unknown = |d: &str| format!("\"{}\" is not a weekday (mon, tue, wed, thu, fri, sat, sun)", d.trim());
         match part.split_once('-') {
             Some((a, b)) => {
                 let first = weekday(a).ok_or_else(|| unknown(a))?;
@@ -1957,9 +1855,7 @@ fn parse_weekdays(text: &str) -> Result<[bool; 7], String> {
 
 /// `09:00-17:00` → seconds since local midnight, `[start, end)`; `24:00` is allowed as the end.
 fn parse_hours(text: &str) -> Result<(Ts, Ts), String> {
-    let (a, b) = text
-        .split_once('-')
-        .ok_or_else(|| format!("\"{text}\" is not HH:MM-HH:MM"))?;
+    let (a, b) = text.split_once('-').ok_or_else(|| format!("\"{text}\" is not HH:MM-HH:MM"))?;
     let time = |s: &str| -> Option<Ts> {
         let (h, m) = s.trim().split_once(':')?;
         let (h, m) = (parse_two_digits(h)?, parse_two_digits(m)?);
@@ -1978,11 +1874,7 @@ fn is_inline_secret(key: &str, value: &Value<'_>) -> bool {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
+    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -1993,10 +1885,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     }
     let before = &text[..offset];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (
-        before.matches('\n').count() + 1,
-        before[line_start..].chars().count() + 1,
-    )
+    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
 }
 
 fn describe(value: &DeValue<'_>) -> String {
@@ -2070,10 +1959,7 @@ mod tests {
 
     /// (line, message) pairs, for exact assertions.
     fn lines(text: &str) -> Vec<(usize, String)> {
-        problems(text)
-            .into_iter()
-            .map(|p| (p.line, p.message))
-            .collect()
+        problems(text).into_iter().map(|p| (p.line, p.message)).collect()
     }
 
     const FULL: &str = r#"
@@ -2138,27 +2024,14 @@ start = "2025-01-01"
     fn full_config_resolves_into_structs() {
         let c = parse(FULL).expect("valid config");
         assert_eq!(c.server.listen_address, "127.0.0.1:9000");
-        assert_eq!(
-            c.store.path,
-            PathBuf::from("/etc/siloscope/data/siloscope.db")
-        );
+        assert_eq!(c.store.path, PathBuf::from("/etc/siloscope/data/siloscope.db"));
         assert_eq!(c.signals.stall_after, DAY + 12 * HOUR);
         assert!(c.signals.stall_in_working_hours);
         assert_eq!(c.signals.privacy_floor, 3);
-        assert_eq!(
-            c.signals.windows,
-            vec![("7d".to_string(), 7 * DAY), ("30d".to_string(), 30 * DAY)]
-        );
+        assert_eq!(c.signals.windows, vec![("7d".to_string(), 7 * DAY), ("30d".to_string(), 30 * DAY)]);
         assert_eq!(c.signals.stall_after_by_team.get("qa"), Some(&DAY));
-        assert_eq!(
-            c.signals.stall_after_by_kind.get(&HandoffKind::Review),
-            Some(&(4 * HOUR))
-        );
-        assert_eq!(
-            c.signals.bounce_window,
-            7 * DAY,
-            "unset keys keep their defaults"
-        );
+        assert_eq!(c.signals.stall_after_by_kind.get(&HandoffKind::Review), Some(&(4 * HOUR)));
+        assert_eq!(c.signals.bounce_window, 7 * DAY, "unset keys keep their defaults");
         assert_eq!(c.signals.decisions.labels, vec!["decision", "adr"]);
         assert_eq!(c.signals.decisions.issue_types, vec!["decision"]);
         assert_eq!(c.signals.decisions.accepted_statuses, vec!["accepted"]);
@@ -2173,45 +2046,21 @@ start = "2025-01-01"
         assert_eq!(
             d.people[0].memberships,
             vec![
-                MembershipConfig {
-                    team: "payments".into(),
-                    from: None,
-                    until: Some(1_748_736_000)
-                },
-                MembershipConfig {
-                    team: "qa".into(),
-                    from: Some(1_748_736_000),
-                    until: None
-                },
+                MembershipConfig { team: "payments".into(), from: None, until: Some(1_748_736_000) },
+                MembershipConfig { team: "qa".into(), from: Some(1_748_736_000), until: None },
             ]
         );
-        assert_eq!(
-            d.people[0].identities,
-            vec!["github:alice", "email:alice@acme.io"]
-        );
-        assert_eq!(
-            d.people[1].memberships,
-            vec![MembershipConfig {
-                team: "qa".into(),
-                from: None,
-                until: None
-            }]
-        );
+        assert_eq!(d.people[0].identities, vec!["github:alice", "email:alice@acme.io"]);
+        assert_eq!(d.people[1].memberships, vec![MembershipConfig { team: "qa".into(), from: None, until: None }]);
         assert_eq!(d.people[1].identities, vec!["jira:557058:f5"]);
         assert_eq!(d.bots, vec!["github:ci-robot"]);
-        assert_eq!(
-            d.ownership.statuses,
-            vec![("in qa".to_string(), "qa".to_string())]
-        );
-        assert_eq!(
-            d.ownership.components,
-            vec![("billing".to_string(), "payments".to_string())]
-        );
+        assert_eq!(d.ownership.statuses, vec![("in qa".to_string(), "qa".to_string())]);
+        assert_eq!(d.ownership.components, vec![("billing".to_string(), "payments".to_string())]);
 
         assert_eq!(c.sources.len(), 1);
         assert_eq!(c.sources[0].name, "demo");
         assert_eq!(c.sources[0].interval, 5 * MINUTE);
-        let SourceSettings::Simulator(sim) = &c.sources[0].settings;
+        let SourceSettings::Simulator(sim) = &c.sources[0].settings else { panic!("a simulator source") };
         assert_eq!(sim.seed, 7);
         assert_eq!(sim.items_per_day, 50.0);
         assert_eq!(sim.teams, 8, "unset simulator keys keep their defaults");
@@ -2228,22 +2077,12 @@ start = "2025-01-01"
         assert_eq!(dir.component_team("billing"), Some(payments));
         assert_eq!(dir.label_team("area/payments"), Some(payments));
         assert_eq!(dir.scope_owner("acme/web-shop"), Some(qa));
-        assert_eq!(
-            dir.ownership.order,
-            vec![
-                OwnershipRule::Label,
-                OwnershipRule::Status,
-                OwnershipRule::Scope
-            ]
-        );
+        assert_eq!(dir.ownership.order, vec![OwnershipRule::Label, OwnershipRule::Status, OwnershipRule::Scope]);
         assert_eq!(dir.team_of("github:alice", 1_748_735_999), Some(payments));
         assert_eq!(dir.team_of("email:alice@acme.io", 1_748_736_000), Some(qa));
         assert_eq!(dir.team_of("jira:557058:f5", 0), Some(qa));
         assert!(dir.is_bot("github:ci-robot"));
-        assert_eq!(
-            dir.team(payments).calendar.map(|c| c.utc_offset),
-            Some(HOUR)
-        );
+        assert_eq!(dir.team(payments).calendar.map(|c| c.utc_offset), Some(HOUR));
     }
 
     #[test]
@@ -2287,15 +2126,11 @@ kind = "simulator"
 token = "ghp_secret"
 [[sources]]
 name = "s"
-kind = "github"
+kind = "gitlab"
 "#;
         let found = lines(text);
         let got: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
-        assert_eq!(
-            got,
-            vec![2, 4, 5, 6, 8, 14, 19, 19, 22, 26, 28, 29],
-            "{found:#?}"
-        );
+        assert_eq!(got, vec![2, 4, 5, 6, 8, 14, 19, 19, 22, 26, 28, 29], "{found:#?}");
         assert!(found[0].1.contains("listen_address"));
         assert!(found[1].1.contains("unknown unit \"x\""));
         assert!(found[2].1.contains("below the minimum of 2"));
@@ -2307,10 +2142,7 @@ kind = "github"
         assert!(found[8].1.contains("already claimed by \"A\" (line 17)"));
         assert!(found[9].1.contains("secret inline") && !found[9].1.contains("ghp_secret"));
         assert!(found[10].1.contains("used twice (first on line 24"));
-        assert_eq!(
-            found[11].1,
-            "source kind 'github' is not supported by this build yet"
-        );
+        assert_eq!(found[11].1, "source kind 'gitlab' is not supported by this build yet");
     }
 
     #[test]
@@ -2333,11 +2165,7 @@ kind = "github"
         let p = problems("[server]\nlisten_address = \"0.0.0.0:1\"\n\n[store]\npath = \n");
         assert_eq!(p.len(), 1);
         assert_eq!((p[0].line, p[0].column), (5, 8));
-        assert!(
-            p[0].message.starts_with("TOML syntax error"),
-            "{}",
-            p[0].message
-        );
+        assert!(p[0].message.starts_with("TOML syntax error"), "{}", p[0].message);
     }
 
     #[test]
@@ -2350,19 +2178,15 @@ kind = "github"
         assert!(got[0].1.contains("\"2s\""), "{}", got[0].1);
         assert_eq!(got[1], (3, "write it like `rehash_comments = 3`"));
         assert_eq!(got[2], (5, "did you mean `label`?"));
-        assert_eq!(
-            got[3],
-            (6, "define it in a [[teams]] block with `name = \"ghost\"`")
-        );
+        assert_eq!(got[3], (6, "define it in a [[teams]] block with `name = \"ghost\"`"));
     }
 
     #[test]
     fn unsupported_and_unknown_source_kinds() {
-        let p = problems(
-            "[[sources]]\nname = \"x\"\nkind = \"simulater\"\n[[sources]]\nname = \"y\"\nkind = \"svn\"\n",
-        );
+        let p =
+            problems("[[sources]]\nname = \"x\"\nkind = \"simulater\"\n[[sources]]\nname = \"y\"\nkind = \"svn\"\n");
         assert_eq!(p[0].hint, "did you mean `simulator`?");
-        assert_eq!(p[1].hint, "supported kinds: simulator");
+        assert_eq!(p[1].hint, "supported kinds: simulator, github");
         assert_eq!(p[1].line, 6);
     }
 
@@ -2371,10 +2195,7 @@ kind = "github"
         let p = problems("[[sources]]\nname = \"gl\"\nkind = \"gitlab\"\npassword = \"hunter2\"\n");
         assert_eq!(p.len(), 2);
         assert_eq!(p[1].line, 4);
-        assert!(
-            p[1].hint.contains("password_env = \"VAR\"")
-                && p[1].hint.contains("password_file = \"path\"")
-        );
+        assert!(p[1].hint.contains("password_env = \"VAR\"") && p[1].hint.contains("password_file = \"path\""));
         assert!(!p.iter().any(|p| p.to_string().contains("hunter2")));
         // An env-var reference is not a secret.
         assert!(parse("[[sources]]\nname = \"d\"\nkind = \"simulator\"\n").is_ok());
@@ -2403,19 +2224,10 @@ kind = "github"
 
     #[test]
     fn calendar_parts() {
-        assert_eq!(
-            parse_weekdays("sun-tue"),
-            Ok([true, true, false, false, false, false, true])
-        );
-        assert_eq!(
-            parse_weekdays("Mon, wed,friday"),
-            Ok([true, false, true, false, true, false, false])
-        );
+        assert_eq!(parse_weekdays("sun-tue"), Ok([true, true, false, false, false, false, true]));
+        assert_eq!(parse_weekdays("Mon, wed,friday"), Ok([true, false, true, false, true, false, false]));
         assert!(parse_weekdays("mon-fry").is_err());
-        assert_eq!(
-            parse_hours("08:30-24:00"),
-            Ok((8 * HOUR + 30 * MINUTE, 24 * HOUR))
-        );
+        assert_eq!(parse_hours("08:30-24:00"), Ok((8 * HOUR + 30 * MINUTE, 24 * HOUR)));
         assert!(parse_hours("17:00-09:00").is_err());
         assert_eq!(parse_utc_offset("-05:30"), Ok(-(5 * HOUR + 30 * MINUTE)));
         assert_eq!(parse_utc_offset("Z"), Ok(0));
@@ -2450,10 +2262,7 @@ kind = "github"
         let err = Config::load(Path::new("/nonexistent/siloscope.toml")).unwrap_err();
         assert_eq!(err.problems.len(), 1);
         let line = err.to_string();
-        assert!(
-            line.starts_with("/nonexistent/siloscope.toml: cannot read the config file:"),
-            "{line}"
-        );
+        assert!(line.starts_with("/nonexistent/siloscope.toml: cannot read the config file:"), "{line}");
     }
 
     #[test]

@@ -22,7 +22,11 @@ use crate::teams::Directory;
 pub enum Clock {
     Wall,
     /// Simulated time runs `speed` times faster than the wall clock from `sim_start`.
-    Accelerated { wall_start: Ts, sim_start: Ts, speed: f64 },
+    Accelerated {
+        wall_start: Ts,
+        sim_start: Ts,
+        speed: f64,
+    },
 }
 
 pub fn wall_now() -> Ts {
@@ -49,6 +53,9 @@ pub fn open_store(config: &Config) -> Result<Box<dyn Store>, String> {
 pub fn make_source(sc: &SourceConfig) -> Box<dyn Source> {
     match &sc.settings {
         SourceSettings::Simulator(cfg) => Box::new(Simulator::new(&sc.name, cfg.clone())),
+        SourceSettings::Github(cfg) => {
+            Box::new(crate::sources::github::GithubSource::new(&sc.name, cfg.as_ref().clone()))
+        }
     }
 }
 
@@ -80,10 +87,11 @@ impl State {
     /// Loads the store into memory and resolves the directory.
     pub fn new(config: Config, store: Box<dyn Store>, clock: Clock) -> Result<Arc<State>, String> {
         let mut frame = Frame::new();
-        store.for_each_item(&mut |i| {
-            frame.add_item(&i);
-        })
-        .map_err(|e| e.to_string())?;
+        store
+            .for_each_item(&mut |i| {
+                frame.add_item(&i);
+            })
+            .map_err(|e| e.to_string())?;
         store.for_each_event(&mut |e| frame.add_event(&e)).map_err(|e| e.to_string())?;
         let exporter = Arc::new(Exporter::new());
         for s in &config.sources {
@@ -204,7 +212,12 @@ impl State {
     }
 
     /// The per-source schedule: sync, record health, sleep the interval with ±10% jitter.
-    async fn run_source(self: Arc<Self>, mut source: Box<dyn Source>, interval: Ts, mut shutdown: watch::Receiver<bool>) {
+    async fn run_source(
+        self: Arc<Self>,
+        mut source: Box<dyn Source>,
+        interval: Ts,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let name = source.name().to_string();
         let mut seed = name.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
         loop {
@@ -267,11 +280,18 @@ pub struct RunOptions {
     pub recompute_period: Duration,
     /// Overrides every source's interval (the demo polls its simulated org every few seconds).
     pub source_interval: Option<Ts>,
+    /// TLS and basic auth on the listener (`--web.config.file`); None serves plain HTTP.
+    pub web: Option<Arc<crate::webconfig::WebConfig>>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { recompute_min_gap: Duration::from_secs(2), recompute_period: Duration::from_secs(60), source_interval: None }
+        RunOptions {
+            recompute_min_gap: Duration::from_secs(2),
+            recompute_period: Duration::from_secs(60),
+            source_interval: None,
+            web: None,
+        }
     }
 }
 
@@ -280,7 +300,8 @@ pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing a SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -305,9 +326,16 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
     }
     tasks.push(tokio::spawn(state.clone().run_recompute(opts.recompute_min_gap, opts.recompute_period, rx.clone())));
     let mut server_rx = rx.clone();
-    let server = tokio::spawn(crate::server::serve(listener, state.exporter.clone(), async move {
-        let _ = server_rx.changed().await;
-    }));
+    let report = crate::report::daemon_producer(state.clone());
+    let server = tokio::spawn(crate::server::serve_secured(
+        listener,
+        state.exporter.clone(),
+        Some(report),
+        opts.web.clone(),
+        async move {
+            let _ = server_rx.changed().await;
+        },
+    ));
     shutdown_signal().await;
     tracing::info!("shutting down: finishing the commits in flight");
     let _ = tx.send(true);

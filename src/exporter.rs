@@ -165,7 +165,8 @@ fn gauge_i(mut m: prometheus_client::encoding::MetricEncoder, v: &u64) -> Result
 
 fn histogram(mut m: prometheus_client::encoding::MetricEncoder, h: &&Histogram) -> Result<(), std::fmt::Error> {
     // The encoder accumulates per-bucket counts itself: pass them non-cumulative, +Inf last.
-    let mut buckets: Vec<(f64, u64)> = crate::signals::LATENCY_BUCKETS.iter().copied().zip(h.buckets.iter().copied()).collect();
+    let mut buckets: Vec<(f64, u64)> =
+        crate::signals::LATENCY_BUCKETS.iter().copied().zip(h.buckets.iter().copied()).collect();
     buckets.push((f64::INFINITY, h.buckets[crate::signals::LATENCY_BUCKETS.len()]));
     m.encode_histogram::<prometheus_client::encoding::NoLabelSet>(h.sum, h.count, &buckets, None)
 }
@@ -180,50 +181,218 @@ impl Collector for SnapshotCollector {
         let s = &snap.signals;
         let secs = Some(&Unit::Seconds);
         use MetricType::{Counter as C, Gauge as G, Histogram as H};
-        family(&mut enc, "siloscope_handoffs", "Handoffs between teams: custody moved from from_team to to_team, or a cross-team review was requested.", None, C,
-            s.handoffs_total.iter().map(|((src, k, f, t), v)| (l([("source", src), ("kind", k.as_str()), ("from_team", f), ("to_team", t)]), *v)), counter)?;
-        family(&mut enc, "siloscope_handoff_latency", "Time from a handoff until the first event on the item by a member of the receiving team (acknowledgement).", secs, H,
-            s.handoff_latency.iter().map(|((k, f, t), h)| (l([("kind", k.as_str()), ("from_team", f), ("to_team", t)]), h)), histogram)?;
-        family(&mut enc, "siloscope_handoffs_waiting", "Handoffs not acknowledged yet, with the item still open and still with the receiving team.", None, G,
-            s.handoffs_waiting.iter().map(|((k, f, t), v)| (l([("kind", k.as_str()), ("from_team", f), ("to_team", t)]), *v)), gauge_i)?;
-        family(&mut enc, "siloscope_handoffs_stalled", "Waiting handoffs that have waited longer than their stall threshold.", None, G,
-            s.handoffs_stalled.iter().map(|((k, f, t), v)| (l([("kind", k.as_str()), ("from_team", f), ("to_team", t)]), *v)), gauge_i)?;
-        family(&mut enc, "siloscope_handoff_oldest_wait", "How long the oldest waiting handoff to the team has waited (0 when none waits).", secs, G,
-            s.handoff_oldest_wait.iter().map(|(t, v)| (l([("to_team", t)]), *v)), gauge_f)?;
-        family(&mut enc, "siloscope_handoff_bounces", "Custody returned to from_team from to_team within the bounce window of from_team handing it to to_team.", None, C,
-            s.bounces_total.iter().map(|((f, t), v)| (l([("from_team", f), ("to_team", t)]), *v)), counter)?;
-        family(&mut enc, "siloscope_decisions", "Decisions made (closed as completed, merged, or accepted), by the team holding them.", None, C,
-            s.decisions_total.iter().map(|(t, v)| (l([("team", t)]), *v)), counter)?;
-        family(&mut enc, "siloscope_decisions_rehashed", "Decisions rehashed within the rehash window after they were made, by first reason.", None, C,
-            s.decisions_rehashed_total.iter().map(|((t, r), v)| (l([("team", t), ("reason", r.as_str())]), *v)), counter)?;
-        family(&mut enc, "siloscope_rework", "Rework: items reopened after close, merged changes later reverted.", None, C,
-            s.rework_total.iter().map(|((t, k), v)| (l([("team", t), ("kind", k.as_str())]), *v)), counter)?;
-        family(&mut enc, "siloscope_reviews", "Submitted reviews by the author's team and the reviewer's team at review time.", None, C,
-            s.reviews_total.iter().map(|((a, r, st), v)| (l([("author_team", a), ("reviewer_team", r), ("state", st.as_str())]), *v)), counter)?;
-        family(&mut enc, "siloscope_review_pickup", "Time from a review request to the first review by the requested person or team, draft time excluded.", secs, H,
-            s.review_pickup.iter().map(|((a, r), h)| (l([("author_team", a), ("reviewer_team", r)]), h)), histogram)?;
-        family(&mut enc, "siloscope_review_reciprocity_ratio", "min/max of reviews given each way between two teams in the window (1 = balanced).", None, G,
-            s.review_reciprocity.iter().map(|((a, b, w), v)| (l([("team_a", a), ("team_b", b), ("window", w)]), *v)), gauge_f)?;
-        family(&mut enc, "siloscope_engagements", "Comments, reviews and team mentions by members of actor_team on items held by owner_team.", None, C,
-            s.engagements_total.iter().map(|((a, o, k), v)| (l([("actor_team", a), ("owner_team", o), ("kind", k.as_str())]), *v)), counter)?;
-        family(&mut enc, "siloscope_first_response", "Time from an item opened by requester_team and held by owner_team to the first event by owner_team.", secs, H,
-            s.first_response.iter().map(|((r, o), h)| (l([("requester_team", r), ("owner_team", o)]), h)), histogram)?;
-        family(&mut enc, "siloscope_joint_wins", "Items completed with contributors from at least two teams, counted for each team involved.", None, C,
-            s.joint_wins_total.iter().map(|(t, v)| (l([("team", t)]), *v)), counter)?;
-        family(&mut enc, "siloscope_bridge_people", "People of the team who interacted with items of at least two other teams in the window.", None, G,
-            s.bridge_people.iter().map(|((t, w), v)| (l([("team", t), ("window", w)]), *v)), gauge_i)?;
-        family(&mut enc, "siloscope_silo_index", "Share of the team's interactions that stay on its own items in the window (1 = fully siloed).", None, G,
-            s.silo_index.iter().map(|((t, w), v)| (l([("team", t), ("window", w)]), *v)), gauge_f)?;
-        family(&mut enc, "siloscope_team_members", "Current members of the team (bots excluded).", None, G,
-            s.team_members.iter().map(|(t, v)| (l([("team", t)]), *v)), gauge_i)?;
-        family(&mut enc, "siloscope_items", "Work items in the store by source, kind and state.", None, G,
-            snap.items.iter().map(|c| (l([("source", &c.source), ("kind", c.kind.as_str()), ("state", c.state.as_str())]), c.count)), gauge_i)?;
-        family(&mut enc, "siloscope_events_stored", "Activity events in the store.", None, G,
-            [(Vec::new(), snap.events_stored)], gauge_i)?;
-        family(&mut enc, "siloscope_last_compute_timestamp", "When the signals were last computed (Unix time).", secs, G,
-            [(Vec::new(), snap.computed_at as f64)], gauge_f)?;
-        family(&mut enc, "siloscope_compute_duration", "How long the last computation of the signals took.", secs, G,
-            [(Vec::new(), snap.compute_seconds)], gauge_f)?;
+        family(
+            &mut enc,
+            "siloscope_handoffs",
+            "Handoffs between teams: custody moved from from_team to to_team, or a cross-team review was requested.",
+            None,
+            C,
+            s.handoffs_total.iter().map(|((src, k, f, t), v)| {
+                (l([("source", src), ("kind", k.as_str()), ("from_team", f), ("to_team", t)]), *v)
+            }),
+            counter,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_handoff_latency",
+            "Time from a handoff until the first event on the item by a member of the receiving team (acknowledgement).",
+            secs,
+            H,
+            s.handoff_latency
+                .iter()
+                .map(|((k, f, t), h)| (l([("kind", k.as_str()), ("from_team", f), ("to_team", t)]), h)),
+            histogram,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_handoffs_waiting",
+            "Handoffs not acknowledged yet, with the item still open and still with the receiving team.",
+            None,
+            G,
+            s.handoffs_waiting
+                .iter()
+                .map(|((k, f, t), v)| (l([("kind", k.as_str()), ("from_team", f), ("to_team", t)]), *v)),
+            gauge_i,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_handoffs_stalled",
+            "Waiting handoffs that have waited longer than their stall threshold.",
+            None,
+            G,
+            s.handoffs_stalled
+                .iter()
+                .map(|((k, f, t), v)| (l([("kind", k.as_str()), ("from_team", f), ("to_team", t)]), *v)),
+            gauge_i,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_handoff_oldest_wait",
+            "How long the oldest waiting handoff to the team has waited (0 when none waits).",
+            secs,
+            G,
+            s.handoff_oldest_wait.iter().map(|(t, v)| (l([("to_team", t)]), *v)),
+            gauge_f,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_handoff_bounces",
+            "Custody returned to from_team from to_team within the bounce window of from_team handing it to to_team.",
+            None,
+            C,
+            s.bounces_total.iter().map(|((f, t), v)| (l([("from_team", f), ("to_team", t)]), *v)),
+            counter,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_decisions",
+            "Decisions made (closed as completed, merged, or accepted), by the team holding them.",
+            None,
+            C,
+            s.decisions_total.iter().map(|(t, v)| (l([("team", t)]), *v)),
+            counter,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_decisions_rehashed",
+            "Decisions rehashed within the rehash window after they were made, by first reason.",
+            None,
+            C,
+            s.decisions_rehashed_total.iter().map(|((t, r), v)| (l([("team", t), ("reason", r.as_str())]), *v)),
+            counter,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_rework",
+            "Rework: items reopened after close, merged changes later reverted.",
+            None,
+            C,
+            s.rework_total.iter().map(|((t, k), v)| (l([("team", t), ("kind", k.as_str())]), *v)),
+            counter,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_reviews",
+            "Submitted reviews by the author's team and the reviewer's team at review time.",
+            None,
+            C,
+            s.reviews_total
+                .iter()
+                .map(|((a, r, st), v)| (l([("author_team", a), ("reviewer_team", r), ("state", st.as_str())]), *v)),
+            counter,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_review_pickup",
+            "Time from a review request to the first review by the requested person or team, draft time excluded.",
+            secs,
+            H,
+            s.review_pickup.iter().map(|((a, r), h)| (l([("author_team", a), ("reviewer_team", r)]), h)),
+            histogram,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_review_reciprocity_ratio",
+            "min/max of reviews given each way between two teams in the window (1 = balanced).",
+            None,
+            G,
+            s.review_reciprocity.iter().map(|((a, b, w), v)| (l([("team_a", a), ("team_b", b), ("window", w)]), *v)),
+            gauge_f,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_engagements",
+            "Comments, reviews and team mentions by members of actor_team on items held by owner_team.",
+            None,
+            C,
+            s.engagements_total
+                .iter()
+                .map(|((a, o, k), v)| (l([("actor_team", a), ("owner_team", o), ("kind", k.as_str())]), *v)),
+            counter,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_first_response",
+            "Time from an item opened by requester_team and held by owner_team to the first event by owner_team.",
+            secs,
+            H,
+            s.first_response.iter().map(|((r, o), h)| (l([("requester_team", r), ("owner_team", o)]), h)),
+            histogram,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_joint_wins",
+            "Items completed with contributors from at least two teams, counted for each team involved.",
+            None,
+            C,
+            s.joint_wins_total.iter().map(|(t, v)| (l([("team", t)]), *v)),
+            counter,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_bridge_people",
+            "People of the team who interacted with items of at least two other teams in the window.",
+            None,
+            G,
+            s.bridge_people.iter().map(|((t, w), v)| (l([("team", t), ("window", w)]), *v)),
+            gauge_i,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_silo_index",
+            "Share of the team's interactions that stay on its own items in the window (1 = fully siloed).",
+            None,
+            G,
+            s.silo_index.iter().map(|((t, w), v)| (l([("team", t), ("window", w)]), *v)),
+            gauge_f,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_team_members",
+            "Current members of the team (bots excluded).",
+            None,
+            G,
+            s.team_members.iter().map(|(t, v)| (l([("team", t)]), *v)),
+            gauge_i,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_items",
+            "Work items in the store by source, kind and state.",
+            None,
+            G,
+            snap.items
+                .iter()
+                .map(|c| (l([("source", &c.source), ("kind", c.kind.as_str()), ("state", c.state.as_str())]), c.count)),
+            gauge_i,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_events_stored",
+            "Activity events in the store.",
+            None,
+            G,
+            [(Vec::new(), snap.events_stored)],
+            gauge_i,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_last_compute_timestamp",
+            "When the signals were last computed (Unix time).",
+            secs,
+            G,
+            [(Vec::new(), snap.computed_at as f64)],
+            gauge_f,
+        )?;
+        family(
+            &mut enc,
+            "siloscope_compute_duration",
+            "How long the last computation of the signals took.",
+            secs,
+            G,
+            [(Vec::new(), snap.compute_seconds)],
+            gauge_f,
+        )?;
         Ok(())
     }
 }
@@ -260,7 +429,11 @@ impl Exporter {
             Unit::Seconds,
             health.last_success.clone(),
         );
-        registry.register("siloscope_source_requests", "API requests made by the source, by HTTP status", health.requests.clone());
+        registry.register(
+            "siloscope_source_requests",
+            "API requests made by the source, by HTTP status",
+            health.requests.clone(),
+        );
         registry.register(
             "siloscope_source_rate_limit_remaining",
             "Requests (or points) left in the source's current rate-limit window",
@@ -272,8 +445,16 @@ impl Exporter {
             Unit::Seconds,
             health.sync_duration.clone(),
         );
-        registry.register("siloscope_source_errors", "Source errors by kind (transport, http, rate_limit, malformed, store)", health.errors.clone());
-        registry.register("siloscope_events_ingested", "New events stored by this process, per source", health.events_ingested.clone());
+        registry.register(
+            "siloscope_source_errors",
+            "Source errors by kind (transport, http, rate_limit, malformed, store)",
+            health.errors.clone(),
+        );
+        registry.register(
+            "siloscope_events_ingested",
+            "New events stored by this process, per source",
+            health.events_ingested.clone(),
+        );
         Exporter {
             registry,
             health: Arc::new(health),
@@ -287,9 +468,12 @@ impl Exporter {
     pub fn publish(&self, snapshot: Snapshot) {
         let snapshot = Arc::new(snapshot);
         let mut encoder_registry = Registry::default();
-        encoder_registry.register_collector(Box::new(SnapshotCollector { snapshot: Arc::new(RwLock::new(Some(snapshot.clone()))) }));
+        encoder_registry.register_collector(Box::new(SnapshotCollector {
+            snapshot: Arc::new(RwLock::new(Some(snapshot.clone()))),
+        }));
         let mut text = String::with_capacity(self.snapshot_text.read().unwrap_or_else(|e| e.into_inner()).len() + 4096);
-        prometheus_client::encoding::text::encode_registry(&mut text, &encoder_registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode_registry(&mut text, &encoder_registry)
+            .expect("writing to a String cannot fail");
         *self.snapshot_text.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(text);
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
         self.ready.store(true, Ordering::Release);
@@ -309,7 +493,8 @@ impl Exporter {
     pub fn render(&self) -> String {
         let cached = self.snapshot_text.read().unwrap_or_else(|e| e.into_inner()).clone();
         let mut out = String::with_capacity(cached.len() + 16 * 1024);
-        prometheus_client::encoding::text::encode_registry(&mut out, &self.registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode_registry(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
         out.push_str(&cached);
         prometheus_client::encoding::text::encode_eof(&mut out).expect("writing to a String cannot fail");
         out

@@ -1,12 +1,16 @@
 //! siloscope: cross-team collaboration signals from the trackers teams already use.
 //! Data flows one way: sources → store → signals engine → exporter / report (ARCHITECTURE.md).
 
+pub mod backfill;
 pub mod config;
 pub mod daemon;
 pub mod exporter;
 pub mod model;
+pub mod report;
 pub mod server;
 pub mod signals;
 pub mod sources;
+pub mod standin;
 pub mod store;
 pub mod teams;
+pub mod webconfig;

@@ -14,7 +14,11 @@ use siloscope::sources::simulator::SimulatorConfig;
 use siloscope::store::sqlite::SqliteStore;
 
 #[derive(Parser)]
-#[command(name = "siloscope", version, about = "Cross-team collaboration signals from GitHub, GitLab and Jira, for Prometheus")]
+#[command(
+    name = "siloscope",
+    version,
+    about = "Cross-team collaboration signals from GitHub, GitLab and Jira, for Prometheus"
+)]
 struct Cli {
     /// Log format.
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -41,6 +45,10 @@ enum Command {
         /// Address to listen on (overrides [server] listen_address).
         #[arg(long = "web.listen-address", value_name = "HOST:PORT")]
         listen_address: Option<String>,
+        /// TLS and basic auth for the listener, in the Prometheus exporter-toolkit format
+        /// (tls_server_config, basic_auth_users with bcrypt hashes).
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config: Option<PathBuf>,
     },
     /// Sync every source until it is caught up, then exit.
     Sync {
@@ -61,6 +69,52 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Write the history of every signal series as OpenMetrics with timestamps, computed from the
+    /// store by event time, for `promtool tsdb create-blocks-from openmetrics FILE DIR`.
+    Backfill {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Output file (OpenMetrics text ending in `# EOF`).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// First day of the history: YYYY-MM-DD or an RFC 3339 time (default: the first stored event).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Time between two points: 30m, 1h, 1d… (Prometheus sees a backfilled point for 5 minutes).
+        #[arg(long, value_name = "DURATION", default_value = "1h")]
+        step: String,
+        /// A label for every series, NAME=VALUE, repeatable: give the scrape target's job and
+        /// instance so the backfilled series continue as the scraped ones.
+        #[arg(long = "label", value_name = "NAME=VALUE")]
+        labels: Vec<String>,
+    },
+    /// Write the cross-team alignment report of a period (HTML, Markdown or JSON), computed from
+    /// the store by event time and compared with the period before.
+    Report {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// A calendar period: a quarter (2026-Q3), a month (2026-07) or a year (2026).
+        /// Without --period or --from/--to: the current quarter to date.
+        #[arg(long, value_name = "PERIOD", conflicts_with_all = ["from", "to"])]
+        period: Option<String>,
+        /// First day of the period: YYYY-MM-DD, or an RFC 3339 time.
+        #[arg(long, value_name = "DATE", requires = "to")]
+        from: Option<String>,
+        /// Last day of the period, included: YYYY-MM-DD (an RFC 3339 time is the excluded end).
+        #[arg(long, value_name = "DATE", requires = "from")]
+        to: Option<String>,
+        /// Only these teams, comma-separated (pairs with at least one of them are kept).
+        #[arg(long, value_name = "TEAM,…", value_delimiter = ',')]
+        teams: Vec<String>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+        format: ReportFormat,
+        /// Output file (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Name the people involved in the listed items (off by default: lists name items and teams).
+        #[arg(long)]
+        name_people: bool,
+    },
     /// Serve live metrics of a simulated organisation: no credentials, no config needed.
     Demo {
         #[arg(long = "web.listen-address", value_name = "HOST:PORT", default_value = "127.0.0.1:9731")]
@@ -77,6 +131,10 @@ enum Command {
         teams: u32,
         #[arg(long, default_value_t = 120.0)]
         items_per_day: f64,
+        /// TLS and basic auth for the listener, in the Prometheus exporter-toolkit format
+        /// (tls_server_config, basic_auth_users with bcrypt hashes).
+        #[arg(long = "web.config.file", value_name = "FILE")]
+        web_config: Option<PathBuf>,
     },
 }
 
@@ -114,14 +172,23 @@ fn runtime_for(future: impl std::future::Future<Output = Result<(), Failure>>) -
 }
 
 fn main() -> ExitCode {
+    // One TLS crypto provider for every HTTP client (octocrab, reqwest): ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let result = init_logging(cli.log_format, &cli.log_level).and_then(|()| match cli.command {
         Command::CheckConfig { config } => check_config(&config),
         Command::Teams { config } => teams(&config),
-        Command::Serve { config, listen_address } => serve(&config, listen_address),
+        Command::Serve { config, listen_address, web_config } => serve(&config, listen_address, web_config.as_deref()),
         Command::Sync { config, once } => sync(&config, once),
-        Command::Demo { listen_address, speed, store, seed, teams, items_per_day } => {
-            demo(listen_address, speed, store, SimulatorConfig { seed, teams, items_per_day, ..SimulatorConfig::default() })
+        Command::Backfill { config, out, since, step, labels } => {
+            backfill(&config, &out, since.as_deref(), &step, &labels)
+        }
+        Command::Report { config, period, from, to, teams, format, out, name_people } => {
+            report(&config, ReportArgs { period, from, to, teams, format, out, name_people })
+        }
+        Command::Demo { listen_address, speed, store, seed, teams, items_per_day, web_config } => {
+            let sim = SimulatorConfig { seed, teams, items_per_day, ..SimulatorConfig::default() };
+            demo(listen_address, speed, store, sim, web_config.as_deref())
         }
     });
     match result {
@@ -171,8 +238,15 @@ fn teams(path: &Path) -> Result<(), Failure> {
             .memberships
             .iter()
             .map(|m| {
-                let d = |t: Option<i64>| t.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(|d| d.date_naive().to_string());
-                format!("{} ({} → {})", dir.team_name(m.team), d(m.from).unwrap_or("…".into()), d(m.until).unwrap_or("…".into()))
+                let d = |t: Option<i64>| {
+                    t.and_then(|t| chrono::DateTime::from_timestamp(t, 0)).map(|d| d.date_naive().to_string())
+                };
+                format!(
+                    "{} ({} → {})",
+                    dir.team_name(m.team),
+                    d(m.from).unwrap_or("…".into()),
+                    d(m.until).unwrap_or("…".into())
+                )
             })
             .collect();
         let bot = if p.bot { " (bot)" } else { "" };
@@ -188,9 +262,10 @@ fn teams(path: &Path) -> Result<(), Failure> {
         ));
     }
     let mut unknown = analysis;
-    unknown.sort_by(|a, b| b.1.cmp(&a.1));
+    unknown.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     for (identity, n) in unknown.iter().take(20) {
-        warnings.push(format!("unknown identity {identity} acted {n} times: add it to a [[people]] entry to attribute it"));
+        warnings
+            .push(format!("unknown identity {identity} acted {n} times: add it to a [[people]] entry to attribute it"));
     }
     if unknown.len() > 20 {
         warnings.push(format!("… and {} more unknown identities", unknown.len() - 20));
@@ -212,21 +287,39 @@ fn teams(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn serve(path: &Path, listen_address: Option<String>) -> Result<(), Failure> {
+/// Reads `--web.config.file` (a bad one is a usage error, exit code 2).
+fn load_web_config(path: Option<&Path>) -> Result<Option<Arc<siloscope::webconfig::WebConfig>>, Failure> {
+    path.map(|p| siloscope::webconfig::load(p).map(Arc::new).map_err(|message| Failure { code: 2, message }))
+        .transpose()
+}
+
+fn scheme(web: &Option<Arc<siloscope::webconfig::WebConfig>>) -> &'static str {
+    if web.as_ref().is_some_and(|w| w.tls.is_some()) { "https" } else { "http" }
+}
+
+fn serve(path: &Path, listen_address: Option<String>, web_config: Option<&Path>) -> Result<(), Failure> {
     let cfg = load_config(path)?;
+    let web = load_web_config(web_config)?;
     let address = listen_address.unwrap_or_else(|| cfg.server.listen_address.clone());
     let store = daemon::open_store(&cfg).map_err(runtime)?;
     runtime_for(async move {
         let listener = siloscope::server::bind(&address).await.map_err(runtime)?;
         let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
-        println!("siloscope serving http://{}/metrics", listener.local_addr().map(|a| a.to_string()).unwrap_or(address));
-        daemon::run(state, listener, RunOptions::default()).await.map_err(runtime)
+        println!(
+            "siloscope serving {}://{}/metrics",
+            scheme(&web),
+            listener.local_addr().map(|a| a.to_string()).unwrap_or(address)
+        );
+        daemon::run(state, listener, RunOptions { web, ..RunOptions::default() }).await.map_err(runtime)
     })
 }
 
 fn sync(path: &Path, once: bool) -> Result<(), Failure> {
     if !once {
-        return Err(Failure { code: 2, message: "sync needs --once (to sync on a schedule, run `siloscope serve`)".into() });
+        return Err(Failure {
+            code: 2,
+            message: "sync needs --once (to sync on a schedule, run `siloscope serve`)".into(),
+        });
     }
     let cfg = load_config(path)?;
     let store = daemon::open_store(&cfg).map_err(runtime)?;
@@ -246,7 +339,10 @@ fn sync(path: &Path, once: bool) -> Result<(), Failure> {
             let name = sc.name.clone();
             let mut on_step = |s: &daemon::SyncSummary| {
                 if let Some(bar) = &bar {
-                    bar.set_message(format!("{name}: {} steps, {} items, {} new events", s.steps, s.items, s.new_events));
+                    bar.set_message(format!(
+                        "{name}: {} steps, {} items, {} new events",
+                        s.steps, s.items, s.new_events
+                    ));
                     bar.tick();
                 } else if s.steps % 10 == 1 {
                     tracing::info!(source = %name, steps = s.steps, items = s.items, new_events = s.new_events, "syncing");
@@ -260,10 +356,16 @@ fn sync(path: &Path, once: bool) -> Result<(), Failure> {
             }
             match result {
                 Ok(s) if s.interrupted => {
-                    println!("{}: interrupted after {} steps; {} new events are stored", sc.name, s.steps, s.new_events);
+                    println!(
+                        "{}: interrupted after {} steps; {} new events are stored",
+                        sc.name, s.steps, s.new_events
+                    );
                     return Ok(());
                 }
-                Ok(s) => println!("{}: caught up ({} steps, {} items, {} new events)", sc.name, s.steps, s.items, s.new_events),
+                Ok(s) => println!(
+                    "{}: caught up ({} steps, {} items, {} new events)",
+                    sc.name, s.steps, s.items, s.new_events
+                ),
                 Err(e) => {
                     eprintln!("{}: sync failed: {e}", sc.name);
                     failed.push(sc.name.clone());
@@ -272,6 +374,154 @@ fn sync(path: &Path, once: bool) -> Result<(), Failure> {
         }
         if failed.is_empty() { Ok(()) } else { Err(runtime(format!("sources failed: {}", failed.join(", ")))) }
     })
+}
+
+fn backfill(path: &Path, out: &Path, since: Option<&str>, step: &str, labels: &[String]) -> Result<(), Failure> {
+    let usage = |message: String| Failure { code: 2, message };
+    let labels = labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => Ok((k.trim().to_string(), v.to_string())),
+            None => Err(usage(format!("invalid --label {l:?}: expected NAME=VALUE such as job=siloscope"))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    siloscope::backfill::render_extra_labels(&labels).map_err(|e| usage(format!("invalid --label: {e}")))?;
+    let step = siloscope::config::parse_duration(step).map_err(|e| usage(format!("invalid --step {step:?}: {e}")))?;
+    if step <= 0 {
+        return Err(usage("--step must be longer than 0s, e.g. --step 1h".into()));
+    }
+    let since = since
+        .map(|d| siloscope::config::parse_date(d).map_err(|e| usage(format!("invalid --since {d:?}: {e}"))))
+        .transpose()?;
+    if since.is_some_and(|s| s > daemon::wall_now()) {
+        return Err(usage("--since is in the future: give a date in the past, e.g. --since 2025-01-01".into()));
+    }
+    let cfg = load_config(path)?;
+    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let file = std::fs::File::create(out).map_err(|e| runtime(format!("cannot create {}: {e}", out.display())))?;
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+    let terminal = std::io::stderr().is_terminal();
+    let mut last_percent = usize::MAX;
+    let mut progress = |done: usize, total: usize| {
+        let percent = done * 100 / total.max(1);
+        if terminal && percent != last_percent {
+            eprint!("\rbackfill: {done}/{total} steps ({percent}%)");
+            last_percent = percent;
+        }
+    };
+    let summary = siloscope::backfill::backfill_store(cfg, store, since, step, labels, &mut writer, &mut progress)
+        .map_err(runtime)?;
+    std::io::Write::flush(&mut writer).map_err(|e| runtime(format!("cannot write {}: {e}", out.display())))?;
+    if terminal {
+        eprintln!();
+    }
+    let day = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.to_rfc3339()).unwrap_or_default();
+    println!(
+        "{}: {} series, {} steps from {} to {}, {} samples, {:.1} MiB (computed in {:.1} s, written in {:.1} s)",
+        out.display(),
+        summary.series,
+        summary.steps,
+        day(summary.from),
+        day(summary.to),
+        summary.samples,
+        summary.bytes as f64 / (1024.0 * 1024.0),
+        summary.compute_seconds,
+        summary.write_seconds
+    );
+    println!("load it with: promtool tsdb create-blocks-from openmetrics {} <prometheus data dir>", out.display());
+    Ok(())
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Html,
+    #[value(name = "md", alias = "markdown")]
+    Md,
+    Json,
+}
+
+struct ReportArgs {
+    period: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    teams: Vec<String>,
+    format: ReportFormat,
+    out: Option<PathBuf>,
+    name_people: bool,
+}
+
+fn report(path: &Path, args: ReportArgs) -> Result<(), Failure> {
+    use siloscope::report::{self, Format, Period, ReportOptions};
+    let usage = |message: String| Failure { code: 2, message };
+    let now = daemon::wall_now();
+    let period = match (&args.period, &args.from, &args.to) {
+        (Some(p), _, _) => Period::parse(p).map_err(usage)?,
+        (None, Some(from), Some(to)) => Period::between(from, to).map_err(usage)?,
+        _ => Period::quarter_to_date(now),
+    };
+    let cfg = load_config(path)?;
+    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    // The directory first: a mistyped team fails before a long load.
+    let dir = report::load_directory(&*store, &cfg).map_err(runtime)?;
+    report::select_teams(&dir, &args.teams).map_err(usage)?;
+    let total = store.event_count().map_err(|e| runtime(e.to_string()))?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        let style = indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} events ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message("loading the store");
+        bar
+    });
+    let frame = report::load_frame(&*store, &mut |n| {
+        if let Some(bar) = &bar {
+            bar.set_position(n);
+        }
+    })
+    .map_err(runtime)?;
+    if let Some(bar) = &bar {
+        bar.set_message("computing the report");
+    }
+    let opts = ReportOptions { teams: args.teams, name_people: args.name_people, ..ReportOptions::new(period, now) };
+    let computed = report::generate(&frame, &dir, &cfg.signals, &opts).map_err(runtime)?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let format = match args.format {
+        ReportFormat::Html => Format::Html,
+        ReportFormat::Md => Format::Markdown,
+        ReportFormat::Json => Format::Json,
+    };
+    let text = report::render(&computed, format);
+    match &args.out {
+        Some(out) => {
+            std::fs::write(out, &text).map_err(|e| runtime(format!("cannot write {}: {e}", out.display())))?;
+            println!(
+                "{}: report for {} ({}), {} events on {} items",
+                out.display(),
+                computed.period.label,
+                computed.period.dates(),
+                computed.coverage.events_in_period,
+                computed.coverage.items_in_period
+            );
+        }
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+                .map_err(|e| runtime(format!("cannot write the report: {e}")))?;
+        }
+    }
+    if !computed.has_data {
+        eprintln!(
+            "siloscope: no data in {} ({}): the report says so and shows what the store holds",
+            computed.period.label,
+            computed.period.dates()
+        );
+    }
+    Ok(())
 }
 
 fn progress_bar(terminal: bool, sc: &SourceConfig) -> Option<indicatif::ProgressBar> {
@@ -283,10 +533,17 @@ fn progress_bar(terminal: bool, sc: &SourceConfig) -> Option<indicatif::Progress
     })
 }
 
-fn demo(listen_address: String, speed: f64, store_path: Option<PathBuf>, sim: SimulatorConfig) -> Result<(), Failure> {
+fn demo(
+    listen_address: String,
+    speed: f64,
+    store_path: Option<PathBuf>,
+    sim: SimulatorConfig,
+    web_config: Option<&Path>,
+) -> Result<(), Failure> {
     if !(speed.is_finite() && speed > 0.0) {
         return Err(Failure { code: 2, message: format!("--speed must be a positive number, got {speed}") });
     }
+    let web = load_web_config(web_config)?;
     let mut cfg = Config::parse("", Path::new("<demo>")).map_err(|e| runtime(e.to_string()))?;
     let teams = sim.teams;
     let people = sim.teams * sim.people_per_team;
@@ -302,14 +559,16 @@ fn demo(listen_address: String, speed: f64, store_path: Option<PathBuf>, sim: Si
         let clock = Clock::Accelerated { wall_start: now, sim_start: now, speed };
         let state: Arc<State> = State::new(cfg, store, clock).map_err(runtime)?;
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(listen_address);
+        let scheme = scheme(&web);
         println!(
-            "siloscope demo: serving http://{addr}/metrics — a simulated organisation of {teams} teams and {people} people, \
+            "siloscope demo: serving {scheme}://{addr}/metrics — a simulated organisation of {teams} teams and {people} people, \
              {days} days of history being backfilled, then time runs {speed}× faster. Ctrl-C to stop."
         );
         let opts = RunOptions {
             recompute_min_gap: std::time::Duration::from_secs(1),
             recompute_period: std::time::Duration::from_secs(5),
             source_interval: Some(2),
+            web,
         };
         daemon::run(state, listener, opts).await.map_err(runtime)
     })

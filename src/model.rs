@@ -45,13 +45,8 @@ pub enum ItemKind {
 }
 
 impl ItemKind {
-    pub const ALL: [ItemKind; 5] = [
-        ItemKind::Issue,
-        ItemKind::PullRequest,
-        ItemKind::MergeRequest,
-        ItemKind::Ticket,
-        ItemKind::DecisionRecord,
-    ];
+    pub const ALL: [ItemKind; 5] =
+        [ItemKind::Issue, ItemKind::PullRequest, ItemKind::MergeRequest, ItemKind::Ticket, ItemKind::DecisionRecord];
     pub fn as_str(self) -> &'static str {
         match self {
             ItemKind::Issue => "issue",
@@ -344,9 +339,7 @@ mod tests {
             item: "github:acme/api#1".into(),
             at: 1_700_000_000,
             actor: Some("github:alice".into()),
-            kind: EventKind::ReviewRequested {
-                reviewer: Reviewer::Team("acme/payments".into()),
-            },
+            kind: EventKind::ReviewRequested { reviewer: Reviewer::Team("acme/payments".into()) },
         };
         let json = serde_json::to_string(&ev).unwrap();
         assert!(json.contains(r#""type":"review_requested""#), "{json}");

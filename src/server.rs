@@ -1,5 +1,6 @@
-//! HTTP routes: `/metrics` (OpenMetrics), `/healthz`, `/readyz` and a small landing page.
-//! Handlers only read published state; they never compute signals or touch the store.
+//! HTTP routes: `/metrics` (OpenMetrics), `/healthz`, `/readyz`, `/report` and a landing page.
+//! Handlers only read published state and never touch the store; the one exception is `/report`
+//! (and `/report.json`), which computes the quarter to date per request on a blocking thread.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,8 +12,9 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::exporter::{Exporter, OPENMETRICS_CONTENT_TYPE};
+use crate::report::{Format, ReportProducer};
 
-pub fn router(exporter: Arc<Exporter>) -> Router {
+pub fn router(exporter: Arc<Exporter>, report: Option<ReportProducer>) -> Router {
     let metrics = {
         let e = exporter.clone();
         move || async move { ([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], e.render()).into_response() }
@@ -27,11 +29,35 @@ pub fn router(exporter: Arc<Exporter>) -> Router {
             }
         }
     };
-    Router::new()
+    let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .route("/", get(landing))
+        .route("/", get(landing));
+    match report {
+        Some(producer) => {
+            let json = producer.clone();
+            app.route("/report", get(move || report_response(producer.clone(), Format::Html)))
+                .route("/report.json", get(move || report_response(json.clone(), Format::Json)))
+        }
+        None => app,
+    }
+}
+
+/// Computes the report off the async runtime (it walks the whole frame).
+async fn report_response(producer: ReportProducer, format: Format) -> Response {
+    match tokio::task::spawn_blocking(move || producer(format)).await {
+        Ok(Ok(body)) => {
+            let content_type = match format {
+                Format::Html => "text/html; charset=utf-8",
+                Format::Markdown => "text/markdown; charset=utf-8",
+                Format::Json => "application/json",
+            };
+            ([(header::CONTENT_TYPE, content_type)], body).into_response()
+        }
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("the report failed: {e}\n")).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("the report task failed: {e}\n")).into_response(),
+    }
 }
 
 async fn landing() -> Response {
@@ -39,7 +65,7 @@ async fn landing() -> Response {
         "<!doctype html><html><head><title>siloscope</title></head><body>",
         "<h1>siloscope</h1><p>Cross-team collaboration signals.</p><ul>",
         "<li><a href=\"/metrics\">/metrics</a></li><li><a href=\"/healthz\">/healthz</a></li>",
-        "<li><a href=\"/readyz\">/readyz</a></li></ul></body></html>"
+        "<li><a href=\"/readyz\">/readyz</a></li><li><a href=\"/report\">/report</a> (quarter to date)</li></ul></body></html>"
     ))
     .into_response()
 }
@@ -64,7 +90,31 @@ pub async fn bind(address: &str) -> Result<TcpListener, String> {
 pub async fn serve(
     listener: TcpListener,
     exporter: Arc<Exporter>,
+    report: Option<ReportProducer>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(exporter)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(exporter, report)).with_graceful_shutdown(shutdown).await
+}
+
+/// Serves until `shutdown` resolves, with TLS and basic auth when the web config enables them
+/// (`--web.config.file`).
+pub async fn serve_secured(
+    listener: TcpListener,
+    exporter: Arc<Exporter>,
+    report: Option<ReportProducer>,
+    web: Option<Arc<crate::webconfig::WebConfig>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let Some(web) = web else { return serve(listener, exporter, report, shutdown).await };
+    let mut app = router(exporter, report);
+    if let Some(auth) = &web.basic_auth {
+        app = crate::webconfig::protect(app, auth.clone());
+    }
+    match &web.tls {
+        Some(acceptor) => {
+            let tls = crate::webconfig::TlsListener::new(listener, acceptor.clone())?;
+            axum::serve(tls, app).with_graceful_shutdown(shutdown).await
+        }
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+    }
 }

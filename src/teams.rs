@@ -374,21 +374,38 @@ impl DirectoryBuilder {
         &mut self.dir.ownership
     }
 
-    /// Merges a source's snapshot after the config entries.
+    /// Merges a source's snapshot after the config entries. A source team joins the config team
+    /// that claims one of its handles (`acme/payments`), else the team of the same name.
     pub fn snapshot(&mut self, snap: &DirectorySnapshot) {
+        let mut by_name: HashMap<String, TeamId> = HashMap::new();
         for t in &snap.teams {
-            self.team(&t.name, &t.handles, None);
+            let claimed = t
+                .handles
+                .iter()
+                .find_map(|h| self.dir.handle_index.get(&h.trim_start_matches('@').to_ascii_lowercase()).copied());
+            let id = match claimed {
+                Some(id) => {
+                    let name = self.dir.teams[id as usize].name.clone();
+                    self.team(&name, &t.handles, None)
+                }
+                None => self.team(&t.name, &t.handles, None),
+            };
+            by_name.insert(t.name.to_ascii_lowercase(), id);
         }
+        let resolve = |b: &mut Self, name: &str| match by_name.get(&name.to_ascii_lowercase()) {
+            Some(id) => *id,
+            None => b.team(name, &[], None),
+        };
         for p in &snap.people {
             let ms = p
                 .memberships
                 .iter()
-                .map(|m| Membership { team: self.team(&m.team, &[], None), from: m.from, until: m.until })
+                .map(|m| Membership { team: resolve(self, &m.team), from: m.from, until: m.until })
                 .collect();
             self.person(&p.name, &p.identities, ms, p.bot);
         }
         for (scope, team) in &snap.scope_owners {
-            let t = self.team(team, &[], None);
+            let t = resolve(self, team);
             self.dir.ownership.scopes.push((ScopePattern(scope.clone()), t));
         }
     }
@@ -452,9 +469,35 @@ mod tests {
     }
 
     #[test]
+    fn source_teams_merge_with_config_teams_by_handle() {
+        use crate::model::{SnapshotMembership, SnapshotPerson, SnapshotTeam};
+        let mut b = DirectoryBuilder::new();
+        let pay = b.team("Payments Squad", &["acme/payments".into()], None);
+        b.snapshot(&DirectorySnapshot {
+            teams: vec![SnapshotTeam { name: "payments".into(), handles: vec!["acme/payments".into()] }],
+            people: vec![SnapshotPerson {
+                name: "bob".into(),
+                identities: vec!["github:bob".into()],
+                memberships: vec![SnapshotMembership { team: "payments".into(), from: None, until: None }],
+                bot: false,
+            }],
+            scope_owners: vec![("acme/pay-api".into(), "payments".into())],
+        });
+        let d = b.build();
+        assert_eq!(d.teams().len(), 1, "the source's team merged into the config team");
+        assert_eq!(d.team_of("github:bob", 0), Some(pay));
+        assert_eq!(d.scope_owner("acme/pay-api"), Some(pay));
+    }
+
+    #[test]
     fn working_seconds_skip_nights_and_weekends() {
         // Mon–Fri 09:00–17:00 UTC. 1970-01-05 was a Monday.
-        let cal = Calendar { utc_offset: 0, workdays: [true, true, true, true, true, false, false], start: 9 * HOUR, end: 17 * HOUR };
+        let cal = Calendar {
+            utc_offset: 0,
+            workdays: [true, true, true, true, true, false, false],
+            start: 9 * HOUR,
+            end: 17 * HOUR,
+        };
         let monday = 4 * DAY;
         assert_eq!(cal.working_seconds(monday + 8 * HOUR, monday + 10 * HOUR), HOUR);
         // Friday 16:00 → Monday 10:00 = 1h Friday + 1h Monday.

@@ -34,7 +34,8 @@ fn invalid_config_names_file_line_and_fix_with_exit_code_2() {
 fn unknown_team_in_an_ownership_rule_is_a_config_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
-    std::fs::write(&path, "[[teams]]\nname = \"payments\"\n\n[ownership]\nstatuses = { \"In QA\" = \"qa\" }\n").unwrap();
+    std::fs::write(&path, "[[teams]]\nname = \"payments\"\n\n[ownership]\nstatuses = { \"In QA\" = \"qa\" }\n")
+        .unwrap();
     let out = run(&["serve", "--config", path.to_str().unwrap()]);
     assert_clean_failure(&out, 2, &[&format!("{}:5:", path.display()), "qa"]);
 }
@@ -149,11 +150,17 @@ fn demo_serves_every_metric_family_with_real_values_and_stops_on_sigterm() {
     sigterm(&child);
     let status = wait_exit(&mut child, Duration::from_secs(30));
     assert!(status.success(), "demo should exit 0 on SIGTERM, got {status}");
-    let out = text(&child.stdout.take().map(|mut s| {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut s, &mut v).unwrap();
-        v
-    }).unwrap());
+    let out = text(
+        &child
+            .stdout
+            .take()
+            .map(|mut s| {
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut s, &mut v).unwrap();
+                v
+            })
+            .unwrap(),
+    );
     assert!(out.contains(&format!("http://127.0.0.1:{port}/metrics")), "the demo should print its URL: {out}");
 }
 

@@ -5,10 +5,7 @@ use std::io::Write;
 use siloscope::config::{Config, SourceSettings};
 
 fn write_config(text: &str) -> tempfile::NamedTempFile {
-    let mut file = tempfile::Builder::new()
-        .suffix(".toml")
-        .tempfile()
-        .expect("temp file");
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().expect("temp file");
     file.write_all(text.as_bytes()).expect("write config");
     file
 }
@@ -45,9 +42,7 @@ token = "s3cr3t-value"
     let lines: Vec<&str> = report.lines().collect();
     assert_eq!(lines.len(), 7, "{report}");
     let expected_prefixes = [
-        format!(
-            "{path}:2:1: unknown key `server.listen_adress`; fix: did you mean `listen_address`?"
-        ),
+        format!("{path}:2:1: unknown key `server.listen_adress`; fix: did you mean `listen_address`?"),
         format!("{path}:5:15: `signals.stall_after` is not a valid duration"),
         format!("{path}:6:18: `signals.windows` must be a duration string with a unit"),
         format!("{path}:10:27: `teams.calendar.utc_offset` is not a UTC offset"),
@@ -56,40 +51,23 @@ token = "s3cr3t-value"
         format!("{path}:20:1: `sources.token` holds a secret inline"),
     ];
     for (line, prefix) in lines.iter().zip(&expected_prefixes) {
-        assert!(
-            line.starts_with(prefix.as_str()),
-            "\n got: {line}\nwant: {prefix}…"
-        );
+        assert!(line.starts_with(prefix.as_str()), "\n got: {line}\nwant: {prefix}…");
     }
-    assert!(
-        lines[4].ends_with("fix: did you mean `payments`?"),
-        "{}",
-        lines[4]
-    );
-    assert!(
-        !report.contains("s3cr3t-value"),
-        "a secret leaked into the report"
-    );
+    assert!(lines[4].ends_with("fix: did you mean `payments`?"), "{}", lines[4]);
+    assert!(!report.contains("s3cr3t-value"), "a secret leaked into the report");
 }
 
 #[test]
 fn the_example_config_loads_from_disk_with_its_simulator() {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/siloscope.example.toml");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/siloscope.example.toml");
     let config = Config::load(&path).unwrap_or_else(|e| panic!("example config:\n{e}"));
-    assert_eq!(
-        config.store.path,
-        path.parent().unwrap().join("siloscope.db")
-    );
+    assert_eq!(config.store.path, path.parent().unwrap().join("siloscope.db"));
     assert_eq!(config.sources.len(), 1);
-    let SourceSettings::Simulator(sim) = &config.sources[0].settings;
+    let SourceSettings::Simulator(sim) = &config.sources[0].settings else { panic!("a simulator source") };
     assert_eq!((sim.seed, sim.teams, sim.items_per_day), (42, 8, 120.0));
     let directory = config.directory.builder().build();
     let qa = directory.team_by_name("qa").expect("qa team");
     assert_eq!(directory.status_team("in qa"), Some(qa));
-    assert_eq!(
-        directory.scope_owner("acme/web-shop"),
-        directory.team_by_name("frontend")
-    );
+    assert_eq!(directory.scope_owner("acme/web-shop"), directory.team_by_name("frontend"));
     assert_eq!(config.signals.stall_after_by_team.get("qa"), Some(&86_400));
 }

@@ -31,7 +31,9 @@ fn sync_killed_at(config: &std::path::Path, kill_at_step: u64) {
     let mut seen = 0;
     for line in BufReader::new(stderr).lines() {
         let line = line.unwrap();
-        if let Some(steps) = line.split("steps=").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse::<u64>().ok()) {
+        if let Some(steps) =
+            line.split("steps=").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse::<u64>().ok())
+        {
             seen = steps;
             if steps >= kill_at_step {
                 break;
@@ -79,10 +81,14 @@ fn sigterm_during_a_sync_exits_cleanly_and_keeps_what_was_committed() {
     let store = dir.path().join("s.db");
     let cfg = sim_config(dir.path(), "c", &store, &format!("start = \"{start}\"\nitems_per_day = 250\n"));
     let port = free_port();
-    let mut child = spawn(&["serve", "--config", cfg.to_str().unwrap(), "--web.listen-address", &format!("127.0.0.1:{port}")]);
+    let mut child =
+        spawn(&["serve", "--config", cfg.to_str().unwrap(), "--web.listen-address", &format!("127.0.0.1:{port}")]);
     wait_for("the first committed events", Duration::from_secs(60), || {
-        (http_get(port, "/metrics")?.1.lines().any(|l| l.starts_with("siloscope_events_ingested_total{source=\"sim\"}") && !l.ends_with(" 0")))
-            .then_some(())
+        (http_get(port, "/metrics")?
+            .1
+            .lines()
+            .any(|l| l.starts_with("siloscope_events_ingested_total{source=\"sim\"}") && !l.ends_with(" 0")))
+        .then_some(())
     });
     sigterm(&child);
     let status = wait_exit(&mut child, Duration::from_secs(30));
@@ -106,7 +112,11 @@ fn one_failing_source_never_stops_another() {
     // The "broken" source's stored cursor is garbage: every sync of it fails.
     {
         let mut s = SqliteStore::open(&store).unwrap();
-        let batch = siloscope::model::Batch { source: "broken".into(), cursor: Some("{not a cursor".into()), ..Default::default() };
+        let batch = siloscope::model::Batch {
+            source: "broken".into(),
+            cursor: Some("{not a cursor".into()),
+            ..Default::default()
+        };
         s.commit_batch(&batch).unwrap();
     }
     let start = chrono::Utc::now().date_naive() - chrono::Days::new(10);
@@ -121,7 +131,8 @@ fn one_failing_source_never_stops_another() {
     )
     .unwrap();
     let port = free_port();
-    let mut child = spawn(&["serve", "--config", cfg.to_str().unwrap(), "--web.listen-address", &format!("127.0.0.1:{port}")]);
+    let mut child =
+        spawn(&["serve", "--config", cfg.to_str().unwrap(), "--web.listen-address", &format!("127.0.0.1:{port}")]);
     let metrics = wait_for("both sources to have synced at least once", Duration::from_secs(60), || {
         let body = http_get(port, "/metrics")?.1;
         (body.contains("siloscope_source_up{source=\"healthy\"} 1")
@@ -133,10 +144,16 @@ fn one_failing_source_never_stops_another() {
     assert!(!metrics.contains("siloscope_events_ingested_total{source=\"healthy\"} 0\n"));
     sigterm(&child);
     assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
-    let stderr = text(&child.stderr.take().map(|mut s| {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut s, &mut v).unwrap();
-        v
-    }).unwrap());
+    let stderr = text(
+        &child
+            .stderr
+            .take()
+            .map(|mut s| {
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut s, &mut v).unwrap();
+                v
+            })
+            .unwrap(),
+    );
     assert!(stderr.contains("source=broken") && stderr.contains("sync failed"), "{stderr}");
 }

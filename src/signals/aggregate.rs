@@ -11,9 +11,8 @@ use crate::signals::{HandoffKind, SignalsConfig};
 use crate::teams::{Directory, OTHER_TEAM, PersonId, TeamId};
 
 /// Latency buckets of every `_seconds` histogram (SIGNALS.md §9): 5m … 30d.
-pub const LATENCY_BUCKETS: [f64; 11] = [
-    300.0, 900.0, 3600.0, 14_400.0, 28_800.0, 86_400.0, 172_800.0, 345_600.0, 604_800.0, 1_209_600.0, 2_592_000.0,
-];
+pub const LATENCY_BUCKETS: [f64; 11] =
+    [300.0, 900.0, 3600.0, 14_400.0, 28_800.0, 86_400.0, 172_800.0, 345_600.0, 604_800.0, 1_209_600.0, 2_592_000.0];
 
 /// A histogram with the latency buckets: per-bucket (non-cumulative) counts, +Inf last.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -99,7 +99,8 @@ impl CustodyWalk {
     /// `to`, or the assignment of a member of `to`.
     fn acknowledges(step: &Step, res: &mut Resolver, to: TeamId) -> bool {
         !step.actor.bot
-            && (step.actor.team == Some(to) || (step.ev.kind == Ev::Assigned && res.team(step.ev.a, step.ev.at) == Some(to)))
+            && (step.actor.team == Some(to)
+                || (step.ev.kind == Ev::Assigned && res.team(step.ev.a, step.ev.at) == Some(to)))
     }
 
     pub fn on_event(&mut self, step: &mut Step, res: &mut Resolver, out: &mut Analysis) {

@@ -93,7 +93,12 @@ impl<'c> DecisionWalk<'c> {
             None => {
                 let is_decision = step.info.kind == ItemKind::DecisionRecord
                     || (step.info.issue_type != NO_SYM
-                        && self.cfg.decisions.issue_types.iter().any(|t| t == res.frame.syms.resolve(step.info.issue_type)))
+                        && self
+                            .cfg
+                            .decisions
+                            .issue_types
+                            .iter()
+                            .any(|t| t == res.frame.syms.resolve(step.info.issue_type)))
                     || !self.decision_labels.is_empty();
                 let makes = match ev.kind {
                     Ev::Closed => ev.a == 1,

@@ -5,7 +5,7 @@
 use crate::model::Ts;
 use crate::signals::frame::{Ev, STATE_APPROVED};
 use crate::signals::records::{Analysis, EngagementKind, EngagementRec, FirstResponseRec, InteractionRec, JointWinRec};
-use crate::signals::walk::{Resolver, Step};
+use crate::signals::walk::{Resolver, Step, Who};
 use crate::teams::TeamId;
 
 #[derive(Default)]
@@ -104,14 +104,24 @@ impl EngagementWalk {
                 if let (Some(x), Some(y)) = (actor.team, owner)
                     && x != y
                 {
-                    out.engagements.push(EngagementRec { actor_team: x, owner_team: y, kind: EngagementKind::Comment, at });
+                    out.engagements.push(EngagementRec {
+                        actor_team: x,
+                        owner_team: y,
+                        kind: EngagementKind::Comment,
+                        at,
+                    });
                 }
                 if let Some(x) = actor.team {
                     for &h in res.frame.extras(ev.a, ev.b) {
                         if let Some(t) = res.handle_team(h)
                             && t != x
                         {
-                            out.engagements.push(EngagementRec { actor_team: x, owner_team: t, kind: EngagementKind::Mention, at });
+                            out.engagements.push(EngagementRec {
+                                actor_team: x,
+                                owner_team: t,
+                                kind: EngagementKind::Mention,
+                                at,
+                            });
                         }
                     }
                 }
@@ -121,7 +131,12 @@ impl EngagementWalk {
                 if let (Some(x), Some(y)) = (actor.team, owner)
                     && x != y
                 {
-                    out.engagements.push(EngagementRec { actor_team: x, owner_team: y, kind: EngagementKind::Review, at });
+                    out.engagements.push(EngagementRec {
+                        actor_team: x,
+                        owner_team: y,
+                        kind: EngagementKind::Review,
+                        at,
+                    });
                 }
                 interaction(out, actor.person, actor.team);
             }
@@ -130,7 +145,7 @@ impl EngagementWalk {
                     interaction(out, actor.person, actor.team);
                 }
                 for &co in res.frame.extras(ev.a, ev.b) {
-                    if let Ok(Some(p)) = res.person(co) {
+                    if let Who::Person(p) = res.person(co) {
                         let t = res.dir.team_of_person(p, at);
                         interaction(out, Some(p), t);
                     }

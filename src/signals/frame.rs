@@ -339,7 +339,13 @@ mod tests {
     #[test]
     fn prepare_groups_by_item_and_time() {
         let mut f = Frame::new();
-        let ev = |id: &str, item: &str, at| Event { id: id.into(), item: item.into(), at, actor: None, kind: EventKind::Opened };
+        let ev = |id: &str, item: &str, at| Event {
+            id: id.into(),
+            item: item.into(),
+            at,
+            actor: None,
+            kind: EventKind::Opened,
+        };
         f.add_event(&ev("1", "b", 5));
         f.add_event(&ev("2", "a", 9));
         f.add_event(&ev("3", "b", 1));

@@ -111,9 +111,9 @@ pub mod engagement;
 pub mod frame;
 pub mod records;
 pub mod reviews;
-pub mod walk;
 #[cfg(test)]
 mod tests;
+pub mod walk;
 
 pub use aggregate::{Histogram, LATENCY_BUCKETS, Signals, aggregate};
 pub use frame::Frame;

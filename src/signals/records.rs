@@ -198,7 +198,10 @@ impl Analysis {
         for ((_, team), days) in &self.activity {
             // Days whose last activity is after `from`; the first of them must start by `to`.
             let i = days.partition_point(|(_, last)| *last <= from);
-            let active = days[i..].iter().take(2).any(|(first, last)| (*first > from && *first <= to) || (*last > from && *last <= to));
+            let active = days[i..]
+                .iter()
+                .take(2)
+                .any(|(first, last)| (*first > from && *first <= to) || (*last > from && *last <= to));
             if active {
                 *out.entry(*team).or_default() += 1;
             }

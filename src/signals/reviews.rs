@@ -3,7 +3,7 @@
 //! Reciprocity is a windowed ratio and lives in the aggregation, which has `now`.
 
 use crate::model::{ReviewState, Ts};
-use crate::signals::frame::{EventRow, Ev, STATE_APPROVED, STATE_CHANGES_REQUESTED, Sym};
+use crate::signals::frame::{Ev, EventRow, STATE_APPROVED, STATE_CHANGES_REQUESTED, Sym};
 use crate::signals::records::{Analysis, PickupRec, ReviewRec};
 use crate::signals::walk::{Resolver, Step};
 use crate::teams::TeamId;
@@ -87,7 +87,7 @@ impl ReviewWalk {
                     let answered = if p.team_request {
                         step.actor.team.is_some() && p.reviewer_team == step.actor.team
                     } else {
-                        p.reviewer == ev.actor || (person.is_some() && res.person(p.reviewer) == Ok(person))
+                        p.reviewer == ev.actor || (person.is_some() && res.person(p.reviewer).person() == person)
                     };
                     if !answered {
                         i += 1;

@@ -2,11 +2,9 @@
 
 use std::collections::HashMap;
 
-use crate::model::{
-    DAY, Event, EventKind, HOUR, Item, ItemKind, ItemState, LinkRelation, ReviewState, Reviewer, Ts,
-};
+use crate::model::{DAY, Event, EventKind, HOUR, Item, ItemKind, ItemState, LinkRelation, ReviewState, Reviewer, Ts};
 use crate::signals::records::{EngagementKind, RehashReason, ReworkKind};
-use crate::signals::{Analysis, Frame, HandoffKind, SignalsConfig, Signals, analyze, compute};
+use crate::signals::{Analysis, Frame, HandoffKind, Signals, SignalsConfig, analyze, compute};
 use crate::teams::{Calendar, Directory, DirectoryBuilder, Membership, ScopePattern, TeamId};
 
 const T0: Ts = 1_767_225_600; // 2026-01-01T00:00:00Z, a Thursday
@@ -22,7 +20,12 @@ fn org() -> DirectoryBuilder {
     for t in ["a", "b", "c"] {
         let id = b.team(t, &[format!("acme/{t}")], None);
         for n in 1..=3 {
-            b.person(&format!("{t}{n}"), &[format!("github:{t}{n}")], vec![Membership { team: id, from: None, until: None }], false);
+            b.person(
+                &format!("{t}{n}"),
+                &[format!("github:{t}{n}")],
+                vec![Membership { team: id, from: None, until: None }],
+                false,
+            );
         }
         b.ownership_mut().scopes.push((ScopePattern(format!("acme/{t}-repo")), id));
     }
@@ -30,7 +33,10 @@ fn org() -> DirectoryBuilder {
     b.person(
         "mover",
         &["github:mover".into()],
-        vec![Membership { team: a, from: None, until: Some(h(100)) }, Membership { team: bb, from: Some(h(100)), until: None }],
+        vec![
+            Membership { team: a, from: None, until: Some(h(100)) },
+            Membership { team: bb, from: Some(h(100)), until: None },
+        ],
         false,
     );
     b.bot("github:helper".into());
@@ -204,9 +210,7 @@ fn initial_labels_at_creation_are_not_handoffs_and_pulling_work_acknowledges_at_
 #[test]
 fn assignment_of_a_receiving_member_acknowledges() {
     let mut s = Scenario::new();
-    s.issue("x", "acme/a-repo", "a1", h(0))
-        .ev("x", h(1), "a1", label("team:b"))
-        .ev("x", h(4), "a2", assign("b3")); // the label still rules custody; assigning b3 acknowledges
+    s.issue("x", "acme/a-repo", "a1", h(0)).ev("x", h(1), "a1", label("team:b")).ev("x", h(4), "a2", assign("b3")); // the label still rules custody; assigning b3 acknowledges
     assert_eq!(handoffs(&s, h(5)), vec![ho(Reassign, "a", "b", Some(3))]);
 }
 
@@ -239,7 +243,12 @@ fn waiting_vs_stalled_and_oldest_wait() {
 #[test]
 fn stall_counted_in_working_hours_of_the_receiving_team() {
     let mut b = org();
-    let cal = Calendar { utc_offset: 0, workdays: [true, true, true, true, true, false, false], start: 9 * HOUR, end: 17 * HOUR };
+    let cal = Calendar {
+        utc_offset: 0,
+        workdays: [true, true, true, true, true, false, false],
+        start: 9 * HOUR,
+        end: 17 * HOUR,
+    };
     b.team("b", &[], Some(cal));
     let mut s = Scenario { dir: b.build(), ..Scenario::new() };
     s.cfg.stall_in_working_hours = true;
@@ -290,7 +299,12 @@ fn membership_change_mid_item_is_not_a_handoff_and_attribution_uses_event_time()
 fn rehash_reasons() {
     let mut s = Scenario::new();
     let decision = |s: &mut Scenario, key: &str| {
-        s.issue(key, "acme/a-repo", "a1", h(0)).ev(key, h(0), "a1", label("decision")).ev(key, h(10), "a1", close(true));
+        s.issue(key, "acme/a-repo", "a1", h(0)).ev(key, h(0), "a1", label("decision")).ev(
+            key,
+            h(10),
+            "a1",
+            close(true),
+        );
     };
     decision(&mut s, "d-reopen");
     s.ev("d-reopen", h(20), "b1", EventKind::Reopened);
@@ -311,11 +325,8 @@ fn rehash_reasons() {
     s.ev("d-late", h(10) + 91 * DAY, "a1", EventKind::Reopened);
     s.issue("not-decision", "acme/a-repo", "a1", h(0)).ev("not-decision", h(1), "a1", close(true));
     let a = s.analysis(h(10) + 100 * DAY);
-    let by_item: HashMap<String, Option<(RehashReason, Ts)>> = a
-        .decisions
-        .iter()
-        .map(|d| (s.items[d.item as usize].key.clone(), d.rehashed))
-        .collect();
+    let by_item: HashMap<String, Option<(RehashReason, Ts)>> =
+        a.decisions.iter().map(|d| (s.items[d.item as usize].key.clone(), d.rehashed)).collect();
     assert_eq!(by_item.len(), 6);
     assert_eq!(by_item["d-reopen"], Some((RehashReason::Reopened, h(20))));
     assert_eq!(by_item["d-link"], Some((RehashReason::Superseded, h(30))));
@@ -338,9 +349,15 @@ fn decision_by_issue_type_and_record_status() {
     s.item("adr", ItemKind::DecisionRecord, "acme/b-repo", "b1", h(0))
         .ev("adr", h(1), "b1", EventKind::StatusChanged { from: None, to: "Proposed".into(), category: None })
         .ev("adr", h(9), "b1", EventKind::StatusChanged { from: None, to: "Accepted".into(), category: None })
-        .ev("adr", h(9) + 10 * DAY, "b2", EventKind::StatusChanged { from: None, to: "Superseded".into(), category: None });
+        .ev(
+            "adr",
+            h(9) + 10 * DAY,
+            "b2",
+            EventKind::StatusChanged { from: None, to: "Superseded".into(), category: None },
+        );
     let a = s.analysis(h(0) + 30 * DAY);
-    let got: Vec<_> = a.decisions.iter().map(|d| (s.dir.team_name(d.team), d.made_at, d.rehashed.map(|r| r.0))).collect();
+    let got: Vec<_> =
+        a.decisions.iter().map(|d| (s.dir.team_name(d.team), d.made_at, d.rehashed.map(|r| r.0))).collect();
     assert_eq!(got, vec![("a", h(5), None), ("b", h(9), Some(RehashReason::Status))]);
 }
 
@@ -376,7 +393,11 @@ fn cross_team_reviews_pickup_excludes_draft_time() {
         a.reviews.iter().map(|r| (s.dir.team_name(r.author_team), s.dir.team_name(r.reviewer_team), r.state)).collect();
     assert_eq!(
         reviews,
-        vec![("a", "b", ReviewState::ChangesRequested), ("a", "a", ReviewState::Approved), ("a", "b", ReviewState::Approved)]
+        vec![
+            ("a", "b", ReviewState::ChangesRequested),
+            ("a", "a", ReviewState::Approved),
+            ("a", "b", ReviewState::Approved)
+        ]
     );
     let pickups: Vec<_> = a.pickups.iter().map(|p| (s.dir.team_name(p.reviewer_team), p.seconds)).collect();
     assert_eq!(pickups, vec![("b", 2 * HOUR), ("a", 3 * HOUR)]);
@@ -407,13 +428,19 @@ fn reciprocity_per_window() {
     let mut s = Scenario::new();
     // b reviews a's PRs 4 times in the last 7 days, a reviews b's once; c reviews a's once, 20 days ago.
     for i in 0..4 {
-        s.pr(&format!("a{i}"), "acme/a-repo", "a1", h(0)).ev(&format!("a{i}"), h(500), "b2", review(ReviewState::Approved));
+        s.pr(&format!("a{i}"), "acme/a-repo", "a1", h(0)).ev(
+            &format!("a{i}"),
+            h(500),
+            "b2",
+            review(ReviewState::Approved),
+        );
     }
     s.pr("b-pr", "acme/b-repo", "b1", h(0)).ev("b-pr", h(500), "a3", review(ReviewState::Commented));
     s.pr("a9", "acme/a-repo", "a2", h(0)).ev("a9", h(510) - 20 * DAY, "c1", review(ReviewState::Approved));
     s.ev("a9", h(510) - 20 * DAY, "c2", comment());
     let sig = s.signals(h(510));
-    let r = |a: &str, b: &str, w: &str| sig.review_reciprocity.get(&(a.to_string(), b.to_string(), w.to_string())).copied();
+    let r =
+        |a: &str, b: &str, w: &str| sig.review_reciprocity.get(&(a.to_string(), b.to_string(), w.to_string())).copied();
     assert_eq!(r("a", "b", "7d"), Some(0.25));
     assert_eq!(r("a", "c", "7d"), None); // nothing in either direction: undefined
     assert_eq!(r("a", "c", "28d"), Some(0.0)); // c gives, a never gives back
@@ -430,16 +457,16 @@ fn engagement_first_response_and_mentions() {
         .ev("q", h(5), "b2", comment())
         .ev("q", h(6), "b2", comment());
     let a = s.analysis(h(10));
-    let eng: Vec<_> = a
-        .engagements
-        .iter()
-        .map(|e| (s.dir.team_name(e.actor_team), s.dir.team_name(e.owner_team), e.kind))
-        .collect();
+    let eng: Vec<_> =
+        a.engagements.iter().map(|e| (s.dir.team_name(e.actor_team), s.dir.team_name(e.owner_team), e.kind)).collect();
     // c comments on b's item and mentions a (its own team c is not an engagement).
     assert_eq!(eng, vec![("c", "b", EngagementKind::Comment), ("c", "a", EngagementKind::Mention)]);
     assert_eq!(a.first_responses.len(), 1);
     let f = &a.first_responses[0];
-    assert_eq!((s.dir.team_name(f.requester), s.dir.team_name(f.owner), f.responded_at - f.opened_at), ("a", "b", 5 * HOUR));
+    assert_eq!(
+        (s.dir.team_name(f.requester), s.dir.team_name(f.owner), f.responded_at - f.opened_at),
+        ("a", "b", 5 * HOUR)
+    );
 }
 
 #[test]
@@ -453,7 +480,12 @@ fn joint_win_needs_contributors_from_two_teams() {
         .ev("solo", h(2), "b1", review(ReviewState::ChangesRequested))
         .ev("solo", h(3), "a2", review(ReviewState::Approved))
         .ev("solo", h(4), "a1", EventKind::Merged);
-    s.issue("lost", "acme/a-repo", "a1", h(0)).ev("lost", h(1), "a1", assign("b1")).ev("lost", h(2), "b1", close(false));
+    s.issue("lost", "acme/a-repo", "a1", h(0)).ev("lost", h(1), "a1", assign("b1")).ev(
+        "lost",
+        h(2),
+        "b1",
+        close(false),
+    );
     let a = s.analysis(h(10));
     assert_eq!(a.joint_wins.len(), 1);
     assert_eq!(a.joint_wins[0].teams, vec![s.t("a"), s.t("c")]);

@@ -46,10 +46,10 @@ impl<'a> Resolver<'a> {
         (*slot != NONE).then_some(*slot)
     }
 
-    /// The person behind an identity: `Err(())` for bots, `Ok(None)` for unknown identities.
-    pub fn person(&mut self, identity: Sym) -> Result<Option<PersonId>, ()> {
+    /// Who is behind an identity: a known person, a bot, or someone the directory lacks.
+    pub fn person(&mut self, identity: Sym) -> Who {
         if identity == NO_SYM {
-            return Ok(None);
+            return Who::Unknown;
         }
         let slot = &mut self.person[identity as usize];
         if *slot == UNRESOLVED {
@@ -57,16 +57,16 @@ impl<'a> Resolver<'a> {
             *slot = if self.dir.is_bot(s) { BOT } else { self.dir.person_of(s).unwrap_or(NONE) };
         }
         match *slot {
-            BOT => Err(()),
-            NONE => Ok(None),
-            p => Ok(Some(p)),
+            BOT => Who::Bot,
+            NONE => Who::Unknown,
+            p => Who::Person(p),
         }
     }
 
     /// The team of an identity at `at`; None for bots and unknown identities.
     pub fn team(&mut self, identity: Sym, at: Ts) -> Option<TeamId> {
         match self.person(identity) {
-            Ok(Some(p)) => self.dir.team_of_person(p, at),
+            Who::Person(p) => self.dir.team_of_person(p, at),
             _ => None,
         }
     }
@@ -92,8 +92,25 @@ impl<'a> Resolver<'a> {
             return None;
         }
         let (frame, dir) = (self.frame, self.dir);
-        Self::cached(&mut self.handle_team[handle as usize], || dir.team_by_handle(frame.syms.resolve(handle)).map(u32::from))
-            .map(|t| t as TeamId)
+        Self::cached(&mut self.handle_team[handle as usize], || {
+            dir.team_by_handle(frame.syms.resolve(handle)).map(u32::from)
+        })
+        .map(|t| t as TeamId)
+    }
+}
+
+/// An identity resolved against the directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    Person(PersonId),
+    Bot,
+    /// No identity, or one the directory does not know.
+    Unknown,
+}
+
+impl Who {
+    pub fn person(self) -> Option<PersonId> {
+        if let Who::Person(p) = self { Some(p) } else { None }
     }
 }
 
@@ -160,15 +177,12 @@ fn walk_item(
     decisions.start_item();
     let mut open = true;
     for ev in evs {
-        let actor = match res.person(ev.actor) {
-            Err(()) => Actor { person: None, team: None, bot: true },
-            Ok(person) => {
-                if person.is_none() && ev.actor != NO_SYM {
-                    *out.unknown_identities.entry(ev.actor).or_default() += 1;
-                }
-                Actor { person, team: person.and_then(|p| res.dir.team_of_person(p, ev.at)), bot: false }
-            }
-        };
+        let who = res.person(ev.actor);
+        if who == Who::Unknown && ev.actor != NO_SYM {
+            *out.unknown_identities.entry(ev.actor).or_default() += 1;
+        }
+        let person = who.person();
+        let actor = Actor { person, team: person.and_then(|p| res.dir.team_of_person(p, ev.at)), bot: who == Who::Bot };
         if let (Some(p), Some(t)) = (actor.person, actor.team) {
             note_activity(out.activity.entry((p, t)).or_default(), ev.at);
         }

@@ -2,6 +2,8 @@
 //! cursor" into normalized batches. Sources know nothing about signals, the store or the clock:
 //! the daemon hands them `now` and commits what they return.
 
+pub mod github;
+pub mod http;
 pub mod simulator;
 
 use std::future::Future;

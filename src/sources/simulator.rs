@@ -918,7 +918,8 @@ impl<'o> Story<'o> {
                 // Nobody in `to` ever reacts. Most such items end with the handing team giving up
                 // and closing them weeks later; the rest stay open for ever (long-stalled work).
                 if self.rng.chance(P_STALL_GIVEN_UP) {
-                    let give_up = (t + self.wait(STALL_GIVE_UP_AFTER, 0.6)).min(created + MAX_LIFETIME - DAY).max(t + 1);
+                    let give_up =
+                        (t + self.wait(STALL_GIVE_UP_AFTER, 0.6)).min(created + MAX_LIFETIME - DAY).max(t + 1);
                     let m = self.member(from, give_up);
                     self.by(give_up, m, SimKind::Closed { completed: false });
                 }

@@ -68,12 +68,7 @@ mod tests {
     #[test]
     fn versions_start_at_one_and_grow_by_one() {
         for (index, migration) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(
-                migration.version,
-                index as i64 + 1,
-                "{}",
-                migration.description
-            );
+            assert_eq!(migration.version, index as i64 + 1, "{}", migration.description);
         }
         assert_eq!(latest_version(), MIGRATIONS.len() as i64);
     }

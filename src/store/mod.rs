@@ -56,64 +56,31 @@ pub struct ItemCount {
 #[derive(Debug)]
 pub enum StoreError {
     /// The store could not be opened: wrong path, not a store, no permission, locked.
-    Open {
-        store: String,
-        problem: String,
-        fix: String,
-    },
+    Open { store: String, problem: String, fix: String },
     /// The store was written by a newer siloscope whose schema this build does not know.
-    NewerSchema {
-        store: String,
-        found: i64,
-        supported: i64,
-    },
+    NewerSchema { store: String, found: i64, supported: i64 },
     /// A read or write on an open store failed.
-    Backend {
-        store: String,
-        action: String,
-        fix: String,
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    Backend { store: String, action: String, fix: String, source: Box<dyn std::error::Error + Send + Sync> },
     /// A value could not be encoded for storage (a bug: model types always serialise).
-    Encode {
-        store: String,
-        what: String,
-        source: serde_json::Error,
-    },
+    Encode { store: String, what: String, source: serde_json::Error },
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::Open {
-                store,
-                problem,
-                fix,
-            } => write!(f, "cannot open store {store}: {problem}; fix: {fix}"),
-            StoreError::NewerSchema {
-                store,
-                found,
-                supported,
-            } => write!(
+            StoreError::Open { store, problem, fix } => write!(f, "cannot open store {store}: {problem}; fix: {fix}"),
+            StoreError::NewerSchema { store, found, supported } => write!(
                 f,
                 "cannot open store {store}: it was written by a newer siloscope (schema version \
                  {found}, this build knows up to {supported}); fix: upgrade siloscope, or point \
                  [store] path at a new file"
             ),
-            StoreError::Backend {
-                store,
-                action,
-                fix,
-                source,
-            } => write!(f, "store {store}: {action} failed: {source}; fix: {fix}"),
-            StoreError::Encode {
-                store,
-                what,
-                source,
-            } => write!(
-                f,
-                "store {store}: cannot encode {what}: {source}; this is a bug in siloscope, please report it"
-            ),
+            StoreError::Backend { store, action, fix, source } => {
+                write!(f, "store {store}: {action} failed: {source}; fix: {fix}")
+            }
+            StoreError::Encode { store, what, source } => {
+                write!(f, "store {store}: cannot encode {what}: {source}; this is a bug in siloscope, please report it")
+            }
         }
     }
 }

@@ -61,10 +61,7 @@ impl SqliteStore {
         let label = path.display().to_string();
         if path.is_dir() {
             return Err(StoreError::Open {
-                fix: format!(
-                    "point [store] path at a file, e.g. {}",
-                    path.join("siloscope.db").display()
-                ),
+                fix: format!("point [store] path at a file, e.g. {}", path.join("siloscope.db").display()),
                 store: label,
                 problem: "it is a directory, not a file".into(),
             });
@@ -92,11 +89,7 @@ impl SqliteStore {
         Self::prepare(conn, label, false)
     }
 
-    fn prepare(
-        mut conn: Connection,
-        label: String,
-        file_backed: bool,
-    ) -> Result<SqliteStore, StoreError> {
+    fn prepare(mut conn: Connection, label: String, file_backed: bool) -> Result<SqliteStore, StoreError> {
         let fail = |err: rusqlite::Error| open_failure(&label, &err);
         // SQLite silently falls back to read-only when it may not write the file; say so now
         // rather than at the first commit.
@@ -110,18 +103,14 @@ impl SqliteStore {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
         if file_backed {
             // The first statement that reads the file: a file that is not a database fails here.
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-                .map_err(fail)?;
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(fail)?;
             if !mode.eq_ignore_ascii_case("wal") {
                 tracing::warn!(store = %label, journal_mode = %mode,
                     "store could not switch to WAL mode; readers may wait for writers");
             }
         }
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(fail)?;
-        conn.pragma_update(None, "cache_size", -CACHE_SIZE_KIB)
-            .map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
+        conn.pragma_update(None, "cache_size", -CACHE_SIZE_KIB).map_err(fail)?;
         migrate(&mut conn, &label)?;
         Ok(SqliteStore { conn, label })
     }
@@ -131,19 +120,16 @@ impl SqliteStore {
     }
 
     fn encode_error(&self, what: String, err: serde_json::Error) -> StoreError {
-        StoreError::Encode {
-            store: self.label.clone(),
-            what,
-            source: err,
-        }
+        StoreError::Encode { store: self.label.clone(), what, source: err }
     }
 
     fn write_batch(&mut self, batch: &Batch) -> Result<CommitOutcome, StoreError> {
         let action = || format!("committing a batch of source {}", batch.source);
         let directory_json = match &batch.directory {
-            Some(snapshot) => Some(serde_json::to_string(snapshot).map_err(|err| {
-                self.encode_error(format!("the directory of source {}", batch.source), err)
-            })?),
+            Some(snapshot) => Some(
+                serde_json::to_string(snapshot)
+                    .map_err(|err| self.encode_error(format!("the directory of source {}", batch.source), err))?,
+            ),
             None => None,
         };
         let mut event_data = Vec::with_capacity(batch.events.len());
@@ -177,9 +163,7 @@ impl SqliteStore {
             }
             if !batch.events.is_empty() {
                 let mut next_seq: i64 =
-                    tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", [], |row| {
-                        row.get(0)
-                    })?;
+                    tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", [], |row| row.get(0))?;
                 let mut insert_event = tx.prepare_cached(INSERT_EVENT)?;
                 for (index, (event, data)) in batch.events.iter().zip(&event_data).enumerate() {
                     let inserted = insert_event.execute(params![
@@ -199,19 +183,16 @@ impl SqliteStore {
                 }
             }
             if let Some(json) = &directory_json {
-                tx.prepare_cached(UPSERT_DIRECTORY)?
-                    .execute(params![batch.source, json])?;
+                tx.prepare_cached(UPSERT_DIRECTORY)?.execute(params![batch.source, json])?;
             }
             if let Some(cursor) = &batch.cursor {
-                tx.prepare_cached(UPSERT_CURSOR)?
-                    .execute(params![batch.source, cursor])?;
+                tx.prepare_cached(UPSERT_CURSOR)?.execute(params![batch.source, cursor])?;
             }
             Ok(outcome)
         };
         // On error the transaction is dropped, which rolls it back: nothing of the batch stays.
         let outcome = run(&tx).map_err(|err| backend(&self.label, action(), err))?;
-        tx.commit()
-            .map_err(|err| backend(&self.label, action(), err))?;
+        tx.commit().map_err(|err| backend(&self.label, action(), err))?;
         Ok(outcome)
     }
 }
@@ -226,10 +207,7 @@ fn diagnose(err: &rusqlite::Error) -> (String, &'static str) {
             "file is not a SQLite database (was it written by another program?)".into(),
             "point [store] path at a siloscope store or a new file",
         ),
-        Some(ErrorCode::ReadOnly) => (
-            "the file or its directory is read-only".into(),
-            READ_ONLY_FIX,
-        ),
+        Some(ErrorCode::ReadOnly) => ("the file or its directory is read-only".into(), READ_ONLY_FIX),
         Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => (
             format!("cannot create or open the file ({err})"),
             "make sure its directory exists and is writable by the user running siloscope",
@@ -243,43 +221,28 @@ fn diagnose(err: &rusqlite::Error) -> (String, &'static str) {
             "restore it from a backup, or point [store] path at a new file and let siloscope re-sync",
         ),
         Some(ErrorCode::DiskFull) => ("the disk is full".into(), "free disk space, then retry"),
-        Some(ErrorCode::SystemIoFailure) => (
-            format!("disk I/O error ({err})"),
-            "check the disk and file system, then retry",
-        ),
-        _ => (
-            err.to_string(),
-            "check the file and its directory, then retry; if it persists, report this message",
-        ),
+        Some(ErrorCode::SystemIoFailure) => {
+            (format!("disk I/O error ({err})"), "check the disk and file system, then retry")
+        }
+        _ => (err.to_string(), "check the file and its directory, then retry; if it persists, report this message"),
     }
 }
 
 fn open_failure(label: &str, err: &rusqlite::Error) -> StoreError {
     let (problem, fix) = diagnose(err);
-    StoreError::Open {
-        store: label.to_string(),
-        problem,
-        fix: fix.into(),
-    }
+    StoreError::Open { store: label.to_string(), problem, fix: fix.into() }
 }
 
 fn backend(label: &str, action: String, err: rusqlite::Error) -> StoreError {
     let (_, fix) = diagnose(&err);
-    StoreError::Backend {
-        store: label.to_string(),
-        action,
-        fix: fix.into(),
-        source: Box::new(err),
-    }
+    StoreError::Backend { store: label.to_string(), action, fix: fix.into(), source: Box::new(err) }
 }
 
 /// Brings the schema to this build's version in one transaction, so two processes opening a new
 /// file at once cannot both migrate it, and a crash mid-migration leaves the old schema intact.
 fn migrate(conn: &mut Connection, label: &str) -> Result<(), StoreError> {
     let fail = |err: rusqlite::Error| open_failure(label, &err);
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(fail)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
     let has_version_table: bool = tx
         .query_row(
             "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
@@ -289,11 +252,9 @@ fn migrate(conn: &mut Connection, label: &str) -> Result<(), StoreError> {
         .map_err(fail)?;
     if !has_version_table {
         let foreign_objects: i64 = tx
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
-                [],
-                |row| row.get(0),
-            )
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", [], |row| {
+                row.get(0)
+            })
             .map_err(fail)?;
         if foreign_objects > 0 {
             return Err(StoreError::Open {
@@ -306,20 +267,11 @@ fn migrate(conn: &mut Connection, label: &str) -> Result<(), StoreError> {
         }
         tx.execute_batch(SCHEMA_VERSION_TABLE).map_err(fail)?;
     }
-    let current: i64 = tx
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
-            [],
-            |row| row.get(0),
-        )
-        .map_err(fail)?;
+    let current: i64 =
+        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |row| row.get(0)).map_err(fail)?;
     let supported = latest_version();
     if current > supported {
-        return Err(StoreError::NewerSchema {
-            store: label.to_string(),
-            found: current,
-            supported,
-        });
+        return Err(StoreError::NewerSchema { store: label.to_string(), found: current, supported });
     }
     for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
         let applied = tx.execute_batch(migration.sql).and_then(|()| {
@@ -330,10 +282,7 @@ fn migrate(conn: &mut Connection, label: &str) -> Result<(), StoreError> {
         });
         applied.map_err(|err| StoreError::Open {
             store: label.to_string(),
-            problem: format!(
-                "schema migration {} ({}) failed: {err}",
-                migration.version, migration.description
-            ),
+            problem: format!("schema migration {} ({}) failed: {err}", migration.version, migration.description),
             fix: diagnose(&err).1.into(),
         })?;
         tracing::info!(store = %label, version = migration.version,
@@ -355,9 +304,7 @@ impl Store for SqliteStore {
         self.conn
             .prepare_cached("SELECT cursor FROM cursors WHERE source = ?1")
             .and_then(|mut stmt| stmt.query_row([source], |row| row.get(0)).optional())
-            .map_err(|err| {
-                self.backend_error(format!("reading the cursor of source {source}"), err)
-            })
+            .map_err(|err| self.backend_error(format!("reading the cursor of source {source}"), err))
     }
 
     fn for_each_item(&self, f: &mut dyn FnMut(Item)) -> Result<(), StoreError> {
@@ -371,8 +318,7 @@ impl Store for SqliteStore {
                 let key: String = row.get(0)?;
                 let kind: String = row.get(2)?;
                 let state: String = row.get(9)?;
-                let (Some(kind), Some(state)) = (ItemKind::parse(&kind), ItemState::parse(&state))
-                else {
+                let (Some(kind), Some(state)) = (ItemKind::parse(&kind), ItemState::parse(&state)) else {
                     tracing::warn!(store = %self.label, item = %key, %kind, %state,
                         "skipping stored item with a kind or state this build does not know");
                     continue;
@@ -399,9 +345,7 @@ impl Store for SqliteStore {
     fn for_each_event(&self, f: &mut dyn FnMut(Event)) -> Result<(), StoreError> {
         let mut skipped: u64 = 0;
         let mut read = |skipped: &mut u64| -> rusqlite::Result<()> {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT id, item, at, actor, data FROM events ORDER BY seq")?;
+            let mut stmt = self.conn.prepare_cached("SELECT id, item, at, actor, data FROM events ORDER BY seq")?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let id: String = row.get(0)?;
@@ -415,13 +359,7 @@ impl Store for SqliteStore {
                         continue;
                     }
                 };
-                f(Event {
-                    id,
-                    item: row.get(1)?,
-                    at: row.get(2)?,
-                    actor: row.get(3)?,
-                    kind,
-                });
+                f(Event { id, item: row.get(1)?, at: row.get(2)?, actor: row.get(3)?, kind });
             }
             Ok(())
         };
@@ -435,9 +373,7 @@ impl Store for SqliteStore {
 
     fn directory_snapshots(&self) -> Result<Vec<(String, DirectorySnapshot)>, StoreError> {
         let read = || -> rusqlite::Result<Vec<(String, String)>> {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT source, data FROM directory_snapshots")?;
+            let mut stmt = self.conn.prepare_cached("SELECT source, data FROM directory_snapshots")?;
             let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
             rows.collect()
         };
@@ -456,12 +392,10 @@ impl Store for SqliteStore {
 
     fn item_counts(&self) -> Result<Vec<ItemCount>, StoreError> {
         let read = || -> rusqlite::Result<Vec<(String, String, String, i64)>> {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT source, kind, state, COUNT(*) FROM items GROUP BY source, kind, state",
-            )?;
-            let rows = stmt.query_map([], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-            })?;
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT source, kind, state, COUNT(*) FROM items GROUP BY source, kind, state")?;
+            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?;
             rows.collect()
         };
         let rows = read().map_err(|err| self.backend_error("counting items", err))?;
@@ -482,26 +416,19 @@ impl Store for SqliteStore {
 
     fn event_count(&self) -> Result<u64, StoreError> {
         self.conn
-            .query_row("SELECT COUNT(*) FROM events", [], |row| {
-                row.get::<_, i64>(0)
-            })
+            .query_row("SELECT COUNT(*) FROM events", [], |row| row.get::<_, i64>(0))
             .map(count)
             .map_err(|err| self.backend_error("counting events", err))
     }
 
     fn event_counts_by_source(&self) -> Result<Vec<(String, u64)>, StoreError> {
         let read = || -> rusqlite::Result<Vec<(String, i64)>> {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT source, COUNT(*) FROM events GROUP BY source")?;
+            let mut stmt = self.conn.prepare_cached("SELECT source, COUNT(*) FROM events GROUP BY source")?;
             let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
             rows.collect()
         };
         let rows = read().map_err(|err| self.backend_error("counting events per source", err))?;
-        let mut counts: Vec<(String, u64)> = rows
-            .into_iter()
-            .map(|(source, n)| (source, count(n)))
-            .collect();
+        let mut counts: Vec<(String, u64)> = rows.into_iter().map(|(source, n)| (source, count(n))).collect();
         counts.sort();
         Ok(counts)
     }
@@ -510,9 +437,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{
-        LinkRelation, Reviewer, SnapshotMembership, SnapshotPerson, SnapshotTeam, StatusCategory,
-    };
+    use crate::model::{LinkRelation, Reviewer, SnapshotMembership, SnapshotPerson, SnapshotTeam, StatusCategory};
 
     const SOURCE: &str = "github-acme";
 
@@ -533,29 +458,16 @@ mod tests {
     }
 
     fn event(id: &str, at: i64, actor: Option<&str>, kind: EventKind) -> Event {
-        Event {
-            id: id.into(),
-            item: "github:acme/api#1".into(),
-            at,
-            actor: actor.map(Into::into),
-            kind,
-        }
+        Event { id: id.into(), item: "github:acme/api#1".into(), at, actor: actor.map(Into::into), kind }
     }
 
     fn directory(team: &str) -> DirectorySnapshot {
         DirectorySnapshot {
-            teams: vec![SnapshotTeam {
-                name: team.into(),
-                handles: vec![format!("acme/{team}")],
-            }],
+            teams: vec![SnapshotTeam { name: team.into(), handles: vec![format!("acme/{team}")] }],
             people: vec![SnapshotPerson {
                 name: "Alice".into(),
                 identities: vec!["github:alice".into()],
-                memberships: vec![SnapshotMembership {
-                    team: team.into(),
-                    from: Some(1_600_000_000),
-                    until: None,
-                }],
+                memberships: vec![SnapshotMembership { team: team.into(), from: Some(1_600_000_000), until: None }],
                 bot: false,
             }],
             scope_owners: vec![("acme/api".into(), team.into())],
@@ -564,36 +476,19 @@ mod tests {
 
     /// Covers every column shape: None actors/authors, an issue type, nested enum data.
     fn sample_batch() -> Batch {
-        let mut pull = item(
-            "github:acme/api#2",
-            SOURCE,
-            ItemKind::PullRequest,
-            ItemState::Merged,
-            1_700_000_500,
-        );
+        let mut pull = item("github:acme/api#2", SOURCE, ItemKind::PullRequest, ItemState::Merged, 1_700_000_500);
         pull.author = None;
         pull.issue_type = Some("Bug".into());
         Batch {
             source: SOURCE.into(),
-            items: vec![
-                item(
-                    "github:acme/api#1",
-                    SOURCE,
-                    ItemKind::Issue,
-                    ItemState::Open,
-                    1_700_000_100,
-                ),
-                pull,
-            ],
+            items: vec![item("github:acme/api#1", SOURCE, ItemKind::Issue, ItemState::Open, 1_700_000_100), pull],
             events: vec![
                 event("e1", 100, Some("github:alice"), EventKind::Opened),
                 event(
                     "e2",
                     110,
                     Some("github:bob"),
-                    EventKind::ReviewRequested {
-                        reviewer: Reviewer::Team("acme/payments".into()),
-                    },
+                    EventKind::ReviewRequested { reviewer: Reviewer::Team("acme/payments".into()) },
                 ),
                 event(
                     "e3",
@@ -605,22 +500,12 @@ mod tests {
                         category: Some(StatusCategory::InProgress),
                     },
                 ),
-                event(
-                    "e4",
-                    130,
-                    Some("github:carol"),
-                    EventKind::Commented {
-                        mentions: vec!["acme/payments".into()],
-                    },
-                ),
+                event("e4", 130, Some("github:carol"), EventKind::Commented { mentions: vec!["acme/payments".into()] }),
                 event(
                     "e5",
                     140,
                     Some("github:alice"),
-                    EventKind::Linked {
-                        relation: LinkRelation::Supersedes,
-                        target: "github:acme/api#7".into(),
-                    },
+                    EventKind::Linked { relation: LinkRelation::Supersedes, target: "github:acme/api#7".into() },
                 ),
                 event("e6", 150, None, EventKind::Closed { completed: true }),
             ],
@@ -653,23 +538,11 @@ mod tests {
         let mut store = SqliteStore::open_in_memory().unwrap();
         let batch = sample_batch();
         let outcome = store.commit_batch(&batch).unwrap();
-        assert_eq!(
-            outcome,
-            CommitOutcome {
-                items_upserted: 2,
-                new_events: vec![0, 1, 2, 3, 4, 5]
-            }
-        );
+        assert_eq!(outcome, CommitOutcome { items_upserted: 2, new_events: vec![0, 1, 2, 3, 4, 5] });
         assert_eq!(items(&store), batch.items); // already in key order
         assert_eq!(events(&store), batch.events);
-        assert_eq!(
-            store.directory_snapshots().unwrap(),
-            vec![(SOURCE.to_string(), directory("payments"))]
-        );
-        assert_eq!(
-            store.cursor(SOURCE).unwrap().as_deref(),
-            Some("2024-01-01T00:00:00Z")
-        );
+        assert_eq!(store.directory_snapshots().unwrap(), vec![(SOURCE.to_string(), directory("payments"))]);
+        assert_eq!(store.cursor(SOURCE).unwrap().as_deref(), Some("2024-01-01T00:00:00Z"));
         assert_eq!(store.cursor("jira-acme").unwrap(), None);
         assert_eq!(store.event_count().unwrap(), 6);
     }
@@ -688,10 +561,7 @@ mod tests {
         assert_eq!(events(&store), events_before);
         assert_eq!(store.item_counts().unwrap(), counts_before);
         assert_eq!(store.event_count().unwrap(), 6);
-        assert_eq!(
-            store.event_counts_by_source().unwrap(),
-            vec![(SOURCE.to_string(), 6)]
-        );
+        assert_eq!(store.event_counts_by_source().unwrap(), vec![(SOURCE.to_string(), 6)]);
     }
 
     #[test]
@@ -699,10 +569,7 @@ mod tests {
         let mut store = SqliteStore::open_in_memory().unwrap();
         let first = Batch {
             source: SOURCE.into(),
-            events: vec![
-                event("a", 10, None, EventKind::Opened),
-                event("b", 20, None, EventKind::Merged),
-            ],
+            events: vec![event("a", 10, None, EventKind::Opened), event("b", 20, None, EventKind::Merged)],
             ..Batch::default()
         };
         store.commit_batch(&first).unwrap();
@@ -719,10 +586,7 @@ mod tests {
         let outcome = store.commit_batch(&second).unwrap();
         assert_eq!(outcome.new_events, vec![1]);
         let ids: Vec<(String, i64)> = events(&store).into_iter().map(|e| (e.id, e.at)).collect();
-        assert_eq!(
-            ids,
-            vec![("a".into(), 10), ("b".into(), 20), ("c".into(), 5)]
-        );
+        assert_eq!(ids, vec![("a".into(), 10), ("b".into(), 20), ("c".into(), 5)]);
     }
 
     #[test]
@@ -733,10 +597,7 @@ mod tests {
         store.commit_batch(&batch).unwrap();
 
         // A batch without a cursor leaves the stored one alone.
-        let quiet = Batch {
-            source: SOURCE.into(),
-            ..Batch::default()
-        };
+        let quiet = Batch { source: SOURCE.into(), ..Batch::default() };
         store.commit_batch(&quiet).unwrap();
         assert_eq!(store.cursor(SOURCE).unwrap().as_deref(), Some("c1"));
 
@@ -750,37 +611,21 @@ mod tests {
             .unwrap();
         let doomed = Batch {
             source: SOURCE.into(),
-            items: vec![item(
-                "github:acme/api#9",
-                SOURCE,
-                ItemKind::Issue,
-                ItemState::Open,
-                1,
-            )],
+            items: vec![item("github:acme/api#9", SOURCE, ItemKind::Issue, ItemState::Open, 1)],
             events: vec![event("new", 1, None, EventKind::Opened)],
             directory: Some(directory("platform")),
             cursor: Some("c2".into()),
         };
         let err = store.commit_batch(&doomed).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("committing a batch of source github-acme failed"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("committing a batch of source github-acme failed"), "{err}");
         assert!(err.to_string().contains("simulated crash"), "{err}");
         assert_eq!(store.cursor(SOURCE).unwrap().as_deref(), Some("c1"));
         assert_eq!(store.event_count().unwrap(), 6);
         assert_eq!(items(&store).len(), 2);
-        assert_eq!(
-            store.directory_snapshots().unwrap()[0].1,
-            directory("payments")
-        );
+        assert_eq!(store.directory_snapshots().unwrap()[0].1, directory("payments"));
 
         // Once the fault is gone the same batch goes through whole.
-        store
-            .conn
-            .execute_batch("DROP TRIGGER refuse_cursor")
-            .unwrap();
+        store.conn.execute_batch("DROP TRIGGER refuse_cursor").unwrap();
         let outcome = store.commit_batch(&doomed).unwrap();
         assert_eq!(outcome.new_events, vec![0]);
         assert_eq!(store.cursor(SOURCE).unwrap().as_deref(), Some("c2"));
@@ -793,11 +638,7 @@ mod tests {
         let key = "github:acme/api#1";
         let commit = |store: &mut SqliteStore, item: Item| {
             store
-                .commit_batch(&Batch {
-                    source: SOURCE.into(),
-                    items: vec![item],
-                    ..Batch::default()
-                })
+                .commit_batch(&Batch { source: SOURCE.into(), items: vec![item], ..Batch::default() })
                 .unwrap()
                 .items_upserted
         };
@@ -828,10 +669,8 @@ mod tests {
     #[test]
     fn item_counts_group_by_source_kind_and_state() {
         let mut store = SqliteStore::open_in_memory().unwrap();
-        let gh =
-            |n: u32, kind, state| item(&format!("github:acme/api#{n}"), "github", kind, state, 1);
-        let jira =
-            |n: u32, state| item(&format!("jira:PAY-{n}"), "jira", ItemKind::Ticket, state, 1);
+        let gh = |n: u32, kind, state| item(&format!("github:acme/api#{n}"), "github", kind, state, 1);
+        let jira = |n: u32, state| item(&format!("jira:PAY-{n}"), "jira", ItemKind::Ticket, state, 1);
         let batch = Batch {
             source: "github".into(),
             items: vec![
@@ -850,19 +689,11 @@ mod tests {
         store
             .commit_batch(&Batch {
                 source: "jira".into(),
-                events: vec![
-                    event("y", 1, None, EventKind::Opened),
-                    event("z", 2, None, EventKind::Reopened),
-                ],
+                events: vec![event("y", 1, None, EventKind::Opened), event("z", 2, None, EventKind::Reopened)],
                 ..Batch::default()
             })
             .unwrap();
-        let count = |source: &str, kind, state, count| ItemCount {
-            source: source.into(),
-            kind,
-            state,
-            count,
-        };
+        let count = |source: &str, kind, state, count| ItemCount { source: source.into(), kind, state, count };
         assert_eq!(
             store.item_counts().unwrap(),
             vec![
@@ -873,10 +704,7 @@ mod tests {
                 count("jira", ItemKind::Ticket, ItemState::Closed, 2),
             ]
         );
-        assert_eq!(
-            store.event_counts_by_source().unwrap(),
-            vec![("github".to_string(), 1), ("jira".to_string(), 2)]
-        );
+        assert_eq!(store.event_counts_by_source().unwrap(), vec![("github".to_string(), 1), ("jira".to_string(), 2)]);
     }
 
     #[test]
@@ -887,22 +715,13 @@ mod tests {
             directory: snapshot,
             ..Batch::default()
         };
-        store
-            .commit_batch(&with_directory("gitlab", Some(directory("infra"))))
-            .unwrap();
-        store
-            .commit_batch(&with_directory("github", Some(directory("payments"))))
-            .unwrap();
-        store
-            .commit_batch(&with_directory("github", Some(directory("platform"))))
-            .unwrap();
+        store.commit_batch(&with_directory("gitlab", Some(directory("infra")))).unwrap();
+        store.commit_batch(&with_directory("github", Some(directory("payments")))).unwrap();
+        store.commit_batch(&with_directory("github", Some(directory("platform")))).unwrap();
         store.commit_batch(&with_directory("github", None)).unwrap();
         assert_eq!(
             store.directory_snapshots().unwrap(),
-            vec![
-                ("github".to_string(), directory("platform")),
-                ("gitlab".to_string(), directory("infra")),
-            ]
+            vec![("github".to_string(), directory("platform")), ("gitlab".to_string(), directory("infra")),]
         );
     }
 
@@ -920,18 +739,9 @@ mod tests {
         assert_eq!(items(&store), batch.items);
         assert_eq!(events(&store), batch.events);
         assert_eq!(store.cursor(SOURCE).unwrap(), batch.cursor);
-        assert_eq!(
-            store.directory_snapshots().unwrap(),
-            vec![(SOURCE.to_string(), directory("payments"))]
-        );
-        assert_eq!(
-            store.commit_batch(&batch).unwrap(),
-            CommitOutcome::default()
-        );
-        let mode: String = store
-            .conn
-            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
-            .unwrap();
+        assert_eq!(store.directory_snapshots().unwrap(), vec![(SOURCE.to_string(), directory("payments"))]);
+        assert_eq!(store.commit_batch(&batch).unwrap(), CommitOutcome::default());
+        let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |row| row.get(0)).unwrap();
         assert_eq!(mode, "wal");
     }
 
@@ -952,15 +762,10 @@ mod tests {
         assert_eq!(versions, (1..=latest_version()).collect::<Vec<_>>());
 
         let future = latest_version() + 1;
-        raw.execute(
-            "INSERT INTO schema_version (version, description) VALUES (?1, 'from the future')",
-            [future],
-        )
-        .unwrap();
+        raw.execute("INSERT INTO schema_version (version, description) VALUES (?1, 'from the future')", [future])
+            .unwrap();
         drop(raw);
-        let err = SqliteStore::open(&path)
-            .err()
-            .expect("a newer schema must be refused");
+        let err = SqliteStore::open(&path).err().expect("a newer schema must be refused");
         assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == future));
         assert_eq!(
             err.to_string(),
@@ -1007,15 +812,9 @@ mod tests {
     fn another_programs_sqlite_database_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("other.db");
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch("CREATE TABLE invoices (id INTEGER)")
-            .unwrap();
+        Connection::open(&path).unwrap().execute_batch("CREATE TABLE invoices (id INTEGER)").unwrap();
         let message = open_error(&path);
-        assert!(
-            message.contains("is a SQLite database but not a siloscope store"),
-            "{message}"
-        );
+        assert!(message.contains("is a SQLite database but not a siloscope store"), "{message}");
     }
 
     #[test]
@@ -1049,22 +848,9 @@ mod tests {
     fn crash_batch(number: usize) -> Batch {
         Batch {
             source: SOURCE.into(),
-            items: vec![item(
-                &format!("github:acme/api#{number}"),
-                SOURCE,
-                ItemKind::Issue,
-                ItemState::Open,
-                1,
-            )],
+            items: vec![item(&format!("github:acme/api#{number}"), SOURCE, ItemKind::Issue, ItemState::Open, 1)],
             events: (0..CRASH_BATCH_EVENTS)
-                .map(|i| {
-                    event(
-                        &format!("crash/{number}/{i}"),
-                        i as i64,
-                        None,
-                        EventKind::Opened,
-                    )
-                })
+                .map(|i| event(&format!("crash/{number}/{i}"), i as i64, None, EventKind::Opened))
                 .collect(),
             cursor: Some(number.to_string()),
             ..Batch::default()
@@ -1119,16 +905,10 @@ mod tests {
 
         let mut store = SqliteStore::open(&path).unwrap();
         let last: usize = store.cursor(SOURCE).unwrap().unwrap().parse().unwrap();
-        assert_eq!(
-            store.event_count().unwrap(),
-            ((last + 1) * CRASH_BATCH_EVENTS) as u64
-        );
+        assert_eq!(store.event_count().unwrap(), ((last + 1) * CRASH_BATCH_EVENTS) as u64);
         assert_eq!(items(&store).len(), last + 1);
         // Resuming from the cursor: the batch it names is fully stored, the next one is all new.
-        assert_eq!(
-            store.commit_batch(&crash_batch(last)).unwrap(),
-            CommitOutcome::default()
-        );
+        assert_eq!(store.commit_batch(&crash_batch(last)).unwrap(), CommitOutcome::default());
         let resumed = store.commit_batch(&crash_batch(last + 1)).unwrap();
         assert_eq!(resumed.new_events.len(), CRASH_BATCH_EVENTS);
     }
@@ -1154,12 +934,8 @@ mod tests {
                             actor: Some(format!("github:user{}", n % 500)),
                             kind: match n % 4 {
                                 0 => EventKind::Opened,
-                                1 => EventKind::Commented {
-                                    mentions: vec!["acme/payments".into()],
-                                },
-                                2 => EventKind::ReviewRequested {
-                                    reviewer: Reviewer::Team("acme/payments".into()),
-                                },
+                                1 => EventKind::Commented { mentions: vec!["acme/payments".into()] },
+                                2 => EventKind::ReviewRequested { reviewer: Reviewer::Team("acme/payments".into()) },
                                 _ => EventKind::Closed { completed: true },
                             },
                         }
@@ -1173,18 +949,11 @@ mod tests {
         let mut batch_times = Vec::with_capacity(BATCHES);
         for batch in &batches {
             let batch_started = std::time::Instant::now();
-            assert_eq!(
-                store.commit_batch(batch).unwrap().new_events.len(),
-                PER_BATCH
-            );
+            assert_eq!(store.commit_batch(batch).unwrap().new_events.len(), PER_BATCH);
             batch_times.push(batch_started.elapsed());
         }
         let insert = started.elapsed();
-        println!(
-            "first batch {:?}, last batch {:?}",
-            batch_times[0],
-            batch_times[BATCHES - 1]
-        );
+        println!("first batch {:?}, last batch {:?}", batch_times[0], batch_times[BATCHES - 1]);
         let started = std::time::Instant::now();
         let mut read = 0usize;
         store.for_each_event(&mut |_| read += 1).unwrap();

@@ -43,7 +43,8 @@ pub fn http_get_with_head(port: u16, path: &str) -> Option<(u16, String, String)
     let raw = text(&buf);
     let (head, body) = raw.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
     Some((status, head.to_string(), body))
 }
 

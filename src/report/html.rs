@@ -1,0 +1,1015 @@
+//! The report as one self-contained HTML page: inline CSS and SVG, no script, no external asset,
+//! readable on a laptop and printable to PDF (A4, page breaks between sections, never inside a
+//! card, chart or row). It only lays out a computed `Report`; it computes no figure itself.
+
+use std::fmt::Write;
+
+use super::svg::{self, Chart, PALETTE, Series, escape};
+use super::{
+    Better, Bucket, Change, Headline, ItemRef, Report, TeamFigures, Unit, Verdict, fmt_count, fmt_date, fmt_datetime,
+    fmt_day, fmt_duration, fmt_opt_duration, fmt_opt_ratio, fmt_ratio, fmt_value, judge,
+};
+
+const CSS: &str = r#"
+:root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--soft:#f3f4f6;--accent:#1d4ed8;--good:#047857;--good-bg:#ecfdf5;--bad:#b91c1c;--bad-bg:#fef2f2}
+*{box-sizing:border-box}
+html{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+body{margin:0;background:#eef1f5;color:var(--ink);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Noto Sans",sans-serif}
+main{max-width:1160px;margin:0 auto;background:#fff;padding:36px 44px 48px}
+a{color:var(--accent);text-decoration:none}
+a:hover{text-decoration:underline}
+header{border-bottom:3px solid var(--ink);padding-bottom:14px;margin-bottom:22px}
+.eyebrow{font-size:12px;letter-spacing:.08em;text-transform:uppercase;color:var(--muted);margin:0 0 4px}
+h1{font-size:28px;line-height:1.2;margin:0 0 6px}
+h2{font-size:20px;margin:34px 0 4px;padding-top:6px;border-top:1px solid var(--line)}
+h3{font-size:15px;margin:20px 0 8px}
+#summary h2{border-top:none;margin-top:6px;padding-top:0}
+.meta{color:var(--muted);margin:0}
+.intro{color:var(--muted);margin:0 0 14px;max-width:860px}
+.lede{font-size:16px;line-height:1.55;margin:14px 0 18px;max-width:900px}
+.lede b.good{color:var(--good)}.lede b.bad{color:var(--bad)}
+.notice{background:#fffbeb;border:1px solid #f59e0b;border-radius:8px;padding:14px 18px;margin:16px 0;font-size:15px}
+.tiles{display:grid;grid-template-columns:repeat(6,1fr);gap:10px}
+@media (max-width:980px){.tiles{grid-template-columns:repeat(3,1fr)}}
+.tile{border:1px solid var(--line);border-radius:8px;padding:10px 12px;break-inside:avoid}
+.group{font-size:11.5px;letter-spacing:.06em;text-transform:uppercase;color:var(--muted);font-weight:600;margin:14px 0 6px}
+.tile .k{font-size:12px;color:var(--muted)}
+.tile .v{font-size:23px;font-weight:650;margin:2px 0;white-space:nowrap}
+.tile .p{font-size:12px;color:var(--muted)}
+.chip{display:inline-block;font-size:11.5px;font-weight:600;border-radius:10px;padding:0 7px;margin-left:4px;white-space:nowrap}
+.chip.good{color:var(--good);background:var(--good-bg)}.chip.bad{color:var(--bad);background:var(--bad-bg)}
+.chip.flat{color:var(--muted);background:var(--soft)}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:12px}
+.card{border:1px solid var(--line);border-radius:8px;padding:12px 14px;break-inside:avoid}
+.card h3{margin:0 0 6px;display:flex;justify-content:space-between;align-items:baseline}
+.card h3 small{font-weight:400;color:var(--muted);font-size:12px}
+.card ul{margin:0;padding:0;list-style:none}
+.card li{padding:2px 0 2px 18px;position:relative;font-size:13px}
+.card li:before{position:absolute;left:0;font-weight:700}
+.card li.good:before{content:"▲";color:var(--good);font-size:10px;top:5px}
+.card li.bad:before{content:"▼";color:var(--bad);font-size:10px;top:5px}
+.card .none{color:var(--muted);font-size:13px}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:18px 26px}
+.charts.small{grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:12px 18px}
+figure{margin:0;break-inside:avoid}
+figure svg{width:100%;height:auto;display:block}
+figcaption{font-size:12px;color:var(--muted);margin-top:2px}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;width:100%;font-size:13px;margin:4px 0 8px}
+th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{font-size:12px;color:var(--muted);font-weight:600;background:#fafafa}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n{white-space:nowrap}
+tr{break-inside:avoid}
+table.matrix{table-layout:fixed}
+table.matrix th:first-child{width:118px}
+table.matrix td{text-align:center;font-variant-numeric:tabular-nums;white-space:nowrap;border:1px solid #fff}
+table.matrix th{text-align:center}
+table.matrix th.row{text-align:right}
+table.matrix td.self{background:var(--soft);color:#c0c4cc}
+.item .key{color:var(--muted);font-size:12px;display:block}
+.muted{color:var(--muted)}
+.two{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:8px 26px}
+.keep{break-inside:avoid}
+dl.defs{display:grid;grid-template-columns:210px 1fr;gap:6px 18px;margin:8px 0}
+dl.defs dt{font-weight:600}
+dl.defs dd{margin:0;color:#374151}
+footer{margin-top:30px;color:var(--muted);font-size:12px;border-top:1px solid var(--line);padding-top:10px}
+@page{size:A4;margin:12mm 11mm}
+@media print{
+ body{background:#fff;font-size:12px}
+ main{max-width:none;padding:0}
+ h2{break-after:avoid;border-top:none}
+ h3{break-after:avoid}
+ .newpage{break-before:page}
+ .charts{grid-template-columns:1fr 1fr}
+ .charts.small{grid-template-columns:1fr 1fr 1fr}
+ .two{grid-template-columns:1fr}
+ .cards{grid-template-columns:1fr 1fr}
+ .tiles{grid-template-columns:repeat(6,1fr);gap:6px}
+ .tile{padding:7px 8px}
+ .tile .v{font-size:17px}
+ .tile .k,.tile .p{font-size:10px}
+ .scroll{overflow:visible}
+ table{font-size:11px}
+ th,td{padding:3px 5px}
+ a{color:var(--ink)}
+}
+"#;
+
+/// Renders the whole page.
+pub fn render(r: &Report) -> String {
+    let mut o = String::with_capacity(256 * 1024);
+    let _ = write!(
+        o,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <meta name=\"generator\" content=\"siloscope\"><title>{}</title><style>{CSS}</style></head><body><main>",
+        escape(&r.title)
+    );
+    header(r, &mut o);
+    if !r.has_data {
+        let _ = write!(
+            o,
+            "<div class=\"notice\"><b>No data in this period.</b> siloscope's store holds no activity between {} and {}{}. \
+             Every figure below would be zero, so none is shown; check the period, or sync the sources first.</div>",
+            fmt_date(r.period.start),
+            fmt_date(r.period.end - 1),
+            match (r.coverage.data_from, r.coverage.data_to) {
+                (Some(a), Some(b)) => format!(" (the stored data runs from {} to {})", fmt_date(a), fmt_date(b)),
+                _ => " (the store is empty)".into(),
+            }
+        );
+        coverage(r, &mut o);
+        definitions(r, &mut o);
+        footer(r, &mut o);
+        o.push_str("</main></body></html>\n");
+        return o;
+    }
+    at_a_glance(r, &mut o);
+    what_changed(r, &mut o);
+    trends(r, &mut o);
+    between_teams(r, &mut o);
+    teams(r, &mut o);
+    worth_a_look(r, &mut o);
+    coverage(r, &mut o);
+    definitions(r, &mut o);
+    footer(r, &mut o);
+    o.push_str("</main></body></html>\n");
+    o
+}
+
+fn header(r: &Report, o: &mut String) {
+    let scope = if r.teams_selected.is_empty() {
+        match r.coverage.teams.len() {
+            1 => "1 team".to_string(),
+            n => format!("{n} teams"),
+        }
+    } else {
+        format!("teams {}", r.teams_selected.join(", "))
+    };
+    let _ = write!(
+        o,
+        "<header><p class=\"eyebrow\">siloscope · cross-team alignment report</p><h1>{} <span class=\"muted\" style=\"font-weight:400\">· {}</span></h1>\
+         <p class=\"meta\">Compared with {} ({}) · {} · {} events on {} items · generated {}</p></header>",
+        escape(&r.period.label),
+        escape(&r.period.dates()),
+        escape(&r.previous_period.label),
+        escape(&r.previous_period.dates()),
+        escape(&scope),
+        fmt_count(r.coverage.events_in_period),
+        fmt_count(r.coverage.items_in_period),
+        fmt_datetime(r.generated_at),
+    );
+}
+
+/// A change chip: the arrow shows where the value went, the colour whether that is good.
+fn chip(unit: Unit, better: Option<Better>, prev: Option<f64>, cur: Option<f64>, n_prev: u64, n_cur: u64) -> String {
+    let (Some(p), Some(c)) = (prev, cur) else { return String::new() };
+    let d = c - p;
+    if d == 0.0 {
+        return "<span class=\"chip flat\">=</span>".into();
+    }
+    let arrow = if d > 0.0 { "▲" } else { "▼" };
+    let amount = match unit {
+        Unit::Count => fmt_count(d.abs() as u64),
+        Unit::Seconds => fmt_duration(d.abs()),
+        Unit::Ratio => fmt_ratio(d.abs()),
+    };
+    let class = match better.map(|b| judge(unit, b, prev, cur, n_prev, n_cur)) {
+        Some(Verdict::Improved) => "good",
+        Some(Verdict::Worsened) => "bad",
+        _ => "flat",
+    };
+    format!(
+        "<span class=\"chip {class}\" title=\"previous period: {}\">{arrow} {amount}</span>",
+        escape(&fmt_value(unit, p))
+    )
+}
+
+fn count_chip(better: Option<Better>, prev: u64, cur: u64) -> String {
+    chip(Unit::Count, better, Some(prev as f64), Some(cur as f64), prev, cur)
+}
+
+fn lede(r: &Report) -> String {
+    let h = &r.headlines.organisation;
+    if !r.has_previous_data {
+        return format!(
+            "There is no data for the previous period ({}) to compare with: the figures below stand on their own.",
+            escape(&r.previous_period.dates())
+        );
+    }
+    let phrase = |c: &Change| {
+        let (class, verb) = if c.improved { ("good", "improved") } else { ("bad", "worsened") };
+        let (name, values) = c.text.split_once(": ").unwrap_or((&c.text, ""));
+        format!("<b class=\"{class}\">{}</b> {verb} ({})", escape(&lower_first(name)), escape(values))
+    };
+    let mut parts: Vec<String> = Vec::new();
+    parts.extend(h.improved.iter().take(2).map(phrase));
+    parts.extend(h.worsened.iter().take(2).map(phrase));
+    if parts.is_empty() {
+        return format!(
+            "Compared with {}, no organisation-wide figure moved notably. The team and pair sections below show where things shifted.",
+            escape(&r.previous_period.label)
+        );
+    }
+    let joined = match parts.len() {
+        1 => parts[0].clone(),
+        n => format!("{} and {}", parts[..n - 1].join(", "), parts[n - 1]),
+    };
+    format!("Compared with {}: {}.", escape(&r.previous_period.label), joined)
+}
+
+/// "Handoff latency p50" → "handoff latency p50", for use inside a sentence.
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn at_a_glance(r: &Report, o: &mut String) {
+    let (c, p) = (&r.summary.current, &r.summary.previous);
+    let _ = write!(o, "<section id=\"summary\"><h2>At a glance</h2><p class=\"lede\">{}</p>", lede(r));
+    let has_prev = r.has_previous_data;
+    let tile = |o: &mut String, label: &str, value: String, prev: String, chip: String| {
+        let prev = if has_prev { format!("<div class=\"p\">was {prev}{chip}</div>") } else { String::new() };
+        let _ = write!(
+            o,
+            "<div class=\"tile\"><div class=\"k\">{}</div><div class=\"v\">{value}</div>{prev}</div>",
+            escape(label)
+        );
+    };
+    let secs = |v: Option<i64>| v.map(|x| x as f64);
+    let duration_chip = |p: Option<i64>, c: Option<i64>, n_p: u64, n_c: u64| {
+        chip(Unit::Seconds, Some(Better::Lower), secs(p), secs(c), n_p, n_c)
+    };
+    o.push_str("<p class=\"group\">Handoffs between teams</p><div class=\"tiles\">");
+    tile(o, "Handoffs", fmt_count(c.handoffs), fmt_count(p.handoffs), count_chip(None, p.handoffs, c.handoffs));
+    tile(
+        o,
+        "Latency p50",
+        fmt_opt_duration(c.latency_p50_seconds),
+        fmt_opt_duration(p.latency_p50_seconds),
+        duration_chip(p.latency_p50_seconds, c.latency_p50_seconds, p.acknowledged, c.acknowledged),
+    );
+    tile(
+        o,
+        "Latency p75",
+        fmt_opt_duration(c.latency_p75_seconds),
+        fmt_opt_duration(p.latency_p75_seconds),
+        duration_chip(p.latency_p75_seconds, c.latency_p75_seconds, p.acknowledged, c.acknowledged),
+    );
+    tile(
+        o,
+        "Stalled at the end",
+        fmt_count(c.stalled_at_end),
+        fmt_count(p.stalled_at_end),
+        count_chip(Some(Better::Lower), p.stalled_at_end, c.stalled_at_end),
+    );
+    tile(
+        o,
+        "Bounces",
+        fmt_count(c.bounces),
+        fmt_count(p.bounces),
+        count_chip(Some(Better::Lower), p.bounces, c.bounces),
+    );
+    tile(
+        o,
+        "First response p50",
+        fmt_opt_duration(c.first_response_p50_seconds),
+        fmt_opt_duration(p.first_response_p50_seconds),
+        duration_chip(p.first_response_p50_seconds, c.first_response_p50_seconds, p.first_responses, c.first_responses),
+    );
+    o.push_str("</div><p class=\"group\">Decisions and working together</p><div class=\"tiles\">");
+    tile(
+        o,
+        "Decisions rehashed",
+        format!(
+            "{} <small class=\"muted\" style=\"font-size:12px;font-weight:400\">of {} made</small>",
+            fmt_count(c.decisions_rehashed),
+            fmt_count(c.decisions_made)
+        ),
+        format!("{} of {}", fmt_count(p.decisions_rehashed), fmt_count(p.decisions_made)),
+        count_chip(Some(Better::Lower), p.decisions_rehashed, c.decisions_rehashed),
+    );
+    tile(o, "Rework", fmt_count(c.rework), fmt_count(p.rework), count_chip(Some(Better::Lower), p.rework, c.rework));
+    tile(
+        o,
+        "Cross-team reviews",
+        fmt_count(c.cross_team_reviews),
+        fmt_count(p.cross_team_reviews),
+        count_chip(Some(Better::Higher), p.cross_team_reviews, c.cross_team_reviews),
+    );
+    tile(
+        o,
+        "Joint wins",
+        fmt_count(c.joint_wins),
+        fmt_count(p.joint_wins),
+        count_chip(Some(Better::Higher), p.joint_wins, c.joint_wins),
+    );
+    tile(
+        o,
+        "Bridge people",
+        fmt_count(c.bridge_people),
+        fmt_count(p.bridge_people),
+        count_chip(Some(Better::Higher), p.bridge_people, c.bridge_people),
+    );
+    tile(
+        o,
+        "Silo index",
+        fmt_opt_ratio(c.silo_index),
+        fmt_opt_ratio(p.silo_index),
+        chip(Unit::Ratio, Some(Better::Lower), p.silo_index, c.silo_index, p.interactions, c.interactions),
+    );
+    o.push_str("</div></section>");
+}
+
+fn change_list(h: &Headline, limit: usize, o: &mut String) {
+    if !h.comparable {
+        o.push_str("<p class=\"none\">Nothing to compare with in the previous period.</p>");
+        return;
+    }
+    if h.improved.is_empty() && h.worsened.is_empty() {
+        o.push_str("<p class=\"none\">No notable change.</p>");
+        return;
+    }
+    o.push_str("<ul>");
+    for c in h.improved.iter().take(limit) {
+        let _ = write!(o, "<li class=\"good\">{}</li>", escape(&c.text));
+    }
+    for c in h.worsened.iter().take(limit) {
+        let _ = write!(o, "<li class=\"bad\">{}</li>", escape(&c.text));
+    }
+    o.push_str("</ul>");
+}
+
+fn what_changed(r: &Report, o: &mut String) {
+    let _ = write!(
+        o,
+        "<section id=\"headlines\"><h2>What changed, team by team</h2><p class=\"intro\">Against {} ({}). ▲ green: better, ▼ red: worse. \
+         Only changes past the thresholds in the definitions are listed; handoff figures are of handoffs the team received.</p><div class=\"cards\">",
+        escape(&r.previous_period.label),
+        escape(&r.previous_period.dates())
+    );
+    for t in &r.headlines.teams {
+        let row = r.teams.iter().find(|x| x.team == t.team);
+        let members = row.map_or(0, |x| x.current.members);
+        let (better, worse) = (t.headline.improved.len(), t.headline.worsened.len());
+        let summary = match (better, worse) {
+            (0, 0) => String::new(),
+            (b, 0) => format!("{b} better"),
+            (0, w) => format!("{w} worse"),
+            (b, w) => format!("{b} better · {w} worse"),
+        };
+        let _ = write!(
+            o,
+            "<div class=\"card\"><h3>{} <small>{} members{}</small></h3>",
+            escape(&t.team),
+            members,
+            if summary.is_empty() { String::new() } else { format!(" · {summary}") }
+        );
+        change_list(&t.headline, 3, o);
+        o.push_str("</div>");
+    }
+    o.push_str("</div>");
+    // Pairs with notable changes, most changes first.
+    let mut pairs: Vec<_> = r
+        .headlines
+        .pairs
+        .iter()
+        .filter(|p| !p.headline.improved.is_empty() || !p.headline.worsened.is_empty())
+        .collect();
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.headline.improved.len() + p.headline.worsened.len()));
+    let quiet = r.headlines.pairs.len() - pairs.len();
+    o.push_str("<h3>Team pairs</h3>");
+    if pairs.is_empty() {
+        let _ = write!(
+            o,
+            "<p class=\"muted\">No notable change between any two teams ({} pairs compared).</p>",
+            r.headlines.pairs.len()
+        );
+    } else {
+        o.push_str("<div class=\"scroll\"><table><tr><th>Pair</th><th>Better</th><th>Worse</th></tr>");
+        const SHOWN: usize = 14;
+        for p in pairs.iter().take(SHOWN) {
+            let list = |cs: &[Change]| cs.iter().map(|c| escape(&c.text)).collect::<Vec<_>>().join("<br>");
+            let _ = write!(
+                o,
+                "<tr class=\"keep\"><td><b>{}</b> ↔ <b>{}</b></td><td style=\"color:var(--good)\">{}</td><td style=\"color:var(--bad)\">{}</td></tr>",
+                escape(&p.team_a),
+                escape(&p.team_b),
+                list(&p.headline.improved),
+                list(&p.headline.worsened)
+            );
+        }
+        o.push_str("</table></div>");
+        let more = pairs.len().saturating_sub(SHOWN);
+        let _ = write!(
+            o,
+            "<p class=\"muted\">{}{} other pairs had no notable change.</p>",
+            if more > 0 { format!("{more} more pairs changed (all are in the JSON report). ") } else { String::new() },
+            quiet
+        );
+    }
+    o.push_str("</section>");
+}
+
+fn x_labels(r: &Report) -> Vec<String> {
+    r.trend
+        .points
+        .iter()
+        .map(|p| match r.trend.bucket {
+            Bucket::Week => fmt_day(p.start),
+            Bucket::Month => {
+                chrono::DateTime::from_timestamp(p.start, 0).map(|d| d.format("%b %y").to_string()).unwrap_or_default()
+            }
+            Bucket::Year => {
+                chrono::DateTime::from_timestamp(p.start, 0).map(|d| d.format("%Y").to_string()).unwrap_or_default()
+            }
+        })
+        .collect()
+}
+
+/// Picks minutes, hours or days for a duration axis.
+fn duration_unit(max_seconds: f64) -> (f64, &'static str) {
+    if max_seconds < 2.0 * 3600.0 {
+        (60.0, "min")
+    } else if max_seconds < 72.0 * 3600.0 {
+        (3600.0, "h")
+    } else {
+        (86_400.0, "d")
+    }
+}
+
+fn trim_number(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 { format!("{}", v.round() as i64) } else { format!("{v:.1}") }
+}
+
+fn trends(r: &Report, o: &mut String) {
+    let bucket = match r.trend.bucket {
+        Bucket::Week => "week",
+        Bucket::Month => "month",
+        Bucket::Year => "year",
+    };
+    let labels = x_labels(r);
+    let pts = &r.trend.points;
+    let partial: Vec<bool> = pts.iter().map(|p| !p.complete).collect();
+    let any_partial = partial.iter().any(|p| *p);
+    let _ = write!(
+        o,
+        "<section id=\"trends\" class=\"newpage\"><h2>Trends</h2><p class=\"intro\">Per {bucket}, by event time{}.</p><div class=\"charts\">",
+        if any_partial {
+            format!("; lighter bars are {bucket}s cut short by the period's bounds")
+        } else {
+            String::new()
+        }
+    );
+    let count_fmt = |v: f64| trim_number(v);
+    let (w, h) = (540.0, 230.0);
+    let bar = |id: &str, title: &str, color: &str, values: Vec<f64>, caption: &str, o: &mut String| {
+        let c = Chart {
+            id,
+            title,
+            x_labels: &labels,
+            width: w,
+            height: h,
+            y_format: &count_fmt,
+            y_max: None,
+            partial: &partial,
+        };
+        let _ =
+            write!(o, "<figure>{}<figcaption>{}</figcaption></figure>", svg::bars(&c, color, &values), escape(caption));
+    };
+    bar(
+        "handoffs",
+        &format!("Handoffs between teams per {bucket}"),
+        PALETTE[0],
+        pts.iter().map(|p| p.handoffs as f64).collect(),
+        "Custody moves and cross-team review requests, at the time of the handoff.",
+        o,
+    );
+    // Latency p50 / p75 in a unit that fits.
+    let max = pts.iter().filter_map(|p| p.latency_p75_seconds).max().unwrap_or(0) as f64;
+    let (scale, unit) = duration_unit(max);
+    let fmt = move |v: f64| format!("{} {unit}", trim_number(v));
+    let title = format!("Handoff latency per {bucket}");
+    let c = Chart {
+        id: "latency",
+        title: &title,
+        x_labels: &labels,
+        width: w,
+        height: h,
+        y_format: &fmt,
+        y_max: None,
+        partial: &partial,
+    };
+    let series = [
+        Series {
+            name: "p50",
+            color: PALETTE[0],
+            values: pts.iter().map(|p| p.latency_p50_seconds.map(|s| s as f64 / scale)).collect(),
+        },
+        Series {
+            name: "p75",
+            color: PALETTE[1],
+            values: pts.iter().map(|p| p.latency_p75_seconds.map(|s| s as f64 / scale)).collect(),
+        },
+    ];
+    let _ = write!(
+        o,
+        "<figure>{}<figcaption>Time to acknowledgement of the handoffs acknowledged in each {bucket} (exact quantiles).</figcaption></figure>",
+        svg::lines(&c, &series)
+    );
+    bar(
+        "stalled",
+        &format!("Handoffs stalled at each {bucket}'s end"),
+        PALETTE[5],
+        pts.iter().map(|p| p.stalled_at_end as f64).collect(),
+        "Waiting on the receiving team for longer than the stall threshold.",
+        o,
+    );
+    let title = format!("Bounces and rehashed decisions per {bucket}");
+    let c = Chart {
+        id: "bounces",
+        title: &title,
+        x_labels: &labels,
+        width: w,
+        height: h,
+        y_format: &count_fmt,
+        y_max: None,
+        partial: &partial,
+    };
+    let series = [
+        Series { name: "bounces", color: PALETTE[5], values: pts.iter().map(|p| Some(p.bounces as f64)).collect() },
+        Series {
+            name: "decisions rehashed",
+            color: PALETTE[3],
+            values: pts.iter().map(|p| Some(p.decisions_rehashed as f64)).collect(),
+        },
+    ];
+    let _ = write!(
+        o,
+        "<figure>{}<figcaption>Items sent back within the bounce window; made decisions reopened, superseded or argued again.</figcaption></figure>",
+        svg::lines(&c, &series)
+    );
+    bar(
+        "reviews",
+        &format!("Cross-team reviews per {bucket}"),
+        PALETTE[2],
+        pts.iter().map(|p| p.cross_team_reviews as f64).collect(),
+        "Reviews given on another team's pull requests.",
+        o,
+    );
+    bar(
+        "joint-wins",
+        &format!("Joint wins per {bucket}"),
+        PALETTE[7],
+        pts.iter().map(|p| p.joint_wins as f64).collect(),
+        "Items completed with contributors from at least two teams.",
+        o,
+    );
+    o.push_str("</div>");
+    o.push_str("</section>");
+}
+
+/// Silo index per team and bucket: small multiples on one scale.
+fn silo_multiples(r: &Report, o: &mut String) {
+    let bucket = match r.trend.bucket {
+        Bucket::Week => "week",
+        Bucket::Month => "month",
+        Bucket::Year => "year",
+    };
+    let labels = x_labels(r);
+    let pts = &r.trend.points;
+    let partial: Vec<bool> = pts.iter().map(|p| !p.complete).collect();
+    let teams: Vec<&str> = r.teams.iter().map(|t| t.team.as_str()).collect();
+    let _ = write!(
+        o,
+        "<h3>Silo index per team and {bucket}</h3><p class=\"intro\">Share of the team's interactions on its own items (1 = fully siloed). Gaps: no interaction that {bucket}.</p><div class=\"charts small\">"
+    );
+    let ratio_fmt = |v: f64| format!("{v:.2}").trim_end_matches('0').trim_end_matches('.').to_string();
+    for (i, team) in teams.iter().enumerate() {
+        let values: Vec<Option<f64>> = pts.iter().map(|p| p.silo_index.get(*team).copied()).collect();
+        let id = format!("silo-{team}");
+        let c = Chart {
+            id: &id,
+            title: team,
+            x_labels: &labels,
+            width: 300.0,
+            height: 150.0,
+            y_format: &ratio_fmt,
+            y_max: Some(1.0),
+            partial: &partial,
+        };
+        let s = [Series { name: team, color: PALETTE[i % PALETTE.len()], values }];
+        let _ = write!(o, "<figure>{}</figure>", svg::lines(&c, &s));
+    }
+    o.push_str("</div>");
+}
+
+/// A heat-map cell background for `share` in [0, 1] of a base colour (r, g, b).
+fn heat(rgb: (u8, u8, u8), share: f64) -> String {
+    let a = 0.06 + 0.6 * share.clamp(0.0, 1.0);
+    format!("background:rgba({},{},{},{a:.2})", rgb.0, rgb.1, rgb.2)
+}
+
+fn between_teams(r: &Report, o: &mut String) {
+    let teams: Vec<&str> = r.teams.iter().map(|t| t.team.as_str()).collect();
+    let _ = write!(
+        o,
+        "<section id=\"pairs\" class=\"newpage\"><h2>Between teams</h2><p class=\"intro\">Rows hand off to columns. Hover a cell for the previous period. \
+         Empty cells: no handoff between the two teams in the period.</p>"
+    );
+    let header = |o: &mut String, corner: &str| {
+        let _ = write!(o, "<div class=\"scroll keep\"><table class=\"matrix\"><tr><th class=\"row\">{corner}</th>");
+        for t in &teams {
+            let _ = write!(o, "<th>{}</th>", escape(t));
+        }
+        o.push_str("</tr>");
+    };
+    let find = |from: &str, to: &str| r.pairs.iter().find(|p| p.from == from && p.to == to);
+    // Volume.
+    o.push_str("<h3>Handoff volume</h3>");
+    let max = r.pairs.iter().map(|p| p.current.handoffs).max().unwrap_or(0).max(1) as f64;
+    header(o, "from ↓ · to →");
+    for from in &teams {
+        let _ = write!(o, "<tr><th class=\"row\">{}</th>", escape(from));
+        for to in &teams {
+            match find(from, to) {
+                Some(p) if p.current.handoffs > 0 || p.previous.handoffs > 0 => {
+                    let _ = write!(
+                        o,
+                        "<td style=\"{}\" title=\"{from} → {to}: {} (previous {}); {} bounced back\">{}</td>",
+                        heat((29, 78, 216), p.current.handoffs as f64 / max),
+                        p.current.handoffs,
+                        p.previous.handoffs,
+                        p.current.bounces,
+                        if p.current.handoffs > 0 { fmt_count(p.current.handoffs) } else { String::new() }
+                    );
+                }
+                _ if from == to => o.push_str("<td class=\"self\">·</td>"),
+                _ => o.push_str("<td></td>"),
+            }
+        }
+        o.push_str("</tr>");
+    }
+    o.push_str("</table></div>");
+    // Latency.
+    o.push_str("<h3>Handoff latency p50 / p75</h3>");
+    let max = r.pairs.iter().filter_map(|p| p.current.latency_p50_seconds).max().unwrap_or(0).max(1) as f64;
+    header(o, "from ↓ · to →");
+    for from in &teams {
+        let _ = write!(o, "<tr><th class=\"row\">{}</th>", escape(from));
+        for to in &teams {
+            match find(from, to).filter(|p| p.current.latency_p50_seconds.is_some()) {
+                Some(p) => {
+                    let p50 = p.current.latency_p50_seconds.unwrap_or(0) as f64;
+                    let _ = write!(
+                        o,
+                        "<td style=\"{}\" title=\"{from} → {to}: {} acknowledged; previous p50 {} / p75 {}\">{}<br><span class=\"muted\">{}</span></td>",
+                        heat((217, 119, 6), p50 / max),
+                        p.current.acknowledged,
+                        fmt_opt_duration(p.previous.latency_p50_seconds),
+                        fmt_opt_duration(p.previous.latency_p75_seconds),
+                        fmt_opt_duration(p.current.latency_p50_seconds),
+                        fmt_opt_duration(p.current.latency_p75_seconds)
+                    );
+                }
+                None if from == to => o.push_str("<td class=\"self\">·</td>"),
+                None => o.push_str("<td></td>"),
+            }
+        }
+        o.push_str("</tr>");
+    }
+    o.push_str("</table></div>");
+    // Reciprocity.
+    o.push_str("<h3>Review reciprocity</h3><p class=\"intro\">1 = the two teams review each other's pull requests equally; 0 = only one side reviews.</p>");
+    header(o, "");
+    for a in &teams {
+        let _ = write!(o, "<tr><th class=\"row\">{}</th>", escape(a));
+        for b in &teams {
+            let row =
+                r.reciprocity.iter().find(|x| (x.team_a == *a && x.team_b == *b) || (x.team_a == *b && x.team_b == *a));
+            match row.and_then(|x| x.current.ratio.map(|ratio| (x, ratio))) {
+                Some((x, ratio)) => {
+                    let _ = write!(
+                        o,
+                        "<td style=\"{}\" title=\"{} reviewed {} {}×, {} reviewed {} {}×; previous {}\">{}</td>",
+                        heat((4, 120, 87), ratio),
+                        escape(&x.team_a),
+                        escape(&x.team_b),
+                        x.current.a_reviewed_b,
+                        escape(&x.team_b),
+                        escape(&x.team_a),
+                        x.current.b_reviewed_a,
+                        fmt_opt_ratio(x.previous.ratio),
+                        fmt_ratio(ratio)
+                    );
+                }
+                None if a == b => o.push_str("<td class=\"self\">·</td>"),
+                None => o.push_str("<td></td>"),
+            }
+        }
+        o.push_str("</tr>");
+    }
+    o.push_str("</table></div></section>");
+}
+
+fn teams(r: &Report, o: &mut String) {
+    let _ = write!(
+        o,
+        "<section id=\"teams\" class=\"newpage\"><h2>Teams</h2><p class=\"intro\">This period's figures; the chip shows the change against {} (green better, red worse, grey within the thresholds).</p>",
+        escape(&r.previous_period.label)
+    );
+    let secs = |v: Option<i64>| v.map(|x| x as f64);
+    let dur = |c: &TeamFigures, p: &TeamFigures, get: fn(&TeamFigures) -> Option<i64>, n: fn(&TeamFigures) -> u64| {
+        format!(
+            "{}{}",
+            fmt_opt_duration(get(c)),
+            chip(Unit::Seconds, Some(Better::Lower), secs(get(p)), secs(get(c)), n(p), n(c))
+        )
+    };
+    let cnt = |c: u64, p: u64, better: Option<Better>| format!("{}{}", fmt_count(c), count_chip(better, p, c));
+    o.push_str(
+        "<h3>Handoffs received</h3><div class=\"scroll\"><table><tr><th>Team</th><th class=\"n\">Members</th><th class=\"n\">Received</th><th class=\"n\">Sent</th>\
+         <th class=\"n\">Acknowledged</th><th class=\"n\">Latency p50</th><th class=\"n\">p75</th><th class=\"n\">Waiting at end</th><th class=\"n\">Stalled at end</th><th class=\"n\">Bounces</th></tr>",
+    );
+    for t in &r.teams {
+        let (c, p) = (&t.current, &t.previous);
+        let _ = write!(
+            o,
+            "<tr><td><b>{}</b></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            escape(&t.team),
+            c.members,
+            cnt(c.handoffs_received, p.handoffs_received, None),
+            cnt(c.handoffs_sent, p.handoffs_sent, None),
+            fmt_count(c.acknowledged),
+            dur(c, p, |f| f.latency_p50_seconds, |f| f.acknowledged),
+            dur(c, p, |f| f.latency_p75_seconds, |f| f.acknowledged),
+            fmt_count(c.waiting_at_end),
+            cnt(c.stalled_at_end, p.stalled_at_end, Some(Better::Lower)),
+            cnt(c.bounces, p.bounces, Some(Better::Lower)),
+        );
+    }
+    o.push_str("</table></div>");
+    o.push_str(
+        "<h3>Decisions, reviews and bridges</h3><div class=\"scroll\"><table><tr><th>Team</th><th class=\"n\">Decisions made</th><th class=\"n\">Rehashed</th><th class=\"n\">Rework</th>\
+         <th class=\"n\">Cross-team reviews given</th><th class=\"n\">received</th><th class=\"n\">First response p50</th><th class=\"n\">Joint wins</th><th class=\"n\">Bridge people</th><th class=\"n\">Silo index</th></tr>",
+    );
+    for t in &r.teams {
+        let (c, p) = (&t.current, &t.previous);
+        let _ = write!(
+            o,
+            "<tr><td><b>{}</b></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            escape(&t.team),
+            fmt_count(c.decisions_made),
+            cnt(c.decisions_rehashed, p.decisions_rehashed, Some(Better::Lower)),
+            cnt(c.rework, p.rework, Some(Better::Lower)),
+            cnt(c.cross_team_reviews_given, p.cross_team_reviews_given, Some(Better::Higher)),
+            fmt_count(c.cross_team_reviews_received),
+            dur(c, p, |f| f.first_response_p50_seconds, |f| f.first_responses),
+            cnt(c.joint_wins, p.joint_wins, Some(Better::Higher)),
+            cnt(c.bridge_people, p.bridge_people, Some(Better::Higher)),
+            fmt_opt_ratio(c.silo_index)
+                + &chip(Unit::Ratio, Some(Better::Lower), p.silo_index, c.silo_index, p.interactions, c.interactions),
+        );
+    }
+    o.push_str("</table></div>");
+    silo_multiples(r, o);
+    o.push_str("</section>");
+}
+
+fn item_cell(i: &ItemRef) -> String {
+    let title: String = if i.title.chars().count() > 90 {
+        i.title.chars().take(88).collect::<String>() + "…"
+    } else {
+        i.title.clone()
+    };
+    let title = escape(&title);
+    let link = if i.url.starts_with("http://") || i.url.starts_with("https://") {
+        format!("<a href=\"{}\">{title}</a>", escape(&i.url))
+    } else {
+        title
+    };
+    format!("<td class=\"item\">{link}<span class=\"key\">{}</span></td>", escape(&i.key))
+}
+
+fn people_cell(p: &Option<Vec<String>>) -> String {
+    match p {
+        Some(p) => format!("<td>{}</td>", escape(&p.join(", "))),
+        None => String::new(),
+    }
+}
+
+fn more(shown: usize, total: usize, o: &mut String) {
+    if total > shown {
+        let _ = write!(
+            o,
+            "<p class=\"muted\">… and {} more (the JSON report lists them all).</p>",
+            fmt_count((total - shown) as u64)
+        );
+    }
+}
+
+fn worth_a_look(r: &Report, o: &mut String) {
+    let named = r.people_named;
+    let people_th = if named { "<th>People</th>" } else { "" };
+    let limit = super::LIST_LIMIT;
+    let _ = write!(
+        o,
+        "<section id=\"lists\" class=\"newpage\"><h2>Worth a look</h2><p class=\"intro\">Items, not people: {}</p>",
+        if named {
+            "people are named because the report was made with --name-people."
+        } else {
+            "the lists name items and teams only."
+        }
+    );
+    let _ = write!(o, "<h3>Handoffs stalled at the period's end ({})</h3>", fmt_count(r.stalled.len() as u64));
+    if r.stalled.is_empty() {
+        o.push_str("<p class=\"muted\">None: every handoff had been acknowledged or had moved on.</p>");
+    } else {
+        let _ = write!(
+            o,
+            "<div class=\"scroll\"><table><tr><th>Item</th><th>Waiting on</th><th>Kind</th><th>Since</th><th class=\"n\">Waited</th>{people_th}</tr>"
+        );
+        for s in r.stalled.iter().take(limit) {
+            let _ = write!(
+                o,
+                "<tr>{}<td><b>{}</b> <span class=\"muted\">from {}</span></td><td>{}</td><td>{}</td><td class=\"n\">{}</td>{}</tr>",
+                item_cell(&s.item),
+                escape(&s.to),
+                escape(&s.from),
+                s.kind,
+                fmt_date(s.since),
+                fmt_duration(s.waited_seconds as f64),
+                people_cell(&s.people)
+            );
+        }
+        o.push_str("</table></div>");
+        more(limit, r.stalled.len(), o);
+    }
+    let _ = write!(o, "<h3>The worst bounces</h3>");
+    if r.bounces.is_empty() {
+        o.push_str("<p class=\"muted\">No item bounced between teams in the period.</p>");
+    } else {
+        let _ = write!(
+            o,
+            "<div class=\"scroll\"><table><tr><th>Item</th><th>Between</th><th class=\"n\">Bounces</th><th class=\"n\">Custody changes</th><th>First bounce</th>{people_th}</tr>"
+        );
+        for b in &r.bounces {
+            let _ = write!(
+                o,
+                "<tr>{}<td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td>{}</tr>",
+                item_cell(&b.item),
+                escape(&b.teams.join(" ↔ ")),
+                b.bounces,
+                b.custody_changes.map_or("–".into(), |c| c.to_string()),
+                fmt_date(b.first_bounce),
+                people_cell(&b.people)
+            );
+        }
+        o.push_str("</table></div>");
+    }
+    let _ = write!(o, "<h3>Rehashed decisions ({})</h3>", fmt_count(r.rehashed_decisions.len() as u64));
+    if r.rehashed_decisions.is_empty() {
+        o.push_str("<p class=\"muted\">No made decision was rehashed in the period.</p>");
+    } else {
+        let mut reasons: Vec<(&str, usize)> = Vec::new();
+        for d in &r.rehashed_decisions {
+            match reasons.iter_mut().find(|(k, _)| *k == d.reason) {
+                Some((_, n)) => *n += 1,
+                None => reasons.push((d.reason, 1)),
+            }
+        }
+        reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let why: Vec<String> = reasons.iter().map(|(k, n)| format!("{n} {}", reason_text(k))).collect();
+        let _ = write!(o, "<p class=\"intro\">Why: {}.</p>", escape(&why.join("; ")));
+        let _ = write!(
+            o,
+            "<div class=\"scroll\"><table><tr><th>Decision</th><th>Team</th><th>Made</th><th>Rehashed</th><th>Why</th>{people_th}</tr>"
+        );
+        for d in r.rehashed_decisions.iter().take(limit) {
+            let _ = write!(
+                o,
+                "<tr>{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
+                item_cell(&d.item),
+                escape(&d.team),
+                fmt_date(d.made_at),
+                fmt_date(d.rehashed_at),
+                reason_text(d.reason),
+                people_cell(&d.people)
+            );
+        }
+        o.push_str("</table></div>");
+        more(limit, r.rehashed_decisions.len(), o);
+    }
+    let _ = write!(
+        o,
+        "<h3>Joint wins ({})</h3><p class=\"intro\">Work completed together: most teams first.</p>",
+        fmt_count(r.joint_wins.len() as u64)
+    );
+    if r.joint_wins.is_empty() {
+        o.push_str("<p class=\"muted\">No item was completed by two or more teams in the period.</p>");
+    } else {
+        let _ =
+            write!(o, "<div class=\"scroll\"><table><tr><th>Item</th><th>Teams</th><th>Completed</th>{people_th}</tr>");
+        for w in r.joint_wins.iter().take(limit) {
+            let _ = write!(
+                o,
+                "<tr>{}<td>{}</td><td>{}</td>{}</tr>",
+                item_cell(&w.item),
+                escape(&w.teams.join(", ")),
+                fmt_date(w.at),
+                people_cell(&w.people)
+            );
+        }
+        o.push_str("</table></div>");
+        more(limit, r.joint_wins.len(), o);
+    }
+    o.push_str("</section>");
+}
+
+pub(crate) fn reason_text(reason: &str) -> &'static str {
+    match reason {
+        "reopened" => "reopened",
+        "superseded" => "superseded by a later item",
+        "status" => "status turned superseded / deprecated",
+        "discussion" => "discussion resumed across teams",
+        _ => "rehashed",
+    }
+}
+
+fn coverage(r: &Report, o: &mut String) {
+    let c = &r.coverage;
+    let _ = write!(o, "<section id=\"coverage\" class=\"keep\"><h2>About the data</h2><div class=\"two\"><div>");
+    let range = match (c.data_from, c.data_to) {
+        (Some(a), Some(b)) => format!("{} to {}", fmt_date(a), fmt_date(b)),
+        _ => "no data stored".into(),
+    };
+    let _ = write!(
+        o,
+        "<table><tr><th>Stored data</th><td>{range}</td></tr><tr><th>In this period</th><td>{} events on {} items</td></tr>\
+         <tr><th>In the previous period</th><td>{} events</td></tr><tr><th>Teams</th><td>{}</td></tr><tr><th>Privacy floor</th><td>{} active people; {}</td></tr>\
+         <tr><th>Unknown identities</th><td>{}</td></tr><tr><th>People</th><td>{}</td></tr></table>",
+        fmt_count(c.events_in_period),
+        fmt_count(c.items_in_period),
+        fmt_count(c.events_in_previous_period),
+        escape(&c.teams.join(", ")),
+        c.privacy_floor,
+        if c.folded_teams.is_empty() {
+            "no team was folded".to_string()
+        } else {
+            format!("folded into \"other\": {}", escape(&c.folded_teams.join(", ")))
+        },
+        if c.unknown_identities == 0 {
+            "none".to_string()
+        } else {
+            format!(
+                "{} identities the team directory does not know acted {} times; their activity counts for no team (run `siloscope teams`)",
+                fmt_count(c.unknown_identities),
+                fmt_count(c.unknown_identity_events)
+            )
+        },
+        if r.people_named { "named in the lists (--name-people)" } else { "not named" },
+    );
+    o.push_str("</div><div><table><tr><th>Source</th><th class=\"n\">Items</th><th class=\"n\">Events</th><th class=\"n\">In period</th><th>First event</th><th>Last event</th></tr>");
+    for s in &c.sources {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&s.name),
+            fmt_count(s.items),
+            fmt_count(s.events),
+            fmt_count(s.events_in_period),
+            s.first_event.map(fmt_date).unwrap_or_default(),
+            s.last_event.map(fmt_date).unwrap_or_default()
+        );
+    }
+    if c.sources.is_empty() {
+        o.push_str("<tr><td colspan=\"6\" class=\"muted\">No source has stored data.</td></tr>");
+    }
+    o.push_str("</table>");
+    for n in &c.notes {
+        let _ = write!(o, "<p class=\"muted\">Note: {}</p>", escape(n));
+    }
+    o.push_str("</div></div></section>");
+}
+
+fn definitions(r: &Report, o: &mut String) {
+    o.push_str("<section id=\"definitions\"><h2>Definitions</h2><dl class=\"defs\">");
+    for d in &r.definitions {
+        let _ = write!(o, "<dt>{}</dt><dd>{}</dd>", escape(d.name), escape(d.definition));
+    }
+    o.push_str("</dl></section>");
+}
+
+fn footer(r: &Report, o: &mut String) {
+    let _ = write!(
+        o,
+        "<footer>Generated by siloscope from its own store, by event time, on {}. Figures are of teams, never of people; \
+         teams under the privacy floor are shown as \"other\". Report schema {}.</footer>",
+        fmt_datetime(r.generated_at),
+        r.schema
+    );
+}

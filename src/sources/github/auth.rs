@@ -1,0 +1,239 @@
+//! GitHub credentials: a token read from an environment variable or a file, or a GitHub App
+//! (app id + private key → RS256 JWT → installation token, renewed before it expires).
+//! Owns loading and renewing secrets; never puts a secret or key material into a message.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use serde_json::Value;
+
+use crate::sources::http::{ApiClient, Budget, HttpError, HttpRequest, Method, Secret, parse_time};
+
+/// An installation token is renewed when it has less than this left (GitHub gives one hour).
+pub const RENEW_BEFORE: i64 = 5 * 60;
+
+/// Reads a token from `env` (an environment variable name) or `file`, trimmed. Errors name the
+/// variable or file, never the value.
+pub fn load_token(env: Option<&str>, file: Option<&Path>, source: &str) -> Result<Secret, String> {
+    let value = match (env, file) {
+        (Some(var), _) => std::env::var(var).map_err(|_| {
+            format!("source {source:?}: environment variable {var} (sources.token_env) is not set; export the GitHub token in it")
+        })?,
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+            format!("source {source:?}: cannot read the token file {} (sources.token_file): {e}", path.display())
+        })?,
+        (None, None) => return Err(format!("source {source:?}: no token_env or token_file configured")),
+    };
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(format!("source {source:?}: the configured token is empty"));
+    }
+    Ok(Secret::new(value))
+}
+
+/// A GitHub App: signs JWTs with its private key and holds the current installation token.
+pub struct AppAuth {
+    app_id: u64,
+    key: RsaKeyPair,
+    installation_id: Mutex<Option<u64>>,
+    /// (token, expires at).
+    cached: Mutex<Option<(Secret, i64)>>,
+    key_file: PathBuf,
+}
+
+impl std::fmt::Debug for AppAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppAuth")
+            .field("app_id", &self.app_id)
+            .field("key_file", &self.key_file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The DER bytes of a PEM block, and whether it is PKCS#1 (`RSA PRIVATE KEY`).
+fn pem_der(text: &str) -> Option<(Vec<u8>, bool)> {
+    let begin = text.find("-----BEGIN ")?;
+    let rest = &text[begin + 11..];
+    let label_end = rest.find("-----")?;
+    let label = &rest[..label_end];
+    let body_start = label_end + 5;
+    let end = rest.find("-----END ")?;
+    let b64: String = rest[body_start..end].chars().filter(|c| !c.is_whitespace()).collect();
+    let der = STANDARD.decode(b64).ok()?;
+    Some((der, label == "RSA PRIVATE KEY"))
+}
+
+impl AppAuth {
+    /// Loads the app's private key (PEM, PKCS#1 as GitHub issues it, or PKCS#8).
+    pub fn load(app_id: u64, key_file: &Path, installation_id: Option<u64>, source: &str) -> Result<AppAuth, String> {
+        let text = std::fs::read_to_string(key_file).map_err(|e| {
+            format!(
+                "source {source:?}: cannot read the GitHub App private key {} (sources.private_key_file): {e}",
+                key_file.display()
+            )
+        })?;
+        let invalid = || {
+            format!(
+                "source {source:?}: {} is not an RSA private key in PEM form; download a new key from the GitHub App's settings",
+                key_file.display()
+            )
+        };
+        let (der, pkcs1) = pem_der(&text).ok_or_else(invalid)?;
+        let key =
+            if pkcs1 { RsaKeyPair::from_der(&der) } else { RsaKeyPair::from_pkcs8(&der) }.map_err(|_| invalid())?;
+        Ok(AppAuth {
+            app_id,
+            key,
+            installation_id: Mutex::new(installation_id),
+            cached: Mutex::new(None),
+            key_file: key_file.to_path_buf(),
+        })
+    }
+
+    /// The app's public key (DER, PKCS#1 `RSAPublicKey`), for verifying its JWTs in tests.
+    pub fn public_key_der(&self) -> Vec<u8> {
+        use ring::signature::KeyPair;
+        self.key.public_key().as_ref().to_vec()
+    }
+
+    /// A JWT for the app: issued a minute in the past (clock drift), valid for nine minutes.
+    pub fn jwt(&self, now: i64) -> Result<Secret, String> {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+        let claims =
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"iat":{},"exp":{},"iss":"{}"}}"#, now - 60, now + 9 * 60, self.app_id));
+        let signing_input = format!("{header}.{claims}");
+        let mut signature = vec![0; self.key.public().modulus_len()];
+        self.key
+            .sign(&RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), signing_input.as_bytes(), &mut signature)
+            .map_err(|_| "signing the GitHub App JWT failed".to_string())?;
+        Ok(Secret::new(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))))
+    }
+
+    /// The current installation token, renewed when less than `RENEW_BEFORE` is left. Without a
+    /// configured installation id, the installation on `org` (or `owner/repo`) is looked up.
+    pub async fn token(&self, client: &ApiClient, api_url: &str, lookup: &str) -> Result<Secret, HttpError> {
+        let now = client.clock().now() as i64;
+        if let Some((token, expires)) = lock(&self.cached).clone()
+            && expires - now > RENEW_BEFORE
+        {
+            return Ok(token);
+        }
+        let jwt = self.jwt(now).map_err(|m| HttpError { kind: "http", status: None, message: m })?;
+        client.register_secret(&jwt);
+        let api = api_url.trim_end_matches('/');
+        let known = *lock(&self.installation_id);
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let path = if lookup.contains('/') {
+                    format!("{api}/repos/{lookup}/installation")
+                } else {
+                    format!("{api}/orgs/{lookup}/installation")
+                };
+                let request = HttpRequest {
+                    method: Method::Get,
+                    url: path,
+                    headers: rest_headers(),
+                    body: None,
+                    authorization: Some(jwt.clone()),
+                };
+                let (_, v) = client.send_json(&request, Budget::Rest, false).await?;
+                v.get("id").and_then(Value::as_u64).ok_or_else(|| HttpError {
+                    kind: "malformed",
+                    status: None,
+                    message: format!("the GitHub App installation on {lookup} has no id; set installation_id"),
+                })?
+            }
+        };
+        *lock(&self.installation_id) = Some(id);
+        let request = HttpRequest {
+            method: Method::Post,
+            url: format!("{api}/app/installations/{id}/access_tokens"),
+            headers: rest_headers(),
+            body: Some(b"{}".to_vec()),
+            authorization: Some(jwt),
+        };
+        let (_, v) = client.send_json(&request, Budget::Rest, false).await?;
+        let token = v.get("token").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or_else(|| HttpError {
+            kind: "malformed",
+            status: None,
+            message: format!("GitHub returned no installation token for installation {id}"),
+        })?;
+        let expires = v.get("expires_at").and_then(Value::as_str).and_then(parse_time).unwrap_or(now + 3600);
+        let token = Secret::new(token);
+        client.register_secret(&token);
+        tracing::debug!(installation = id, expires_at = expires, "renewed the GitHub App installation token");
+        *lock(&self.cached) = Some((token.clone(), expires));
+        Ok(token)
+    }
+
+    /// Forgets the cached token (after GitHub rejected it).
+    pub fn invalidate(&self) {
+        *lock(&self.cached) = None;
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Headers of every REST request.
+pub fn rest_headers() -> Vec<(String, String)> {
+    vec![("accept".into(), "application/vnd.github+json".into()), ("x-github-api-version".into(), "2022-11-28".into())]
+}
+
+/// Verifies an app JWT against the app's public key (PKCS#1 DER) and returns its claims; the
+/// stand-in uses it to accept only correctly signed tokens.
+pub fn verify_jwt(jwt: &str, public_key_der: &[u8]) -> Option<Value> {
+    let (signing_input, signature) = jwt.rsplit_once('.')?;
+    let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+    ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, public_key_der)
+        .verify(signing_input.as_bytes(), &signature)
+        .ok()?;
+    let claims = signing_input.split('.').nth(1)?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A throw-away 2048-bit RSA key (PKCS#1), used only by tests.
+    pub const TEST_KEY: &str = include_str!("test_app_key.pem");
+
+    #[test]
+    fn a_jwt_is_signed_rs256_with_the_expected_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pem");
+        std::fs::write(&path, TEST_KEY).unwrap();
+        let app = AppAuth::load(42, &path, None, "gh").unwrap();
+        let jwt = app.jwt(1_700_000_000).unwrap();
+        let claims = verify_jwt(jwt.expose(), &app.public_key_der()).expect("valid signature");
+        assert_eq!(claims, serde_json::json!({"iat": 1_699_999_940, "exp": 1_700_000_540, "iss": "42"}));
+        // Tampering breaks it.
+        let forged = jwt.expose().replacen('.', ".e", 1);
+        assert!(verify_jwt(&forged, &app.public_key_der()).is_none());
+        assert!(!format!("{app:?}").contains("BEGIN"));
+    }
+
+    #[test]
+    fn load_errors_name_the_place_never_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.pem");
+        std::fs::write(
+            &path,
+            "-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END RSA PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let e = AppAuth::load(1, &path, None, "gh").unwrap_err();
+        assert!(e.contains("bad.pem") && e.contains("not an RSA private key") && !e.contains("c2VjcmV0"), "{e}");
+        let e = load_token(Some("SILOSCOPE_TEST_UNSET_VARIABLE_XYZ"), None, "gh").unwrap_err();
+        assert!(e.contains("SILOSCOPE_TEST_UNSET_VARIABLE_XYZ") && e.contains("is not set"), "{e}");
+        let tok = dir.path().join("tok");
+        std::fs::write(&tok, "  ghp_abc\n").unwrap();
+        assert_eq!(load_token(None, Some(&tok), "gh").unwrap().expose(), "ghp_abc");
+    }
+}

@@ -1,0 +1,1183 @@
+//! The GitHub source (github.com and GitHub Enterprise Server): issues and pull requests with
+//! their complete timelines, decision records, teams and CODEOWNERS, read incrementally through
+//! GraphQL search pages at the fewest requests. Knows GitHub, nothing of signals or the store.
+//!
+//! How a sync goes. Each configured scope (an organisation, or a group of named repositories) is
+//! one search: `org:acme sort:updated-asc updated:>=<since>`. A step reads one page (50 items with
+//! their timelines nested) and follow-up pages for any nested list that had more. The next page
+//! starts at the last item's `updatedAt` (keyset paging: an item updated meanwhile moves behind
+//! the reader and is read again, never skipped). A pass ends when a scope returns a short page;
+//! the next pass starts `OVERLAP` before where the last one ended. Any change to an item (close,
+//! reopen, edit, comment, transfer into the scope) moves its `updatedAt`, so no change is missed.
+//! An idle poll is one request per scope. Event ids are GitHub node ids: re-reading is harmless.
+
+pub mod auth;
+pub mod graphql;
+pub mod parse;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::model::{
+    Batch, DirectorySnapshot, Event, EventKind, Item, ItemKind, ItemState, SnapshotMembership, SnapshotPerson,
+    SnapshotTeam, Ts, identity,
+};
+use crate::sources::http::{
+    ApiClient, Clock, HttpSettings, OctocrabTransport, Secret, SystemClock, Transport, parse_time,
+};
+use crate::sources::{Source, SourceError, StepFuture, SyncStep};
+use crate::teams::ScopePattern;
+
+use self::auth::AppAuth;
+use self::graphql::{More, RepoListing};
+use self::parse::ItemContext;
+
+/// How far before the last pass's end the next pass starts: covers GitHub's search index lag.
+pub const OVERLAP: Ts = 10 * 60;
+/// Items per search page.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// Timeline items nested per item, and comments per review; longer lists get follow-ups.
+pub const TIMELINE_PAGE: u32 = 100;
+pub const REVIEW_COMMENTS_PAGE: u32 = 10;
+/// Continuations batched in one follow-up request.
+const MORE_BATCH: usize = 25;
+/// Repositories per file-listing request.
+const FILES_BATCH: usize = 10;
+/// Decision-record histories per request.
+const HISTORY_BATCH: usize = 10;
+/// How often teams are read again.
+const DIRECTORY_EVERY: Ts = 24 * 3600;
+/// Longest search query GitHub accepts.
+const MAX_QUERY_LEN: usize = 240;
+
+/// How the source authenticates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GithubAuth {
+    /// A token (classic or fine-grained, read-only) from an environment variable or a file.
+    Token { env: Option<String>, file: Option<PathBuf> },
+    /// A GitHub App installation.
+    App { app_id: u64, private_key_file: PathBuf, installation_id: Option<u64> },
+}
+
+/// Settings of a `kind = "github"` source (validated by `config.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GithubConfig {
+    /// REST base URL: `https://api.github.com`, or `https://ghe.example.com/api/v3`.
+    pub api_url: String,
+    /// GraphQL endpoint: `https://api.github.com/graphql`, or `https://ghe.example.com/api/graphql`.
+    pub graphql_url: String,
+    pub auth: GithubAuth,
+    pub organizations: Vec<String>,
+    /// `owner/name` of single repositories.
+    pub repositories: Vec<String>,
+    /// Patterns on `owner/name`: when non-empty, only matching repositories are read.
+    pub include: Vec<String>,
+    /// Patterns on `owner/name` never read.
+    pub exclude: Vec<String>,
+    pub requests_per_hour: Option<u32>,
+    /// Read org teams, members and repository permissions into the directory.
+    pub teams_from_github: bool,
+    /// Read CODEOWNERS (the catch-all rule's team owns the repository).
+    pub codeowners: bool,
+    /// Decision-record files (`[decisions] record_paths`), e.g. `docs/adr/*.md`.
+    pub record_paths: Vec<String>,
+    /// Only items updated at or after this time are read (None = all history).
+    pub since: Option<Ts>,
+    pub page_size: u32,
+}
+
+impl GithubConfig {
+    /// A github.com source for `organizations`, token from `GITHUB_TOKEN`.
+    pub fn for_organizations(organizations: &[&str]) -> GithubConfig {
+        GithubConfig {
+            api_url: "https://api.github.com".into(),
+            graphql_url: "https://api.github.com/graphql".into(),
+            auth: GithubAuth::Token { env: Some("GITHUB_TOKEN".into()), file: None },
+            organizations: organizations.iter().map(|s| s.to_string()).collect(),
+            repositories: Vec::new(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            requests_per_hour: None,
+            teams_from_github: false,
+            codeowners: false,
+            record_paths: Vec::new(),
+            since: None,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+}
+
+/// The GraphQL endpoint that goes with a REST base URL.
+pub fn default_graphql_url(api_url: &str) -> String {
+    let base = api_url.trim_end_matches('/');
+    match base.strip_suffix("/api/v3") {
+        Some(host) => format!("{host}/api/graphql"),
+        None => format!("{base}/graphql"),
+    }
+}
+
+/// The web host of a REST base URL (`https://github.com` for `https://api.github.com`).
+fn web_base(api_url: &str) -> String {
+    let base = api_url.trim_end_matches('/');
+    if let Some(host) = base.strip_suffix("/api/v3") {
+        return host.to_string();
+    }
+    base.replacen("://api.", "://", 1)
+}
+
+/// One search the source pages through.
+#[derive(Debug, Clone, PartialEq)]
+enum Scope {
+    Organization(String),
+    Repositories(Vec<String>),
+}
+
+impl Scope {
+    fn label(&self) -> String {
+        match self {
+            Scope::Organization(o) => format!("org:{o}"),
+            Scope::Repositories(r) => format!("repos:{}", r.join(",")),
+        }
+    }
+    fn qualifier(&self) -> String {
+        match self {
+            Scope::Organization(o) => format!("org:{o}"),
+            Scope::Repositories(r) => r.iter().map(|x| format!("repo:{x}")).collect::<Vec<_>>().join(" "),
+        }
+    }
+}
+
+/// Named repositories grouped so each group's search query stays short.
+fn scopes_of(cfg: &GithubConfig) -> Vec<Scope> {
+    let mut out: Vec<Scope> = cfg.organizations.iter().map(|o| Scope::Organization(o.clone())).collect();
+    let mut group: Vec<String> = Vec::new();
+    let mut len = 0;
+    for r in &cfg.repositories {
+        let add = r.len() + 6;
+        if !group.is_empty() && (len + add > MAX_QUERY_LEN - 60 || group.len() >= 5) {
+            out.push(Scope::Repositories(std::mem::take(&mut group)));
+            len = 0;
+        }
+        group.push(r.clone());
+        len += add;
+    }
+    if !group.is_empty() {
+        out.push(Scope::Repositories(group));
+    }
+    out
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct ScopeCursor {
+    label: String,
+    /// Items updated at or after this time are not all read yet (None: from the beginning).
+    #[serde(default)]
+    since: Option<Ts>,
+    /// Offset cursor within a run of items updated in the same second as `since`.
+    #[serde(default)]
+    after: Option<String>,
+    /// Whether the current pass read this scope's first page.
+    #[serde(default)]
+    started: bool,
+    /// Items already read, with the `updatedAt` read, within `OVERLAP` of `since`: the overlap
+    /// re-lists them without reading them again.
+    #[serde(default)]
+    seen: BTreeMap<String, Ts>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct RepoCursor {
+    /// The name used in item keys: the name when first seen (a rename keeps keys stable).
+    key_scope: String,
+    /// The current `owner/name`.
+    name: String,
+    /// `pushedAt` whose files (CODEOWNERS, decision records) were read.
+    #[serde(default)]
+    files_read_at_push: Option<Ts>,
+    /// Last seen `pushedAt`.
+    #[serde(default)]
+    pushed: Option<Ts>,
+    /// Decision-record path → blob id read.
+    #[serde(default)]
+    records: BTreeMap<String, String>,
+    /// Team handle of CODEOWNERS' catch-all rule.
+    #[serde(default)]
+    code_owner: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Cursor {
+    v: u32,
+    scopes: Vec<ScopeCursor>,
+    /// Scope labels still to read in the current pass.
+    pending: Vec<String>,
+    /// By repository node id.
+    repos: BTreeMap<String, RepoCursor>,
+    /// When teams were last read.
+    #[serde(default)]
+    directory_at: Option<Ts>,
+}
+
+enum Credentials {
+    Token(Secret),
+    App(Box<AppAuth>),
+}
+
+/// A configured GitHub source.
+pub struct GithubSource {
+    name: String,
+    cfg: GithubConfig,
+    client: Option<Arc<ApiClient>>,
+    clock: Arc<dyn Clock>,
+    health: Option<Arc<crate::exporter::Health>>,
+    credentials: Option<Credentials>,
+    http: HttpSettings,
+}
+
+impl std::fmt::Debug for GithubSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubSource").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+fn malformed(message: String) -> SourceError {
+    SourceError { kind: "malformed", message }
+}
+
+fn format_time(ts: Ts) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map_or_else(|| "1970-01-01T00:00:00Z".into(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+impl GithubSource {
+    /// A source on the real network (octocrab transport, wall clock). Credentials are read at
+    /// the first step, so a missing variable is reported as a sync error with its name.
+    pub fn new(name: &str, cfg: GithubConfig) -> GithubSource {
+        let http = HttpSettings { requests_per_hour: cfg.requests_per_hour, ..HttpSettings::default() };
+        GithubSource {
+            name: name.to_string(),
+            cfg,
+            client: None,
+            clock: Arc::new(SystemClock),
+            health: None,
+            credentials: None,
+            http,
+        }
+    }
+
+    /// A source with its own transport, clock and policy settings (tests, benchmarks).
+    pub fn with_transport(
+        name: &str,
+        cfg: GithubConfig,
+        transport: Arc<dyn Transport>,
+        clock: Arc<dyn Clock>,
+        settings: HttpSettings,
+    ) -> GithubSource {
+        let settings =
+            HttpSettings { requests_per_hour: cfg.requests_per_hour.or(settings.requests_per_hour), ..settings };
+        let client = Arc::new(ApiClient::new(name, transport, clock.clone(), settings.clone()));
+        GithubSource {
+            name: name.to_string(),
+            cfg,
+            client: Some(client),
+            clock,
+            health: None,
+            credentials: None,
+            http: settings,
+        }
+    }
+
+    /// The HTTP client (for its request statistics), once created.
+    pub fn client(&self) -> Option<&Arc<ApiClient>> {
+        self.client.as_ref()
+    }
+
+    fn client_or_init(&mut self) -> Result<Arc<ApiClient>, SourceError> {
+        if self.client.is_none() {
+            let transport = OctocrabTransport::new(Duration::from_secs(10))
+                .map_err(|m| SourceError { kind: "transport", message: format!("source {:?}: {m}", self.name) })?;
+            let client = ApiClient::new(&self.name, Arc::new(transport), self.clock.clone(), self.http.clone());
+            self.client = Some(Arc::new(client));
+        }
+        let client = self.client.clone().expect("set above");
+        if let Some(h) = &self.health {
+            client.set_health(h.clone());
+        }
+        Ok(client)
+    }
+
+    async fn authorization(&mut self, client: &ApiClient) -> Result<Secret, SourceError> {
+        if self.credentials.is_none() {
+            let creds = match &self.cfg.auth {
+                GithubAuth::Token { env, file } => Credentials::Token(
+                    auth::load_token(env.as_deref(), file.as_deref(), &self.name)
+                        .map_err(|m| SourceError { kind: "http", message: m })?,
+                ),
+                GithubAuth::App { app_id, private_key_file, installation_id } => Credentials::App(Box::new(
+                    AppAuth::load(*app_id, private_key_file, *installation_id, &self.name)
+                        .map_err(|m| SourceError { kind: "http", message: m })?,
+                )),
+            };
+            self.credentials = Some(creds);
+        }
+        match self.credentials.as_ref().expect("set above") {
+            Credentials::Token(t) => {
+                client.register_secret(t);
+                Ok(t.clone())
+            }
+            Credentials::App(app) => {
+                let lookup =
+                    self.cfg.organizations.first().or(self.cfg.repositories.first()).cloned().unwrap_or_default();
+                Ok(app.token(client, &self.cfg.api_url, &lookup).await?)
+            }
+        }
+    }
+
+    fn wanted(&self, repo: &str) -> bool {
+        let included =
+            self.cfg.include.is_empty() || self.cfg.include.iter().any(|p| ScopePattern(p.clone()).matches(repo));
+        included && !self.cfg.exclude.iter().any(|p| ScopePattern(p.clone()).matches(repo))
+    }
+
+    async fn graphql(
+        &self,
+        client: &ApiClient,
+        auth: &Secret,
+        document: &str,
+        variables: Value,
+    ) -> Result<Value, SourceError> {
+        let r = client.graphql(&self.cfg.graphql_url, Some(auth.clone()), document, variables).await?;
+        for e in &r.errors {
+            tracing::warn!(source = %self.name, path = %e.path.join("."), error = %e.message, "GitHub reported a partial error");
+        }
+        Ok(r.data)
+    }
+
+    /// Reads follow-up pages until no nested list of `items` has more: timelines, then review
+    /// comments found in them.
+    async fn complete_items(&self, client: &ApiClient, auth: &Secret, items: &mut [Value]) -> Result<(), SourceError> {
+        loop {
+            // (item index, review index or None, request)
+            let mut wanted: Vec<(usize, Option<usize>, More)> = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let tl = &item["timelineItems"];
+                if tl["pageInfo"]["hasNextPage"].as_bool() == Some(true) {
+                    let (Some(id), Some(after)) = (item["id"].as_str(), tl["pageInfo"]["endCursor"].as_str()) else {
+                        continue;
+                    };
+                    wanted.push((i, None, More::Timeline { id: id.into(), after: after.into() }));
+                }
+                for (j, node) in tl["nodes"].as_array().map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
+                    let c = &node["comments"];
+                    if node["__typename"] == "PullRequestReview" && c["pageInfo"]["hasNextPage"].as_bool() == Some(true)
+                    {
+                        let (Some(id), Some(after)) = (node["id"].as_str(), c["pageInfo"]["endCursor"].as_str()) else {
+                            continue;
+                        };
+                        wanted.push((i, Some(j), More::ReviewComments { id: id.into(), after: after.into() }));
+                    }
+                }
+            }
+            if wanted.is_empty() {
+                return Ok(());
+            }
+            for chunk in wanted.chunks(MORE_BATCH) {
+                let requests: Vec<More> = chunk.iter().map(|(_, _, m)| m.clone()).collect();
+                let mut vars = json!({ "timeline": TIMELINE_PAGE, "comments": REVIEW_COMMENTS_PAGE });
+                for (k, m) in requests.iter().enumerate() {
+                    let (More::Timeline { id, after }
+                    | More::ReviewComments { id, after }
+                    | More::TeamMembers { id, after }
+                    | More::TeamRepositories { id, after }) = m;
+                    vars[format!("id{k}")] = json!(id);
+                    vars[format!("after{k}")] = json!(after);
+                }
+                let data = self.graphql(client, auth, &graphql::more(&requests), vars).await?;
+                for (k, (i, review, m)) in chunk.iter().enumerate() {
+                    let got = &data[format!("m{k}")];
+                    match (m, review) {
+                        (More::Timeline { .. }, _) => {
+                            let page = &got["timelineItems"];
+                            let Some(new_nodes) = page["nodes"].as_array() else {
+                                return Err(malformed(format!(
+                                    "a timeline continuation of {} came back without nodes",
+                                    items[*i]["url"]
+                                )));
+                            };
+                            let new_nodes = new_nodes.clone();
+                            let tl = &mut items[*i]["timelineItems"];
+                            if let Some(nodes) = tl["nodes"].as_array_mut() {
+                                nodes.extend(new_nodes);
+                            }
+                            tl["pageInfo"] = page["pageInfo"].clone();
+                        }
+                        (More::ReviewComments { .. }, Some(j)) => {
+                            let page = &got["comments"];
+                            let Some(new_nodes) = page["nodes"].as_array() else {
+                                return Err(malformed(format!(
+                                    "review comments of {} came back without nodes",
+                                    items[*i]["url"]
+                                )));
+                            };
+                            let new_nodes = new_nodes.clone();
+                            let c = &mut items[*i]["timelineItems"]["nodes"][*j]["comments"];
+                            if let Some(nodes) = c["nodes"].as_array_mut() {
+                                nodes.extend(new_nodes);
+                            }
+                            c["pageInfo"] = page["pageInfo"].clone();
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records what the repository part of a page says: names (renames), pushes.
+    fn note_repositories(&self, cur: &mut Cursor, repos: &[Value]) {
+        for r in repos {
+            let (Some(id), Some(name)) = (r["id"].as_str(), r["nameWithOwner"].as_str()) else { continue };
+            let entry = cur.repos.entry(id.to_string()).or_insert_with(|| RepoCursor {
+                key_scope: name.into(),
+                name: name.into(),
+                ..RepoCursor::default()
+            });
+            if entry.name != name {
+                tracing::info!(source = %self.name, from = %entry.name, to = %name, "repository renamed; its items keep their keys");
+                entry.name = name.to_string();
+            }
+            entry.pushed = r["pushedAt"].as_str().and_then(parse_time);
+        }
+    }
+
+    /// Repositories whose files must be read: pushed since they were last read, and wanted.
+    fn repos_needing_files(&self, cur: &Cursor) -> Vec<String> {
+        if !self.cfg.codeowners && self.cfg.record_paths.is_empty() {
+            return Vec::new();
+        }
+        cur.repos
+            .iter()
+            .filter(|(_, r)| r.pushed.is_some() && r.pushed != r.files_read_at_push && self.wanted(&r.name))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Directories holding decision records, from the configured patterns.
+    fn record_dirs(&self) -> Vec<String> {
+        let mut dirs: Vec<String> = Vec::new();
+        for p in &self.cfg.record_paths {
+            let fixed = p.split('*').next().unwrap_or("");
+            let dir = fixed.rsplit_once('/').map_or("", |(d, _)| d).trim_matches('/').to_string();
+            if !dir.is_empty() && !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        dirs
+    }
+
+    /// Reads CODEOWNERS and decision records of pushed repositories. Returns record items and
+    /// events, and whether code owners changed.
+    async fn read_files(
+        &self,
+        client: &ApiClient,
+        auth: &Secret,
+        cur: &mut Cursor,
+        repo_ids: &[String],
+    ) -> Result<(Vec<Item>, Vec<Event>, bool), SourceError> {
+        let dirs = self.record_dirs();
+        let mut items = Vec::new();
+        let mut events = Vec::new();
+        let mut owners_changed = false;
+        for chunk in repo_ids.chunks(FILES_BATCH) {
+            let mut vars = json!({});
+            for (i, id) in chunk.iter().enumerate() {
+                let (owner, name) = cur.repos[id].name.split_once('/').unwrap_or(("", ""));
+                vars[format!("owner{i}")] = json!(owner);
+                vars[format!("name{i}")] = json!(name);
+            }
+            let data =
+                self.graphql(client, auth, &graphql::repo_files(chunk.len(), self.cfg.codeowners, &dirs), vars).await?;
+            for (i, id) in chunk.iter().enumerate() {
+                let r = &data[format!("r{i}")];
+                let repo = cur.repos.get_mut(id).expect("chunk ids come from the map");
+                repo.files_read_at_push = repo.pushed;
+                if r.is_null() {
+                    continue; // deleted or no longer visible
+                }
+                if self.cfg.codeowners {
+                    let text = (0..graphql::CODEOWNERS_PATHS.len()).find_map(|k| r[format!("co{k}")]["text"].as_str());
+                    let owner = text.and_then(codeowners_catch_all);
+                    if owner != repo.code_owner {
+                        repo.code_owner = owner;
+                        owners_changed = true;
+                    }
+                }
+                let mut changed: Vec<String> = Vec::new();
+                for k in 0..dirs.len() {
+                    for e in r[format!("d{k}")]["entries"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+                        let (Some(path), Some(oid)) = (e["path"].as_str(), e["oid"].as_str()) else { continue };
+                        if e["type"] != "blob"
+                            || !self.cfg.record_paths.iter().any(|p| ScopePattern(p.clone()).matches(path))
+                        {
+                            continue;
+                        }
+                        if repo.records.get(path).map(String::as_str) != Some(oid) {
+                            repo.records.insert(path.to_string(), oid.to_string());
+                            changed.push(path.to_string());
+                        }
+                    }
+                }
+                let (key_scope, name) = (repo.key_scope.clone(), repo.name.clone());
+                for files in changed.chunks(HISTORY_BATCH) {
+                    let (it, ev) = self.read_record_histories(client, auth, &key_scope, &name, files).await?;
+                    items.extend(it);
+                    events.extend(ev);
+                }
+            }
+        }
+        Ok((items, events, owners_changed))
+    }
+
+    async fn read_record_histories(
+        &self,
+        client: &ApiClient,
+        auth: &Secret,
+        key_scope: &str,
+        repo: &str,
+        files: &[String],
+    ) -> Result<(Vec<Item>, Vec<Event>), SourceError> {
+        let (owner, name) = repo.split_once('/').unwrap_or(("", ""));
+        let mut commits: Vec<Vec<Value>> = vec![Vec::new(); files.len()];
+        let mut after: Vec<Option<String>> = vec![None; files.len()];
+        let mut open: Vec<usize> = (0..files.len()).collect();
+        while !open.is_empty() {
+            let mut vars = json!({ "owner": owner, "name": name });
+            for (k, &f) in open.iter().enumerate() {
+                vars[format!("path{k}")] = json!(files[f]);
+                vars[format!("after{k}")] = json!(after[f]);
+            }
+            let data = self.graphql(client, auth, &graphql::file_history(open.len()), vars).await?;
+            let target = &data["repository"]["defaultBranchRef"]["target"];
+            let mut still = Vec::new();
+            for (k, &f) in open.iter().enumerate() {
+                let h = &target[format!("h{k}")];
+                commits[f].extend(h["nodes"].as_array().cloned().unwrap_or_default());
+                if h["pageInfo"]["hasNextPage"].as_bool() == Some(true) {
+                    after[f] = h["pageInfo"]["endCursor"].as_str().map(str::to_string);
+                    still.push(f);
+                }
+            }
+            open = still;
+        }
+        let web = web_base(&self.cfg.api_url);
+        let mut items = Vec::new();
+        let mut events = Vec::new();
+        for (f, path) in files.iter().enumerate() {
+            match record_from_history(&self.name, key_scope, repo, path, &web, &commits[f]) {
+                Ok(Some((item, evs))) => {
+                    items.push(item);
+                    events.extend(evs);
+                }
+                Ok(None) => {}
+                Err(why) => {
+                    tracing::warn!(source = %self.name, url = %format!("{web}/{repo}/blob/HEAD/{path}"), error = %why, "skipping a malformed decision record");
+                    if let Some(h) = &self.health {
+                        h.record_error(&self.name, "malformed");
+                    }
+                }
+            }
+        }
+        Ok((items, events))
+    }
+
+    /// Teams of every configured organisation, with members and repository permissions.
+    async fn read_teams(&self, client: &ApiClient, auth: &Secret) -> Result<Vec<(String, Value)>, SourceError> {
+        let mut teams = Vec::new();
+        for org in &self.cfg.organizations {
+            let mut after: Option<String> = None;
+            loop {
+                let data = self.graphql(client, auth, &graphql::teams(), json!({ "org": org, "after": after })).await?;
+                let conn = &data["organization"]["teams"];
+                let mut nodes = conn["nodes"].as_array().cloned().unwrap_or_default();
+                self.complete_teams(client, auth, &mut nodes).await?;
+                teams.extend(nodes.into_iter().map(|n| (org.clone(), n)));
+                if conn["pageInfo"]["hasNextPage"].as_bool() != Some(true) {
+                    break;
+                }
+                after = conn["pageInfo"]["endCursor"].as_str().map(str::to_string);
+            }
+        }
+        Ok(teams)
+    }
+
+    async fn complete_teams(&self, client: &ApiClient, auth: &Secret, teams: &mut [Value]) -> Result<(), SourceError> {
+        loop {
+            let mut wanted: Vec<(usize, More)> = Vec::new();
+            for (i, t) in teams.iter().enumerate() {
+                let Some(id) = t["id"].as_str() else { continue };
+                for (field, make) in [("members", 0), ("repositories", 1)] {
+                    let p = &t[field]["pageInfo"];
+                    if p["hasNextPage"].as_bool() == Some(true)
+                        && let Some(after) = p["endCursor"].as_str()
+                    {
+                        let m = if make == 0 {
+                            More::TeamMembers { id: id.into(), after: after.into() }
+                        } else {
+                            More::TeamRepositories { id: id.into(), after: after.into() }
+                        };
+                        wanted.push((i, m));
+                    }
+                }
+            }
+            if wanted.is_empty() {
+                return Ok(());
+            }
+            for chunk in wanted.chunks(MORE_BATCH) {
+                let requests: Vec<More> = chunk.iter().map(|(_, m)| m.clone()).collect();
+                let mut vars = json!({});
+                for (k, m) in requests.iter().enumerate() {
+                    let (More::Timeline { id, after }
+                    | More::ReviewComments { id, after }
+                    | More::TeamMembers { id, after }
+                    | More::TeamRepositories { id, after }) = m;
+                    vars[format!("id{k}")] = json!(id);
+                    vars[format!("after{k}")] = json!(after);
+                }
+                let data = self.graphql(client, auth, &graphql::more(&requests), vars).await?;
+                for (k, (i, m)) in chunk.iter().enumerate() {
+                    let (field, list) = match m {
+                        More::TeamMembers { .. } => ("members", "nodes"),
+                        _ => ("repositories", "edges"),
+                    };
+                    let page = &data[format!("m{k}")][field];
+                    let new = page[list].as_array().cloned().unwrap_or_default();
+                    let conn = &mut teams[*i][field];
+                    if let Some(arr) = conn[list].as_array_mut() {
+                        arr.extend(new);
+                    }
+                    conn["pageInfo"] = page["pageInfo"].clone();
+                }
+            }
+        }
+    }
+
+    fn snapshot(&self, teams: &[(String, Value)], cur: &Cursor) -> DirectorySnapshot {
+        let mut snap = DirectorySnapshot::default();
+        let mut people: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut permission_owners: HashMap<String, Vec<(u8, String)>> = HashMap::new();
+        for (org, t) in teams {
+            let Some(slug) = t["slug"].as_str() else { continue };
+            let handle = format!("{org}/{slug}").to_ascii_lowercase();
+            snap.teams.push(SnapshotTeam { name: slug.to_string(), handles: vec![handle] });
+            for m in t["members"]["nodes"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+                if let Some(login) = m["login"].as_str() {
+                    people.entry(login.to_ascii_lowercase()).or_default().push(slug.to_string());
+                }
+            }
+            for e in t["repositories"]["edges"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+                let rank = match e["permission"].as_str() {
+                    Some("ADMIN") => 2,
+                    Some("MAINTAIN") => 1,
+                    _ => continue,
+                };
+                if let Some(repo) = e["node"]["nameWithOwner"].as_str() {
+                    permission_owners.entry(repo.to_string()).or_default().push((rank, slug.to_string()));
+                }
+            }
+        }
+        for (login, teams) in people {
+            snap.people.push(SnapshotPerson {
+                name: login.clone(),
+                identities: vec![identity("github", &login)],
+                memberships: teams
+                    .into_iter()
+                    .map(|team| SnapshotMembership { team, from: None, until: None })
+                    .collect(),
+                bot: false,
+            });
+        }
+        // CODEOWNERS first; else the one team with the highest admin/maintain permission.
+        let mut owned: HashSet<String> = HashSet::new();
+        for r in cur.repos.values() {
+            if let Some(handle) = &r.code_owner
+                && self.wanted(&r.name)
+            {
+                let team = handle.rsplit('/').next().unwrap_or(handle).to_string();
+                if !snap.teams.iter().any(|t| t.handles.contains(handle)) {
+                    snap.teams.push(SnapshotTeam { name: team.clone(), handles: vec![handle.clone()] });
+                }
+                snap.scope_owners.push((r.name.clone(), team));
+                owned.insert(r.name.clone());
+            }
+        }
+        let mut by_permission: Vec<(String, String)> = permission_owners
+            .into_iter()
+            .filter(|(repo, _)| !owned.contains(repo) && self.wanted(repo))
+            .filter_map(|(repo, mut list)| {
+                list.sort();
+                let best = list.last()?.0;
+                let top: Vec<&(u8, String)> = list.iter().filter(|(r, _)| *r == best).collect();
+                (top.len() == 1).then(|| (repo, top[0].1.clone()))
+            })
+            .collect();
+        by_permission.sort();
+        snap.scope_owners.extend(by_permission);
+        snap
+    }
+
+    async fn step_inner(&mut self, cursor: Option<&str>, now: Ts) -> Result<SyncStep, SourceError> {
+        let mut cur: Cursor = match cursor {
+            None => Cursor { v: 1, ..Cursor::default() },
+            Some(text) => serde_json::from_str(text).map_err(|e| {
+                malformed(format!(
+                    "source {:?}: the stored cursor is not one this version wrote ({e}); delete the source's cursor to read GitHub again",
+                    self.name
+                ))
+            })?,
+        };
+        let scopes = scopes_of(&self.cfg);
+        if scopes.is_empty() {
+            return Err(SourceError {
+                kind: "http",
+                message: format!("source {:?}: no organizations or repositories configured", self.name),
+            });
+        }
+        // The configuration may have changed since the cursor was written.
+        let labels: Vec<String> = scopes.iter().map(Scope::label).collect();
+        cur.scopes.retain(|s| labels.contains(&s.label));
+        for l in &labels {
+            if !cur.scopes.iter().any(|s| &s.label == l) {
+                cur.scopes.push(ScopeCursor { label: l.clone(), since: self.cfg.since, ..ScopeCursor::default() });
+            }
+        }
+        cur.pending.retain(|p| labels.contains(p));
+        if cur.pending.is_empty() {
+            cur.pending = labels.clone();
+            for s in &mut cur.scopes {
+                s.started = false;
+            }
+        }
+        let client = self.client_or_init()?;
+        let auth = self.authorization(&client).await?;
+
+        let label = cur.pending[0].clone();
+        let scope = scopes.iter().find(|s| s.label() == label).expect("pending holds known labels").clone();
+        let sc = cur.scopes.iter().find(|s| s.label == label).cloned().expect("every label has a cursor");
+        let first_of_pass = !sc.started;
+        let start = if first_of_pass {
+            sc.since.map(|s| (s - OVERLAP).max(self.cfg.since.unwrap_or(Ts::MIN)))
+        } else {
+            sc.since
+        };
+        let mut q = format!("{} sort:updated-asc", scope.qualifier());
+        if let Some(s) = start {
+            q.push_str(&format!(" updated:>={}", format_time(s)));
+        }
+        let listing = match &scope {
+            Scope::Organization(_) => RepoListing::Organization,
+            Scope::Repositories(r) => {
+                if first_of_pass {
+                    RepoListing::Repositories(r.len())
+                } else {
+                    RepoListing::None
+                }
+            }
+        };
+        let page_size = self.cfg.page_size.clamp(1, 100);
+        let mut vars = json!({
+            "q": q, "first": page_size, "after": sc.after, "timeline": TIMELINE_PAGE, "comments": REVIEW_COMMENTS_PAGE,
+        });
+        match &scope {
+            Scope::Organization(o) => {
+                vars["org"] = json!(o);
+                vars["withRepos"] = json!(first_of_pass);
+            }
+            Scope::Repositories(r) if first_of_pass => {
+                for (i, full) in r.iter().enumerate() {
+                    let (owner, name) = full.split_once('/').unwrap_or((full, ""));
+                    vars[format!("owner{i}")] = json!(owner);
+                    vars[format!("name{i}")] = json!(name);
+                }
+            }
+            Scope::Repositories(_) => {}
+        }
+        let data = self.graphql(&client, &auth, &graphql::sync_page(&listing), vars).await?;
+        let search = &data["search"];
+        let Some(nodes) = search["nodes"].as_array() else {
+            return Err(malformed(format!("source {:?}: the search answer has no nodes", self.name)));
+        };
+
+        // Repositories: renames, pushes (for files), more pages when many were pushed.
+        if first_of_pass {
+            let mut repos: Vec<Value> = Vec::new();
+            match &scope {
+                Scope::Organization(org) => {
+                    let Some(conn) = data["organization"].as_object() else {
+                        return Err(SourceError {
+                            kind: "http",
+                            message: format!(
+                                "source {:?}: organization {org:?} was not found, or is not visible to the credential",
+                                self.name
+                            ),
+                        });
+                    };
+                    let first_page = conn.get("repositories").cloned().unwrap_or(Value::Null);
+                    repos.extend(first_page["nodes"].as_array().cloned().unwrap_or_default());
+                    let mut page_info = first_page["pageInfo"].clone();
+                    // Ordered by push: read on while repositories were pushed since we last looked.
+                    while page_info["hasNextPage"].as_bool() == Some(true)
+                        && repos.last().is_some_and(|r| self.pushed_since_known(&cur, r))
+                    {
+                        let after = page_info["endCursor"].as_str().map(str::to_string);
+                        let data = self
+                            .graphql(
+                                &client,
+                                &auth,
+                                &graphql::org_repositories(),
+                                json!({ "org": org, "after": after }),
+                            )
+                            .await?;
+                        let conn = &data["organization"]["repositories"];
+                        repos.extend(conn["nodes"].as_array().cloned().unwrap_or_default());
+                        page_info = conn["pageInfo"].clone();
+                    }
+                }
+                Scope::Repositories(r) => {
+                    for i in 0..r.len() {
+                        let v = &data[format!("r{i}")];
+                        if v.is_null() {
+                            tracing::warn!(source = %self.name, repository = %r[i], "repository not found or not visible to the credential");
+                        } else {
+                            repos.push(v.clone());
+                        }
+                    }
+                }
+            }
+            self.note_repositories(&mut cur, &repos);
+        }
+
+        // Items.
+        let mut values: Vec<Value> = Vec::new();
+        let mut max_updated: Option<Ts> = None;
+        let mut seen_now: Vec<(String, Ts)> = Vec::new();
+        for n in nodes {
+            let updated = n["updatedAt"].as_str().and_then(parse_time);
+            if let Some(u) = updated {
+                max_updated = Some(max_updated.map_or(u, |m: Ts| m.max(u)));
+            }
+            let Some(id) = n["id"].as_str() else {
+                self.skip_malformed(n, "no id");
+                continue;
+            };
+            if let Some(u) = updated {
+                if sc.seen.get(id).is_some_and(|&read| read >= u) {
+                    continue; // already read at this version (the overlap re-lists it)
+                }
+                seen_now.push((id.to_string(), u));
+            }
+            let repo_name = n["repository"]["nameWithOwner"].as_str().unwrap_or("");
+            if !self.wanted(repo_name) {
+                continue;
+            }
+            values.push(n.clone());
+        }
+        self.complete_items(&client, &auth, &mut values).await?;
+        let mut batch = Batch { source: self.name.clone(), ..Batch::default() };
+        for v in &values {
+            let repo_id = v["repository"]["id"].as_str().unwrap_or("").to_string();
+            let repo_name = v["repository"]["nameWithOwner"].as_str().unwrap_or("").to_string();
+            let key_scope = cur
+                .repos
+                .entry(repo_id)
+                .or_insert_with(|| RepoCursor {
+                    key_scope: repo_name.clone(),
+                    name: repo_name.clone(),
+                    ..RepoCursor::default()
+                })
+                .key_scope
+                .clone();
+            match parse::graphql_item(v, &ItemContext { source: &self.name, key_scope: &key_scope }) {
+                Ok((item, events)) => {
+                    batch.items.push(item);
+                    batch.events.extend(events);
+                }
+                Err(m) => self.skip_malformed(v, &m.why),
+            }
+        }
+
+        // Advance this scope.
+        let full = nodes.len() as u32 >= page_size && search["pageInfo"]["hasNextPage"].as_bool() == Some(true);
+        let sc = cur.scopes.iter_mut().find(|s| s.label == label).expect("exists");
+        sc.started = true;
+        for (id, u) in seen_now {
+            sc.seen.insert(id, u);
+        }
+        if full {
+            match (max_updated, start) {
+                (Some(m), Some(s)) if m <= s => {
+                    // The whole page was updated in the same second: page on by offset.
+                    sc.after = search["pageInfo"]["endCursor"].as_str().map(str::to_string);
+                    sc.since = Some(s);
+                }
+                (Some(m), _) => {
+                    sc.since = Some(m);
+                    sc.after = None;
+                }
+                (None, _) => {
+                    sc.after = search["pageInfo"]["endCursor"].as_str().map(str::to_string);
+                }
+            }
+        } else {
+            if let Some(m) = max_updated {
+                sc.since = Some(sc.since.map_or(m, |s| s.max(m)));
+            }
+            sc.after = None;
+            cur.pending.retain(|p| p != &label);
+        }
+        if let Some(s) = sc.since {
+            sc.seen.retain(|_, u| *u >= s - OVERLAP);
+        }
+
+        // Files of pushed repositories and the directory, once the scope's pass is over.
+        let mut owners_changed = false;
+        if cur.pending.is_empty() {
+            let ids = self.repos_needing_files(&cur);
+            if !ids.is_empty() {
+                let (items, events, changed) = self.read_files(&client, &auth, &mut cur, &ids).await?;
+                batch.items.extend(items);
+                batch.events.extend(events);
+                owners_changed = changed;
+            }
+            let teams_due = self.cfg.teams_from_github && cur.directory_at.is_none_or(|t| now - t >= DIRECTORY_EVERY);
+            let first_directory = cur.directory_at.is_none() && self.cfg.codeowners;
+            if teams_due || owners_changed || first_directory {
+                let teams =
+                    if self.cfg.teams_from_github { self.read_teams(&client, &auth).await? } else { Vec::new() };
+                batch.directory = Some(self.snapshot(&teams, &cur));
+                cur.directory_at = Some(now);
+            }
+        }
+        let caught_up = cur.pending.is_empty();
+        batch.cursor =
+            Some(serde_json::to_string(&cur).map_err(|e| malformed(format!("cannot write the cursor: {e}")))?);
+        Ok(SyncStep { batch, caught_up })
+    }
+
+    fn pushed_since_known(&self, cur: &Cursor, repo: &Value) -> bool {
+        let pushed = repo["pushedAt"].as_str().and_then(parse_time);
+        match repo["id"].as_str().and_then(|id| cur.repos.get(id)) {
+            Some(known) => pushed != known.files_read_at_push,
+            None => true,
+        }
+    }
+
+    fn skip_malformed(&self, v: &Value, why: &str) {
+        let url = v["url"].as_str().unwrap_or("(no url)");
+        tracing::warn!(source = %self.name, url = %url, error = %why, "skipping a malformed item; the rest of the sync goes on");
+        if let Some(h) = &self.health {
+            h.record_error(&self.name, "malformed");
+        }
+    }
+}
+
+/// The team (`org/slug`, lower-cased) owning everything in a CODEOWNERS file: the last rule for
+/// `*` (or `/*`, `**`, `/**`) whose first owner is a team.
+pub fn codeowners_catch_all(text: &str) -> Option<String> {
+    let mut owner = None;
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let mut parts = line.split_whitespace();
+        let Some(pattern) = parts.next() else { continue };
+        if !matches!(pattern, "*" | "/*" | "**" | "/**") {
+            continue;
+        }
+        owner = parts
+            .find(|o| o.starts_with('@') && o.contains('/'))
+            .map(|o| o.trim_start_matches('@').to_ascii_lowercase());
+    }
+    owner
+}
+
+/// A decision record from its file history (GraphQL `history` nodes, newest first): the item,
+/// `Opened` at the first commit and `StatusChanged` whenever the `Status:` changes.
+pub fn record_from_history(
+    source: &str,
+    key_scope: &str,
+    repo: &str,
+    path: &str,
+    web: &str,
+    history: &[Value],
+) -> Result<Option<(Item, Vec<Event>)>, String> {
+    if history.is_empty() {
+        return Ok(None);
+    }
+    let key = format!("github:{key_scope}#{path}");
+    let mut events = Vec::new();
+    let mut status: Option<String> = None;
+    let mut title = path.rsplit('/').next().unwrap_or(path).to_string();
+    let mut first: Option<(Ts, Option<String>)> = None;
+    let mut last_at = 0;
+    for c in history.iter().rev() {
+        let oid = c["oid"].as_str().ok_or("a commit without oid")?;
+        let at = c["committedDate"].as_str().and_then(parse_time).ok_or("a commit without a valid committedDate")?;
+        let who = parse::git_actor(&c["author"]);
+        let text = c["file"]["object"]["text"].as_str();
+        if first.is_none() {
+            first = Some((at, who.clone()));
+            events.push(Event {
+                id: format!("github:{oid}:{path}#opened"),
+                item: key.clone(),
+                at,
+                actor: who.clone(),
+                kind: EventKind::Opened,
+            });
+        }
+        if let Some(text) = text {
+            if let Some(h) = text.lines().find_map(|l| l.strip_prefix("# ")) {
+                title = h.trim().to_string();
+            }
+            let now = parse::record_status(text);
+            if let Some(to) = &now
+                && now != status
+            {
+                events.push(Event {
+                    id: format!("github:{oid}:{path}"),
+                    item: key.clone(),
+                    at,
+                    actor: who.clone(),
+                    kind: EventKind::StatusChanged { from: status.clone(), to: to.clone(), category: None },
+                });
+                status = now;
+            }
+        }
+        last_at = at;
+    }
+    let (created_at, author) = first.expect("history is not empty");
+    let item = Item {
+        key,
+        source: source.to_string(),
+        kind: ItemKind::DecisionRecord,
+        scope: repo.to_string(),
+        url: format!("{web}/{repo}/blob/HEAD/{path}"),
+        title,
+        author,
+        created_at,
+        updated_at: last_at,
+        state: ItemState::Open,
+        issue_type: None,
+    };
+    Ok(Some((item, events)))
+}
+
+impl Source for GithubSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {
+        Box::pin(async move {
+            let result = self.step_inner(cursor, now).await;
+            match (&result, &self.client) {
+                (Err(e), Some(client)) => Err(SourceError { kind: e.kind, message: client.scrub(&e.message) }),
+                _ => result,
+            }
+        })
+    }
+
+    fn attach_health(&mut self, health: Arc<crate::exporter::Health>) {
+        if let Some(c) = &self.client {
+            c.set_health(health.clone());
+        }
+        self.health = Some(health);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_of_github_com_and_enterprise_server() {
+        assert_eq!(default_graphql_url("https://api.github.com"), "https://api.github.com/graphql");
+        assert_eq!(default_graphql_url("https://ghe.acme.io/api/v3/"), "https://ghe.acme.io/api/graphql");
+        assert_eq!(web_base("https://api.github.com"), "https://github.com");
+        assert_eq!(web_base("https://ghe.acme.io/api/v3"), "https://ghe.acme.io");
+    }
+
+    #[test]
+    fn codeowners_catch_all_team() {
+        let text = "# owners\n*       @acme/platform @bob\n/docs/ @acme/docs\n*.rs @acme/rust\n* @alice @Acme/Payments # last wins\n";
+        assert_eq!(codeowners_catch_all(text), Some("acme/payments".into()));
+        assert_eq!(codeowners_catch_all("/src/ @acme/x\n"), None);
+    }
+
+    #[test]
+    fn named_repositories_are_grouped_into_short_queries() {
+        let mut cfg = GithubConfig::for_organizations(&["acme"]);
+        cfg.repositories = (0..7).map(|i| format!("other/repo-{i}")).collect();
+        let scopes = scopes_of(&cfg);
+        assert_eq!(scopes.len(), 3);
+        assert_eq!(scopes[0].qualifier(), "org:acme");
+        assert_eq!(
+            scopes[1].qualifier(),
+            "repo:other/repo-0 repo:other/repo-1 repo:other/repo-2 repo:other/repo-3 repo:other/repo-4"
+        );
+        assert!(scopes.iter().all(|s| s.qualifier().len() < MAX_QUERY_LEN));
+    }
+
+    #[test]
+    fn a_record_history_yields_status_changes() {
+        let h = serde_json::json!([
+            {"oid": "c3", "committedDate": "2024-03-01T00:00:00Z", "author": {"email": "x@acme.io", "user": {"login": "Carol"}},
+             "file": {"object": {"text": "# Use Kafka\n\nStatus: Superseded\n"}}},
+            {"oid": "c2", "committedDate": "2024-02-01T00:00:00Z", "author": {"email": "b@acme.io", "user": null},
+             "file": {"object": {"text": "# Use Kafka\n\nStatus: Accepted\n\nMore text"}}},
+            {"oid": "c1", "committedDate": "2024-01-01T00:00:00Z", "author": {"email": "a@acme.io", "user": {"login": "alice"}},
+             "file": {"object": {"text": "# Use Kafka\n\nStatus: Proposed\n"}}}
+        ]);
+        let (item, events) = record_from_history(
+            "gh",
+            "acme/api",
+            "acme/api",
+            "docs/adr/0001-kafka.md",
+            "https://github.com",
+            h.as_array().unwrap(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(item.key, "github:acme/api#docs/adr/0001-kafka.md");
+        assert_eq!(
+            (item.title.as_str(), item.kind, item.author.as_deref()),
+            ("Use Kafka", ItemKind::DecisionRecord, Some("github:alice"))
+        );
+        let got: Vec<(String, Option<String>, EventKind)> =
+            events.iter().map(|e| (e.id.clone(), e.actor.clone(), e.kind.clone())).collect();
+        let sc = |from: Option<&str>, to: &str| EventKind::StatusChanged {
+            from: from.map(str::to_string),
+            to: to.into(),
+            category: None,
+        };
+        assert_eq!(
+            got,
+            vec![
+                ("github:c1:docs/adr/0001-kafka.md#opened".into(), Some("github:alice".into()), EventKind::Opened),
+                ("github:c1:docs/adr/0001-kafka.md".into(), Some("github:alice".into()), sc(None, "Proposed")),
+                (
+                    "github:c2:docs/adr/0001-kafka.md".into(),
+                    Some("email:b@acme.io".into()),
+                    sc(Some("Proposed"), "Accepted")
+                ),
+                (
+                    "github:c3:docs/adr/0001-kafka.md".into(),
+                    Some("github:carol".into()),
+                    sc(Some("Accepted"), "Superseded")
+                ),
+            ]
+        );
+    }
+}

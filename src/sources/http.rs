@@ -1,0 +1,1097 @@
+//! The one HTTP client policy every source uses: timeouts, retries with jittered backoff, primary
+//! and secondary rate limits, a user-set request ceiling, conditional requests (ETag), request
+//! accounting into the health metrics. It knows no API's data and never prints a credential.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::exporter::Health;
+use crate::sources::SourceError;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A credential (token, JWT). Its `Debug` and `Display` print `[redacted]`, so it cannot end up
+/// in a log line or an error message by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(Arc::from(value.into()))
+    }
+    /// The value itself, for the one place that needs it: the `Authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// Which primary budget a request spends (GitHub counts REST and GraphQL separately).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Budget {
+    Rest,
+    Graphql,
+}
+
+impl Budget {
+    fn resource(self) -> &'static str {
+        match self {
+            Budget::Rest => "core",
+            Budget::Graphql => "graphql",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: Method,
+    /// Absolute URL. Never carries a credential (those go in `authorization`).
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    /// Sent as `Authorization: Bearer …`, marked sensitive.
+    pub authorization: Option<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends one request and reads the whole response. Errors are plain descriptions that never
+/// contain request headers.
+pub trait Transport: Send + Sync {
+    fn send<'a>(&'a self, request: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>>;
+}
+
+/// Wall time and waiting, injectable so tests never really sleep.
+pub trait Clock: Send + Sync {
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> f64;
+    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()>;
+}
+
+/// The real clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> f64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    }
+    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// A clock for tests: sleeping advances its time at once and is recorded.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: Mutex<f64>,
+    sleeps: Mutex<Vec<Duration>>,
+}
+
+impl ManualClock {
+    pub fn new(start: f64) -> ManualClock {
+        ManualClock { now: Mutex::new(start), sleeps: Mutex::new(Vec::new()) }
+    }
+    /// Every sleep asked for, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        lock(&self.sleeps).clone()
+    }
+    pub fn advance(&self, seconds: f64) {
+        *lock(&self.now) += seconds;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> f64 {
+        *lock(&self.now)
+    }
+    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()> {
+        lock(&self.sleeps).push(duration);
+        *lock(&self.now) += duration.as_secs_f64();
+        Box::pin(tokio::task::yield_now())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The policy's knobs. Defaults suit GitHub's documented limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSettings {
+    /// Whole request, body included.
+    pub timeout: Duration,
+    /// Attempts for one request on 5xx, timeouts, transport errors and unreadable bodies.
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Least wait after a secondary rate limit (GitHub: at least one minute).
+    pub secondary_wait: Duration,
+    /// A rate-limit wait longer than this fails the request with `rate_limit` instead, so the
+    /// step ends and the daemon retries at the next interval.
+    pub max_wait: Duration,
+    /// User-set ceiling of requests per clock hour (None = only the API's limits).
+    pub requests_per_hour: Option<u32>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            timeout: Duration::from_secs(30),
+            max_attempts: 6,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            secondary_wait: Duration::from_secs(60),
+            max_wait: Duration::from_secs(15 * 60),
+            requests_per_hour: None,
+        }
+    }
+}
+
+/// Why a request failed for good. `kind` is an `ERROR_KINDS` label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpError {
+    pub kind: &'static str,
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+impl From<HttpError> for SourceError {
+    fn from(e: HttpError) -> SourceError {
+        SourceError { kind: e.kind, message: e.message }
+    }
+}
+
+/// What the client did, for benchmarks and tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientStats {
+    /// Requests sent (every attempt, redirects included).
+    pub requests: u64,
+    /// Of those, answered `304 Not Modified`.
+    pub not_modified: u64,
+    /// GraphQL points spent, as reported by `rateLimit { cost }`.
+    pub graphql_points: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Remaining {
+    remaining: i64,
+    reset_at: f64,
+}
+
+#[derive(Debug, Default)]
+struct PolicyState {
+    budgets: HashMap<String, Remaining>,
+    /// No request before this time (secondary limit).
+    blocked_until: f64,
+    /// Consecutive secondary limits: each doubles the next wait.
+    secondary_strikes: u32,
+    /// (clock hour, requests sent in it) for the user's ceiling.
+    hour: (i64, u32),
+    etags: HashMap<String, (String, HttpResponse)>,
+    rng: u64,
+    stats: ClientStats,
+}
+
+/// An HTTP client with the policy applied. Cheap to share (`Arc`).
+pub struct ApiClient {
+    source: String,
+    transport: Arc<dyn Transport>,
+    clock: Arc<dyn Clock>,
+    settings: HttpSettings,
+    health: Mutex<Option<Arc<Health>>>,
+    state: Mutex<PolicyState>,
+    secrets: Mutex<Vec<Secret>>,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient").field("source", &self.source).field("settings", &self.settings).finish()
+    }
+}
+
+/// A GraphQL answer: `data` (possibly partial) and the error messages GitHub attached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphqlResponse {
+    pub data: Value,
+    pub errors: Vec<GraphqlError>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphqlError {
+    /// GitHub's `type` (`NOT_FOUND`, `RATE_LIMITED`…), when given.
+    pub kind: Option<String>,
+    pub message: String,
+    pub path: Vec<String>,
+}
+
+enum Outcome {
+    Done(HttpResponse),
+    /// Worth another attempt after a backoff; the text says what went wrong.
+    Retry(&'static str, String),
+    /// Wait for a rate limit, then try again (does not spend an attempt).
+    RateLimited(f64, String),
+    Fail(HttpError),
+}
+
+const MAX_REDIRECTS: u32 = 3;
+/// Rate-limit waits one request may go through before it gives up.
+const MAX_RATE_LIMIT_ROUNDS: u32 = 10;
+
+impl ApiClient {
+    pub fn new(
+        source: &str,
+        transport: Arc<dyn Transport>,
+        clock: Arc<dyn Clock>,
+        settings: HttpSettings,
+    ) -> ApiClient {
+        let seed = (clock.now() * 1e6) as u64 ^ 0x9E37_79B9_7F4A_7C15;
+        ApiClient {
+            source: source.to_string(),
+            transport,
+            clock,
+            settings,
+            health: Mutex::new(None),
+            state: Mutex::new(PolicyState { rng: seed | 1, ..PolicyState::default() }),
+            secrets: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn set_health(&self, health: Arc<Health>) {
+        *lock(&self.health) = Some(health);
+    }
+
+    /// Registers a credential so that any message this client produces is scrubbed of it, even
+    /// if a server were to echo it back.
+    pub fn register_secret(&self, secret: &Secret) {
+        let mut s = lock(&self.secrets);
+        if !secret.expose().is_empty() && !s.contains(secret) {
+            s.push(secret.clone());
+        }
+    }
+
+    pub fn stats(&self) -> ClientStats {
+        lock(&self.state).stats.clone()
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Scrubs registered secrets out of a text that leaves this client.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in lock(&self.secrets).iter() {
+            out = out.replace(s.expose(), "[redacted]");
+        }
+        out
+    }
+
+    fn record_request(&self, status: &str) {
+        if let Some(h) = lock(&self.health).as_ref() {
+            h.record_request(&self.source, status);
+        }
+    }
+
+    fn record_error(&self, kind: &str) {
+        if let Some(h) = lock(&self.health).as_ref() {
+            h.record_error(&self.source, kind);
+        }
+    }
+
+    fn publish_remaining(&self) {
+        let least = lock(&self.state).budgets.values().map(|b| b.remaining).min();
+        if let (Some(least), Some(h)) = (least, lock(&self.health).as_ref()) {
+            h.set_rate_limit_remaining(&self.source, least);
+        }
+    }
+
+    fn jitter(&self) -> f64 {
+        let mut st = lock(&self.state);
+        // splitmix64: plenty for spreading retries.
+        st.rng = st.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = st.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Exponential backoff with "equal jitter": half fixed, half random.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.settings.backoff_base.as_secs_f64();
+        let cap = self.settings.backoff_max.as_secs_f64();
+        let full = (base * 2f64.powi(attempt.saturating_sub(1).min(30) as i32)).min(cap);
+        Duration::from_secs_f64(full / 2.0 + self.jitter() * full / 2.0)
+    }
+
+    /// How long to wait before the next request may go out: secondary block, exhausted primary
+    /// budget, the user's hourly ceiling.
+    fn wait_needed(&self, budget: Budget) -> (f64, &'static str) {
+        let now = self.clock.now();
+        let st = lock(&self.state);
+        let mut wait: (f64, &'static str) = (0.0, "");
+        if st.blocked_until > now {
+            wait = (st.blocked_until - now, "secondary rate limit");
+        }
+        if let Some(b) = st.budgets.get(budget.resource())
+            && b.remaining <= 0
+            && b.reset_at > now
+            && b.reset_at + 1.0 - now > wait.0
+        {
+            wait = (b.reset_at + 1.0 - now, "primary rate limit");
+        }
+        if let Some(ceiling) = self.settings.requests_per_hour {
+            let hour = (now / 3600.0).floor() as i64;
+            if st.hour.0 == hour && st.hour.1 >= ceiling {
+                let next = (hour + 1) as f64 * 3600.0 - now;
+                if next > wait.0 {
+                    wait = (next, "requests_per_hour ceiling");
+                }
+            }
+        }
+        wait
+    }
+
+    async fn wait_for_turn(&self, budget: Budget, waited: &mut f64) -> Result<(), HttpError> {
+        loop {
+            let (wait, why) = self.wait_needed(budget);
+            if wait <= 0.0 {
+                return Ok(());
+            }
+            if *waited + wait > self.settings.max_wait.as_secs_f64() {
+                return Err(HttpError {
+                    kind: "rate_limit",
+                    status: None,
+                    message: format!(
+                        "{}: waiting {:.0} s for the {why} is longer than this step may wait; the sync resumes at the next interval",
+                        self.source, wait
+                    ),
+                });
+            }
+            tracing::info!(source = %self.source, seconds = wait.ceil(), reason = why, "waiting before the next API request");
+            *waited += wait;
+            self.clock.sleep(Duration::from_secs_f64(wait)).await;
+        }
+    }
+
+    fn count_sent(&self) {
+        let hour = (self.clock.now() / 3600.0).floor() as i64;
+        let mut st = lock(&self.state);
+        if st.hour.0 != hour {
+            st.hour = (hour, 0);
+        }
+        st.hour.1 += 1;
+        st.stats.requests += 1;
+    }
+
+    /// Reads `x-ratelimit-*` headers into the budget they describe.
+    fn observe_headers(&self, response: &HttpResponse, budget: Budget) {
+        let remaining = response.header("x-ratelimit-remaining").and_then(|v| v.trim().parse::<i64>().ok());
+        let reset = response.header("x-ratelimit-reset").and_then(|v| v.trim().parse::<f64>().ok());
+        if let (Some(remaining), Some(reset_at)) = (remaining, reset) {
+            let resource = response.header("x-ratelimit-resource").unwrap_or(budget.resource()).to_string();
+            lock(&self.state).budgets.insert(resource, Remaining { remaining, reset_at });
+            self.publish_remaining();
+        }
+    }
+
+    /// Classifies a 403/429: a rate limit to wait out, or a plain refusal.
+    fn limit_wait(&self, response: &HttpResponse) -> Option<(f64, String)> {
+        let now = self.clock.now();
+        let retry_after = response.header("retry-after").and_then(|v| v.trim().parse::<f64>().ok());
+        let remaining = response.header("x-ratelimit-remaining").and_then(|v| v.trim().parse::<i64>().ok());
+        let reset = response.header("x-ratelimit-reset").and_then(|v| v.trim().parse::<f64>().ok());
+        let body = String::from_utf8_lossy(&response.body).to_ascii_lowercase();
+        let secondary_text = body.contains("secondary rate limit") || body.contains("abuse");
+        if remaining == Some(0) && retry_after.is_none() && !secondary_text {
+            let until = reset.unwrap_or(now + 60.0).max(now);
+            return Some((until + 1.0 - now, "primary rate limit exhausted".to_string()));
+        }
+        if response.status == 429 || retry_after.is_some() || secondary_text || body.contains("rate limit") {
+            let mut st = lock(&self.state);
+            let least = self.settings.secondary_wait.as_secs_f64() * 2f64.powi(st.secondary_strikes.min(5) as i32);
+            st.secondary_strikes += 1;
+            let wait = retry_after.unwrap_or(0.0).max(least);
+            st.blocked_until = st.blocked_until.max(now + wait);
+            return Some((wait, format!("secondary rate limit (HTTP {})", response.status)));
+        }
+        None
+    }
+
+    fn error_detail(&self, response: &HttpResponse) -> String {
+        let message = serde_json::from_slice::<Value>(&response.body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(&response.body).chars().take(200).collect());
+        self.scrub(message.trim())
+    }
+
+    async fn attempt(&self, request: &HttpRequest, budget: Budget, conditional: bool) -> Outcome {
+        let mut request = request.clone();
+        let cached = (conditional && request.method == Method::Get)
+            .then(|| lock(&self.state).etags.get(&request.url).cloned())
+            .flatten();
+        if let Some((etag, _)) = &cached {
+            request.headers.push(("if-none-match".into(), etag.clone()));
+        }
+        self.count_sent();
+        let sent = tokio::time::timeout(self.settings.timeout, self.transport.send(&request)).await;
+        let response = match sent {
+            Err(_) => {
+                self.record_request("timeout");
+                self.record_error("transport");
+                return Outcome::Retry("transport", format!("timed out after {:.0?}", self.settings.timeout));
+            }
+            Ok(Err(why)) => {
+                self.record_request("error");
+                self.record_error("transport");
+                return Outcome::Retry("transport", self.scrub(&why));
+            }
+            Ok(Ok(r)) => r,
+        };
+        self.record_request(&response.status.to_string());
+        self.observe_headers(&response, budget);
+        match response.status {
+            200..=299 => {
+                lock(&self.state).secondary_strikes = 0;
+                if conditional
+                    && request.method == Method::Get
+                    && let Some(etag) = response.header("etag")
+                {
+                    lock(&self.state).etags.insert(request.url.clone(), (etag.to_string(), response.clone()));
+                }
+                Outcome::Done(response)
+            }
+            304 => {
+                lock(&self.state).stats.not_modified += 1;
+                match cached {
+                    Some((_, mut body)) => {
+                        // Keep the fresh rate-limit headers, serve the stored body.
+                        body.headers.retain(|(k, _)| !k.starts_with("x-ratelimit"));
+                        body.headers
+                            .extend(response.headers.iter().filter(|(k, _)| k.starts_with("x-ratelimit")).cloned());
+                        Outcome::Done(body)
+                    }
+                    None => {
+                        lock(&self.state).etags.remove(&request.url);
+                        Outcome::Retry("http", "304 Not Modified without a cached copy".into())
+                    }
+                }
+            }
+            403 | 429 => match self.limit_wait(&response) {
+                Some((wait, why)) => {
+                    self.record_error("rate_limit");
+                    Outcome::RateLimited(wait, why)
+                }
+                None => {
+                    self.record_error("http");
+                    Outcome::Fail(HttpError {
+                        kind: "http",
+                        status: Some(response.status),
+                        message: format!(
+                            "{} {} was refused (HTTP {}): {}; check that the credential has read access to it",
+                            request.method.as_str(),
+                            request.url,
+                            response.status,
+                            self.error_detail(&response)
+                        ),
+                    })
+                }
+            },
+            500..=599 => {
+                self.record_error("http");
+                Outcome::Retry("http", format!("HTTP {}: {}", response.status, self.error_detail(&response)))
+            }
+            _ => {
+                let status = response.status;
+                if (300..400).contains(&status) {
+                    return Outcome::Done(response);
+                }
+                self.record_error("http");
+                let hint = match status {
+                    401 => {
+                        "the credential was rejected: check that the token (or GitHub App key) is valid and not expired"
+                    }
+                    404 => "not found, or not visible to this credential: check the name and the token's access",
+                    _ => "the request was not accepted",
+                };
+                Outcome::Fail(HttpError {
+                    kind: "http",
+                    status: Some(status),
+                    message: format!(
+                        "{} {} failed (HTTP {status}): {}; {hint}",
+                        request.method.as_str(),
+                        request.url,
+                        self.error_detail(&response)
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Sends a request under the policy. `conditional` GETs remember the `ETag` of their URL and
+    /// turn a later `304 Not Modified` into the stored answer.
+    pub async fn send(
+        &self,
+        request: &HttpRequest,
+        budget: Budget,
+        conditional: bool,
+    ) -> Result<HttpResponse, HttpError> {
+        let mut request = request.clone();
+        let (mut attempt, mut rounds, mut redirects, mut waited) = (0u32, 0u32, 0u32, 0f64);
+        loop {
+            self.wait_for_turn(budget, &mut waited).await?;
+            match self.attempt(&request, budget, conditional).await {
+                Outcome::Done(r) if (300..400).contains(&r.status) && r.status != 304 => {
+                    let location = r.header("location").map(str::to_string);
+                    match location.filter(|l| same_origin(&request.url, l)) {
+                        Some(l) if redirects < MAX_REDIRECTS => {
+                            tracing::debug!(source = %self.source, from = %request.url, to = %l, "following a redirect");
+                            redirects += 1;
+                            request.url = l;
+                        }
+                        _ => {
+                            return Err(HttpError {
+                                kind: "http",
+                                status: Some(r.status),
+                                message: format!(
+                                    "{} {} redirected (HTTP {}) to another host or too often; check the configured URL",
+                                    request.method.as_str(),
+                                    request.url,
+                                    r.status
+                                ),
+                            });
+                        }
+                    }
+                }
+                Outcome::Done(r) => return Ok(r),
+                Outcome::Fail(e) => return Err(e),
+                Outcome::RateLimited(wait, why) => {
+                    rounds += 1;
+                    if rounds > MAX_RATE_LIMIT_ROUNDS || waited + wait > self.settings.max_wait.as_secs_f64() {
+                        return Err(HttpError {
+                            kind: "rate_limit",
+                            status: None,
+                            message: format!(
+                                "{} {}: {why}; waiting {wait:.0} s more is longer than this step may wait, the sync resumes at the next interval",
+                                request.method.as_str(),
+                                request.url
+                            ),
+                        });
+                    }
+                    tracing::warn!(source = %self.source, url = %request.url, seconds = wait.ceil(), reason = %why, "rate limited; waiting");
+                    waited += wait;
+                    self.clock.sleep(Duration::from_secs_f64(wait)).await;
+                }
+                Outcome::Retry(kind, why) => {
+                    attempt += 1;
+                    if attempt >= self.settings.max_attempts {
+                        return Err(HttpError {
+                            kind,
+                            status: None,
+                            message: format!(
+                                "{} {} failed {attempt} times, last: {why}; the sync resumes at the next interval",
+                                request.method.as_str(),
+                                request.url
+                            ),
+                        });
+                    }
+                    let pause = self.backoff(attempt);
+                    tracing::warn!(source = %self.source, url = %request.url, attempt, error = %why, wait_ms = pause.as_millis() as u64, "request failed; retrying");
+                    self.clock.sleep(pause).await;
+                }
+            }
+        }
+    }
+
+    /// Sends a request and parses its body as JSON; a body that is not JSON (a truncated
+    /// transfer) is retried like a transport error.
+    pub async fn send_json(
+        &self,
+        request: &HttpRequest,
+        budget: Budget,
+        conditional: bool,
+    ) -> Result<(HttpResponse, Value), HttpError> {
+        let mut attempt = 0;
+        loop {
+            let response = self.send(request, budget, conditional).await?;
+            match serde_json::from_slice::<Value>(&response.body) {
+                Ok(v) => return Ok((response, v)),
+                Err(e) => {
+                    attempt += 1;
+                    self.record_error("transport");
+                    lock(&self.state).etags.remove(&request.url);
+                    if attempt >= self.settings.max_attempts {
+                        return Err(HttpError {
+                            kind: "transport",
+                            status: Some(response.status),
+                            message: format!(
+                                "{} {}: the answer is not complete JSON after {attempt} attempts ({e})",
+                                request.method.as_str(),
+                                request.url
+                            ),
+                        });
+                    }
+                    let pause = self.backoff(attempt);
+                    tracing::warn!(source = %self.source, url = %request.url, attempt, error = %e, "unreadable answer; retrying");
+                    self.clock.sleep(pause).await;
+                }
+            }
+        }
+    }
+
+    /// Runs a GraphQL document. Waits out `RATE_LIMITED` errors, reads `rateLimit { remaining
+    /// resetAt cost }` into the budget, and returns data with any other errors for the caller.
+    pub async fn graphql(
+        &self,
+        url: &str,
+        authorization: Option<Secret>,
+        document: &str,
+        variables: Value,
+    ) -> Result<GraphqlResponse, HttpError> {
+        let body =
+            serde_json::to_vec(&serde_json::json!({ "query": document, "variables": variables })).map_err(|e| {
+                HttpError { kind: "malformed", status: None, message: format!("cannot encode a GraphQL request: {e}") }
+            })?;
+        let request = HttpRequest {
+            method: Method::Post,
+            url: url.to_string(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Some(body),
+            authorization,
+        };
+        let mut rounds = 0;
+        let mut waited = 0.0;
+        loop {
+            let (response, value) = self.send_json(&request, Budget::Graphql, false).await?;
+            let errors: Vec<GraphqlError> = value
+                .get("errors")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .map(|e| GraphqlError {
+                            kind: e.get("type").and_then(Value::as_str).map(str::to_string),
+                            message: self.scrub(e.get("message").and_then(Value::as_str).unwrap_or("")),
+                            path: e
+                                .get("path")
+                                .and_then(Value::as_array)
+                                .map(|p| {
+                                    p.iter().map(|s| s.as_str().map_or_else(|| s.to_string(), str::to_string)).collect()
+                                })
+                                .unwrap_or_default(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if errors.iter().any(|e| e.kind.as_deref() == Some("RATE_LIMITED")) {
+                let now = self.clock.now();
+                let reset =
+                    response.header("x-ratelimit-reset").and_then(|v| v.parse::<f64>().ok()).unwrap_or(now + 60.0);
+                lock(&self.state).budgets.insert("graphql".into(), Remaining { remaining: 0, reset_at: reset });
+                self.record_error("rate_limit");
+                rounds += 1;
+                let wait = (reset + 1.0 - now).max(1.0);
+                if rounds > MAX_RATE_LIMIT_ROUNDS || waited + wait > self.settings.max_wait.as_secs_f64() {
+                    return Err(HttpError {
+                        kind: "rate_limit",
+                        status: None,
+                        message: format!(
+                            "GraphQL points exhausted until {reset:.0}; the sync resumes at the next interval"
+                        ),
+                    });
+                }
+                waited += wait;
+                self.wait_for_turn(Budget::Graphql, &mut 0.0).await?;
+                continue;
+            }
+            let data = value.get("data").cloned().unwrap_or(Value::Null);
+            if let Some(rl) = data.get("rateLimit") {
+                let remaining = rl.get("remaining").and_then(Value::as_i64);
+                let reset_at = rl.get("resetAt").and_then(Value::as_str).and_then(parse_time);
+                if let (Some(remaining), Some(reset_at)) = (remaining, reset_at) {
+                    lock(&self.state)
+                        .budgets
+                        .insert("graphql".into(), Remaining { remaining, reset_at: reset_at as f64 });
+                    self.publish_remaining();
+                }
+                if let Some(cost) = rl.get("cost").and_then(Value::as_i64) {
+                    lock(&self.state).stats.graphql_points += cost;
+                }
+            }
+            if data.is_null() && !errors.is_empty() {
+                let first = &errors[0];
+                return Err(HttpError {
+                    kind: "http",
+                    status: Some(response.status),
+                    message: format!("GraphQL query failed: {}", first.message),
+                });
+            }
+            return Ok(GraphqlResponse { data, errors });
+        }
+    }
+}
+
+/// Epoch seconds of an RFC 3339 time (`2024-05-01T10:00:00Z`).
+pub fn parse_time(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp())
+}
+
+fn origin(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let end = rest.find('/').unwrap_or(rest.len());
+    Some(&url[..url.len() - rest.len() + end])
+}
+
+fn same_origin(a: &str, b: &str) -> bool {
+    origin(a).is_some() && origin(a) == origin(b)
+}
+
+/// Sends requests with octocrab's hyper client (rustls with the ring provider). Auth, retries
+/// and limits are the policy's business, so octocrab is built without auth and without retries.
+pub struct OctocrabTransport {
+    client: octocrab::Octocrab,
+    user_agent: String,
+}
+
+impl OctocrabTransport {
+    pub fn new(connect_timeout: Duration) -> Result<OctocrabTransport, String> {
+        let client = octocrab::OctocrabBuilder::new()
+            .set_connect_timeout(Some(connect_timeout))
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        Ok(OctocrabTransport { client, user_agent: format!("siloscope/{}", env!("CARGO_PKG_VERSION")) })
+    }
+}
+
+impl Transport for OctocrabTransport {
+    fn send<'a>(&'a self, request: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>> {
+        Box::pin(async move {
+            use http_body_util::BodyExt;
+            let method = match request.method {
+                Method::Get => http::Method::GET,
+                Method::Post => http::Method::POST,
+            };
+            let mut builder = http::Request::builder().method(method).uri(&request.url);
+            builder = builder.header(http::header::USER_AGENT, self.user_agent.as_str());
+            for (k, v) in &request.headers {
+                builder = builder.header(k.as_str(), v.as_str());
+            }
+            if let Some(secret) = &request.authorization {
+                let mut value = http::HeaderValue::from_str(&format!("Bearer {}", secret.expose()))
+                    .map_err(|_| "the credential contains characters not allowed in an HTTP header".to_string())?;
+                value.set_sensitive(true);
+                builder = builder.header(http::header::AUTHORIZATION, value);
+            }
+            let body: octocrab::OctoBody = match &request.body {
+                Some(b) => String::from_utf8_lossy(b).into_owned().into(),
+                None => ().into(),
+            };
+            let req = builder.body(body).map_err(|e| format!("invalid request to {}: {e}", request.url))?;
+            let response = self.client.execute(req).await.map_err(|e| describe_octocrab_error(&e))?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("reading the answer failed: {}", describe_octocrab_error(&e)))?
+                .to_bytes()
+                .to_vec();
+            Ok(HttpResponse { status, headers, body })
+        })
+    }
+}
+
+/// An octocrab error as text, with its chain of causes (connection refused, TLS…).
+fn describe_octocrab_error(e: &octocrab::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// Answers from a script; records what it was sent.
+    struct Scripted {
+        answers: Mutex<VecDeque<Result<HttpResponse, String>>>,
+        seen: Mutex<Vec<HttpRequest>>,
+    }
+
+    impl Scripted {
+        fn new(answers: Vec<Result<HttpResponse, String>>) -> Arc<Scripted> {
+            Arc::new(Scripted { answers: Mutex::new(answers.into()), seen: Mutex::new(Vec::new()) })
+        }
+    }
+
+    impl Transport for Scripted {
+        fn send<'a>(&'a self, request: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>> {
+            lock(&self.seen).push(request.clone());
+            let next = lock(&self.answers).pop_front().unwrap_or_else(|| Err("script exhausted".into()));
+            Box::pin(async move { next })
+        }
+    }
+
+    fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> Result<HttpResponse, String> {
+        Ok(HttpResponse {
+            status,
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    const T0: f64 = 1_700_000_000.0;
+
+    fn client(t: Arc<Scripted>, settings: HttpSettings) -> (ApiClient, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(T0));
+        (ApiClient::new("gh", t, clock.clone(), settings), clock)
+    }
+
+    fn get(url: &str) -> HttpRequest {
+        HttpRequest { method: Method::Get, url: url.into(), headers: vec![], body: None, authorization: None }
+    }
+
+    #[tokio::test]
+    async fn server_errors_and_transport_failures_are_retried_with_growing_jittered_backoff() {
+        let t = Scripted::new(vec![
+            resp(502, &[], "bad gateway"),
+            Err("connection reset".into()),
+            resp(500, &[], "{\"message\":\"oops\"}"),
+            resp(200, &[], "{}"),
+        ]);
+        let (c, clock) = client(t.clone(), HttpSettings::default());
+        let r = c.send(&get("https://api.test/x"), Budget::Rest, false).await.unwrap();
+        assert_eq!(r.status, 200);
+        let sleeps = clock.sleeps();
+        assert_eq!(sleeps.len(), 3);
+        // Equal jitter: attempt n waits within [2^(n-1)/2, 2^(n-1)] seconds.
+        for (i, s) in sleeps.iter().enumerate() {
+            let full = 2f64.powi(i as i32);
+            assert!(s.as_secs_f64() >= full / 2.0 && s.as_secs_f64() <= full, "sleep {i} = {s:?}");
+        }
+        assert_eq!(c.stats().requests, 4);
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_max_attempts_with_the_last_error() {
+        let t = Scripted::new((0..3).map(|_| resp(503, &[], "{\"message\":\"unavailable\"}")).collect());
+        let (c, _) = client(t, HttpSettings { max_attempts: 3, ..HttpSettings::default() });
+        let e = c.send(&get("https://api.test/x"), Budget::Rest, false).await.unwrap_err();
+        assert_eq!(e.kind, "http");
+        assert!(e.message.contains("failed 3 times") && e.message.contains("HTTP 503: unavailable"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn secondary_limits_wait_at_least_a_minute_and_honour_longer_retry_after() {
+        let t = Scripted::new(vec![
+            resp(403, &[], r#"{"message":"You have exceeded a secondary rate limit."}"#),
+            resp(429, &[("retry-after", "5")], "{}"),
+            resp(403, &[("retry-after", "300")], "{}"),
+            resp(200, &[], "{}"),
+        ]);
+        let (c, clock) = client(t, HttpSettings::default());
+        c.send(&get("https://api.test/x"), Budget::Rest, false).await.unwrap();
+        let s: Vec<u64> = clock.sleeps().iter().map(|d| d.as_secs()).collect();
+        // 60 s, then doubled (120 s ≥ retry-after 5), then 300 s (retry-after beats 240 s).
+        assert_eq!(s, vec![60, 120, 300]);
+    }
+
+    #[tokio::test]
+    async fn the_abuse_body_of_a_real_github_403_is_a_secondary_limit() {
+        let dir = std::env::var("SILOSCOPE_REALDATA")
+            .unwrap_or_else(|_| format!("{}/../shared/realdata", env!("CARGO_MANIFEST_DIR")));
+        let Ok(body) = std::fs::read_to_string(format!("{dir}/perceval/github/abuse_rate_limit")) else {
+            panic!("realdata missing at {dir}; set SILOSCOPE_REALDATA");
+        };
+        let t = Scripted::new(vec![resp(403, &[], &body), resp(200, &[], "{}")]);
+        let (c, clock) = client(t, HttpSettings::default());
+        c.send(&get("https://api.test/x"), Budget::Rest, false).await.unwrap();
+        assert_eq!(clock.sleeps(), vec![Duration::from_secs(60)]);
+    }
+
+    #[tokio::test]
+    async fn an_exhausted_primary_budget_waits_for_its_reset_before_the_next_request() {
+        let reset = (T0 + 500.0).to_string();
+        let t = Scripted::new(vec![
+            resp(200, &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)], "{}"),
+            resp(200, &[("x-ratelimit-remaining", "4999"), ("x-ratelimit-reset", &reset)], "{}"),
+        ]);
+        let (c, clock) = client(t, HttpSettings::default());
+        c.send(&get("https://api.test/a"), Budget::Rest, false).await.unwrap();
+        assert!(clock.sleeps().is_empty());
+        c.send(&get("https://api.test/b"), Budget::Rest, false).await.unwrap();
+        assert_eq!(clock.sleeps(), vec![Duration::from_secs(501)]);
+    }
+
+    #[tokio::test]
+    async fn a_primary_403_waits_until_reset_and_a_too_long_wait_fails_as_rate_limit() {
+        let far = (T0 + 3000.0).to_string();
+        let t = Scripted::new(vec![resp(
+            403,
+            &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &far)],
+            r#"{"message":"API rate limit exceeded"}"#,
+        )]);
+        let (c, clock) = client(t, HttpSettings::default());
+        let e = c.send(&get("https://api.test/a"), Budget::Rest, false).await.unwrap_err();
+        assert_eq!(e.kind, "rate_limit");
+        assert!(clock.sleeps().is_empty(), "a 50-minute wait exceeds the 15-minute step limit");
+    }
+
+    #[tokio::test]
+    async fn a_plain_403_is_not_retried() {
+        let t = Scripted::new(vec![resp(403, &[], r#"{"message":"Resource not accessible by integration"}"#)]);
+        let (c, _) = client(t, HttpSettings::default());
+        let e = c.send(&get("https://api.test/a"), Budget::Rest, false).await.unwrap_err();
+        assert_eq!((e.kind, e.status), ("http", Some(403)));
+        assert!(e.message.contains("Resource not accessible by integration"));
+    }
+
+    #[tokio::test]
+    async fn the_hourly_ceiling_holds_requests_until_the_next_hour() {
+        let t = Scripted::new((0..3).map(|_| resp(200, &[], "{}")).collect());
+        let settings =
+            HttpSettings { requests_per_hour: Some(2), max_wait: Duration::from_secs(3600), ..HttpSettings::default() };
+        let (c, clock) = client(t, settings);
+        for _ in 0..3 {
+            c.send(&get("https://api.test/a"), Budget::Rest, false).await.unwrap();
+        }
+        // T0 = 1_700_000_000 is 800 s into its hour: the third request waits the 2_800 s left.
+        let s: Vec<u64> = clock.sleeps().iter().map(|d| d.as_secs()).collect();
+        assert_eq!(s, vec![2800]);
+    }
+
+    #[tokio::test]
+    async fn etags_turn_a_304_into_the_stored_answer() {
+        let t = Scripted::new(vec![
+            resp(200, &[("etag", "\"v1\"")], "[1]"),
+            resp(304, &[("x-ratelimit-remaining", "4999"), ("x-ratelimit-reset", "1")], ""),
+        ]);
+        let (c, _) = client(t.clone(), HttpSettings::default());
+        let a = c.send(&get("https://api.test/list"), Budget::Rest, true).await.unwrap();
+        let b = c.send(&get("https://api.test/list"), Budget::Rest, true).await.unwrap();
+        assert_eq!((a.body.clone(), b.body.clone()), (b"[1]".to_vec(), b"[1]".to_vec()));
+        let seen = lock(&t.seen);
+        assert!(seen[0].headers.is_empty());
+        assert_eq!(seen[1].headers, vec![("if-none-match".to_string(), "\"v1\"".to_string())]);
+        assert_eq!(c.stats().not_modified, 1);
+    }
+
+    #[tokio::test]
+    async fn truncated_json_is_retried() {
+        let t = Scripted::new(vec![resp(200, &[], "{\"data\": {\"a\""), resp(200, &[], "{\"data\":{\"a\":1}}")]);
+        let (c, clock) = client(t, HttpSettings::default());
+        let (_, v) = c.send_json(&get("https://api.test/q"), Budget::Graphql, false).await.unwrap();
+        assert_eq!(v["data"]["a"], 1);
+        assert_eq!(clock.sleeps().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn graphql_rate_limit_points_are_read_and_rate_limited_errors_waited_out() {
+        let reset_at = chrono::DateTime::from_timestamp(T0 as i64 + 100, 0).unwrap().to_rfc3339();
+        let ok = format!(r#"{{"data":{{"rateLimit":{{"cost":3,"remaining":4000,"resetAt":"{reset_at}"}}}}}}"#);
+        let t = Scripted::new(vec![
+            resp(
+                200,
+                &[("x-ratelimit-reset", &(T0 + 30.0).to_string())],
+                r#"{"errors":[{"type":"RATE_LIMITED","message":"API rate limit exceeded"}]}"#,
+            ),
+            resp(200, &[], &ok),
+        ]);
+        let (c, clock) = client(t, HttpSettings::default());
+        let r = c.graphql("https://api.test/graphql", None, "query { rateLimit { cost } }", Value::Null).await.unwrap();
+        assert!(r.errors.is_empty());
+        assert_eq!(clock.sleeps(), vec![Duration::from_secs(31)]);
+        assert_eq!(c.stats().graphql_points, 3);
+    }
+
+    #[tokio::test]
+    async fn secrets_are_scrubbed_from_errors_and_never_debug_printed() {
+        let token = Secret::new("ghp_SECRETSECRET");
+        assert_eq!(format!("{token:?} {token}"), "Secret([redacted]) [redacted]");
+        let t = Scripted::new(vec![resp(401, &[], r#"{"message":"Bad credentials ghp_SECRETSECRET"}"#)]);
+        let (c, _) = client(t, HttpSettings::default());
+        c.register_secret(&token);
+        let mut req = get("https://api.test/a");
+        req.authorization = Some(token);
+        let e = c.send(&req, Budget::Rest, false).await.unwrap_err();
+        assert!(!e.message.contains("SECRETSECRET") && e.message.contains("[redacted]"), "{}", e.message);
+        assert!(!format!("{req:?}").contains("SECRETSECRET"));
+    }
+
+    #[tokio::test]
+    async fn redirects_are_followed_on_the_same_host_only() {
+        let t = Scripted::new(vec![
+            resp(301, &[("location", "https://api.test/repos/acme/new")], ""),
+            resp(200, &[], "{}"),
+            resp(302, &[("location", "https://evil.test/steal")], ""),
+        ]);
+        let (c, _) = client(t.clone(), HttpSettings::default());
+        c.send(&get("https://api.test/repos/acme/old"), Budget::Rest, false).await.unwrap();
+        assert_eq!(lock(&t.seen)[1].url, "https://api.test/repos/acme/new");
+        let e = c.send(&get("https://api.test/x"), Budget::Rest, false).await.unwrap_err();
+        assert_eq!(e.status, Some(302));
+    }
+}

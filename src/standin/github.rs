@@ -1,0 +1,1546 @@
+//! A GitHub stand-in: an axum server answering the GraphQL documents the GitHub source sends and
+//! the plain REST endpoints other collectors use (issues with `since`, pulls, reviews, comments,
+//! commits, timeline; `Link` pagination, ETags), in GitHub's shapes, from a [`Scenario`].
+//! It counts requests and rate-limit points and injects faults on demand. Loopback only.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use crate::model::{DirectorySnapshot, Event, EventKind, Item, ItemKind, LinkRelation, ReviewState, Reviewer, Ts};
+use crate::sources::github::auth::verify_jwt;
+
+// ---------------------------------------------------------------------------------------------
+// The scenario.
+
+/// A GitHub user or bot. `login` of a bot is without the `[bot]` suffix, as GraphQL gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Actor {
+    pub login: String,
+    pub bot: bool,
+}
+
+impl Actor {
+    pub fn user(login: &str) -> Actor {
+        Actor { login: login.to_string(), bot: false }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestedReviewer {
+    User(Actor),
+    /// `org/slug`.
+    Team(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewComment {
+    pub id: String,
+    pub at: Ts,
+    pub author: Option<Actor>,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    Assigned(Actor),
+    Unassigned(Actor),
+    Labeled(String),
+    Unlabeled(String),
+    Comment(String),
+    /// `stateReason`: COMPLETED, NOT_PLANNED, DUPLICATE, or None.
+    Closed(Option<String>),
+    Reopened,
+    Merged,
+    /// From repository `owner/name`.
+    Transferred(String),
+    /// Referenced from the item with this index in `Scenario::items`.
+    CrossReferenced(usize),
+    /// (canonical, duplicate) item indexes.
+    MarkedAsDuplicate(usize, usize),
+    ReviewRequested(RequestedReviewer),
+    ReviewRequestRemoved(RequestedReviewer),
+    ReadyForReview,
+    ConvertToDraft,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`.
+    Review {
+        state: String,
+        comments: Vec<ReviewComment>,
+    },
+    /// A commit of a pull request: author login (if linked) and e-mail, message.
+    Commit {
+        oid: String,
+        author: Option<Actor>,
+        email: String,
+        message: String,
+    },
+}
+
+/// One timeline item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub id: String,
+    pub at: Ts,
+    pub actor: Option<Actor>,
+    pub kind: NodeKind,
+}
+
+/// An issue or pull request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioItem {
+    pub id: String,
+    /// Index in `Scenario::repos`.
+    pub repo: usize,
+    pub number: u64,
+    pub pull: bool,
+    pub title: String,
+    pub body: String,
+    pub author: Option<Actor>,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+    /// Opened as a draft (GitHub records no event for that).
+    pub opened_as_draft: bool,
+    pub merged_by: Option<Actor>,
+    pub timeline: Vec<Node>,
+    /// Served with a broken `createdAt`, to test that one bad item is skipped.
+    pub malformed: bool,
+}
+
+impl ScenarioItem {
+    fn merged_at(&self) -> Option<Ts> {
+        self.timeline.iter().rev().find(|n| n.kind == NodeKind::Merged).map(|n| n.at)
+    }
+    /// `OPEN`, `CLOSED` or `MERGED` from the timeline.
+    fn state(&self) -> &'static str {
+        let mut state = "OPEN";
+        for n in &self.timeline {
+            match n.kind {
+                NodeKind::Closed(_) if state != "MERGED" => state = "CLOSED",
+                NodeKind::Reopened => state = "OPEN",
+                NodeKind::Merged => state = "MERGED",
+                _ => {}
+            }
+        }
+        state
+    }
+    fn closed_at(&self) -> Option<Ts> {
+        if self.state() == "OPEN" {
+            return None;
+        }
+        self.timeline.iter().rev().find(|n| matches!(n.kind, NodeKind::Closed(_) | NodeKind::Merged)).map(|n| n.at)
+    }
+    fn state_reason(&self) -> Option<String> {
+        if self.state() != "CLOSED" {
+            return None;
+        }
+        self.timeline.iter().rev().find_map(|n| match &n.kind {
+            NodeKind::Closed(r) => Some(r.clone()),
+            _ => None,
+        })?
+    }
+    fn is_draft(&self) -> bool {
+        let mut draft = self.opened_as_draft;
+        for n in &self.timeline {
+            match n.kind {
+                NodeKind::ReadyForReview => draft = false,
+                NodeKind::ConvertToDraft => draft = true,
+                _ => {}
+            }
+        }
+        draft
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileCommit {
+    pub oid: String,
+    pub at: Ts,
+    pub author: Option<Actor>,
+    pub email: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repo {
+    pub id: String,
+    /// `owner/name`.
+    pub name: String,
+    pub pushed_at: Ts,
+    pub archived: bool,
+    /// Files with their history (oldest first), at any path (CODEOWNERS, decision records).
+    pub files: BTreeMap<String, Vec<FileCommit>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Team {
+    pub id: String,
+    pub org: String,
+    pub slug: String,
+    pub members: Vec<String>,
+    /// (`owner/name`, permission: ADMIN, MAINTAIN, WRITE, TRIAGE, READ).
+    pub repos: Vec<(String, String)>,
+}
+
+/// Everything the stand-in serves.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scenario {
+    pub repos: Vec<Repo>,
+    pub items: Vec<ScenarioItem>,
+    pub teams: Vec<Team>,
+}
+
+fn login_of(identity: &str) -> Option<Actor> {
+    let login = identity.split_once(':').map_or(identity, |(_, l)| l);
+    if login.is_empty() {
+        return None;
+    }
+    match login.strip_suffix("[bot]") {
+        Some(bot) => Some(Actor { login: bot.to_string(), bot: true }),
+        None => Some(Actor::user(login)),
+    }
+}
+
+/// `owner/repo#12` of a model key `source:owner/repo#12`.
+fn split_key(key: &str) -> Option<(String, u64)> {
+    let rest = key.split_once(':')?.1;
+    let (scope, n) = rest.rsplit_once('#')?;
+    Some((scope.to_string(), n.parse().ok()?))
+}
+
+/// The e-mail a commit trailer uses for an identity.
+fn email_of(identity: &str) -> String {
+    match identity.split_once(':') {
+        Some(("email", addr)) => addr.to_string(),
+        Some((_, login)) => format!("{login}@users.noreply.github.com"),
+        None => identity.to_string(),
+    }
+}
+
+impl Scenario {
+    /// The GitHub shape of model items and events (the simulated organisation's issues and pull
+    /// requests; other kinds are left out), with teams from a directory snapshot. Event ids
+    /// become node ids, so the source reads them back as `github:<model id>`.
+    pub fn from_model(items: &[Item], events: &[Event], directory: Option<&DirectorySnapshot>) -> Scenario {
+        let mut s = Scenario::default();
+        let mut repo_index: HashMap<String, usize> = HashMap::new();
+        let mut item_index: HashMap<String, usize> = HashMap::new();
+        for item in items.iter().filter(|i| matches!(i.kind, ItemKind::Issue | ItemKind::PullRequest)) {
+            let Some((scope, number)) = split_key(&item.key) else { continue };
+            let repo = *repo_index.entry(scope.clone()).or_insert_with(|| {
+                s.repos.push(Repo {
+                    id: format!("R_{scope}"),
+                    name: scope.clone(),
+                    pushed_at: 0,
+                    archived: false,
+                    files: BTreeMap::new(),
+                });
+                s.repos.len() - 1
+            });
+            item_index.insert(item.key.clone(), s.items.len());
+            s.items.push(ScenarioItem {
+                id: format!("N_{}", item.key),
+                repo,
+                number,
+                pull: item.kind == ItemKind::PullRequest,
+                title: item.title.clone(),
+                body: String::new(),
+                author: item.author.as_deref().and_then(login_of),
+                created_at: item.created_at,
+                updated_at: item.created_at,
+                opened_as_draft: false,
+                merged_by: None,
+                timeline: Vec::new(),
+                malformed: false,
+            });
+        }
+        let mut sorted: Vec<&Event> = events.iter().collect();
+        sorted.sort_by_key(|e| e.at);
+        for e in sorted {
+            let Some(&i) = item_index.get(&e.item) else { continue };
+            let actor = e.actor.as_deref().and_then(login_of);
+            let (scope, _) = split_key(&e.item).unwrap_or_default();
+            let node = |kind| Node { id: e.id.clone(), at: e.at, actor: actor.clone(), kind };
+            let it = &mut s.items[i];
+            it.updated_at = it.updated_at.max(e.at);
+            let pushed = match &e.kind {
+                EventKind::Opened => None,
+                EventKind::Assigned { assignee } => login_of(assignee).map(|a| node(NodeKind::Assigned(a))),
+                EventKind::Unassigned { assignee } => login_of(assignee).map(|a| node(NodeKind::Unassigned(a))),
+                EventKind::Labeled { label } => Some(node(NodeKind::Labeled(label.clone()))),
+                EventKind::Unlabeled { label } => Some(node(NodeKind::Unlabeled(label.clone()))),
+                EventKind::ReviewRequested { reviewer } | EventKind::ReviewRequestRemoved { reviewer } => {
+                    let r = match reviewer {
+                        Reviewer::Person(p) => login_of(p).map(RequestedReviewer::User),
+                        Reviewer::Team(t) => Some(RequestedReviewer::Team(t.clone())),
+                    };
+                    r.map(|r| {
+                        node(if matches!(e.kind, EventKind::ReviewRequested { .. }) {
+                            NodeKind::ReviewRequested(r)
+                        } else {
+                            NodeKind::ReviewRequestRemoved(r)
+                        })
+                    })
+                }
+                EventKind::Reviewed { state } => Some(node(NodeKind::Review {
+                    state: match state {
+                        ReviewState::Approved => "APPROVED",
+                        ReviewState::ChangesRequested => "CHANGES_REQUESTED",
+                        ReviewState::Commented => "COMMENTED",
+                    }
+                    .into(),
+                    comments: Vec::new(),
+                })),
+                EventKind::Commented { mentions } => {
+                    let mut body = "Thanks, looking into it.".to_string();
+                    for m in mentions {
+                        body.push_str(&format!(" cc @{m}"));
+                    }
+                    Some(node(NodeKind::Comment(body)))
+                }
+                EventKind::Committed { co_authors } => {
+                    let mut message = "Update the implementation".to_string();
+                    if !co_authors.is_empty() {
+                        message.push('\n');
+                        for c in co_authors {
+                            message.push_str(&format!(
+                                "\nCo-authored-by: {} <{}>",
+                                c.rsplit(':').next().unwrap_or(c),
+                                email_of(c)
+                            ));
+                        }
+                    }
+                    let email = e.actor.as_deref().map(email_of).unwrap_or_default();
+                    Some(node(NodeKind::Commit {
+                        oid: format!("{:040x}", hash(&e.id)),
+                        author: actor.clone(),
+                        email,
+                        message,
+                    }))
+                }
+                EventKind::Closed { completed } => {
+                    let reason = if it.pull {
+                        None
+                    } else if *completed {
+                        Some("COMPLETED".into())
+                    } else {
+                        Some("NOT_PLANNED".into())
+                    };
+                    Some(node(NodeKind::Closed(reason)))
+                }
+                EventKind::Reopened => Some(node(NodeKind::Reopened)),
+                EventKind::Merged => {
+                    it.merged_by = actor.clone();
+                    // GitHub closes a pull request as it merges it.
+                    it.timeline.push(Node {
+                        id: format!("{}/close", e.id),
+                        at: e.at,
+                        actor: actor.clone(),
+                        kind: NodeKind::Closed(None),
+                    });
+                    Some(node(NodeKind::Merged))
+                }
+                EventKind::Moved { from_scope, .. } => Some(node(NodeKind::Transferred(from_scope.clone()))),
+                EventKind::Linked { relation, target } => {
+                    let phrase = match relation {
+                        LinkRelation::Supersedes => "Supersedes",
+                        LinkRelation::SupersededBy => "Superseded by",
+                        LinkRelation::Duplicates => "Duplicate of",
+                        LinkRelation::Blocks => "Blocks",
+                    };
+                    split_key(target).map(|(t, n)| {
+                        let reference = if t == scope { format!("#{n}") } else { format!("{t}#{n}") };
+                        node(NodeKind::Comment(format!("{phrase} {reference}")))
+                    })
+                }
+                EventKind::ConvertedToDraft
+                    if e.at == it.created_at && !it.timeline.iter().any(|n| n.kind == NodeKind::ReadyForReview) =>
+                {
+                    it.opened_as_draft = true;
+                    None
+                }
+                EventKind::ConvertedToDraft => Some(node(NodeKind::ConvertToDraft)),
+                EventKind::ReadyForReview => Some(node(NodeKind::ReadyForReview)),
+                EventKind::Reverted { by } => {
+                    // The revert pull request says what it reverts; GitHub cross-references it here.
+                    if let Some(&r) = by.as_ref().and_then(|b| item_index.get(b)) {
+                        let (target_scope, number) = split_key(&e.item).unwrap_or_default();
+                        s.items[r].body = format!("Reverts {target_scope}#{number}");
+                        let created = s.items[r].created_at;
+                        let it = &mut s.items[i];
+                        it.timeline.push(Node {
+                            id: format!("{}/xref", e.id),
+                            at: created,
+                            actor: actor.clone(),
+                            kind: NodeKind::CrossReferenced(r),
+                        });
+                    }
+                    None
+                }
+                EventKind::StatusChanged { .. }
+                | EventKind::ComponentChanged { .. }
+                | EventKind::TeamFieldChanged { .. } => None,
+            };
+            if let Some(n) = pushed {
+                s.items[i].timeline.push(n);
+            }
+        }
+        for it in &mut s.items {
+            it.timeline.sort_by_key(|n| n.at);
+            let last = it.timeline.iter().map(|n| n.at).max().unwrap_or(it.created_at);
+            it.updated_at = it.updated_at.max(last);
+            let repo = &mut s.repos[it.repo];
+            let pushed = it
+                .timeline
+                .iter()
+                .filter(|n| matches!(n.kind, NodeKind::Commit { .. } | NodeKind::Merged))
+                .map(|n| n.at)
+                .max();
+            repo.pushed_at = repo.pushed_at.max(pushed.unwrap_or(0)).max(it.created_at);
+        }
+        if let Some(dir) = directory {
+            for t in &dir.teams {
+                let Some(handle) = t.handles.first() else { continue };
+                let Some((org, slug)) = handle.split_once('/') else { continue };
+                let members = dir
+                    .people
+                    .iter()
+                    .filter(|p| p.memberships.iter().any(|m| m.team == t.name && m.until.is_none()))
+                    .filter_map(|p| p.identities.first().and_then(|i| login_of(i)).map(|a| a.login))
+                    .collect();
+                let repos = dir
+                    .scope_owners
+                    .iter()
+                    .filter(|(_, team)| team == &t.name)
+                    .map(|(r, _)| (r.clone(), "ADMIN".to_string()))
+                    .collect();
+                s.teams.push(Team {
+                    id: format!("T_{handle}"),
+                    org: org.to_string(),
+                    slug: slug.to_string(),
+                    members,
+                    repos,
+                });
+            }
+        }
+        s
+    }
+
+    fn item_by_node(&self, id: &str) -> Option<usize> {
+        self.items.iter().position(|i| i.id == id)
+    }
+}
+
+fn hash(text: &str) -> u128 {
+    // FNV-1a, 128-bit: stable fake commit ids.
+    let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for b in text.bytes() {
+        h ^= u128::from(b);
+        h = h.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013B);
+    }
+    h
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults and counters.
+
+/// A fault served instead of (or around) the next answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// HTTP 500.
+    ServerError,
+    /// The answer comes after this long (longer than the client's timeout).
+    Delay(Duration),
+    /// HTTP 403 with GitHub's secondary-rate-limit message and no `retry-after`.
+    SecondaryLimit,
+    /// HTTP 429 with `retry-after: <seconds>`.
+    RetryAfter(u64),
+    /// HTTP 200 with the body cut in half.
+    TruncatedJson,
+    /// Answers normally, then an item already listed changes (a new comment): the page the
+    /// reader saw is no longer what a second read would give.
+    ChangingPage,
+}
+
+/// What the stand-in served.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counters {
+    /// Every request, faulted ones included.
+    pub requests: u64,
+    pub graphql: u64,
+    pub rest: u64,
+    /// REST answers `304 Not Modified`.
+    pub not_modified: u64,
+    /// GraphQL requests by operation name.
+    pub operations: BTreeMap<String, u64>,
+    /// Rate-limit points spent (GraphQL cost and REST requests).
+    pub points: i64,
+    pub faults_served: u64,
+    /// Installation tokens issued.
+    pub tokens_issued: u64,
+}
+
+/// Credentials the stand-in accepts.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    pub tokens: HashSet<String>,
+    /// A GitHub App's public key (PKCS#1 DER) and id: JWTs signed by it get installation tokens.
+    pub app: Option<(u64, Vec<u8>)>,
+    /// Lifetime of issued installation tokens.
+    pub token_lifetime: Ts,
+}
+
+struct Inner {
+    scenario: Mutex<Scenario>,
+    credentials: Mutex<Credentials>,
+    faults: Mutex<VecDeque<Fault>>,
+    /// Faults served at given request numbers (1-based).
+    scheduled: Mutex<BTreeMap<u64, Fault>>,
+    counters: Mutex<Counters>,
+    /// (window start, points) of the simulated primary limit.
+    limit_window: Mutex<(i64, i64)>,
+    issued: Mutex<HashMap<String, i64>>,
+    addr: SocketAddr,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running stand-in. Dropping it stops the server.
+pub struct GithubStandIn {
+    inner: Arc<Inner>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for GithubStandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+const LIMIT_PER_HOUR: i64 = 5000;
+
+impl GithubStandIn {
+    /// Serves `scenario` on a free loopback port; `tokens` are the accepted tokens.
+    pub async fn start(scenario: Scenario, tokens: &[&str]) -> std::io::Result<GithubStandIn> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let inner = Arc::new(Inner {
+            scenario: Mutex::new(scenario),
+            credentials: Mutex::new(Credentials {
+                tokens: tokens.iter().map(|t| t.to_string()).collect(),
+                app: None,
+                token_lifetime: 3600,
+            }),
+            faults: Mutex::new(VecDeque::new()),
+            scheduled: Mutex::new(BTreeMap::new()),
+            counters: Mutex::new(Counters::default()),
+            limit_window: Mutex::new((0, 0)),
+            issued: Mutex::new(HashMap::new()),
+            addr,
+        });
+        let app = axum::Router::new().fallback(handle).with_state(inner.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(GithubStandIn { inner, task })
+    }
+
+    /// `http://127.0.0.1:<port>` (REST base URL).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.inner.addr)
+    }
+
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.url())
+    }
+
+    /// Accepts JWTs of this GitHub App (public key as PKCS#1 DER).
+    pub fn set_app(&self, app_id: u64, public_key_der: Vec<u8>, token_lifetime: Ts) {
+        let mut c = lock(&self.inner.credentials);
+        c.app = Some((app_id, public_key_der));
+        c.token_lifetime = token_lifetime;
+    }
+
+    /// Serves `fault` on the next request(s), in order.
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.inner.faults).push_back(fault);
+    }
+
+    /// Serves `fault` on the `n`-th request (1-based, counting every request).
+    pub fn inject_at(&self, n: u64, fault: Fault) {
+        lock(&self.inner.scheduled).insert(n, fault);
+    }
+
+    pub fn counters(&self) -> Counters {
+        lock(&self.inner.counters).clone()
+    }
+
+    pub fn reset_counters(&self) {
+        *lock(&self.inner.counters) = Counters::default();
+    }
+
+    /// Changes the scenario (a test's "meanwhile on GitHub").
+    pub fn edit(&self, f: impl FnOnce(&mut Scenario)) {
+        f(&mut lock(&self.inner.scenario));
+    }
+
+    pub fn scenario(&self) -> Scenario {
+        lock(&self.inner.scenario).clone()
+    }
+}
+
+fn respond(status: u16, headers: &[(&str, String)], body: Vec<u8>) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in headers {
+        if let (Ok(name), Ok(value)) = (axum::http::HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            r.headers_mut().insert(name, value);
+        }
+    }
+    r
+}
+
+fn json_response(status: u16, body: &Value, extra: &[(&str, String)]) -> Response {
+    let mut headers = vec![("content-type", "application/json; charset=utf-8".to_string())];
+    headers.extend(extra.iter().cloned());
+    respond(status, &headers, serde_json::to_vec(body).unwrap_or_default())
+}
+
+fn wall_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let headers = request.headers().clone();
+    let body = axum::body::to_bytes(request.into_body(), 16 << 20).await.unwrap_or_default();
+    let n = {
+        let mut c = lock(&inner.counters);
+        c.requests += 1;
+        c.requests
+    };
+    let fault = lock(&inner.scheduled).remove(&n).or_else(|| lock(&inner.faults).pop_front());
+    if let Some(f) = &fault {
+        lock(&inner.counters).faults_served += 1;
+        match f {
+            Fault::ServerError => return json_response(500, &json!({"message": "Server Error"}), &[]),
+            Fault::SecondaryLimit => {
+                return json_response(
+                    403,
+                    &json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                            "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}),
+                    &[],
+                );
+            }
+            Fault::RetryAfter(s) => {
+                return json_response(429, &json!({"message": "Too many requests"}), &[("retry-after", s.to_string())]);
+            }
+            Fault::Delay(d) => tokio::time::sleep(*d).await,
+            Fault::TruncatedJson | Fault::ChangingPage => {}
+        }
+    }
+    let mut response = route(&inner, &method, &uri, &headers, &body);
+    if fault == Some(Fault::TruncatedJson) {
+        let bytes = axum::body::to_bytes(std::mem::take(response.body_mut()), 16 << 20).await.unwrap_or_default();
+        let half = bytes.len() / 2;
+        *response.body_mut() = Body::from(bytes.slice(..half));
+        response.headers_mut().remove("content-length");
+    }
+    if fault == Some(Fault::ChangingPage) {
+        change_a_listed_item(&inner);
+    }
+    response
+}
+
+/// The item most recently updated among the first half gets a new comment after everything.
+fn change_a_listed_item(inner: &Inner) {
+    let mut s = lock(&inner.scenario);
+    let Some(latest) = s.items.iter().map(|i| i.updated_at).max() else { return };
+    let mut order: Vec<usize> = (0..s.items.len()).collect();
+    order.sort_by_key(|&i| (s.items[i].updated_at, s.items[i].id.clone()));
+    let Some(&pick) = order.get(order.len() / 4) else { return };
+    let item = &mut s.items[pick];
+    let at = latest + 60;
+    item.timeline.push(Node {
+        id: format!("{}/changed-{at}", item.id),
+        at,
+        actor: item.author.clone(),
+        kind: NodeKind::Comment("Any news?".into()),
+    });
+    item.updated_at = at;
+}
+
+/// Checks the `Authorization` header: a configured token or an issued installation token.
+fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
+    let Some(token) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("token ")))
+    else {
+        return false;
+    };
+    if lock(&inner.credentials).tokens.contains(token) {
+        return true;
+    }
+    lock(&inner.issued).get(token).is_some_and(|&exp| exp > wall_now())
+}
+
+fn limit_headers(inner: &Inner, resource: &str, points: i64) -> Vec<(&'static str, String)> {
+    let now = wall_now();
+    let mut w = lock(&inner.limit_window);
+    if now - w.0 >= 3600 {
+        *w = (now, 0);
+    }
+    w.1 += points;
+    lock(&inner.counters).points += points;
+    vec![
+        ("x-ratelimit-limit", LIMIT_PER_HOUR.to_string()),
+        ("x-ratelimit-remaining", (LIMIT_PER_HOUR - w.1).max(0).to_string()),
+        ("x-ratelimit-reset", (w.0 + 3600).to_string()),
+        ("x-ratelimit-used", w.1.to_string()),
+        ("x-ratelimit-resource", resource.to_string()),
+    ]
+}
+
+fn route(
+    inner: &Inner,
+    method: &axum::http::Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let path = uri.path().trim_end_matches('/');
+    let query: HashMap<String, String> = uri
+        .query()
+        .map(|q| {
+            q.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), percent_decode(v))).collect()
+        })
+        .unwrap_or_default();
+    // App endpoints authenticate with the app's JWT.
+    if path.starts_with("/app/installations/") || path.ends_with("/installation") {
+        return app_endpoint(inner, method, path, headers);
+    }
+    if !authorized(inner, headers) {
+        return json_response(
+            401,
+            &json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}),
+            &[],
+        );
+    }
+    if method == axum::http::Method::POST && (path == "/graphql" || path == "/api/graphql") {
+        lock(&inner.counters).graphql += 1;
+        return graphql(inner, body);
+    }
+    if method == axum::http::Method::GET {
+        lock(&inner.counters).rest += 1;
+        return rest(inner, path, &query, headers, uri);
+    }
+    json_response(404, &json!({"message": "Not Found"}), &[])
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn app_endpoint(inner: &Inner, method: &axum::http::Method, path: &str, headers: &HeaderMap) -> Response {
+    let jwt = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let creds = lock(&inner.credentials).clone();
+    let valid = match (jwt, &creds.app) {
+        (Some(jwt), Some((app_id, key))) => verify_jwt(jwt, key).is_some_and(|claims| {
+            let now = wall_now();
+            claims["iss"].as_str() == Some(&app_id.to_string())
+                && claims["exp"].as_i64().is_some_and(|e| e > now)
+                && claims["iat"].as_i64().is_some_and(|i| i <= now + 60)
+        }),
+        _ => false,
+    };
+    if !valid {
+        return json_response(401, &json!({"message": "A JSON web token could not be decoded"}), &[]);
+    }
+    if method == axum::http::Method::GET && path.ends_with("/installation") {
+        return json_response(200, &json!({"id": 1, "app_id": creds.app.as_ref().map(|a| a.0)}), &[]);
+    }
+    if method == axum::http::Method::POST && path.ends_with("/access_tokens") {
+        let mut c = lock(&inner.counters);
+        c.tokens_issued += 1;
+        let token = format!("ghs_standin{:04}", c.tokens_issued);
+        drop(c);
+        let expires = wall_now() + creds.token_lifetime;
+        lock(&inner.issued).insert(token.clone(), expires);
+        return json_response(
+            201,
+            &json!({"token": token, "expires_at": fmt_time(expires), "permissions": {"issues": "read", "pull_requests": "read", "contents": "read", "members": "read"}}),
+            &[],
+        );
+    }
+    json_response(404, &json!({"message": "Not Found"}), &[])
+}
+
+fn fmt_time(ts: Ts) -> String {
+    chrono::DateTime::from_timestamp(ts, 0).map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+fn cursor(offset: usize) -> String {
+    STANDARD.encode(format!("cursor:{offset}"))
+}
+
+fn offset_of(after: Option<&str>) -> usize {
+    after
+        .and_then(|a| STANDARD.decode(a).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("cursor:").and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn page<T: Clone>(all: &[T], first: usize, after: Option<&str>) -> (Vec<T>, Value) {
+    let start = offset_of(after).min(all.len());
+    let end = (start + first).min(all.len());
+    let info = json!({ "hasNextPage": end < all.len(), "endCursor": if end > start { Value::String(cursor(end)) } else { Value::Null } });
+    (all[start..end].to_vec(), info)
+}
+
+// ---------------------------------------------------------------------------------------------
+// GraphQL.
+
+fn actor_json(a: &Option<Actor>) -> Value {
+    match a {
+        None => Value::Null,
+        Some(a) => json!({ "__typename": if a.bot { "Bot" } else { "User" }, "login": a.login }),
+    }
+}
+
+fn subject_json(s: &Scenario, i: usize) -> Value {
+    let it = &s.items[i];
+    let repo = json!({ "nameWithOwner": s.repos[it.repo].name });
+    if it.pull {
+        json!({ "__typename": "PullRequest", "id": it.id, "number": it.number, "title": it.title, "body": it.body,
+                "merged": it.merged_at().is_some(), "mergedAt": it.merged_at().map(fmt_time), "mergedBy": actor_json(&it.merged_by), "repository": repo })
+    } else {
+        json!({ "__typename": "Issue", "id": it.id, "number": it.number, "repository": repo })
+    }
+}
+
+fn reviewer_json(r: &RequestedReviewer) -> Value {
+    match r {
+        RequestedReviewer::User(a) => actor_json(&Some(a.clone())),
+        RequestedReviewer::Team(slug) => json!({ "__typename": "Team", "combinedSlug": slug }),
+    }
+}
+
+fn review_comments_json(comments: &[ReviewComment], first: usize, after: Option<&str>) -> Value {
+    let (list, info) = page(comments, first, after);
+    json!({ "pageInfo": info, "nodes": list.iter().map(|c| json!({"id": c.id, "createdAt": fmt_time(c.at), "body": c.body, "author": actor_json(&c.author)})).collect::<Vec<_>>() })
+}
+
+fn node_json(s: &Scenario, n: &Node, comments_first: usize) -> Value {
+    let base =
+        |t: &str| json!({ "__typename": t, "id": n.id, "createdAt": fmt_time(n.at), "actor": actor_json(&n.actor) });
+    let with = |mut v: Value, k: &str, x: Value| {
+        v[k] = x;
+        v
+    };
+    match &n.kind {
+        NodeKind::Assigned(a) => with(base("AssignedEvent"), "assignee", actor_json(&Some(a.clone()))),
+        NodeKind::Unassigned(a) => with(base("UnassignedEvent"), "assignee", actor_json(&Some(a.clone()))),
+        NodeKind::Labeled(l) => with(base("LabeledEvent"), "label", json!({"name": l})),
+        NodeKind::Unlabeled(l) => with(base("UnlabeledEvent"), "label", json!({"name": l})),
+        NodeKind::Comment(body) => {
+            json!({"__typename": "IssueComment", "id": n.id, "createdAt": fmt_time(n.at), "body": body, "author": actor_json(&n.actor)})
+        }
+        NodeKind::Closed(r) => with(base("ClosedEvent"), "stateReason", json!(r)),
+        NodeKind::Reopened => base("ReopenedEvent"),
+        NodeKind::Merged => base("MergedEvent"),
+        NodeKind::ReadyForReview => base("ReadyForReviewEvent"),
+        NodeKind::ConvertToDraft => base("ConvertToDraftEvent"),
+        NodeKind::Transferred(from) => with(base("TransferredEvent"), "fromRepository", json!({"nameWithOwner": from})),
+        NodeKind::CrossReferenced(i) => with(base("CrossReferencedEvent"), "source", subject_json(s, *i)),
+        NodeKind::MarkedAsDuplicate(c, d) => {
+            let v = with(base("MarkedAsDuplicateEvent"), "canonical", subject_json(s, *c));
+            with(v, "duplicate", subject_json(s, *d))
+        }
+        NodeKind::ReviewRequested(r) => with(base("ReviewRequestedEvent"), "requestedReviewer", reviewer_json(r)),
+        NodeKind::ReviewRequestRemoved(r) => {
+            with(base("ReviewRequestRemovedEvent"), "requestedReviewer", reviewer_json(r))
+        }
+        NodeKind::Review { state, comments } => json!({
+            "__typename": "PullRequestReview", "id": n.id, "state": state, "createdAt": fmt_time(n.at),
+            "submittedAt": if state == "PENDING" { Value::Null } else { Value::String(fmt_time(n.at)) },
+            "author": actor_json(&n.actor), "comments": review_comments_json(comments, comments_first, None)
+        }),
+        NodeKind::Commit { oid, author, email, message } => json!({
+            "__typename": "PullRequestCommit", "id": n.id,
+            "commit": {"oid": oid, "committedDate": fmt_time(n.at), "authoredDate": fmt_time(n.at), "message": message,
+                       "author": {"name": author.as_ref().map_or("", |a| a.login.as_str()), "email": email,
+                                  "user": author.as_ref().map_or(Value::Null, |a| json!({"login": a.login}))}}
+        }),
+    }
+}
+
+fn timeline_json(s: &Scenario, it: &ScenarioItem, first: usize, after: Option<&str>, comments_first: usize) -> Value {
+    let (list, info) = page(&it.timeline, first, after);
+    json!({ "pageInfo": info, "nodes": list.iter().map(|n| node_json(s, n, comments_first)).collect::<Vec<_>>() })
+}
+
+fn item_json(s: &Scenario, i: usize, timeline_first: usize, comments_first: usize) -> Value {
+    let it = &s.items[i];
+    let repo = &s.repos[it.repo];
+    let kind = if it.pull { "pull" } else { "issues" };
+    let mut v = json!({
+        "__typename": if it.pull { "PullRequest" } else { "Issue" },
+        "id": it.id, "number": it.number, "title": it.title,
+        "url": format!("https://github.com/{}/{kind}/{}", repo.name, it.number),
+        "createdAt": if it.malformed { "not-a-date".to_string() } else { fmt_time(it.created_at) },
+        "updatedAt": fmt_time(it.updated_at), "closedAt": it.closed_at().map(fmt_time), "state": it.state(), "body": it.body,
+        "author": actor_json(&it.author), "repository": {"id": repo.id, "nameWithOwner": repo.name},
+        "timelineItems": timeline_json(s, it, timeline_first, None, comments_first),
+    });
+    if it.pull {
+        if let Some(o) = v.as_object_mut() {
+            // The source's document aliases a pull request's state (`prState: state`).
+            let state = o.remove("state").unwrap_or(Value::Null);
+            o.insert("prState".into(), state);
+        }
+        v["isDraft"] = json!(it.is_draft());
+        v["merged"] = json!(it.merged_at().is_some());
+        v["mergedAt"] = json!(it.merged_at().map(fmt_time));
+        v["mergedBy"] = actor_json(&it.merged_by);
+    } else {
+        v["stateReason"] = json!(it.state_reason());
+    }
+    v
+}
+
+fn repo_json(r: &Repo) -> Value {
+    json!({ "id": r.id, "nameWithOwner": r.name, "pushedAt": fmt_time(r.pushed_at), "isArchived": r.archived })
+}
+
+/// `org:`, `repo:`, `updated:>=` and `sort:` of a search query.
+fn search(s: &Scenario, q: &str) -> Vec<usize> {
+    let mut orgs = Vec::new();
+    let mut repos = Vec::new();
+    let mut since: Option<Ts> = None;
+    for token in q.split_whitespace() {
+        if let Some(o) = token.strip_prefix("org:") {
+            orgs.push(o.to_ascii_lowercase());
+        } else if let Some(r) = token.strip_prefix("repo:") {
+            repos.push(r.to_ascii_lowercase());
+        } else if let Some(t) = token.strip_prefix("updated:>=") {
+            since = crate::sources::http::parse_time(t);
+        }
+    }
+    let mut hits: Vec<usize> = (0..s.items.len())
+        .filter(|&i| {
+            let it = &s.items[i];
+            let name = s.repos[it.repo].name.to_ascii_lowercase();
+            let owner = name.split('/').next().unwrap_or("").to_string();
+            (orgs.contains(&owner) || repos.contains(&name)) && since.is_none_or(|t| it.updated_at >= t)
+        })
+        .collect();
+    hits.sort_by_key(|&i| (s.items[i].updated_at, s.items[i].number, s.items[i].repo));
+    hits
+}
+
+fn operation_name(doc: &str) -> String {
+    doc.trim_start()
+        .strip_prefix("query")
+        .unwrap_or("")
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// `alias: object(expression: "…")` pairs written in a document.
+fn object_aliases(doc: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, _) in doc.match_indices(": object(expression: ") {
+        let alias: String = doc[..i]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let rest = &doc[i + ": object(expression: ".len()..];
+        if let Ok(expr) =
+            serde_json::Deserializer::from_str(rest).into_iter::<String>().next().unwrap_or(Ok(String::new()))
+            && !out.iter().any(|(a, _): &(String, String)| a == &alias)
+        {
+            out.push((alias, expr));
+        }
+    }
+    out
+}
+
+/// Aliases `prefixN` used in a document (`r0`, `r1`…).
+fn indexed(doc: &str, prefix: &str, suffix: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    for i in 0.. {
+        if doc.contains(&format!(" {prefix}{i}{suffix}")) {
+            out.push(i);
+        } else {
+            break;
+        }
+    }
+    out
+}
+
+fn graphql(inner: &Inner, body: &[u8]) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return json_response(400, &json!({"message": "Problems parsing JSON"}), &[]);
+    };
+    let doc = request["query"].as_str().unwrap_or("");
+    let vars = &request["variables"];
+    let op = operation_name(doc);
+    *lock(&inner.counters).operations.entry(op.clone()).or_default() += 1;
+    let s = lock(&inner.scenario).clone();
+    let int = |k: &str, d: usize| vars[k].as_u64().map_or(d, |n| n as usize);
+    let timeline_first = int("timeline", 100);
+    let comments_first = int("comments", 10);
+    let mut data = serde_json::Map::new();
+    let mut cost: i64 = 1;
+    let mut errors: Vec<Value> = Vec::new();
+    match op.as_str() {
+        "SyncPage" => {
+            let first = int("first", 50);
+            let hits = search(&s, vars["q"].as_str().unwrap_or(""));
+            let (list, info) = page(&hits, first, vars["after"].as_str());
+            cost = ((first + first * timeline_first) / 100).max(1) as i64;
+            data.insert(
+                "search".into(),
+                json!({ "issueCount": hits.len(), "pageInfo": info, "nodes": list.iter().map(|&i| item_json(&s, i, timeline_first, comments_first)).collect::<Vec<_>>() }),
+            );
+            if doc.contains("organization(login: $org)") && vars["withRepos"].as_bool() == Some(true) {
+                let org = vars["org"].as_str().unwrap_or("").to_ascii_lowercase();
+                data.insert(
+                    "organization".into(),
+                    org_repos(&s, &org, None).map_or(Value::Null, |r| json!({ "repositories": r })),
+                );
+                if org_repos(&s, &org, None).is_none() {
+                    errors.push(json!({"type": "NOT_FOUND", "path": ["organization"], "message": format!("Could not resolve to an Organization with the login of '{org}'.")}));
+                }
+            }
+            for i in indexed(doc, "r", ": repository(") {
+                let name = format!(
+                    "{}/{}",
+                    vars[format!("owner{i}")].as_str().unwrap_or(""),
+                    vars[format!("name{i}")].as_str().unwrap_or("")
+                );
+                let r = s.repos.iter().find(|r| r.name.eq_ignore_ascii_case(&name)).map_or(Value::Null, repo_json);
+                data.insert(format!("r{i}"), r);
+            }
+        }
+        "OrgRepositories" => {
+            let org = vars["org"].as_str().unwrap_or("").to_ascii_lowercase();
+            data.insert(
+                "organization".into(),
+                org_repos(&s, &org, vars["after"].as_str()).map_or(Value::Null, |r| json!({ "repositories": r })),
+            );
+        }
+        "More" => {
+            for i in indexed(doc, "m", ": node(") {
+                let id = vars[format!("id{i}")].as_str().unwrap_or("");
+                let after = vars[format!("after{i}")].as_str();
+                let v = if let Some(it) = s.item_by_node(id) {
+                    let item = &s.items[it];
+                    json!({ "__typename": if item.pull { "PullRequest" } else { "Issue" }, "timelineItems": timeline_json(&s, item, timeline_first, after, comments_first) })
+                } else if let Some(review) = s.items.iter().flat_map(|it| &it.timeline).find(|n| n.id == id) {
+                    match &review.kind {
+                        NodeKind::Review { comments, .. } => {
+                            json!({ "__typename": "PullRequestReview", "comments": review_comments_json(comments, 100, after) })
+                        }
+                        _ => Value::Null,
+                    }
+                } else if let Some(team) = s.teams.iter().find(|t| t.id == id) {
+                    if doc.contains(&format!("m{i}: node(id: $id{i}) {{ __typename ... on Team {{ members(")) {
+                        json!({ "__typename": "Team", "members": members_json(team, after) })
+                    } else {
+                        json!({ "__typename": "Team", "repositories": team_repos_json(team, after) })
+                    }
+                } else {
+                    errors.push(json!({"type": "NOT_FOUND", "path": [format!("m{i}")], "message": format!("Could not resolve to a node with the global id of '{id}'")}));
+                    Value::Null
+                };
+                data.insert(format!("m{i}"), v);
+            }
+        }
+        "Teams" => {
+            let org = vars["org"].as_str().unwrap_or("").to_ascii_lowercase();
+            let teams: Vec<&Team> = s.teams.iter().filter(|t| t.org.eq_ignore_ascii_case(&org)).collect();
+            let (list, info) = page(&teams, 50, vars["after"].as_str());
+            let nodes: Vec<Value> = list
+                .iter()
+                .map(|t| {
+                    json!({ "id": t.id, "slug": t.slug, "name": t.slug, "combinedSlug": format!("{}/{}", t.org, t.slug),
+                                 "members": members_json(t, None), "repositories": team_repos_json(t, None) })
+                })
+                .collect();
+            data.insert("organization".into(), json!({ "teams": { "pageInfo": info, "nodes": nodes } }));
+        }
+        "RepoFiles" => {
+            let objects = object_aliases(doc);
+            for i in indexed(doc, "r", ": repository(") {
+                let name = format!(
+                    "{}/{}",
+                    vars[format!("owner{i}")].as_str().unwrap_or(""),
+                    vars[format!("name{i}")].as_str().unwrap_or("")
+                );
+                let Some(repo) = s.repos.iter().find(|r| r.name.eq_ignore_ascii_case(&name)) else {
+                    data.insert(format!("r{i}"), Value::Null);
+                    continue;
+                };
+                let mut v = json!({ "id": repo.id, "nameWithOwner": repo.name });
+                for (alias, expr) in &objects {
+                    let path = expr.strip_prefix("HEAD:").unwrap_or(expr);
+                    v[alias] = tree_or_blob(repo, path);
+                }
+                data.insert(format!("r{i}"), v);
+            }
+        }
+        "FileHistory" => {
+            let name = format!("{}/{}", vars["owner"].as_str().unwrap_or(""), vars["name"].as_str().unwrap_or(""));
+            match s.repos.iter().find(|r| r.name.eq_ignore_ascii_case(&name)) {
+                None => {
+                    data.insert("repository".into(), Value::Null);
+                }
+                Some(repo) => {
+                    let mut target = json!({});
+                    for i in indexed(doc, "h", ": history(") {
+                        let path = vars[format!("path{i}")].as_str().unwrap_or("");
+                        let mut commits: Vec<FileCommit> = repo.files.get(path).cloned().unwrap_or_default();
+                        commits.reverse();
+                        let (list, info) = page(&commits, 50, vars[format!("after{i}")].as_str());
+                        let nodes: Vec<Value> = list
+                            .iter()
+                            .map(|c| json!({ "oid": c.oid, "committedDate": fmt_time(c.at),
+                                             "author": {"name": c.author.as_ref().map_or("", |a| a.login.as_str()), "email": c.email,
+                                                        "user": c.author.as_ref().map_or(Value::Null, |a| json!({"login": a.login}))},
+                                             "file": {"object": {"text": c.text}}}))
+                            .collect();
+                        target[format!("h{i}")] = json!({ "pageInfo": info, "nodes": nodes });
+                    }
+                    data.insert("repository".into(), json!({ "defaultBranchRef": { "target": target } }));
+                }
+            }
+        }
+        other => {
+            return json_response(
+                200,
+                &json!({"errors": [{"message": format!("stand-in: unknown operation {other:?}")}]}),
+                &[],
+            );
+        }
+    }
+    let headers = limit_headers(inner, "graphql", cost);
+    let remaining = headers
+        .iter()
+        .find(|(k, _)| *k == "x-ratelimit-remaining")
+        .map(|(_, v)| v.parse::<i64>().unwrap_or(0))
+        .unwrap_or(0);
+    let reset = headers
+        .iter()
+        .find(|(k, _)| *k == "x-ratelimit-reset")
+        .map(|(_, v)| v.parse::<i64>().unwrap_or(0))
+        .unwrap_or(0);
+    if doc.contains("rateLimit") {
+        data.insert("rateLimit".into(), json!({ "cost": cost, "remaining": remaining, "resetAt": fmt_time(reset) }));
+    }
+    let mut answer = json!({ "data": Value::Object(data) });
+    if !errors.is_empty() {
+        answer["errors"] = json!(errors);
+    }
+    json_response(200, &answer, &headers)
+}
+
+fn org_repos(s: &Scenario, org: &str, after: Option<&str>) -> Option<Value> {
+    let mut repos: Vec<&Repo> =
+        s.repos.iter().filter(|r| r.name.to_ascii_lowercase().starts_with(&format!("{org}/"))).collect();
+    if repos.is_empty() && !s.teams.iter().any(|t| t.org.eq_ignore_ascii_case(org)) {
+        return None;
+    }
+    repos.sort_by(|a, b| b.pushed_at.cmp(&a.pushed_at).then(a.name.cmp(&b.name)));
+    let (list, info) = page(&repos, 100, after);
+    Some(
+        json!({ "totalCount": repos.len(), "pageInfo": info, "nodes": list.iter().map(|r| repo_json(r)).collect::<Vec<_>>() }),
+    )
+}
+
+fn members_json(t: &Team, after: Option<&str>) -> Value {
+    let (list, info) = page(&t.members, 100, after);
+    json!({ "pageInfo": info, "nodes": list.iter().map(|l| json!({"login": l})).collect::<Vec<_>>() })
+}
+
+fn team_repos_json(t: &Team, after: Option<&str>) -> Value {
+    let (list, info) = page(&t.repos, 100, after);
+    json!({ "pageInfo": info, "edges": list.iter().map(|(r, p)| json!({"permission": p, "node": {"nameWithOwner": r}})).collect::<Vec<_>>() })
+}
+
+/// `object(expression: "HEAD:<path>")`: a blob's text or a tree's entries, as of the last commit.
+fn tree_or_blob(repo: &Repo, path: &str) -> Value {
+    if let Some(history) = repo.files.get(path) {
+        return history.last().map_or(Value::Null, |c| json!({ "text": c.text }));
+    }
+    let prefix = format!("{}/", path.trim_end_matches('/'));
+    let entries: Vec<Value> = repo
+        .files
+        .iter()
+        .filter(|(p, _)| p.starts_with(&prefix) && !p[prefix.len()..].contains('/'))
+        .map(|(p, h)| {
+            let oid = format!("{:040x}", hash(&format!("{p}@{}", h.last().map_or("", |c| c.oid.as_str()))));
+            json!({ "name": &p[prefix.len()..], "path": p, "type": "blob", "oid": oid })
+        })
+        .collect();
+    if entries.is_empty() { Value::Null } else { json!({ "entries": entries }) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// REST, for collectors that read it (and to compare request counts).
+
+fn user_rest(a: &Option<Actor>) -> Value {
+    match a {
+        None => Value::Null,
+        Some(a) => {
+            let login = if a.bot { format!("{}[bot]", a.login) } else { a.login.clone() };
+            json!({ "login": login, "id": hash(&login) as u32, "node_id": format!("U_{login}"), "type": if a.bot { "Bot" } else { "User" }, "site_admin": false,
+                    "url": format!("https://api.github.com/users/{login}"), "html_url": format!("https://github.com/{login}") })
+        }
+    }
+}
+
+fn rest_issue(s: &Scenario, it: &ScenarioItem, base: &str) -> Value {
+    let repo = &s.repos[it.repo].name;
+    let labels: Vec<Value> =
+        current_labels(it).iter().map(|l| json!({"name": l, "color": "ededed", "default": false})).collect();
+    let assignees: Vec<Value> = current_assignees(it).iter().map(|a| user_rest(&Some(a.clone()))).collect();
+    let state = if it.state() == "OPEN" { "open" } else { "closed" };
+    let kind = if it.pull { "pull" } else { "issues" };
+    let mut v = json!({
+        "url": format!("{base}/repos/{repo}/issues/{}", it.number), "repository_url": format!("{base}/repos/{repo}"),
+        "html_url": format!("https://github.com/{repo}/{kind}/{}", it.number), "id": hash(&it.id) as u32, "node_id": it.id,
+        "number": it.number, "title": it.title, "user": user_rest(&it.author), "labels": labels, "state": state,
+        "locked": false, "assignee": assignees.first().cloned().unwrap_or(Value::Null), "assignees": assignees, "milestone": null,
+        "comments": it.timeline.iter().filter(|n| matches!(n.kind, NodeKind::Comment(_))).count(),
+        "created_at": fmt_time(it.created_at), "updated_at": fmt_time(it.updated_at), "closed_at": it.closed_at().map(fmt_time),
+        "author_association": "MEMBER", "body": it.body, "state_reason": it.state_reason().map(|r| r.to_ascii_lowercase()),
+    });
+    if it.pull {
+        v["pull_request"] = json!({ "url": format!("{base}/repos/{repo}/pulls/{}", it.number), "html_url": format!("https://github.com/{repo}/pull/{}", it.number),
+                                     "merged_at": it.merged_at().map(fmt_time) });
+    }
+    v
+}
+
+fn rest_pull(s: &Scenario, it: &ScenarioItem, base: &str) -> Value {
+    let mut v = rest_issue(s, it, base);
+    let repo = &s.repos[it.repo].name;
+    v["url"] = json!(format!("{base}/repos/{repo}/pulls/{}", it.number));
+    if let Some(o) = v.as_object_mut() {
+        o.remove("pull_request");
+        o.remove("state_reason");
+    }
+    v["draft"] = json!(it.is_draft());
+    v["merged"] = json!(it.merged_at().is_some());
+    v["merged_at"] = json!(it.merged_at().map(fmt_time));
+    v["merged_by"] = user_rest(&it.merged_by);
+    let (users, teams) = pending_requests(it);
+    v["requested_reviewers"] = json!(users.iter().map(|a| user_rest(&Some(a.clone()))).collect::<Vec<_>>());
+    v["requested_teams"] =
+        json!(teams.iter().map(|t| json!({"slug": t.rsplit('/').next().unwrap_or(t), "name": t})).collect::<Vec<_>>());
+    v
+}
+
+fn current_labels(it: &ScenarioItem) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for n in &it.timeline {
+        match &n.kind {
+            NodeKind::Labeled(l) if !labels.contains(l) => labels.push(l.clone()),
+            NodeKind::Unlabeled(l) => labels.retain(|x| x != l),
+            _ => {}
+        }
+    }
+    labels
+}
+
+fn current_assignees(it: &ScenarioItem) -> Vec<Actor> {
+    let mut out: Vec<Actor> = Vec::new();
+    for n in &it.timeline {
+        match &n.kind {
+            NodeKind::Assigned(a) if !out.contains(a) => out.push(a.clone()),
+            NodeKind::Unassigned(a) => out.retain(|x| x != a),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Review requests still pending: GitHub drops a reviewer from the list once they review.
+fn pending_requests(it: &ScenarioItem) -> (Vec<Actor>, Vec<String>) {
+    let mut users: Vec<Actor> = Vec::new();
+    let mut teams: Vec<String> = Vec::new();
+    for n in &it.timeline {
+        match &n.kind {
+            NodeKind::ReviewRequested(RequestedReviewer::User(a)) if !users.contains(a) => users.push(a.clone()),
+            NodeKind::ReviewRequested(RequestedReviewer::Team(t)) if !teams.contains(t) => teams.push(t.clone()),
+            NodeKind::ReviewRequestRemoved(RequestedReviewer::User(a)) => users.retain(|x| x != a),
+            NodeKind::ReviewRequestRemoved(RequestedReviewer::Team(t)) => teams.retain(|x| x != t),
+            NodeKind::Review { state, .. } if state != "PENDING" => users.retain(|x| Some(x) != n.actor.as_ref()),
+            _ => {}
+        }
+    }
+    (users, teams)
+}
+
+fn rest_timeline_event(s: &Scenario, n: &Node) -> Option<Value> {
+    let mut v = json!({ "id": hash(&n.id) as u32, "node_id": n.id, "actor": user_rest(&n.actor), "created_at": fmt_time(n.at) });
+    let event = match &n.kind {
+        NodeKind::Assigned(a) => {
+            v["assignee"] = user_rest(&Some(a.clone()));
+            "assigned"
+        }
+        NodeKind::Unassigned(a) => {
+            v["assignee"] = user_rest(&Some(a.clone()));
+            "unassigned"
+        }
+        NodeKind::Labeled(l) => {
+            v["label"] = json!({"name": l, "color": "ededed"});
+            "labeled"
+        }
+        NodeKind::Unlabeled(l) => {
+            v["label"] = json!({"name": l, "color": "ededed"});
+            "unlabeled"
+        }
+        NodeKind::Comment(body) => {
+            return Some(
+                json!({ "event": "commented", "id": hash(&n.id) as u32, "node_id": n.id, "user": user_rest(&n.actor), "actor": user_rest(&n.actor),
+                                "body": body, "created_at": fmt_time(n.at), "updated_at": fmt_time(n.at) }),
+            );
+        }
+        NodeKind::Closed(r) => {
+            v["state_reason"] = json!(r.as_ref().map(|r| r.to_ascii_lowercase()));
+            "closed"
+        }
+        NodeKind::Reopened => "reopened",
+        NodeKind::Merged => "merged",
+        NodeKind::ReadyForReview => "ready_for_review",
+        NodeKind::ConvertToDraft => "convert_to_draft",
+        NodeKind::Transferred(_) => "transferred",
+        NodeKind::MarkedAsDuplicate(..) => "marked_as_duplicate",
+        NodeKind::CrossReferenced(i) => {
+            let src = &s.items[*i];
+            v["source"] = json!({ "type": "issue", "issue": { "number": src.number, "node_id": src.id, "body": src.body,
+                                                              "repository": {"full_name": s.repos[src.repo].name} } });
+            "cross-referenced"
+        }
+        NodeKind::ReviewRequested(r) | NodeKind::ReviewRequestRemoved(r) => {
+            match r {
+                RequestedReviewer::User(a) => v["requested_reviewer"] = user_rest(&Some(a.clone())),
+                RequestedReviewer::Team(t) => {
+                    v["requested_team"] = json!({"slug": t.rsplit('/').next().unwrap_or(t), "name": t})
+                }
+            }
+            if matches!(n.kind, NodeKind::ReviewRequested(_)) { "review_requested" } else { "review_request_removed" }
+        }
+        NodeKind::Review { state, .. } => {
+            return Some(
+                json!({ "event": "reviewed", "id": hash(&n.id) as u32, "node_id": n.id, "user": user_rest(&n.actor),
+                                "state": state.to_ascii_lowercase(), "submitted_at": fmt_time(n.at), "body": "" }),
+            );
+        }
+        NodeKind::Commit { oid, author, email, message } => {
+            return Some(json!({ "event": "committed", "sha": oid, "node_id": format!("C_{oid}"), "message": message,
+                                "author": {"name": author.as_ref().map_or("", |a| a.login.as_str()), "email": email, "date": fmt_time(n.at)},
+                                "committer": {"name": author.as_ref().map_or("", |a| a.login.as_str()), "email": email, "date": fmt_time(n.at)} }));
+        }
+    };
+    v["event"] = json!(event);
+    Some(v)
+}
+
+fn rest(
+    inner: &Inner,
+    path: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+) -> Response {
+    let s = lock(&inner.scenario).clone();
+    let base = format!("http://{}", inner.addr);
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let per_page = query.get("per_page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(30).clamp(1, 100);
+    let page_no = query.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
+    let list: Vec<Value> = match parts.as_slice() {
+        ["rate_limit"] => {
+            let h = limit_headers(inner, "core", 0);
+            let get = |k: &str| h.iter().find(|(n, _)| *n == k).map_or(0, |(_, v)| v.parse::<i64>().unwrap_or(0));
+            let core = json!({"limit": LIMIT_PER_HOUR, "remaining": get("x-ratelimit-remaining"), "reset": get("x-ratelimit-reset")});
+            return json_response(200, &json!({"resources": {"core": core, "graphql": core}, "rate": core}), &[]);
+        }
+        ["repos", owner, repo, rest @ ..] => {
+            let name = format!("{owner}/{repo}");
+            let Some(ri) = s.repos.iter().position(|r| r.name.eq_ignore_ascii_case(&name)) else {
+                return json_response(404, &json!({"message": "Not Found"}), &limit_headers(inner, "core", 1));
+            };
+            let in_repo = |pull_only: bool| -> Vec<&ScenarioItem> {
+                let mut v: Vec<&ScenarioItem> =
+                    s.items.iter().filter(|i| i.repo == ri && (!pull_only || i.pull)).collect();
+                let state = query.get("state").map_or("open", String::as_str);
+                v.retain(|i| state == "all" || (state == "open") == (i.state() == "OPEN"));
+                if let Some(since) = query.get("since").and_then(|t| crate::sources::http::parse_time(t)) {
+                    v.retain(|i| i.updated_at >= since);
+                }
+                let by_updated = query.get("sort").map(String::as_str) == Some("updated");
+                v.sort_by_key(|i| if by_updated { i.updated_at } else { i.created_at });
+                if query.get("direction").is_none_or(|d| d == "desc") {
+                    v.reverse();
+                }
+                v
+            };
+            let item = |n: &str| s.items.iter().find(|i| i.repo == ri && i.number.to_string() == n);
+            match rest {
+                ["issues"] => in_repo(false).iter().map(|i| rest_issue(&s, i, &base)).collect(),
+                ["pulls"] => in_repo(true).iter().map(|i| rest_pull(&s, i, &base)).collect(),
+                ["pulls", n] | ["issues", n] => {
+                    let Some(it) = item(n) else {
+                        return json_response(404, &json!({"message": "Not Found"}), &limit_headers(inner, "core", 1));
+                    };
+                    let v = if rest[0] == "pulls" && it.pull {
+                        rest_pull(&s, it, &base)
+                    } else {
+                        rest_issue(&s, it, &base)
+                    };
+                    return conditional(inner, headers, v, None);
+                }
+                [kind, n, sub] => {
+                    let Some(it) = item(n) else {
+                        return json_response(404, &json!({"message": "Not Found"}), &limit_headers(inner, "core", 1));
+                    };
+                    match (*kind, *sub) {
+                        ("issues", "comments") => it
+                            .timeline
+                            .iter()
+                            .filter_map(|node| match &node.kind {
+                                NodeKind::Comment(body) => Some(json!({ "id": hash(&node.id) as u32, "node_id": node.id, "user": user_rest(&node.actor), "body": body,
+                                    "created_at": fmt_time(node.at), "updated_at": fmt_time(node.at), "author_association": "MEMBER",
+                                    "html_url": format!("https://github.com/{name}/issues/{}#issuecomment-{}", it.number, hash(&node.id) as u32) })),
+                                _ => None,
+                            })
+                            .collect(),
+                        ("pulls", "reviews") => it
+                            .timeline
+                            .iter()
+                            .filter_map(|node| match &node.kind {
+                                NodeKind::Review { state, .. } => Some(json!({ "id": hash(&node.id) as u32, "node_id": node.id, "user": user_rest(&node.actor),
+                                    "body": "", "state": state, "submitted_at": if state == "PENDING" { Value::Null } else { json!(fmt_time(node.at)) },
+                                    "html_url": format!("https://github.com/{name}/pull/{}#pullrequestreview-{}", it.number, hash(&node.id) as u32) })),
+                                _ => None,
+                            })
+                            .collect(),
+                        ("pulls", "comments") => it
+                            .timeline
+                            .iter()
+                            .flat_map(|node| match &node.kind {
+                                NodeKind::Review { comments, .. } => comments
+                                    .iter()
+                                    .map(|c| json!({ "id": hash(&c.id) as u32, "node_id": c.id, "pull_request_review_id": hash(&node.id) as u32,
+                                                     "user": user_rest(&c.author), "body": c.body, "created_at": fmt_time(c.at), "updated_at": fmt_time(c.at),
+                                                     "diff_hunk": "@@ -1 +1 @@", "path": "README.md" }))
+                                    .collect::<Vec<_>>(),
+                                _ => Vec::new(),
+                            })
+                            .collect(),
+                        ("pulls", "commits") => it
+                            .timeline
+                            .iter()
+                            .filter_map(|node| match &node.kind {
+                                NodeKind::Commit { oid, author, email, message } => Some(json!({ "sha": oid, "node_id": node.id,
+                                    "commit": {"message": message, "author": {"name": author.as_ref().map_or("", |a| a.login.as_str()), "email": email, "date": fmt_time(node.at)},
+                                               "committer": {"name": author.as_ref().map_or("", |a| a.login.as_str()), "email": email, "date": fmt_time(node.at)}},
+                                    "author": user_rest(author), "committer": user_rest(author) })),
+                                _ => None,
+                            })
+                            .collect(),
+                        ("issues", "timeline") => it.timeline.iter().filter_map(|node| rest_timeline_event(&s, node)).collect(),
+                        _ => return json_response(404, &json!({"message": "Not Found"}), &limit_headers(inner, "core", 1)),
+                    }
+                }
+                _ => return json_response(404, &json!({"message": "Not Found"}), &limit_headers(inner, "core", 1)),
+            }
+        }
+        _ => return json_response(404, &json!({"message": "Not Found"}), &limit_headers(inner, "core", 1)),
+    };
+    // Pagination with GitHub's Link header.
+    let total_pages = list.len().div_ceil(per_page).max(1);
+    let start = ((page_no - 1) * per_page).min(list.len());
+    let end = (start + per_page).min(list.len());
+    let link_to = |p: usize| {
+        let mut q: Vec<String> = uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|kv| !kv.is_empty() && !kv.starts_with("page="))
+            .map(str::to_string)
+            .collect();
+        q.push(format!("page={p}"));
+        format!("<{base}{}?{}>", uri.path(), q.join("&"))
+    };
+    let mut links = Vec::new();
+    if page_no < total_pages {
+        links.push(format!("{}; rel=\"next\"", link_to(page_no + 1)));
+        links.push(format!("{}; rel=\"last\"", link_to(total_pages)));
+    }
+    if page_no > 1 {
+        links.push(format!("{}; rel=\"first\"", link_to(1)));
+        links.push(format!("{}; rel=\"prev\"", link_to(page_no - 1)));
+    }
+    let link = (!links.is_empty()).then(|| links.join(", "));
+    conditional(inner, headers, Value::Array(list[start..end].to_vec()), link)
+}
+
+/// Answers with an `ETag`; a matching `If-None-Match` gets `304` and spends no rate limit.
+fn conditional(inner: &Inner, headers: &HeaderMap, body: Value, link: Option<String>) -> Response {
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let etag = format!("W/\"{:032x}\"", hash(&String::from_utf8_lossy(&bytes)));
+    if headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        lock(&inner.counters).not_modified += 1;
+        let mut h = limit_headers(inner, "core", 0);
+        h.push(("etag", etag));
+        return respond(304, &h, Vec::new());
+    }
+    let mut h = limit_headers(inner, "core", 1);
+    h.push(("etag", etag));
+    h.push(("content-type", "application/json; charset=utf-8".into()));
+    if let Some(l) = link {
+        h.push(("link", l));
+    }
+    respond(200, &h, bytes)
+}

@@ -1,0 +1,741 @@
+//! The monitoring mixin under `dashboards/`, checked with the real tools: every board validates
+//! against Grafana's dashboard schema, every panel, variable and rule expression parses
+//! (`promtool check rules`), every metric they name is one siloscope exports or a recording rule
+//! defines, the rule tests cover every alert firing and staying quiet, and the example web,
+//! Prometheus and Alertmanager configs pass `promtool` / `amtool`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+const BOARDS: [&str; 5] = [
+    "siloscope-retro.json",
+    "siloscope-handoffs.json",
+    "siloscope-reviews.json",
+    "siloscope-decisions.json",
+    "siloscope-health.json",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn mixin() -> PathBuf {
+    root().join("dashboards")
+}
+
+fn realdata() -> PathBuf {
+    std::env::var_os("SILOSCOPE_REALDATA").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/realdata"))
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+fn read_yaml(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()))
+}
+
+fn boards() -> Vec<(String, Value)> {
+    BOARDS.iter().map(|b| (b.to_string(), read_json(&mixin().join(b)))).collect()
+}
+
+/// Runs a Prometheus tool; a missing tool is a failure with the fix (tests/run installs it).
+fn tool(program: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| {
+        panic!("cannot run {program}: {e}; install Debian's prometheus and prometheus-alertmanager packages (tests/run does)")
+    });
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// A JSON Schema (draft-07) validator for the keywords Grafana's dashboard schema uses.
+// ---------------------------------------------------------------------------------------------
+
+struct Schema<'a> {
+    root: &'a Value,
+}
+
+impl Schema<'_> {
+    fn resolve<'b>(&'b self, reference: &str) -> &'b Value {
+        let pointer =
+            reference.strip_prefix('#').unwrap_or_else(|| panic!("only local $refs are supported: {reference}"));
+        self.root.pointer(pointer).unwrap_or_else(|| panic!("dangling $ref {reference}"))
+    }
+
+    fn errors(&self, schema: &Value, value: &Value, at: &str) -> Vec<String> {
+        let mut errors = Vec::new();
+        self.check(schema, value, at, &mut errors);
+        errors
+    }
+
+    fn check(&self, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+        let Some(s) = schema.as_object() else {
+            if schema == &Value::Bool(false) {
+                errors.push(format!("{at}: not allowed"));
+            }
+            return;
+        };
+        if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+            self.check(self.resolve(r), value, at, errors);
+        }
+        if let Some(t) = s.get("type") {
+            let types: Vec<&str> = match t {
+                Value::String(one) => vec![one.as_str()],
+                Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
+            if !types.iter().any(|t| type_matches(t, value)) {
+                errors.push(format!("{at}: expected {types:?}, found {value}"));
+                return;
+            }
+        }
+        if let Some(allowed) = s.get("enum").and_then(Value::as_array)
+            && !allowed.contains(value)
+        {
+            errors.push(format!("{at}: {value} is not one of {allowed:?}"));
+        }
+        if let Some(c) = s.get("const")
+            && c != value
+        {
+            errors.push(format!("{at}: expected {c}, found {value}"));
+        }
+        if let Some(n) = value.as_f64() {
+            let bound = |k: &str| s.get(k).and_then(Value::as_f64);
+            if bound("minimum").is_some_and(|m| n < m)
+                || bound("maximum").is_some_and(|m| n > m)
+                || bound("exclusiveMinimum").is_some_and(|m| n <= m)
+                || bound("exclusiveMaximum").is_some_and(|m| n >= m)
+            {
+                errors.push(format!("{at}: {n} is out of range"));
+            }
+        }
+        if let (Some(min), Some(text)) = (s.get("minLength").and_then(Value::as_u64), value.as_str())
+            && (text.chars().count() as u64) < min
+        {
+            errors.push(format!("{at}: shorter than {min}"));
+        }
+        if let Some(object) = value.as_object() {
+            let properties = s.get("properties").and_then(Value::as_object);
+            for required in s.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+            {
+                if !object.contains_key(required) {
+                    errors.push(format!("{at}: missing required {required:?}"));
+                }
+            }
+            for (key, v) in object {
+                let here = format!("{at}.{key}");
+                match properties.and_then(|p| p.get(key)) {
+                    Some(p) => self.check(p, v, &here, errors),
+                    None => match s.get("additionalProperties") {
+                        Some(Value::Bool(false)) => errors.push(format!("{here}: unknown property")),
+                        Some(extra @ Value::Object(_)) => self.check(extra, v, &here, errors),
+                        _ => {}
+                    },
+                }
+            }
+        }
+        if let (Some(items), Some(array)) = (s.get("items"), value.as_array()) {
+            for (i, v) in array.iter().enumerate() {
+                self.check(items, v, &format!("{at}[{i}]"), errors);
+            }
+        }
+        if let Some(all) = s.get("allOf").and_then(Value::as_array) {
+            for sub in all {
+                self.check(sub, value, at, errors);
+            }
+        }
+        if let Some(any) = s.get("anyOf").and_then(Value::as_array)
+            && !any.iter().any(|sub| self.errors(sub, value, at).is_empty())
+        {
+            errors.push(format!("{at}: matches none of anyOf"));
+        }
+        if let Some(one) = s.get("oneOf").and_then(Value::as_array) {
+            let results: Vec<Vec<String>> = one.iter().map(|sub| self.errors(sub, value, at)).collect();
+            let matching = results.iter().filter(|e| e.is_empty()).count();
+            if matching != 1 {
+                let closest = results.iter().min_by_key(|e| e.len()).cloned().unwrap_or_default();
+                errors.push(format!("{at}: matches {matching} of oneOf (want 1); nearest problems: {closest:?}"));
+            }
+        }
+    }
+}
+
+fn type_matches(t: &str, v: &Value) -> bool {
+    match t {
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "string" => v.is_string(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        "number" => v.is_number(),
+        "integer" => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
+        other => panic!("unknown JSON schema type {other}"),
+    }
+}
+
+fn grafana_schema() -> Value {
+    read_json(&realdata().join("schemas/grafana-dashboard.jsonschema.json"))
+}
+
+#[test]
+fn every_dashboard_validates_against_grafanas_schema() {
+    let schema = grafana_schema();
+    let validator = Schema { root: &schema };
+    for (name, board) in boards() {
+        let errors = validator.errors(&schema, &board, &name);
+        assert!(errors.is_empty(), "{name} does not validate:\n{}", errors.join("\n"));
+        assert!(board["schemaVersion"].as_u64().unwrap() >= 39, "{name}: schemaVersion below 39");
+    }
+}
+
+#[test]
+fn the_schema_check_rejects_what_grafana_would() {
+    let schema = grafana_schema();
+    let validator = Schema { root: &schema };
+    let (_, board) = boards().remove(0);
+    type Breakage = Box<dyn Fn(&mut Value)>;
+    let broken: Vec<(&str, Breakage)> = vec![
+        ("unknown top-level key", Box::new(|b: &mut Value| b["bogus"] = json!(1))),
+        ("panel wider than the grid", Box::new(|b: &mut Value| b["panels"][1]["gridPos"]["w"] = json!(30))),
+        ("datasource uid not a string", Box::new(|b: &mut Value| b["panels"][1]["datasource"]["uid"] = json!(5))),
+        (
+            "missing templating",
+            Box::new(|b: &mut Value| {
+                b.as_object_mut().unwrap().remove("templating");
+            }),
+        ),
+        ("variable of unknown type", Box::new(|b: &mut Value| b["templating"]["list"][1]["type"] = json!("dropdown"))),
+    ];
+    for (what, break_it) in broken {
+        let mut b = board.clone();
+        break_it(&mut b);
+        assert!(!validator.errors(&schema, &b, "board").is_empty(), "the validator accepted a board with {what}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expressions: extraction, variables, metric names.
+// ---------------------------------------------------------------------------------------------
+
+/// (where, expression) of every panel target and every query variable of a board.
+fn board_expressions(name: &str, board: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut panels: Vec<&Value> = board["panels"].as_array().unwrap().iter().collect();
+    let nested: Vec<&Value> = panels.iter().flat_map(|p| p["panels"].as_array().into_iter().flatten()).collect();
+    panels.extend(nested);
+    for p in panels {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let expr = t["expr"].as_str().unwrap_or_else(|| panic!("{name}: a target of {:?} has no expr", p["title"]));
+            out.push((
+                format!("{name} / {} / {}", p["title"].as_str().unwrap_or(""), t["refId"].as_str().unwrap_or("")),
+                expr.to_string(),
+            ));
+        }
+    }
+    for v in board["templating"]["list"].as_array().unwrap() {
+        if v["type"] == "query" {
+            out.push((format!("{name} / variable {}", v["name"]), label_values_expr(v["query"].as_str().unwrap())));
+        }
+    }
+    out
+}
+
+/// `label_values(metric, label)` (Grafana's variable query) as the PromQL it runs.
+fn label_values_expr(query: &str) -> String {
+    let inner =
+        query.strip_prefix("label_values(").and_then(|q| q.strip_suffix(')')).expect("label_values(metric, label)");
+    let (metric, label) = inner.split_once(',').expect("label_values(metric, label)");
+    format!("group by ({}) ({})", label.trim(), metric.trim())
+}
+
+/// Grafana's variables replaced by values a Prometheus accepts: team variables match all teams.
+fn substitute(expr: &str, range: &str) -> String {
+    let mut e = expr.to_string();
+    for (var, value) in [
+        ("$__rate_interval", "1m"),
+        ("$__interval", "1m"),
+        ("$__range", range),
+        ("${window}", "28d"),
+        ("$window", "28d"),
+        ("${from_team}", ".*"),
+        ("$from_team", ".*"),
+        ("${to_team}", ".*"),
+        ("$to_team", ".*"),
+        ("${team}", ".*"),
+        ("$team", ".*"),
+        ("${source}", ".*"),
+        ("$source", ".*"),
+    ] {
+        e = e.replace(var, value);
+    }
+    assert!(!e.contains('$') || e.contains("\"$1\""), "unknown variable left in {e}");
+    e
+}
+
+const AGGREGATORS: [&str; 12] =
+    ["sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk", "topk", "quantile"];
+const KEYWORDS: [&str; 13] = [
+    "and",
+    "or",
+    "unless",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+    "inf",
+    "nan",
+];
+const LABEL_LISTS: [&str; 6] = ["by", "without", "on", "ignoring", "group_left", "group_right"];
+
+/// Metric names an expression selects: identifiers outside strings, label matchers, ranges and
+/// grouping label lists that are neither functions, aggregators nor keywords.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    let c: Vec<char> = expr.chars().collect();
+    let mut names = BTreeSet::new();
+    let mut i = 0;
+    let skip_to = |i: &mut usize, close: char| {
+        let mut quote: Option<char> = None;
+        while *i < c.len() {
+            let ch = c[*i];
+            match quote {
+                Some(_) if ch == '\\' => *i += 1,
+                Some(q) if ch == q => quote = None,
+                Some(_) => {}
+                None if ch == '"' || ch == '\'' || ch == '`' => quote = Some(ch),
+                None if ch == close => break,
+                None => {}
+            }
+            *i += 1;
+        }
+        *i += 1;
+    };
+    while i < c.len() {
+        let ch = c[i];
+        if ch == '"' || ch == '\'' || ch == '`' {
+            i += 1;
+            while i < c.len() && c[i] != ch {
+                if c[i] == '\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i += 1;
+        } else if ch == '{' {
+            skip_to(&mut i, '}');
+        } else if ch == '[' {
+            skip_to(&mut i, ']');
+        } else if ch == '#' {
+            while i < c.len() && c[i] != '\n' {
+                i += 1;
+            }
+        } else if ch.is_ascii_digit() || (ch == '.' && c.get(i + 1).is_some_and(char::is_ascii_digit)) {
+            while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '.' || c[i] == '_') {
+                i += 1;
+            }
+        } else if ch.is_ascii_alphabetic() || ch == '_' || ch == ':' {
+            let start = i;
+            while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '_' || c[i] == ':') {
+                i += 1;
+            }
+            let word: String = c[start..i].iter().collect();
+            let mut j = i;
+            while j < c.len() && c[j].is_whitespace() {
+                j += 1;
+            }
+            let call = c.get(j) == Some(&'(');
+            if LABEL_LISTS.contains(&word.as_str()) {
+                if call {
+                    i = j;
+                    skip_to(&mut i, ')');
+                }
+            } else if call
+                || AGGREGATORS.contains(&word.as_str())
+                || KEYWORDS.contains(&word.to_ascii_lowercase().as_str())
+            {
+                // A function, an aggregator or a keyword.
+            } else {
+                names.insert(word);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    names
+}
+
+#[test]
+fn metric_name_extraction_finds_selectors_only() {
+    let names = metric_names(
+        r#"1 - (a:b:c{x="y{z}"} or on (reviewer_team) 0 * sum by (le) (increase(siloscope_x_bucket{le="+Inf"}[$__range] offset 1h))) / label_replace(group by (author_team) (siloscope_y), "t", "$1", "s", "(.+)") > bool 0.5e3"#,
+    );
+    assert_eq!(names, ["a:b:c", "siloscope_x_bucket", "siloscope_y"].iter().map(|s| s.to_string()).collect());
+}
+
+/// Every sample name siloscope exposes, from the exporter itself with every family populated.
+fn exported_names() -> BTreeSet<String> {
+    use siloscope::exporter::{Exporter, Snapshot};
+    use siloscope::model::{ItemKind, ItemState, ReviewState};
+    use siloscope::signals::records::{EngagementKind, RehashReason, ReworkKind};
+    use siloscope::signals::{HandoffKind, Histogram, Signals};
+    let p = |a: &str, b: &str| (a.to_string(), b.to_string());
+    let mut s = Signals::default();
+    let mut h = Histogram::default();
+    h.observe(60.0);
+    s.handoffs_total.insert(("gh".into(), HandoffKind::Reassign, "a".into(), "b".into()), 1);
+    s.handoff_latency.insert((HandoffKind::Reassign, "a".into(), "b".into()), h.clone());
+    s.handoffs_waiting.insert((HandoffKind::Reassign, "a".into(), "b".into()), 1);
+    s.handoffs_stalled.insert((HandoffKind::Reassign, "a".into(), "b".into()), 1);
+    s.handoff_oldest_wait.insert("b".into(), 1.0);
+    s.bounces_total.insert(p("a", "b"), 1);
+    s.decisions_total.insert("a".into(), 1);
+    s.decisions_rehashed_total.insert(("a".into(), RehashReason::Reopened), 1);
+    s.rework_total.insert(("a".into(), ReworkKind::Reopened), 1);
+    s.reviews_total.insert(("a".into(), "b".into(), ReviewState::Approved), 1);
+    s.review_pickup.insert(p("a", "b"), h.clone());
+    s.review_reciprocity.insert(("a".into(), "b".into(), "7d".into()), 1.0);
+    s.engagements_total.insert(("a".into(), "b".into(), EngagementKind::Comment), 1);
+    s.first_response.insert(p("a", "b"), h);
+    s.joint_wins_total.insert("a".into(), 1);
+    s.bridge_people.insert(p("a", "7d"), 1);
+    s.silo_index.insert(p("a", "7d"), 0.5);
+    s.team_members.insert("a".into(), 5);
+    let e = Exporter::new();
+    e.health.register_source("gh");
+    e.health.record_request("gh", "200");
+    e.health.record_error("gh", "http");
+    e.health.record_sync("gh", true, 1.0, 3, 1_700_000_000);
+    e.health.set_rate_limit_remaining("gh", 10);
+    let items = vec![siloscope::store::ItemCount {
+        source: "gh".into(),
+        kind: ItemKind::Issue,
+        state: ItemState::Open,
+        count: 1,
+    }];
+    e.publish(Snapshot { signals: s, items, events_stored: 1, computed_at: 1, compute_seconds: 0.1 });
+    e.render()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.split(['{', ' ']).next().unwrap().to_string())
+        .collect()
+}
+
+fn recording_rule_names() -> BTreeSet<String> {
+    rules(&mixin().join("rules/recording.yaml"))
+        .iter()
+        .filter_map(|r| r["record"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn rules(path: &Path) -> Vec<Value> {
+    let doc = read_yaml(path);
+    doc["groups"].as_array().unwrap().iter().flat_map(|g| g["rules"].as_array().unwrap().clone()).collect()
+}
+
+/// Series Prometheus makes itself that the rules may use.
+const PROMETHEUS_OWN: [&str; 1] = ["up"];
+
+#[test]
+fn every_metric_named_is_exported_or_recorded_and_every_family_is_shown() {
+    let exported = exported_names();
+    // The exporter really exposes the §9 table and the health metrics under these names.
+    for name in [
+        "siloscope_handoffs_total",
+        "siloscope_handoff_latency_seconds_bucket",
+        "siloscope_source_up",
+        "siloscope_items",
+    ] {
+        assert!(exported.contains(name), "exporter does not expose {name}: {exported:?}");
+    }
+    let recorded = recording_rule_names();
+    let known: BTreeSet<String> =
+        exported.iter().chain(&recorded).cloned().chain(PROMETHEUS_OWN.iter().map(|s| s.to_string())).collect();
+    let mut used = BTreeSet::new();
+    let mut exprs: Vec<(String, String)> = boards().iter().flat_map(|(n, b)| board_expressions(n, b)).collect();
+    for file in ["recording.yaml", "alerts.yaml"] {
+        for r in rules(&mixin().join("rules").join(file)) {
+            let name = r["record"].as_str().or(r["alert"].as_str()).unwrap().to_string();
+            exprs.push((format!("{file} / {name}"), r["expr"].as_str().unwrap().to_string()));
+        }
+    }
+    for (at, expr) in &exprs {
+        let names = metric_names(expr);
+        assert!(!names.is_empty(), "{at}: no metric found in {expr}");
+        for n in names {
+            assert!(known.contains(&n), "{at}: {n} is neither exported by siloscope nor recorded by a rule");
+            used.insert(n);
+        }
+    }
+    // Every exported family is on a board or in a rule.
+    for family in siloscope::backfill::FAMILIES.iter().map(|f| f.name).chain([
+        "siloscope_build_info",
+        "siloscope_source_up",
+        "siloscope_source_last_success_timestamp_seconds",
+        "siloscope_source_requests",
+        "siloscope_source_rate_limit_remaining",
+        "siloscope_source_sync_duration_seconds",
+        "siloscope_source_errors",
+        "siloscope_events_ingested",
+        "siloscope_items",
+        "siloscope_events_stored",
+        "siloscope_last_compute_timestamp_seconds",
+        "siloscope_compute_duration_seconds",
+    ]) {
+        assert!(
+            used.iter().any(|u| u == family
+                || u.strip_prefix(family).is_some_and(|rest| ["_total", "_bucket", "_sum", "_count"].contains(&rest))),
+            "no board or rule shows {family}"
+        );
+    }
+}
+
+#[test]
+fn every_panel_and_variable_expression_parses_with_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rules = Vec::new();
+    let mut count = 0;
+    for (name, board) in boards() {
+        for (i, (at, expr)) in board_expressions(&name, &board).into_iter().enumerate() {
+            let slug = name.trim_end_matches(".json").replace('-', "_");
+            rules.push(json!({"record": format!("dashboard_query:{slug}:q{i}"), "expr": substitute(&expr, "1d"), "labels": {"at": at}}));
+            count += 1;
+        }
+    }
+    assert!(count >= 60, "only {count} expressions found");
+    let file = dir.path().join("panel-queries.yaml");
+    // JSON is YAML: promtool reads it as a rules file.
+    std::fs::write(
+        &file,
+        serde_json::to_string_pretty(&json!({"groups": [{"name": "dashboard-queries", "rules": rules}]})).unwrap(),
+    )
+    .unwrap();
+    let (ok, out) = tool("promtool", &["check", "rules", file.to_str().unwrap()]);
+    assert!(ok, "promtool rejects a dashboard query:\n{out}");
+    assert!(out.contains(&format!("SUCCESS: {count} rules found")), "{out}");
+}
+
+#[test]
+fn boards_use_the_datasource_variable_and_team_variables() {
+    let mut uids = BTreeSet::new();
+    for (name, board) in boards() {
+        assert!(uids.insert(board["uid"].as_str().unwrap().to_string()), "{name}: duplicate uid");
+        let vars: BTreeMap<&str, &Value> =
+            board["templating"]["list"].as_array().unwrap().iter().map(|v| (v["name"].as_str().unwrap(), v)).collect();
+        assert_eq!(vars["datasource"]["type"], "datasource", "{name}");
+        assert_eq!(vars["datasource"]["query"], "prometheus", "{name}");
+        if name != "siloscope-health.json" {
+            assert!(vars.contains_key("team"), "{name} has no team variable");
+        }
+        let mut ids = BTreeSet::new();
+        for p in board["panels"].as_array().unwrap() {
+            assert!(ids.insert(p["id"].as_u64().unwrap()), "{name}: duplicate panel id");
+            if p["type"] == "row" {
+                continue;
+            }
+            assert_eq!(
+                p["datasource"],
+                json!({"type": "prometheus", "uid": "${datasource}"}),
+                "{name} / {}",
+                p["title"]
+            );
+            assert!(
+                p["description"].as_str().is_some_and(|d| d.len() > 40),
+                "{name} / {}: a panel needs its definition",
+                p["title"]
+            );
+            for t in p["targets"].as_array().unwrap() {
+                assert_eq!(t["datasource"]["uid"], "${datasource}", "{name} / {}", p["title"]);
+            }
+        }
+    }
+    let retro = read_json(&mixin().join("siloscope-retro.json"));
+    let names: Vec<&str> =
+        retro["templating"]["list"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    for v in ["team", "from_team", "to_team"] {
+        assert!(names.contains(&v), "the retro board lacks the {v} variable");
+    }
+}
+
+#[test]
+fn every_speed_trend_sits_beside_its_guardrail() {
+    let mut checked = 0;
+    for (name, board) in boards().into_iter().filter(|(n, _)| n != "siloscope-health.json") {
+        let panels = board["panels"].as_array().unwrap();
+        for p in panels {
+            let speed = p["type"] == "timeseries" && p["fieldConfig"]["defaults"]["unit"] == "s";
+            if !speed {
+                continue;
+            }
+            let y = &p["gridPos"]["y"];
+            let beside = panels
+                .iter()
+                .filter(|q| &q["gridPos"]["y"] == y && q["id"] != p["id"])
+                .any(|q| q["title"].as_str().is_some_and(|t| t.starts_with("Guardrail")));
+            assert!(beside, "{name} / {}: a speed panel without a guardrail beside it", p["title"]);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} speed panels found");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules, rule tests and example configs, with the real tools.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn rules_pass_promtool_lint_and_follow_the_naming_and_labelling_contract() {
+    let recording = mixin().join("rules/recording.yaml");
+    let alerts = mixin().join("rules/alerts.yaml");
+    let (ok, out) = tool(
+        "promtool",
+        &["check", "rules", "--lint=all", "--lint-fatal", recording.to_str().unwrap(), alerts.to_str().unwrap()],
+    );
+    assert!(ok, "promtool check rules --lint:\n{out}");
+    for r in rules(&recording) {
+        let name = r["record"].as_str().unwrap();
+        let parts: Vec<&str> = name.split(':').collect();
+        assert!(
+            parts.len() == 3 && parts[1].starts_with("siloscope_") && !parts[0].is_empty() && !parts[2].is_empty(),
+            "recording rule {name} is not named level:metric:operations"
+        );
+    }
+    for r in rules(&alerts) {
+        let name = r["alert"].as_str().unwrap();
+        assert!(name.starts_with("Siloscope"), "{name}");
+        assert!(
+            ["critical", "warning", "info"].contains(&r["labels"]["severity"].as_str().unwrap_or("")),
+            "{name}: severity"
+        );
+        assert!(r["labels"]["team"].as_str().is_some_and(|t| !t.is_empty()), "{name}: the receiving team label");
+        for a in ["summary", "description", "dashboard"] {
+            assert!(r["annotations"][a].as_str().is_some_and(|t| !t.is_empty()), "{name}: annotation {a}");
+        }
+        assert!(r["annotations"]["dashboard"].as_str().unwrap().starts_with("/d/siloscope-"), "{name}: dashboard link");
+    }
+    // The stalled-handoff alert goes to the team the handoff waits on.
+    let stalled =
+        rules(&alerts).into_iter().find(|r| r["alert"] == "SiloscopeHandoffStalled").expect("SiloscopeHandoffStalled");
+    assert_eq!(stalled["labels"]["team"], "{{ $labels.to_team }}");
+    assert!(stalled["expr"].as_str().unwrap().contains("siloscope_handoffs_stalled"));
+}
+
+#[test]
+fn rule_tests_pass_and_cover_every_alert_firing_and_quiet() {
+    let tests_dir = mixin().join("tests");
+    let files: Vec<PathBuf> = std::fs::read_dir(&tests_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    assert!(files.len() >= 2, "rule test files: {files:?}");
+    let mut args = vec!["test", "rules"];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let (ok, out) = tool("promtool", &args);
+    assert!(ok, "promtool test rules:\n{out}");
+    assert_eq!(out.matches("SUCCESS").count(), files.len(), "{out}");
+    let mut fires = BTreeSet::new();
+    let mut quiet = BTreeSet::new();
+    for f in &files {
+        for t in read_yaml(f)["tests"].as_array().unwrap() {
+            for case in t["alert_rule_test"].as_array().into_iter().flatten() {
+                let alert = case["alertname"].as_str().unwrap().to_string();
+                if case["exp_alerts"].as_array().is_some_and(|a| !a.is_empty()) {
+                    fires.insert(alert);
+                } else {
+                    quiet.insert(alert);
+                }
+            }
+        }
+    }
+    for r in rules(&mixin().join("rules/alerts.yaml")) {
+        let name = r["alert"].as_str().unwrap();
+        assert!(fires.contains(name), "no rule test shows {name} firing");
+        assert!(quiet.contains(name), "no rule test shows {name} staying quiet");
+    }
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost (valid until 2126) and its key, for tests only.
+pub const TEST_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBpTCCAUugAwIBAgIUMVSGp5BsexOWrs4qpXiXwpzs0jMwCgYIKoZIzj0EAwIw
+GTEXMBUGA1UEAwwOc2lsb3Njb3BlIHRlc3QwIBcNMjYxMTIyMDMzODM1WhgPMjEy
+NjEwMjkwMzM4MzVaMBkxFzAVBgNVBAMMDnNpbG9zY29wZSB0ZXN0MFkwEwYHKoZI
+zj0CAQYIKoZIzj0DAQcDQgAEp+MqQy8hWYefLo7FDKd8A7uNwt46GArnPyIOab1a
+ho4n3JVncvTEDn0h0LAm879XvMXNCNGa41qrDIH0bztWBaNvMG0wHQYDVR0OBBYE
+FLbIWa5lA+QZt6Q5ZbZClYZ3Xm/JMB8GA1UdIwQYMBaAFLbIWa5lA+QZt6Q5ZbZC
+lYZ3Xm/JMA8GA1UdEwEB/wQFMAMBAf8wGgYDVR0RBBMwEYIJbG9jYWxob3N0hwR/
+AAABMAoGCCqGSM49BAMCA0gAMEUCIQCMCf5X12brjzrPQgWmeP/iIxdJwrw8Zc8m
+tifozr6yCQIgfpSkmM9N9ahkEQ4q/W6ba42U+a4LTgplr5bdhqzEBLM=
+-----END CERTIFICATE-----
+";
+pub const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgHG+oPK8xrWH69XVU
+oshWOGLABX7ulw48xlbrett2jGyhRANCAASn4ypDLyFZh58ujsUMp3wDu43C3joY
+Cuc/Ig5pvVqGjifclWdy9MQOfSHQsCbzv1e8xc0I0ZrjWqsMgfRvO1YF
+-----END PRIVATE KEY-----
+";
+
+#[test]
+fn the_example_web_config_passes_promtool_and_siloscope_alike() {
+    // The example names siloscope.crt / siloscope.key next to itself: put a test pair there.
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web-config.yml");
+    std::fs::copy(mixin().join("web-config.example.yml"), &web).unwrap();
+    std::fs::write(dir.path().join("siloscope.crt"), TEST_CERT).unwrap();
+    std::fs::write(dir.path().join("siloscope.key"), TEST_KEY).unwrap();
+    let (ok, out) = tool("promtool", &["check", "web-config", web.to_str().unwrap()]);
+    assert!(ok && out.contains("SUCCESS"), "promtool check web-config:\n{out}");
+    let cfg = siloscope::webconfig::load(&web).expect("siloscope accepts the example web config");
+    assert!(cfg.tls.is_some());
+    let auth = cfg.basic_auth.expect("basic auth is on");
+    use base64::Engine as _;
+    let header =
+        |p: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("prometheus:{p}")));
+    assert!(auth.check(Some(&header("change-me"))), "the example's hash is of \"change-me\"");
+    assert!(!auth.check(Some(&header("change-you"))));
+    // Without its key file, both refuse it.
+    std::fs::remove_file(dir.path().join("siloscope.key")).unwrap();
+    assert!(!tool("promtool", &["check", "web-config", web.to_str().unwrap()]).0);
+    let err = siloscope::webconfig::load(&web).unwrap_err();
+    assert!(err.contains("siloscope.key"), "{err}");
+}
+
+#[test]
+fn the_example_prometheus_and_alertmanager_configs_pass_and_route_by_team() {
+    let (ok, out) = tool("promtool", &["check", "config", mixin().join("prometheus.example.yml").to_str().unwrap()]);
+    assert!(ok, "promtool check config:\n{out}");
+    assert!(out.contains("SUCCESS: 2 rule files found"), "{out}");
+    let am = mixin().join("alertmanager.example.yml");
+    let (ok, out) = tool("amtool", &["check-config", am.to_str().unwrap()]);
+    assert!(ok, "amtool check-config:\n{out}");
+    let config = format!("--config.file={}", am.display());
+    for (labels, receiver) in [
+        (vec!["alertname=SiloscopeHandoffStalled", "team=payments"], "team-payments"),
+        (vec!["alertname=SiloscopeHandoffStalled", "team=platform"], "team-platform"),
+        (vec!["alertname=SiloscopeSourceDown", "team=siloscope-operators"], "siloscope-operators"),
+        (vec!["alertname=SiloscopeHandoffStalled", "team=newteam"], "siloscope-fallback"),
+    ] {
+        let mut args = vec!["config", "routes", "test", config.as_str()];
+        args.extend(labels.iter().copied());
+        let (ok, out) = tool("amtool", &args);
+        assert!(ok && out.lines().any(|l| l.trim() == receiver), "{labels:?} should go to {receiver}:\n{out}");
+    }
+}
+
+#[test]
+fn grafana_provisioning_files_point_at_the_boards() {
+    let dashboards = read_yaml(&mixin().join("provisioning/dashboards/siloscope.yaml"));
+    assert_eq!(dashboards["apiVersion"], 1);
+    assert_eq!(dashboards["providers"][0]["type"], "file");
+    assert!(dashboards["providers"][0]["options"]["path"].as_str().is_some());
+    let datasources = read_yaml(&mixin().join("provisioning/datasources/siloscope.yaml"));
+    assert_eq!(datasources["datasources"][0]["type"], "prometheus");
+}

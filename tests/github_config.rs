@@ -1,0 +1,82 @@
+//! `kind = "github"` sources: parsed into `GithubConfig`, every mistake reported with its line.
+
+use std::path::{Path, PathBuf};
+
+use siloscope::config::{Config, SourceSettings};
+use siloscope::sources::github::{GithubAuth, GithubConfig};
+
+fn github(text: &str) -> GithubConfig {
+    let c = Config::parse(text, Path::new("/etc/siloscope/siloscope.toml")).unwrap_or_else(|e| panic!("{e}"));
+    match &c.sources[0].settings {
+        SourceSettings::Github(g) => g.as_ref().clone(),
+        other => panic!("not a GitHub source: {other:?}"),
+    }
+}
+
+fn problems(text: &str) -> Vec<(usize, String, String)> {
+    let e = Config::parse(text, Path::new("s.toml")).expect_err("invalid");
+    e.problems.iter().map(|p| (p.line, p.message.clone(), p.hint.clone())).collect()
+}
+
+#[test]
+fn a_github_source_resolves_with_defaults_and_enterprise_urls() {
+    let g = github(
+        "[decisions]\nrecord_paths = [\"adr/*.md\"]\n[[sources]]\nname = \"gh\"\nkind = \"github\"\ntoken_env = \"GH_TOKEN\"\n\
+         organizations = [\"acme\"]\nrepositories = [\"partner/sdk\"]\nexclude = [\"acme/old-*\"]\nrequests_per_hour = 1200\n\
+         teams_from_github = true\ncodeowners = true\nsince = \"2024-01-01\"\n",
+    );
+    assert_eq!(
+        (g.api_url.as_str(), g.graphql_url.as_str()),
+        ("https://api.github.com", "https://api.github.com/graphql")
+    );
+    assert_eq!(g.auth, GithubAuth::Token { env: Some("GH_TOKEN".into()), file: None });
+    assert_eq!(
+        (g.organizations, g.repositories, g.exclude),
+        (vec!["acme".to_string()], vec!["partner/sdk".to_string()], vec!["acme/old-*".to_string()])
+    );
+    assert_eq!(
+        (g.requests_per_hour, g.teams_from_github, g.codeowners, g.since),
+        (Some(1200), true, true, Some(1_704_067_200))
+    );
+    assert_eq!(g.record_paths, vec!["adr/*.md".to_string()]);
+
+    let ghes = github(
+        "[[sources]]\nname = \"ghe\"\nkind = \"github\"\napi_url = \"https://ghe.acme.io/api/v3/\"\napp_id = 12\n\
+         private_key_file = \"keys/app.pem\"\ninstallation_id = 34\nrepositories = [\"a/b\"]\n",
+    );
+    assert_eq!(
+        (ghes.api_url.as_str(), ghes.graphql_url.as_str()),
+        ("https://ghe.acme.io/api/v3", "https://ghe.acme.io/api/graphql")
+    );
+    assert_eq!(
+        ghes.auth,
+        GithubAuth::App {
+            app_id: 12,
+            private_key_file: PathBuf::from("/etc/siloscope/keys/app.pem"),
+            installation_id: Some(34)
+        }
+    );
+}
+
+#[test]
+fn github_mistakes_are_reported_with_their_lines_and_fixes() {
+    let p = problems(
+        "[[sources]]\nname = \"a\"\nkind = \"github\"\norganizations = [\"acme\"]\n\
+         [[sources]]\nname = \"b\"\nkind = \"github\"\ntoken_env = \"T\"\ntoken_file = \"t\"\nrepositories = [\"no-slash\"]\n\
+         [[sources]]\nname = \"c\"\nkind = \"github\"\ntoken = \"ghp_inline_secret\"\napi_url = \"ftp://x\"\nrequests_per_hour = 0\norganisations = [\"x\"]\n",
+    );
+    let lines: Vec<usize> = p.iter().map(|(l, _, _)| *l).collect();
+    assert_eq!(lines, vec![1, 5, 10, 11, 11, 14, 15, 16, 17], "{p:#?}");
+    assert!(p[0].1.contains("no credential") && p[0].2.contains("token_env = \"GITHUB_TOKEN\""));
+    assert!(p[1].1.contains("more than one credential"));
+    assert!(p[2].1.contains("\"no-slash\" is not an owner/name"));
+    // An inline token is no credential, and `organisations` (misspelt) reads nothing.
+    assert!(p[3].1.contains("no credential") && p[4].1.contains("reads nothing"), "{p:#?}");
+    assert!(
+        p[5].1.contains("secret inline")
+            && !p.iter().any(|x| x.1.contains("ghp_inline_secret") || x.2.contains("ghp_inline_secret"))
+    );
+    assert!(p[6].1.contains("must be an http(s) URL"));
+    assert!(p[7].1.contains("requests_per_hour"));
+    assert!(p[8].1.contains("unknown key") && p[8].2.contains("organizations"));
+}
