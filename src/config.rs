@@ -16,6 +16,8 @@ use toml::value::{Datetime, Offset};
 use crate::model::{DAY, HOUR, Identity, MINUTE, Ts, identity};
 use crate::signals::{HandoffKind, SignalsConfig};
 use crate::sources::github::{GithubAuth, GithubConfig, default_graphql_url};
+use crate::sources::gitlab::GitlabConfig;
+use crate::sources::jira::{Flavor as JiraFlavor, JiraAuth, JiraConfig, LinkNames};
 use crate::sources::simulator::SimulatorConfig;
 use crate::teams::{Calendar, DirectoryBuilder, Membership, OTHER_TEAM, Ownership, OwnershipRule, ScopePattern};
 
@@ -65,6 +67,8 @@ pub struct SourceConfig {
 pub enum SourceSettings {
     Simulator(SimulatorConfig),
     Github(Box<GithubConfig>),
+    Gitlab(Box<GitlabConfig>),
+    Jira(Box<JiraConfig>),
 }
 
 /// The explicit team directory of the config. Team references are already checked and hold the
@@ -278,6 +282,24 @@ impl Config {
             }
         }
 
+        for source in &mut sources {
+            if let SourceSettings::Jira(j) = &mut source.settings
+                && let Some(f) = &mut j.auth.token_file
+                && f.is_relative()
+            {
+                *f = base.join(&*f);
+            }
+        }
+
+        for source in &mut sources {
+            if let SourceSettings::Gitlab(g) = &mut source.settings
+                && let Some(f) = &mut g.token_file
+                && f.is_relative()
+            {
+                *f = base.join(&*f);
+            }
+        }
+
         if !c.problems.is_empty() {
             return Err(c.finish());
         }
@@ -425,9 +447,46 @@ const GITHUB_KEYS: &[&str] = &[
     "since",
     "page_size",
 ];
-const SUPPORTED_SOURCE_KINDS: &[&str] = &["simulator", "github"];
+const GITLAB_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "interval",
+    "url",
+    "token_env",
+    "token_file",
+    "groups",
+    "projects",
+    "include",
+    "exclude",
+    "requests_per_hour",
+    "teams_from_groups",
+    "since",
+    "page_size",
+];
+const JIRA_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "interval",
+    "url",
+    "flavor",
+    "email",
+    "token_env",
+    "token_file",
+    "projects",
+    "jql",
+    "team_field",
+    "supersedes_links",
+    "superseded_by_links",
+    "duplicates_links",
+    "blocks_links",
+    "utc_offset",
+    "requests_per_hour",
+    "since",
+    "page_size",
+];
+const SUPPORTED_SOURCE_KINDS: &[&str] = &["simulator", "github", "gitlab", "jira"];
 /// Kinds the product will have; named so users get "not yet" rather than "unknown".
-const PLANNED_SOURCE_KINDS: &[&str] = &["gitlab", "jira"];
+const PLANNED_SOURCE_KINDS: &[&str] = &[];
 /// Keys whose inline string value would put a secret in the config file.
 const SECRET_KEYS: &[&str] = &["token", "password", "private_key"];
 
@@ -1527,6 +1586,8 @@ impl Checker<'_> {
             let settings = match kind.as_str() {
                 "simulator" => self.simulator(entry).map(SourceSettings::Simulator),
                 "github" => self.github(entry_value, entry).map(|g| SourceSettings::Github(Box::new(g))),
+                "gitlab" => self.gitlab(entry_value, entry).map(|g| SourceSettings::Gitlab(Box::new(g))),
+                "jira" => self.jira(entry_value, entry).map(|j| SourceSettings::Jira(Box::new(j))),
                 planned if PLANNED_SOURCE_KINDS.contains(&planned) => {
                     self.report(
                         kind_value.span(),
@@ -1752,6 +1813,350 @@ impl Checker<'_> {
             }
         }
         ok.then_some(g)
+    }
+
+    fn gitlab(&mut self, entry_value: &Value<'_>, entry: &DeTable<'_>) -> Option<GitlabConfig> {
+        self.known_keys(entry, "sources", GITLAB_KEYS);
+        let mut g = GitlabConfig::for_groups(&[]);
+        let mut ok = true;
+        if let Some(v) = entry.get("url") {
+            match self.nonempty_string(v, "sources.url", "url = \"https://gitlab.example.com\"") {
+                Some(s) if s.starts_with("https://") || s.starts_with("http://") => {
+                    g.url = s.trim_end_matches('/').to_string();
+                }
+                Some(s) => {
+                    self.report(
+                        v.span(),
+                        format!("`sources.url` must be an http(s) URL, found \"{s}\""),
+                        "write the instance URL like `url = \"https://gitlab.example.com\"` (the API is under /api/v4)",
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        // Credentials: a token (scope read_api) from a variable or a file, never inline.
+        let token_env = entry.get("token_env").and_then(|v| {
+            let name = self.nonempty_string(v, "sources.token_env", "token_env = \"GITLAB_TOKEN\"")?;
+            if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                Some(name)
+            } else {
+                self.report(
+                    v.span(),
+                    format!("`sources.token_env` must name an environment variable, found \"{name}\""),
+                    "write it like `token_env = \"GITLAB_TOKEN\"`",
+                );
+                None
+            }
+        });
+        let token_file = entry
+            .get("token_file")
+            .and_then(|v| self.nonempty_string(v, "sources.token_file", "token_file = \"/run/secrets/gitlab-token\""));
+        g.token_env = None;
+        match (entry.get("token_env").is_some(), entry.get("token_file").is_some()) {
+            (true, true) => {
+                self.report(
+                    entry_value.span(),
+                    "this GitLab source names more than one credential (token_env, token_file)",
+                    "keep one: `token_env = \"GITLAB_TOKEN\"` or `token_file = \"path\"`",
+                );
+                ok = false;
+            }
+            (false, false) => {
+                self.report(
+                    entry_value.span(),
+                    "this GitLab source has no credential",
+                    "add `token_env = \"GITLAB_TOKEN\"` (a token with the read_api scope in that variable) or `token_file = \"path\"`",
+                );
+                ok = false;
+            }
+            _ => match (token_env, token_file) {
+                (Some(env), _) => g.token_env = Some(env),
+                (_, Some(file)) => g.token_file = Some(PathBuf::from(file)),
+                _ => ok = false,
+            },
+        }
+        // What to read: groups (with their subgroups) and/or projects, as full paths.
+        let valid_path = |p: &str| {
+            p.split('/')
+                .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        };
+        for (key, min_parts, example) in
+            [("groups", 1, "groups = [\"acme\", \"acme/payments\"]"), ("projects", 2, "projects = [\"acme/api\"]")]
+        {
+            let Some(v) = entry.get(key) else { continue };
+            match self.strings(v, &format!("sources.{key}"), example) {
+                Some(list) => {
+                    for (p, span) in list {
+                        if valid_path(&p) && p.split('/').count() >= min_parts {
+                            if key == "groups" { g.groups.push(p) } else { g.projects.push(p) }
+                        } else {
+                            self.report(
+                                span,
+                                format!("\"{p}\" is not a GitLab {} path", &key[..key.len() - 1]),
+                                format!("write the full path as in the URL, like `{example}`"),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                None => ok = false,
+            }
+        }
+        if entry.get("groups").is_none() && entry.get("projects").is_none() {
+            self.report(
+                entry_value.span(),
+                "this GitLab source reads nothing",
+                "add `groups = [\"acme\"]` (subgroups included) and/or `projects = [\"acme/api\"]`",
+            );
+            ok = false;
+        }
+        for (key, slot) in [("include", &mut g.include), ("exclude", &mut g.exclude)] {
+            if let Some(v) = entry.get(key) {
+                match self.strings(v, &format!("sources.{key}"), &format!("{key} = [\"acme/payments/*\"]")) {
+                    Some(list) => *slot = list.into_iter().map(|(p, _)| p).collect(),
+                    None => ok = false,
+                }
+            }
+        }
+        if let Some(v) = entry.get("requests_per_hour") {
+            match self.integer(v, "sources.requests_per_hour", 1, 1_000_000, "requests_per_hour = 2000") {
+                Some(n) => g.requests_per_hour = Some(n as u32),
+                None => ok = false,
+            }
+        }
+        if let Some(v) = entry.get("page_size") {
+            match self.integer(v, "sources.page_size", 1, 100, "page_size = 100") {
+                Some(n) => g.page_size = n as u32,
+                None => ok = false,
+            }
+        }
+        if let Some(v) = entry.get("teams_from_groups") {
+            match self.boolean(v, "sources.teams_from_groups", "teams_from_groups = true") {
+                Some(b) => g.teams_from_groups = b,
+                None => ok = false,
+            }
+        }
+        if let Some(v) = entry.get("since") {
+            match self.date(v, "sources.since", "since = \"2024-01-01\"") {
+                Some(ts) => g.since = Some(ts),
+                None => ok = false,
+            }
+        }
+        ok.then_some(g)
+    }
+
+    fn jira(&mut self, entry_value: &Value<'_>, entry: &DeTable<'_>) -> Option<JiraConfig> {
+        self.known_keys(entry, "sources", JIRA_KEYS);
+        let mut j = JiraConfig::cloud("", "", &[]);
+        j.auth = JiraAuth { email: None, token_env: None, token_file: None };
+        let mut ok = true;
+        match entry.get("url") {
+            Some(v) => match self.nonempty_string(v, "sources.url", "url = \"https://acme.atlassian.net\"") {
+                Some(s) if s.starts_with("https://") || s.starts_with("http://") => {
+                    j.base_url = s.trim_end_matches('/').to_string();
+                }
+                Some(s) => {
+                    self.report(
+                        v.span(),
+                        format!("`sources.url` must be an http(s) URL, found \"{s}\""),
+                        "write the site URL like `url = \"https://acme.atlassian.net\"` (the API is under /rest/api)",
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            },
+            None => {
+                self.missing(entry_value, "sources.url", "url = \"https://acme.atlassian.net\"");
+                ok = false;
+            }
+        }
+        // Cloud or Data Center: said, or guessed from an *.atlassian.net host.
+        j.flavor = if j.base_url.contains(".atlassian.net") { JiraFlavor::Cloud } else { JiraFlavor::DataCenter };
+        if let Some(v) = entry.get("flavor") {
+            match self.nonempty_string(v, "sources.flavor", "flavor = \"cloud\"").as_deref() {
+                Some("cloud") => j.flavor = JiraFlavor::Cloud,
+                Some("data_center") | Some("server") => j.flavor = JiraFlavor::DataCenter,
+                Some(other) => {
+                    self.report(
+                        v.span(),
+                        format!("`sources.flavor` must be \"cloud\" or \"data_center\", found \"{other}\""),
+                        "use `flavor = \"cloud\"` for *.atlassian.net, `flavor = \"data_center\"` for Jira Data Center or Server",
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        // Credentials: Cloud takes the account e-mail and an API token (HTTP Basic); Data Center
+        // a personal access token (Bearer). The token comes from a variable or a file, never inline.
+        let email = entry.get("email").and_then(|v| self.nonempty_string(v, "sources.email", "email = \"me@acme.io\""));
+        match (j.flavor, email, entry.get("email")) {
+            (JiraFlavor::Cloud, Some(e), _) if e.contains('@') => j.auth.email = Some(e),
+            (JiraFlavor::Cloud, Some(e), Some(v)) => {
+                self.report(
+                    v.span(),
+                    format!("`sources.email` must be an e-mail address, found \"{e}\""),
+                    "write the Atlassian account e-mail the API token belongs to",
+                );
+                ok = false;
+            }
+            (JiraFlavor::Cloud, _, None) => {
+                self.report(
+                    entry_value.span(),
+                    "this Jira Cloud source has no `email`",
+                    "add `email = \"me@acme.io\"`: Jira Cloud takes the account e-mail with the API token",
+                );
+                ok = false;
+            }
+            (JiraFlavor::DataCenter, _, Some(v)) => {
+                self.report(
+                    v.span(),
+                    "`sources.email` is only used by Jira Cloud",
+                    "remove it: Jira Data Center authenticates with a personal access token alone",
+                );
+                ok = false;
+            }
+            _ => {}
+        }
+        let token_env = entry.get("token_env").and_then(|v| {
+            let name = self.nonempty_string(v, "sources.token_env", "token_env = \"JIRA_TOKEN\"")?;
+            if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                Some(name)
+            } else {
+                self.report(
+                    v.span(),
+                    format!("`sources.token_env` must name an environment variable, found \"{name}\""),
+                    "write it like `token_env = \"JIRA_TOKEN\"`",
+                );
+                None
+            }
+        });
+        let token_file = entry
+            .get("token_file")
+            .and_then(|v| self.nonempty_string(v, "sources.token_file", "token_file = \"/run/secrets/jira-token\""));
+        match (entry.get("token_env").is_some(), entry.get("token_file").is_some()) {
+            (true, true) => {
+                self.report(
+                    entry_value.span(),
+                    "this Jira source names more than one credential (token_env, token_file)",
+                    "keep one: `token_env = \"JIRA_TOKEN\"` or `token_file = \"path\"`",
+                );
+                ok = false;
+            }
+            (false, false) => {
+                self.report(
+                    entry_value.span(),
+                    "this Jira source has no credential",
+                    "add `token_env = \"JIRA_TOKEN\"` (Cloud: an API token; Data Center: a personal access token) or `token_file = \"path\"`",
+                );
+                ok = false;
+            }
+            _ => match (token_env, token_file) {
+                (Some(env), _) => j.auth.token_env = Some(env),
+                (_, Some(file)) => j.auth.token_file = Some(PathBuf::from(file)),
+                _ => ok = false,
+            },
+        }
+        // What to read: project keys and/or a JQL filter.
+        if let Some(v) = entry.get("projects") {
+            match self.strings(v, "sources.projects", "projects = [\"PAY\", \"OPS\"]") {
+                Some(list) => {
+                    for (p, span) in list {
+                        let valid = p.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                        if valid {
+                            j.projects.push(p);
+                        } else {
+                            self.report(
+                                span,
+                                format!("\"{p}\" is not a Jira project key"),
+                                "write the key as in issue keys (PAY for PAY-12), like `projects = [\"PAY\"]`",
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(v) = entry.get("jql") {
+            match self.nonempty_string(v, "sources.jql", "jql = \"issuetype != Sub-task\"") {
+                Some(q) if q.to_ascii_lowercase().contains("order by") => {
+                    self.report(
+                        v.span(),
+                        "`sources.jql` has an ORDER BY",
+                        "leave ordering out: the source orders by update time itself to read incrementally",
+                    );
+                    ok = false;
+                }
+                Some(q) => j.jql = Some(q),
+                None => ok = false,
+            }
+        }
+        if entry.get("projects").is_none() && entry.get("jql").is_none() {
+            self.report(
+                entry_value.span(),
+                "this Jira source reads nothing",
+                "add `projects = [\"PAY\"]` and/or a filter like `jql = \"project = PAY\"`",
+            );
+            ok = false;
+        }
+        if let Some(v) = entry.get("team_field") {
+            match self.nonempty_string(v, "sources.team_field", "team_field = \"customfield_10400\"") {
+                Some(f) => j.team_field = Some(f),
+                None => ok = false,
+            }
+        }
+        let mut links = LinkNames::default();
+        for (key, slot, example) in [
+            ("supersedes_links", &mut links.supersedes, "supersedes_links = [\"supersedes\"]"),
+            ("superseded_by_links", &mut links.superseded_by, "superseded_by_links = [\"is superseded by\"]"),
+            ("duplicates_links", &mut links.duplicates, "duplicates_links = [\"duplicates\"]"),
+            ("blocks_links", &mut links.blocks, "blocks_links = [\"blocks\"]"),
+        ] {
+            if let Some(v) = entry.get(key) {
+                match self.strings(v, &format!("sources.{key}"), example) {
+                    Some(list) => *slot = list.into_iter().map(|(p, _)| p.to_lowercase()).collect(),
+                    None => ok = false,
+                }
+            }
+        }
+        j.links = links;
+        if let Some(v) = entry.get("utc_offset")
+            && let Some(text) = self.string(v, "sources.utc_offset", "utc_offset = \"+01:00\"")
+        {
+            match parse_utc_offset(&text) {
+                Ok(offset) => j.utc_offset_minutes = (offset / MINUTE) as i32,
+                Err(why) => {
+                    self.report(
+                        v.span(),
+                        format!("`sources.utc_offset` is not a UTC offset: {why}"),
+                        "write the time zone of the Jira user the token belongs to, like `utc_offset = \"+01:00\"` (JQL dates are in that zone)",
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if let Some(v) = entry.get("requests_per_hour") {
+            match self.integer(v, "sources.requests_per_hour", 1, 1_000_000, "requests_per_hour = 2000") {
+                Some(n) => j.requests_per_hour = Some(n as u32),
+                None => ok = false,
+            }
+        }
+        if let Some(v) = entry.get("page_size") {
+            match self.integer(v, "sources.page_size", 1, 100, "page_size = 50") {
+                Some(n) => j.page_size = n as u32,
+                None => ok = false,
+            }
+        }
+        if let Some(v) = entry.get("since") {
+            match self.date(v, "sources.since", "since = \"2024-01-01\"") {
+                Some(ts) => j.since = Some(ts),
+                None => ok = false,
+            }
+        }
+        ok.then_some(j)
     }
 
     fn simulator(&mut self, entry: &DeTable<'_>) -> Option<SimulatorConfig> {
@@ -2130,7 +2535,7 @@ kind = "gitlab"
 "#;
         let found = lines(text);
         let got: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
-        assert_eq!(got, vec![2, 4, 5, 6, 8, 14, 19, 19, 22, 26, 28, 29], "{found:#?}");
+        assert_eq!(got, vec![2, 4, 5, 6, 8, 14, 19, 19, 22, 26, 27, 27, 28], "{found:#?}");
         assert!(found[0].1.contains("listen_address"));
         assert!(found[1].1.contains("unknown unit \"x\""));
         assert!(found[2].1.contains("below the minimum of 2"));
@@ -2141,8 +2546,9 @@ kind = "gitlab"
         assert!(found[7].1.contains("not after `from`"));
         assert!(found[8].1.contains("already claimed by \"A\" (line 17)"));
         assert!(found[9].1.contains("secret inline") && !found[9].1.contains("ghp_secret"));
-        assert!(found[10].1.contains("used twice (first on line 24"));
-        assert_eq!(found[11].1, "source kind 'gitlab' is not supported by this build yet");
+        assert!(found[10].1.contains("GitLab source has no credential"));
+        assert!(found[11].1.contains("GitLab source reads nothing"));
+        assert!(found[12].1.contains("used twice (first on line 24"));
     }
 
     #[test]
@@ -2186,16 +2592,17 @@ kind = "gitlab"
         let p =
             problems("[[sources]]\nname = \"x\"\nkind = \"simulater\"\n[[sources]]\nname = \"y\"\nkind = \"svn\"\n");
         assert_eq!(p[0].hint, "did you mean `simulator`?");
-        assert_eq!(p[1].hint, "supported kinds: simulator, github");
+        assert_eq!(p[1].hint, "supported kinds: simulator, github, gitlab, jira");
         assert_eq!(p[1].line, 6);
     }
 
     #[test]
     fn secrets_are_rejected_wherever_they_are_and_never_echoed() {
         let p = problems("[[sources]]\nname = \"gl\"\nkind = \"gitlab\"\npassword = \"hunter2\"\n");
-        assert_eq!(p.len(), 2);
-        assert_eq!(p[1].line, 4);
-        assert!(p[1].hint.contains("password_env = \"VAR\"") && p[1].hint.contains("password_file = \"path\""));
+        // The GitLab source has no credential and reads nothing; the inline password is its own problem.
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[2].line, 4);
+        assert!(p[2].hint.contains("password_env = \"VAR\"") && p[2].hint.contains("password_file = \"path\""));
         assert!(!p.iter().any(|p| p.to_string().contains("hunter2")));
         // An env-var reference is not a secret.
         assert!(parse("[[sources]]\nname = \"d\"\nkind = \"simulator\"\n").is_ok());

@@ -56,6 +56,10 @@ pub fn make_source(sc: &SourceConfig) -> Box<dyn Source> {
         SourceSettings::Github(cfg) => {
             Box::new(crate::sources::github::GithubSource::new(&sc.name, cfg.as_ref().clone()))
         }
+        SourceSettings::Gitlab(cfg) => {
+            Box::new(crate::sources::gitlab::GitlabSource::new(&sc.name, cfg.as_ref().clone()))
+        }
+        SourceSettings::Jira(cfg) => Box::new(crate::sources::jira::JiraSource::new(&sc.name, cfg.as_ref().clone())),
     }
 }
 

@@ -31,7 +31,7 @@ memberships = [ { team = "paymnets" } ]
 
 [[sources]]
 name = "acme"
-kind = "jira"
+kind = "jora"
 token = "s3cr3t-value"
 "#,
     );
@@ -47,7 +47,7 @@ token = "s3cr3t-value"
         format!("{path}:6:18: `signals.windows` must be a duration string with a unit"),
         format!("{path}:10:27: `teams.calendar.utc_offset` is not a UTC offset"),
         format!("{path}:15:26: `people.memberships.team` names team \"paymnets\""),
-        format!("{path}:19:8: source kind 'jira' is not supported by this build yet"),
+        format!("{path}:19:8: unknown source kind 'jora'; fix: did you mean `jira`?"),
         format!("{path}:20:1: `sources.token` holds a secret inline"),
     ];
     for (line, prefix) in lines.iter().zip(&expected_prefixes) {

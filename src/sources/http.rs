@@ -28,6 +28,17 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+    /// HTTP Basic credentials (Jira Cloud: e-mail and API token), sent as `Basic …` instead of
+    /// `Bearer …`. Register the token itself too, so an echo of it is scrubbed as well.
+    pub fn basic(user: &str, password: &str) -> Secret {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        Secret::new(format!("Basic {encoded}"))
+    }
+    /// The `Authorization` header value: `Basic …` as built by [`Secret::basic`], else `Bearer …`.
+    pub fn header_value(&self) -> String {
+        if self.0.starts_with("Basic ") { self.0.to_string() } else { format!("Bearer {}", self.0) }
+    }
 }
 
 impl std::fmt::Debug for Secret {
@@ -438,8 +449,8 @@ impl ApiClient {
 
     /// Reads `x-ratelimit-*` headers into the budget they describe.
     fn observe_headers(&self, response: &HttpResponse, budget: Budget) {
-        let remaining = response.header("x-ratelimit-remaining").and_then(|v| v.trim().parse::<i64>().ok());
-        let reset = response.header("x-ratelimit-reset").and_then(|v| v.trim().parse::<f64>().ok());
+        let remaining = limit_header(response, "remaining").and_then(|v| v.trim().parse::<i64>().ok());
+        let reset = limit_header(response, "reset").and_then(reset_time);
         if let (Some(remaining), Some(reset_at)) = (remaining, reset) {
             let resource = response.header("x-ratelimit-resource").unwrap_or(budget.resource()).to_string();
             lock(&self.state).budgets.insert(resource, Remaining { remaining, reset_at });
@@ -451,8 +462,8 @@ impl ApiClient {
     fn limit_wait(&self, response: &HttpResponse) -> Option<(f64, String)> {
         let now = self.clock.now();
         let retry_after = response.header("retry-after").and_then(|v| v.trim().parse::<f64>().ok());
-        let remaining = response.header("x-ratelimit-remaining").and_then(|v| v.trim().parse::<i64>().ok());
-        let reset = response.header("x-ratelimit-reset").and_then(|v| v.trim().parse::<f64>().ok());
+        let remaining = limit_header(response, "remaining").and_then(|v| v.trim().parse::<i64>().ok());
+        let reset = limit_header(response, "reset").and_then(reset_time);
         let body = String::from_utf8_lossy(&response.body).to_ascii_lowercase();
         let secondary_text = body.contains("secondary rate limit") || body.contains("abuse");
         if remaining == Some(0) && retry_after.is_none() && !secondary_text {
@@ -465,7 +476,9 @@ impl ApiClient {
             st.secondary_strikes += 1;
             let wait = retry_after.unwrap_or(0.0).max(least);
             st.blocked_until = st.blocked_until.max(now + wait);
-            return Some((wait, format!("secondary rate limit (HTTP {})", response.status)));
+            // Jira says which limit it applied (`RateLimit-Reason: jira-burst-based`).
+            let reason = response.header("ratelimit-reason").map(|r| format!(", {}", r.trim())).unwrap_or_default();
+            return Some((wait, format!("secondary rate limit (HTTP {}{reason})", response.status)));
         }
         None
     }
@@ -783,6 +796,25 @@ impl ApiClient {
     }
 }
 
+/// A rate-limit header: GitHub's `x-ratelimit-<name>`, else GitLab's `ratelimit-<name>`.
+fn limit_header<'a>(response: &'a HttpResponse, name: &str) -> Option<&'a str> {
+    response.header(&format!("x-ratelimit-{name}")).or_else(|| response.header(&format!("ratelimit-{name}")))
+}
+
+/// A rate-limit reset header: epoch seconds (GitHub, GitLab) or an ISO 8601 time (Jira Cloud's
+/// `X-RateLimit-Reset: 2024-05-07T17:24Z`, minutes only).
+fn reset_time(value: &str) -> Option<f64> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return Some(secs);
+    }
+    let full = match v.strip_suffix('Z') {
+        Some(minutes) if minutes.len() == 16 => format!("{minutes}:00Z"),
+        _ => v.to_string(),
+    };
+    parse_time(&full).map(|t| t as f64)
+}
+
 /// Epoch seconds of an RFC 3339 time (`2024-05-01T10:00:00Z`).
 pub fn parse_time(text: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp())
@@ -829,7 +861,7 @@ impl Transport for OctocrabTransport {
                 builder = builder.header(k.as_str(), v.as_str());
             }
             if let Some(secret) = &request.authorization {
-                let mut value = http::HeaderValue::from_str(&format!("Bearer {}", secret.expose()))
+                let mut value = http::HeaderValue::from_str(&secret.header_value())
                     .map_err(|_| "the credential contains characters not allowed in an HTTP header".to_string())?;
                 value.set_sensitive(true);
                 builder = builder.header(http::header::AUTHORIZATION, value);
@@ -984,6 +1016,55 @@ mod tests {
         assert!(clock.sleeps().is_empty());
         c.send(&get("https://api.test/b"), Budget::Rest, false).await.unwrap();
         assert_eq!(clock.sleeps(), vec![Duration::from_secs(501)]);
+    }
+
+    #[test]
+    fn reset_headers_are_epoch_seconds_or_iso_times() {
+        assert_eq!(reset_time("1714000000"), Some(1_714_000_000.0));
+        // Jira Cloud: minutes only, UTC.
+        assert_eq!(reset_time("2024-05-07T17:24Z"), Some(1_715_102_640.0));
+        assert_eq!(reset_time("2024-05-07T17:24:30+02:00"), Some(1_715_095_470.0));
+        assert_eq!(reset_time("soon"), None);
+    }
+
+    #[tokio::test]
+    async fn jira_rate_limit_headers_wait_until_the_iso_reset_then_for_retry_after() {
+        let t = Scripted::new(vec![
+            resp(200, &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "2023-11-14T22:25Z")], "{}"),
+            resp(
+                429,
+                &[("retry-after", "75"), ("ratelimit-reason", "jira-burst-based")],
+                r#"{"errorMessages":["Rate limit exceeded."]}"#,
+            ),
+            resp(200, &[], "{}"),
+        ]);
+        let (c, clock) = client(t, HttpSettings::default());
+        c.send(&get("https://acme.atlassian.net/a"), Budget::Rest, false).await.unwrap();
+        c.send(&get("https://acme.atlassian.net/b"), Budget::Rest, false).await.unwrap();
+        let sleeps = clock.sleeps();
+        // First the exhausted budget until its ISO reset (+1 s), then the 429's Retry-After.
+        assert_eq!(sleeps.len(), 2, "{sleeps:?}");
+        assert_eq!(sleeps[0], Duration::from_secs(701));
+        assert_eq!(sleeps[1], Duration::from_secs(75));
+    }
+
+    #[tokio::test]
+    async fn gitlab_ratelimit_headers_are_read_like_githubs() {
+        let reset = (T0 + 300.0).to_string();
+        let t = Scripted::new(vec![
+            resp(200, &[("ratelimit-remaining", "0"), ("ratelimit-reset", &reset)], "[]"),
+            resp(
+                429,
+                &[("retry-after", "90"), ("ratelimit-remaining", "0"), ("ratelimit-reset", &reset)],
+                "Retry later",
+            ),
+            resp(200, &[("ratelimit-remaining", "1999"), ("ratelimit-reset", &reset)], "[]"),
+        ]);
+        let (c, clock) = client(t, HttpSettings::default());
+        c.send(&get("https://gitlab.test/a"), Budget::Rest, false).await.unwrap();
+        c.send(&get("https://gitlab.test/b"), Budget::Rest, false).await.unwrap();
+        // Waited for the reset (301 s), then the 429's Retry-After (90 s, at least a minute).
+        assert_eq!(clock.sleeps(), vec![Duration::from_secs(301), Duration::from_secs(90)]);
     }
 
     #[tokio::test]

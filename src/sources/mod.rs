@@ -3,7 +3,9 @@
 //! the daemon hands them `now` and commits what they return.
 
 pub mod github;
+pub mod gitlab;
 pub mod http;
+pub mod jira;
 pub mod simulator;
 
 use std::future::Future;

@@ -3,3 +3,5 @@
 //! scenario, on loopback only. Never used by the daemon itself.
 
 pub mod github;
+pub mod gitlab;
+pub mod jira;

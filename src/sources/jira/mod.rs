@@ -1,0 +1,531 @@
+//! The Jira source (Cloud and Data Center / Server): issues with their changelogs and comments,
+//! read incrementally through JQL search pages on the shared HTTP policy. Knows Jira, nothing of
+//! signals or the store.
+//!
+//! How a sync goes. Each step is one JQL search, `(<filter>) AND updated >= "<wall time>" ORDER BY
+//! updated ASC, key ASC` (Cloud: `/rest/api/3/search/jql`; Data Center: `/rest/api/2/search`),
+//! with the changelog embedded (`expand=changelog`), plus follow-ups for issues whose changelog or
+//! comments did not fit. Paging is by key set: the next page starts at the newest `updated` read,
+//! so an issue updated meanwhile moves behind the reader and is read again, never skipped; only a
+//! page wholly inside one minute (JQL dates have minute precision) pages on by `nextPageToken` /
+//! `startAt`. JQL dates are wall time in the Jira *user's* time zone, so the UTC cursor is
+//! converted to it. A pass ends on the last page; the next starts `OVERLAP` earlier, and issues
+//! already read at the same `updated` are skipped without follow-ups. An idle poll is one
+//! request. Event ids are Jira history / comment ids: re-reading is harmless.
+
+pub mod parse;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::{Batch, StatusCategory, Ts};
+use crate::sources::http::{
+    ApiClient, Budget, Clock, HttpRequest, HttpSettings, Method, OctocrabTransport, Secret, SystemClock, Transport,
+};
+use crate::sources::{Source, SourceError, StepFuture, SyncStep};
+
+pub use self::parse::{Flavor, LinkNames};
+
+/// How far before the newest `updated` read the next pass starts: JQL dates have minute
+/// precision and Jira's index lags a little.
+pub const OVERLAP: Ts = 5 * 60;
+/// Issues per search page.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// Changelog histories and comments per follow-up page.
+const FOLLOW_UP_PAGE: u32 = 100;
+
+/// Credentials: Cloud uses e-mail + API token (HTTP Basic), Data Center a personal access token
+/// (Bearer). The token is read from an environment variable or a file at the first step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JiraAuth {
+    /// Cloud only: the Atlassian account e-mail the API token belongs to.
+    pub email: Option<String>,
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// Settings of a `kind = "jira"` source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JiraConfig {
+    /// `https://acme.atlassian.net` or `https://jira.acme.io` (with any context path).
+    pub base_url: String,
+    pub flavor: Flavor,
+    pub auth: JiraAuth,
+    /// Project keys; empty means every project the credential sees (or `jql` alone).
+    pub projects: Vec<String>,
+    /// An extra JQL filter, ANDed with the projects.
+    pub jql: Option<String>,
+    /// The team field: custom field id (`customfield_10400`) or name (`Team`).
+    pub team_field: Option<String>,
+    pub links: LinkNames,
+    /// Offset of the Jira user's time zone from UTC, in minutes (JQL dates are in that zone).
+    pub utc_offset_minutes: i32,
+    pub requests_per_hour: Option<u32>,
+    /// Only issues updated at or after this time are read (None = all history).
+    pub since: Option<Ts>,
+    pub page_size: u32,
+}
+
+impl JiraConfig {
+    /// A Cloud source for `projects`, e-mail and token from `JIRA_EMAIL` / `JIRA_TOKEN`.
+    pub fn cloud(base_url: &str, email: &str, projects: &[&str]) -> JiraConfig {
+        JiraConfig {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            flavor: Flavor::Cloud,
+            auth: JiraAuth { email: Some(email.to_string()), token_env: Some("JIRA_TOKEN".into()), token_file: None },
+            projects: projects.iter().map(|s| s.to_string()).collect(),
+            jql: None,
+            team_field: None,
+            links: LinkNames::default(),
+            utc_offset_minutes: 0,
+            requests_per_hour: None,
+            since: None,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Cursor {
+    v: u32,
+    /// Issues updated before this time are all read (None: from the beginning).
+    #[serde(default)]
+    since: Option<Ts>,
+    /// Whether a pass is in flight, and the lower bound of its next page (keyset paging: the
+    /// newest `updated` read so far, so an issue updated meanwhile moves behind the reader).
+    #[serde(default)]
+    in_pass: bool,
+    #[serde(default)]
+    from: Option<Ts>,
+    /// Paging within one minute of `from` when a whole page shared it (JQL dates are minutes).
+    #[serde(default)]
+    next_page_token: Option<String>,
+    #[serde(default)]
+    start_at: u32,
+    /// Issues read, with the `updated` read, near `since`/`from`: a re-listing skips them.
+    #[serde(default)]
+    seen: BTreeMap<String, Ts>,
+}
+
+/// A configured Jira source.
+pub struct JiraSource {
+    name: String,
+    cfg: JiraConfig,
+    client: Option<Arc<ApiClient>>,
+    clock: Arc<dyn Clock>,
+    health: Option<Arc<crate::exporter::Health>>,
+    authorization: Option<Secret>,
+    http: HttpSettings,
+    statuses: Option<HashMap<String, StatusCategory>>,
+    completed: Vec<String>,
+}
+
+impl std::fmt::Debug for JiraSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JiraSource").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+fn malformed(message: String) -> SourceError {
+    SourceError { kind: "malformed", message }
+}
+
+/// The JQL date (`yyyy-MM-dd HH:mm`) of a UTC time, as wall time at `offset_minutes` from UTC,
+/// rounded down to the minute (so nothing in that minute is missed).
+pub fn jql_time(ts: Ts, offset_minutes: i32) -> String {
+    let wall = ts + offset_minutes as Ts * 60;
+    chrono::DateTime::from_timestamp(wall, 0)
+        .map_or_else(|| "1970-01-01 00:00".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+/// Percent-encodes a query parameter value.
+fn encode(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Reads the token from its variable or file.
+fn load_token(env: Option<&str>, file: Option<&std::path::Path>, source: &str) -> Result<Secret, String> {
+    if let Some(var) = env {
+        return match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
+            _ => Err(format!("source {source:?}: the environment variable {var} holding the Jira token is not set")),
+        };
+    }
+    if let Some(path) = file {
+        return match std::fs::read_to_string(path) {
+            Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
+            Ok(_) => Err(format!("source {source:?}: the Jira token file {} is empty", path.display())),
+            Err(e) => Err(format!("source {source:?}: cannot read the Jira token file {}: {e}", path.display())),
+        };
+    }
+    Err(format!("source {source:?}: set token_env or token_file for the Jira token"))
+}
+
+impl JiraSource {
+    /// A source on the real network (octocrab's HTTP client, wall clock).
+    pub fn new(name: &str, cfg: JiraConfig) -> JiraSource {
+        let http = HttpSettings { requests_per_hour: cfg.requests_per_hour, ..HttpSettings::default() };
+        JiraSource {
+            name: name.to_string(),
+            cfg,
+            client: None,
+            clock: Arc::new(SystemClock),
+            health: None,
+            authorization: None,
+            http,
+            statuses: None,
+            completed: parse::default_completed_resolutions(),
+        }
+    }
+
+    /// A source with its own transport, clock and policy settings (tests, benchmarks).
+    pub fn with_transport(
+        name: &str,
+        cfg: JiraConfig,
+        transport: Arc<dyn Transport>,
+        clock: Arc<dyn Clock>,
+        settings: HttpSettings,
+    ) -> JiraSource {
+        let settings =
+            HttpSettings { requests_per_hour: cfg.requests_per_hour.or(settings.requests_per_hour), ..settings };
+        let client = Arc::new(ApiClient::new(name, transport, clock.clone(), settings.clone()));
+        let mut s = JiraSource::new(name, cfg);
+        s.client = Some(client);
+        s.clock = clock;
+        s.http = settings;
+        s
+    }
+
+    /// The HTTP client (for its request statistics), once created.
+    pub fn client(&self) -> Option<&Arc<ApiClient>> {
+        self.client.as_ref()
+    }
+
+    fn client_or_init(&mut self) -> Result<Arc<ApiClient>, SourceError> {
+        if self.client.is_none() {
+            let transport = OctocrabTransport::new(Duration::from_secs(10))
+                .map_err(|m| SourceError { kind: "transport", message: format!("source {:?}: {m}", self.name) })?;
+            let client = ApiClient::new(&self.name, Arc::new(transport), self.clock.clone(), self.http.clone());
+            self.client = Some(Arc::new(client));
+        }
+        let client = self.client.clone().expect("set above");
+        if let Some(h) = &self.health {
+            client.set_health(h.clone());
+        }
+        Ok(client)
+    }
+
+    fn authorization(&mut self, client: &ApiClient) -> Result<Secret, SourceError> {
+        if let Some(a) = &self.authorization {
+            return Ok(a.clone());
+        }
+        let a = &self.cfg.auth;
+        let token = load_token(a.token_env.as_deref(), a.token_file.as_deref(), &self.name)
+            .map_err(|m| SourceError { kind: "http", message: m })?;
+        client.register_secret(&token);
+        let auth = match (self.cfg.flavor, &a.email) {
+            (Flavor::Cloud, Some(email)) => Secret::basic(email, token.expose()),
+            (Flavor::Cloud, None) => {
+                return Err(SourceError {
+                    kind: "http",
+                    message: format!("source {:?}: Jira Cloud needs the account e-mail with the API token", self.name),
+                });
+            }
+            (Flavor::DataCenter, _) => token,
+        };
+        client.register_secret(&auth);
+        self.authorization = Some(auth.clone());
+        Ok(auth)
+    }
+
+    fn api(&self) -> String {
+        format!("{}/rest/api/{}", self.cfg.base_url.trim_end_matches('/'), self.cfg.flavor.api_version())
+    }
+
+    async fn get(&self, client: &ApiClient, auth: &Secret, url: String) -> Result<Value, SourceError> {
+        let request = HttpRequest {
+            method: Method::Get,
+            url,
+            headers: vec![("accept".into(), "application/json".into())],
+            body: None,
+            authorization: Some(auth.clone()),
+        };
+        Ok(client.send_json(&request, Budget::Rest, false).await?.1)
+    }
+
+    /// The JQL of a pass starting at `from`.
+    fn jql(&self, from: Option<Ts>) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if !self.cfg.projects.is_empty() {
+            let keys: Vec<String> = self.cfg.projects.iter().map(|p| format!("\"{p}\"")).collect();
+            parts.push(format!("project in ({})", keys.join(", ")));
+        }
+        if let Some(q) = self.cfg.jql.as_deref().filter(|q| !q.trim().is_empty()) {
+            parts.push(format!("({q})"));
+        }
+        if let Some(from) = from {
+            parts.push(format!("updated >= \"{}\"", jql_time(from, self.cfg.utc_offset_minutes)));
+        }
+        format!("{} ORDER BY updated ASC, key ASC", parts.join(" AND "))
+    }
+
+    fn skip_malformed(&self, url: &str, why: &str) {
+        tracing::warn!(source = %self.name, url = %url, error = %why, "skipping a malformed Jira issue; the rest of the sync goes on");
+        if let Some(h) = &self.health {
+            h.record_error(&self.name, "malformed");
+        }
+    }
+
+    /// Reads the whole changelog of an issue whose embedded page was short.
+    async fn full_changelog(&self, client: &ApiClient, auth: &Secret, key: &str) -> Result<Vec<Value>, SourceError> {
+        let mut out = Vec::new();
+        let mut start = 0u32;
+        loop {
+            let url =
+                format!("{}/issue/{}/changelog?startAt={start}&maxResults={FOLLOW_UP_PAGE}", self.api(), encode(key));
+            let page = self.get(client, auth, url).await?;
+            let values = page["values"].as_array().or(page["histories"].as_array()).cloned().unwrap_or_default();
+            let n = values.len() as u32;
+            out.extend(values);
+            let total = page["total"].as_u64().unwrap_or(0) as u32;
+            if n == 0 || page["isLast"].as_bool() == Some(true) || start + n >= total {
+                return Ok(out);
+            }
+            start += n;
+        }
+    }
+
+    async fn all_comments(&self, client: &ApiClient, auth: &Secret, key: &str) -> Result<Vec<Value>, SourceError> {
+        let mut out = Vec::new();
+        let mut start = 0u32;
+        loop {
+            let url = format!(
+                "{}/issue/{}/comment?startAt={start}&maxResults={FOLLOW_UP_PAGE}&orderBy=created",
+                self.api(),
+                encode(key)
+            );
+            let page = self.get(client, auth, url).await?;
+            let values = page["comments"].as_array().cloned().unwrap_or_default();
+            let n = values.len() as u32;
+            out.extend(values);
+            let total = page["total"].as_u64().unwrap_or(0) as u32;
+            if n == 0 || start + n >= total {
+                return Ok(out);
+            }
+            start += n;
+        }
+    }
+
+    async fn step_inner(&mut self, cursor: Option<&str>, _now: Ts) -> Result<SyncStep, SourceError> {
+        let mut cur: Cursor = match cursor {
+            None => Cursor { v: 1, since: self.cfg.since, ..Cursor::default() },
+            Some(text) => serde_json::from_str(text).map_err(|e| {
+                malformed(format!(
+                    "source {:?}: the stored cursor is not one this version wrote ({e}); delete the source's cursor to read Jira again",
+                    self.name
+                ))
+            })?,
+        };
+        let client = self.client_or_init()?;
+        let auth = self.authorization(&client)?;
+        if self.statuses.is_none() {
+            let list = self.get(&client, &auth, format!("{}/status", self.api())).await?;
+            let mut map = HashMap::new();
+            parse::learn_statuses(&mut map, list.as_array().map(Vec::as_slice).unwrap_or(&[]));
+            self.statuses = Some(map);
+        }
+        if !cur.in_pass {
+            cur.in_pass = true;
+            cur.from = cur.since.map(|s| (s - OVERLAP).max(self.cfg.since.unwrap_or(Ts::MIN)));
+            cur.next_page_token = None;
+            cur.start_at = 0;
+        }
+        let page_size = self.cfg.page_size.clamp(1, 100);
+        let jql = encode(&self.jql(cur.from));
+        let fields = "summary,status,issuetype,project,created,updated,reporter,creator,assignee,components,labels,\
+                      resolution,issuelinks,comment";
+        let mut fields = fields.to_string();
+        if let Some(t) = &self.cfg.team_field {
+            fields.push(',');
+            fields.push_str(t);
+        }
+        let url = match self.cfg.flavor {
+            Flavor::Cloud => {
+                let mut u = format!(
+                    "{}/search/jql?jql={jql}&maxResults={page_size}&expand=changelog&fields={}",
+                    self.api(),
+                    encode(&fields)
+                );
+                if let Some(t) = &cur.next_page_token {
+                    u.push_str(&format!("&nextPageToken={}", encode(t)));
+                }
+                u
+            }
+            Flavor::DataCenter => format!(
+                "{}/search?jql={jql}&startAt={}&maxResults={page_size}&expand=changelog&fields={}",
+                self.api(),
+                cur.start_at,
+                encode(&fields)
+            ),
+        };
+        let page = self.get(&client, &auth, url).await?;
+        let Some(issues) = page["issues"].as_array() else {
+            return Err(malformed(format!("source {:?}: the search answer has no issues list", self.name)));
+        };
+        let mut statuses = self.statuses.clone().unwrap_or_default();
+        parse::learn_statuses(&mut statuses, &issues.iter().map(|i| i["fields"]["status"].clone()).collect::<Vec<_>>());
+        let web = self.cfg.base_url.trim_end_matches('/').to_string();
+        let ctx = parse::IssueContext {
+            source: &self.name,
+            flavor: self.cfg.flavor,
+            web_base: &web,
+            team_field: self.cfg.team_field.as_deref(),
+            links: &self.cfg.links,
+            status_categories: &statuses,
+            completed_resolutions: &self.completed,
+        };
+        let mut batch = Batch { source: self.name.clone(), ..Batch::default() };
+        let mut page_max: Option<Ts> = None;
+        for issue in issues {
+            let key = issue["key"].as_str().unwrap_or("").to_string();
+            let updated = issue["fields"]["updated"].as_str().and_then(parse::parse_jira_time);
+            if let Some(u) = updated {
+                page_max = Some(page_max.map_or(u, |m| m.max(u)));
+                if cur.seen.get(&key).is_some_and(|&read| read >= u) {
+                    continue; // already read at this version (the overlap lists it again)
+                }
+            }
+            let mut issue = issue.clone();
+            let log = &issue["changelog"];
+            let embedded = log["histories"].as_array().map_or(0, Vec::len) as u64;
+            if !key.is_empty() && log["total"].as_u64().is_some_and(|t| t > embedded) {
+                let all = self.full_changelog(&client, &auth, &key).await?;
+                issue["changelog"]["histories"] = Value::Array(all);
+            }
+            let comment = &issue["fields"]["comment"];
+            let shown = comment["comments"].as_array().map_or(0, Vec::len) as u64;
+            let comments = if !key.is_empty() && comment["total"].as_u64().is_some_and(|t| t > shown) {
+                Some(self.all_comments(&client, &auth, &key).await?)
+            } else {
+                None
+            };
+            match parse::issue(&issue, comments.as_deref(), &ctx) {
+                Ok((item, events)) => {
+                    batch.items.push(item);
+                    batch.events.extend(events);
+                }
+                Err(m) => self.skip_malformed(&m.url, &m.why),
+            }
+            if let Some(u) = updated {
+                cur.seen.insert(key, u);
+            }
+        }
+        let more = match self.cfg.flavor {
+            Flavor::Cloud => {
+                page["nextPageToken"].as_str().is_some_and(|t| !t.is_empty()) && page["isLast"].as_bool() != Some(true)
+            }
+            Flavor::DataCenter => {
+                let total = page["total"].as_u64().unwrap_or(0);
+                !issues.is_empty() && u64::from(cur.start_at) + (issues.len() as u64) < total
+            }
+        };
+        let minute = |t: Ts| t.div_euclid(60);
+        if more {
+            match (page_max, cur.from) {
+                (Some(m), Some(f)) if minute(m) <= minute(f) => {
+                    // The whole page is in the minute the query starts at: page on within it.
+                    cur.next_page_token = page["nextPageToken"].as_str().map(str::to_string);
+                    cur.start_at += issues.len() as u32;
+                }
+                (Some(m), _) => {
+                    cur.from = Some(m);
+                    cur.next_page_token = None;
+                    cur.start_at = 0;
+                }
+                (None, _) => {
+                    cur.next_page_token = page["nextPageToken"].as_str().map(str::to_string);
+                    cur.start_at += issues.len() as u32;
+                }
+            }
+        } else {
+            if let Some(m) = page_max {
+                cur.since = Some(cur.since.map_or(m, |s| s.max(m)));
+            }
+            cur.in_pass = false;
+            cur.from = None;
+            cur.next_page_token = None;
+            cur.start_at = 0;
+        }
+        let horizon = cur.from.or(cur.since).map(|t| t - OVERLAP - 60);
+        if let Some(h) = horizon {
+            cur.seen.retain(|_, u| *u >= h);
+        }
+        let last = !more;
+        batch.cursor =
+            Some(serde_json::to_string(&cur).map_err(|e| malformed(format!("cannot write the cursor: {e}")))?);
+        Ok(SyncStep { batch, caught_up: last })
+    }
+}
+
+impl Source for JiraSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {
+        Box::pin(async move {
+            let result = self.step_inner(cursor, now).await;
+            match (&result, &self.client) {
+                (Err(e), Some(client)) => Err(SourceError { kind: e.kind, message: client.scrub(&e.message) }),
+                _ => result,
+            }
+        })
+    }
+
+    fn attach_health(&mut self, health: Arc<crate::exporter::Health>) {
+        if let Some(c) = &self.client {
+            c.set_health(health.clone());
+        }
+        self.health = Some(health);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jql_dates_are_wall_time_in_the_users_zone() {
+        // 2024-03-10 23:30:45 UTC.
+        let t = 1_710_113_445;
+        assert_eq!(jql_time(t, 0), "2024-03-10 23:30");
+        assert_eq!(jql_time(t, 60), "2024-03-11 00:30");
+        assert_eq!(jql_time(t, -5 * 60), "2024-03-10 18:30");
+    }
+
+    #[test]
+    fn the_search_jql_ands_projects_filter_and_cursor() {
+        let mut cfg = JiraConfig::cloud("https://acme.atlassian.net/", "a@acme.io", &["PAY", "OPS"]);
+        cfg.jql = Some("issuetype != Sub-task".into());
+        cfg.utc_offset_minutes = 120;
+        let s = JiraSource::new("jira", cfg);
+        assert_eq!(
+            s.jql(Some(1_710_113_445)),
+            "project in (\"PAY\", \"OPS\") AND (issuetype != Sub-task) AND updated >= \"2024-03-11 01:30\" ORDER BY updated ASC, key ASC"
+        );
+        assert_eq!(s.api(), "https://acme.atlassian.net/rest/api/3");
+        assert_eq!(encode("a b\"="), "a%20b%22%3D");
+    }
+}

@@ -1,0 +1,705 @@
+//! A Jira stand-in: an axum server answering Cloud (`/rest/api/3/search/jql` with
+//! `nextPageToken`; the retired `/rest/api/3/search` answers 410) or Data Center (`/rest/api/2/search`
+//! with `startAt`) searches, statuses, changelogs and comments, in Jira's shapes, from a
+//! [`JiraScenario`]. It reads the JQL the Jira source writes (projects, `updated >=` in the user's
+//! time zone), counts requests and injects faults on demand. Loopback only.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use crate::model::{Event, EventKind, Item, ItemKind, StatusCategory, Ts};
+use crate::sources::jira::Flavor;
+
+/// A workflow status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub id: String,
+    pub name: String,
+    pub category: StatusCategory,
+}
+
+/// One changed field of a history, as Jira's changelog writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeItem {
+    pub field: String,
+    pub field_id: String,
+    pub from: Option<String>,
+    pub from_string: Option<String>,
+    pub to: Option<String>,
+    pub to_string: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    pub id: u64,
+    pub at: Ts,
+    /// Account id (Cloud) / user name (Data Center).
+    pub author: String,
+    pub items: Vec<ChangeItem>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JiraComment {
+    pub id: u64,
+    pub at: Ts,
+    pub author: String,
+    pub body: String,
+}
+
+/// An issue: what it was created with, and its changelog and comments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JiraIssue {
+    pub id: u64,
+    pub project: String,
+    pub number: u64,
+    pub issue_type: String,
+    pub summary: String,
+    pub reporter: String,
+    pub created: Ts,
+    pub updated: Ts,
+    pub initial_status: String,
+    pub initial_team: Option<String>,
+    pub initial_assignee: Option<String>,
+    pub histories: Vec<History>,
+    pub comments: Vec<JiraComment>,
+    /// Served without `fields.created`, to test that one bad issue is skipped.
+    pub malformed: bool,
+}
+
+impl JiraIssue {
+    pub fn key(&self) -> String {
+        format!("{}-{}", self.project, self.number)
+    }
+    /// A field's value after the whole changelog.
+    fn current(&self, field_id: &str, initial: Option<String>) -> Option<String> {
+        let mut v = initial;
+        for i in self.histories.iter().flat_map(|h| &h.items).filter(|i| i.field_id == field_id) {
+            v = if field_id == "assignee" { i.to.clone() } else { i.to_string.clone() };
+        }
+        v
+    }
+    fn labels(&self) -> Vec<String> {
+        let last = self.histories.iter().flat_map(|h| &h.items).rfind(|i| i.field_id == "labels");
+        last.and_then(|i| i.to_string.clone())
+            .map(|s| s.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// What the stand-in serves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JiraScenario {
+    pub statuses: Vec<Status>,
+    pub issues: Vec<JiraIssue>,
+    pub team_field_id: String,
+    pub team_field_name: String,
+}
+
+impl Default for JiraScenario {
+    fn default() -> Self {
+        JiraScenario {
+            statuses: Vec::new(),
+            issues: Vec::new(),
+            team_field_id: "customfield_10400".into(),
+            team_field_name: "Team".into(),
+        }
+    }
+}
+
+/// The Jira project key of a simulated scope: `sim-org/payments-api` → `PAYMENTSAPI`.
+pub fn project_key(scope: &str) -> String {
+    let name = scope.rsplit('/').next().unwrap_or(scope);
+    name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+/// The login part of an identity (`sim:alice` → `alice`).
+pub fn login_of(identity: &str) -> String {
+    identity.split_once(':').map_or(identity, |(_, l)| l).to_string()
+}
+
+impl JiraScenario {
+    /// Tickets of a model history (the simulator's) as Jira issues. What an issue was created
+    /// with (first status, first team) is not in the changelog, as in Jira; every later status,
+    /// team, assignee and label change is a history, a close sets the resolution, and comments
+    /// carry their team mentions as `@org/team` text.
+    pub fn from_model(items: &[Item], events: &[Event]) -> JiraScenario {
+        let mut s = JiraScenario::default();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for item in items.iter().filter(|i| i.kind == ItemKind::Ticket) {
+            let number = item.key.rsplit('#').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            index.insert(item.key.clone(), s.issues.len());
+            s.issues.push(JiraIssue {
+                id: 10_000 + s.issues.len() as u64,
+                project: project_key(&item.scope),
+                number,
+                issue_type: item.issue_type.clone().unwrap_or_else(|| "Task".into()),
+                summary: item.title.clone(),
+                reporter: item.author.as_deref().map(login_of).unwrap_or_default(),
+                created: item.created_at,
+                updated: item.created_at,
+                initial_status: String::new(),
+                initial_team: None,
+                initial_assignee: None,
+                histories: Vec::new(),
+                comments: Vec::new(),
+                malformed: false,
+            });
+        }
+        let mut status_ids: BTreeMap<String, (String, StatusCategory)> = BTreeMap::new();
+        let mut sorted: Vec<&Event> = events.iter().filter(|e| index.contains_key(&e.item)).collect();
+        sorted.sort_by_key(|e| e.at);
+        let mut next_id = 20_000u64;
+        // Per issue: status, team, assignee, labels so far, and whether the status / team were set.
+        // Per issue so far: status, team, assignee, labels.
+        type Fields = (Option<String>, Option<String>, Option<String>, Vec<String>);
+        let mut state: HashMap<usize, Fields> = HashMap::new();
+        for e in sorted {
+            let i = index[&e.item];
+            let actor = e.actor.as_deref().map(login_of).unwrap_or_default();
+            let st = state.entry(i).or_default();
+            let issue = &mut s.issues[i];
+            issue.updated = issue.updated.max(e.at);
+            let mut change = |items: Vec<ChangeItem>, issue: &mut JiraIssue| {
+                next_id += 1;
+                issue.histories.push(History { id: next_id, at: e.at, author: actor.clone(), items });
+            };
+            let item = |field: &str, id: &str, from: Option<String>, fs: Option<String>, to: Option<String>, ts| {
+                ChangeItem { field: field.into(), field_id: id.into(), from, from_string: fs, to, to_string: ts }
+            };
+            match &e.kind {
+                EventKind::StatusChanged { from: None, to, category } if st.0.is_none() => {
+                    let n = status_ids.len();
+                    status_ids
+                        .entry(to.clone())
+                        .or_insert_with(|| ((n + 1).to_string(), category.unwrap_or(StatusCategory::ToDo)));
+                    issue.initial_status = to.clone();
+                    st.0 = Some(to.clone());
+                }
+                EventKind::StatusChanged { to, category, .. } => {
+                    let n = status_ids.len();
+                    let to_id = status_ids
+                        .entry(to.clone())
+                        .or_insert_with(|| ((n + 1).to_string(), category.unwrap_or(StatusCategory::ToDo)))
+                        .0
+                        .clone();
+                    let from = st.0.clone();
+                    let from_id = from.as_ref().and_then(|f| status_ids.get(f)).map(|x| x.0.clone());
+                    change(vec![item("status", "status", from_id, from, Some(to_id), Some(to.clone()))], issue);
+                    // A close in the same second sets the resolution in this history (below).
+                    st.0 = Some(to.clone());
+                }
+                EventKind::Closed { completed } => {
+                    let name = if *completed { "Done" } else { "Won't Do" };
+                    let resolution = item("resolution", "resolution", None, None, Some("1".into()), Some(name.into()));
+                    match issue.histories.last_mut() {
+                        Some(h) if h.at == e.at && h.items.iter().any(|i| i.field_id == "status") => {
+                            h.items.push(resolution)
+                        }
+                        _ => {
+                            // Jira closes by a transition: into the done status of that name.
+                            let n = status_ids.len();
+                            let to_id = status_ids
+                                .entry(name.to_string())
+                                .or_insert_with(|| ((n + 1).to_string(), StatusCategory::Done))
+                                .0
+                                .clone();
+                            let from = st.0.clone();
+                            let from_id = from.as_ref().and_then(|f| status_ids.get(f)).map(|x| x.0.clone());
+                            let status = item("status", "status", from_id, from, Some(to_id), Some(name.to_string()));
+                            change(vec![status, resolution], issue);
+                            st.0 = Some(name.to_string());
+                        }
+                    }
+                }
+                EventKind::Reopened => {
+                    if let Some(h) = issue.histories.last_mut()
+                        && h.at == e.at
+                    {
+                        h.items.push(item(
+                            "resolution",
+                            "resolution",
+                            Some("1".into()),
+                            Some("Done".into()),
+                            None,
+                            None,
+                        ));
+                    }
+                }
+                EventKind::TeamFieldChanged { to }
+                    if st.1.is_none() && issue.histories.is_empty() && e.at == issue.created =>
+                {
+                    issue.initial_team = to.clone();
+                    st.1 = to.clone();
+                }
+                EventKind::TeamFieldChanged { to } => {
+                    let (id, name) = (s.team_field_id.clone(), s.team_field_name.clone());
+                    let from = st.1.clone();
+                    change(vec![item(&name, &id, None, from, None, to.clone())], issue);
+                    st.1 = to.clone();
+                }
+                EventKind::Assigned { assignee } => {
+                    let to = login_of(assignee);
+                    let from = st.2.clone();
+                    change(
+                        vec![item("assignee", "assignee", from.clone(), from, Some(to.clone()), Some(to.clone()))],
+                        issue,
+                    );
+                    st.2 = Some(to);
+                }
+                EventKind::Unassigned { assignee } => {
+                    let gone = login_of(assignee);
+                    if st.2.as_deref() == Some(gone.as_str()) {
+                        change(vec![item("assignee", "assignee", Some(gone.clone()), Some(gone), None, None)], issue);
+                        st.2 = None;
+                    }
+                }
+                EventKind::Labeled { label } | EventKind::Unlabeled { label } => {
+                    let before = st.3.join(" ");
+                    if matches!(e.kind, EventKind::Labeled { .. }) {
+                        if !st.3.contains(label) {
+                            st.3.push(label.clone());
+                        }
+                    } else {
+                        st.3.retain(|l| l != label);
+                    }
+                    st.3.sort();
+                    let after = st.3.join(" ");
+                    let some = |s: String| (!s.is_empty()).then_some(s);
+                    change(vec![item("labels", "labels", None, some(before), None, some(after))], issue);
+                }
+                EventKind::Commented { mentions } => {
+                    next_id += 1;
+                    let mut body = "Any news on this?".to_string();
+                    for m in mentions {
+                        body.push_str(&format!(" cc @{m}"));
+                    }
+                    issue.comments.push(JiraComment { id: next_id, at: e.at, author: actor.clone(), body });
+                }
+                _ => {}
+            }
+        }
+        s.statuses = status_ids.into_iter().map(|(name, (id, category))| Status { id, name, category }).collect();
+        s.statuses.sort_by(|a, b| a.id.cmp(&b.id));
+        s
+    }
+}
+
+/// A fault served instead of (or around) the next answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// HTTP 500.
+    ServerError,
+    /// The answer comes after this long (longer than the client's timeout).
+    Delay(Duration),
+    /// HTTP 429 with `Retry-After: <seconds>` and Jira's `RateLimit-Reason`.
+    RetryAfter(u64),
+    /// HTTP 200 with the body cut in half.
+    TruncatedJson,
+    /// Answers normally, then an issue already listed gets a new comment (moves later).
+    ChangingPage,
+}
+
+/// What the stand-in served.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counters {
+    pub requests: u64,
+    pub searches: u64,
+    pub changelogs: u64,
+    pub comments: u64,
+    pub statuses: u64,
+    pub faults_served: u64,
+}
+
+/// How the stand-in behaves.
+#[derive(Debug, Clone)]
+pub struct StandInSettings {
+    pub flavor: Flavor,
+    /// Cloud: (e-mail, API token); Data Center: ("", PAT).
+    pub email: String,
+    pub token: String,
+    /// The Jira user's time zone: JQL dates are read as wall time at this offset.
+    pub utc_offset_minutes: i32,
+    /// Histories embedded per issue with `expand=changelog` (Cloud: 100).
+    pub embedded_histories: usize,
+    /// Comments embedded in `fields.comment`.
+    pub embedded_comments: usize,
+}
+
+struct Inner {
+    scenario: Mutex<JiraScenario>,
+    settings: StandInSettings,
+    faults: Mutex<VecDeque<Fault>>,
+    scheduled: Mutex<BTreeMap<u64, Fault>>,
+    counters: Mutex<Counters>,
+    addr: SocketAddr,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running stand-in. Dropping it stops the server.
+pub struct JiraStandIn {
+    inner: Arc<Inner>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for JiraStandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl JiraStandIn {
+    pub async fn start(scenario: JiraScenario, settings: StandInSettings) -> std::io::Result<JiraStandIn> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let inner = Arc::new(Inner {
+            scenario: Mutex::new(scenario),
+            settings,
+            faults: Mutex::new(VecDeque::new()),
+            scheduled: Mutex::new(BTreeMap::new()),
+            counters: Mutex::new(Counters::default()),
+            addr,
+        });
+        let app = axum::Router::new().fallback(handle).with_state(inner.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(JiraStandIn { inner, task })
+    }
+
+    /// `http://127.0.0.1:<port>` (the Jira base URL).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.inner.addr)
+    }
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.inner.faults).push_back(fault);
+    }
+    /// Serves `fault` on the `n`-th request (1-based).
+    pub fn inject_at(&self, n: u64, fault: Fault) {
+        lock(&self.inner.scheduled).insert(n, fault);
+    }
+    pub fn counters(&self) -> Counters {
+        lock(&self.inner.counters).clone()
+    }
+    pub fn reset_counters(&self) {
+        *lock(&self.inner.counters) = Counters::default();
+    }
+    pub fn edit(&self, f: impl FnOnce(&mut JiraScenario)) {
+        f(&mut lock(&self.inner.scenario));
+    }
+    pub fn scenario(&self) -> JiraScenario {
+        lock(&self.inner.scenario).clone()
+    }
+}
+
+fn json_response(status: u16, body: &Value, extra: &[(&str, String)]) -> Response {
+    let mut r = Response::new(Body::from(serde_json::to_vec(body).unwrap_or_default()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert("content-type", HeaderValue::from_static("application/json;charset=UTF-8"));
+    for (k, v) in extra {
+        if let (Ok(name), Ok(value)) = (axum::http::HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            r.headers_mut().insert(name, value);
+        }
+    }
+    r
+}
+
+async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
+    let uri = request.uri().clone();
+    let headers = request.headers().clone();
+    let n = {
+        let mut c = lock(&inner.counters);
+        c.requests += 1;
+        c.requests
+    };
+    let fault = lock(&inner.scheduled).remove(&n).or_else(|| lock(&inner.faults).pop_front());
+    if let Some(f) = &fault {
+        lock(&inner.counters).faults_served += 1;
+        match f {
+            Fault::ServerError => {
+                return json_response(500, &json!({"errorMessages": ["Internal server error"], "errors": {}}), &[]);
+            }
+            Fault::RetryAfter(s) => {
+                return json_response(
+                    429,
+                    &json!({"errorMessages": ["Rate limit exceeded."]}),
+                    &[
+                        ("retry-after", s.to_string()),
+                        ("x-ratelimit-limit", "100".into()),
+                        ("x-ratelimit-remaining", "0".into()),
+                        ("ratelimit-reason", "jira-burst-based".into()),
+                    ],
+                );
+            }
+            Fault::Delay(d) => tokio::time::sleep(*d).await,
+            Fault::TruncatedJson | Fault::ChangingPage => {}
+        }
+    }
+    let mut response = route(&inner, &uri, &headers);
+    if fault == Some(Fault::TruncatedJson) {
+        let bytes = axum::body::to_bytes(std::mem::take(response.body_mut()), 64 << 20).await.unwrap_or_default();
+        *response.body_mut() = Body::from(bytes.slice(..bytes.len() / 2));
+        response.headers_mut().remove("content-length");
+    }
+    if fault == Some(Fault::ChangingPage) {
+        let mut s = lock(&inner.scenario);
+        let latest = s.issues.iter().map(|i| i.updated).max().unwrap_or(0);
+        let mut order: Vec<usize> = (0..s.issues.len()).collect();
+        order.sort_by_key(|&i| (s.issues[i].updated, s.issues[i].project.clone(), s.issues[i].number));
+        if let Some(&pick) = order.get(order.len() / 4) {
+            let issue = &mut s.issues[pick];
+            let at = latest + 60;
+            let id = 900_000_000 + issue.id * 100 + issue.comments.len() as u64;
+            issue.comments.push(JiraComment { id, at, author: issue.reporter.clone(), body: "Any news?".into() });
+            issue.updated = at;
+        }
+    }
+    response
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn authorized(settings: &StandInSettings, headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else { return false };
+    match settings.flavor {
+        Flavor::Cloud => value
+            .strip_prefix("Basic ")
+            .and_then(|b| STANDARD.decode(b).ok())
+            .is_some_and(|raw| raw == format!("{}:{}", settings.email, settings.token).into_bytes()),
+        Flavor::DataCenter => value.strip_prefix("Bearer ") == Some(settings.token.as_str()),
+    }
+}
+
+fn category_key(c: StatusCategory) -> &'static str {
+    match c {
+        StatusCategory::ToDo => "new",
+        StatusCategory::InProgress => "indeterminate",
+        StatusCategory::Done => "done",
+    }
+}
+
+fn route(inner: &Inner, uri: &axum::http::Uri, headers: &HeaderMap) -> Response {
+    let settings = &inner.settings;
+    let path = uri.path().trim_end_matches('/');
+    let query: HashMap<String, String> = uri
+        .query()
+        .map(|q| {
+            q.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), percent_decode(v))).collect()
+        })
+        .unwrap_or_default();
+    if !authorized(settings, headers) {
+        return json_response(401, &json!({"errorMessages": ["You are not authenticated."]}), &[]);
+    }
+    let version = match settings.flavor {
+        Flavor::Cloud => "3",
+        Flavor::DataCenter => "2",
+    };
+    let Some(rest) = path.strip_prefix("/rest/api/").and_then(|r| r.strip_prefix(version)) else {
+        return json_response(404, &json!({"errorMessages": ["Not found"]}), &[]);
+    };
+    let limit_headers = [("x-ratelimit-limit", "350".to_string()), ("x-ratelimit-remaining", "349".to_string())];
+    let scenario = lock(&inner.scenario).clone();
+    let num = |k: &str, d: usize| query.get(k).and_then(|v| v.parse::<usize>().ok()).unwrap_or(d);
+    match (settings.flavor, rest) {
+        (Flavor::Cloud, "/search") => json_response(
+            410,
+            &json!({"errorMessages": ["The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"], "errors": {}}),
+            &[],
+        ),
+        (Flavor::Cloud, "/search/jql") | (Flavor::DataCenter, "/search") => {
+            lock(&inner.counters).searches += 1;
+            let jql = query.get("jql").cloned().unwrap_or_default();
+            let mut hits: Vec<&JiraIssue> =
+                scenario.issues.iter().filter(|i| matches_jql(&jql, i, settings.utc_offset_minutes)).collect();
+            hits.sort_by_key(|i| (i.updated, i.project.clone(), i.number));
+            let max = num("maxResults", 50).clamp(1, 100);
+            let start = match settings.flavor {
+                Flavor::Cloud => {
+                    query.get("nextPageToken").and_then(|t| t.strip_prefix("tok-")?.parse().ok()).unwrap_or(0)
+                }
+                Flavor::DataCenter => num("startAt", 0),
+            };
+            let page: Vec<Value> =
+                hits.iter().skip(start).take(max).map(|i| issue_json(&scenario, settings, i)).collect();
+            let end = start + page.len();
+            let body = match settings.flavor {
+                Flavor::Cloud => {
+                    let mut b = json!({"issues": page, "isLast": end >= hits.len()});
+                    if end < hits.len() {
+                        b["nextPageToken"] = json!(format!("tok-{end}"));
+                    }
+                    b
+                }
+                Flavor::DataCenter => {
+                    json!({"expand": "schema,names", "startAt": start, "maxResults": max, "total": hits.len(), "issues": page})
+                }
+            };
+            json_response(200, &body, &limit_headers)
+        }
+        (_, "/status") => {
+            lock(&inner.counters).statuses += 1;
+            let list: Vec<Value> = scenario
+                .statuses
+                .iter()
+                .map(|s| json!({"id": s.id, "name": s.name, "statusCategory": {"key": category_key(s.category)}}))
+                .collect();
+            json_response(200, &Value::Array(list), &limit_headers)
+        }
+        (_, other) => {
+            let Some(rest) = other.strip_prefix("/issue/") else {
+                return json_response(404, &json!({"errorMessages": ["Not found"]}), &[]);
+            };
+            let (key, what) = rest.split_once('/').unwrap_or((rest, ""));
+            let Some(issue) = scenario.issues.iter().find(|i| i.key() == key) else {
+                return json_response(
+                    404,
+                    &json!({"errorMessages": ["Issue does not exist or you do not have permission to see it."]}),
+                    &[],
+                );
+            };
+            let (start, max) = (num("startAt", 0), num("maxResults", 50).clamp(1, 100));
+            match what {
+                "changelog" => {
+                    lock(&inner.counters).changelogs += 1;
+                    let values: Vec<Value> =
+                        issue.histories.iter().skip(start).take(max).map(|h| history_json(settings, h)).collect();
+                    let n = values.len();
+                    json_response(
+                        200,
+                        &json!({"startAt": start, "maxResults": max, "total": issue.histories.len(),
+                                "isLast": start + n >= issue.histories.len(), "values": values}),
+                        &limit_headers,
+                    )
+                }
+                "comment" => {
+                    lock(&inner.counters).comments += 1;
+                    let values: Vec<Value> =
+                        issue.comments.iter().skip(start).take(max).map(|c| comment_json(settings, c)).collect();
+                    json_response(
+                        200,
+                        &json!({"startAt": start, "maxResults": max, "total": issue.comments.len(), "comments": values}),
+                        &limit_headers,
+                    )
+                }
+                _ => json_response(404, &json!({"errorMessages": ["Not found"]}), &[]),
+            }
+        }
+    }
+}
+
+/// The JQL the Jira source writes: `project in ("A", "B")`, `updated >= "yyyy-MM-dd HH:mm"`.
+fn matches_jql(jql: &str, issue: &JiraIssue, offset_minutes: i32) -> bool {
+    if let Some(rest) = jql.split("project in (").nth(1) {
+        let list = rest.split(')').next().unwrap_or("");
+        if !list.split(',').any(|p| p.trim().trim_matches('"') == issue.project) {
+            return false;
+        }
+    }
+    if let Some(rest) = jql.split("updated >= \"").nth(1) {
+        let text = rest.split('"').next().unwrap_or("");
+        let Ok(wall) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M") else { return false };
+        let from = wall.and_utc().timestamp() - offset_minutes as Ts * 60;
+        if issue.updated < from {
+            return false;
+        }
+    }
+    true
+}
+
+fn time(ts: Ts) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string())
+}
+
+fn user(settings: &StandInSettings, login: &str) -> Value {
+    match settings.flavor {
+        Flavor::Cloud => json!({"accountId": login, "accountType": "atlassian", "active": true, "displayName": login,
+                                "timeZone": "Europe/Berlin"}),
+        Flavor::DataCenter => json!({"name": login, "key": format!("JIRAUSER{}", login.len()), "displayName": login,
+                                     "emailAddress": format!("{login}@example.com"), "active": true}),
+    }
+}
+
+fn history_json(settings: &StandInSettings, h: &History) -> Value {
+    json!({"id": h.id.to_string(), "author": user(settings, &h.author), "created": time(h.at),
+           "items": h.items.iter().map(|i| json!({"field": i.field, "fieldtype": if i.field_id.starts_with("customfield") { "custom" } else { "jira" },
+               "fieldId": i.field_id, "from": i.from, "fromString": i.from_string, "to": i.to, "toString": i.to_string})).collect::<Vec<_>>()})
+}
+
+fn comment_json(settings: &StandInSettings, c: &JiraComment) -> Value {
+    let body = match settings.flavor {
+        Flavor::Cloud => {
+            json!({"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": c.body}]}]})
+        }
+        Flavor::DataCenter => json!(c.body),
+    };
+    json!({"id": c.id.to_string(), "author": user(settings, &c.author), "updateAuthor": user(settings, &c.author),
+           "body": body, "created": time(c.at), "updated": time(c.at)})
+}
+
+fn issue_json(s: &JiraScenario, settings: &StandInSettings, i: &JiraIssue) -> Value {
+    let status_name = i.current("status", Some(i.initial_status.clone())).unwrap_or_default();
+    let status = s.statuses.iter().find(|x| x.name == status_name);
+    let resolution = i.current("resolution", None);
+    let team = i.current(&s.team_field_id, i.initial_team.clone());
+    let assignee = i.current("assignee", i.initial_assignee.clone());
+    let histories: Vec<Value> =
+        i.histories.iter().take(settings.embedded_histories).map(|h| history_json(settings, h)).collect();
+    let comments: Vec<Value> =
+        i.comments.iter().take(settings.embedded_comments).map(|c| comment_json(settings, c)).collect();
+    let mut fields = json!({
+        "summary": i.summary,
+        "issuetype": {"id": "10001", "name": i.issue_type, "subtask": false},
+        "project": {"id": "10000", "key": i.project, "name": i.project},
+        "created": time(i.created),
+        "updated": time(i.updated),
+        "reporter": user(settings, &i.reporter),
+        "creator": user(settings, &i.reporter),
+        "assignee": assignee.map(|a| user(settings, &a)),
+        "status": status.map(|x| json!({"id": x.id, "name": x.name, "statusCategory": {"key": category_key(x.category)}})),
+        "resolution": resolution.map(|r| json!({"id": "1", "name": r})),
+        "components": [],
+        "labels": i.labels(),
+        "issuelinks": [],
+        "comment": {"comments": comments, "maxResults": settings.embedded_comments, "total": i.comments.len(), "startAt": 0},
+    });
+    fields[&s.team_field_id] = team.map_or(Value::Null, |t| json!({"id": "1", "value": t}));
+    if i.malformed {
+        fields["created"] = Value::Null;
+    }
+    json!({"id": i.id.to_string(), "key": i.key(), "self": format!("/rest/api/{}/issue/{}", settings.flavor.api_version(), i.id),
+           "fields": fields,
+           "changelog": {"startAt": 0, "maxResults": settings.embedded_histories, "total": i.histories.len(), "histories": histories}})
+}

@@ -1,0 +1,538 @@
+//! The GitLab source against the stand-in: a simulated organisation reads back event for event;
+//! every fault during a backfill leaves the store as a fault-free run would; a malformed item is
+//! logged with its URL, counted and skipped; an idle poll costs one request per list and later
+//! changes are read; group memberships become teams; the token never appears in any output.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use siloscope::model::{
+    DAY, DirectorySnapshot, Event, EventKind, Item, ItemKind, ItemState, ReviewState, Reviewer, Ts,
+};
+use siloscope::sources::Source;
+use siloscope::sources::gitlab::{GitlabConfig, GitlabSource};
+use siloscope::sources::http::{HttpSettings, ManualClock, OctocrabTransport};
+use siloscope::sources::simulator::{Simulator, SimulatorConfig};
+use siloscope::standin::gitlab::{Fault, GitlabStandIn, Record, RecordKind, Scenario, group_handle};
+use siloscope::store::Store;
+use siloscope::store::sqlite::SqliteStore;
+
+/// 2023-11-15T00:00:00Z.
+const T0: Ts = 1_700_006_400;
+const TOKEN: &str = "glpat-standinTOKEN0123456789";
+const GROUP: &str = "sim-org";
+
+fn simulated(days: u32, items_per_day: f64, seed: u64) -> (Vec<Item>, Vec<Event>, DirectorySnapshot) {
+    let cfg = SimulatorConfig {
+        seed,
+        teams: 4,
+        people_per_team: 5,
+        repos_per_team: 2,
+        items_per_day,
+        history_days: days,
+        start: Some(T0),
+    };
+    let mut sim = Simulator::new("sim", cfg);
+    let anchor = sim.anchor_for(T0);
+    let (items, events) = sim.generate(anchor, anchor - 1, anchor + Ts::from(days) * DAY);
+    let dir = sim.directory(anchor);
+    (items, events, dir)
+}
+
+fn write_token(dir: &Path, token: &str) -> PathBuf {
+    let path = dir.join("token");
+    std::fs::write(&path, format!("{token}\n")).unwrap();
+    path
+}
+
+fn config(standin: &GitlabStandIn, token_file: PathBuf) -> GitlabConfig {
+    let mut cfg = GitlabConfig::for_groups(&[GROUP]);
+    cfg.url = standin.url();
+    cfg.token_env = None;
+    cfg.token_file = Some(token_file);
+    cfg
+}
+
+fn source(cfg: GitlabConfig, clock: Arc<ManualClock>) -> GitlabSource {
+    let transport = Arc::new(OctocrabTransport::new(Duration::from_secs(2)).unwrap());
+    let settings = HttpSettings { timeout: Duration::from_millis(1500), ..HttpSettings::default() };
+    GitlabSource::with_transport("gl", cfg, transport, clock, settings)
+}
+
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(chrono::Utc::now().timestamp() as f64))
+}
+
+/// Steps until caught up, committing each batch; returns the number of steps.
+async fn sync(source: &mut GitlabSource, store: &mut SqliteStore, now: Ts) -> u32 {
+    let mut steps = 0;
+    loop {
+        let cursor = store.cursor("gl").unwrap();
+        let step = source.step(cursor.as_deref(), now).await.unwrap_or_else(|e| panic!("step {steps} failed: {e}"));
+        store.commit_batch(&step.batch).unwrap();
+        steps += 1;
+        assert!(steps < 2000, "no end to the sync");
+        if step.caught_up {
+            return steps;
+        }
+    }
+}
+
+fn dump(store: &SqliteStore) -> (Vec<Item>, Vec<Event>) {
+    let mut items = Vec::new();
+    store.for_each_item(&mut |i| items.push(i)).unwrap();
+    let mut events = Vec::new();
+    store.for_each_event(&mut |e| events.push(e)).unwrap();
+    items.sort_by(|a, b| a.key.cmp(&b.key));
+    events.sort_by(|a, b| a.id.cmp(&b.id));
+    (items, events)
+}
+
+fn open_store(dir: &Path, name: &str) -> SqliteStore {
+    SqliteStore::open(&dir.join(name)).unwrap()
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+fn gl_identity(id: &str) -> String {
+    format!("gitlab:{}", id.split_once(':').map_or(id, |(_, l)| l).to_ascii_lowercase())
+}
+
+/// The GitLab key of a simulated item key `sim:sim-org/api#12`.
+fn gl_key(key: &str, kind: ItemKind) -> String {
+    let rest = key.split_once(':').unwrap().1;
+    let (scope, n) = rest.rsplit_once('#').unwrap();
+    let sep = if kind == ItemKind::Issue { '#' } else { '!' };
+    format!("gitlab:{}{sep}{n}", group_handle(GROUP, scope))
+}
+
+type Row = (String, Ts, Option<String>, String);
+
+/// What the source must read back for a simulated event (None: GitLab has no record of it).
+fn expected_row(e: &Event, kind: ItemKind) -> Option<Row> {
+    let mr = kind != ItemKind::Issue;
+    let k = match &e.kind {
+        EventKind::Opened => EventKind::Opened,
+        EventKind::Assigned { assignee } => EventKind::Assigned { assignee: gl_identity(assignee) },
+        EventKind::Unassigned { assignee } => EventKind::Unassigned { assignee: gl_identity(assignee) },
+        EventKind::Labeled { label } => EventKind::Labeled { label: label.clone() },
+        EventKind::Unlabeled { label } => EventKind::Unlabeled { label: label.clone() },
+        EventKind::ReviewRequested { reviewer: Reviewer::Person(p) } if mr => {
+            EventKind::ReviewRequested { reviewer: Reviewer::Person(gl_identity(p)) }
+        }
+        EventKind::ReviewRequestRemoved { reviewer: Reviewer::Person(p) } if mr => {
+            EventKind::ReviewRequestRemoved { reviewer: Reviewer::Person(gl_identity(p)) }
+        }
+        EventKind::Reviewed { state: ReviewState::Approved } if mr => {
+            EventKind::Reviewed { state: ReviewState::Approved }
+        }
+        EventKind::Commented { mentions } => EventKind::Commented {
+            mentions: mentions.iter().map(|m| group_handle(GROUP, m).to_ascii_lowercase()).collect(),
+        },
+        // GitLab issues have no "not planned"; an MR closed unmerged is not completed.
+        EventKind::Closed { .. } => EventKind::Closed { completed: !mr },
+        EventKind::Reopened => EventKind::Reopened,
+        EventKind::Merged if mr => EventKind::Merged,
+        EventKind::ConvertedToDraft if mr => EventKind::ConvertedToDraft,
+        EventKind::ReadyForReview if mr => EventKind::ReadyForReview,
+        _ => return None,
+    };
+    Some((gl_key(&e.item, kind), e.at, e.actor.as_deref().map(gl_identity), serde_json::to_string(&k).unwrap()))
+}
+
+fn row(e: &Event) -> Row {
+    (e.item.clone(), e.at, e.actor.clone(), serde_json::to_string(&e.kind).unwrap())
+}
+
+#[tokio::test]
+async fn a_simulated_org_reads_back_event_for_event() {
+    let (items, events, dir) = simulated(30, 20.0, 7);
+    let standin =
+        GitlabStandIn::start(Scenario::from_model(GROUP, &items, &events, Some(&dir)), &[TOKEN]).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = source(config(&standin, write_token(tmp.path(), TOKEN)), clock());
+    let mut store = open_store(tmp.path(), "a.db");
+    sync(&mut src, &mut store, T0 + 40 * DAY).await;
+    let (got_items, got_events) = dump(&store);
+
+    let wanted: Vec<&Item> =
+        items.iter().filter(|i| matches!(i.kind, ItemKind::Issue | ItemKind::PullRequest)).collect();
+    assert!(wanted.len() > 400, "a sizeable org: {}", wanted.len());
+    type ItemRow = (String, ItemKind, String, String, Option<String>, Ts, ItemState);
+    let expect_items: BTreeSet<ItemRow> = wanted
+        .iter()
+        .map(|i| {
+            let kind = if i.kind == ItemKind::Issue { ItemKind::Issue } else { ItemKind::MergeRequest };
+            let key = gl_key(&i.key, i.kind);
+            let scope = key.trim_start_matches("gitlab:").split(['#', '!']).next().unwrap().to_string();
+            (key, kind, scope, i.title.clone(), i.author.as_deref().map(gl_identity), i.created_at, i.state)
+        })
+        .collect();
+    let got: BTreeSet<ItemRow> = got_items
+        .iter()
+        .map(|i| (i.key.clone(), i.kind, i.scope.clone(), i.title.clone(), i.author.clone(), i.created_at, i.state))
+        .collect();
+    assert_eq!(got, expect_items);
+
+    let kinds: std::collections::HashMap<&str, ItemKind> = wanted.iter().map(|i| (i.key.as_str(), i.kind)).collect();
+    let mut expect: Vec<Row> =
+        events.iter().filter_map(|e| kinds.get(e.item.as_str()).and_then(|k| expected_row(e, *k))).collect();
+    let mut got: Vec<Row> = got_events.iter().map(row).collect();
+    expect.sort();
+    got.sort();
+    assert!(expect.len() > 3000, "{} events", expect.len());
+    assert_eq!(got.len(), expect.len());
+    assert_eq!(got, expect);
+    assert!(
+        got_events.iter().any(|e| e.id.ends_with("/draft")),
+        "merge requests opened as drafts (no note on GitLab) are drafts from their creation"
+    );
+    for kind in ["merged", "review_requested", "reviewed", "labeled", "assigned", "closed", "converted_to_draft"] {
+        assert!(got_events.iter().any(|e| e.kind.name() == kind), "no {kind} event read");
+    }
+}
+
+#[tokio::test]
+async fn every_fault_during_a_backfill_leaves_the_store_as_a_fault_free_run_would() {
+    let (items, events, dir) = simulated(20, 15.0, 11);
+    let standin =
+        GitlabStandIn::start(Scenario::from_model(GROUP, &items, &events, Some(&dir)), &[TOKEN]).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let token = write_token(tmp.path(), TOKEN);
+    let faults = [
+        Fault::ChangingPage,
+        Fault::ServerError,
+        Fault::Delay(Duration::from_secs(3)),
+        Fault::RetryAfter(5),
+        Fault::TruncatedJson,
+        Fault::RetryAfter(120),
+    ];
+    for (i, f) in faults.iter().enumerate() {
+        standin.inject_at(2 + i as u64, f.clone());
+    }
+    let faulty_clock = clock();
+    let mut faulty = source(config(&standin, token.clone()), faulty_clock.clone());
+    let mut faulty_store = open_store(tmp.path(), "faulty.db");
+    sync(&mut faulty, &mut faulty_store, T0 + 30 * DAY).await;
+    assert_eq!(standin.counters().faults_served, faults.len() as u64, "every fault was served");
+    let waits: Vec<u64> = faulty_clock.sleeps().iter().map(Duration::as_secs).collect();
+    assert!(waits.contains(&60) && waits.contains(&120), "429s waited at least a minute, or Retry-After: {waits:?}");
+
+    // The fault-free run reads the scenario as it ended (one item changed during the faulty run).
+    let mut clean = source(config(&standin, token), clock());
+    let mut clean_store = open_store(tmp.path(), "clean.db");
+    sync(&mut clean, &mut clean_store, T0 + 30 * DAY).await;
+    let (a_items, a_events) = dump(&faulty_store);
+    let (b_items, b_events) = dump(&clean_store);
+    assert!(b_items.len() > 200 && b_events.len() > 1500, "{} items, {} events", b_items.len(), b_events.len());
+    assert_eq!(a_items, b_items);
+    assert_eq!(a_events, b_events);
+    let changed = b_events.iter().filter(|e| e.kind == EventKind::Commented { mentions: vec![] }).count();
+    assert!(changed > 0);
+    let latest_note = standin.scenario().items.iter().flat_map(|i| i.records.iter().map(|r| r.at)).max().unwrap();
+    assert!(b_events.iter().any(|e| e.at == latest_note), "the change made during the faulty run is in both");
+}
+
+#[tokio::test]
+async fn a_malformed_item_is_logged_with_its_url_counted_and_skipped() {
+    let (items, events, dir) = simulated(10, 10.0, 3);
+    let mut scenario = Scenario::from_model(GROUP, &items, &events, Some(&dir));
+    scenario.items[5].malformed = true;
+    let it = &scenario.items[5];
+    let bad_url = format!(
+        "https://gitlab.example.com/{}/-/{}/{}",
+        scenario.projects[it.project].path,
+        if it.merge_request { "merge_requests" } else { "issues" },
+        it.iid
+    );
+    let total = scenario.items.len();
+    let standin = GitlabStandIn::start(scenario, &[TOKEN]).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let exporter = siloscope::exporter::Exporter::new();
+    exporter.health.register_source("gl");
+    let mut src = source(config(&standin, write_token(tmp.path(), TOKEN)), clock());
+    src.attach_health(exporter.health.clone());
+    let mut store = open_store(tmp.path(), "m.db");
+    let (logs, guard) = capture_logs();
+    sync(&mut src, &mut store, T0 + 20 * DAY).await;
+    drop(guard);
+    let (got, _) = dump(&store);
+    assert_eq!(got.len(), total - 1, "all but the malformed item are stored");
+    let log = logs.text();
+    let line = log.lines().find(|l| l.contains("malformed")).unwrap_or_else(|| panic!("no log line:\n{log}"));
+    assert!(line.contains(&bad_url) && line.contains("created_at"), "{line}");
+    let metrics = exporter.render();
+    assert!(
+        metrics.lines().any(|l| l.starts_with("siloscope_source_errors_total")
+            && l.contains("kind=\"malformed\"")
+            && l.ends_with(" 1")),
+        "{metrics}"
+    );
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+fn push(s: &mut Scenario, i: usize, at: Ts, kind: RecordKind) {
+    let id = s.next_record_id();
+    let item = &mut s.items[i];
+    item.records.push(Record { id, at, actor: Some("Zoe".into()), kind });
+    item.updated_at = at;
+}
+
+#[tokio::test]
+async fn an_idle_poll_is_one_request_per_list_and_every_later_change_is_read() {
+    let (items, events, dir) = simulated(15, 12.0, 5);
+    let standin =
+        GitlabStandIn::start(Scenario::from_model(GROUP, &items, &events, Some(&dir)), &[TOKEN]).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = source(config(&standin, write_token(tmp.path(), TOKEN)), clock());
+    let mut store = open_store(tmp.path(), "i.db");
+    sync(&mut src, &mut store, T0 + 20 * DAY).await;
+
+    standin.reset_counters();
+    let steps = sync(&mut src, &mut store, T0 + 20 * DAY).await;
+    assert_eq!((steps, standin.counters().requests), (2, 2), "an idle poll: issues and merge requests of the group");
+
+    // Meanwhile on GitLab: an issue closed, an MR with a review request, an approval, a new
+    // label, a system note for a reviewer removal, and a comment mentioning a subgroup.
+    let s = standin.scenario();
+    let latest = s.items.iter().map(|i| i.updated_at).max().unwrap();
+    let issue = s.items.iter().position(|i| !i.merge_request && i.state_is_open()).unwrap();
+    let mr = s.items.iter().position(|i| i.merge_request).unwrap();
+    standin.edit(|s| {
+        push(s, issue, latest + 100, RecordKind::State("closed".into()));
+        push(s, issue, latest + 150, RecordKind::Label { name: "team::core".into(), add: true });
+        let note = |body: &str, system| RecordKind::Note { body: body.into(), system };
+        push(s, mr, latest + 200, note("requested review from @Ann and @bob", true));
+        push(s, mr, latest + 250, note("removed review request for @bob", true));
+        push(s, mr, latest + 300, note("approved this merge request", true));
+        push(s, mr, latest + 350, note("Please look, @sim-org/Core", false));
+    });
+    standin.reset_counters();
+    sync(&mut src, &mut store, T0 + 20 * DAY).await;
+    let c = standin.counters();
+    // Two list pages, and notes, state and label events of the two changed items.
+    assert_eq!(c.requests, 2 + 2 * 3, "{c:?}");
+    let (items, events) = dump(&store);
+    let s = standin.scenario();
+    let key = |i: usize| {
+        let it = &s.items[i];
+        let sep = if it.merge_request { '!' } else { '#' };
+        format!("gitlab:{}{sep}{}", s.projects[it.project].path, it.iid)
+    };
+    let item = |k: &str| items.iter().find(|i| i.key == k).unwrap_or_else(|| panic!("no item {k}"));
+    let got = |k: &str| {
+        let mut v: Vec<(Ts, Option<String>, EventKind)> = events
+            .iter()
+            .filter(|e| e.item == k && e.at > latest)
+            .map(|e| (e.at, e.actor.clone(), e.kind.clone()))
+            .collect();
+        v.sort_by_key(|a| (a.0, serde_json::to_string(&a.2).unwrap()));
+        v
+    };
+    let zoe = Some("gitlab:zoe".to_string());
+    assert_eq!(item(&key(issue)).state, ItemState::Closed);
+    assert_eq!(
+        got(&key(issue)),
+        vec![
+            (latest + 100, zoe.clone(), EventKind::Closed { completed: true }),
+            (latest + 150, zoe.clone(), EventKind::Labeled { label: "team::core".into() }),
+        ]
+    );
+    let person = |p: &str| Reviewer::Person(format!("gitlab:{p}"));
+    assert_eq!(
+        got(&key(mr)),
+        vec![
+            (latest + 200, zoe.clone(), EventKind::ReviewRequested { reviewer: person("ann") }),
+            (latest + 200, zoe.clone(), EventKind::ReviewRequested { reviewer: person("bob") }),
+            (latest + 250, zoe.clone(), EventKind::ReviewRequestRemoved { reviewer: person("bob") }),
+            (latest + 300, zoe.clone(), EventKind::Reviewed { state: ReviewState::Approved }),
+            (latest + 350, zoe.clone(), EventKind::Commented { mentions: vec!["sim-org/core".into()] }),
+        ]
+    );
+}
+
+trait OpenState {
+    fn state_is_open(&self) -> bool;
+}
+
+impl OpenState for siloscope::standin::gitlab::ScenarioItem {
+    fn state_is_open(&self) -> bool {
+        !self.records.iter().any(|r| matches!(&r.kind, RecordKind::State(s) if s == "closed"))
+    }
+}
+
+#[tokio::test]
+async fn group_and_subgroup_memberships_become_teams() {
+    let (items, events, dir) = simulated(5, 5.0, 9);
+    let scenario = Scenario::from_model(GROUP, &items, &events, Some(&dir));
+    let groups = scenario.groups.clone();
+    let standin = GitlabStandIn::start(scenario, &[TOKEN]).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(&standin, write_token(tmp.path(), TOKEN));
+    cfg.teams_from_groups = true;
+    let mut src = source(cfg, clock());
+    let mut snapshot = None;
+    let mut cursor: Option<String> = None;
+    loop {
+        let step = src.step(cursor.as_deref(), T0 + 6 * DAY).await.unwrap();
+        cursor = step.batch.cursor.clone();
+        snapshot = step.batch.directory.or(snapshot);
+        if step.caught_up {
+            break;
+        }
+    }
+    let snap = snapshot.expect("a directory snapshot at the end of the pass");
+    let teams: Vec<String> = snap.teams.iter().map(|t| t.name.clone()).collect();
+    let want: Vec<String> = groups.iter().map(|g| g.full_path.to_ascii_lowercase()).collect();
+    assert_eq!(teams, want);
+    assert!(groups.len() >= 5, "the group and one subgroup per team");
+    for g in &groups[1..] {
+        assert!(!g.members.is_empty());
+        for m in &g.members {
+            let id = format!("gitlab:{}", m.to_ascii_lowercase());
+            let p = snap.people.iter().find(|p| p.identities == vec![id.clone()]).unwrap_or_else(|| panic!("{id}"));
+            assert!(p.memberships.iter().any(|x| x.team == g.full_path.to_ascii_lowercase()));
+        }
+    }
+}
+
+const CANARY: &str = "glpat-CANARYtoken7f3a9c1e5b2d";
+const WRONG: &str = "glpat-WRONGcanary0d9e8f7a6b5c";
+
+#[tokio::test]
+async fn the_token_never_appears_in_logs_errors_or_metrics() {
+    let (items, events, dir) = simulated(6, 10.0, 21);
+    let standin =
+        GitlabStandIn::start(Scenario::from_model(GROUP, &items, &events, Some(&dir)), &[CANARY]).await.unwrap();
+    for (n, f) in [
+        (2, Fault::ServerError),
+        (3, Fault::TruncatedJson),
+        (4, Fault::RetryAfter(3)),
+        (5, Fault::Delay(Duration::from_secs(3))),
+    ] {
+        standin.inject_at(n, f);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let exporter = siloscope::exporter::Exporter::new();
+    let (logs, guard) = capture_logs();
+    let mut src = source(config(&standin, write_token(tmp.path(), CANARY)), clock());
+    src.attach_health(exporter.health.clone());
+    let mut store = open_store(tmp.path(), "s.db");
+    sync(&mut src, &mut store, T0 + 10 * DAY).await;
+    assert!(!dump(&store).0.is_empty());
+
+    // A rejected token: the error names the problem, not the token.
+    let wrong_dir = tempfile::tempdir().unwrap();
+    let mut wrong = source(config(&standin, write_token(wrong_dir.path(), WRONG)), clock());
+    wrong.attach_health(exporter.health.clone());
+    let e = wrong.step(None, T0).await.unwrap_err();
+    assert!(e.message.contains("401"), "{e}");
+    // From the environment, the same.
+    let mut cfg = config(&standin, PathBuf::new());
+    cfg.token_file = None;
+    cfg.token_env = Some("SILOSCOPE_TEST_GITLAB_TOKEN_UNSET".into());
+    let missing = source(cfg, clock()).step(None, T0).await.unwrap_err();
+    assert!(missing.message.contains("SILOSCOPE_TEST_GITLAB_TOKEN_UNSET"), "{missing}");
+    drop(guard);
+
+    let outputs = [
+        ("logs", logs.text()),
+        ("error", format!("{e} {e:?}")),
+        ("missing", format!("{missing} {missing:?}")),
+        ("metrics", exporter.render()),
+        ("source", format!("{src:?} {:?}", src.client())),
+        ("store", format!("{:?}", dump(&store))),
+        ("cursor", store.cursor("gl").unwrap().unwrap_or_default()),
+    ];
+    assert!(outputs[0].1.contains("retrying"), "the faults were logged");
+    for (what, text) in outputs {
+        for secret in [CANARY, WRONG] {
+            assert!(!text.contains(secret), "{what} contains the secret {secret}:\n{text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_run_of_items_updated_in_one_second_longer_than_a_page_is_read_whole_and_filters_apply() {
+    let mut s = Scenario::default();
+    s.groups.push(siloscope::standin::gitlab::Group { id: 1, full_path: "g".into(), members: vec![] });
+    for (n, path) in ["g/keep", "g/sub/keep", "g/archive/old", "other/lib"].iter().enumerate() {
+        s.projects.push(siloscope::standin::gitlab::Project { id: 10 + n as u64, path: path.to_string() });
+    }
+    // 250 issues of g/keep all updated in the same second; 4 in each other project.
+    let same = T0 + 5 * DAY;
+    for i in 0..262u64 {
+        let project = if i < 250 { 0 } else { 1 + ((i - 250) % 3) as usize };
+        s.items.push(siloscope::standin::gitlab::ScenarioItem {
+            id: 1 + i,
+            project,
+            iid: 1 + i,
+            merge_request: false,
+            title: format!("Issue {i}"),
+            author: Some("amy".into()),
+            created_at: T0 + i as Ts,
+            updated_at: if i < 250 { same } else { T0 + i as Ts },
+            records: vec![],
+            opened_as_draft: false,
+            malformed: false,
+        });
+    }
+    // One item with 230 comments: three pages of notes.
+    s.items[250].records = (0..230)
+        .map(|n| Record {
+            id: 1 + n,
+            at: T0 + 300 + n as Ts,
+            actor: Some("bo".into()),
+            kind: RecordKind::Note { body: format!("note {n}"), system: false },
+        })
+        .collect();
+    s.items[250].updated_at = T0 + 600;
+    let standin = GitlabStandIn::start(s, &[TOKEN]).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(&standin, write_token(tmp.path(), TOKEN));
+    cfg.groups = vec!["g".into()];
+    cfg.projects = vec!["other/lib".into()];
+    cfg.exclude = vec!["g/archive/*".into()];
+    let mut src = source(cfg, clock());
+    let mut store = open_store(tmp.path(), "p.db");
+    sync(&mut src, &mut store, T0 + 10 * DAY).await;
+    let (items, events) = dump(&store);
+    let count = |prefix: &str| items.iter().filter(|i| i.key.starts_with(prefix)).count();
+    assert_eq!(count("gitlab:g/keep#"), 250, "the whole same-second run");
+    assert_eq!(count("gitlab:g/sub/keep#"), 4, "subgroup projects are in the group's lists");
+    assert_eq!(count("gitlab:g/archive/"), 0, "excluded");
+    assert_eq!(count("gitlab:other/lib#"), 4, "a single project");
+    assert_eq!(items.len(), 258);
+    assert_eq!(events.len(), 258 + 230, "one Opened each, and every note of the long item");
+    assert_eq!(standin.counters().endpoints.get("notes"), Some(&(258 + 2)), "three pages for the long item");
+}

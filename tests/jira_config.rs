@@ -1,0 +1,71 @@
+//! `kind = "jira"` sources: parsed into `JiraConfig`, every mistake reported with its line.
+
+use std::path::{Path, PathBuf};
+
+use siloscope::config::{Config, SourceSettings};
+use siloscope::model::LinkRelation;
+use siloscope::sources::jira::{Flavor, JiraAuth, JiraConfig};
+
+fn jira(text: &str) -> JiraConfig {
+    let c = Config::parse(text, Path::new("/etc/siloscope/siloscope.toml")).unwrap_or_else(|e| panic!("{e}"));
+    match &c.sources[0].settings {
+        SourceSettings::Jira(j) => j.as_ref().clone(),
+        other => panic!("not a Jira source: {other:?}"),
+    }
+}
+
+fn problems(text: &str) -> Vec<(usize, String, String)> {
+    let e = Config::parse(text, Path::new("s.toml")).expect_err("invalid");
+    e.problems.iter().map(|p| (p.line, p.message.clone(), p.hint.clone())).collect()
+}
+
+#[test]
+fn cloud_and_data_center_sources_resolve() {
+    let cloud = jira(
+        "[[sources]]\nname = \"jira\"\nkind = \"jira\"\nurl = \"https://acme.atlassian.net/\"\nemail = \"me@acme.io\"\n\
+         token_env = \"JIRA_TOKEN\"\nprojects = [\"PAY\", \"OPS\"]\njql = \"issuetype != Sub-task\"\n\
+         team_field = \"Team\"\nsuperseded_by_links = [\"Is Replaced By\"]\nutc_offset = \"-05:00\"\n\
+         requests_per_hour = 3000\nsince = \"2024-01-01\"\n",
+    );
+    assert_eq!((cloud.base_url.as_str(), cloud.flavor), ("https://acme.atlassian.net", Flavor::Cloud));
+    assert_eq!(
+        cloud.auth,
+        JiraAuth { email: Some("me@acme.io".into()), token_env: Some("JIRA_TOKEN".into()), token_file: None }
+    );
+    assert_eq!(cloud.projects, vec!["PAY".to_string(), "OPS".to_string()]);
+    assert_eq!(cloud.jql.as_deref(), Some("issuetype != Sub-task"));
+    assert_eq!(cloud.team_field.as_deref(), Some("Team"));
+    assert_eq!(cloud.links.relation("is replaced by"), Some(LinkRelation::SupersededBy));
+    assert_eq!(cloud.links.relation("is superseded by"), None, "the configured names replace the default");
+    assert_eq!(
+        (cloud.utc_offset_minutes, cloud.requests_per_hour, cloud.since),
+        (-300, Some(3000), Some(1_704_067_200))
+    );
+
+    let dc = jira(
+        "[[sources]]\nname = \"jira-dc\"\nkind = \"jira\"\nurl = \"https://jira.acme.io\"\ntoken_file = \"secrets/jira\"\n\
+         projects = [\"PAY\"]\n",
+    );
+    assert_eq!(dc.flavor, Flavor::DataCenter, "a host outside atlassian.net is Data Center");
+    assert_eq!(dc.auth.token_file, Some(PathBuf::from("/etc/siloscope/secrets/jira")));
+    assert_eq!(dc.utc_offset_minutes, 0);
+}
+
+#[test]
+fn every_jira_mistake_is_reported_on_its_line() {
+    let p = problems(
+        "[[sources]]\nname = \"j\"\nkind = \"jira\"\nurl = \"acme.atlassian.net\"\nflavor = \"cloudy\"\n\
+         projects = [\"pay-1\"]\njql = \"project = PAY ORDER BY created\"\nutc_offset = \"CET\"\n\
+         [[sources]]\nname = \"k\"\nkind = \"jira\"\nurl = \"https://acme.atlassian.net\"\ntoken_env = \"T\"\n",
+    );
+    let lines: Vec<(usize, &str)> = p.iter().map(|(l, m, _)| (*l, m.as_str())).collect();
+    assert!(lines.contains(&(4, "`sources.url` must be an http(s) URL, found \"acme.atlassian.net\"")), "{p:#?}");
+    assert!(lines.contains(&(5, "`sources.flavor` must be \"cloud\" or \"data_center\", found \"cloudy\"")), "{p:#?}");
+    assert!(lines.contains(&(6, "\"pay-1\" is not a Jira project key")), "{p:#?}");
+    assert!(lines.contains(&(7, "`sources.jql` has an ORDER BY")), "{p:#?}");
+    assert!(lines.iter().any(|(l, m)| *l == 8 && m.starts_with("`sources.utc_offset` is not a UTC offset")), "{p:#?}");
+    assert!(lines.iter().any(|(_, m)| *m == "this Jira source has no credential"), "{p:#?}");
+    // The second source: Cloud without the account e-mail, and nothing to read.
+    assert!(lines.iter().any(|(l, m)| *l == 9 && *m == "this Jira Cloud source has no `email`"), "{p:#?}");
+    assert!(lines.iter().any(|(l, m)| *l == 9 && *m == "this Jira source reads nothing"), "{p:#?}");
+}
