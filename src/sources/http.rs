@@ -801,6 +801,22 @@ fn limit_header<'a>(response: &'a HttpResponse, name: &str) -> Option<&'a str> {
     response.header(&format!("x-ratelimit-{name}")).or_else(|| response.header(&format!("ratelimit-{name}")))
 }
 
+/// A source step's result with every secret the client knows scrubbed from its error message:
+/// whatever a server echoed back (a token in a URL, a header), it never reaches a log or a metric.
+pub fn scrub_error<T>(result: Result<T, SourceError>, client: Option<&ApiClient>) -> Result<T, SourceError> {
+    match (result, client) {
+        (Err(e), Some(client)) => Err(SourceError { kind: e.kind, message: client.scrub(&e.message) }),
+        (result, _) => result,
+    }
+}
+
+/// Points a source's API client (if it has one yet) at the daemon's health metrics.
+pub fn attach_health(client: Option<&ApiClient>, health: &Arc<crate::exporter::Health>) {
+    if let Some(c) = client {
+        c.set_health(health.clone());
+    }
+}
+
 /// A rate-limit reset header: epoch seconds (GitHub, GitLab) or an ISO 8601 time (Jira Cloud's
 /// `X-RateLimit-Reset: 2024-05-07T17:24Z`, minutes only).
 fn reset_time(value: &str) -> Option<f64> {

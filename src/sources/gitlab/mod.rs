@@ -482,17 +482,12 @@ impl Source for GitlabSource {
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {
         Box::pin(async move {
             let result = self.step_inner(cursor, now).await;
-            match (&result, &self.client) {
-                (Err(e), Some(client)) => Err(SourceError { kind: e.kind, message: client.scrub(&e.message) }),
-                _ => result,
-            }
+            crate::sources::http::scrub_error(result, self.client.as_deref())
         })
     }
 
     fn attach_health(&mut self, health: Arc<crate::exporter::Health>) {
-        if let Some(c) = &self.client {
-            c.set_health(health.clone());
-        }
+        crate::sources::http::attach_health(self.client.as_deref(), &health);
         self.health = Some(health);
     }
 }
