@@ -3,7 +3,7 @@
 //! commits, timeline; `Link` pagination, ETags), in GitHub's shapes, from a [`Scenario`].
 //! It counts requests and rate-limit points and injects faults on demand. Loopback only.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -501,9 +501,7 @@ pub struct Credentials {
 struct Inner {
     scenario: Mutex<Scenario>,
     credentials: Mutex<Credentials>,
-    faults: Mutex<VecDeque<Fault>>,
-    /// Faults served at given request numbers (1-based).
-    scheduled: Mutex<BTreeMap<u64, Fault>>,
+    faults: super::FaultPlan<Fault>,
     counters: Mutex<Counters>,
     /// (window start, points) of the simulated primary limit.
     limit_window: Mutex<(i64, i64)>,
@@ -541,8 +539,7 @@ impl GithubStandIn {
                 app: None,
                 token_lifetime: 3600,
             }),
-            faults: Mutex::new(VecDeque::new()),
-            scheduled: Mutex::new(BTreeMap::new()),
+            faults: super::FaultPlan::default(),
             counters: Mutex::new(Counters::default()),
             limit_window: Mutex::new((0, 0)),
             issued: Mutex::new(HashMap::new()),
@@ -573,12 +570,12 @@ impl GithubStandIn {
 
     /// Serves `fault` on the next request(s), in order.
     pub fn inject(&self, fault: Fault) {
-        lock(&self.inner.faults).push_back(fault);
+        self.inner.faults.push(fault);
     }
 
     /// Serves `fault` on the `n`-th request (1-based, counting every request).
     pub fn inject_at(&self, n: u64, fault: Fault) {
-        lock(&self.inner.scheduled).insert(n, fault);
+        self.inner.faults.at(n, fault);
     }
 
     pub fn counters(&self) -> Counters {
@@ -630,7 +627,7 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
         c.requests += 1;
         c.requests
     };
-    let fault = lock(&inner.scheduled).remove(&n).or_else(|| lock(&inner.faults).pop_front());
+    let fault = inner.faults.take(n);
     if let Some(f) = &fault {
         lock(&inner.counters).faults_served += 1;
         match f {
@@ -652,10 +649,7 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     }
     let mut response = route(&inner, &method, &uri, &headers, &body);
     if fault == Some(Fault::TruncatedJson) {
-        let bytes = axum::body::to_bytes(std::mem::take(response.body_mut()), 16 << 20).await.unwrap_or_default();
-        let half = bytes.len() / 2;
-        *response.body_mut() = Body::from(bytes.slice(..half));
-        response.headers_mut().remove("content-length");
+        super::truncate_body(&mut response).await;
     }
     if fault == Some(Fault::ChangingPage) {
         change_a_listed_item(&inner);

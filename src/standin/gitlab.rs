@@ -4,7 +4,7 @@
 //! with `x-next-page` / `Link` pagination and `RateLimit-*` headers, from a [`Scenario`].
 //! It counts requests and injects faults on demand. Loopback only.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -285,8 +285,8 @@ pub struct Counters {
 struct Inner {
     scenario: Mutex<Scenario>,
     tokens: HashSet<String>,
-    faults: Mutex<VecDeque<Fault>>,
-    scheduled: Mutex<BTreeMap<u64, Fault>>,
+    faults: super::FaultPlan<Fault>,
+
     counters: Mutex<Counters>,
     limit_window: Mutex<(i64, i64)>,
     addr: SocketAddr,
@@ -319,8 +319,7 @@ impl GitlabStandIn {
         let inner = Arc::new(Inner {
             scenario: Mutex::new(scenario),
             tokens: tokens.iter().map(|t| t.to_string()).collect(),
-            faults: Mutex::new(VecDeque::new()),
-            scheduled: Mutex::new(BTreeMap::new()),
+            faults: super::FaultPlan::default(),
             counters: Mutex::new(Counters::default()),
             limit_window: Mutex::new((0, 0)),
             addr,
@@ -339,12 +338,12 @@ impl GitlabStandIn {
 
     /// Serves `fault` on the next request(s), in order.
     pub fn inject(&self, fault: Fault) {
-        lock(&self.inner.faults).push_back(fault);
+        self.inner.faults.push(fault);
     }
 
     /// Serves `fault` on the `n`-th request (1-based, counting every request).
     pub fn inject_at(&self, n: u64, fault: Fault) {
-        lock(&self.inner.scheduled).insert(n, fault);
+        self.inner.faults.at(n, fault);
     }
 
     pub fn counters(&self) -> Counters {
@@ -394,7 +393,7 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
         c.requests += 1;
         c.requests
     };
-    let fault = lock(&inner.scheduled).remove(&n).or_else(|| lock(&inner.faults).pop_front());
+    let fault = inner.faults.take(n);
     if let Some(f) = &fault {
         lock(&inner.counters).faults_served += 1;
         match f {
@@ -412,10 +411,7 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     }
     let mut response = route(&inner, &uri, &headers);
     if fault == Some(Fault::TruncatedJson) {
-        let bytes = axum::body::to_bytes(std::mem::take(response.body_mut()), 16 << 20).await.unwrap_or_default();
-        let half = bytes.len() / 2;
-        *response.body_mut() = Body::from(bytes.slice(..half));
-        response.headers_mut().remove("content-length");
+        super::truncate_body(&mut response).await;
     }
     if fault == Some(Fault::ChangingPage) {
         change_a_listed_item(&inner);

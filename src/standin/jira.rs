@@ -4,7 +4,7 @@
 //! [`JiraScenario`]. It reads the JQL the Jira source writes (projects, `updated >=` in the user's
 //! time zone), counts requests and injects faults on demand. Loopback only.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -338,8 +338,8 @@ pub struct StandInSettings {
 struct Inner {
     scenario: Mutex<JiraScenario>,
     settings: StandInSettings,
-    faults: Mutex<VecDeque<Fault>>,
-    scheduled: Mutex<BTreeMap<u64, Fault>>,
+    faults: super::FaultPlan<Fault>,
+
     counters: Mutex<Counters>,
     addr: SocketAddr,
 }
@@ -367,8 +367,7 @@ impl JiraStandIn {
         let inner = Arc::new(Inner {
             scenario: Mutex::new(scenario),
             settings,
-            faults: Mutex::new(VecDeque::new()),
-            scheduled: Mutex::new(BTreeMap::new()),
+            faults: super::FaultPlan::default(),
             counters: Mutex::new(Counters::default()),
             addr,
         });
@@ -384,11 +383,11 @@ impl JiraStandIn {
         format!("http://{}", self.inner.addr)
     }
     pub fn inject(&self, fault: Fault) {
-        lock(&self.inner.faults).push_back(fault);
+        self.inner.faults.push(fault);
     }
     /// Serves `fault` on the `n`-th request (1-based).
     pub fn inject_at(&self, n: u64, fault: Fault) {
-        lock(&self.inner.scheduled).insert(n, fault);
+        self.inner.faults.at(n, fault);
     }
     pub fn counters(&self) -> Counters {
         lock(&self.inner.counters).clone()
@@ -424,7 +423,7 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
         c.requests += 1;
         c.requests
     };
-    let fault = lock(&inner.scheduled).remove(&n).or_else(|| lock(&inner.faults).pop_front());
+    let fault = inner.faults.take(n);
     if let Some(f) = &fault {
         lock(&inner.counters).faults_served += 1;
         match f {
@@ -449,9 +448,7 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     }
     let mut response = route(&inner, &uri, &headers);
     if fault == Some(Fault::TruncatedJson) {
-        let bytes = axum::body::to_bytes(std::mem::take(response.body_mut()), 64 << 20).await.unwrap_or_default();
-        *response.body_mut() = Body::from(bytes.slice(..bytes.len() / 2));
-        response.headers_mut().remove("content-length");
+        super::truncate_body(&mut response).await;
     }
     if fault == Some(Fault::ChangingPage) {
         let mut s = lock(&inner.scenario);
