@@ -1629,6 +1629,48 @@ impl Checker<'_> {
         }
     }
 
+    /// `token_env`: the name of an environment variable holding a credential (never the value).
+    fn token_env(&mut self, entry: &DeTable<'_>, example: &str) -> Option<String> {
+        let v = entry.get("token_env")?;
+        let name = self.nonempty_string(v, "sources.token_env", &format!("token_env = \"{example}\""))?;
+        if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            Some(name)
+        } else {
+            self.report(
+                v.span(),
+                format!("`sources.token_env` must name an environment variable, found \"{name}\""),
+                format!("write it like `token_env = \"{example}\"`"),
+            );
+            None
+        }
+    }
+
+    /// `requests_per_hour` (a ceiling of the user's own) and `page_size` (1..=max) of an API source;
+    /// false when either is invalid (the problem is reported).
+    fn request_limits(
+        &mut self,
+        entry: &DeTable<'_>,
+        requests_per_hour: &mut Option<u32>,
+        page_size: &mut u32,
+        max_page: i128,
+        example_page: u32,
+    ) -> bool {
+        let mut ok = true;
+        if let Some(v) = entry.get("requests_per_hour") {
+            match self.integer(v, "sources.requests_per_hour", 1, 1_000_000, "requests_per_hour = 2000") {
+                Some(n) => *requests_per_hour = Some(n as u32),
+                None => ok = false,
+            }
+        }
+        if let Some(v) = entry.get("page_size") {
+            match self.integer(v, "sources.page_size", 1, max_page, &format!("page_size = {example_page}")) {
+                Some(n) => *page_size = n as u32,
+                None => ok = false,
+            }
+        }
+        ok
+    }
+
     fn github(&mut self, entry_value: &Value<'_>, entry: &DeTable<'_>) -> Option<GithubConfig> {
         self.known_keys(entry, "sources", GITHUB_KEYS);
         let mut g = GithubConfig::for_organizations(&[]);
@@ -1658,19 +1700,7 @@ impl Checker<'_> {
             None => ok = false,
         }
         // Credentials: a token (variable or file) or a GitHub App, never inline.
-        let token_env = entry.get("token_env").and_then(|v| {
-            let name = self.nonempty_string(v, "sources.token_env", "token_env = \"GITHUB_TOKEN\"")?;
-            if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                Some(name)
-            } else {
-                self.report(
-                    v.span(),
-                    format!("`sources.token_env` must name an environment variable, found \"{name}\""),
-                    "write it like `token_env = \"GITHUB_TOKEN\"`",
-                );
-                None
-            }
-        });
+        let token_env = self.token_env(entry, "GITHUB_TOKEN");
         let token_file = entry
             .get("token_file")
             .and_then(|v| self.nonempty_string(v, "sources.token_file", "token_file = \"/run/secrets/github-token\""));
@@ -1786,18 +1816,7 @@ impl Checker<'_> {
                 }
             }
         }
-        if let Some(v) = entry.get("requests_per_hour") {
-            match self.integer(v, "sources.requests_per_hour", 1, 1_000_000, "requests_per_hour = 2000") {
-                Some(n) => g.requests_per_hour = Some(n as u32),
-                None => ok = false,
-            }
-        }
-        if let Some(v) = entry.get("page_size") {
-            match self.integer(v, "sources.page_size", 1, 100, "page_size = 50") {
-                Some(n) => g.page_size = n as u32,
-                None => ok = false,
-            }
-        }
+        ok &= self.request_limits(entry, &mut g.requests_per_hour, &mut g.page_size, 100, 50);
         for (key, slot) in [("teams_from_github", &mut g.teams_from_github), ("codeowners", &mut g.codeowners)] {
             if let Some(v) = entry.get(key) {
                 match self.boolean(v, &format!("sources.{key}"), &format!("{key} = true")) {
@@ -1836,19 +1855,7 @@ impl Checker<'_> {
             }
         }
         // Credentials: a token (scope read_api) from a variable or a file, never inline.
-        let token_env = entry.get("token_env").and_then(|v| {
-            let name = self.nonempty_string(v, "sources.token_env", "token_env = \"GITLAB_TOKEN\"")?;
-            if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                Some(name)
-            } else {
-                self.report(
-                    v.span(),
-                    format!("`sources.token_env` must name an environment variable, found \"{name}\""),
-                    "write it like `token_env = \"GITLAB_TOKEN\"`",
-                );
-                None
-            }
-        });
+        let token_env = self.token_env(entry, "GITLAB_TOKEN");
         let token_file = entry
             .get("token_file")
             .and_then(|v| self.nonempty_string(v, "sources.token_file", "token_file = \"/run/secrets/gitlab-token\""));
@@ -1919,18 +1926,7 @@ impl Checker<'_> {
                 }
             }
         }
-        if let Some(v) = entry.get("requests_per_hour") {
-            match self.integer(v, "sources.requests_per_hour", 1, 1_000_000, "requests_per_hour = 2000") {
-                Some(n) => g.requests_per_hour = Some(n as u32),
-                None => ok = false,
-            }
-        }
-        if let Some(v) = entry.get("page_size") {
-            match self.integer(v, "sources.page_size", 1, 100, "page_size = 100") {
-                Some(n) => g.page_size = n as u32,
-                None => ok = false,
-            }
-        }
+        ok &= self.request_limits(entry, &mut g.requests_per_hour, &mut g.page_size, 100, 100);
         if let Some(v) = entry.get("teams_from_groups") {
             match self.boolean(v, "sources.teams_from_groups", "teams_from_groups = true") {
                 Some(b) => g.teams_from_groups = b,
@@ -2019,19 +2015,7 @@ impl Checker<'_> {
             }
             _ => {}
         }
-        let token_env = entry.get("token_env").and_then(|v| {
-            let name = self.nonempty_string(v, "sources.token_env", "token_env = \"JIRA_TOKEN\"")?;
-            if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                Some(name)
-            } else {
-                self.report(
-                    v.span(),
-                    format!("`sources.token_env` must name an environment variable, found \"{name}\""),
-                    "write it like `token_env = \"JIRA_TOKEN\"`",
-                );
-                None
-            }
-        });
+        let token_env = self.token_env(entry, "JIRA_TOKEN");
         let token_file = entry
             .get("token_file")
             .and_then(|v| self.nonempty_string(v, "sources.token_file", "token_file = \"/run/secrets/jira-token\""));
@@ -2138,18 +2122,7 @@ impl Checker<'_> {
                 }
             }
         }
-        if let Some(v) = entry.get("requests_per_hour") {
-            match self.integer(v, "sources.requests_per_hour", 1, 1_000_000, "requests_per_hour = 2000") {
-                Some(n) => j.requests_per_hour = Some(n as u32),
-                None => ok = false,
-            }
-        }
-        if let Some(v) = entry.get("page_size") {
-            match self.integer(v, "sources.page_size", 1, 100, "page_size = 50") {
-                Some(n) => j.page_size = n as u32,
-                None => ok = false,
-            }
-        }
+        ok &= self.request_limits(entry, &mut j.requests_per_hour, &mut j.page_size, 100, 50);
         if let Some(v) = entry.get("since") {
             match self.date(v, "sources.since", "since = \"2024-01-01\"") {
                 Some(ts) => j.since = Some(ts),
