@@ -3,50 +3,24 @@
 //! logged with its URL, counted and skipped; an idle poll costs one request per list and later
 //! changes are read; group memberships become teams; the token never appears in any output.
 
+#[path = "source_common/mod.rs"]
+mod source_common;
+
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use siloscope::model::{
-    DAY, DirectorySnapshot, Event, EventKind, Item, ItemKind, ItemState, ReviewState, Reviewer, Ts,
-};
+use siloscope::model::{DAY, Event, EventKind, Item, ItemKind, ItemState, ReviewState, Reviewer, Ts};
 use siloscope::sources::Source;
 use siloscope::sources::gitlab::{GitlabConfig, GitlabSource};
-use siloscope::sources::http::{HttpSettings, ManualClock, OctocrabTransport};
-use siloscope::sources::simulator::{Simulator, SimulatorConfig};
+use siloscope::sources::http::ManualClock;
 use siloscope::standin::gitlab::{Fault, GitlabStandIn, Record, RecordKind, Scenario, group_handle};
 use siloscope::store::Store;
-use siloscope::store::sqlite::SqliteStore;
+use source_common::*;
 
-/// 2023-11-15T00:00:00Z.
-const T0: Ts = 1_700_006_400;
 const TOKEN: &str = "glpat-standinTOKEN0123456789";
 const GROUP: &str = "sim-org";
-
-fn simulated(days: u32, items_per_day: f64, seed: u64) -> (Vec<Item>, Vec<Event>, DirectorySnapshot) {
-    let cfg = SimulatorConfig {
-        seed,
-        teams: 4,
-        people_per_team: 5,
-        repos_per_team: 2,
-        items_per_day,
-        history_days: days,
-        start: Some(T0),
-    };
-    let mut sim = Simulator::new("sim", cfg);
-    let anchor = sim.anchor_for(T0);
-    let (items, events) = sim.generate(anchor, anchor - 1, anchor + Ts::from(days) * DAY);
-    let dir = sim.directory(anchor);
-    (items, events, dir)
-}
-
-fn write_token(dir: &Path, token: &str) -> PathBuf {
-    let path = dir.join("token");
-    std::fs::write(&path, format!("{token}\n")).unwrap();
-    path
-}
 
 fn config(standin: &GitlabStandIn, token_file: PathBuf) -> GitlabConfig {
     let mut cfg = GitlabConfig::for_groups(&[GROUP]);
@@ -57,66 +31,7 @@ fn config(standin: &GitlabStandIn, token_file: PathBuf) -> GitlabConfig {
 }
 
 fn source(cfg: GitlabConfig, clock: Arc<ManualClock>) -> GitlabSource {
-    let transport = Arc::new(OctocrabTransport::new(Duration::from_secs(2)).unwrap());
-    let settings = HttpSettings { timeout: Duration::from_millis(1500), ..HttpSettings::default() };
-    GitlabSource::with_transport("gl", cfg, transport, clock, settings)
-}
-
-fn clock() -> Arc<ManualClock> {
-    Arc::new(ManualClock::new(chrono::Utc::now().timestamp() as f64))
-}
-
-/// Steps until caught up, committing each batch; returns the number of steps.
-async fn sync(source: &mut GitlabSource, store: &mut SqliteStore, now: Ts) -> u32 {
-    let mut steps = 0;
-    loop {
-        let cursor = store.cursor("gl").unwrap();
-        let step = source.step(cursor.as_deref(), now).await.unwrap_or_else(|e| panic!("step {steps} failed: {e}"));
-        store.commit_batch(&step.batch).unwrap();
-        steps += 1;
-        assert!(steps < 2000, "no end to the sync");
-        if step.caught_up {
-            return steps;
-        }
-    }
-}
-
-fn dump(store: &SqliteStore) -> (Vec<Item>, Vec<Event>) {
-    let mut items = Vec::new();
-    store.for_each_item(&mut |i| items.push(i)).unwrap();
-    let mut events = Vec::new();
-    store.for_each_event(&mut |e| events.push(e)).unwrap();
-    items.sort_by(|a, b| a.key.cmp(&b.key));
-    events.sort_by(|a, b| a.id.cmp(&b.id));
-    (items, events)
-}
-
-fn open_store(dir: &Path, name: &str) -> SqliteStore {
-    SqliteStore::open(&dir.join(name)).unwrap()
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture_logs() -> (Captured, tracing::subscriber::DefaultGuard) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    (captured, tracing::subscriber::set_default(subscriber))
+    GitlabSource::with_transport("gl", cfg, transport(), clock, settings())
 }
 
 fn gl_identity(id: &str) -> String {
@@ -293,12 +208,6 @@ async fn a_malformed_item_is_logged_with_its_url_counted_and_skipped() {
             && l.ends_with(" 1")),
         "{metrics}"
     );
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
 }
 
 fn push(s: &mut Scenario, i: usize, at: Ts, kind: RecordKind) {

@@ -23,7 +23,7 @@ fn assert_clean(what: &str, text: &str) {
 
 #[tokio::test]
 async fn no_token_in_trace_logs_errors_or_metrics() {
-    let (items, events) = simulated(8, 10.0, 21);
+    let (items, events, _) = simulated(8, 10.0, 21);
     let exporter = siloscope::exporter::Exporter::new();
     let (logs, guard) = capture_logs();
     let mut errors = String::new();

@@ -69,7 +69,7 @@ fn row(e: &Event) -> Row {
 }
 
 async fn read_back(flavor: Flavor) {
-    let (items, events) = simulated(30, 20.0, 7);
+    let (items, events, _) = simulated(30, 20.0, 7);
     let scenario = JiraScenario::from_model(&items, &events);
     let standin = start(scenario, flavor).await;
     let tmp = tempfile::tempdir().unwrap();
@@ -129,7 +129,7 @@ async fn simulated_tickets_read_back_event_for_event_from_data_center() {
 
 #[tokio::test]
 async fn every_fault_during_a_backfill_leaves_the_store_as_a_fault_free_run_would() {
-    let (items, events) = simulated(20, 15.0, 11);
+    let (items, events, _) = simulated(20, 15.0, 11);
     let standin = start(JiraScenario::from_model(&items, &events), Flavor::Cloud).await;
     let tmp = tempfile::tempdir().unwrap();
     let token = write_token(tmp.path(), TOKEN);
@@ -167,7 +167,7 @@ async fn every_fault_during_a_backfill_leaves_the_store_as_a_fault_free_run_woul
 
 #[tokio::test]
 async fn a_malformed_issue_is_logged_with_its_url_counted_and_skipped() {
-    let (items, events) = simulated(10, 10.0, 3);
+    let (items, events, _) = simulated(10, 10.0, 3);
     let mut scenario = JiraScenario::from_model(&items, &events);
     scenario.issues[3].malformed = true;
     let bad_key = scenario.issues[3].key();
@@ -198,7 +198,7 @@ async fn a_malformed_issue_is_logged_with_its_url_counted_and_skipped() {
 
 #[tokio::test]
 async fn long_changelogs_and_comment_lists_are_read_in_full_and_an_idle_poll_is_one_request() {
-    let (items, events) = simulated(20, 15.0, 5);
+    let (items, events, _) = simulated(20, 15.0, 5);
     let scenario = JiraScenario::from_model(&items, &events);
     let long = scenario.issues.iter().filter(|i| i.histories.len() > 3).count();
     let chatty = scenario.issues.iter().filter(|i| i.comments.len() > 1).count();
@@ -234,7 +234,7 @@ async fn long_changelogs_and_comment_lists_are_read_in_full_and_an_idle_poll_is_
 
 #[tokio::test]
 async fn the_cursor_is_written_in_the_users_time_zone_so_nothing_is_missed() {
-    let (items, events) = simulated(10, 10.0, 9);
+    let (items, events, _) = simulated(10, 10.0, 9);
     let standin = start(JiraScenario::from_model(&items, &events), Flavor::Cloud).await;
     let tmp = tempfile::tempdir().unwrap();
     let token = write_token(tmp.path(), TOKEN);
