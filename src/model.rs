@@ -11,6 +11,12 @@ pub const MINUTE: Ts = 60;
 pub const HOUR: Ts = 3600;
 pub const DAY: Ts = 86_400;
 
+/// How long after an item's creation its author, a bot or an automation may still be setting it
+/// up (issue templates assign and label a second or two after "opened"; GitHub Actions labelers
+/// take tens of seconds). What they set within this window is the item's initial state, not a
+/// handoff; parsers pair events this close (a close right after a merge is part of the merge).
+pub const SETTLING: Ts = 60;
+
 /// An identity as a source sees a person: `namespace:login`, e.g. `github:alice`,
 /// `jira:557058:f5…`, `email:alice@acme.io`. The team directory maps identities to people.
 pub type Identity = String;

@@ -50,4 +50,8 @@ pub trait Source: Send {
 }
 
 /// Error kinds a source reports (`siloscope_source_errors_total{kind}`), pre-created at 0.
-pub const ERROR_KINDS: [&str; 5] = ["transport", "http", "rate_limit", "malformed", "store"];
+/// `inconsistent`: a payload kept but contradicting itself (an event dated before its item was
+/// created); `auxiliary`: an auxiliary endpoint (Jira `/status`, `/myself`) failed and the sync
+/// went on without it. Neither makes the source down.
+pub const ERROR_KINDS: [&str; 7] =
+    ["transport", "http", "rate_limit", "malformed", "store", "inconsistent", "auxiliary"];
