@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::model::{DirectorySnapshot, Event, EventKind, Item, ItemKind, LinkRelation, ReviewState, Reviewer, Ts};
 use crate::sources::github::auth::verify_jwt;
+use crate::sources::http::{Clock, SystemClock};
 
 // ---------------------------------------------------------------------------------------------
 // The scenario.
@@ -514,6 +515,8 @@ struct Inner {
     /// (window start, points) of the simulated primary limit.
     limit_window: Mutex<(i64, i64)>,
     issued: Mutex<HashMap<String, i64>>,
+    /// The time credentials are checked and issued at (`set_token_clock`).
+    token_clock: Mutex<Arc<dyn Clock>>,
     addr: SocketAddr,
 }
 
@@ -551,6 +554,7 @@ impl GithubStandIn {
             counters: Mutex::new(Counters::default()),
             limit_window: Mutex::new((0, 0)),
             issued: Mutex::new(HashMap::new()),
+            token_clock: Mutex::new(Arc::new(SystemClock)),
             addr,
         });
         let app = axum::Router::new().fallback(handle).with_state(inner.clone());
@@ -574,6 +578,13 @@ impl GithubStandIn {
         let mut c = lock(&self.inner.credentials);
         c.app = Some((app_id, public_key_der));
         c.token_lifetime = token_lifetime;
+    }
+
+    /// Checks JWTs and installation tokens, and issues tokens, at this clock's time (the wall
+    /// clock unless set): a test gives the source the same clock, so expiry never depends on how
+    /// long the test took.
+    pub fn set_token_clock(&self, clock: Arc<dyn Clock>) {
+        *lock(&self.inner.token_clock) = clock;
     }
 
     /// Serves `fault` on the next request(s), in order.
@@ -623,6 +634,10 @@ fn json_response(status: u16, body: &Value, extra: &[(&str, String)]) -> Respons
 
 fn wall_now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+fn token_now(inner: &Inner) -> i64 {
+    lock(&inner.token_clock).now() as i64
 }
 
 async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
@@ -695,7 +710,7 @@ fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
     if lock(&inner.credentials).tokens.contains(token) {
         return true;
     }
-    lock(&inner.issued).get(token).is_some_and(|&exp| exp > wall_now())
+    lock(&inner.issued).get(token).is_some_and(|&exp| exp > token_now(inner))
 }
 
 fn limit_headers(inner: &Inner, resource: &str, points: i64) -> Vec<(&'static str, String)> {
@@ -778,7 +793,7 @@ fn app_endpoint(inner: &Inner, method: &axum::http::Method, path: &str, headers:
     let creds = lock(&inner.credentials).clone();
     let valid = match (jwt, &creds.app) {
         (Some(jwt), Some((app_id, key))) => verify_jwt(jwt, key).is_some_and(|claims| {
-            let now = wall_now();
+            let now = token_now(inner);
             claims["iss"].as_str() == Some(&app_id.to_string())
                 && claims["exp"].as_i64().is_some_and(|e| e > now)
                 && claims["iat"].as_i64().is_some_and(|i| i <= now + 60)
@@ -796,7 +811,7 @@ fn app_endpoint(inner: &Inner, method: &axum::http::Method, path: &str, headers:
         c.tokens_issued += 1;
         let token = format!("ghs_standin{:04}", c.tokens_issued);
         drop(c);
-        let expires = wall_now() + creds.token_lifetime;
+        let expires = token_now(inner) + creds.token_lifetime;
         lock(&inner.issued).insert(token.clone(), expires);
         return json_response(
             201,
