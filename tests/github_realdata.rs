@@ -1,13 +1,17 @@
 //! The recorded real GitHub payloads in ../shared/realdata (or $SILOSCOPE_REALDATA): Perceval's
 //! REST and GraphQL pages and GrimoireLab's collected items parse into exactly these items and
-//! events.
+//! events, and the HTTP policy reads GitHub's real rate-limit answers.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use siloscope::model::{Event, EventKind, ItemKind, ItemState, ReviewState, SETTLING, Ts};
 use siloscope::sources::github::parse::{self, TimelineContext};
-use siloscope::sources::http::{ApiClient, BoxFuture, HttpRequest, HttpResponse, HttpSettings, ManualClock, Transport};
+use siloscope::sources::http::{
+    ApiClient, BoxFuture, Budget, HttpRequest, HttpResponse, HttpSettings, ManualClock, Method, Transport,
+};
 
 fn realdata_file(path: &str) -> Value {
     let dir = std::env::var_os("SILOSCOPE_REALDATA")
@@ -438,9 +442,84 @@ fn rest_pull_requests_and_issues_close_by_the_same_rules() {
     );
 }
 
-#[test]
-fn the_real_403_abuse_body_and_rate_limit_documents_are_what_the_policy_reads() {
-    assert!(realdata("abuse_rate_limit")["message"].as_str().unwrap().contains("abuse detection"));
-    let rl = realdata("rate_limit");
-    assert_eq!(rl["resources"]["graphql"]["remaining"], 5000);
+/// Answers from a script, in order.
+struct Script(Mutex<VecDeque<HttpResponse>>);
+
+impl Transport for Script {
+    fn send<'a>(&'a self, _: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>> {
+        let next = self.0.lock().unwrap().pop_front().ok_or_else(|| "script exhausted".to_string());
+        Box::pin(async move { next })
+    }
+}
+
+/// GitHub's answer to `GET /rate_limit`: the recorded document, and in `x-ratelimit-*` headers
+/// the numbers of the budget the request counted against (`core`), as on every REST answer.
+fn rate_limit_answer(file: &str) -> HttpResponse {
+    let doc = realdata(file);
+    let core = &doc["resources"]["core"];
+    let (limit, remaining) = (core["limit"].as_i64().unwrap(), core["remaining"].as_i64().unwrap());
+    let headers = [
+        ("x-ratelimit-limit", limit.to_string()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-used", (limit - remaining).to_string()),
+        ("x-ratelimit-reset", core["reset"].to_string()),
+        ("x-ratelimit-resource", "core".to_string()),
+    ];
+    HttpResponse {
+        status: 200,
+        headers: headers.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        body: serde_json::to_vec(&doc).unwrap(),
+    }
+}
+
+fn gauge(metrics: &str, name: &str) -> Option<f64> {
+    let prefix = format!("{name}{{source=\"gh\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn the_real_403_abuse_body_and_rate_limit_documents_are_what_the_policy_reads() {
+    // Recorded a minute before the search budget's reset (1511192122).
+    let clock = Arc::new(ManualClock::new(1_511_192_062.0));
+    let abuse =
+        HttpResponse { status: 403, headers: vec![], body: serde_json::to_vec(&realdata("abuse_rate_limit")).unwrap() };
+    let script = [
+        abuse,
+        rate_limit_answer("rate_limit"),
+        rate_limit_answer("rate_limit_aaa"),
+        rate_limit_answer("rate_limit_bbb"),
+    ];
+    let transport = Arc::new(Script(Mutex::new(script.into())));
+    let client = ApiClient::new("gh", transport, clock.clone(), HttpSettings::default());
+    let exporter = siloscope::exporter::Exporter::new();
+    exporter.health.register_source("gh");
+    client.set_health(exporter.health.clone());
+    let get = HttpRequest {
+        method: Method::Get,
+        url: "https://api.github.com/rate_limit".into(),
+        headers: vec![],
+        body: None,
+        authorization: None,
+    };
+    let remaining = || gauge(&exporter.render(), "siloscope_source_rate_limit_remaining");
+
+    // The abuse-detection 403 is a secondary limit: a minute's wait, then the document.
+    let (_, doc) = client.send_json(&get, Budget::Rest, false).await.unwrap();
+    assert_eq!(doc["resources"]["graphql"]["remaining"], 5000);
+    assert_eq!(clock.sleeps(), vec![Duration::from_secs(60)]);
+    let errors = exporter.render();
+    assert!(
+        errors.lines().any(|l| l.starts_with("siloscope_source_errors_total{")
+            && l.contains("kind=\"rate_limit\"")
+            && l.ends_with(" 1")),
+        "{errors}"
+    );
+    assert_eq!(remaining(), Some(4990.0));
+    // 10 left of the core budget: published, and still no reason to wait.
+    client.send_json(&get, Budget::Rest, false).await.unwrap();
+    assert_eq!(remaining(), Some(10.0));
+    client.send_json(&get, Budget::Rest, false).await.unwrap();
+    assert_eq!(remaining(), Some(4990.0));
+    assert_eq!(clock.sleeps().len(), 1, "{:?}", clock.sleeps());
+    assert_eq!(client.stats().requests, 4);
 }

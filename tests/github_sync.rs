@@ -539,7 +539,7 @@ async fn rest_endpoints_page_with_link_headers_and_answer_etags_with_304() {
     }
     assert_eq!(pages, in_repo.len().div_ceil(7));
     let keys: BTreeSet<String> = listed.iter().map(|i| i.key.clone()).collect();
-    let expected: BTreeSet<String> = in_repo.iter().map(|i| parse::item_key(&repo, i.number)).collect();
+    let expected: BTreeSet<String> = in_repo.iter().map(|i| format!("github:{repo}#{}", i.number)).collect();
     assert_eq!(keys, expected);
     // The same list again: 304, served from the stored copy, no rate-limit point spent.
     let first = format!("{}/repos/{repo}/issues?state=all&per_page=7&sort=updated&direction=asc", standin.url());
