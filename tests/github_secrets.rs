@@ -66,10 +66,12 @@ async fn no_secret_in_trace_logs_errors_or_metrics() {
     sync(&mut src, &mut store, T0 + 10 * 86_400).await;
     assert!(!dump(&store).0.is_empty());
 
-    // A GitHub App source.
+    // A GitHub App source; the stand-in issues its tokens on the source's clock.
+    let app_clock = clock();
+    standin.set_token_clock(app_clock.clone());
     let mut cfg = config(&standin, write_token(tmp.path(), "unused"));
     cfg.auth = GithubAuth::App { app_id: 77, private_key_file: key_path(), installation_id: Some(9) };
-    let mut app = source(cfg, clock());
+    let mut app = source(cfg, app_clock.clone());
     app.attach_health(exporter.health.clone());
     let mut app_store = open_store(tmp.path(), "app.db");
     sync(&mut app, &mut app_store, T0 + 10 * 86_400).await;
@@ -83,7 +85,7 @@ async fn no_secret_in_trace_logs_errors_or_metrics() {
     let other = AppAuth::load(78, &key_path(), None, "app").unwrap();
     let mut cfg = config(&standin, write_token(tmp.path(), "unused"));
     cfg.auth = GithubAuth::App { app_id: 78, private_key_file: key_path(), installation_id: Some(9) };
-    let mut bad_app = source(cfg, clock());
+    let mut bad_app = source(cfg, app_clock);
     let e = bad_app.step(None, T0).await.unwrap_err();
     errors.push_str(&format!("{e}\n{e:?}\n{other:?}\n"));
     drop(guard);

@@ -481,18 +481,24 @@ async fn github_app_installation_tokens_are_renewed_before_they_expire() {
     let app = AppAuth::load(4242, &key_path, None, "gh").unwrap();
     // Tokens live 6 minutes: renewed once less than 5 are left.
     standin.set_app(4242, app.public_key_der(), 360);
+    // The stand-in issues and checks tokens on the source's clock, a fixed time long past:
+    // nothing depends on the wall clock or on how long the test takes.
+    let clock = Arc::new(ManualClock::new((T0 + 86_400) as f64));
+    standin.set_token_clock(clock.clone());
     let mut cfg = config(&standin, write_token(tmp.path(), "unused"));
     cfg.auth = GithubAuth::App { app_id: 4242, private_key_file: key_path, installation_id: None };
-    let clock: Arc<ManualClock> = clock();
     let mut src = source(cfg, clock.clone());
     let mut store = open_store(tmp.path(), "app.db");
     sync(&mut src, &mut store, T0 + 86_400).await;
     assert_eq!(standin.counters().tokens_issued, 1);
     sync(&mut src, &mut store, T0 + 86_400).await;
     assert_eq!(standin.counters().tokens_issued, 1, "a fresh token is reused");
-    clock.advance(70.0);
+    clock.advance(10.0);
     sync(&mut src, &mut store, T0 + 86_400).await;
-    assert_eq!(standin.counters().tokens_issued, 2, "renewed with less than 5 minutes left");
+    assert_eq!(standin.counters().tokens_issued, 1, "5 min 50 s left: still reused");
+    clock.advance(60.0);
+    sync(&mut src, &mut store, T0 + 86_400).await;
+    assert_eq!(standin.counters().tokens_issued, 2, "4 min 50 s left: renewed");
     assert!(!dump(&store).0.is_empty());
 }
 
@@ -533,7 +539,7 @@ async fn rest_endpoints_page_with_link_headers_and_answer_etags_with_304() {
     }
     assert_eq!(pages, in_repo.len().div_ceil(7));
     let keys: BTreeSet<String> = listed.iter().map(|i| i.key.clone()).collect();
-    let expected: BTreeSet<String> = in_repo.iter().map(|i| parse::item_key(&repo, i.number)).collect();
+    let expected: BTreeSet<String> = in_repo.iter().map(|i| format!("github:{repo}#{}", i.number)).collect();
     assert_eq!(keys, expected);
     // The same list again: 304, served from the stored copy, no rate-limit point spent.
     let first = format!("{}/repos/{repo}/issues?state=all&per_page=7&sort=updated&direction=asc", standin.url());

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::model::{DirectorySnapshot, Event, EventKind, Item, ItemKind, LinkRelation, ReviewState, Reviewer, Ts};
 use crate::sources::github::auth::verify_jwt;
+use crate::sources::http::{Clock, SystemClock};
 
 // ---------------------------------------------------------------------------------------------
 // The scenario.
@@ -339,10 +340,11 @@ impl Scenario {
                 EventKind::Reopened => Some(node(NodeKind::Reopened)),
                 EventKind::Merged => {
                     it.merged_by = actor.clone();
-                    // GitHub closes a pull request as it merges it.
+                    // GitHub closes a pull request as it merges it: listed before the merge in the
+                    // same second, or after it in the next (a merge that straddles a second).
                     it.timeline.push(Node {
                         id: format!("{}/close", e.id),
-                        at: e.at,
+                        at: e.at + (hash(&e.id) % 2) as Ts,
                         actor: actor.clone(),
                         kind: NodeKind::Closed(None),
                     });
@@ -439,6 +441,13 @@ impl Scenario {
     }
 }
 
+/// When a pull request's commit (authored at `authored`, the node's time) was committed: a
+/// third were rebased, moved by the 3 d 5 h 10 min 33 s of the real recorded commit 53b970e of
+/// chaoss/grimoirelab-perceval#1.
+fn committed_at(oid: &str, authored: Ts) -> Ts {
+    if hash(oid) % 3 == 0 { authored + 277_833 } else { authored }
+}
+
 fn hash(text: &str) -> u128 {
     // FNV-1a, 128-bit: stable fake commit ids.
     let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
@@ -506,6 +515,8 @@ struct Inner {
     /// (window start, points) of the simulated primary limit.
     limit_window: Mutex<(i64, i64)>,
     issued: Mutex<HashMap<String, i64>>,
+    /// The time credentials are checked and issued at (`set_token_clock`).
+    token_clock: Mutex<Arc<dyn Clock>>,
     addr: SocketAddr,
 }
 
@@ -543,6 +554,7 @@ impl GithubStandIn {
             counters: Mutex::new(Counters::default()),
             limit_window: Mutex::new((0, 0)),
             issued: Mutex::new(HashMap::new()),
+            token_clock: Mutex::new(Arc::new(SystemClock)),
             addr,
         });
         let app = axum::Router::new().fallback(handle).with_state(inner.clone());
@@ -566,6 +578,13 @@ impl GithubStandIn {
         let mut c = lock(&self.inner.credentials);
         c.app = Some((app_id, public_key_der));
         c.token_lifetime = token_lifetime;
+    }
+
+    /// Checks JWTs and installation tokens, and issues tokens, at this clock's time (the wall
+    /// clock unless set): a test gives the source the same clock, so expiry never depends on how
+    /// long the test took.
+    pub fn set_token_clock(&self, clock: Arc<dyn Clock>) {
+        *lock(&self.inner.token_clock) = clock;
     }
 
     /// Serves `fault` on the next request(s), in order.
@@ -615,6 +634,10 @@ fn json_response(status: u16, body: &Value, extra: &[(&str, String)]) -> Respons
 
 fn wall_now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+fn token_now(inner: &Inner) -> i64 {
+    lock(&inner.token_clock).now() as i64
 }
 
 async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
@@ -687,7 +710,7 @@ fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
     if lock(&inner.credentials).tokens.contains(token) {
         return true;
     }
-    lock(&inner.issued).get(token).is_some_and(|&exp| exp > wall_now())
+    lock(&inner.issued).get(token).is_some_and(|&exp| exp > token_now(inner))
 }
 
 fn limit_headers(inner: &Inner, resource: &str, points: i64) -> Vec<(&'static str, String)> {
@@ -770,7 +793,7 @@ fn app_endpoint(inner: &Inner, method: &axum::http::Method, path: &str, headers:
     let creds = lock(&inner.credentials).clone();
     let valid = match (jwt, &creds.app) {
         (Some(jwt), Some((app_id, key))) => verify_jwt(jwt, key).is_some_and(|claims| {
-            let now = wall_now();
+            let now = token_now(inner);
             claims["iss"].as_str() == Some(&app_id.to_string())
                 && claims["exp"].as_i64().is_some_and(|e| e > now)
                 && claims["iat"].as_i64().is_some_and(|i| i <= now + 60)
@@ -788,7 +811,7 @@ fn app_endpoint(inner: &Inner, method: &axum::http::Method, path: &str, headers:
         c.tokens_issued += 1;
         let token = format!("ghs_standin{:04}", c.tokens_issued);
         drop(c);
-        let expires = wall_now() + creds.token_lifetime;
+        let expires = token_now(inner) + creds.token_lifetime;
         lock(&inner.issued).insert(token.clone(), expires);
         return json_response(
             201,
@@ -892,7 +915,7 @@ fn node_json(s: &Scenario, n: &Node, comments_first: usize) -> Value {
         }),
         NodeKind::Commit { oid, author, email, message } => json!({
             "__typename": "PullRequestCommit", "id": n.id,
-            "commit": {"oid": oid, "committedDate": fmt_time(n.at), "authoredDate": fmt_time(n.at), "message": message,
+            "commit": {"oid": oid, "committedDate": fmt_time(committed_at(oid, n.at)), "authoredDate": fmt_time(n.at), "message": message,
                        "author": {"name": author.as_ref().map_or("", |a| a.login.as_str()), "email": email,
                                   "user": author.as_ref().map_or(Value::Null, |a| json!({"login": a.login}))}}
         }),
@@ -1373,7 +1396,7 @@ fn rest_timeline_event(s: &Scenario, n: &Node) -> Option<Value> {
         NodeKind::Commit { oid, author, email, message } => {
             return Some(json!({ "event": "committed", "sha": oid, "node_id": format!("C_{oid}"), "message": message,
                                 "author": {"name": author.as_ref().map_or("", |a| a.login.as_str()), "email": email, "date": fmt_time(n.at)},
-                                "committer": {"name": author.as_ref().map_or("", |a| a.login.as_str()), "email": email, "date": fmt_time(n.at)} }));
+                                "committer": {"name": author.as_ref().map_or("", |a| a.login.as_str()), "email": email, "date": fmt_time(committed_at(oid, n.at))} }));
         }
     };
     v["event"] = json!(event);
@@ -1478,7 +1501,7 @@ fn rest(
                             .filter_map(|node| match &node.kind {
                                 NodeKind::Commit { oid, author, email, message } => Some(json!({ "sha": oid, "node_id": node.id,
                                     "commit": {"message": message, "author": {"name": author.as_ref().map_or("", |a| a.login.as_str()), "email": email, "date": fmt_time(node.at)},
-                                               "committer": {"name": author.as_ref().map_or("", |a| a.login.as_str()), "email": email, "date": fmt_time(node.at)}},
+                                               "committer": {"name": author.as_ref().map_or("", |a| a.login.as_str()), "email": email, "date": fmt_time(committed_at(oid, node.at))}},
                                     "author": user_rest(author), "committer": user_rest(author) })),
                                 _ => None,
                             })

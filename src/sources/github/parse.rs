@@ -1,11 +1,13 @@
 //! Maps GitHub payloads (GraphQL nodes as the source's documents select them, and the REST
 //! shapes other collectors read) to model items and events. Pure functions: no I/O, no clock.
 //! A payload missing what an item needs is an error naming the item, never a panic.
+//! Both shapes follow the same rules: a commit happens when it was authored, and the close that
+//! comes with a merge (within `SETTLING` of it, before or after) is part of the merge.
 
 use serde_json::Value;
 
 use crate::model::{
-    Event, EventKind, Identity, Item, ItemKind, ItemState, LinkRelation, ReviewState, Reviewer, Ts, identity,
+    Event, EventKind, Identity, Item, ItemKind, ItemState, LinkRelation, ReviewState, Reviewer, SETTLING, Ts, identity,
 };
 use crate::sources::http::parse_time;
 
@@ -356,9 +358,7 @@ pub fn graphql_item(v: &Value, ctx: &ItemContext<'_>) -> Result<(Item, Vec<Event
         }
     }
     let ctx_item = TimelineContext { key: &key, scope, kind, merged_at };
-    for node in nodes {
-        timeline_node(node, &ctx_item, &mut events).map_err(|why| bad(&why))?;
-    }
+    timeline_into(nodes, &ctx_item, &mut events).map_err(|why| bad(&why))?;
     Ok((item, events))
 }
 
@@ -378,7 +378,8 @@ pub struct TimelineContext<'a> {
     /// The repository's current `owner/name`.
     pub scope: &'a str,
     pub kind: ItemKind,
-    /// When the pull request was merged: its accompanying `ClosedEvent` is not a close.
+    /// When the pull request was merged (its `mergedAt`): the `ClosedEvent` that comes with the
+    /// merge is part of it, not a close of its own.
     pub merged_at: Option<Ts>,
 }
 
@@ -386,10 +387,66 @@ pub struct TimelineContext<'a> {
 /// recorded pages, which name the type `eventType`). Errors name the first bad node.
 pub fn timeline_events(nodes: &[Value], ctx: &TimelineContext<'_>) -> Result<Vec<Event>, String> {
     let mut events = Vec::new();
-    for node in nodes {
-        timeline_node(node, ctx, &mut events)?;
-    }
+    timeline_into(nodes, ctx, &mut events)?;
     Ok(events)
+}
+
+fn timeline_into(nodes: &[Value], ctx: &TimelineContext<'_>, out: &mut Vec<Event>) -> Result<(), String> {
+    let of_merge = merge_closes(nodes, ctx);
+    for (node, of_merge) in nodes.iter().zip(of_merge) {
+        if !of_merge {
+            timeline_node(node, ctx, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a pull request's close at `closed` comes with its merge at `merged`. GitHub closes a
+/// pull request as it merges it, in the same second or the next, and lists the two in either
+/// order; `SETTLING` is the tolerance every parser pairs such events with.
+pub fn closes_with_merge(closed: Ts, merged: Ts) -> bool {
+    (closed - merged).abs() <= SETTLING
+}
+
+fn node_type(node: &Value) -> Option<&str> {
+    str_at(node, "__typename").or_else(|| str_at(node, "eventType"))
+}
+
+/// For each node, whether it is the `ClosedEvent` of a merge of this pull request (a
+/// `MergedEvent` of the same nodes, else the item's `mergedAt`): within `SETTLING` of it, before
+/// or after, with no `ReopenedEvent` between the two. Any other close is one of its own.
+fn merge_closes(nodes: &[Value], ctx: &TimelineContext<'_>) -> Vec<bool> {
+    let mut out = vec![false; nodes.len()];
+    if ctx.kind != ItemKind::PullRequest {
+        return out;
+    }
+    let of_type = |t: &'static str| {
+        nodes
+            .iter()
+            .enumerate()
+            .filter(move |(_, n)| node_type(n) == Some(t))
+            .filter_map(|(i, n)| time_at(n, "createdAt").map(|at| (i, at)))
+    };
+    // The MergedEvent when these nodes hold it, else the item's mergedAt (a page without it).
+    let mut merges: Vec<(Option<usize>, Ts)> = of_type("MergedEvent").map(|(i, at)| (Some(i), at)).collect();
+    if merges.is_empty() {
+        merges.extend(ctx.merged_at.map(|at| (None, at)));
+    }
+    if merges.is_empty() {
+        return out;
+    }
+    let reopens: Vec<(usize, Ts)> = of_type("ReopenedEvent").collect();
+    for (i, closed) in of_type("ClosedEvent") {
+        out[i] = merges.iter().any(|&(m, merged)| {
+            closes_with_merge(closed, merged)
+                && !reopens.iter().any(|&(r, reopened)| match m {
+                    // Timeline order where both are nodes; else time (a reopen the same second counts).
+                    Some(m) => i.min(m) < r && r < i.max(m),
+                    None => closed.min(merged) <= reopened && reopened <= closed.max(merged),
+                })
+        });
+    }
+    out
 }
 
 fn reviewer_of(v: &Value) -> Option<Reviewer> {
@@ -400,7 +457,7 @@ fn reviewer_of(v: &Value) -> Option<Reviewer> {
 }
 
 fn timeline_node(node: &Value, ctx: &TimelineContext<'_>, out: &mut Vec<Event>) -> Result<(), String> {
-    let Some(typename) = str_at(node, "__typename").or_else(|| str_at(node, "eventType")) else {
+    let Some(typename) = node_type(node) else {
         return Err("a timeline node without __typename".into());
     };
     let needs_id = |node: &Value| event_id(node).ok_or_else(|| format!("a {typename} without id"));
@@ -447,11 +504,9 @@ fn timeline_node(node: &Value, ctx: &TimelineContext<'_>, out: &mut Vec<Event>) 
             }
         }
         "ClosedEvent" => {
+            // The close that comes with a merge never gets here (`merge_closes`).
             let at = at_of(node, "createdAt")?;
             if ctx.kind == ItemKind::PullRequest {
-                if ctx.merged_at == Some(at) {
-                    return Ok(()); // the close that comes with a merge
-                }
                 push(needs_id(node)?, at, who, EventKind::Closed { completed: false });
             } else {
                 let completed = !matches!(str_at(node, "stateReason"), Some("NOT_PLANNED") | Some("DUPLICATE"));
@@ -509,10 +564,11 @@ fn timeline_node(node: &Value, ctx: &TimelineContext<'_>, out: &mut Vec<Event>) 
             }
         }
         "PullRequestCommit" => {
+            // When the work was done: a rebase or an amend moves the committed date, by weeks.
             let commit = obj(node, "commit").ok_or("a PullRequestCommit without commit")?;
-            let at = time_at(commit, "committedDate")
-                .or_else(|| time_at(commit, "authoredDate"))
-                .ok_or("a commit without a valid committedDate")?;
+            let at = time_at(commit, "authoredDate")
+                .or_else(|| time_at(commit, "committedDate"))
+                .ok_or("a commit without a valid authoredDate")?;
             let author = obj(commit, "author").and_then(git_actor);
             let mut co = co_authors(str_at(commit, "message").unwrap_or(""));
             co.retain(|c| Some(c) != author.as_ref());
@@ -574,8 +630,10 @@ fn timeline_node(node: &Value, ctx: &TimelineContext<'_>, out: &mut Vec<Event>) 
 // REST shapes (what REST collectors read; the stand-in serves them too).
 
 /// An issue or pull request from `GET /repos/{o}/{r}/issues` (or `/pulls`, `/pulls/{n}`) with its
-/// `Opened` event, and `Merged` when the pull request says when and by whom. REST lists carry no
-/// history; comments, reviews and commits come from their own endpoints.
+/// `Opened` event, `Merged` when the pull request says when, and `Closed` when it is closed by
+/// other than its merge (`closed_at` more than `SETTLING` from `merged_at`, as in the timeline).
+/// REST lists carry no history (only the last close); comments, reviews and commits come from
+/// their own endpoints.
 pub fn rest_item(v: &Value, source: &str) -> Result<(Item, Vec<Event>), Malformed> {
     let url = str_at(v, "html_url").unwrap_or("(no url)").to_string();
     let bad = |why: &str| Malformed { url: url.clone(), why: why.to_string() };
@@ -584,7 +642,16 @@ pub fn rest_item(v: &Value, source: &str) -> Result<(Item, Vec<Event>), Malforme
     let is_pull = v.get("pull_request").is_some() || v.get("merged").is_some() || url.contains("/pull/");
     let created_at = time_at(v, "created_at").ok_or_else(|| bad("no valid created_at"))?;
     let updated_at = time_at(v, "updated_at").ok_or_else(|| bad("no valid updated_at"))?;
-    let merged = v.get("merged").and_then(Value::as_bool) == Some(true) || time_at(v, "merged_at").is_some();
+    // `/pulls` says `merged` / `merged_at`; `/issues` lists say it in `pull_request.merged_at`
+    // (older recordings not at all: whether such a closed pull request merged is unknown).
+    let listed_pull = obj(v, "pull_request");
+    let merged_at = time_at(v, "merged_at").or_else(|| listed_pull.and_then(|p| time_at(p, "merged_at")));
+    let merged = v.get("merged").and_then(Value::as_bool) == Some(true) || merged_at.is_some();
+    let merge_known = !is_pull
+        || merged
+        || v.get("merged").is_some()
+        || v.get("merged_at").is_some()
+        || listed_pull.is_some_and(|p| p.get("merged_at").is_some());
     let state = match str_at(v, "state") {
         Some("open") => ItemState::Open,
         Some("closed") if merged => ItemState::Merged,
@@ -617,13 +684,27 @@ pub fn rest_item(v: &Value, source: &str) -> Result<(Item, Vec<Event>), Malforme
         actor: author,
         kind: EventKind::Opened,
     }];
-    if let Some(at) = time_at(v, "merged_at") {
+    if let Some(at) = merged_at {
         events.push(Event {
             id: format!("github:{node}#merged"),
-            item: key,
+            item: key.clone(),
             at,
             actor: obj(v, "merged_by").and_then(actor),
             kind: EventKind::Merged,
+        });
+    }
+    // A merged pull request without its merge time (an anonymised record) was closed by the merge.
+    let closed_at = time_at(v, "closed_at").filter(|_| state != ItemState::Open && merge_known);
+    if let Some(at) = closed_at
+        && !(merged && merged_at.is_none_or(|m| closes_with_merge(at, m)))
+    {
+        let completed = !is_pull && !matches!(str_at(v, "state_reason"), Some("not_planned") | Some("duplicate"));
+        events.push(Event {
+            id: format!("github:{node}#closed"),
+            item: key,
+            at,
+            actor: obj(v, "closed_by").and_then(actor),
+            kind: EventKind::Closed { completed },
         });
     }
     Ok((item, events))
@@ -700,9 +781,10 @@ pub fn rest_commits(list: &Value, item: &str) -> Result<Vec<Event>, String> {
     for c in arr {
         let sha = str_at(c, "sha").ok_or("a commit without sha")?;
         let commit = obj(c, "commit").ok_or("a commit without details")?;
-        let at = obj(commit, "committer")
+        // The authored date, as in the GraphQL timeline (a rebase moves the committer's).
+        let at = obj(commit, "author")
             .and_then(|x| time_at(x, "date"))
-            .or_else(|| obj(commit, "author").and_then(|x| time_at(x, "date")))
+            .or_else(|| obj(commit, "committer").and_then(|x| time_at(x, "date")))
             .ok_or("a commit without a valid date")?;
         let author = obj(c, "author")
             .and_then(actor)
