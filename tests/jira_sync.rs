@@ -450,8 +450,47 @@ async fn jql_dates_follow_the_users_zone_across_daylight_saving_changes() {
         assert!(log.lines().any(|l| l.contains("time_zone=America/New_York") && l.contains("/myself")), "{log}");
         let (items, _) = dump(&store);
         assert_eq!(items.len(), total, "{flavor:?}: every issue of the paged backfill");
-        let queries = standin.counters().jql;
-        assert!(queries.len() > 20, "{} searches", queries.len());
+        // Each page starts where the last ended, as Jira reads the JQL in New York time: never
+        // later (that skips), and within the minute JQL dates round to (not an hour early, as a
+        // fixed UTC-5 would be in summer), except in the hour 2023-11-05 has twice, where the
+        // wall time could be read as either and an earlier one is written.
+        let c = standin.counters();
+        assert!(c.jql.len() > 20, "{} searches", c.jql.len());
+        let readings = |jql: &str| -> Option<Vec<Ts>> {
+            let wall = jql.split("updated >= \"").nth(1)?.split('"').next()?;
+            let wall = chrono::NaiveDateTime::parse_from_str(wall, "%Y-%m-%d %H:%M").ok()?;
+            use chrono::TimeZone;
+            Some(ZONE.from_local_datetime(&wall).single().map_or_else(
+                || {
+                    ZONE.from_local_datetime(&wall)
+                        .earliest()
+                        .into_iter()
+                        .chain(ZONE.from_local_datetime(&wall).latest())
+                        .map(|t| t.timestamp())
+                        .collect()
+                },
+                |t| vec![t.timestamp()],
+            ))
+        };
+        let mut checked = 0;
+        for k in 1..c.jql.len() {
+            let (Some(now), Some(newest)) = (readings(&c.jql[k]), c.newest_served[k - 1]) else { continue };
+            if readings(&c.jql[k - 1]) == Some(now.clone()) {
+                continue; // paging on within one minute
+            }
+            assert!(now.iter().all(|&r| r <= newest), "{flavor:?}: {} read as {now:?}, after {newest}", c.jql[k]);
+            use chrono::TimeZone;
+            let wall_of_newest = ZONE.timestamp_opt(newest, 0).unwrap().naive_local();
+            let twice = ZONE.from_local_datetime(&wall_of_newest).single().is_none();
+            let slack = if twice { 3600 + 60 } else { 60 };
+            assert!(
+                now.iter().all(|&r| r > newest - slack),
+                "{flavor:?}: {} read as {now:?}, long before {newest}",
+                c.jql[k]
+            );
+            checked += 1;
+        }
+        assert!(checked > 15, "{checked} page starts checked");
 
         // A fixed offset is right for half the year only: UTC-4 (summer time) in November skips.
         let mut fixed = cfg.clone();

@@ -516,8 +516,9 @@ pub struct Counters {
     pub statuses: u64,
     pub myself: u64,
     pub faults_served: u64,
-    /// The JQL of every search, in order.
+    /// The JQL of every search, in order, and the newest `updated` of the page it was answered.
     pub jql: Vec<String>,
+    pub newest_served: Vec<Option<Ts>>,
 }
 
 /// How the stand-in answers an auxiliary endpoint (`/myself`, `/status`).
@@ -768,8 +769,9 @@ fn route(inner: &Inner, uri: &axum::http::Uri, headers: &HeaderMap) -> Response 
                 }
                 Flavor::DataCenter => num("startAt", 0),
             };
-            let page: Vec<Value> =
-                hits.iter().skip(start).take(max).map(|i| issue_json(&scenario, settings, i)).collect();
+            let served: Vec<&&JiraIssue> = hits.iter().skip(start).take(max).collect();
+            lock(&inner.counters).newest_served.push(served.iter().map(|i| i.updated).max());
+            let page: Vec<Value> = served.iter().map(|i| issue_json(&scenario, settings, i)).collect();
             let end = start + page.len();
             let body = match settings.flavor {
                 Flavor::Cloud => {
