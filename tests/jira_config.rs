@@ -91,3 +91,19 @@ fn every_jira_mistake_is_reported_on_its_line() {
     assert!(lines.iter().any(|(l, m)| *l == 9 && *m == "this Jira Cloud source has no `email`"), "{p:#?}");
     assert!(lines.iter().any(|(l, m)| *l == 9 && *m == "this Jira source reads nothing"), "{p:#?}");
 }
+
+#[test]
+fn the_example_configs_jira_block_uncommented_is_valid() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/siloscope.example.toml")).unwrap();
+    let start = text.find("# A Jira source").expect("a Jira block in the example");
+    let block: String = text[start..]
+        .lines()
+        .skip_while(|l| *l != "# [[sources]]")
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or("")))
+        .collect();
+    let j = jira(&block);
+    assert_eq!((j.base_url.as_str(), j.flavor, j.time_zone), ("https://acme.atlassian.net", Flavor::Cloud, None));
+    let j = jira(&block.replace("# time_zone", "time_zone"));
+    assert_eq!(j.time_zone, Some(JiraZone::Named(chrono_tz::Europe::Berlin)));
+}
