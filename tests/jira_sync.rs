@@ -410,11 +410,13 @@ async fn a_failing_status_list_or_myself_is_a_warning_and_a_health_metric_not_a_
 /// of the winter 2023/24 (clocks set back at 06:00 UTC on 2023-11-05, forward at 07:00 UTC on
 /// 2024-03-10), with a status change each.
 fn across_dst() -> JiraScenario {
-    let mut s = JiraScenario::default();
-    s.statuses = vec![
-        Status::new("1", "To Do", StatusCategory::ToDo),
-        Status::new("3", "In Progress", StatusCategory::InProgress),
-    ];
+    let mut s = JiraScenario {
+        statuses: vec![
+            Status::new("1", "To Do", StatusCategory::ToDo),
+            Status::new("3", "In Progress", StatusCategory::InProgress),
+        ],
+        ..JiraScenario::default()
+    };
     let mut number = 0;
     for change in [1_699_164_000, 1_710_054_000] {
         for k in 0..52 {
@@ -522,8 +524,8 @@ async fn jql_dates_follow_the_users_zone_across_daylight_saving_changes() {
 
 #[tokio::test]
 async fn a_link_removed_in_the_changelog_no_longer_counts() {
-    let mut s = JiraScenario::default();
-    s.statuses = vec![Status::new("1", "To Do", StatusCategory::ToDo)];
+    let mut s =
+        JiraScenario { statuses: vec![Status::new("1", "To Do", StatusCategory::ToDo)], ..JiraScenario::default() };
     let t = T0 + 86_400;
     let mut decision = JiraIssue::new("PAY", 1, t, "amy", "To Do");
     decision.issue_type = "Decision".into();

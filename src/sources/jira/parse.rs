@@ -556,8 +556,8 @@ pub fn issue(v: &Value, comments: Option<&[Value]>, ctx: &IssueContext) -> Resul
             continue;
         };
         let Some(relation) = phrase.and_then(|p| ctx.links.relation(p)) else { continue };
-        if !links.contains_key(&(relation, target.to_string())) {
-            links.insert((relation, target.to_string()), usize::MAX);
+        if let std::collections::hash_map::Entry::Vacant(slot) = links.entry((relation, target.to_string())) {
+            slot.insert(usize::MAX);
             events.push(ev(
                 format!("{base}/link/{target}"),
                 created,
