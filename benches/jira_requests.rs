@@ -1,7 +1,7 @@
 //! API requests the Jira source spends against the stand-in: a full backfill of 1000 issues
 //! (20 histories and 5 comments each; one in ten with a changelog longer than the 100 Jira
 //! embeds, one in fifty with more comments than the 20 it embeds), and an idle poll, on Cloud and
-//! Data Center. Run: `cargo bench --bench jira_requests`.
+//! Data Center; the user's time zone is read from `/myself`. Run: `cargo bench --bench jira_requests`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use siloscope::sources::Source;
 use siloscope::sources::http::{HttpSettings, ManualClock, OctocrabTransport};
 use siloscope::sources::jira::{Flavor, JiraAuth, JiraConfig, JiraSource};
 use siloscope::standin::jira::{
-    ChangeItem, History, JiraComment, JiraIssue, JiraScenario, JiraStandIn, StandInSettings, Status,
+    Auxiliary, ChangeItem, History, JiraComment, JiraIssue, JiraScenario, JiraStandIn, StandInSettings, Status,
 };
 
 const TOKEN: &str = "jira-benchmark-token";
@@ -23,7 +23,7 @@ fn scenario() -> JiraScenario {
     let mut s = JiraScenario::default();
     let statuses = [("1", "To Do", StatusCategory::ToDo), ("2", "In Progress", StatusCategory::InProgress)];
     for (id, name, category) in statuses {
-        s.statuses.push(Status { id: id.into(), name: name.into(), category });
+        s.statuses.push(Status::new(id, name, category));
     }
     let people = ["amy", "bo", "cy", "dee", "eli", "fay", "gus", "hal"];
     let mut next = 100_000u64;
@@ -98,7 +98,9 @@ async fn run(flavor: Flavor) {
         flavor,
         email: EMAIL.into(),
         token: TOKEN.into(),
-        utc_offset_minutes: 60,
+        time_zone: chrono_tz::Europe::Berlin,
+        myself: Auxiliary::Serve,
+        status_list: Auxiliary::Serve,
         embedded_histories: 100,
         embedded_comments: 20,
     };
@@ -109,7 +111,6 @@ async fn run(flavor: Flavor) {
     let mut cfg = JiraConfig::cloud(&standin.url(), EMAIL, &[]);
     cfg.flavor = flavor;
     cfg.auth = JiraAuth { email: Some(EMAIL.into()), token_env: None, token_file: Some(token_file) };
-    cfg.utc_offset_minutes = 60;
     cfg.team_field = Some("customfield_10400".into());
     let transport = Arc::new(OctocrabTransport::new(Duration::from_secs(5)).expect("transport"));
     let clock = Arc::new(ManualClock::new(1e9));
@@ -122,13 +123,14 @@ async fn run(flavor: Flavor) {
     assert_eq!(items, ISSUES);
     println!(
         "{flavor:?} backfill: {items} issues, {events} events in {steps} steps, {:.1?}: {} requests \
-         ({} searches, {} changelogs, {} comment lists, {} status lists) = {:.0} requests per 1000 issues",
+         ({} searches, {} changelogs, {} comment lists, {} status lists, {} /myself) = {:.0} requests per 1000 issues",
         took,
         c.requests,
         c.searches,
         c.changelogs,
         c.comments,
         c.statuses,
+        c.myself,
         c.requests as f64 * 1000.0 / items as f64
     );
     standin.reset_counters();

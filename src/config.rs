@@ -17,7 +17,7 @@ use crate::model::{DAY, HOUR, Identity, MINUTE, Ts, identity};
 use crate::signals::{HandoffKind, SignalsConfig};
 use crate::sources::github::{GithubAuth, GithubConfig, default_graphql_url};
 use crate::sources::gitlab::GitlabConfig;
-use crate::sources::jira::{Flavor as JiraFlavor, JiraAuth, JiraConfig, LinkNames};
+use crate::sources::jira::{Flavor as JiraFlavor, JiraAuth, JiraConfig, JiraZone, LinkNames};
 use crate::sources::simulator::SimulatorConfig;
 use crate::teams::{Calendar, DirectoryBuilder, Membership, OTHER_TEAM, Ownership, OwnershipRule, ScopePattern};
 
@@ -479,6 +479,7 @@ const JIRA_KEYS: &[&str] = &[
     "superseded_by_links",
     "duplicates_links",
     "blocks_links",
+    "time_zone",
     "utc_offset",
     "requests_per_hour",
     "since",
@@ -2107,16 +2108,45 @@ impl Checker<'_> {
             }
         }
         j.links = links;
+        // The Jira user's time zone (JQL dates are in it): read from /myself unless given here.
+        if let Some(v) = entry.get("time_zone")
+            && let Some(text) = self.nonempty_string(v, "sources.time_zone", "time_zone = \"Europe/Berlin\"")
+        {
+            match text.trim().parse::<chrono_tz::Tz>() {
+                Ok(tz) => j.time_zone = Some(JiraZone::Named(tz)),
+                Err(_) => {
+                    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()).collect();
+                    let hint = match closest(text.trim(), &names) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => "write the IANA name of the token user's zone, like `time_zone = \"Europe/Berlin\"`, or leave it out to read it from Jira (/myself)".into(),
+                    };
+                    self.report(v.span(), format!("`sources.time_zone` is not a time zone: \"{text}\""), hint);
+                    ok = false;
+                }
+            }
+        }
         if let Some(v) = entry.get("utc_offset")
             && let Some(text) = self.string(v, "sources.utc_offset", "utc_offset = \"+01:00\"")
         {
+            if entry.get("time_zone").is_some() {
+                self.report(
+                    v.span(),
+                    "this Jira source sets both `time_zone` and `utc_offset`",
+                    "keep `time_zone` (it follows daylight saving); `utc_offset` is a fixed offset",
+                );
+                ok = false;
+            }
             match parse_utc_offset(&text) {
-                Ok(offset) => j.utc_offset_minutes = (offset / MINUTE) as i32,
+                Ok(offset) => {
+                    if j.time_zone.is_none() {
+                        j.time_zone = Some(JiraZone::Offset((offset / MINUTE) as i32));
+                    }
+                }
                 Err(why) => {
                     self.report(
                         v.span(),
                         format!("`sources.utc_offset` is not a UTC offset: {why}"),
-                        "write the time zone of the Jira user the token belongs to, like `utc_offset = \"+01:00\"` (JQL dates are in that zone)",
+                        "write the time zone of the Jira user the token belongs to, like `time_zone = \"Europe/Berlin\"` or `utc_offset = \"+01:00\"` (JQL dates are in that zone)",
                     );
                     ok = false;
                 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use siloscope::config::{Config, SourceSettings};
 use siloscope::model::LinkRelation;
-use siloscope::sources::jira::{Flavor, JiraAuth, JiraConfig};
+use siloscope::sources::jira::{Flavor, JiraAuth, JiraConfig, JiraZone};
 
 fn jira(text: &str) -> JiraConfig {
     let c = Config::parse(text, Path::new("/etc/siloscope/siloscope.toml")).unwrap_or_else(|e| panic!("{e}"));
@@ -38,8 +38,8 @@ fn cloud_and_data_center_sources_resolve() {
     assert_eq!(cloud.links.relation("is replaced by"), Some(LinkRelation::SupersededBy));
     assert_eq!(cloud.links.relation("is superseded by"), None, "the configured names replace the default");
     assert_eq!(
-        (cloud.utc_offset_minutes, cloud.requests_per_hour, cloud.since),
-        (-300, Some(3000), Some(1_704_067_200))
+        (cloud.time_zone, cloud.requests_per_hour, cloud.since),
+        (Some(JiraZone::Offset(-300)), Some(3000), Some(1_704_067_200))
     );
 
     let dc = jira(
@@ -48,7 +48,29 @@ fn cloud_and_data_center_sources_resolve() {
     );
     assert_eq!(dc.flavor, Flavor::DataCenter, "a host outside atlassian.net is Data Center");
     assert_eq!(dc.auth.token_file, Some(PathBuf::from("/etc/siloscope/secrets/jira")));
-    assert_eq!(dc.utc_offset_minutes, 0);
+    assert_eq!(dc.time_zone, None, "read from /myself");
+}
+
+#[test]
+fn time_zone_names_an_iana_zone_and_overrides_myself() {
+    let base = "[[sources]]\nname = \"jira\"\nkind = \"jira\"\nurl = \"https://jira.acme.io\"\ntoken_env = \"T\"\nprojects = [\"PAY\"]\n";
+    let j = jira(&format!("{base}time_zone = \"Europe/Berlin\"\n"));
+    assert_eq!(j.time_zone, Some(JiraZone::Named(chrono_tz::Europe::Berlin)));
+    let p = problems(&format!("{base}time_zone = \"Europe/Berln\"\n"));
+    assert_eq!(
+        p,
+        vec![(
+            7,
+            "`sources.time_zone` is not a time zone: \"Europe/Berln\"".into(),
+            "did you mean `Europe/Berlin`?".into()
+        )]
+    );
+    let p = problems(&format!("{base}time_zone = \"Central European\"\n"));
+    assert_eq!(p.len(), 1);
+    assert!(p[0].2.contains("time_zone = \"Europe/Berlin\"") && p[0].2.contains("/myself"), "{p:?}");
+    let p = problems(&format!("{base}time_zone = \"Europe/Berlin\"\nutc_offset = \"+01:00\"\n"));
+    assert_eq!(p.len(), 1);
+    assert_eq!((p[0].0, p[0].1.as_str()), (8, "this Jira source sets both `time_zone` and `utc_offset`"));
 }
 
 #[test]
@@ -68,4 +90,20 @@ fn every_jira_mistake_is_reported_on_its_line() {
     // The second source: Cloud without the account e-mail, and nothing to read.
     assert!(lines.iter().any(|(l, m)| *l == 9 && *m == "this Jira Cloud source has no `email`"), "{p:#?}");
     assert!(lines.iter().any(|(l, m)| *l == 9 && *m == "this Jira source reads nothing"), "{p:#?}");
+}
+
+#[test]
+fn the_example_configs_jira_block_uncommented_is_valid() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/siloscope.example.toml")).unwrap();
+    let start = text.find("# A Jira source").expect("a Jira block in the example");
+    let block: String = text[start..]
+        .lines()
+        .skip_while(|l| *l != "# [[sources]]")
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or("")))
+        .collect();
+    let j = jira(&block);
+    assert_eq!((j.base_url.as_str(), j.flavor, j.time_zone), ("https://acme.atlassian.net", Flavor::Cloud, None));
+    let j = jira(&block.replace("# time_zone", "time_zone"));
+    assert_eq!(j.time_zone, Some(JiraZone::Named(chrono_tz::Europe::Berlin)));
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use siloscope::model::{EventKind, ItemKind, ItemState, StatusCategory};
+use siloscope::model::{EventKind, ItemKind, ItemState, LinkRelation, StatusCategory};
 use siloscope::sources::jira::parse::{self, Flavor, IssueContext, LinkNames};
 
 fn realdata(path: &str) -> String {
@@ -172,4 +172,221 @@ fn a_data_center_search_page_v2_with_names_and_a_resolved_issue() {
     assert_eq!(got[0], EventKind::Opened);
     assert_eq!(got[1], sc(None, "Closed", Some(StatusCategory::Done)));
     assert!(events.iter().all(|e| e.actor.as_deref().is_none_or(|a| !a.contains('@'))));
+    // Without a status history the issue sat in "Closed" (done) from its creation: closed then.
+    assert_eq!(
+        closes(&events),
+        vec![(
+            "jira:HELP#6042/created/closed".into(),
+            item.created_at,
+            item.author.clone(),
+            EventKind::Closed { completed: true }
+        )]
+    );
+}
+
+/// The patternfly.atlassian.net issues of `jira_raw_fields.json` (one ES hit per line), by key.
+fn patternfly(key: &str) -> Value {
+    let text = realdata("grimoirelab-elk/jira_raw_fields.json");
+    serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .map(|hit| hit.unwrap()["_source"]["data"].clone())
+        .find(|d| d["key"] == key)
+        .unwrap_or_else(|| panic!("{key} not in jira_raw_fields.json"))
+}
+
+/// patternfly's `/status` as far as its issues show it: To Do, In Progress, Done.
+fn patternfly_statuses() -> HashMap<String, StatusCategory> {
+    let mut statuses = HashMap::new();
+    statuses.insert("10000".to_string(), StatusCategory::ToDo);
+    statuses.insert("3".to_string(), StatusCategory::InProgress);
+    statuses.insert("10001".to_string(), StatusCategory::Done);
+    statuses
+}
+
+fn closes(events: &[siloscope::model::Event]) -> Vec<(String, i64, Option<String>, EventKind)> {
+    summary(events)
+        .into_iter()
+        .filter(|(_, _, _, k)| matches!(k, EventKind::Closed { .. } | EventKind::Reopened))
+        .collect()
+}
+
+const JHAINES: &str = "jira:557058:16e3657f-912c-4bd8-a20e-ac938868c379";
+const SDOYLE: &str = "jira:557058:995e7c37-9893-4c21-94ec-4a017d06ba00";
+
+#[test]
+fn a_resolution_listed_before_the_move_to_done_in_one_history_is_one_close() {
+    // OSUX-161: history 86210 lists `resolution` (→ Done) before `status` (In Progress → Done).
+    let issue = patternfly("OSUX-161");
+    let statuses = patternfly_statuses();
+    let (links, done) = (LinkNames::default(), parse::default_completed_resolutions());
+    let (item, events) = parse::issue(&issue, None, &ctx(Flavor::Cloud, None, &statuses, &links, &done)).unwrap();
+    assert_eq!(item.state, ItemState::Closed);
+    // 2017-10-31T15:02:58.683-0400.
+    assert_eq!(
+        closes(&events),
+        vec![(
+            "jira:OSUX#161/h86210/1/closed".into(),
+            1_509_476_578,
+            Some(JHAINES.into()),
+            EventKind::Closed { completed: true }
+        )]
+    );
+}
+
+#[test]
+fn resolved_in_a_status_deleted_since_and_tidied_up_later_closes_at_the_resolution() {
+    // OSUX-161 as many sites have it: sdoyle resolves it in "Resolved" (id 5, deleted from the
+    // workflow since: /status omits it) on 2017-10-20; jhaines moves it to Done eleven days later.
+    let mut issue = patternfly("OSUX-161");
+    let histories = issue["changelog"]["histories"].as_array_mut().unwrap();
+    let tidy = histories.iter_mut().find(|h| h["id"] == "86210").unwrap();
+    let mut resolve = tidy.clone();
+    let sdoyle = serde_json::json!({"accountId": "557058:995e7c37-9893-4c21-94ec-4a017d06ba00", "name": "sdoyle"});
+    resolve["id"] = "86100".into();
+    resolve["created"] = "2017-10-20T10:00:00.000-0400".into();
+    resolve["author"] = sdoyle;
+    resolve["items"][1]["to"] = "5".into();
+    resolve["items"][1]["toString"] = "Resolved".into();
+    tidy["items"] = serde_json::json!([{"fieldtype": "jira", "field": "status", "fieldId": "status",
+        "from": "5", "fromString": "Resolved", "to": "10001", "toString": "Done"}]);
+    histories.push(resolve);
+    issue["fields"]["resolutiondate"] = "2017-10-20T10:00:00.000-0400".into();
+    let statuses = patternfly_statuses();
+    assert!(!statuses.contains_key("5") && !statuses.contains_key("resolved"));
+    let (links, done) = (LinkNames::default(), parse::default_completed_resolutions());
+    let (item, events) = parse::issue(&issue, None, &ctx(Flavor::Cloud, None, &statuses, &links, &done)).unwrap();
+    assert_eq!(item.state, ItemState::Closed);
+    // 2017-10-20T14:00:00Z, by the resolver; the tidy-up is a status change only.
+    assert_eq!(
+        closes(&events),
+        vec![(
+            "jira:OSUX#161/h86100/1/closed".into(),
+            1_508_508_000,
+            Some(SDOYLE.into()),
+            EventKind::Closed { completed: true }
+        )]
+    );
+    let moves: Vec<EventKind> = events
+        .iter()
+        .filter(|e| !e.id.contains("/created/") && matches!(e.kind, EventKind::StatusChanged { .. }))
+        .map(|e| e.kind.clone())
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            sc(Some("To Do"), "In Progress", Some(StatusCategory::InProgress)),
+            sc(Some("In Progress"), "Resolved", None),
+            sc(Some("Resolved"), "Done", Some(StatusCategory::Done)),
+        ]
+    );
+}
+
+#[test]
+fn a_reopen_clears_the_resolution_and_a_resolution_cleared_in_a_done_status_leaves_it_closed() {
+    let mut issue = patternfly("OSUX-161");
+    let author = issue["changelog"]["histories"][0]["author"].clone();
+    let histories = issue["changelog"]["histories"].as_array_mut().unwrap();
+    // An admin clears the resolution and leaves the status Done: still done, not a reopen.
+    histories.push(serde_json::json!({"id": "86300", "created": "2017-11-01T09:00:00.000-0400", "author": author,
+        "items": [{"fieldtype": "jira", "field": "resolution", "fieldId": "resolution",
+                   "from": "10000", "fromString": "Done", "to": null, "toString": null}]}));
+    let statuses = patternfly_statuses();
+    let (links, done) = (LinkNames::default(), parse::default_completed_resolutions());
+    let c = ctx(Flavor::Cloud, None, &statuses, &links, &done);
+    issue["fields"]["resolution"] = Value::Null;
+    issue["fields"]["resolutiondate"] = Value::Null;
+    let (item, events) = parse::issue(&issue, None, &c).unwrap();
+    assert_eq!(item.state, ItemState::Closed);
+    assert_eq!(closes(&events).len(), 1);
+    // Then someone moves it back to To Do: reopened then, by them.
+    let histories = issue["changelog"]["histories"].as_array_mut().unwrap();
+    histories.push(serde_json::json!({"id": "86301", "created": "2017-11-02T09:00:00.000-0400", "author": author,
+        "items": [{"fieldtype": "jira", "field": "status", "fieldId": "status",
+                   "from": "10001", "fromString": "Done", "to": "10000", "toString": "To Do"}]}));
+    issue["fields"]["status"] = issue["fields"]["issuetype"].clone(); // not a status: fall back on /status
+    let (item, events) = parse::issue(&issue, None, &c).unwrap();
+    assert_eq!(item.state, ItemState::Open);
+    let got = closes(&events);
+    assert_eq!(got.len(), 2);
+    // 2017-11-02T13:00:00Z.
+    assert_eq!(
+        got[1],
+        ("jira:OSUX#161/h86301/0/reopened".into(), 1_509_627_600, Some(JHAINES.into()), EventKind::Reopened)
+    );
+    // Clearing the resolution with the move out of Done (Jira's "Reopen" transition) reopens there.
+    let histories = issue["changelog"]["histories"].as_array_mut().unwrap();
+    histories.retain(|h| h["id"] != "86300");
+    histories.last_mut().unwrap()["items"].as_array_mut().unwrap().push(serde_json::json!({"fieldtype": "jira",
+        "field": "resolution", "fieldId": "resolution", "from": "10000", "fromString": "Done", "to": null, "toString": null}));
+    let (_, events) = parse::issue(&issue, None, &c).unwrap();
+    assert_eq!(closes(&events)[1].0, "jira:OSUX#161/h86301/0/reopened");
+}
+
+#[test]
+fn without_resolutions_the_done_category_closes_and_a_resolution_set_by_automation_names_how() {
+    // CONTRIB-11's workflow sets no resolution: the move into a done status is the close.
+    let items: Vec<Value> = serde_json::from_str(&realdata("grimoirelab-elk/jira.json")).unwrap();
+    let mut data = items[4]["data"].clone();
+    assert_eq!(data["key"], "CONTRIB-11");
+    let mut statuses = HashMap::new();
+    statuses.insert("10013".to_string(), StatusCategory::InProgress);
+    statuses.insert("10012".to_string(), StatusCategory::ToDo);
+    // "Licenses Validated" (10015) is not in /status: the issue's own status says done.
+    let (links, done) = (LinkNames::default(), parse::default_completed_resolutions());
+    let c = ctx(Flavor::Cloud, None, &statuses, &links, &done);
+    let (item, events) = parse::issue(&data, Some(&[]), &c).unwrap();
+    assert_eq!(item.state, ItemState::Closed);
+    let peter = Some("jira:557058:887ce97e-9fbd-4873-8b09-669ce3b1e696".to_string());
+    let close = (
+        "jira:CONTRIB#11/h10053/0/closed".to_string(),
+        1_527_197_299,
+        peter.clone(),
+        EventKind::Closed { completed: true },
+    );
+    assert_eq!(closes(&events), vec![close.clone()]);
+    // An automation rule sets "Won't Do" two seconds after the move: still peter's close, not done.
+    let bot = serde_json::json!({"accountId": "557058:automation", "displayName": "Automation for Jira"});
+    data["changelog"]["histories"].as_array_mut().unwrap().push(serde_json::json!({"id": "10054",
+        "created": "2018-05-24T23:28:21.654+0200", "author": bot,
+        "items": [{"field": "resolution", "fieldtype": "jira", "fieldId": "resolution", "from": null,
+                   "fromString": null, "to": "10001", "toString": "Won't Do"}]}));
+    data["fields"]["resolution"] = serde_json::json!({"id": "10001", "name": "Won't Do"});
+    let (_, events) = parse::issue(&data, Some(&[]), &c).unwrap();
+    assert_eq!(closes(&events), vec![(close.0, close.1, close.2, EventKind::Closed { completed: false })]);
+}
+
+#[test]
+fn a_link_removed_in_the_changelog_is_undone() {
+    // OSUX-206's real link histories: "clones OSUX-181" and "is cloned by OSUX-207".
+    let mut issue = patternfly("OSUX-206");
+    let links =
+        LinkNames { blocks: vec!["clones".into()], duplicates: vec!["is cloned by".into()], ..LinkNames::default() };
+    let (statuses, done) = (patternfly_statuses(), parse::default_completed_resolutions());
+    let c = ctx(Flavor::Cloud, None, &statuses, &links, &done);
+    let linked = |events: &[siloscope::model::Event]| -> Vec<(String, EventKind)> {
+        events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Linked { .. }))
+            .map(|e| (e.id.clone(), e.kind.clone()))
+            .collect()
+    };
+    let (_, events) = parse::issue(&issue, None, &c).unwrap();
+    let to_181 = (
+        "jira:OSUX#206/h85320/0".to_string(),
+        EventKind::Linked { relation: LinkRelation::Blocks, target: "jira:OSUX#181".into() },
+    );
+    let to_207 = (
+        "jira:OSUX#206/h85328/0".to_string(),
+        EventKind::Linked { relation: LinkRelation::Duplicates, target: "jira:OSUX#207".into() },
+    );
+    assert_eq!(linked(&events), vec![to_181, to_207.clone()], "the current issuelinks are the changelog's, not twice");
+    // Removed a week later, as Jira writes it: from/fromString set, to/toString null.
+    let author = issue["changelog"]["histories"][0]["author"].clone();
+    issue["changelog"]["histories"].as_array_mut().unwrap().push(serde_json::json!({"id": "86500",
+        "created": "2017-10-23T10:00:00.000-0400", "author": author,
+        "items": [{"fieldtype": "jira", "field": "Link", "from": "OSUX-181", "fromString": "This issue clones OSUX-181",
+                   "to": null, "toString": null}]}));
+    issue["fields"]["issuelinks"].as_array_mut().unwrap().retain(|l| l["outwardIssue"]["key"] != "OSUX-181");
+    let (_, events) = parse::issue(&issue, None, &c).unwrap();
+    assert_eq!(linked(&events), vec![to_207]);
 }

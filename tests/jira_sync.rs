@@ -1,6 +1,8 @@
 //! The Jira source against the stand-in: simulated tickets read back event for event on Cloud
 //! and Data Center, faults, malformed issues, long changelogs and comment lists, idle polls, the
-//! retired Cloud search endpoint.
+//! retired Cloud search endpoint; real workflow shapes: resolutions set in another history than
+//! the move to a done status, statuses deleted from the workflow, auxiliary endpoints failing,
+//! the user's IANA time zone across daylight-saving changes, links removed.
 
 mod jira_common;
 
@@ -8,9 +10,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use jira_common::*;
-use siloscope::model::{Event, EventKind, ItemKind, Ts};
-use siloscope::sources::jira::Flavor;
-use siloscope::standin::jira::{Fault, JiraScenario, login_of, project_key};
+use siloscope::model::{Event, EventKind, ItemKind, ItemState, LinkRelation, StatusCategory, Ts};
+use siloscope::sources::jira::{Flavor, JiraZone};
+use siloscope::standin::jira::{
+    Auxiliary, ChangeItem, Fault, JiraIssue, JiraScenario, JiraStandIn, Status, login_of, project_key,
+};
 use siloscope::store::Store;
 
 type Row = (String, Ts, Option<String>, String);
@@ -232,60 +236,349 @@ async fn long_changelogs_and_comment_lists_are_read_in_full_and_an_idle_poll_is_
     assert_eq!(short.counters().requests, 1);
 }
 
-#[tokio::test]
-async fn the_cursor_is_written_in_the_users_time_zone_so_nothing_is_missed() {
-    let (items, events, _) = simulated(10, 10.0, 9);
-    let standin = start(JiraScenario::from_model(&items, &events), Flavor::Cloud).await;
+/// Closes and reopens of a simulated history, as the source must read them.
+fn close_rows(events: &[&Event]) -> BTreeSet<Row> {
+    events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Closed { .. } | EventKind::Reopened))
+        .map(|e| expected_row(e))
+        .collect()
+}
+
+/// Simulated tickets in the workflow of many real sites: resolved (resolution set) in "Resolved",
+/// a status `/status` no longer lists, and moved to "Closed" by an admin a week later.
+fn tidied_up(days: u32, seed: u64) -> (Vec<siloscope::model::Item>, Vec<Event>, JiraScenario) {
+    let (items, events, _) = simulated(days, 20.0, seed);
+    let mut scenario = JiraScenario::from_model(&items, &events);
+    let end = T0 + Ts::from(days) * 86_400;
+    scenario.resolve_then_close_later("Resolved", "Closed", "jira-admin", 7 * 86_400, end);
+    (items, events, scenario)
+}
+
+async fn read_all(
+    standin: &JiraStandIn,
+    flavor: Flavor,
+    page_size: u32,
+    db: &str,
+) -> (Vec<siloscope::model::Item>, Vec<Event>) {
     let tmp = tempfile::tempdir().unwrap();
-    let token = write_token(tmp.path(), TOKEN);
-    let mut src = source(config(&standin, Flavor::Cloud, token.clone()), clock());
-    let mut store = open_store(tmp.path(), "tz.db");
-    sync(&mut src, &mut store, T0 + 20 * 86_400).await;
-    // The same source believing the user is on UTC.
-    let mut utc_cfg = config(&standin, Flavor::Cloud, token.clone());
-    utc_cfg.utc_offset_minutes = 0;
-    let mut utc = source(utc_cfg, clock());
-    let mut utc_store = open_store(tmp.path(), "utc.db");
-    sync(&mut utc, &mut utc_store, T0 + 20 * 86_400).await;
-    // An issue updated a minute after the newest one: a poll must see it. The stand-in reads JQL
-    // dates in the user's zone (UTC-5), as Jira does.
-    let newest = standin.scenario().issues.iter().map(|i| i.updated).max().unwrap();
-    standin.edit(|s| {
-        let issue = &mut s.issues[0];
-        issue.comments.push(siloscope::standin::jira::JiraComment {
-            id: 777_777,
-            at: newest + 60,
-            author: issue.reporter.clone(),
-            body: "ping @sim-org/payments".into(),
-        });
-        issue.updated = newest + 60;
-    });
-    sync(&mut src, &mut store, T0 + 20 * 86_400).await;
-    sync(&mut utc, &mut utc_store, T0 + 20 * 86_400).await;
-    let (_, missed) = dump(&utc_store);
-    assert!(!missed.iter().any(|e| e.id.ends_with("/c777777")), "UTC wall time is 5 h ahead of the user's: skipped");
-    let (_, got) = dump(&store);
-    let ping = got.iter().find(|e| e.id.ends_with("/c777777")).expect("the new comment was read");
-    assert_eq!(ping.kind, EventKind::Commented { mentions: vec!["sim-org/payments".into()] });
+    let mut cfg = config(standin, flavor, write_token(tmp.path(), TOKEN));
+    cfg.page_size = page_size;
+    let mut src = source(cfg, clock());
+    let mut store = open_store(tmp.path(), db);
+    sync(&mut src, &mut store, T0 + 90 * 86_400).await;
+    dump(&store)
 }
 
 #[tokio::test]
-async fn the_retired_cloud_search_answers_410() {
-    let standin = start(JiraScenario::default(), Flavor::Cloud).await;
-    let transport = siloscope::sources::http::OctocrabTransport::new(Duration::from_secs(2)).unwrap();
-    let client = siloscope::sources::http::ApiClient::new(
-        "jira",
-        std::sync::Arc::new(transport),
-        clock(),
-        siloscope::sources::http::HttpSettings::default(),
-    );
-    let request = siloscope::sources::http::HttpRequest {
-        method: siloscope::sources::http::Method::Get,
-        url: format!("{}/rest/api/3/search?jql=order%20by%20updated", standin.url()),
-        headers: vec![],
-        body: None,
-        authorization: Some(siloscope::sources::http::Secret::basic(EMAIL, TOKEN)),
+async fn a_close_is_the_resolution_not_the_admin_tidying_up_weeks_later() {
+    let (items, events, scenario) = tidied_up(40, 21);
+    let tidied = scenario.issues.iter().flat_map(|i| &i.histories).filter(|h| h.author == "jira-admin").count();
+    assert!(tidied > 10, "{tidied} issues tidied up by the admin");
+    let standin = start(scenario, Flavor::Cloud).await;
+    let (got_items, got_events) = read_all(&standin, Flavor::Cloud, 50, "a.db").await;
+
+    // Every close and reopen at its simulated time, by its simulated author: the resolution's.
+    let tickets: BTreeSet<&str> = items.iter().filter(|i| i.kind == ItemKind::Ticket).map(|i| i.key.as_str()).collect();
+    let ticket_events: Vec<&Event> = events.iter().filter(|e| tickets.contains(e.item.as_str())).collect();
+    let expect = close_rows(&ticket_events);
+    let got: BTreeSet<Row> = got_events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Closed { .. } | EventKind::Reopened))
+        .map(row)
+        .collect();
+    assert!(expect.len() > 20, "{} closes and reopens", expect.len());
+    let missing: Vec<_> = expect.difference(&got).take(5).collect();
+    let extra: Vec<_> = got.difference(&expect).take(5).collect();
+    assert!(got == expect, "missing {missing:#?}; extra {extra:#?}");
+    // The admin's moves are status changes into a done status, nothing more.
+    let admin = Some("jira:jira-admin".to_string());
+    let moves: Vec<&Event> = got_events.iter().filter(|e| e.actor == admin).collect();
+    assert_eq!(moves.len(), tidied);
+    assert!(moves.iter().all(|e| e.kind
+        == EventKind::StatusChanged {
+            from: Some("Resolved".into()),
+            to: "Closed".into(),
+            category: Some(StatusCategory::Done)
+        }));
+    // Open or closed as simulated.
+    let states: BTreeSet<(String, ItemState)> =
+        items.iter().filter(|i| i.kind == ItemKind::Ticket).map(|i| (jira_key(&i.key), i.state)).collect();
+    let got_states: BTreeSet<(String, ItemState)> = got_items.iter().map(|i| (i.key.clone(), i.state)).collect();
+    assert_eq!(got_states, states);
+}
+
+#[tokio::test]
+async fn the_same_data_reads_the_same_at_page_size_50_and_5() {
+    // Issues sit in "Resolved" (deleted: only their own status says it is done) while others
+    // passed through it: nothing an issue reads may depend on which others share its page.
+    let (_, _, scenario) = tidied_up(40, 22);
+    let in_resolved = scenario
+        .issues
+        .iter()
+        .filter(|i| {
+            i.histories
+                .iter()
+                .rev()
+                .flat_map(|h| h.items.iter().rev())
+                .find(|c| c.field_id == "status")
+                .and_then(|c| c.to_string.as_deref())
+                == Some("Resolved")
+        })
+        .count();
+    assert!(in_resolved >= 3, "{in_resolved} issues still in the deleted status");
+    for flavor in [Flavor::Cloud, Flavor::DataCenter] {
+        let standin = start(scenario.clone(), flavor).await;
+        let (items_50, events_50) = read_all(&standin, flavor, 50, "p50.db").await;
+        let searches_50 = standin.counters().searches;
+        standin.reset_counters();
+        let (items_5, events_5) = read_all(&standin, flavor, 5, "p5.db").await;
+        assert!(standin.counters().searches > 5 * searches_50, "page size 5 pages more");
+        assert_eq!(items_50.len(), scenario.issues.len());
+        assert_eq!(items_5, items_50, "{flavor:?}");
+        let differ: Vec<_> = events_5.iter().zip(&events_50).filter(|(a, b)| a != b).take(3).collect();
+        assert!(
+            events_5 == events_50,
+            "{flavor:?}: {} vs {} events, first differences {differ:#?}",
+            events_5.len(),
+            events_50.len()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failing_status_list_or_myself_is_a_warning_and_a_health_metric_not_a_failed_sync() {
+    let (_, _, scenario) = tidied_up(30, 23);
+    let reference = start(scenario.clone(), Flavor::DataCenter).await;
+    let (ref_items, ref_events) = read_all(&reference, Flavor::DataCenter, 50, "ref.db").await;
+    for (myself, status_list) in [
+        (Auxiliary::Serve, Auxiliary::NotFound),
+        (Auxiliary::NotFound, Auxiliary::Serve),
+        (Auxiliary::WithoutTimeZone, Auxiliary::NotFound),
+    ] {
+        let mut settings = standin_settings(Flavor::DataCenter);
+        (settings.myself, settings.status_list) = (myself, status_list);
+        // Without /myself the source reads JQL dates as UTC: a user on UTC loses nothing.
+        if myself != Auxiliary::Serve {
+            settings.time_zone = chrono_tz::UTC;
+        }
+        let standin = JiraStandIn::start(scenario.clone(), settings).await.unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let exporter = siloscope::exporter::Exporter::new();
+        exporter.health.register_source("jira");
+        let mut src = source(config(&standin, Flavor::DataCenter, write_token(tmp.path(), TOKEN)), clock());
+        siloscope::sources::Source::attach_health(&mut src, exporter.health.clone());
+        let mut store = open_store(tmp.path(), "aux.db");
+        let (logs, guard) = capture_logs();
+        sync(&mut src, &mut store, T0 + 90 * 86_400).await; // every step succeeds
+        drop(guard);
+        let (items, events) = dump(&store);
+        let without_host = |items: &[siloscope::model::Item]| -> Vec<siloscope::model::Item> {
+            items.iter().map(|i| siloscope::model::Item { url: String::new(), ..i.clone() }).collect()
+        };
+        assert_eq!(without_host(&items), without_host(&ref_items), "{myself:?} {status_list:?}");
+        // Closes and reopens come from resolutions: the same without any status list.
+        let closes = |events: &[Event]| -> Vec<Event> {
+            events
+                .iter()
+                .filter(|e| matches!(e.kind, EventKind::Closed { .. } | EventKind::Reopened))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(closes(&events), closes(&ref_events));
+        assert_eq!(events.len(), ref_events.len());
+        let log = logs.text();
+        let endpoint = if status_list == Auxiliary::NotFound { "endpoint=status" } else { "endpoint=myself" };
+        assert!(log.lines().any(|l| l.contains("WARN") && l.contains(endpoint)), "{log}");
+        let failed = (myself != Auxiliary::Serve) as u32 + (status_list != Auxiliary::Serve) as u32;
+        let metrics = exporter.render();
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with("siloscope_source_errors_total") && l.contains("kind=\"auxiliary\""))
+            .unwrap_or_else(|| panic!("{metrics}"));
+        assert!(line.ends_with(&format!(" {failed}")), "{line}");
+        // Asked again when the next pass starts (it may answer by then), not at every step.
+        let before = standin.counters();
+        sync(&mut src, &mut store, T0 + 90 * 86_400).await;
+        let after = standin.counters();
+        assert_eq!(after.statuses - before.statuses, (status_list == Auxiliary::NotFound) as u64);
+        assert_eq!(after.myself - before.myself, (myself == Auxiliary::NotFound) as u64);
+    }
+}
+
+/// Issues updated every 7 minutes for 6 hours around both of New York's daylight-saving changes
+/// of the winter 2023/24 (clocks set back at 06:00 UTC on 2023-11-05, forward at 07:00 UTC on
+/// 2024-03-10), with a status change each.
+fn across_dst() -> JiraScenario {
+    let mut s = JiraScenario {
+        statuses: vec![
+            Status::new("1", "To Do", StatusCategory::ToDo),
+            Status::new("3", "In Progress", StatusCategory::InProgress),
+        ],
+        ..JiraScenario::default()
     };
-    let e = client.send(&request, siloscope::sources::http::Budget::Rest, false).await.unwrap_err();
-    assert_eq!((e.kind, e.status), ("http", Some(410)));
+    let mut number = 0;
+    for change in [1_699_164_000, 1_710_054_000] {
+        for k in 0..52 {
+            number += 1;
+            let at = change - 3 * 3600 + k * 7 * 60 + 13;
+            let mut issue = JiraIssue::new("TZ", number, at - 86_400, "amy", "To Do");
+            let item = ChangeItem::status(&s.statuses, "To Do", "In Progress");
+            issue.change(500 + number, at, "bo", vec![item]);
+            s.issues.push(issue);
+        }
+    }
+    s
+}
+
+#[tokio::test]
+async fn jql_dates_follow_the_users_zone_across_daylight_saving_changes() {
+    let scenario = across_dst();
+    let total = scenario.issues.len();
+    for flavor in [Flavor::Cloud, Flavor::DataCenter] {
+        let standin = start(scenario.clone(), flavor).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let token = write_token(tmp.path(), TOKEN);
+        // The zone comes from /myself (America/New_York); pages of 5 move the cursor through
+        // both changes and through the hour 01:00-02:00 that 2023-11-05 has twice.
+        let mut cfg = config(&standin, flavor, token.clone());
+        cfg.page_size = 5;
+        let mut src = source(cfg.clone(), clock());
+        let mut store = open_store(tmp.path(), "ny.db");
+        let (logs, guard) = capture_logs();
+        sync(&mut src, &mut store, T0 + 200 * 86_400).await;
+        drop(guard);
+        let log = logs.text();
+        assert!(log.lines().any(|l| l.contains("time_zone=America/New_York") && l.contains("/myself")), "{log}");
+        let (items, _) = dump(&store);
+        assert_eq!(items.len(), total, "{flavor:?}: every issue of the paged backfill");
+        // Each page starts where the last ended, as Jira reads the JQL in New York time: never
+        // later (that skips), and within the minute JQL dates round to (not an hour early, as a
+        // fixed UTC-5 would be in summer), except in the hour 2023-11-05 has twice, where the
+        // wall time could be read as either and an earlier one is written.
+        let c = standin.counters();
+        assert!(c.jql.len() > 20, "{} searches", c.jql.len());
+        let readings = |jql: &str| -> Option<Vec<Ts>> {
+            let wall = jql.split("updated >= \"").nth(1)?.split('"').next()?;
+            let wall = chrono::NaiveDateTime::parse_from_str(wall, "%Y-%m-%d %H:%M").ok()?;
+            use chrono::TimeZone;
+            Some(ZONE.from_local_datetime(&wall).single().map_or_else(
+                || {
+                    ZONE.from_local_datetime(&wall)
+                        .earliest()
+                        .into_iter()
+                        .chain(ZONE.from_local_datetime(&wall).latest())
+                        .map(|t| t.timestamp())
+                        .collect()
+                },
+                |t| vec![t.timestamp()],
+            ))
+        };
+        let mut checked = 0;
+        for k in 1..c.jql.len() {
+            let (Some(now), Some(newest)) = (readings(&c.jql[k]), c.newest_served[k - 1]) else { continue };
+            if readings(&c.jql[k - 1]) == Some(now.clone()) {
+                continue; // paging on within one minute
+            }
+            assert!(now.iter().all(|&r| r <= newest), "{flavor:?}: {} read as {now:?}, after {newest}", c.jql[k]);
+            use chrono::TimeZone;
+            let wall_of_newest = ZONE.timestamp_opt(newest, 0).unwrap().naive_local();
+            let twice = ZONE.from_local_datetime(&wall_of_newest).single().is_none();
+            let slack = if twice { 3600 + 60 } else { 60 };
+            assert!(
+                now.iter().all(|&r| r > newest - slack),
+                "{flavor:?}: {} read as {now:?}, long before {newest}",
+                c.jql[k]
+            );
+            checked += 1;
+        }
+        assert!(checked > 15, "{checked} page starts checked");
+
+        // A fixed offset is right for half the year only: UTC-4 (summer time) in November skips.
+        let mut fixed = cfg.clone();
+        fixed.time_zone = Some(JiraZone::Offset(-240));
+        let mut src_fixed = source(fixed, clock());
+        let mut store_fixed = open_store(tmp.path(), "fixed.db");
+        sync(&mut src_fixed, &mut store_fixed, T0 + 200 * 86_400).await;
+        let (fixed_items, _) = dump(&store_fixed);
+        assert!(fixed_items.len() < total, "{flavor:?}: the stand-in reads JQL in New York time, as Jira does");
+
+        // A poll sees an issue updated a minute after the newest, in summer time.
+        let newest = scenario.issues.iter().map(|i| i.updated).max().unwrap();
+        standin.edit(|s| {
+            let i = &mut s.issues[3];
+            i.comments.push(siloscope::standin::jira::JiraComment {
+                id: 777_777,
+                at: newest + 60,
+                author: "cy".into(),
+                body: "ping @sim-org/payments".into(),
+            });
+            i.updated = newest + 60;
+        });
+        sync(&mut src, &mut store, T0 + 200 * 86_400).await;
+        let (_, events) = dump(&store);
+        let ping = events.iter().find(|e| e.id.ends_with("/c777777")).expect("the new comment was read");
+        assert_eq!(ping.kind, EventKind::Commented { mentions: vec!["sim-org/payments".into()] });
+    }
+}
+
+#[tokio::test]
+async fn a_link_removed_in_the_changelog_no_longer_counts() {
+    let mut s =
+        JiraScenario { statuses: vec![Status::new("1", "To Do", StatusCategory::ToDo)], ..JiraScenario::default() };
+    let t = T0 + 86_400;
+    let mut decision = JiraIssue::new("PAY", 1, t, "amy", "To Do");
+    decision.issue_type = "Decision".into();
+    let mut a = JiraIssue::new("PAY", 2, t, "bo", "To Do");
+    // Made by mistake, removed an hour later.
+    a.change(601, t + 600, "bo", vec![ChangeItem::link_added("supersedes", "PAY-1")]);
+    a.change(602, t + 4200, "bo", vec![ChangeItem::link_removed("supersedes", "PAY-1")]);
+    let mut b = JiraIssue::new("PAY", 3, t, "cy", "To Do");
+    // Removed, then made again: the second one counts.
+    b.change(611, t + 600, "cy", vec![ChangeItem::link_added("blocks", "PAY-1")]);
+    b.change(612, t + 1200, "cy", vec![ChangeItem::link_removed("blocks", "PAY-1")]);
+    b.change(613, t + 1800, "cy", vec![ChangeItem::link_added("blocks", "PAY-1")]);
+    let mut c = JiraIssue::new("PAY", 4, t, "dee", "To Do");
+    c.change(621, t + 600, "dee", vec![ChangeItem::link_added("duplicates", "PAY-1")]);
+    let mut d = JiraIssue::new("PAY", 5, t, "eli", "To Do");
+    // Marked superseded and unmarked in the same history as another field change.
+    d.change(631, t + 600, "eli", vec![ChangeItem::link_added("is superseded by", "PAY-2")]);
+    d.change(
+        632,
+        t + 900,
+        "eli",
+        vec![ChangeItem::link_removed("is superseded by", "PAY-2"), ChangeItem::status(&s.statuses, "To Do", "To Do")],
+    );
+    s.issues = vec![decision, a, b, c, d];
+    for flavor in [Flavor::Cloud, Flavor::DataCenter] {
+        let standin = start(s.clone(), flavor).await;
+        let (_, events) = read_all(&standin, flavor, 50, "links.db").await;
+        let links: Vec<(String, String, EventKind)> = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Linked { .. }))
+            .map(|e| (e.id.clone(), e.item.clone(), e.kind.clone()))
+            .collect();
+        let linked = |relation, target: &str| EventKind::Linked { relation, target: target.into() };
+        assert_eq!(
+            links,
+            vec![
+                ("jira:PAY#3/h613/0".into(), "jira:PAY#3".into(), linked(LinkRelation::Blocks, "jira:PAY#1")),
+                ("jira:PAY#4/h621/0".into(), "jira:PAY#4".into(), linked(LinkRelation::Duplicates, "jira:PAY#1")),
+            ],
+            "{flavor:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_cloud_source_searches_through_search_jql_never_the_retired_search() {
+    let (items, events, _) = simulated(20, 15.0, 9);
+    let standin = start(JiraScenario::from_model(&items, &events), Flavor::Cloud).await;
+    let (got, _) = read_all(&standin, Flavor::Cloud, 10, "cloud.db").await;
+    assert!(got.len() > 10, "{} issues read", got.len());
+    let c = standin.counters();
+    // The retired /rest/api/3/search answers 410 (as Jira Cloud does since 2025): a source
+    // calling it would fail the sync above; it must not even try.
+    assert_eq!(c.retired_searches, 0);
+    assert!(c.searches >= 2 && c.jql.iter().all(|q| q.contains("ORDER BY updated ASC")), "{c:?}");
 }

@@ -1,8 +1,10 @@
 //! A Jira stand-in: an axum server answering Cloud (`/rest/api/3/search/jql` with
 //! `nextPageToken`; the retired `/rest/api/3/search` answers 410) or Data Center (`/rest/api/2/search`
-//! with `startAt`) searches, statuses, changelogs and comments, in Jira's shapes, from a
-//! [`JiraScenario`]. It reads the JQL the Jira source writes (projects, `updated >=` in the user's
-//! time zone), counts requests and injects faults on demand. Loopback only.
+//! with `startAt`) searches, `/myself`, statuses, changelogs and comments, in Jira's shapes, from a
+//! [`JiraScenario`]: statuses deleted from the workflow (embedded in issues, missing from
+//! `/status`), resolutions with `resolutiondate`, links added and removed. It reads the JQL the
+//! Jira source writes (projects, `updated >=` as wall time in the user's IANA zone, an ambiguous
+//! wall time as the later instant), counts requests and injects faults on demand. Loopback only.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -26,6 +28,14 @@ pub struct Status {
     pub id: String,
     pub name: String,
     pub category: StatusCategory,
+    /// Deleted from the workflow: issues still embed it, `/status` no longer lists it.
+    pub deleted: bool,
+}
+
+impl Status {
+    pub fn new(id: &str, name: &str, category: StatusCategory) -> Status {
+        Status { id: id.into(), name: name.into(), category, deleted: false }
+    }
 }
 
 /// One changed field of a history, as Jira's changelog writes it.
@@ -37,6 +47,55 @@ pub struct ChangeItem {
     pub from_string: Option<String>,
     pub to: Option<String>,
     pub to_string: Option<String>,
+}
+
+impl ChangeItem {
+    /// A status transition, with the status ids of `statuses`.
+    pub fn status(statuses: &[Status], from: &str, to: &str) -> ChangeItem {
+        let id = |n: &str| statuses.iter().find(|s| s.name == n).map(|s| s.id.clone());
+        ChangeItem {
+            field: "status".into(),
+            field_id: "status".into(),
+            from: id(from),
+            from_string: Some(from.into()),
+            to: id(to),
+            to_string: Some(to.into()),
+        }
+    }
+    /// The resolution set (`to`) or cleared (`to` None), as Jira writes it.
+    pub fn resolution(from: Option<&str>, to: Option<&str>) -> ChangeItem {
+        let id = |n: Option<&str>| n.map(|n| format!("{}", 10_000 + n.len()));
+        ChangeItem {
+            field: "resolution".into(),
+            field_id: "resolution".into(),
+            from: id(from),
+            from_string: from.map(str::to_string),
+            to: id(to),
+            to_string: to.map(str::to_string),
+        }
+    }
+    /// A link made (`This issue <phrase> <target>` in `toString`, the key in `to`).
+    pub fn link_added(phrase: &str, target: &str) -> ChangeItem {
+        ChangeItem {
+            field: "Link".into(),
+            field_id: String::new(),
+            from: None,
+            from_string: None,
+            to: Some(target.into()),
+            to_string: Some(format!("This issue {phrase} {target}")),
+        }
+    }
+    /// A link removed: the same text in `fromString`, the key in `from`, `to` null.
+    pub fn link_removed(phrase: &str, target: &str) -> ChangeItem {
+        ChangeItem {
+            field: "Link".into(),
+            field_id: String::new(),
+            from: Some(target.into()),
+            from_string: Some(format!("This issue {phrase} {target}")),
+            to: None,
+            to_string: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,8 +136,62 @@ pub struct JiraIssue {
 }
 
 impl JiraIssue {
+    /// An issue created at `created` in `status`, with no history yet.
+    pub fn new(project: &str, number: u64, created: Ts, reporter: &str, status: &str) -> JiraIssue {
+        JiraIssue {
+            id: 10_000 + number,
+            project: project.into(),
+            number,
+            issue_type: "Task".into(),
+            summary: format!("{project}-{number}"),
+            reporter: reporter.into(),
+            created,
+            updated: created,
+            initial_status: status.into(),
+            initial_team: None,
+            initial_assignee: None,
+            histories: Vec::new(),
+            comments: Vec::new(),
+            malformed: false,
+        }
+    }
+    /// Adds a history (and moves `updated`).
+    pub fn change(&mut self, id: u64, at: Ts, author: &str, items: Vec<ChangeItem>) -> &mut JiraIssue {
+        self.histories.push(History { id, at, author: author.into(), items });
+        self.histories.sort_by_key(|h| (h.at, h.id));
+        self.updated = self.updated.max(at);
+        self
+    }
     pub fn key(&self) -> String {
         format!("{}-{}", self.project, self.number)
+    }
+    /// When the current resolution was set (`resolutiondate`), if it is set.
+    fn resolution_date(&self) -> Option<Ts> {
+        let last =
+            self.histories.iter().rev().find_map(|h| {
+                h.items.iter().rfind(|i| i.field_id == "resolution").map(|i| (h.at, i.to_string.is_some()))
+            });
+        match last {
+            Some((at, true)) => Some(at),
+            _ => None,
+        }
+    }
+    /// Links made and not removed since: (phrase, target key).
+    fn links(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let phrase = |text: &Option<String>, key: &Option<String>| {
+            let (t, k) = (text.as_deref()?, key.as_deref()?);
+            Some((t.strip_prefix("This issue ")?.strip_suffix(k)?.trim().to_string(), k.to_string()))
+        };
+        for i in self.histories.iter().flat_map(|h| &h.items).filter(|i| i.field == "Link") {
+            if let Some(gone) = phrase(&i.from_string, &i.from) {
+                out.retain(|l| *l != gone);
+            }
+            if let Some(made) = phrase(&i.to_string, &i.to) {
+                out.push(made);
+            }
+        }
+        out
     }
     /// A field's value after the whole changelog.
     fn current(&self, field_id: &str, initial: Option<String>) -> Option<String> {
@@ -288,9 +401,91 @@ impl JiraScenario {
                 _ => {}
             }
         }
-        s.statuses = status_ids.into_iter().map(|(name, (id, category))| Status { id, name, category }).collect();
+        s.statuses = status_ids
+            .into_iter()
+            .map(|(name, (id, category))| Status { id, name, category, deleted: false })
+            .collect();
         s.statuses.sort_by(|a, b| a.id.cmp(&b.id));
         s
+    }
+}
+
+impl JiraScenario {
+    /// The real workflow of many Jira sites: an issue is resolved (resolution set) in a status
+    /// `resolved` that `/status` no longer lists (deleted from the workflow; issues still in it
+    /// embed it, category done), and `after` seconds later `admin` tidies it up into the done
+    /// status `closed`, unless it moved on before or that is after `until` (it is still in
+    /// `resolved` then). Every close that set a resolution with a move into a done status becomes
+    /// a move into `resolved`.
+    pub fn resolve_then_close_later(&mut self, resolved: &str, closed: &str, admin: &str, after: Ts, until: Ts) {
+        let next_id =
+            |s: &JiraScenario| s.statuses.iter().filter_map(|x| x.id.parse::<u64>().ok()).max().unwrap_or(0) + 1;
+        if !self.statuses.iter().any(|x| x.name == resolved) {
+            let id = next_id(self).to_string();
+            self.statuses.push(Status { id, name: resolved.into(), category: StatusCategory::Done, deleted: true });
+        }
+        if !self.statuses.iter().any(|x| x.name == closed) {
+            let id = next_id(self).to_string();
+            self.statuses.push(Status::new(&id, closed, StatusCategory::Done));
+        }
+        let statuses = self.statuses.clone();
+        let done = |name: &Option<String>| {
+            statuses.iter().any(|x| Some(&x.name) == name.as_ref() && x.category == StatusCategory::Done)
+        };
+        let mut history_id = 800_000_000u64;
+        for issue in &mut self.issues {
+            let mut k = 0;
+            while k < issue.histories.len() {
+                let h = &issue.histories[k];
+                let sets_resolution = h.items.iter().any(|i| i.field_id == "resolution" && i.to_string.is_some());
+                let Some(pos) = h.items.iter().position(|i| i.field_id == "status" && done(&i.to_string)) else {
+                    k += 1;
+                    continue;
+                };
+                if !sets_resolution {
+                    k += 1;
+                    continue;
+                }
+                let at = h.at;
+                let item = ChangeItem::status(&statuses, h.items[pos].from_string.as_deref().unwrap_or(""), resolved);
+                let item = ChangeItem {
+                    from: h.items[pos].from.clone(),
+                    from_string: h.items[pos].from_string.clone(),
+                    ..item
+                };
+                issue.histories[k].items[pos] = item;
+                // The next status change starts from `resolved`, or the admin closes it first.
+                let next = issue.histories[k + 1..]
+                    .iter()
+                    .position(|h| h.items.iter().any(|i| i.field_id == "status"))
+                    .map(|p| p + k + 1);
+                let tidy_at = at + after;
+                let moved_on = next.is_some_and(|n| issue.histories[n].at <= tidy_at);
+                let from = if moved_on || tidy_at > until {
+                    resolved
+                } else {
+                    history_id += 1;
+                    let tidy = History {
+                        id: history_id,
+                        at: tidy_at,
+                        author: admin.into(),
+                        items: vec![ChangeItem::status(&statuses, resolved, closed)],
+                    };
+                    issue.histories.push(tidy);
+                    issue.updated = issue.updated.max(tidy_at);
+                    closed
+                };
+                if let Some(n) = next {
+                    for i in issue.histories[n].items.iter_mut().filter(|i| i.field_id == "status") {
+                        let moved = ChangeItem::status(&statuses, from, i.to_string.as_deref().unwrap_or(""));
+                        i.from = moved.from;
+                        i.from_string = moved.from_string;
+                    }
+                }
+                issue.histories.sort_by_key(|h| (h.at, h.id));
+                k += 1;
+            }
+        }
     }
 }
 
@@ -314,10 +509,27 @@ pub enum Fault {
 pub struct Counters {
     pub requests: u64,
     pub searches: u64,
+    /// Requests to the retired Cloud search (`/rest/api/3/search`, answered 410).
+    pub retired_searches: u64,
     pub changelogs: u64,
     pub comments: u64,
     pub statuses: u64,
+    pub myself: u64,
     pub faults_served: u64,
+    /// The JQL of every search, in order, and the newest `updated` of the page it was answered.
+    pub jql: Vec<String>,
+    pub newest_served: Vec<Option<Ts>>,
+}
+
+/// How the stand-in answers an auxiliary endpoint (`/myself`, `/status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auxiliary {
+    /// As Jira does.
+    Serve,
+    /// HTTP 404 (an older Data Center, a restricted token).
+    NotFound,
+    /// `/myself` without `timeZone` (older Data Center versions).
+    WithoutTimeZone,
 }
 
 /// How the stand-in behaves.
@@ -327,8 +539,10 @@ pub struct StandInSettings {
     /// Cloud: (e-mail, API token); Data Center: ("", PAT).
     pub email: String,
     pub token: String,
-    /// The Jira user's time zone: JQL dates are read as wall time at this offset.
-    pub utc_offset_minutes: i32,
+    /// The Jira user's time zone (`timeZone` of `/myself`): JQL dates are read as wall time in it.
+    pub time_zone: chrono_tz::Tz,
+    pub myself: Auxiliary,
+    pub status_list: Auxiliary,
     /// Histories embedded per issue with `expand=changelog` (Cloud: 100).
     pub embedded_histories: usize,
     /// Comments embedded in `fields.comment`.
@@ -530,16 +744,23 @@ fn route(inner: &Inner, uri: &axum::http::Uri, headers: &HeaderMap) -> Response 
     let scenario = lock(&inner.scenario).clone();
     let num = |k: &str, d: usize| query.get(k).and_then(|v| v.parse::<usize>().ok()).unwrap_or(d);
     match (settings.flavor, rest) {
-        (Flavor::Cloud, "/search") => json_response(
-            410,
-            &json!({"errorMessages": ["The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"], "errors": {}}),
-            &[],
-        ),
+        (Flavor::Cloud, "/search") => {
+            lock(&inner.counters).retired_searches += 1;
+            json_response(
+                410,
+                &json!({"errorMessages": ["The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"], "errors": {}}),
+                &[],
+            )
+        }
         (Flavor::Cloud, "/search/jql") | (Flavor::DataCenter, "/search") => {
-            lock(&inner.counters).searches += 1;
             let jql = query.get("jql").cloned().unwrap_or_default();
+            {
+                let mut c = lock(&inner.counters);
+                c.searches += 1;
+                c.jql.push(jql.clone());
+            }
             let mut hits: Vec<&JiraIssue> =
-                scenario.issues.iter().filter(|i| matches_jql(&jql, i, settings.utc_offset_minutes)).collect();
+                scenario.issues.iter().filter(|i| matches_jql(&jql, i, settings.time_zone)).collect();
             hits.sort_by_key(|i| (i.updated, i.project.clone(), i.number));
             let max = num("maxResults", 50).clamp(1, 100);
             let start = match settings.flavor {
@@ -548,8 +769,9 @@ fn route(inner: &Inner, uri: &axum::http::Uri, headers: &HeaderMap) -> Response 
                 }
                 Flavor::DataCenter => num("startAt", 0),
             };
-            let page: Vec<Value> =
-                hits.iter().skip(start).take(max).map(|i| issue_json(&scenario, settings, i)).collect();
+            let served: Vec<&&JiraIssue> = hits.iter().skip(start).take(max).collect();
+            lock(&inner.counters).newest_served.push(served.iter().map(|i| i.updated).max());
+            let page: Vec<Value> = served.iter().map(|i| issue_json(&scenario, settings, i)).collect();
             let end = start + page.len();
             let body = match settings.flavor {
                 Flavor::Cloud => {
@@ -567,12 +789,28 @@ fn route(inner: &Inner, uri: &axum::http::Uri, headers: &HeaderMap) -> Response 
         }
         (_, "/status") => {
             lock(&inner.counters).statuses += 1;
-            let list: Vec<Value> = scenario
-                .statuses
-                .iter()
-                .map(|s| json!({"id": s.id, "name": s.name, "statusCategory": {"key": category_key(s.category)}}))
-                .collect();
+            if settings.status_list == Auxiliary::NotFound {
+                return json_response(404, &json!({"errorMessages": ["Not found"]}), &[]);
+            }
+            let list: Vec<Value> = scenario.statuses.iter().filter(|s| !s.deleted).map(status_json).collect();
             json_response(200, &Value::Array(list), &limit_headers)
+        }
+        (_, "/myself") => {
+            lock(&inner.counters).myself += 1;
+            let me = match settings.flavor {
+                Flavor::Cloud => "557058:standin-reader",
+                Flavor::DataCenter => "standin-reader",
+            };
+            let mut body = user(settings, me);
+            body["timeZone"] = json!(settings.time_zone.name());
+            match settings.myself {
+                Auxiliary::Serve => {}
+                Auxiliary::WithoutTimeZone => {
+                    body.as_object_mut().map(|o| o.remove("timeZone"));
+                }
+                Auxiliary::NotFound => return json_response(404, &json!({"errorMessages": ["Not found"]}), &[]),
+            }
+            json_response(200, &body, &limit_headers)
         }
         (_, other) => {
             let Some(rest) = other.strip_prefix("/issue/") else {
@@ -616,8 +854,10 @@ fn route(inner: &Inner, uri: &axum::http::Uri, headers: &HeaderMap) -> Response 
     }
 }
 
-/// The JQL the Jira source writes: `project in ("A", "B")`, `updated >= "yyyy-MM-dd HH:mm"`.
-fn matches_jql(jql: &str, issue: &JiraIssue, offset_minutes: i32) -> bool {
+/// The JQL the Jira source writes: `project in ("A", "B")`, `updated >= "yyyy-MM-dd HH:mm"` as
+/// wall time in `zone`. A wall time the clock passes twice (the hour it is set back) is read as
+/// the later instant, the reading that skips most; one it skips, as the instant after the gap.
+fn matches_jql(jql: &str, issue: &JiraIssue, zone: chrono_tz::Tz) -> bool {
     if let Some(rest) = jql.split("project in (").nth(1) {
         let list = rest.split(')').next().unwrap_or("");
         if !list.split(',').any(|p| p.trim().trim_matches('"') == issue.project) {
@@ -627,7 +867,14 @@ fn matches_jql(jql: &str, issue: &JiraIssue, offset_minutes: i32) -> bool {
     if let Some(rest) = jql.split("updated >= \"").nth(1) {
         let text = rest.split('"').next().unwrap_or("");
         let Ok(wall) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M") else { return false };
-        let from = wall.and_utc().timestamp() - offset_minutes as Ts * 60;
+        use chrono::TimeZone;
+        let from = match zone.from_local_datetime(&wall) {
+            chrono::LocalResult::Single(t) => t.timestamp(),
+            chrono::LocalResult::Ambiguous(a, b) => a.timestamp().max(b.timestamp()),
+            chrono::LocalResult::None => {
+                zone.from_local_datetime(&(wall + chrono::Duration::hours(1))).earliest().map_or(0, |t| t.timestamp())
+            }
+        };
         if issue.updated < from {
             return false;
         }
@@ -649,10 +896,44 @@ fn user(settings: &StandInSettings, login: &str) -> Value {
     }
 }
 
+fn status_json(s: &Status) -> Value {
+    json!({"id": s.id, "name": s.name, "statusCategory": {"key": category_key(s.category)}})
+}
+
 fn history_json(settings: &StandInSettings, h: &History) -> Value {
+    let item = |i: &ChangeItem| {
+        let mut v = json!({"field": i.field, "fieldtype": if i.field_id.starts_with("customfield") { "custom" } else { "jira" },
+               "fieldId": i.field_id, "from": i.from, "fromString": i.from_string, "to": i.to, "toString": i.to_string});
+        if i.field_id.is_empty() {
+            v.as_object_mut().map(|o| o.remove("fieldId")); // links have none
+        }
+        v
+    };
     json!({"id": h.id.to_string(), "author": user(settings, &h.author), "created": time(h.at),
-           "items": h.items.iter().map(|i| json!({"field": i.field, "fieldtype": if i.field_id.starts_with("customfield") { "custom" } else { "jira" },
-               "fieldId": i.field_id, "from": i.from, "fromString": i.from_string, "to": i.to, "toString": i.to_string})).collect::<Vec<_>>()})
+           "items": h.items.iter().map(item).collect::<Vec<_>>()})
+}
+
+/// Link types as Jira names them: (name, outward phrase, inward phrase).
+const LINK_TYPES: [(&str, &str, &str); 4] = [
+    ("Supersede", "supersedes", "is superseded by"),
+    ("Duplicate", "duplicates", "is duplicated by"),
+    ("Blocks", "blocks", "is blocked by"),
+    ("Cloners", "clones", "is cloned by"),
+];
+
+fn issuelinks_json(i: &JiraIssue) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (n, (phrase, target)) in i.links().into_iter().enumerate() {
+        let Some((name, outward, inward)) = LINK_TYPES.iter().find(|(_, o, i)| *o == phrase || *i == phrase) else {
+            continue;
+        };
+        let mut l = json!({"id": format!("{}", 30_000 + i.id * 10 + n as u64),
+                           "type": {"id": "10001", "name": name, "inward": inward, "outward": outward}});
+        let side = if *outward == phrase { "outwardIssue" } else { "inwardIssue" };
+        l[side] = json!({"key": target, "fields": {"summary": target}});
+        out.push(l);
+    }
+    out
 }
 
 fn comment_json(settings: &StandInSettings, c: &JiraComment) -> Value {
@@ -685,11 +966,12 @@ fn issue_json(s: &JiraScenario, settings: &StandInSettings, i: &JiraIssue) -> Va
         "reporter": user(settings, &i.reporter),
         "creator": user(settings, &i.reporter),
         "assignee": assignee.map(|a| user(settings, &a)),
-        "status": status.map(|x| json!({"id": x.id, "name": x.name, "statusCategory": {"key": category_key(x.category)}})),
-        "resolution": resolution.map(|r| json!({"id": "1", "name": r})),
+        "status": status.map(status_json),
+        "resolution": resolution.map(|r| json!({"id": format!("{}", 10_000 + r.len()), "name": r})),
+        "resolutiondate": i.resolution_date().map(time),
         "components": [],
         "labels": i.labels(),
-        "issuelinks": [],
+        "issuelinks": issuelinks_json(i),
         "comment": {"comments": comments, "maxResults": settings.embedded_comments, "total": i.comments.len(), "startAt": 0},
     });
     fields[&s.team_field_id] = team.map_or(Value::Null, |t| json!({"id": "1", "value": t}));

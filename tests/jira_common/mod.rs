@@ -11,19 +11,22 @@ use std::sync::Arc;
 
 use siloscope::sources::http::ManualClock;
 use siloscope::sources::jira::{Flavor, JiraAuth, JiraConfig, JiraSource};
-use siloscope::standin::jira::{JiraScenario, JiraStandIn, StandInSettings};
+use siloscope::standin::jira::{Auxiliary, JiraScenario, JiraStandIn, StandInSettings};
 
 pub const TOKEN: &str = "ATATT3xFfGF0standinJIRAtoken0123456789";
 pub const EMAIL: &str = "reader@acme.io";
-/// The Jira user's zone: UTC-5 (behind UTC, so a cursor written as UTC wall time would skip).
-pub const OFFSET: i32 = -300;
+/// The Jira user's zone (`timeZone` of `/myself`): behind UTC (a cursor written as UTC wall time
+/// would skip), with daylight saving.
+pub const ZONE: chrono_tz::Tz = chrono_tz::America::New_York;
 
 pub fn standin_settings(flavor: Flavor) -> StandInSettings {
     StandInSettings {
         flavor,
         email: if flavor == Flavor::Cloud { EMAIL.into() } else { String::new() },
         token: TOKEN.into(),
-        utc_offset_minutes: OFFSET,
+        time_zone: ZONE,
+        myself: Auxiliary::Serve,
+        status_list: Auxiliary::Serve,
         embedded_histories: 100,
         embedded_comments: 20,
     }
@@ -33,7 +36,8 @@ pub async fn start(scenario: JiraScenario, flavor: Flavor) -> JiraStandIn {
     JiraStandIn::start(scenario, standin_settings(flavor)).await.unwrap()
 }
 
-/// A config reading every project of the stand-in, token in `token_file`.
+/// A config reading every project of the stand-in, token in `token_file`; the time zone comes
+/// from `/myself`.
 pub fn config(standin: &JiraStandIn, flavor: Flavor, token_file: PathBuf) -> JiraConfig {
     let mut cfg = JiraConfig::cloud(&standin.url(), EMAIL, &[]);
     cfg.flavor = flavor;
@@ -43,7 +47,6 @@ pub fn config(standin: &JiraStandIn, flavor: Flavor, token_file: PathBuf) -> Jir
         token_file: Some(token_file),
     };
     cfg.team_field = Some("customfield_10400".into());
-    cfg.utc_offset_minutes = OFFSET;
     cfg
 }
 

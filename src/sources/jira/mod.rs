@@ -8,10 +8,12 @@
 //! comments did not fit. Paging is by key set: the next page starts at the newest `updated` read,
 //! so an issue updated meanwhile moves behind the reader and is read again, never skipped; only a
 //! page wholly inside one minute (JQL dates have minute precision) pages on by `nextPageToken` /
-//! `startAt`. JQL dates are wall time in the Jira *user's* time zone, so the UTC cursor is
+//! `startAt`. JQL dates are wall time in the Jira *user's* time zone (`timeZone` of `/myself`, an
+//! IANA zone, daylight saving included, unless the config names one), so the UTC cursor is
 //! converted to it. A pass ends on the last page; the next starts `OVERLAP` earlier, and issues
 //! already read at the same `updated` are skipped without follow-ups. An idle poll is one
-//! request. Event ids are Jira history / comment ids: re-reading is harmless.
+//! request. Event ids are Jira history / comment ids: re-reading is harmless. `/myself` and
+//! `/status` are auxiliary: when they fail the sync goes on (a warning, `kind="auxiliary"`).
 
 pub mod parse;
 
@@ -20,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{LocalResult, TimeZone};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -63,8 +66,8 @@ pub struct JiraConfig {
     /// The team field: custom field id (`customfield_10400`) or name (`Team`).
     pub team_field: Option<String>,
     pub links: LinkNames,
-    /// Offset of the Jira user's time zone from UTC, in minutes (JQL dates are in that zone).
-    pub utc_offset_minutes: i32,
+    /// The Jira user's time zone, which JQL dates are in: None reads it from `/myself`.
+    pub time_zone: Option<JiraZone>,
     pub requests_per_hour: Option<u32>,
     /// Only issues updated at or after this time are read (None = all history).
     pub since: Option<Ts>,
@@ -82,12 +85,77 @@ impl JiraConfig {
             jql: None,
             team_field: None,
             links: LinkNames::default(),
-            utc_offset_minutes: 0,
+            time_zone: None,
             requests_per_hour: None,
             since: None,
             page_size: DEFAULT_PAGE_SIZE,
         }
     }
+}
+
+/// A time zone JQL dates are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JiraZone {
+    /// An IANA zone (`America/New_York`): the offset at each instant, daylight saving included.
+    Named(chrono_tz::Tz),
+    /// A fixed offset from UTC in minutes (`utc_offset = "-05:00"`): no daylight saving.
+    Offset(i32),
+}
+
+impl JiraZone {
+    pub const UTC: JiraZone = JiraZone::Offset(0);
+
+    /// The JQL date (`yyyy-MM-dd HH:mm`) Jira reads as no later than `ts`: the wall time of `ts` in
+    /// this zone, rounded down to the minute (JQL dates are minutes). In the hour a clock is set
+    /// back a wall time names two instants and Jira may take either, so an earlier wall time is
+    /// written there.
+    pub fn jql_time(&self, ts: Ts) -> String {
+        match self {
+            JiraZone::Named(tz) => wall_time(tz, ts),
+            JiraZone::Offset(minutes) => match chrono::FixedOffset::east_opt(minutes * 60) {
+                Some(offset) => wall_time(&offset, ts),
+                None => wall_time(&chrono::Utc, ts),
+            },
+        }
+    }
+
+    /// How logs name it: `Europe/Berlin`, `UTC+01:00`.
+    pub fn name(&self) -> String {
+        match self {
+            JiraZone::Named(tz) => tz.name().to_string(),
+            JiraZone::Offset(m) => {
+                let sign = if *m < 0 { '-' } else { '+' };
+                format!("UTC{sign}{:02}:{:02}", m.abs() / 60, m.abs() % 60)
+            }
+        }
+    }
+}
+
+fn wall_time<Z: TimeZone>(zone: &Z, ts: Ts) -> String {
+    let format = |w: chrono::NaiveDateTime| w.format("%Y-%m-%d %H:%M").to_string();
+    let mut at = ts;
+    for _ in 0..8 {
+        let Some(utc) = chrono::DateTime::from_timestamp(at, 0) else { break };
+        let local = zone.from_utc_datetime(&utc.naive_utc()).naive_local().and_utc().timestamp();
+        let Some(wall) = chrono::DateTime::from_timestamp(local - local.rem_euclid(60), 0).map(|w| w.naive_utc())
+        else {
+            break;
+        };
+        // The latest instant Jira may read the wall time as.
+        let latest = match zone.from_local_datetime(&wall) {
+            LocalResult::Single(t) => Some(t.timestamp()),
+            LocalResult::Ambiguous(a, b) => Some(a.timestamp().max(b.timestamp())),
+            LocalResult::None => None, // rounding fell into a gap (odd historical offsets)
+        };
+        match latest {
+            Some(l) if l <= ts => return format(wall),
+            Some(l) => at -= l - ts,
+            None => at -= 60,
+        }
+    }
+    // Out of chrono's range: a day early in UTC is safe for any zone.
+    chrono::DateTime::from_timestamp(ts - 86_400, 0)
+        .map_or_else(|| "1970-01-01 00:00".into(), |t| format(t.naive_utc()))
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -122,6 +190,11 @@ pub struct JiraSource {
     authorization: Option<Secret>,
     http: HttpSettings,
     statuses: Option<HashMap<String, StatusCategory>>,
+    /// The zone JQL dates are written in, once known (config, or `/myself`).
+    zone: Option<JiraZone>,
+    /// `/myself` / `/status` failed: ask again when the next pass starts.
+    retry_zone: bool,
+    retry_statuses: bool,
     completed: Vec<String>,
 }
 
@@ -133,14 +206,6 @@ impl std::fmt::Debug for JiraSource {
 
 fn malformed(message: String) -> SourceError {
     SourceError { kind: "malformed", message }
-}
-
-/// The JQL date (`yyyy-MM-dd HH:mm`) of a UTC time, as wall time at `offset_minutes` from UTC,
-/// rounded down to the minute (so nothing in that minute is missed).
-pub fn jql_time(ts: Ts, offset_minutes: i32) -> String {
-    let wall = ts + offset_minutes as Ts * 60;
-    chrono::DateTime::from_timestamp(wall, 0)
-        .map_or_else(|| "1970-01-01 00:00".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
 /// Percent-encodes a query parameter value.
@@ -186,6 +251,9 @@ impl JiraSource {
             authorization: None,
             http,
             statuses: None,
+            zone: None,
+            retry_zone: false,
+            retry_statuses: false,
             completed: parse::default_completed_resolutions(),
         }
     }
@@ -276,7 +344,8 @@ impl JiraSource {
             parts.push(format!("({q})"));
         }
         if let Some(from) = from {
-            parts.push(format!("updated >= \"{}\"", jql_time(from, self.cfg.utc_offset_minutes)));
+            let zone = self.zone.or(self.cfg.time_zone).unwrap_or(JiraZone::UTC);
+            parts.push(format!("updated >= \"{}\"", zone.jql_time(from)));
         }
         format!("{} ORDER BY updated ASC, key ASC", parts.join(" AND "))
     }
@@ -285,6 +354,81 @@ impl JiraSource {
         tracing::warn!(source = %self.name, url = %url, error = %why, "skipping a malformed Jira issue; the rest of the sync goes on");
         if let Some(h) = &self.health {
             h.record_error(&self.name, "malformed");
+        }
+    }
+
+    /// An auxiliary endpoint failed: a warning and `kind="auxiliary"`, and the sync goes on.
+    fn auxiliary_failed(&mut self, endpoint: &str, error: &str, consequence: &str) {
+        tracing::warn!(source = %self.name, endpoint = %endpoint, error = %error, "{consequence}");
+        if let Some(h) = &self.health {
+            h.record_error(&self.name, "auxiliary");
+        }
+    }
+
+    /// The zone JQL dates are in: the configured one, else the token user's `timeZone` from
+    /// `/myself` (UTC, with a warning, when Jira does not say). Logged once it is known.
+    async fn learn_zone(&mut self, client: &ApiClient, auth: &Secret) {
+        if let Some(zone) = self.cfg.time_zone {
+            tracing::info!(source = %self.name, time_zone = %zone.name(), "JQL dates are read in the configured time zone");
+            self.zone = Some(zone);
+            return;
+        }
+        let url = format!("{}/myself", self.api());
+        let zone = match self.get(client, auth, url).await {
+            Err(e) => {
+                let error = client.scrub(&e.message);
+                self.retry_zone = true;
+                let consequence = "cannot read the token user's time zone from /myself; JQL dates are read as UTC until it answers: set `time_zone` in the source's config if this lasts";
+                self.auxiliary_failed("myself", &error, consequence);
+                JiraZone::UTC
+            }
+            Ok(me) => match me["timeZone"].as_str().filter(|z| !z.is_empty()) {
+                None => {
+                    let consequence = "/myself names no time zone (an older Jira, or a restricted token); JQL dates are read as UTC: set `time_zone` in the source's config to the token user's zone";
+                    self.auxiliary_failed("myself", "no timeZone", consequence);
+                    JiraZone::UTC
+                }
+                Some(name) => match name.parse::<chrono_tz::Tz>() {
+                    Ok(tz) => {
+                        tracing::info!(source = %self.name, time_zone = %name, "JQL dates are read in the token user's time zone (from /myself)");
+                        JiraZone::Named(tz)
+                    }
+                    Err(_) => {
+                        let consequence = "/myself names a time zone this build does not know; JQL dates are read as UTC: set `time_zone` in the source's config";
+                        self.auxiliary_failed("myself", &format!("unknown timeZone {name:?}"), consequence);
+                        JiraZone::UTC
+                    }
+                },
+            },
+        };
+        if zone == JiraZone::UTC && self.zone.is_some_and(|z| z != JiraZone::UTC) {
+            return; // keep the zone an earlier answer gave
+        }
+        self.zone = Some(zone);
+    }
+
+    /// Status categories from `/status` (an empty list, with a warning, when it fails: issues
+    /// carry their own status's category).
+    async fn learn_statuses(&mut self, client: &ApiClient, auth: &Secret) {
+        let mut map = HashMap::new();
+        match self.get(client, auth, format!("{}/status", self.api())).await {
+            Ok(list) => match list.as_array() {
+                Some(list) => parse::learn_statuses(&mut map, list),
+                None => {
+                    self.retry_statuses = true;
+                    let consequence = "the /status answer is not a list; statuses other than an issue's own have no category until it answers";
+                    self.auxiliary_failed("status", "not a list", consequence);
+                }
+            },
+            Err(e) => {
+                let error = client.scrub(&e.message);
+                self.retry_statuses = true;
+                let consequence = "cannot read the status list from /status; statuses other than an issue's own have no category until it answers";
+                self.auxiliary_failed("status", &error, consequence);
+            }
+        }
+        if !map.is_empty() || self.statuses.is_none() {
+            self.statuses = Some(map);
         }
     }
 
@@ -340,11 +484,13 @@ impl JiraSource {
         };
         let client = self.client_or_init()?;
         let auth = self.authorization(&client)?;
-        if self.statuses.is_none() {
-            let list = self.get(&client, &auth, format!("{}/status", self.api())).await?;
-            let mut map = HashMap::new();
-            parse::learn_statuses(&mut map, list.as_array().map(Vec::as_slice).unwrap_or(&[]));
-            self.statuses = Some(map);
+        // Auxiliary answers: once, and again at the start of a pass after one failed.
+        let pass_starts = !cur.in_pass;
+        if self.zone.is_none() || (pass_starts && std::mem::take(&mut self.retry_zone)) {
+            self.learn_zone(&client, &auth).await;
+        }
+        if self.statuses.is_none() || (pass_starts && std::mem::take(&mut self.retry_statuses)) {
+            self.learn_statuses(&client, &auth).await;
         }
         if !cur.in_pass {
             cur.in_pass = true;
@@ -355,7 +501,7 @@ impl JiraSource {
         let page_size = self.cfg.page_size.clamp(1, 100);
         let jql = encode(&self.jql(cur.from));
         let fields = "summary,status,issuetype,project,created,updated,reporter,creator,assignee,components,labels,\
-                      resolution,issuelinks,comment";
+                      resolution,resolutiondate,issuelinks,comment";
         let mut fields = fields.to_string();
         if let Some(t) = &self.cfg.team_field {
             fields.push(',');
@@ -384,8 +530,7 @@ impl JiraSource {
         let Some(issues) = page["issues"].as_array() else {
             return Err(malformed(format!("source {:?}: the search answer has no issues list", self.name)));
         };
-        let mut statuses = self.statuses.clone().unwrap_or_default();
-        parse::learn_statuses(&mut statuses, &issues.iter().map(|i| i["fields"]["status"].clone()).collect::<Vec<_>>());
+        let statuses = self.statuses.clone().unwrap_or_default();
         let web = self.cfg.base_url.trim_end_matches('/').to_string();
         let ctx = parse::IssueContext {
             source: &self.name,
@@ -501,20 +646,53 @@ impl Source for JiraSource {
 mod tests {
     use super::*;
 
+    fn zone(name: &str) -> JiraZone {
+        JiraZone::Named(name.parse().unwrap())
+    }
+
     #[test]
     fn jql_dates_are_wall_time_in_the_users_zone() {
         // 2024-03-10 23:30:45 UTC.
         let t = 1_710_113_445;
-        assert_eq!(jql_time(t, 0), "2024-03-10 23:30");
-        assert_eq!(jql_time(t, 60), "2024-03-11 00:30");
-        assert_eq!(jql_time(t, -5 * 60), "2024-03-10 18:30");
+        assert_eq!(JiraZone::UTC.jql_time(t), "2024-03-10 23:30");
+        assert_eq!(JiraZone::Offset(60).jql_time(t), "2024-03-11 00:30");
+        assert_eq!(JiraZone::Offset(-5 * 60).jql_time(t), "2024-03-10 18:30");
+        // New York moved to daylight saving (UTC-4) at 07:00 UTC that day.
+        assert_eq!(zone("America/New_York").jql_time(t), "2024-03-10 19:30");
+        assert_eq!(zone("America/New_York").jql_time(1_710_053_999), "2024-03-10 01:59"); // 06:59:59Z, EST
+        assert_eq!(zone("America/New_York").jql_time(1_710_054_000), "2024-03-10 03:00"); // 07:00Z, EDT
+        assert_eq!(zone("Asia/Kolkata").jql_time(t), "2024-03-11 05:00");
+        assert_eq!(JiraZone::Offset(-5 * 60).name(), "UTC-05:00");
+        assert_eq!(zone("Europe/Berlin").name(), "Europe/Berlin");
+    }
+
+    #[test]
+    fn in_the_hour_a_clock_is_set_back_the_wall_time_is_never_read_as_later() {
+        let ny = zone("America/New_York");
+        // 2023-11-05: 01:00-02:00 happens twice, at UTC-4 (05:00-06:00Z) and at UTC-5 (06:00-07:00Z).
+        let first_0140 = 1_699_160_400 + 40 * 60; // 2023-11-05 05:40Z = 01:40 EDT
+        let second_0140 = first_0140 + 3600; // 06:40Z = 01:40 EST
+        // "01:40" could be read as 06:40Z, after 05:40Z: an earlier wall time is written.
+        assert_eq!(ny.jql_time(first_0140), "2023-11-05 00:40");
+        assert_eq!(ny.jql_time(second_0140), "2023-11-05 01:40");
+        // Whatever the reading, never after the cursor.
+        for t in (1_699_150_000..1_699_180_000).step_by(97) {
+            let wall = chrono::NaiveDateTime::parse_from_str(&ny.jql_time(t), "%Y-%m-%d %H:%M").unwrap();
+            let JiraZone::Named(tz) = ny else { unreachable!() };
+            let readings: Vec<Ts> = match tz.from_local_datetime(&wall) {
+                LocalResult::Single(a) => vec![a.timestamp()],
+                LocalResult::Ambiguous(a, b) => vec![a.timestamp(), b.timestamp()],
+                LocalResult::None => panic!("{wall} does not exist"),
+            };
+            assert!(readings.iter().all(|&r| r <= t && r > t - 2 * 3600), "{t}: {wall} reads as {readings:?}");
+        }
     }
 
     #[test]
     fn the_search_jql_ands_projects_filter_and_cursor() {
         let mut cfg = JiraConfig::cloud("https://acme.atlassian.net/", "a@acme.io", &["PAY", "OPS"]);
         cfg.jql = Some("issuetype != Sub-task".into());
-        cfg.utc_offset_minutes = 120;
+        cfg.time_zone = Some(JiraZone::Offset(120));
         let s = JiraSource::new("jira", cfg);
         assert_eq!(
             s.jql(Some(1_710_113_445)),

@@ -1,12 +1,20 @@
 //! Jira payloads (REST v2 and v3 issues with `expand=changelog`, comments, Perceval items) turned
 //! into items and events. Pure functions over `serde_json::Value`: no HTTP, no cursor, no clock.
 //! Histories come in any order (Perceval stores them newest first): they are sorted here.
+//!
+//! Closed or open (docs/signals.md "Jira"): an issue is closed while its resolution is set or its
+//! status is in the done category. A close is the history that makes it so (the one that sets the
+//! resolution, at its time, by its author, wherever the status goes later), a reopen the one that
+//! undoes it; an issue's events never depend on other issues, on page order or on which statuses
+//! today's `/status` still lists.
 
 use std::collections::{BTreeSet, HashMap};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::model::{Event, EventKind, Identity, Item, ItemKind, ItemState, LinkRelation, StatusCategory, Ts, identity};
+use crate::model::{
+    Event, EventKind, Identity, Item, ItemKind, ItemState, LinkRelation, SETTLING, StatusCategory, Ts, identity,
+};
 
 /// Which Jira answers: Cloud names people by `accountId`, Data Center / Server by `name`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +82,8 @@ pub struct IssueContext<'a> {
     /// The team field: a custom field id (`customfield_10400`) or its name (`Team`).
     pub team_field: Option<&'a str>,
     pub links: &'a LinkNames,
-    /// Status id or lower-cased status name → category (from `/status` and issues' own status).
+    /// Status id or lower-cased status name → category, from `/status` (which omits statuses
+    /// deleted from a workflow; the issue's own status carries its category itself).
     pub status_categories: &'a HashMap<String, StatusCategory>,
     /// Resolutions counted as done (lower-case): `done`, `fixed`…
     pub completed_resolutions: &'a [String],
@@ -159,8 +168,9 @@ fn field_text(v: &Value) -> Option<String> {
 
 /// One changelog entry item, with its history's time, author and id.
 struct Change<'v> {
-    history_id: String,
-    index: usize,
+    /// The event id of this item: `<item key>/h<history id>/<index>`.
+    id: String,
+    history: String,
     at: Ts,
     actor: Option<Identity>,
     item: &'v Value,
@@ -248,31 +258,27 @@ pub fn issue(v: &Value, comments: Option<&[Value]>, ctx: &IssueContext) -> Resul
     let key = item_key(issue_key);
     let flavor = ctx.flavor;
     let author = user_identity(&f["reporter"], flavor).or_else(|| user_identity(&f["creator"], flavor));
-    let category_of = |id: Option<&str>, name: Option<&str>| {
+    // The issue's own status carries its category: it wins over `/status` for that status (which
+    // may have been deleted from the workflow since), and nothing is learnt from other issues, so
+    // an issue reads the same on any page.
+    let own = &f["status"];
+    let own_category = own["statusCategory"]["key"].as_str().and_then(category_of_key);
+    let category_of = |id: Option<&str>, name: Option<&str>| -> Option<StatusCategory> {
+        if let Some(cat) = own_category {
+            let same = match (id, own["id"].as_str()) {
+                (Some(a), Some(b)) => a == b,
+                _ => name.zip(own["name"].as_str()).is_some_and(|(a, b)| a.eq_ignore_ascii_case(b)),
+            };
+            if same {
+                return Some(cat);
+            }
+        }
         id.and_then(|i| ctx.status_categories.get(i))
             .or_else(|| name.and_then(|n| ctx.status_categories.get(&n.to_lowercase())))
             .copied()
     };
-    let current_category = f["status"]["statusCategory"]["key"]
-        .as_str()
-        .and_then(category_of_key)
-        .or_else(|| category_of(f["status"]["id"].as_str(), f["status"]["name"].as_str()));
-    let item = Item {
-        key: key.clone(),
-        source: ctx.source.to_string(),
-        kind: ItemKind::Ticket,
-        scope: project,
-        url: url_of(issue_key),
-        title: f["summary"].as_str().unwrap_or("").to_string(),
-        author: author.clone(),
-        created_at: created,
-        updated_at: updated,
-        state: if current_category == Some(StatusCategory::Done) { ItemState::Closed } else { ItemState::Open },
-        issue_type: f["issuetype"]["name"].as_str().map(str::to_string),
-    };
 
     // Changelog, oldest first.
-    let mut changes: Vec<Change> = Vec::new();
     let histories = v["changelog"]["histories"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     let mut sorted: Vec<(Ts, i64, &Value)> = Vec::new();
     for h in histories {
@@ -282,12 +288,32 @@ pub fn issue(v: &Value, comments: Option<&[Value]>, ctx: &IssueContext) -> Resul
         sorted.push((at, id_num, h));
     }
     sorted.sort_by_key(|(at, id, _)| (*at, *id));
+    // A resolution that no changelog item set (the changelog was not asked for, or the issue was
+    // created or imported resolved) was set at `resolutiondate`, by someone unknown.
+    let resolved_without_history = json!({
+        "field": "resolution", "fieldId": "resolution", "from": null, "fromString": null,
+        "to": f["resolution"]["id"], "toString": f["resolution"]["name"],
+    });
+    let mut changes: Vec<Change> = Vec::new();
     for (at, _, h) in &sorted {
-        let history_id = h["id"].as_str().map(str::to_string).ok_or_else(|| fail("a history without id"))?;
+        let history = h["id"].as_str().map(str::to_string).ok_or_else(|| fail("a history without id"))?;
         let actor = user_identity(&h["author"], flavor);
         for (index, item) in h["items"].as_array().map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
-            changes.push(Change { history_id: history_id.clone(), index, at: *at, actor: actor.clone(), item });
+            let id = format!("{key}/h{history}/{index}");
+            changes.push(Change { id, history: history.clone(), at: *at, actor: actor.clone(), item });
         }
+    }
+    if f["resolution"]["name"].as_str().is_some_and(|n| !n.is_empty()) && !changes.iter().any(|c| c.is("resolution")) {
+        let at = f["resolutiondate"].as_str().and_then(parse_jira_time).unwrap_or(created).max(created);
+        let pos = changes.partition_point(|c| c.at <= at);
+        let change = Change {
+            id: format!("{key}/resolved"),
+            history: "resolutiondate".into(),
+            at,
+            actor: None,
+            item: &resolved_without_history,
+        };
+        changes.insert(pos, change);
     }
     let team_field = ctx.team_field.filter(|t| !t.is_empty());
     let is_team = |c: &Change| team_field.is_some_and(|t| c.is(t));
@@ -309,7 +335,7 @@ pub fn issue(v: &Value, comments: Option<&[Value]>, ctx: &IssueContext) -> Resul
     let first = |pred: &dyn Fn(&Change) -> bool| changes.iter().find(|c| pred(c));
     let initial_status = match first(&|c| c.is("status")) {
         Some(c) => (c.old_raw(), c.old_text()),
-        None => (f["status"]["id"].as_str().map(str::to_string), f["status"]["name"].as_str().map(str::to_string)),
+        None => (own["id"].as_str().map(str::to_string), own["name"].as_str().map(str::to_string)),
     };
     let initial_assignee = match first(&|c| c.is("assignee")) {
         Some(c) => assignee_raw(c, false).map(|a| identity("jira", &a)),
@@ -333,10 +359,8 @@ pub fn issue(v: &Value, comments: Option<&[Value]>, ctx: &IssueContext) -> Resul
             }
         },
     };
-    let initial_resolution = match first(&|c| c.is("resolution")) {
-        Some(c) => c.old_text(),
-        None => f["resolution"]["name"].as_str().map(str::to_string),
-    };
+    // Without a resolution item the issue was created unresolved (see `resolved_without_history`).
+    let initial_resolution = first(&|c| c.is("resolution")).and_then(|c| c.old_text());
     // Labels and components: undo the changelog from the current sets.
     let mut labels: BTreeSet<String> = f["labels"]
         .as_array()
@@ -364,11 +388,20 @@ pub fn issue(v: &Value, comments: Option<&[Value]>, ctx: &IssueContext) -> Resul
         }
     }
 
+    // The close state: the resolution, and whether the status is in the done category (a status
+    // of unknown category, deleted from the workflow since, is not known to be done).
+    let closed = |resolution: &Option<String>, done: bool| resolution.is_some() || done;
+    let completed = |resolution: Option<&str>| {
+        resolution.is_none_or(|r| ctx.completed_resolutions.iter().any(|d| d.eq_ignore_ascii_case(r)))
+    };
+    let mut resolution = initial_resolution;
+    let mut done = false;
+
     let base = format!("{key}/created");
     events.push(ev(format!("{base}/opened"), created, &author, EventKind::Opened));
-    let mut category = None;
     if let Some(name) = &initial_status.1 {
-        category = category_of(initial_status.0.as_deref(), Some(name));
+        let category = category_of(initial_status.0.as_deref(), Some(name));
+        done = category == Some(StatusCategory::Done);
         events.push(ev(
             format!("{base}/status"),
             created,
@@ -393,82 +426,125 @@ pub fn issue(v: &Value, comments: Option<&[Value]>, ctx: &IssueContext) -> Resul
     if let Some(t) = &initial_team {
         events.push(ev(format!("{base}/team"), created, &author, EventKind::TeamFieldChanged { to: Some(t.clone()) }));
     }
+    if closed(&resolution, done) {
+        // Created closed (created in a done status, or imported resolved).
+        let kind = EventKind::Closed { completed: completed(resolution.as_deref()) };
+        events.push(ev(format!("{base}/closed"), created, &author, kind));
+    }
 
-    let mut resolution = initial_resolution;
-    let mut linked: BTreeSet<String> = BTreeSet::new();
-    for (pos, c) in changes.iter().enumerate() {
-        let id = format!("{key}/h{}/{}", c.history_id, c.index);
-        if c.is("resolution") {
-            resolution = c.new_text();
-        } else if c.is("status") {
-            let to = c.new_text().ok_or_else(|| fail("a status change without a target status"))?;
-            let to_category = category_of(c.new_raw().as_deref(), Some(&to));
-            let from_category = category_of(c.old_raw().as_deref(), c.old_text().as_deref()).or(category);
-            events.push(ev(
-                id.clone(),
-                c.at,
-                &c.actor,
-                EventKind::StatusChanged { from: c.old_text(), to, category: to_category },
-            ));
-            // The resolution set in the same history counts, wherever it is listed.
-            let same_history_resolution = changes
-                .iter()
-                .skip(pos + 1)
-                .take_while(|o| o.history_id == c.history_id)
-                .find(|o| o.is("resolution"))
-                .map(|o| o.new_text());
-            let resolution_now = same_history_resolution.unwrap_or_else(|| resolution.clone());
-            if to_category == Some(StatusCategory::Done) && from_category != Some(StatusCategory::Done) {
-                let completed = resolution_now
-                    .as_deref()
-                    .is_none_or(|r| ctx.completed_resolutions.iter().any(|d| d.eq_ignore_ascii_case(r)));
-                events.push(ev(format!("{id}/closed"), c.at, &c.actor, EventKind::Closed { completed }));
-            } else if from_category == Some(StatusCategory::Done)
-                && to_category.is_some()
-                && to_category != Some(StatusCategory::Done)
-            {
-                events.push(ev(format!("{id}/reopened"), c.at, &c.actor, EventKind::Reopened));
-            }
-            category = to_category;
-        } else if c.is("assignee") {
-            if let Some(a) = assignee_raw(c, false) {
-                events.push(ev(
-                    format!("{id}/from"),
-                    c.at,
-                    &c.actor,
-                    EventKind::Unassigned { assignee: identity("jira", &a) },
-                ));
-            }
-            if let Some(a) = assignee_raw(c, true) {
-                events.push(ev(
-                    format!("{id}/to"),
-                    c.at,
-                    &c.actor,
-                    EventKind::Assigned { assignee: identity("jira", &a) },
-                ));
-            }
-        } else if c.is("Component") || c.is("components") {
-            events.push(ev(id, c.at, &c.actor, EventKind::ComponentChanged { from: c.old_text(), to: c.new_text() }));
-        } else if c.is("labels") {
-            let (before, after) = (words(c.old_text()), words(c.new_text()));
-            for l in after.difference(&before) {
-                events.push(ev(format!("{id}/+{l}"), c.at, &c.actor, EventKind::Labeled { label: l.clone() }));
-            }
-            for l in before.difference(&after) {
-                events.push(ev(format!("{id}/-{l}"), c.at, &c.actor, EventKind::Unlabeled { label: l.clone() }));
-            }
-        } else if is_team(c) {
-            events.push(ev(id, c.at, &c.actor, EventKind::TeamFieldChanged { to: c.new_text() }));
-        } else if c.is("Link") {
-            // "This issue is superseded by PAY-9", with the target key in `to`.
-            if let (Some(text), Some(target)) = (c.new_text(), c.new_raw()) {
-                let phrase = text.trim_start_matches("This issue ").trim_end_matches(target.as_str()).trim();
-                if let Some(relation) = ctx.links.relation(phrase) {
-                    linked.insert(target.clone());
-                    events.push(ev(id, c.at, &c.actor, EventKind::Linked { relation, target: item_key(&target) }));
-                }
+    // Links added in the changelog and not removed since: (relation, target) → event position.
+    let mut links: HashMap<(LinkRelation, String), usize> = HashMap::new();
+    let mut undone: BTreeSet<usize> = BTreeSet::new();
+    let link_of = |text: Option<String>, target: Option<String>| {
+        let (text, target) = (text?, target?);
+        let phrase = text.trim_start_matches("This issue ").trim_end_matches(target.as_str()).trim();
+        ctx.links.relation(phrase).map(|relation| (relation, target))
+    };
+    let mut start = 0;
+    while start < changes.len() {
+        let end = start + changes[start..].iter().take_while(|c| c.history == changes[start].history).count();
+        let history = &changes[start..end];
+        // What the whole history does to the close state, whatever the order of its items.
+        let (mut resolution_after, mut done_after) = (resolution.clone(), done);
+        let (mut status_at, mut resolution_at) = (None, None);
+        for (k, c) in history.iter().enumerate() {
+            if c.is("resolution") {
+                resolution_after = c.new_text();
+                resolution_at = Some(k);
+            } else if c.is("status") {
+                let category = category_of(c.new_raw().as_deref(), c.new_text().as_deref());
+                done_after = category == Some(StatusCategory::Done);
+                status_at = Some(k);
             }
         }
+        let flips = closed(&resolution, done) != closed(&resolution_after, done_after);
+        let anchor = status_at.or(resolution_at);
+        for (k, c) in history.iter().enumerate() {
+            let id = c.id.clone();
+            if c.is("resolution") {
+                // Read above.
+            } else if c.is("status") {
+                let to = c.new_text().ok_or_else(|| fail("a status change without a target status"))?;
+                let category = category_of(c.new_raw().as_deref(), Some(&to));
+                events.push(ev(
+                    id.clone(),
+                    c.at,
+                    &c.actor,
+                    EventKind::StatusChanged { from: c.old_text(), to, category },
+                ));
+            } else if c.is("assignee") {
+                if let Some(a) = assignee_raw(c, false) {
+                    events.push(ev(
+                        format!("{id}/from"),
+                        c.at,
+                        &c.actor,
+                        EventKind::Unassigned { assignee: identity("jira", &a) },
+                    ));
+                }
+                if let Some(a) = assignee_raw(c, true) {
+                    events.push(ev(
+                        format!("{id}/to"),
+                        c.at,
+                        &c.actor,
+                        EventKind::Assigned { assignee: identity("jira", &a) },
+                    ));
+                }
+            } else if c.is("Component") || c.is("components") {
+                events.push(ev(
+                    id.clone(),
+                    c.at,
+                    &c.actor,
+                    EventKind::ComponentChanged { from: c.old_text(), to: c.new_text() },
+                ));
+            } else if c.is("labels") {
+                let (before, after) = (words(c.old_text()), words(c.new_text()));
+                for l in after.difference(&before) {
+                    events.push(ev(format!("{id}/+{l}"), c.at, &c.actor, EventKind::Labeled { label: l.clone() }));
+                }
+                for l in before.difference(&after) {
+                    events.push(ev(format!("{id}/-{l}"), c.at, &c.actor, EventKind::Unlabeled { label: l.clone() }));
+                }
+            } else if is_team(c) {
+                events.push(ev(id.clone(), c.at, &c.actor, EventKind::TeamFieldChanged { to: c.new_text() }));
+            } else if c.is("Link") {
+                // Added: "This issue is superseded by PAY-9" in toString, the key in `to`; removed:
+                // the same in fromString / `from`, `to` null. A removed link is undone.
+                if let Some(link) = link_of(c.old_text(), c.old_raw())
+                    && let Some(pos) = links.remove(&link)
+                {
+                    undone.insert(pos);
+                }
+                if let Some((relation, target)) = link_of(c.new_text(), c.new_raw()) {
+                    links.insert((relation, target.clone()), events.len());
+                    events.push(ev(
+                        id.clone(),
+                        c.at,
+                        &c.actor,
+                        EventKind::Linked { relation, target: item_key(&target) },
+                    ));
+                }
+            }
+            if flips && anchor == Some(k) {
+                let kind = if closed(&resolution_after, done_after) {
+                    // How it was closed: its resolution, or one set within the settling window
+                    // after a move into a done status (automation rules set it a moment later).
+                    let named = resolution_after.clone().or_else(|| {
+                        changes[end..]
+                            .iter()
+                            .take_while(|o| o.at <= c.at + SETTLING)
+                            .find(|o| o.is("resolution"))
+                            .and_then(Change::new_text)
+                    });
+                    (format!("{id}/closed"), EventKind::Closed { completed: completed(named.as_deref()) })
+                } else {
+                    (format!("{id}/reopened"), EventKind::Reopened)
+                };
+                events.push(ev(kind.0, c.at, &c.actor, kind.1));
+            }
+        }
+        resolution = resolution_after;
+        done = done_after;
+        start = end;
     }
     // Links present now but not in the changelog (made at creation): dated at creation.
     for l in f["issuelinks"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
@@ -480,7 +556,8 @@ pub fn issue(v: &Value, comments: Option<&[Value]>, ctx: &IssueContext) -> Resul
             continue;
         };
         let Some(relation) = phrase.and_then(|p| ctx.links.relation(p)) else { continue };
-        if linked.insert(target.to_string()) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = links.entry((relation, target.to_string())) {
+            slot.insert(usize::MAX);
             events.push(ev(
                 format!("{base}/link/{target}"),
                 created,
@@ -488,6 +565,13 @@ pub fn issue(v: &Value, comments: Option<&[Value]>, ctx: &IssueContext) -> Resul
                 EventKind::Linked { relation, target: item_key(target) },
             ));
         }
+    }
+    if !undone.is_empty() {
+        let mut pos = 0;
+        events.retain(|_| {
+            pos += 1;
+            !undone.contains(&(pos - 1))
+        });
     }
 
     // Comments.
@@ -503,5 +587,19 @@ pub fn issue(v: &Value, comments: Option<&[Value]>, ctx: &IssueContext) -> Resul
             EventKind::Commented { mentions: mentions_of(&c["body"]) },
         ));
     }
+    let item = Item {
+        key: key.clone(),
+        source: ctx.source.to_string(),
+        kind: ItemKind::Ticket,
+        scope: project,
+        url: url_of(issue_key),
+        title: f["summary"].as_str().unwrap_or("").to_string(),
+        author,
+        created_at: created,
+        updated_at: updated,
+        // The same rule as the events: resolved, or (without a resolution) in a done status.
+        state: if closed(&resolution, done) { ItemState::Closed } else { ItemState::Open },
+        issue_type: f["issuetype"]["name"].as_str().map(str::to_string),
+    };
     Ok((item, events))
 }
