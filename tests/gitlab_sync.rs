@@ -485,7 +485,11 @@ async fn a_gitlab_before_state_events_reads_the_same_merges_and_closes_from_note
         standin.reset_counters();
         let mut src = source(config(&standin, token.clone()), clock());
         let mut store = open_store(tmp.path(), &format!("era{n}.db"));
+        let (logs, guard) = capture_logs();
         sync(&mut src, &mut store, T0 + 30 * DAY).await;
+        drop(guard);
+        let told = logs.text().lines().filter(|l| l.contains("answers 404 for resource_state_events")).count();
+        assert_eq!(told, usize::from(era == StateEvents::NotFound), "{era:?}: said once, and only there");
         runs.push((era, dump(&store), standin.counters()));
     }
     let (_, (items, events), current) = &runs[0];
