@@ -1,6 +1,7 @@
 //! API requests the GitLab source spends against the stand-in: a full backfill of 1000 issues
 //! and merge requests with 20 history records each (notes, system notes, state and label
-//! events), and an idle poll. Run: `cargo bench --bench gitlab_requests`.
+//! events), an idle poll, and the same backfill from a GitLab before 13.2 (no resource state
+//! events: state changes are system notes). Run: `cargo bench --bench gitlab_requests`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,7 +10,9 @@ use siloscope::model::Ts;
 use siloscope::sources::Source;
 use siloscope::sources::gitlab::{GitlabConfig, GitlabSource};
 use siloscope::sources::http::{HttpSettings, ManualClock, OctocrabTransport};
-use siloscope::standin::gitlab::{GitlabStandIn, Group, Project, Record, RecordKind, Scenario, ScenarioItem};
+use siloscope::standin::gitlab::{
+    GitlabStandIn, Group, Project, Record, RecordKind, Scenario, ScenarioItem, StateEvents,
+};
 
 const TOKEN: &str = "glpat-benchmark";
 const T0: Ts = 1_700_006_400;
@@ -78,6 +81,16 @@ async fn sync(src: &mut GitlabSource, cursor: &mut Option<String>) -> (u32, usiz
     }
 }
 
+fn source(standin: &GitlabStandIn, token_file: &std::path::Path) -> GitlabSource {
+    let mut cfg = GitlabConfig::for_groups(&["bench"]);
+    cfg.url = standin.url();
+    cfg.token_env = None;
+    cfg.token_file = Some(token_file.to_path_buf());
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now().timestamp() as f64));
+    let transport = Arc::new(OctocrabTransport::new(Duration::from_secs(5)).unwrap());
+    GitlabSource::with_transport("bench", cfg, transport, clock, HttpSettings::default())
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
@@ -86,17 +99,12 @@ fn main() {
         std::fs::create_dir_all(&tmp).unwrap();
         let token_file = tmp.join("token");
         std::fs::write(&token_file, TOKEN).unwrap();
-        let mut cfg = GitlabConfig::for_groups(&["bench"]);
-        cfg.url = standin.url();
-        cfg.token_env = None;
-        cfg.token_file = Some(token_file);
-        let clock = Arc::new(ManualClock::new(chrono::Utc::now().timestamp() as f64));
-        let transport = Arc::new(OctocrabTransport::new(Duration::from_secs(5)).unwrap());
-        let mut src = GitlabSource::with_transport("bench", cfg, transport, clock, HttpSettings::default());
+        let mut src = source(&standin, &token_file);
         let mut cursor = None;
 
         let started = Instant::now();
         let (steps, items, events) = sync(&mut src, &mut cursor).await;
+        let items_read = items;
         let backfill = standin.counters();
         let per_1000 = backfill.requests as f64 * 1000.0 / ITEMS as f64;
         println!(
@@ -119,6 +127,23 @@ fn main() {
         assert_eq!(items, 0, "an idle poll re-reads no item");
         assert!(per_1000 <= 3100.0, "backfill over budget: {per_1000:.1} requests per 1000 items");
         assert_eq!(idle.requests, 2, "idle poll over budget");
+
+        // The same group on a GitLab before 13.2: `/resource_state_events` answers 404, state
+        // changes are system notes; the endpoint is left alone after three items.
+        standin.edit(|s| s.state_events = StateEvents::NotFound);
+        standin.reset_counters();
+        let mut old = source(&standin, &token_file);
+        let mut old_cursor = None;
+        let (_, old_items, old_events) = sync(&mut old, &mut old_cursor).await;
+        let before = standin.counters();
+        let old_per_1000 = before.requests as f64 * 1000.0 / ITEMS as f64;
+        println!(
+            "gitlab backfill before 13.2: {} requests ({old_per_1000:.1} per 1000 items; 2 per item + 1 per list page + 3 probes), {old_items} items, {old_events} events (same as above: {})",
+            before.requests,
+            old_events == events
+        );
+        assert_eq!((old_items, old_events), (items_read, events), "the same history from notes");
+        assert!(old_per_1000 <= 2100.0, "backfill before 13.2 over budget: {old_per_1000:.1} per 1000 items");
         let _ = std::fs::remove_dir_all(&tmp);
     });
 }

@@ -15,7 +15,9 @@ use siloscope::model::{DAY, Event, EventKind, Item, ItemKind, ItemState, ReviewS
 use siloscope::sources::Source;
 use siloscope::sources::gitlab::{GitlabConfig, GitlabSource};
 use siloscope::sources::http::ManualClock;
-use siloscope::standin::gitlab::{Fault, GitlabStandIn, Record, RecordKind, Scenario, group_handle};
+use siloscope::standin::gitlab::{
+    Fault, GitlabStandIn, Record, RecordKind, Scenario, ScenarioItem, StateEvents, group_handle,
+};
 use siloscope::store::Store;
 use source_common::*;
 
@@ -444,4 +446,276 @@ async fn a_run_of_items_updated_in_one_second_longer_than_a_page_is_read_whole_a
     assert_eq!(items.len(), 258);
     assert_eq!(events.len(), 258 + 230, "one Opened each, and every note of the long item");
     assert_eq!(standin.counters().endpoints.get("notes"), Some(&(258 + 2)), "three pages for the long item");
+}
+
+/// The state changes of a scenario: (item index, record).
+fn state_records(s: &Scenario) -> Vec<(usize, Record)> {
+    let mut out = Vec::new();
+    for (i, it) in s.items.iter().enumerate() {
+        out.extend(it.records.iter().filter(|r| matches!(r.kind, RecordKind::State(_))).map(|r| (i, r.clone())));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_gitlab_before_state_events_reads_the_same_merges_and_closes_from_notes_and_fields() {
+    let (items, events, dir) = simulated(20, 12.0, 13);
+    let mut scenario = Scenario::from_model(GROUP, &items, &events, Some(&dir));
+    // One merge request imported with its state: GitLab keeps that merge only in its fields.
+    let merged = RecordKind::State("merged".into());
+    let imported = scenario.items.iter().position(|i| i.records.iter().any(|r| r.kind == merged)).unwrap();
+    let record = scenario.items[imported].records.iter_mut().find(|r| r.kind == merged).unwrap();
+    record.kind = RecordKind::FieldsOnly("merged".into());
+    let (merged_at, merger) = (record.at, record.actor.clone().map(|a| format!("gitlab:{}", a.to_ascii_lowercase())));
+    let upgrade = T0 + 10 * DAY;
+    let changes = state_records(&scenario);
+    assert!(changes.iter().filter(|(_, r)| r.at < upgrade).count() > 30, "state changes before the upgrade");
+    assert!(changes.iter().filter(|(_, r)| r.at >= upgrade).count() > 30, "and after it");
+    let n_items = scenario.items.len() as u64;
+    let it = &scenario.items[imported];
+    let imported_key = format!("gitlab:{}!{}", scenario.projects[it.project].path, it.iid);
+
+    let standin = GitlabStandIn::start(scenario, &[TOKEN]).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let token = write_token(tmp.path(), TOKEN);
+    let eras = [StateEvents::Recorded, StateEvents::Since(upgrade), StateEvents::NotFound, StateEvents::Empty];
+    let mut runs = Vec::new();
+    for (n, era) in eras.into_iter().enumerate() {
+        standin.edit(|s| s.state_events = era);
+        standin.reset_counters();
+        let mut src = source(config(&standin, token.clone()), clock());
+        let mut store = open_store(tmp.path(), &format!("era{n}.db"));
+        let (logs, guard) = capture_logs();
+        sync(&mut src, &mut store, T0 + 30 * DAY).await;
+        drop(guard);
+        let told = logs.text().lines().filter(|l| l.contains("answers 404 for resource_state_events")).count();
+        assert_eq!(told, usize::from(era == StateEvents::NotFound), "{era:?}: said once, and only there");
+        runs.push((era, dump(&store), standin.counters()));
+    }
+    let (_, (items, events), current) = &runs[0];
+    assert_eq!(items.len() as u64, n_items);
+    let count = |name: &str| events.iter().filter(|e| e.kind.name() == name).count();
+    assert!(count("merged") > 50 && count("closed") > 50 && count("reopened") > 0, "{}", count("reopened"));
+    for (era, (era_items, era_events), _) in &runs[1..] {
+        assert_eq!(era_items, items, "{era:?}");
+        assert_eq!(era_events.len(), events.len(), "{era:?}");
+        assert_eq!(era_events, events, "{era:?}: the same merges, closes and reopens under the same ids");
+    }
+    // The imported merge request merged once, when and by whom its fields say (merged_at is a
+    // fraction of a second before the record; whole seconds cut it to the second before).
+    let merges: Vec<&Event> = events.iter().filter(|e| e.item == imported_key && e.kind == EventKind::Merged).collect();
+    assert_eq!(merges.len(), 1, "{merges:?}");
+    assert!((merges[0].at - merged_at).abs() <= 1 && merges[0].actor == merger, "{:?}", merges[0]);
+    assert!(merges[0].id.ends_with("/merged/1"));
+    // Before 13.2 the endpoint is asked for three items, then left alone.
+    let old = &runs[2].2;
+    assert_eq!(old.endpoints.get("resource_state_events"), Some(&3), "{old:?}");
+    assert_eq!(current.requests - old.requests, n_items - 3);
+}
+
+fn hand_item(id: u64, iid: u64, merge_request: bool, created_at: Ts, records: Vec<Record>) -> ScenarioItem {
+    let updated_at = records.iter().map(|r| r.at).max().unwrap_or(created_at);
+    ScenarioItem {
+        id,
+        project: 0,
+        iid,
+        merge_request,
+        title: format!("Item {iid}"),
+        author: Some("amy".into()),
+        created_at,
+        updated_at,
+        records,
+        opened_as_draft: false,
+        malformed: false,
+    }
+}
+
+fn rec(id: u64, at: Ts, who: &str, kind: RecordKind) -> Record {
+    Record { id, at, actor: Some(who.into()), kind }
+}
+
+fn system(body: &str) -> RecordKind {
+    RecordKind::Note { body: body.into(), system: true }
+}
+
+#[tokio::test]
+async fn merges_closes_and_approvals_are_read_once_each_whatever_records_them() {
+    let t = T0 + DAY;
+    let state = |s: &str| RecordKind::State(s.into());
+    let mut s = Scenario::default();
+    s.groups.push(siloscope::standin::gitlab::Group { id: 1, full_path: "g".into(), members: vec![] });
+    s.projects.push(siloscope::standin::gitlab::Project { id: 10, path: "g/p".into() });
+    s.items = vec![
+        // !1: merged, but its state event is not written yet when first read.
+        hand_item(1, 1, true, t, vec![rec(1, t + 600, "mia", RecordKind::FieldsOnly("merged".into()))]),
+        // !2: a state event, a system note and the fields all say it merged.
+        hand_item(
+            2,
+            2,
+            true,
+            t,
+            vec![rec(2, t + 600, "mia", state("merged")), rec(3, t + 600, "mia", system("merged"))],
+        ),
+        // !3: a bot closes it a second before the merge.
+        hand_item(
+            3,
+            3,
+            true,
+            t,
+            vec![rec(4, t + 599, "bot", state("closed")), rec(5, t + 600, "mia", state("merged"))],
+        ),
+        // !4: approvals given, withdrawn, reset by a push, given again.
+        hand_item(
+            4,
+            4,
+            true,
+            t,
+            vec![
+                rec(6, t + 100, "ann", system("approved this merge request")),
+                rec(7, t + 110, "bob", system("approved this merge request")),
+                rec(8, t + 200, "ann", system("unapproved this merge request")),
+                rec(9, t + 300, "dev", system("reset approvals from @bob by pushing to the branch")),
+                rec(10, t + 400, "bob", system("approved this merge request")),
+            ],
+        ),
+    ];
+    let standin = GitlabStandIn::start(s, &[TOKEN]).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(&standin, write_token(tmp.path(), TOKEN));
+    cfg.groups = vec!["g".into()];
+    let mut src = source(cfg, clock());
+    let mut store = open_store(tmp.path(), "once.db");
+    sync(&mut src, &mut store, t + DAY).await;
+    let (_, first) = dump(&store);
+    let first_merge = first.iter().find(|e| e.item == "gitlab:g/p!1" && e.kind == EventKind::Merged).cloned();
+    assert!(first_merge.is_some(), "the merge is read from the fields: {first:?}");
+
+    // Meanwhile the state event of !1 is written, and someone comments.
+    standin.edit(|s| {
+        s.items[0].records[0].kind = state("merged");
+        s.items[0].records.push(rec(11, t + 700, "amy", RecordKind::Note { body: "thanks".into(), system: false }));
+        s.items[0].updated_at = t + 700;
+    });
+    sync(&mut src, &mut store, t + DAY).await;
+    let (_, events) = dump(&store);
+    let of = |item: &str| -> Vec<(String, Ts, Option<String>, EventKind)> {
+        events
+            .iter()
+            .filter(|e| e.item == item && e.kind != EventKind::Opened)
+            .map(|e| (e.id.rsplit_once(['!']).unwrap().1.to_string(), e.at, e.actor.clone(), e.kind.clone()))
+            .collect()
+    };
+    let who = |s: &str| Some(format!("gitlab:{s}"));
+    let m1 = of("gitlab:g/p!1");
+    assert_eq!(m1.len(), 2, "{m1:?}");
+    assert_eq!((m1[0].0.as_str(), m1[0].3.clone(), m1[0].2.clone()), ("1/merged/1", EventKind::Merged, who("mia")));
+    assert!((m1[0].1 - (t + 600)).abs() <= 1, "{m1:?}");
+    assert_eq!(m1[1].3, EventKind::Commented { mentions: vec![] });
+    assert_eq!(of("gitlab:g/p!2"), vec![("2/merged/1".into(), t + 600, who("mia"), EventKind::Merged)]);
+    assert_eq!(of("gitlab:g/p!3"), vec![("3/merged/1".into(), t + 600, who("mia"), EventKind::Merged)]);
+    let review = |n: u64, at: Ts, w: &str, state| (format!("4/note/{n}"), at, who(w), EventKind::Reviewed { state });
+    assert_eq!(
+        of("gitlab:g/p!4"),
+        vec![
+            review(10, t + 400, "bob", ReviewState::Approved),
+            review(6, t + 100, "ann", ReviewState::Commented),
+            review(7, t + 110, "bob", ReviewState::Commented),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn events_dated_before_their_item_are_kept_logged_once_with_its_url_and_counted() {
+    let (items, events, dir) = simulated(10, 10.0, 17);
+    let mut scenario = Scenario::from_model(GROUP, &items, &events, Some(&dir));
+    let latest = scenario.items.iter().map(|i| i.updated_at).max().unwrap();
+    // Two open issues with comments are moved to another project: GitLab copies their history
+    // into new issues, with the original dates.
+    let picks: Vec<usize> = scenario
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| {
+            !i.merge_request
+                && !i.records.iter().any(|r| matches!(r.kind, RecordKind::State(_)))
+                && i.records.iter().filter(|r| matches!(r.kind, RecordKind::Note { system: false, .. })).count() >= 2
+        })
+        .map(|(n, _)| n)
+        .take(2)
+        .collect();
+    assert_eq!(picks.len(), 2);
+    let mut moves = Vec::new();
+    for &i in &picks {
+        let to = (scenario.items[i].project + 1) % scenario.projects.len();
+        let copy = scenario.move_issue(i, to, latest + 100, "zoe");
+        let key = |n: usize| {
+            format!("gitlab:{}#{}", scenario.projects[scenario.items[n].project].path, scenario.items[n].iid)
+        };
+        let c = &scenario.items[copy];
+        let url = format!("https://gitlab.example.com/{}/-/issues/{}", scenario.projects[c.project].path, c.iid);
+        moves.push((key(i), key(copy), url));
+    }
+    let standin = GitlabStandIn::start(scenario, &[TOKEN]).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let exporter = siloscope::exporter::Exporter::new();
+    exporter.health.register_source("gl");
+    let mut src = source(config(&standin, write_token(tmp.path(), TOKEN)), clock());
+    src.attach_health(exporter.health.clone());
+    let mut store = open_store(tmp.path(), "early.db");
+    let (logs, guard) = capture_logs();
+    sync(&mut src, &mut store, T0 + 20 * DAY).await;
+
+    let (items, events) = dump(&store);
+    let history = |key: &str, before: Ts| {
+        let mut v: Vec<(Ts, Option<String>, String)> = events
+            .iter()
+            .filter(|e| e.item == key && e.at < before && e.kind != EventKind::Opened)
+            .map(|e| (e.at, e.actor.clone(), serde_json::to_string(&e.kind).unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    for (original, copy, _) in &moves {
+        let created = items.iter().find(|i| &i.key == copy).unwrap().created_at;
+        assert_eq!(created, latest + 100);
+        let early = history(copy, created);
+        assert!(early.len() >= 2, "{copy}: {early:?}");
+        assert_eq!(early, history(original, created), "{copy} keeps the copied history, as GitLab dates it");
+        let closed = events.iter().any(|e| &e.item == original && e.kind == EventKind::Closed { completed: true });
+        assert!(closed, "the original is closed by the move");
+    }
+    let inconsistent = |metrics: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with("siloscope_source_errors_total") && l.contains("kind=\"inconsistent\""))
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+    };
+    assert_eq!(inconsistent(&exporter.render()).as_deref(), Some("2"), "{}", exporter.render());
+
+    // Both copies change and are read again: no new report.
+    standin.edit(|s| {
+        let n = s.items.len();
+        for i in [n - 2, n - 1] {
+            let id = s.next_record_id();
+            let it = &mut s.items[i];
+            it.records.push(Record {
+                id,
+                at: latest + 200,
+                actor: Some("amy".into()),
+                kind: system("assigned to @amy"),
+            });
+            it.updated_at = latest + 200;
+        }
+    });
+    sync(&mut src, &mut store, T0 + 20 * DAY).await;
+    drop(guard);
+    assert_eq!(dump(&store).1.iter().filter(|e| e.at == latest + 200).count(), 2, "the changes were read");
+    let log = logs.text();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("contradicts itself")).collect();
+    assert_eq!(lines.len(), 2, "once per item:\n{log}");
+    for (_, _, url) in &moves {
+        assert_eq!(lines.iter().filter(|l| l.contains(url.as_str())).count(), 1, "{url}:\n{log}");
+    }
+    assert!(lines.iter().all(|l| l.contains("before the item's creation")), "{lines:?}");
+    assert_eq!(inconsistent(&exporter.render()).as_deref(), Some("2"));
 }

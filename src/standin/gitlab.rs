@@ -2,7 +2,9 @@
 //! (group and project issue / merge request lists, notes, resource state and label events,
 //! descendant groups, members) in GitLab's shapes (compared with ../shared/realdata/perceval/gitlab),
 //! with `x-next-page` / `Link` pagination and `RateLimit-*` headers, from a [`Scenario`].
-//! It counts requests and injects faults on demand. Loopback only.
+//! It plays a current GitLab or one before resource state events ([`StateEvents`]: state changes
+//! as system notes, the endpoint 404), and moves issues as GitLab does (copied history dated
+//! before the copy's creation). It counts requests and injects faults on demand. Loopback only.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -25,8 +27,12 @@ use crate::model::{DirectorySnapshot, Event, EventKind, Item, ItemKind, ReviewSt
 pub enum RecordKind {
     /// A note: a user comment, or a system note (`assigned to @bob`).
     Note { body: String, system: bool },
-    /// A resource state event: `closed`, `reopened`, `merged`.
+    /// A state change, `closed`, `reopened`, `merged`: a resource state event or a system note
+    /// (`closed`, as recorded on gitlab.com before 13.2), as [`Scenario::state_events`] says.
     State(String),
+    /// A state change GitLab kept only in the item's own fields (`merged_at`, `closed_at`): an
+    /// imported item, or one whose state event and note are not written yet.
+    FieldsOnly(String),
     /// A resource label event.
     Label { name: String, add: bool },
 }
@@ -61,12 +67,20 @@ pub struct ScenarioItem {
     pub malformed: bool,
 }
 
+/// The state change a record is, wherever GitLab keeps it.
+fn state_change(r: &Record) -> Option<&str> {
+    match &r.kind {
+        RecordKind::State(s) | RecordKind::FieldsOnly(s) => Some(s),
+        _ => None,
+    }
+}
+
 impl ScenarioItem {
     fn state(&self) -> &'static str {
         let mut state = "opened";
         for r in &self.records {
-            if let RecordKind::State(s) = &r.kind {
-                state = match s.as_str() {
+            if let Some(s) = state_change(r) {
+                state = match s {
                     "closed" if state != "merged" => "closed",
                     "reopened" => "opened",
                     "merged" => "merged",
@@ -76,8 +90,9 @@ impl ScenarioItem {
         }
         state
     }
-    fn last_state_at(&self, state: &str) -> Option<Ts> {
-        self.records.iter().rev().find(|r| r.kind == RecordKind::State(state.into())).map(|r| r.at)
+    /// The last change to `state`: when, and by whom.
+    fn last_change(&self, state: &str) -> Option<&Record> {
+        self.records.iter().rev().find(|r| state_change(r) == Some(state))
     }
     fn labels(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
@@ -121,11 +136,38 @@ pub struct Group {
     pub members: Vec<String>,
 }
 
+/// Where the instance records merges, closes and reopens (resource state events exist since
+/// GitLab 13.2; system notes before, as in the recorded gitlab.com data).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum StateEvents {
+    /// 13.2 and later throughout: every state change is a resource state event, none a note.
+    #[default]
+    Recorded,
+    /// Upgraded to 13.2 at this time: changes before it are system notes, later ones state events.
+    Since(Ts),
+    /// Before 13.2: `/resource_state_events` answers 404; every change is a system note.
+    NotFound,
+    /// The endpoint answers `[]` (an instance that records none); every change is a system note.
+    Empty,
+}
+
+impl StateEvents {
+    /// A state change at `at` is a state event (else a system note).
+    fn records_event(self, at: Ts) -> bool {
+        match self {
+            StateEvents::Recorded => true,
+            StateEvents::Since(t) => at >= t,
+            StateEvents::NotFound | StateEvents::Empty => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Scenario {
     pub projects: Vec<Project>,
     pub groups: Vec<Group>,
     pub items: Vec<ScenarioItem>,
+    pub state_events: StateEvents,
 }
 
 fn username(identity: &str) -> Option<String> {
@@ -250,6 +292,55 @@ impl Scenario {
     /// The next free record id.
     pub fn next_record_id(&self) -> u64 {
         self.items.iter().flat_map(|i| i.records.iter().map(|r| r.id)).max().unwrap_or(0) + 1
+    }
+
+    /// Moves issue `i` to project `to` at `at`, by `actor`, as GitLab does: the issue gets a
+    /// `moved to <path>#<iid>` note and is closed; a new issue is created at `at` in `to`, with
+    /// copies of the old one's notes and events (new ids, their original dates: before its own
+    /// creation) and a `moved from` note. Returns the new issue's index.
+    pub fn move_issue(&mut self, i: usize, to: usize, at: Ts, actor: &str) -> usize {
+        let iid =
+            self.items.iter().filter(|x| x.project == to && !x.merge_request).map(|x| x.iid).max().unwrap_or(0) + 1;
+        let id = self.items.iter().map(|x| x.id).max().unwrap_or(0) + 1;
+        let mut next = self.next_record_id();
+        let mut take = || {
+            next += 1;
+            next - 1
+        };
+        let old = &self.items[i];
+        let (from_path, to_path) = (self.projects[old.project].path.clone(), self.projects[to].path.clone());
+        let mut records: Vec<Record> = old.records.iter().map(|r| Record { id: take(), ..r.clone() }).collect();
+        records.push(Record {
+            id: take(),
+            at,
+            actor: Some(actor.into()),
+            kind: RecordKind::Note { body: format!("moved from {from_path}#{}", old.iid), system: true },
+        });
+        let copy = ScenarioItem {
+            id,
+            project: to,
+            iid,
+            merge_request: false,
+            title: old.title.clone(),
+            author: old.author.clone(),
+            created_at: at,
+            updated_at: at,
+            records,
+            opened_as_draft: false,
+            malformed: false,
+        };
+        let moved = Record {
+            id: take(),
+            at,
+            actor: Some(actor.into()),
+            kind: RecordKind::Note { body: format!("moved to {to_path}#{iid}"), system: true },
+        };
+        let close = Record { id: take(), at, actor: Some(actor.into()), kind: RecordKind::State("closed".into()) };
+        let old = &mut self.items[i];
+        old.records.extend([moved, close]);
+        old.updated_at = old.updated_at.max(at);
+        self.items.push(copy);
+        self.items.len() - 1
     }
 }
 
@@ -547,7 +638,16 @@ fn route(inner: &Inner, uri: &axum::http::Uri, headers: &HeaderMap) -> Response 
             };
             match *sub {
                 "notes" => item.records.iter().filter_map(|r| note_json(&s, item, r)).collect(),
-                "resource_state_events" => item.records.iter().filter_map(|r| state_json(item, r)).collect(),
+                "resource_state_events" if s.state_events == StateEvents::NotFound => {
+                    // Grape's answer for a route the instance does not have.
+                    return json_response(404, &json!({"error": "404 Not Found"}), &[]);
+                }
+                "resource_state_events" => item
+                    .records
+                    .iter()
+                    .filter(|r| s.state_events.records_event(r.at))
+                    .filter_map(|r| state_json(item, r))
+                    .collect(),
                 "resource_label_events" => item.records.iter().filter_map(|r| label_json(item, r)).collect(),
                 _ => return not_found(),
             }
@@ -609,6 +709,13 @@ fn fmt_time(ts: Ts) -> String {
     chrono::DateTime::from_timestamp(ts, 0).map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M:%S.000Z").to_string())
 }
 
+/// 100 ms before `ts` (recorded gitlab.com data: `merged_at` 16:24:07.606, its note 16:24:07.647):
+/// in whole seconds, the second before.
+fn fmt_time_before(ts: Ts) -> String {
+    chrono::DateTime::from_timestamp(ts - 1, 900_000_000)
+        .map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M:%S.%3fZ").to_string())
+}
+
 fn user_json(name: &Option<String>) -> Value {
     match name {
         None => Value::Null,
@@ -628,7 +735,10 @@ fn item_json(s: &Scenario, it: &ScenarioItem, base: &str) -> Value {
     let project = &s.projects[it.project];
     let (what, sep) = if it.merge_request { ("merge_requests", '!') } else { ("issues", '#') };
     let state = it.state();
-    let closed_at = (state == "closed").then(|| it.last_state_at("closed")).flatten();
+    // The item's fields are set a moment before the note or event of the change is written.
+    let last = |change: &str| it.last_change(change).filter(|_| state == change);
+    let closed = last("closed");
+    let merged = last("merged");
     let mut assignees: Vec<String> = Vec::new();
     let mut reviewers: Vec<String> = Vec::new();
     for r in &it.records {
@@ -658,8 +768,8 @@ fn item_json(s: &Scenario, it: &ScenarioItem, base: &str) -> Value {
         "state": state,
         "created_at": created,
         "updated_at": fmt_time(it.updated_at),
-        "closed_at": closed_at.map(fmt_time),
-        "closed_by": Value::Null,
+        "closed_at": closed.map(|r| fmt_time_before(r.at)),
+        "closed_by": closed.map_or(Value::Null, |r| user_json(&r.actor)),
         "labels": it.labels(),
         "milestone": Value::Null,
         "author": user_json(&it.author),
@@ -679,11 +789,11 @@ fn item_json(s: &Scenario, it: &ScenarioItem, base: &str) -> Value {
         "task_completion_status": {"count": 0, "completed_count": 0}
     });
     let extra = if it.merge_request {
-        let merged_at = it.last_state_at("merged");
+        let merged_by = merged.map_or(Value::Null, |r| user_json(&r.actor));
         json!({
-            "merged_at": merged_at.map(fmt_time),
-            "merged_by": Value::Null,
-            "merge_user": Value::Null,
+            "merged_at": merged.map(|r| fmt_time_before(r.at)),
+            "merged_by": merged_by,
+            "merge_user": merged_by,
             "target_branch": "main",
             "source_branch": format!("change-{}", it.iid),
             "source_project_id": project.id,
@@ -728,7 +838,11 @@ fn item_json(s: &Scenario, it: &ScenarioItem, base: &str) -> Value {
 }
 
 fn note_json(s: &Scenario, it: &ScenarioItem, r: &Record) -> Option<Value> {
-    let RecordKind::Note { body, system } = &r.kind else { return None };
+    let (body, system) = match &r.kind {
+        RecordKind::Note { body, system } => (body.as_str(), *system),
+        RecordKind::State(state) if !s.state_events.records_event(r.at) => (state.as_str(), true),
+        _ => return None,
+    };
     Some(json!({
         "id": r.id,
         "type": Value::Null,

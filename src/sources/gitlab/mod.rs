@@ -8,11 +8,15 @@
 //! the last item's `updated_at` (keyset on the time: an item updated meanwhile moves behind the
 //! reader and is read again, never skipped); items of that same second already read are skipped.
 //! A list is done at a short page; the next pass starts `OVERLAP` earlier. An idle poll is one
-//! request per list. Event ids are GitLab ids: re-reading is harmless.
+//! request per list. Event ids are GitLab ids (note, label event), or for merges, closes and
+//! reopens the item and the occurrence (`…!12/merged/1`, see `parse::state_changes`): re-reading
+//! is harmless. An instance without resource state events (before 13.2) answers 404 there; after
+//! three items in a row the endpoint is left alone for a day, and state changes come from system
+//! notes and the items' own fields.
 
 pub mod parse;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,13 +26,11 @@ use serde_json::Value;
 
 use crate::model::{Batch, ItemKind, Ts};
 use crate::sources::http::{
-    ApiClient, Budget, Clock, HttpRequest, HttpSettings, Method, OctocrabTransport, Secret, SystemClock, Transport,
-    parse_time,
+    ApiClient, Budget, Clock, HttpError, HttpRequest, HttpSettings, Method, OctocrabTransport, Secret, SystemClock,
+    Transport, parse_time,
 };
 use crate::sources::{Source, SourceError, StepFuture, SyncStep};
 use crate::teams::ScopePattern;
-
-use self::parse::NoteMode;
 
 /// How far before the last pass's end the next pass starts (clock skew, slow replicas).
 pub const OVERLAP: Ts = 10 * 60;
@@ -37,6 +39,11 @@ pub const DEFAULT_PAGE_SIZE: u32 = 100;
 const DIRECTORY_EVERY: Ts = 24 * 3600;
 /// Pages of notes / events read per item at most (100 each).
 const MAX_SUB_PAGES: u32 = 50;
+/// Items in a row answering 404 for a resource-event endpoint before it counts as absent from
+/// the instance (one 404 may be an item deleted between two requests).
+const ABSENT_AFTER: u32 = 3;
+/// How long an endpoint found absent is not asked again.
+const ABSENT_FOR: Ts = 24 * 3600;
 
 /// Settings of a `kind = "gitlab"` source (validated by `config.rs`).
 #[derive(Debug, Clone, PartialEq)]
@@ -143,6 +150,10 @@ pub struct GitlabSource {
     health: Option<Arc<crate::exporter::Health>>,
     token: Option<Secret>,
     http: HttpSettings,
+    /// Resource-event endpoints the instance lacks: 404s in a row, and until when not to ask.
+    absent: HashMap<&'static str, (u32, Option<Ts>)>,
+    /// Items whose contradictions were logged and counted (once per item and process).
+    reported: HashSet<String>,
 }
 
 impl std::fmt::Debug for GitlabSource {
@@ -187,6 +198,8 @@ impl GitlabSource {
             health: None,
             token: None,
             http,
+            absent: HashMap::new(),
+            reported: HashSet::new(),
         }
     }
 
@@ -209,6 +222,8 @@ impl GitlabSource {
             health: None,
             token: None,
             http: settings,
+            absent: HashMap::new(),
+            reported: HashSet::new(),
         }
     }
 
@@ -254,7 +269,7 @@ impl GitlabSource {
         client: &ApiClient,
         token: &Secret,
         url: &str,
-    ) -> Result<(crate::sources::http::HttpResponse, Value), SourceError> {
+    ) -> Result<(crate::sources::http::HttpResponse, Value), HttpError> {
         let request = HttpRequest {
             method: Method::Get,
             url: url.to_string(),
@@ -262,18 +277,22 @@ impl GitlabSource {
             body: None,
             authorization: Some(token.clone()),
         };
-        Ok(client.send_json(&request, Budget::Rest, false).await?)
+        client.send_json(&request, Budget::Rest, false).await
     }
 
     /// Every page of a sub-list (notes, events, members) of one item or group: `x-next-page`,
     /// or the `Link` header's `rel="next"` where GitLab sends only that (keyset pagination).
-    async fn get_all(&self, client: &ApiClient, token: &Secret, url: &str) -> Result<Vec<Value>, SourceError> {
+    async fn get_all(&self, client: &ApiClient, token: &Secret, url: &str) -> Result<Vec<Value>, HttpError> {
         let mut out = Vec::new();
         let sep = if url.contains('?') { '&' } else { '?' };
         let mut next_url = format!("{url}{sep}per_page=100&page=1");
         for pages in 1.. {
             let (resp, v) = self.get(client, token, &next_url).await?;
-            let list = v.as_array().ok_or_else(|| malformed(format!("{next_url}: expected a JSON array")))?;
+            let list = v.as_array().ok_or_else(|| HttpError {
+                kind: "malformed",
+                status: None,
+                message: format!("{next_url}: expected a JSON array"),
+            })?;
             out.extend(list.iter().cloned());
             if list.is_empty() {
                 break;
@@ -292,14 +311,16 @@ impl GitlabSource {
         Ok(out)
     }
 
-    /// An item with its history: `None` when it is malformed (logged, counted, skipped).
+    /// An item with its history; a malformed one is logged, counted and skipped, one that
+    /// contradicts itself is kept, and logged and counted once.
     async fn read_item(
-        &self,
+        &mut self,
         client: &ApiClient,
         token: &Secret,
         kind: ItemKind,
         v: &Value,
         batch: &mut Batch,
+        now: Ts,
     ) -> Result<(), SourceError> {
         let (item, opened) = match parse::parse_item(&self.name, kind, v, None) {
             Ok(x) => x,
@@ -318,30 +339,59 @@ impl GitlabSource {
         let what = if kind == ItemKind::MergeRequest { "merge_requests" } else { "issues" };
         let base = format!("{}/projects/{project_id}/{what}/{iid}", self.cfg.api());
         let notes = self.get_all(client, token, &format!("{base}/notes?sort=asc&order_by=created_at")).await?;
-        let states = self.get_all(client, token, &format!("{base}/resource_state_events")).await?;
-        let labels = self.get_all(client, token, &format!("{base}/resource_label_events")).await?;
-        let mode = NoteMode { state_from_notes: false };
-        let parsed = (|| -> Result<Vec<crate::model::Event>, String> {
-            let mut events = vec![opened];
-            events.extend(parse::state_events(&item.key, kind, &states)?);
-            events.extend(parse::label_events(&item.key, &labels)?);
-            let from_notes = parse::note_events(&item.key, kind, &item.scope, &notes, mode)?;
-            if kind == ItemKind::MergeRequest
-                && let Some(draft) = parse::opened_as_draft(&events[0], v, &from_notes)
-            {
-                events.push(draft);
-            }
-            events.extend(from_notes);
-            Ok(events)
-        })();
-        match parsed {
+        let states = self.resource_events(client, token, &base, "resource_state_events", now).await?;
+        let labels = self.resource_events(client, token, &base, "resource_label_events", now).await?;
+        match parse::item_events(&item, opened, v, &notes, &states, &labels) {
             Ok(events) => {
+                if let Some(why) = parse::inconsistency(&item, v, &events) {
+                    self.report_inconsistent(&item, &why);
+                }
                 batch.events.extend(events);
                 batch.items.push(item);
             }
             Err(why) => self.skip_malformed(v, &why),
         }
         Ok(())
+    }
+
+    /// An item's resource events of one kind (`what`): `[]` where the instance has no such
+    /// endpoint (state events before GitLab 13.2, label events before 11.2 answer 404 for an item
+    /// whose notes were just read). After [`ABSENT_AFTER`] items in a row the endpoint is not
+    /// asked for [`ABSENT_FOR`].
+    async fn resource_events(
+        &mut self,
+        client: &ApiClient,
+        token: &Secret,
+        base: &str,
+        what: &'static str,
+        now: Ts,
+    ) -> Result<Vec<Value>, SourceError> {
+        let (misses, until) = self.absent.get(what).copied().unwrap_or((0, None));
+        if until.is_some_and(|u| now < u) {
+            return Ok(Vec::new());
+        }
+        match self.get_all(client, token, &format!("{base}/{what}")).await {
+            Ok(list) => {
+                self.absent.remove(what);
+                Ok(list)
+            }
+            Err(e) if e.status == Some(404) => {
+                let misses = misses + 1;
+                let until = (misses >= ABSENT_AFTER).then_some(now + ABSENT_FOR);
+                if until.is_some() {
+                    tracing::warn!(
+                        source = %self.name,
+                        url = %self.cfg.url,
+                        endpoint = what,
+                        "this GitLab answers 404 for {what} (an instance before GitLab {}); merges, closes and reopens are read from system notes and the items' own fields; asking again in a day",
+                        if what == "resource_state_events" { "13.2" } else { "11.2" }
+                    );
+                }
+                self.absent.insert(what, (misses, until));
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn read_directory(
@@ -427,7 +477,7 @@ impl GitlabSource {
                     continue;
                 }
             }
-            self.read_item(&client, &token, kind, v, &mut batch).await?;
+            self.read_item(&client, &token, kind, v, &mut batch, now).await?;
             if let Some(u) = updated {
                 cur.lists[lc].seen.insert(key, u);
             }
@@ -463,6 +513,16 @@ impl GitlabSource {
         batch.cursor =
             Some(serde_json::to_string(&cur).map_err(|e| malformed(format!("cannot write the cursor: {e}")))?);
         Ok(SyncStep { batch, caught_up })
+    }
+
+    fn report_inconsistent(&mut self, item: &crate::model::Item, why: &str) {
+        if !self.reported.insert(item.key.clone()) {
+            return;
+        }
+        tracing::warn!(source = %self.name, url = %item.url, problem = %why, "an item contradicts itself; its events are kept as GitLab dates them");
+        if let Some(h) = &self.health {
+            h.record_error(&self.name, "inconsistent");
+        }
     }
 
     fn skip_malformed(&self, v: &Value, why: &str) {
