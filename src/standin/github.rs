@@ -1,6 +1,8 @@
 //! A GitHub stand-in: an axum server answering the GraphQL documents the GitHub source sends and
 //! the plain REST endpoints other collectors use (issues with `since`, pulls, reviews, comments,
 //! commits, timeline; `Link` pagination, ETags), in GitHub's shapes, from a [`Scenario`].
+//! Every GraphQL request is validated and charged as GitHub does, and every answer is checked
+//! against GitHub's schema for the document that asked (`schema`); a mismatch fails loudly.
 //! It counts requests and rate-limit points and injects faults on demand. Loopback only.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -18,6 +20,8 @@ use serde_json::{Value, json};
 
 use crate::model::{DirectorySnapshot, Event, EventKind, Item, ItemKind, LinkRelation, ReviewState, Reviewer, Ts};
 use crate::sources::github::auth::verify_jwt;
+
+pub mod schema;
 
 // ---------------------------------------------------------------------------------------------
 // The scenario.
@@ -483,6 +487,12 @@ pub struct Counters {
     pub operations: BTreeMap<String, u64>,
     /// Rate-limit points spent (GraphQL cost and REST requests).
     pub points: i64,
+    /// GraphQL points by GitHub's documented formula (`schema::Contract::cost`).
+    pub graphql_points: i64,
+    /// Requests the formula counts behind those points (the sum over connections).
+    pub graphql_connection_requests: u64,
+    /// Values served deliberately broken (a malformed item) that the answer check caught.
+    pub deliberate_violations: u64,
     pub faults_served: u64,
     /// Installation tokens issued.
     pub tokens_issued: u64,
@@ -503,8 +513,10 @@ struct Inner {
     credentials: Mutex<Credentials>,
     faults: super::FaultPlan<Fault>,
     counters: Mutex<Counters>,
-    /// (window start, points) of the simulated primary limit.
-    limit_window: Mutex<(i64, i64)>,
+    /// (window start, points) of the simulated primary limit, by resource (`core`, `graphql`).
+    limit_window: Mutex<HashMap<String, (i64, i64)>>,
+    /// Answers that broke GitHub's contract (the stand-in's own bugs): reported loudly.
+    violations: Mutex<Vec<String>>,
     issued: Mutex<HashMap<String, i64>>,
     addr: SocketAddr,
 }
@@ -522,6 +534,10 @@ pub struct GithubStandIn {
 impl Drop for GithubStandIn {
     fn drop(&mut self) {
         self.task.abort();
+        let violations = lock(&self.inner.violations).clone();
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!("the GitHub stand-in served answers GitHub would not give:\n{}", violations.join("\n"));
+        }
     }
 }
 
@@ -541,7 +557,8 @@ impl GithubStandIn {
             }),
             faults: super::FaultPlan::default(),
             counters: Mutex::new(Counters::default()),
-            limit_window: Mutex::new((0, 0)),
+            limit_window: Mutex::new(HashMap::new()),
+            violations: Mutex::new(Vec::new()),
             issued: Mutex::new(HashMap::new()),
             addr,
         });
@@ -692,7 +709,8 @@ fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
 
 fn limit_headers(inner: &Inner, resource: &str, points: i64) -> Vec<(&'static str, String)> {
     let now = wall_now();
-    let mut w = lock(&inner.limit_window);
+    let mut windows = lock(&inner.limit_window);
+    let w = windows.entry(resource.to_string()).or_insert((now, 0));
     if now - w.0 >= 3600 {
         *w = (now, 0);
     }
@@ -878,8 +896,14 @@ fn node_json(s: &Scenario, n: &Node, comments_first: usize) -> Value {
         NodeKind::Transferred(from) => with(base("TransferredEvent"), "fromRepository", json!({"nameWithOwner": from})),
         NodeKind::CrossReferenced(i) => with(base("CrossReferencedEvent"), "source", subject_json(s, *i)),
         NodeKind::MarkedAsDuplicate(c, d) => {
-            let v = with(base("MarkedAsDuplicateEvent"), "canonical", subject_json(s, *c));
-            with(v, "duplicate", subject_json(s, *d))
+            // The document asks only the number and repository of either side.
+            let short = |i: usize| {
+                let it = &s.items[i];
+                json!({ "__typename": if it.pull { "PullRequest" } else { "Issue" }, "number": it.number,
+                        "repository": { "nameWithOwner": s.repos[it.repo].name } })
+            };
+            let v = with(base("MarkedAsDuplicateEvent"), "canonical", short(*c));
+            with(v, "duplicate", short(*d))
         }
         NodeKind::ReviewRequested(r) => with(base("ReviewRequestedEvent"), "requestedReviewer", reviewer_json(r)),
         NodeKind::ReviewRequestRemoved(r) => {
@@ -963,16 +987,6 @@ fn search(s: &Scenario, q: &str) -> Vec<usize> {
     hits
 }
 
-fn operation_name(doc: &str) -> String {
-    doc.trim_start()
-        .strip_prefix("query")
-        .unwrap_or("")
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect()
-}
-
 /// `alias: object(expression: "…")` pairs written in a document.
 fn object_aliases(doc: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -1015,21 +1029,36 @@ fn graphql(inner: &Inner, body: &[u8]) -> Response {
     };
     let doc = request["query"].as_str().unwrap_or("");
     let vars = &request["variables"];
-    let op = operation_name(doc);
-    *lock(&inner.counters).operations.entry(op.clone()).or_default() += 1;
+    // GitHub validates the document and variables before running anything, and charges by its
+    // formula; an invalid request is answered with errors and no data.
+    let contract = schema::contract();
+    let checked = match contract.request(doc, vars) {
+        Ok(r) => r,
+        Err(messages) => {
+            let errors: Vec<Value> = messages.iter().map(|m| json!({ "message": m })).collect();
+            return json_response(200, &json!({ "errors": errors }), &limit_headers(inner, "graphql", 0));
+        }
+    };
+    let charged = contract.cost(&checked).unwrap_or_default();
+    let cost = charged.points;
+    let op = checked.operation();
+    {
+        let mut c = lock(&inner.counters);
+        *c.operations.entry(op.clone()).or_default() += 1;
+        c.graphql_points += cost;
+        c.graphql_connection_requests += charged.requests;
+    }
     let s = lock(&inner.scenario).clone();
     let int = |k: &str, d: usize| vars[k].as_u64().map_or(d, |n| n as usize);
     let timeline_first = int("timeline", 100);
     let comments_first = int("comments", 10);
     let mut data = serde_json::Map::new();
-    let mut cost: i64 = 1;
     let mut errors: Vec<Value> = Vec::new();
     match op.as_str() {
         "SyncPage" => {
             let first = int("first", 50);
             let hits = search(&s, vars["q"].as_str().unwrap_or(""));
             let (list, info) = page(&hits, first, vars["after"].as_str());
-            cost = ((first + first * timeline_first) / 100).max(1) as i64;
             data.insert(
                 "search".into(),
                 json!({ "issueCount": hits.len(), "pageInfo": info, "nodes": list.iter().map(|&i| item_json(&s, i, timeline_first, comments_first)).collect::<Vec<_>>() }),
@@ -1169,7 +1198,25 @@ fn graphql(inner: &Inner, body: &[u8]) -> Response {
     if doc.contains("rateLimit") {
         data.insert("rateLimit".into(), json!({ "cost": cost, "remaining": remaining, "resetAt": fmt_time(reset) }));
     }
-    let mut answer = json!({ "data": Value::Object(data) });
+    let data = Value::Object(data);
+    // The answer must be what GitHub would give to this document: fail loudly if not.
+    let malformed: HashSet<&str> = s.items.iter().filter(|i| i.malformed).map(|i| i.id.as_str()).collect();
+    let (deliberate, wrong): (Vec<schema::Violation>, Vec<schema::Violation>) =
+        contract.check(&checked, &data).into_iter().partition(|v| {
+            v.path.ends_with(".createdAt") && v.object_id.as_deref().is_some_and(|id| malformed.contains(id))
+        });
+    lock(&inner.counters).deliberate_violations += deliberate.len() as u64;
+    if !wrong.is_empty() {
+        let report = format!("{op}: {}", schema::summary(&wrong));
+        eprintln!("GitHub stand-in: an answer breaks GitHub's schema for its document:\n{report}");
+        lock(&inner.violations).push(report.clone());
+        return json_response(
+            200,
+            &json!({ "errors": [{ "type": "STANDIN_CONTRACT", "message": format!("stand-in answer breaks GitHub's schema: {report}") }] }),
+            &headers,
+        );
+    }
+    let mut answer = json!({ "data": data });
     if !errors.is_empty() {
         answer["errors"] = json!(errors);
     }
