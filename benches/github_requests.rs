@@ -213,6 +213,8 @@ fn main() {
         println!("REST collector (issues, timeline, reviews, review comments, commits): {rest} requests ({:.1} per 1000 items)", rest as f64 * 1000.0 / ITEMS as f64);
         assert!(per_1000 <= 30.0, "backfill over budget: {per_1000:.1} requests per 1000 items");
         assert_eq!(idle.requests, 1, "idle poll over budget");
+        assert!(points_per_1000 <= 400.0, "backfill over its points budget: {points_per_1000:.0} per 1000 items");
+        assert!(idle.graphql_points <= 2, "idle poll over its points budget: {}", idle.graphql_points);
         assert_eq!((backfill.graphql_points, idle.graphql_points), (read_back, idle_read_back), "the source's accounting agrees");
         let _ = std::fs::remove_dir_all(&tmp);
     });

@@ -233,6 +233,13 @@ impl State {
                     tracing::info!(source = %name, steps = s.steps, new_events = s.new_events, seconds = secs, "sync finished");
                     self.exporter.health.record_sync(&name, true, secs, 0, wall_now());
                 }
+                Err(e) if e.is_config() => {
+                    // The same error at every retry: stop until the config is fixed.
+                    tracing::error!(source = %name, error = %e, "sync failed on the configuration; this source is not synced again until the config is fixed and siloscope restarted");
+                    self.exporter.health.record_error(&name, e.kind);
+                    self.exporter.health.record_sync(&name, false, secs, 0, wall_now());
+                    return;
+                }
                 Err(e) => {
                     tracing::error!(source = %name, error = %e, "sync failed; will retry at the next interval");
                     self.exporter.health.record_error(&name, e.kind);

@@ -228,7 +228,8 @@ async fn an_idle_poll_is_one_request_and_every_later_change_is_read() {
 
     standin.reset_counters();
     let steps = sync(&mut src, &mut store, T0 + 20 * 86_400).await;
-    assert_eq!((steps, standin.counters().requests), (1, 1), "an idle poll is one request per organisation");
+    let idle = standin.counters();
+    assert_eq!((steps, idle.requests, idle.graphql_points), (1, 1, 1), "an idle poll is one request and one point");
 
     // Meanwhile on GitHub: a close, a reopen, a title edit, a transfer, a review, a rename.
     let s = standin.scenario();
@@ -336,21 +337,31 @@ async fn nested_lists_are_read_to_the_end() {
             if k % 2 == 0 { NodeKind::Labeled(format!("l{k}")) } else { NodeKind::Unlabeled(format!("l{}", k - 1)) };
         pr.timeline.push(Node { id: format!("L{k}"), at: T0 + 2000 + k, actor: actor("amy"), kind });
     }
-    let comments = (0..35)
-        .map(|c| ReviewComment {
-            id: format!("RC{c}"),
-            at: T0 + 3000 + c,
-            author: actor("bo"),
-            body: format!("nit {c}"),
-        })
-        .collect();
-    pr.timeline.push(Node {
-        id: "REV".into(),
-        at: T0 + 3100,
-        actor: actor("bo"),
-        kind: NodeKind::Review { state: "COMMENTED".into(), comments },
-    });
-    pr.updated_at = T0 + 3100;
+    // 12 reviews (more than a page of 10), the first with 150 comments (more than a page of 100).
+    for r in 0..12 {
+        let count = if r == 0 {
+            150
+        } else if r == 11 {
+            3
+        } else {
+            0
+        };
+        let comments = (0..count)
+            .map(|c| ReviewComment {
+                id: format!("RC{r}_{c}"),
+                at: T0 + 3000 + c,
+                author: actor("bo"),
+                body: format!("nit {c}"),
+            })
+            .collect();
+        pr.timeline.push(Node {
+            id: format!("REV{r}"),
+            at: T0 + 3100 + r,
+            actor: actor("bo"),
+            kind: NodeKind::Review { state: "COMMENTED".into(), comments },
+        });
+    }
+    pr.updated_at = T0 + 3200;
     s.items.push(pr);
     let standin = GithubStandIn::start(s, &[TOKEN]).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -368,11 +379,15 @@ async fn nested_lists_are_read_to_the_end() {
         of_pr.iter().filter(|e| matches!(e.kind, EventKind::Labeled { .. } | EventKind::Unlabeled { .. })).count(),
         250
     );
-    assert_eq!(of_pr.iter().filter(|e| matches!(e.kind, EventKind::Commented { .. })).count(), 35);
+    assert_eq!(of_pr.iter().filter(|e| matches!(e.kind, EventKind::Reviewed { .. })).count(), 12);
+    assert_eq!(of_pr.iter().filter(|e| matches!(e.kind, EventKind::Commented { .. })).count(), 153);
     let ops = standin.counters().operations;
-    // 121 items: 3 search pages; 250 timeline items: 2 follow-up pages; 35 comments: 1 more.
-    assert_eq!(ops.get("SyncPage"), Some(&3), "{ops:?}");
-    assert_eq!(ops.get("More"), Some(&3), "{ops:?}");
+    // 121 items: 2 listing pages (100, 21) and 3 batches read by id (50, 50, 21), the second
+    // batch riding with the second listing page: 4 sync requests. Then the 262 timeline items,
+    // 12 reviews and 150 comments of the big pull request: one follow-up for the second pages of
+    // all three, one for the timeline's third page.
+    assert_eq!(ops.get("SyncPage"), Some(&4), "{ops:?}");
+    assert_eq!(ops.get("More"), Some(&2), "{ops:?}");
 }
 
 /// Rebuilds a source with another config (same clock).

@@ -435,6 +435,23 @@ impl Request {
         self.doc.operations.iter().next().and_then(|o| o.name.as_ref()).map_or_else(String::new, |n| n.to_string())
     }
 
+    /// The operation's root fields that run (`@skip`/`@include` applied), with their
+    /// arguments' values.
+    pub fn root_fields(&self) -> Vec<RootField> {
+        let Some(op) = self.doc.operations.iter().next() else { return Vec::new() };
+        let mut out = Vec::new();
+        for s in &op.selection_set.selections {
+            if let Selection::Field(f) = s
+                && self.included(&f.directives)
+            {
+                let args =
+                    f.arguments.iter().filter_map(|a| Some((a.name.to_string(), self.resolve(&a.value)?))).collect();
+                out.push(RootField { key: f.response_key().to_string(), name: f.name.to_string(), args });
+            }
+        }
+        out
+    }
+
     fn resolve<'a>(&'a self, v: &'a AstValue) -> Option<Value> {
         Some(match v {
             AstValue::Variable(name) => self.vars.get(name.as_str()).cloned().unwrap_or(Value::Null),
@@ -466,6 +483,14 @@ impl Request {
         };
         flag("skip") != Some(true) && flag("include") != Some(false)
     }
+}
+
+/// A root field of a request: response key, field name, argument values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootField {
+    pub key: String,
+    pub name: String,
+    pub args: serde_json::Map<String, Value>,
 }
 
 /// What a request costs by GitHub's formula.
