@@ -359,3 +359,52 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
         Err(e) => Err(format!("HTTP server task failed: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A source whose every step fails with one error, counting its steps.
+    struct Failing {
+        kind: &'static str,
+        steps: Arc<AtomicU32>,
+    }
+
+    impl Source for Failing {
+        fn name(&self) -> &str {
+            "failing"
+        }
+        fn step<'a>(&'a mut self, _: Option<&'a str>, _: Ts) -> crate::sources::StepFuture<'a> {
+            self.steps.fetch_add(1, Ordering::SeqCst);
+            let kind = self.kind;
+            Box::pin(async move {
+                Err(SourceError { kind, message: "organizations entry \"alice\" is a user account".into() })
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_config_error_stops_the_source_instead_of_retrying_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let config = Config::parse("", Path::new("siloscope.toml")).unwrap();
+        let state = State::new(config, Box::new(store), Clock::Wall).unwrap();
+        state.exporter.health.register_source("failing");
+        let (_tx, rx) = watch::channel(false);
+        let steps = Arc::new(AtomicU32::new(0));
+        let run = state.clone().run_source(Box::new(Failing { kind: "config", steps: steps.clone() }), 1, rx);
+        // Any other error is retried every interval (1 s here) for ever: this would time out.
+        tokio::time::timeout(Duration::from_secs(60), run).await.expect("a config error ends the source's schedule");
+        assert_eq!(steps.load(Ordering::SeqCst), 1);
+        let metrics = state.exporter.render();
+        assert!(
+            metrics.lines().any(|l| l.starts_with("siloscope_source_errors_total")
+                && l.contains("source=\"failing\"")
+                && l.contains("kind=\"config\"")
+                && l.ends_with(" 1")),
+            "{metrics}"
+        );
+    }
+}
