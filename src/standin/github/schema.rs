@@ -137,7 +137,7 @@ impl Contract {
         // Fields by (type condition, response key), merged across fragments.
         let mut grouped: BTreeMap<(String, String), Vec<&Field>> = BTreeMap::new();
         for set in sets {
-            self.flatten(request, set, &set.ty.to_string(), None, &mut grouped);
+            self.flatten(request, set, set.ty.as_str(), None, &mut grouped);
         }
         for ((_, key), fields) in grouped {
             let field = fields[0];
@@ -578,9 +578,16 @@ mod tests {
         assert_eq!(cost_of(vars, json!({"n": 48})).points, 0_i64.max(1));
         assert_eq!(cost_of(vars, json!({"n": 48})).requests, 49);
         assert_eq!(cost_of(vars, json!({"n": 100})).points, 1);
-        let two = "query { viewer { repositories(first: 100) { nodes { issues(first: 1) { totalCount } pullRequests(first: 1) { totalCount } } } \
-                   followers(first: 1) { totalCount } following(first: 1) { totalCount } } }";
-        assert_eq!(cost_of(two, Value::Null), Cost { requests: 203, nodes: 100 + 200 + 2, points: 2 });
+        // 149 requests round down to 1 point, 150 up to 2.
+        let round = |n: u32| {
+            format!(
+                "query {{ viewer {{ repositories(first: 100) {{ nodes {{ issues(first: 1) {{ totalCount }} }} }} \
+                     followers(first: {n}) {{ nodes {{ starredRepositories(first: 1) {{ totalCount }} }} }} }} }}"
+            )
+        };
+        // 1 + 100 + 1 + 47 = 149; 1 + 100 + 1 + 48 = 150.
+        assert_eq!((cost_of(&round(47), Value::Null).requests, cost_of(&round(47), Value::Null).points), (149, 1));
+        assert_eq!((cost_of(&round(48), Value::Null).requests, cost_of(&round(48), Value::Null).points), (150, 2));
         // `nodes(ids:)` multiplies what is nested by the number of ids.
         let by_ids =
             "query Q($ids: [ID!]!) { nodes(ids: $ids) { ... on Issue { timelineItems(first: 100) { totalCount } } } }";
