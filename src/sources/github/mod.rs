@@ -1400,6 +1400,16 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_cursor_still_loads() {
+        // As the previous version wrote it, in the middle of a pass.
+        let v1 = r#"{"v":1,"scopes":[{"label":"org:acme","since":1700000000,"after":"Y3Vyc29yOjUw","started":true,
+                     "seen":{"I_1":1700000000}}],"pending":["org:acme"],"repos":{},"directory_at":null}"#;
+        let cur: Cursor = serde_json::from_str(v1).unwrap();
+        assert_eq!((cur.v, cur.scopes[0].since, cur.scopes[0].pass.is_none()), (1, Some(1_700_000_000), true));
+        assert_eq!(cur.scopes[0].seen.get("I_1"), Some(&1_700_000_000));
+    }
+
+    #[test]
     fn listing_queries_stay_within_githubs_length_limit() {
         let mut cfg = GithubConfig::for_organizations(&["an-organization-with-a-long-login"]);
         cfg.repositories = (0..12).map(|i| format!("a-long-owner-name/a-long-repository-name-{i}")).collect();
