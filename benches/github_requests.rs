@@ -1,6 +1,9 @@
-//! API requests the GitHub source spends against the stand-in: a full backfill of 1000 issues
-//! and pull requests with ~20 timeline events each, and an idle poll; next to what a REST
-//! collector reading the same items spends. Run: `cargo bench --bench github_requests`.
+//! What the GitHub source spends against the stand-in, in requests and in GraphQL rate-limit
+//! points: a full backfill of 1000 issues and pull requests with ~20 timeline events each, and an
+//! idle poll; next to what a REST collector reading the same items spends. Points are GitHub's
+//! documented formula applied by the stand-in to each document received (the products of nested
+//! `first`/`last`, summed, / 100, rounded, at least 1), and what the source read back from
+//! `rateLimit { cost }`. Run: `cargo bench --bench github_requests`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -182,21 +185,37 @@ fn main() {
         let started = Instant::now();
         let (steps, items, events) = sync(&mut src, &mut cursor).await;
         let backfill = standin.counters();
+        let read_back = src.client().map_or(0, |c| c.stats().graphql_points);
         let per_1000 = backfill.requests as f64 * 1000.0 / ITEMS as f64;
+        let points_per_1000 = backfill.graphql_points as f64 * 1000.0 / ITEMS as f64;
         println!("github backfill: {ITEMS} items ({items} read, {events} events) in {steps} steps, {:.2?}", started.elapsed());
-        println!("github backfill requests: {} ({per_1000:.1} per 1000 items; target <= 30), GraphQL points: {}", backfill.requests, backfill.points);
+        println!("github backfill requests: {} ({per_1000:.1} per 1000 items; target <= 30)", backfill.requests);
+        println!(
+            "github backfill GraphQL points by GitHub's formula: {} ({points_per_1000:.0} per 1000 items; target <= 400; \
+             {} connection requests / 100); the source read back {read_back} from rateLimit.cost",
+            backfill.graphql_points, backfill.graphql_connection_requests
+        );
         println!("github backfill operations: {:?}", backfill.operations);
 
         standin.reset_counters();
+        let before_idle = src.client().map_or(0, |c| c.stats().graphql_points);
         let (steps, items, _) = sync(&mut src, &mut cursor).await;
         let idle = standin.counters();
+        let idle_read_back = src.client().map_or(0, |c| c.stats().graphql_points) - before_idle;
         println!("github idle poll: {} requests for 1 organisation in {steps} steps, {items} items re-read (target: 1)", idle.requests);
+        println!(
+            "github idle poll GraphQL points by GitHub's formula: {} (target <= 2; {} connection requests); read back {idle_read_back}",
+            idle.graphql_points, idle.graphql_connection_requests
+        );
 
         standin.reset_counters();
         let rest = rest_collector(&standin).await;
         println!("REST collector (issues, timeline, reviews, review comments, commits): {rest} requests ({:.1} per 1000 items)", rest as f64 * 1000.0 / ITEMS as f64);
         assert!(per_1000 <= 30.0, "backfill over budget: {per_1000:.1} requests per 1000 items");
         assert_eq!(idle.requests, 1, "idle poll over budget");
+        assert!(points_per_1000 <= 400.0, "backfill over its points budget: {points_per_1000:.0} per 1000 items");
+        assert!(idle.graphql_points <= 2, "idle poll over its points budget: {}", idle.graphql_points);
+        assert_eq!((backfill.graphql_points, idle.graphql_points), (read_back, idle_read_back), "the source's accounting agrees");
         let _ = std::fs::remove_dir_all(&tmp);
     });
 }

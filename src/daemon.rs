@@ -233,6 +233,13 @@ impl State {
                     tracing::info!(source = %name, steps = s.steps, new_events = s.new_events, seconds = secs, "sync finished");
                     self.exporter.health.record_sync(&name, true, secs, 0, wall_now());
                 }
+                Err(e) if e.is_config() => {
+                    // The same error at every retry: stop until the config is fixed.
+                    tracing::error!(source = %name, error = %e, "sync failed on the configuration; this source is not synced again until the config is fixed and siloscope restarted");
+                    self.exporter.health.record_error(&name, e.kind);
+                    self.exporter.health.record_sync(&name, false, secs, 0, wall_now());
+                    return;
+                }
                 Err(e) => {
                     tracing::error!(source = %name, error = %e, "sync failed; will retry at the next interval");
                     self.exporter.health.record_error(&name, e.kind);
@@ -350,5 +357,54 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("HTTP server failed: {e}")),
         Err(e) => Err(format!("HTTP server task failed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A source whose every step fails with one error, counting its steps.
+    struct Failing {
+        kind: &'static str,
+        steps: Arc<AtomicU32>,
+    }
+
+    impl Source for Failing {
+        fn name(&self) -> &str {
+            "failing"
+        }
+        fn step<'a>(&'a mut self, _: Option<&'a str>, _: Ts) -> crate::sources::StepFuture<'a> {
+            self.steps.fetch_add(1, Ordering::SeqCst);
+            let kind = self.kind;
+            Box::pin(async move {
+                Err(SourceError { kind, message: "organizations entry \"alice\" is a user account".into() })
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_config_error_stops_the_source_instead_of_retrying_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let config = Config::parse("", Path::new("siloscope.toml")).unwrap();
+        let state = State::new(config, Box::new(store), Clock::Wall).unwrap();
+        state.exporter.health.register_source("failing");
+        let (_tx, rx) = watch::channel(false);
+        let steps = Arc::new(AtomicU32::new(0));
+        let run = state.clone().run_source(Box::new(Failing { kind: "config", steps: steps.clone() }), 1, rx);
+        // Any other error is retried every interval (1 s here) for ever: this would time out.
+        tokio::time::timeout(Duration::from_secs(60), run).await.expect("a config error ends the source's schedule");
+        assert_eq!(steps.load(Ordering::SeqCst), 1);
+        let metrics = state.exporter.render();
+        assert!(
+            metrics.lines().any(|l| l.starts_with("siloscope_source_errors_total")
+                && l.contains("source=\"failing\"")
+                && l.contains("kind=\"config\"")
+                && l.ends_with(" 1")),
+            "{metrics}"
+        );
     }
 }

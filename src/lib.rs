@@ -10,6 +10,7 @@ pub mod report;
 pub mod server;
 pub mod signals;
 pub mod sources;
+#[cfg(feature = "standin")]
 pub mod standin;
 pub mod store;
 pub mod teams;

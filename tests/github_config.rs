@@ -1,4 +1,7 @@
-//! `kind = "github"` sources: parsed into `GithubConfig`, every mistake reported with its line.
+//! `kind = "github"` sources: parsed into `GithubConfig`, every mistake reported with its line;
+//! and the mistakes only GitHub can reveal, reported at the first sync with the same care.
+
+mod github_common;
 
 use std::path::{Path, PathBuf};
 
@@ -79,4 +82,59 @@ fn github_mistakes_are_reported_with_their_lines_and_fixes() {
     assert!(p[6].1.contains("must be an http(s) URL"));
     assert!(p[7].1.contains("requests_per_hour"));
     assert!(p[8].1.contains("unknown key") && p[8].2.contains("organizations"));
+}
+
+#[tokio::test]
+async fn an_organizations_entry_that_is_a_user_account_is_a_config_error_naming_the_fix() {
+    use github_common::*;
+    use siloscope::sources::Source;
+    use siloscope::standin::github::{GithubStandIn, Node, NodeKind, Repo, Scenario, ScenarioItem};
+
+    // `alice` is a user with a repository of her own; `check-config` cannot know that, GitHub can.
+    let mut s = Scenario { users: vec!["alice".into()], ..Scenario::default() };
+    s.repos.push(Repo {
+        id: "R_tool".into(),
+        name: "alice/tool".into(),
+        pushed_at: T0,
+        archived: false,
+        files: Default::default(),
+    });
+    s.items.push(ScenarioItem {
+        id: "I_1".into(),
+        repo: 0,
+        number: 1,
+        pull: false,
+        title: "Crash on start".into(),
+        body: String::new(),
+        author: None,
+        created_at: T0,
+        updated_at: T0 + 60,
+        opened_as_draft: false,
+        merged_by: None,
+        timeline: vec![Node { id: "L1".into(), at: T0 + 60, actor: None, kind: NodeKind::Labeled("bug".into()) }],
+        malformed: false,
+    });
+    let standin = GithubStandIn::start(s, &[TOKEN]).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(&standin, write_token(tmp.path(), TOKEN));
+    cfg.organizations = vec!["alice".into()];
+    let mut src = source(cfg.clone(), clock());
+    let e = src.step(None, T0 + 86_400).await.expect_err("a user is no organisation");
+    assert_eq!(e.kind, "config");
+    assert!(e.is_config());
+    for part in ["\"gh\"", "organizations entry \"alice\"", "user account", "repositories = [\"alice/<name>\"]"] {
+        assert!(e.message.contains(part), "{part:?} missing from: {}", e.message);
+    }
+    // Listed under `repositories`, the same repository reads.
+    cfg.organizations.clear();
+    cfg.repositories = vec!["alice/tool".into()];
+    let mut src = source(cfg, clock());
+    let mut store = open_store(tmp.path(), "u.db");
+    sync(&mut src, &mut store, T0 + 86_400).await;
+    assert_eq!(dump(&store).0.len(), 1);
+    // A login that is neither stays a retried "not found".
+    let mut cfg = config(&standin, write_token(tmp.path(), TOKEN));
+    cfg.organizations = vec!["nobody".into()];
+    let e = source(cfg, clock()).step(None, T0 + 86_400).await.expect_err("not found");
+    assert!(e.kind == "http" && e.message.contains("not found"), "{e}");
 }

@@ -62,7 +62,7 @@ fn batched_documents_of_any_size_are_valid() {
         (0..25).map(|i| graphql::More::Timeline { id: format!("I{i}"), after: "c".into() }).collect();
     for (name, text) in [
         ("More x25", graphql::more(&many)),
-        ("SyncPage x5 repositories", graphql::sync_page(&graphql::RepoListing::Repositories(5))),
+        ("SyncPage x5 repositories", graphql::sync_page(&graphql::RepoListing::Repositories(5), true, true)),
         ("RepoFiles x10", graphql::repo_files(10, true, &["docs/adr".into()])),
         ("FileHistory x10", graphql::file_history(10)),
     ] {

@@ -17,6 +17,7 @@ use siloscope::sources::http::{ApiClient, Budget, HttpRequest, ManualClock, Meth
 use siloscope::standin::github::{
     Actor, Fault, FileCommit, GithubStandIn, Node, NodeKind, Repo, ReviewComment, Scenario, ScenarioItem,
 };
+use siloscope::store::sqlite::SqliteStore;
 
 fn gh_identity(id: &str) -> String {
     match id.split_once(':') {
@@ -200,6 +201,8 @@ async fn a_malformed_item_is_logged_with_its_url_counted_and_skipped() {
     let log = logs.text();
     let line = log.lines().find(|l| l.contains("malformed")).unwrap_or_else(|| panic!("no log line:\n{log}"));
     assert!(line.contains(&bad_url) && line.contains("createdAt"), "{line}");
+    // The stand-in's answer check caught the broken date it was told to serve (and only that).
+    assert!(standin.counters().deliberate_violations >= 1);
     let metrics = exporter.render();
     assert!(
         metrics.lines().any(|l| l.starts_with("siloscope_source_errors_total")
@@ -228,7 +231,8 @@ async fn an_idle_poll_is_one_request_and_every_later_change_is_read() {
 
     standin.reset_counters();
     let steps = sync(&mut src, &mut store, T0 + 20 * 86_400).await;
-    assert_eq!((steps, standin.counters().requests), (1, 1), "an idle poll is one request per organisation");
+    let idle = standin.counters();
+    assert_eq!((steps, idle.requests, idle.graphql_points), (1, 1, 1), "an idle poll is one request and one point");
 
     // Meanwhile on GitHub: a close, a reopen, a title edit, a transfer, a review, a rename.
     let s = standin.scenario();
@@ -336,21 +340,31 @@ async fn nested_lists_are_read_to_the_end() {
             if k % 2 == 0 { NodeKind::Labeled(format!("l{k}")) } else { NodeKind::Unlabeled(format!("l{}", k - 1)) };
         pr.timeline.push(Node { id: format!("L{k}"), at: T0 + 2000 + k, actor: actor("amy"), kind });
     }
-    let comments = (0..35)
-        .map(|c| ReviewComment {
-            id: format!("RC{c}"),
-            at: T0 + 3000 + c,
-            author: actor("bo"),
-            body: format!("nit {c}"),
-        })
-        .collect();
-    pr.timeline.push(Node {
-        id: "REV".into(),
-        at: T0 + 3100,
-        actor: actor("bo"),
-        kind: NodeKind::Review { state: "COMMENTED".into(), comments },
-    });
-    pr.updated_at = T0 + 3100;
+    // 12 reviews (more than a page of 10), the first with 150 comments (more than a page of 100).
+    for r in 0..12 {
+        let count = if r == 0 {
+            150
+        } else if r == 11 {
+            3
+        } else {
+            0
+        };
+        let comments = (0..count)
+            .map(|c| ReviewComment {
+                id: format!("RC{r}_{c}"),
+                at: T0 + 3000 + c,
+                author: actor("bo"),
+                body: format!("nit {c}"),
+            })
+            .collect();
+        pr.timeline.push(Node {
+            id: format!("REV{r}"),
+            at: T0 + 3100 + r,
+            actor: actor("bo"),
+            kind: NodeKind::Review { state: "COMMENTED".into(), comments },
+        });
+    }
+    pr.updated_at = T0 + 3200;
     s.items.push(pr);
     let standin = GithubStandIn::start(s, &[TOKEN]).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
@@ -368,11 +382,150 @@ async fn nested_lists_are_read_to_the_end() {
         of_pr.iter().filter(|e| matches!(e.kind, EventKind::Labeled { .. } | EventKind::Unlabeled { .. })).count(),
         250
     );
-    assert_eq!(of_pr.iter().filter(|e| matches!(e.kind, EventKind::Commented { .. })).count(), 35);
+    assert_eq!(of_pr.iter().filter(|e| matches!(e.kind, EventKind::Reviewed { .. })).count(), 12);
+    assert_eq!(of_pr.iter().filter(|e| matches!(e.kind, EventKind::Commented { .. })).count(), 153);
     let ops = standin.counters().operations;
-    // 121 items: 3 search pages; 250 timeline items: 2 follow-up pages; 35 comments: 1 more.
-    assert_eq!(ops.get("SyncPage"), Some(&3), "{ops:?}");
-    assert_eq!(ops.get("More"), Some(&3), "{ops:?}");
+    // 121 items: 2 listing pages (100, 21) and 3 batches read by id (50, 50, 21), the second
+    // batch riding with the second listing page: 4 sync requests. Then the 262 timeline items,
+    // 12 reviews and 150 comments of the big pull request: one follow-up for the second pages of
+    // all three, one for the timeline's third page.
+    assert_eq!(ops.get("SyncPage"), Some(&4), "{ops:?}");
+    assert_eq!(ops.get("More"), Some(&2), "{ops:?}");
+}
+
+/// `acme/api` with `n` issues created a minute apart from T0, updated when `updated(i)` says.
+fn many_issues(n: usize, updated: impl Fn(usize) -> Ts) -> Scenario {
+    let mut s = Scenario { repos: vec![repo("acme/api", T0)], ..Scenario::default() };
+    for i in 0..n {
+        let mut it = hand_item(&format!("I_{i}"), 0, i as u64 + 1, false, T0 + 60 * i as Ts);
+        it.updated_at = updated(i);
+        it.timeline.push(Node {
+            id: format!("L_{i}"),
+            at: it.updated_at,
+            actor: actor("triage-bot"),
+            kind: NodeKind::Labeled("triaged".into()),
+        });
+        s.items.push(it);
+    }
+    s
+}
+
+/// Syncs organisation `acme` of `scenario` once; returns the stand-in, the store and its dir.
+async fn sync_acme(scenario: Scenario, now: Ts) -> (GithubStandIn, SqliteStore, tempfile::TempDir) {
+    let standin = GithubStandIn::start(scenario, &[TOKEN]).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = config(&standin, write_token(tmp.path(), TOKEN));
+    cfg.organizations = vec!["acme".into()];
+    let mut src = source(cfg, clock());
+    let mut store = open_store(tmp.path(), "s.db");
+    sync(&mut src, &mut store, now).await;
+    (standin, store, tmp)
+}
+
+#[tokio::test]
+async fn a_backfill_beyond_githubs_1000_result_search_cap_reads_everything() {
+    // GitHub lists at most 1000 results of one search; 1,250 items, updated a minute apart.
+    let scenario = many_issues(1250, |i| T0 + 100_000 + 60 * i as Ts);
+    let (standin, store, _tmp) = sync_acme(scenario, T0 + 30 * 86_400).await;
+    let (items, events) = dump(&store);
+    assert_eq!((items.len(), events.iter().filter(|e| e.kind.name() == "labeled").count()), (1250, 1250));
+    // Each listing page starts a new query at the keyset: no query pages past its first 100.
+    assert!(standin.counters().operations["SyncPage"] <= 1250 / 50 + 2, "{:?}", standin.counters().operations);
+}
+
+#[tokio::test]
+async fn a_bulk_edit_of_more_than_1000_items_in_one_second_is_read_whole() {
+    // A bot labels 1,150 issues within the same second (a bulk edit, a migration): the
+    // `updatedAt` keyset cannot step over that second, and one query over it is capped at 1000.
+    let bulk = T0 + 200_000;
+    let scenario = many_issues(1300, |i| if i < 1150 { bulk } else { bulk + 60 * i as Ts });
+    let (_standin, store, _tmp) = sync_acme(scenario, T0 + 30 * 86_400).await;
+    let (items, events) = dump(&store);
+    assert_eq!((items.len(), events.iter().filter(|e| e.kind.name() == "labeled").count()), (1300, 1300));
+}
+
+#[tokio::test]
+async fn more_than_1000_items_updated_just_now_are_read_in_one_pass() {
+    // 1,100 items updated in the last minutes, a second apart: too recent for the keyset (the
+    // index may still list them at their old places), listed by creation instead.
+    let now = T0 + 30 * 86_400;
+    let scenario = many_issues(1150, |i| if i < 1100 { now - 1100 / 5 + i as Ts / 5 } else { T0 + 60 * i as Ts + 5 });
+    let (_standin, store, _tmp) = sync_acme(scenario, now).await;
+    let (items, _) = dump(&store);
+    assert_eq!(items.len(), 1150);
+}
+
+#[tokio::test]
+async fn an_item_edited_during_a_backfill_sits_at_its_old_place_in_search_and_nothing_is_skipped() {
+    // History a month old; as the backfill starts someone comments on the oldest item. The search
+    // index lags: search still finds and sorts the item by its old `updatedAt`, on the first
+    // listing page, while the item answers with its new one (just now).
+    let (items, events, dir) = simulated(20, 15.0, 13);
+    let scenario = Scenario::from_model(&items, &events, Some(&dir));
+    let latest = scenario.items.iter().map(|i| i.updated_at).max().unwrap();
+    let now = latest + 30 * 86_400;
+    let total = scenario.items.len();
+    let standin = GithubStandIn::start(scenario, &[TOKEN]).await.unwrap();
+    standin.set_index_lag(10_000);
+    let oldest = {
+        let s = standin.scenario();
+        (0..s.items.len()).min_by_key(|&i| (s.items[i].updated_at, s.items[i].id.clone())).unwrap()
+    };
+    standin.edit(|s| touch(s, oldest, now - 30, NodeKind::Comment("Still happening on 2.3".into())));
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = source(config(&standin, write_token(tmp.path(), TOKEN)), clock());
+    let mut store = open_store(tmp.path(), "lag.db");
+    sync(&mut src, &mut store, now).await;
+    let (got, events) = dump(&store);
+    assert_eq!(got.len(), total, "every item of the history is read");
+    let key = {
+        let s = standin.scenario();
+        parse::item_key(&s.repos[s.items[oldest].repo].name, s.items[oldest].number)
+    };
+    assert!(events.iter().any(|e| e.item == key && e.at == now - 30), "the edited item is read as it is now");
+}
+
+#[tokio::test]
+async fn a_change_the_search_index_shows_late_is_read_by_a_later_poll() {
+    let (items, events, dir) = simulated(10, 10.0, 17);
+    let standin = GithubStandIn::start(Scenario::from_model(&items, &events, Some(&dir)), &[TOKEN]).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut src = source(config(&standin, write_token(tmp.path(), TOKEN)), clock());
+    let mut store = open_store(tmp.path(), "late.db");
+    let latest = standin.scenario().items.iter().map(|i| i.updated_at).max().unwrap();
+    let t1 = latest + 3600;
+    sync(&mut src, &mut store, t1).await;
+
+    // After that poll: a comment on A that the index shows only after one more search, then a
+    // comment on B and a new issue C that it shows at once.
+    let (a, b) = (1, 2);
+    standin.set_index_lag(1);
+    standin.edit(|s| touch(s, a, t1 + 10, NodeKind::Comment("Any update?".into())));
+    standin.set_index_lag(0);
+    standin.edit(|s| {
+        touch(s, b, t1 + 20, NodeKind::Comment("Fixed on main".into()));
+        let mut c = hand_item("I_new", s.items[b].repo, 90_000, false, t1 + 25);
+        c.timeline.push(Node {
+            id: "L_new".into(),
+            at: t1 + 25,
+            actor: actor("amy"),
+            kind: NodeKind::Labeled("bug".into()),
+        });
+        c.updated_at = t1 + 25;
+        s.items.push(c);
+    });
+    let key = |i: usize| {
+        let s = standin.scenario();
+        parse::item_key(&s.repos[s.items[i].repo].name, s.items[i].number)
+    };
+    let commented =
+        |store: &SqliteStore, i: usize, at: Ts| dump(store).1.iter().any(|e| e.item == key(i) && e.at == at);
+    sync(&mut src, &mut store, t1 + 60).await;
+    assert!(commented(&store, b, t1 + 20) && !commented(&store, a, t1 + 10), "B and C are read, A is not visible yet");
+    assert!(dump(&store).0.iter().any(|i| i.key.ends_with("#90000")));
+    // The next poll starts OVERLAP before the latest change it read, and finds A.
+    sync(&mut src, &mut store, t1 + 360).await;
+    assert!(commented(&store, a, t1 + 10), "A is read once search shows it");
 }
 
 /// Rebuilds a source with another config (same clock).

@@ -28,6 +28,13 @@ impl std::fmt::Display for SourceError {
 
 impl std::error::Error for SourceError {}
 
+impl SourceError {
+    /// A configuration the API says cannot work: the same error at every retry.
+    pub fn is_config(&self) -> bool {
+        self.kind == "config"
+    }
+}
+
 /// One step of a sync: a batch to commit (with its cursor) and whether the source is caught up.
 /// A long backfill is many steps, so a crash loses at most the step in flight.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -52,6 +59,8 @@ pub trait Source: Send {
 /// Error kinds a source reports (`siloscope_source_errors_total{kind}`), pre-created at 0.
 /// `inconsistent`: a payload kept but contradicting itself (an event dated before its item was
 /// created); `auxiliary`: an auxiliary endpoint (Jira `/status`, `/myself`) failed and the sync
-/// went on without it. Neither makes the source down.
-pub const ERROR_KINDS: [&str; 7] =
-    ["transport", "http", "rate_limit", "malformed", "store", "inconsistent", "auxiliary"];
+/// went on without it. Neither makes the source down. `config`: the API shows the configuration
+/// cannot be read as written (a GitHub `organizations` entry that is a user account); retrying
+/// cannot help, so the daemon stops syncing that source until the config is fixed.
+pub const ERROR_KINDS: [&str; 8] =
+    ["transport", "http", "rate_limit", "malformed", "store", "inconsistent", "auxiliary", "config"];

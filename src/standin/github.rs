@@ -1,6 +1,8 @@
 //! A GitHub stand-in: an axum server answering the GraphQL documents the GitHub source sends and
 //! the plain REST endpoints other collectors use (issues with `since`, pulls, reviews, comments,
 //! commits, timeline; `Link` pagination, ETags), in GitHub's shapes, from a [`Scenario`].
+//! Every GraphQL request is validated and charged as GitHub does, and every answer is checked
+//! against GitHub's schema for the document that asked (`schema`); a mismatch fails loudly.
 //! It counts requests and rate-limit points and injects faults on demand. Loopback only.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -19,6 +21,8 @@ use serde_json::{Value, json};
 use crate::model::{DirectorySnapshot, Event, EventKind, Item, ItemKind, LinkRelation, ReviewState, Reviewer, Ts};
 use crate::sources::github::auth::verify_jwt;
 use crate::sources::http::{Clock, SystemClock};
+
+pub mod schema;
 
 // ---------------------------------------------------------------------------------------------
 // The scenario.
@@ -197,6 +201,8 @@ pub struct Scenario {
     pub repos: Vec<Repo>,
     pub items: Vec<ScenarioItem>,
     pub teams: Vec<Team>,
+    /// Logins of user accounts (not organisations) owning repositories.
+    pub users: Vec<String>,
 }
 
 fn login_of(identity: &str) -> Option<Actor> {
@@ -492,6 +498,12 @@ pub struct Counters {
     pub operations: BTreeMap<String, u64>,
     /// Rate-limit points spent (GraphQL cost and REST requests).
     pub points: i64,
+    /// GraphQL points by GitHub's documented formula (`schema::Contract::cost`).
+    pub graphql_points: i64,
+    /// Requests the formula counts behind those points (the sum over connections).
+    pub graphql_connection_requests: u64,
+    /// Values served deliberately broken (a malformed item) that the answer check caught.
+    pub deliberate_violations: u64,
     pub faults_served: u64,
     /// Installation tokens issued.
     pub tokens_issued: u64,
@@ -509,11 +521,15 @@ pub struct Credentials {
 
 struct Inner {
     scenario: Mutex<Scenario>,
+    /// What GitHub's search sees, which lags behind the scenario when asked to.
+    index: Mutex<SearchIndex>,
     credentials: Mutex<Credentials>,
     faults: super::FaultPlan<Fault>,
     counters: Mutex<Counters>,
-    /// (window start, points) of the simulated primary limit.
-    limit_window: Mutex<(i64, i64)>,
+    /// (window start, points) of the simulated primary limit, by resource (`core`, `graphql`).
+    limit_window: Mutex<HashMap<String, (i64, i64)>>,
+    /// Answers that broke GitHub's contract (the stand-in's own bugs): reported loudly.
+    violations: Mutex<Vec<String>>,
     issued: Mutex<HashMap<String, i64>>,
     /// The time credentials are checked and issued at (`set_token_clock`).
     token_clock: Mutex<Arc<dyn Clock>>,
@@ -533,6 +549,10 @@ pub struct GithubStandIn {
 impl Drop for GithubStandIn {
     fn drop(&mut self) {
         self.task.abort();
+        let violations = lock(&self.inner.violations).clone();
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!("the GitHub stand-in served answers GitHub would not give:\n{}", violations.join("\n"));
+        }
     }
 }
 
@@ -543,7 +563,9 @@ impl GithubStandIn {
     pub async fn start(scenario: Scenario, tokens: &[&str]) -> std::io::Result<GithubStandIn> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let index = SearchIndex::of(&scenario);
         let inner = Arc::new(Inner {
+            index: Mutex::new(index),
             scenario: Mutex::new(scenario),
             credentials: Mutex::new(Credentials {
                 tokens: tokens.iter().map(|t| t.to_string()).collect(),
@@ -552,7 +574,8 @@ impl GithubStandIn {
             }),
             faults: super::FaultPlan::default(),
             counters: Mutex::new(Counters::default()),
-            limit_window: Mutex::new((0, 0)),
+            limit_window: Mutex::new(HashMap::new()),
+            violations: Mutex::new(Vec::new()),
             issued: Mutex::new(HashMap::new()),
             token_clock: Mutex::new(Arc::new(SystemClock)),
             addr,
@@ -608,6 +631,19 @@ impl GithubStandIn {
     /// Changes the scenario (a test's "meanwhile on GitHub").
     pub fn edit(&self, f: impl FnOnce(&mut Scenario)) {
         f(&mut lock(&self.inner.scenario));
+        reindex(&self.inner);
+    }
+
+    /// GitHub's search index lag: from now on, an edit shows in search only once this many more
+    /// searches have run (0: at once). Until then search finds and sorts the item as it was
+    /// indexed (a new item not at all), while the item itself answers with its current fields.
+    pub fn set_index_lag(&self, searches: u64) {
+        lock(&self.inner.index).lag = searches;
+    }
+
+    /// Searches answered so far.
+    pub fn searches(&self) -> u64 {
+        lock(&self.inner.index).searches
     }
 
     pub fn scenario(&self) -> Scenario {
@@ -696,6 +732,98 @@ fn change_a_listed_item(inner: &Inner) {
         kind: NodeKind::Comment("Any news?".into()),
     });
     item.updated_at = at;
+    drop(s);
+    reindex(inner);
+}
+
+/// How many results one search query lists at most, as on GitHub; `issueCount` still counts all.
+pub const SEARCH_CAP: usize = 1000;
+
+/// Where GitHub's search finds and sorts an item.
+#[derive(Debug, Clone, PartialEq)]
+struct IndexEntry {
+    updated_at: Ts,
+    created_at: Ts,
+    /// `owner/name`, lower case.
+    repo: String,
+}
+
+/// GitHub's search index: entries by item id, and edits not yet visible.
+#[derive(Debug, Default)]
+struct SearchIndex {
+    entries: HashMap<String, IndexEntry>,
+    /// (visible from this search on, item id, entry or None when removed).
+    pending: Vec<(u64, String, Option<IndexEntry>)>,
+    searches: u64,
+    lag: u64,
+}
+
+fn entry_of(s: &Scenario, it: &ScenarioItem) -> IndexEntry {
+    IndexEntry {
+        updated_at: it.updated_at,
+        created_at: it.created_at,
+        repo: s.repos[it.repo].name.to_ascii_lowercase(),
+    }
+}
+
+impl SearchIndex {
+    fn of(s: &Scenario) -> SearchIndex {
+        SearchIndex {
+            entries: s.items.iter().map(|it| (it.id.clone(), entry_of(s, it))).collect(),
+            ..SearchIndex::default()
+        }
+    }
+
+    /// The entry as the index will hold it once pending edits are in.
+    fn latest(&self, id: &str) -> Option<&IndexEntry> {
+        match self.pending.iter().rev().find(|(_, i, _)| i == id) {
+            Some((_, _, e)) => e.as_ref(),
+            None => self.entries.get(id),
+        }
+    }
+
+    /// Makes the edits due by the next search visible, and counts it.
+    fn next_search(&mut self) {
+        self.searches += 1;
+        let now = self.searches;
+        let (due, later): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|(at, _, _)| *at <= now);
+        self.pending = later;
+        for (_, id, e) in due {
+            match e {
+                Some(e) => self.entries.insert(id, e),
+                None => self.entries.remove(&id),
+            };
+        }
+    }
+}
+
+/// Queues what changed in the scenario for the index (at once without lag).
+fn reindex(inner: &Inner) {
+    let s = lock(&inner.scenario);
+    let mut index = lock(&inner.index);
+    let visible_from = index.searches + index.lag + 1;
+    let mut changes: Vec<(String, Option<IndexEntry>)> = Vec::new();
+    for it in &s.items {
+        let e = entry_of(&s, it);
+        if index.latest(&it.id) != Some(&e) {
+            changes.push((it.id.clone(), Some(e)));
+        }
+    }
+    let live: HashSet<&str> = s.items.iter().map(|i| i.id.as_str()).collect();
+    let mut gone: Vec<String> = index.entries.keys().filter(|id| !live.contains(id.as_str())).cloned().collect();
+    gone.sort();
+    changes.extend(gone.into_iter().map(|id| (id, None)));
+    for (id, e) in changes {
+        if index.lag == 0 {
+            match e {
+                Some(e) => index.entries.insert(id, e),
+                None => index.entries.remove(&id),
+            };
+        } else {
+            index.pending.push((visible_from, id, e));
+        }
+    }
 }
 
 /// Checks the `Authorization` header: a configured token or an issued installation token.
@@ -715,7 +843,8 @@ fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
 
 fn limit_headers(inner: &Inner, resource: &str, points: i64) -> Vec<(&'static str, String)> {
     let now = wall_now();
-    let mut w = lock(&inner.limit_window);
+    let mut windows = lock(&inner.limit_window);
+    let w = windows.entry(resource.to_string()).or_insert((now, 0));
     if now - w.0 >= 3600 {
         *w = (now, 0);
     }
@@ -878,7 +1007,7 @@ fn review_comments_json(comments: &[ReviewComment], first: usize, after: Option<
     json!({ "pageInfo": info, "nodes": list.iter().map(|c| json!({"id": c.id, "createdAt": fmt_time(c.at), "body": c.body, "author": actor_json(&c.author)})).collect::<Vec<_>>() })
 }
 
-fn node_json(s: &Scenario, n: &Node, comments_first: usize) -> Value {
+fn node_json(s: &Scenario, n: &Node) -> Value {
     let base =
         |t: &str| json!({ "__typename": t, "id": n.id, "createdAt": fmt_time(n.at), "actor": actor_json(&n.actor) });
     let with = |mut v: Value, k: &str, x: Value| {
@@ -901,17 +1030,23 @@ fn node_json(s: &Scenario, n: &Node, comments_first: usize) -> Value {
         NodeKind::Transferred(from) => with(base("TransferredEvent"), "fromRepository", json!({"nameWithOwner": from})),
         NodeKind::CrossReferenced(i) => with(base("CrossReferencedEvent"), "source", subject_json(s, *i)),
         NodeKind::MarkedAsDuplicate(c, d) => {
-            let v = with(base("MarkedAsDuplicateEvent"), "canonical", subject_json(s, *c));
-            with(v, "duplicate", subject_json(s, *d))
+            // The document asks only the number and repository of either side.
+            let short = |i: usize| {
+                let it = &s.items[i];
+                json!({ "__typename": if it.pull { "PullRequest" } else { "Issue" }, "number": it.number,
+                        "repository": { "nameWithOwner": s.repos[it.repo].name } })
+            };
+            let v = with(base("MarkedAsDuplicateEvent"), "canonical", short(*c));
+            with(v, "duplicate", short(*d))
         }
         NodeKind::ReviewRequested(r) => with(base("ReviewRequestedEvent"), "requestedReviewer", reviewer_json(r)),
         NodeKind::ReviewRequestRemoved(r) => {
             with(base("ReviewRequestRemovedEvent"), "requestedReviewer", reviewer_json(r))
         }
-        NodeKind::Review { state, comments } => json!({
+        NodeKind::Review { state, .. } => json!({
             "__typename": "PullRequestReview", "id": n.id, "state": state, "createdAt": fmt_time(n.at),
             "submittedAt": if state == "PENDING" { Value::Null } else { Value::String(fmt_time(n.at)) },
-            "author": actor_json(&n.actor), "comments": review_comments_json(comments, comments_first, None)
+            "author": actor_json(&n.actor)
         }),
         NodeKind::Commit { oid, author, email, message } => json!({
             "__typename": "PullRequestCommit", "id": n.id,
@@ -922,12 +1057,37 @@ fn node_json(s: &Scenario, n: &Node, comments_first: usize) -> Value {
     }
 }
 
-fn timeline_json(s: &Scenario, it: &ScenarioItem, first: usize, after: Option<&str>, comments_first: usize) -> Value {
+fn timeline_json(s: &Scenario, it: &ScenarioItem, first: usize, after: Option<&str>) -> Value {
     let (list, info) = page(&it.timeline, first, after);
-    json!({ "pageInfo": info, "nodes": list.iter().map(|n| node_json(s, n, comments_first)).collect::<Vec<_>>() })
+    json!({ "pageInfo": info, "nodes": list.iter().map(|n| node_json(s, n)).collect::<Vec<_>>() })
 }
 
-fn item_json(s: &Scenario, i: usize, timeline_first: usize, comments_first: usize) -> Value {
+/// A pull request's `reviews`, each with the first page of its comments.
+fn reviews_json(it: &ScenarioItem, first: usize, after: Option<&str>, comments_first: usize) -> Value {
+    let reviews: Vec<&Node> = it.timeline.iter().filter(|n| matches!(n.kind, NodeKind::Review { .. })).collect();
+    let (list, info) = page(&reviews, first, after);
+    let nodes: Vec<Value> = list
+        .iter()
+        .map(|n| {
+            let comments = match &n.kind {
+                NodeKind::Review { comments, .. } => review_comments_json(comments, comments_first, None),
+                _ => Value::Null,
+            };
+            json!({ "id": n.id, "comments": comments })
+        })
+        .collect();
+    json!({ "pageInfo": info, "nodes": nodes })
+}
+
+/// How deep an item is asked: timeline items, reviews and comments per review.
+#[derive(Debug, Clone, Copy)]
+struct Depth {
+    timeline: usize,
+    reviews: usize,
+    comments: usize,
+}
+
+fn item_json(s: &Scenario, i: usize, depth: Depth) -> Value {
     let it = &s.items[i];
     let repo = &s.repos[it.repo];
     let kind = if it.pull { "pull" } else { "issues" };
@@ -938,7 +1098,7 @@ fn item_json(s: &Scenario, i: usize, timeline_first: usize, comments_first: usiz
         "createdAt": if it.malformed { "not-a-date".to_string() } else { fmt_time(it.created_at) },
         "updatedAt": fmt_time(it.updated_at), "closedAt": it.closed_at().map(fmt_time), "state": it.state(), "body": it.body,
         "author": actor_json(&it.author), "repository": {"id": repo.id, "nameWithOwner": repo.name},
-        "timelineItems": timeline_json(s, it, timeline_first, None, comments_first),
+        "timelineItems": timeline_json(s, it, depth.timeline, None),
     });
     if it.pull {
         if let Some(o) = v.as_object_mut() {
@@ -950,6 +1110,7 @@ fn item_json(s: &Scenario, i: usize, timeline_first: usize, comments_first: usiz
         v["merged"] = json!(it.merged_at().is_some());
         v["mergedAt"] = json!(it.merged_at().map(fmt_time));
         v["mergedBy"] = actor_json(&it.merged_by);
+        v["reviews"] = reviews_json(it, depth.reviews, None, depth.comments);
     } else {
         v["stateReason"] = json!(it.state_reason());
     }
@@ -960,40 +1121,76 @@ fn repo_json(r: &Repo) -> Value {
     json!({ "id": r.id, "nameWithOwner": r.name, "pushedAt": fmt_time(r.pushed_at), "isArchived": r.archived })
 }
 
-/// `org:`, `repo:`, `updated:>=` and `sort:` of a search query.
-fn search(s: &Scenario, q: &str) -> Vec<usize> {
+/// A time qualifier: `>=T`, `>T`, `<=T`, `<T` or `A..B` (inclusive), as an inclusive range.
+fn time_range(text: &str) -> Option<(Ts, Ts)> {
+    let t = |x: &str| crate::sources::http::parse_time(x);
+    if let Some(x) = text.strip_prefix(">=") {
+        return Some((t(x)?, Ts::MAX));
+    }
+    if let Some(x) = text.strip_prefix('>') {
+        return Some((t(x)? + 1, Ts::MAX));
+    }
+    if let Some(x) = text.strip_prefix("<=") {
+        return Some((Ts::MIN, t(x)?));
+    }
+    if let Some(x) = text.strip_prefix('<') {
+        return Some((Ts::MIN, t(x)? - 1));
+    }
+    let (a, b) = text.split_once("..")?;
+    Some((t(a)?, t(b)?))
+}
+
+/// A search query over the index: `org:`, `repo:`, `updated:`, `created:` and
+/// `sort:updated-asc`/`sort:created-asc`. Returns the matching items in order (all of them: the
+/// caller pages and caps), or the error GitHub gives for what it cannot parse.
+fn search(s: &Scenario, index: &SearchIndex, q: &str) -> Result<Vec<usize>, String> {
     let mut orgs = Vec::new();
     let mut repos = Vec::new();
-    let mut since: Option<Ts> = None;
+    let mut updated = (Ts::MIN, Ts::MAX);
+    let mut created = (Ts::MIN, Ts::MAX);
+    let mut by_created = false;
     for token in q.split_whitespace() {
+        let bad = || format!("stand-in: cannot read the search qualifier {token:?}");
         if let Some(o) = token.strip_prefix("org:") {
             orgs.push(o.to_ascii_lowercase());
         } else if let Some(r) = token.strip_prefix("repo:") {
             repos.push(r.to_ascii_lowercase());
-        } else if let Some(t) = token.strip_prefix("updated:>=") {
-            since = crate::sources::http::parse_time(t);
+        } else if let Some(t) = token.strip_prefix("updated:") {
+            updated = time_range(t).ok_or_else(bad)?;
+        } else if let Some(t) = token.strip_prefix("created:") {
+            created = time_range(t).ok_or_else(bad)?;
+        } else if token == "sort:created-asc" {
+            by_created = true;
+        } else if token != "sort:updated-asc" {
+            return Err(bad());
         }
     }
-    let mut hits: Vec<usize> = (0..s.items.len())
-        .filter(|&i| {
-            let it = &s.items[i];
-            let name = s.repos[it.repo].name.to_ascii_lowercase();
-            let owner = name.split('/').next().unwrap_or("").to_string();
-            (orgs.contains(&owner) || repos.contains(&name)) && since.is_none_or(|t| it.updated_at >= t)
+    let by_id: HashMap<&str, usize> = s.items.iter().enumerate().map(|(i, it)| (it.id.as_str(), i)).collect();
+    let mut hits: Vec<(Ts, Ts, &str, usize)> = index
+        .entries
+        .iter()
+        .filter(|(_, e)| {
+            let owner = e.repo.split('/').next().unwrap_or("");
+            (orgs.iter().any(|o| o == owner) || repos.contains(&e.repo))
+                && (updated.0..=updated.1).contains(&e.updated_at)
+                && (created.0..=created.1).contains(&e.created_at)
+        })
+        .filter_map(|(id, e)| {
+            let i = *by_id.get(id.as_str())?;
+            let (k1, k2) = if by_created { (e.created_at, e.updated_at) } else { (e.updated_at, e.created_at) };
+            Some((k1, k2, id.as_str(), i))
         })
         .collect();
-    hits.sort_by_key(|&i| (s.items[i].updated_at, s.items[i].number, s.items[i].repo));
-    hits
+    hits.sort();
+    Ok(hits.into_iter().map(|(_, _, _, i)| i).collect())
 }
 
-fn operation_name(doc: &str) -> String {
-    doc.trim_start()
-        .strip_prefix("query")
-        .unwrap_or("")
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect()
+/// An issue or pull request as the listing asks it: ids and times.
+fn listed_json(s: &Scenario, i: usize) -> Value {
+    let it = &s.items[i];
+    json!({ "__typename": if it.pull { "PullRequest" } else { "Issue" }, "id": it.id,
+            "createdAt": fmt_time(it.created_at), "updatedAt": fmt_time(it.updated_at),
+            "repository": { "nameWithOwner": s.repos[it.repo].name } })
 }
 
 /// `alias: object(expression: "…")` pairs written in a document.
@@ -1038,44 +1235,113 @@ fn graphql(inner: &Inner, body: &[u8]) -> Response {
     };
     let doc = request["query"].as_str().unwrap_or("");
     let vars = &request["variables"];
-    let op = operation_name(doc);
-    *lock(&inner.counters).operations.entry(op.clone()).or_default() += 1;
+    // GitHub validates the document and variables before running anything, and charges by its
+    // formula; an invalid request is answered with errors and no data.
+    let contract = schema::contract();
+    let checked = match contract.request(doc, vars) {
+        Ok(r) => r,
+        Err(messages) => {
+            let errors: Vec<Value> = messages.iter().map(|m| json!({ "message": m })).collect();
+            return json_response(200, &json!({ "errors": errors }), &limit_headers(inner, "graphql", 0));
+        }
+    };
+    let charged = contract.cost(&checked).unwrap_or_default();
+    let cost = charged.points;
+    let op = checked.operation();
+    {
+        let mut c = lock(&inner.counters);
+        *c.operations.entry(op.clone()).or_default() += 1;
+        c.graphql_points += cost;
+        c.graphql_connection_requests += charged.requests;
+    }
     let s = lock(&inner.scenario).clone();
     let int = |k: &str, d: usize| vars[k].as_u64().map_or(d, |n| n as usize);
     let timeline_first = int("timeline", 100);
     let comments_first = int("comments", 10);
     let mut data = serde_json::Map::new();
-    let mut cost: i64 = 1;
     let mut errors: Vec<Value> = Vec::new();
     match op.as_str() {
         "SyncPage" => {
-            let first = int("first", 50);
-            let hits = search(&s, vars["q"].as_str().unwrap_or(""));
-            let (list, info) = page(&hits, first, vars["after"].as_str());
-            cost = ((first + first * timeline_first) / 100).max(1) as i64;
-            data.insert(
-                "search".into(),
-                json!({ "issueCount": hits.len(), "pageInfo": info, "nodes": list.iter().map(|&i| item_json(&s, i, timeline_first, comments_first)).collect::<Vec<_>>() }),
-            );
-            if doc.contains("organization(login: $org)") && vars["withRepos"].as_bool() == Some(true) {
-                let org = vars["org"].as_str().unwrap_or("").to_ascii_lowercase();
-                data.insert(
-                    "organization".into(),
-                    org_repos(&s, &org, None).map_or(Value::Null, |r| json!({ "repositories": r })),
-                );
-                if org_repos(&s, &org, None).is_none() {
-                    errors.push(json!({"type": "NOT_FOUND", "path": ["organization"], "message": format!("Could not resolve to an Organization with the login of '{org}'.")}));
+            for field in checked.root_fields() {
+                match field.name.as_str() {
+                    "search" => {
+                        let q = field.args["query"].as_str().unwrap_or("");
+                        let hits = {
+                            let mut index = lock(&inner.index);
+                            index.next_search();
+                            search(&s, &index, q)
+                        };
+                        let hits = match hits {
+                            Ok(h) => h,
+                            Err(m) => {
+                                return json_response(
+                                    200,
+                                    &json!({ "errors": [{ "message": m }] }),
+                                    &limit_headers(inner, "graphql", cost),
+                                );
+                            }
+                        };
+                        let first = field.args["first"].as_u64().unwrap_or(10) as usize;
+                        let capped = &hits[..hits.len().min(SEARCH_CAP)];
+                        let (list, info) = page(capped, first, field.args["after"].as_str());
+                        data.insert(
+                            field.key.clone(),
+                            json!({ "issueCount": hits.len(), "pageInfo": info, "nodes": list.iter().map(|&i| listed_json(&s, i)).collect::<Vec<_>>() }),
+                        );
+                    }
+                    "nodes" => {
+                        let depth = Depth {
+                            timeline: int("timeline", 100),
+                            reviews: int("reviews", 10),
+                            comments: comments_first,
+                        };
+                        let mut nodes = Vec::new();
+                        for (k, id) in field.args["ids"].as_array().map(Vec::as_slice).unwrap_or(&[]).iter().enumerate()
+                        {
+                            let id = id.as_str().unwrap_or("");
+                            match s.item_by_node(id) {
+                                Some(i) => nodes.push(item_json(&s, i, depth)),
+                                None => {
+                                    errors.push(json!({"type": "NOT_FOUND", "path": [field.key.clone(), k], "message": format!("Could not resolve to a node with the global id of '{id}'")}));
+                                    nodes.push(Value::Null);
+                                }
+                            }
+                        }
+                        data.insert(field.key.clone(), Value::Array(nodes));
+                    }
+                    "organization" => {
+                        let org = field.args["login"].as_str().unwrap_or("").to_ascii_lowercase();
+                        let repos = org_repos(&s, &org, None);
+                        if repos.is_none() {
+                            errors.push(json!({"type": "NOT_FOUND", "path": [field.key.clone()], "message": format!("Could not resolve to an Organization with the login of '{org}'.")}));
+                        }
+                        data.insert(field.key.clone(), repos.map_or(Value::Null, |r| json!({ "repositories": r })));
+                    }
+                    "repository" => {
+                        let name = format!(
+                            "{}/{}",
+                            field.args["owner"].as_str().unwrap_or(""),
+                            field.args["name"].as_str().unwrap_or("")
+                        );
+                        let r =
+                            s.repos.iter().find(|r| r.name.eq_ignore_ascii_case(&name)).map_or(Value::Null, repo_json);
+                        data.insert(field.key.clone(), r);
+                    }
+                    _ => {}
                 }
             }
-            for i in indexed(doc, "r", ": repository(") {
-                let name = format!(
-                    "{}/{}",
-                    vars[format!("owner{i}")].as_str().unwrap_or(""),
-                    vars[format!("name{i}")].as_str().unwrap_or("")
-                );
-                let r = s.repos.iter().find(|r| r.name.eq_ignore_ascii_case(&name)).map_or(Value::Null, repo_json);
-                data.insert(format!("r{i}"), r);
-            }
+        }
+        "Owner" => {
+            let login = vars["org"].as_str().unwrap_or("").to_ascii_lowercase();
+            let v = if s.users.iter().any(|u| u.eq_ignore_ascii_case(&login)) {
+                json!({ "__typename": "User", "login": login })
+            } else if org_repos(&s, &login, None).is_some() {
+                json!({ "__typename": "Organization", "login": login })
+            } else {
+                errors.push(json!({"type": "NOT_FOUND", "path": ["repositoryOwner"], "message": format!("Could not resolve to a RepositoryOwner with the login of '{login}'.")}));
+                Value::Null
+            };
+            data.insert("repositoryOwner".into(), v);
         }
         "OrgRepositories" => {
             let org = vars["org"].as_str().unwrap_or("").to_ascii_lowercase();
@@ -1090,7 +1356,11 @@ fn graphql(inner: &Inner, body: &[u8]) -> Response {
                 let after = vars[format!("after{i}")].as_str();
                 let v = if let Some(it) = s.item_by_node(id) {
                     let item = &s.items[it];
-                    json!({ "__typename": if item.pull { "PullRequest" } else { "Issue" }, "timelineItems": timeline_json(&s, item, timeline_first, after, comments_first) })
+                    if doc.contains(&format!("m{i}: node(id: $id{i}) {{ __typename ... on PullRequest {{ reviews(")) {
+                        json!({ "__typename": "PullRequest", "reviews": reviews_json(item, int("reviews", 10), after, comments_first) })
+                    } else {
+                        json!({ "__typename": if item.pull { "PullRequest" } else { "Issue" }, "timelineItems": timeline_json(&s, item, timeline_first, after) })
+                    }
                 } else if let Some(review) = s.items.iter().flat_map(|it| &it.timeline).find(|n| n.id == id) {
                     match &review.kind {
                         NodeKind::Review { comments, .. } => {
@@ -1192,7 +1462,25 @@ fn graphql(inner: &Inner, body: &[u8]) -> Response {
     if doc.contains("rateLimit") {
         data.insert("rateLimit".into(), json!({ "cost": cost, "remaining": remaining, "resetAt": fmt_time(reset) }));
     }
-    let mut answer = json!({ "data": Value::Object(data) });
+    let data = Value::Object(data);
+    // The answer must be what GitHub would give to this document: fail loudly if not.
+    let malformed: HashSet<&str> = s.items.iter().filter(|i| i.malformed).map(|i| i.id.as_str()).collect();
+    let (deliberate, wrong): (Vec<schema::Violation>, Vec<schema::Violation>) =
+        contract.check(&checked, &data).into_iter().partition(|v| {
+            v.path.ends_with(".createdAt") && v.object_id.as_deref().is_some_and(|id| malformed.contains(id))
+        });
+    lock(&inner.counters).deliberate_violations += deliberate.len() as u64;
+    if !wrong.is_empty() {
+        let report = format!("{op}: {}", schema::summary(&wrong));
+        eprintln!("GitHub stand-in: an answer breaks GitHub's schema for its document:\n{report}");
+        lock(&inner.violations).push(report.clone());
+        return json_response(
+            200,
+            &json!({ "errors": [{ "type": "STANDIN_CONTRACT", "message": format!("stand-in answer breaks GitHub's schema: {report}") }] }),
+            &headers,
+        );
+    }
+    let mut answer = json!({ "data": data });
     if !errors.is_empty() {
         answer["errors"] = json!(errors);
     }
@@ -1200,6 +1488,9 @@ fn graphql(inner: &Inner, body: &[u8]) -> Response {
 }
 
 fn org_repos(s: &Scenario, org: &str, after: Option<&str>) -> Option<Value> {
+    if s.users.iter().any(|u| u.eq_ignore_ascii_case(org)) {
+        return None; // a user account is no organisation
+    }
     let mut repos: Vec<&Repo> =
         s.repos.iter().filter(|r| r.name.to_ascii_lowercase().starts_with(&format!("{org}/"))).collect();
     if repos.is_empty() && !s.teams.iter().any(|t| t.org.eq_ignore_ascii_case(org)) {

@@ -28,7 +28,14 @@ const FRAGMENTS: &[(&str, &str)] = &[
         "PullItem",
         "fragment PullItem on PullRequest { id number title url createdAt updatedAt closedAt prState: state isDraft merged mergedAt body \
          author { ...ActorFields } mergedBy { ...ActorFields } repository { id nameWithOwner } \
-         timelineItems(first: $timeline, itemTypes: PULL_TYPES) { ...PullTimelinePage } }",
+         timelineItems(first: $timeline, itemTypes: PULL_TYPES) { ...PullTimelinePage } \
+         reviews(first: $reviews) { ...ReviewPage } }",
+    ),
+    (
+        "ListedItem",
+        "fragment ListedItem on SearchResultItem { __typename \
+         ... on Issue { id createdAt updatedAt repository { nameWithOwner } } \
+         ... on PullRequest { id createdAt updatedAt repository { nameWithOwner } } }",
     ),
     (
         "IssueTimelinePage",
@@ -87,10 +94,13 @@ const FRAGMENTS: &[(&str, &str)] = &[
     ("ReadyForReview", "fragment ReadyForReview on ReadyForReviewEvent { id createdAt actor { ...ActorFields } }"),
     ("ConvertToDraft", "fragment ConvertToDraft on ConvertToDraftEvent { id createdAt actor { ...ActorFields } }"),
     ("Merged", "fragment Merged on MergedEvent { id createdAt actor { ...ActorFields } }"),
+    // Review comments are asked through the pull request's `reviews`, not in its timeline: nested
+    // in a timeline of 100 they would cost 100 times as many points.
+    ("Review", "fragment Review on PullRequestReview { id state createdAt submittedAt author { ...ActorFields } }"),
     (
-        "Review",
-        "fragment Review on PullRequestReview { id state createdAt submittedAt author { ...ActorFields } \
-         comments(first: $comments) { ...ReviewCommentPage } }",
+        "ReviewPage",
+        "fragment ReviewPage on PullRequestReviewConnection { pageInfo { hasNextPage endCursor } \
+         nodes { id comments(first: $comments) { ...ReviewCommentPage } } }",
     ),
     (
         "ReviewCommentPage",
@@ -151,8 +161,9 @@ const VARIABLE_TYPES: &[(&str, &str)] = &[
     ("after", "String"),
     ("timeline", "Int!"),
     ("comments", "Int!"),
+    ("reviews", "Int!"),
+    ("ids", "[ID!]!"),
     ("org", "String!"),
-    ("withRepos", "Boolean!"),
     ("owner", "String!"),
     ("name", "String!"),
 ];
@@ -232,20 +243,29 @@ pub enum RepoListing {
     Repositories(usize),
 }
 
-/// One page of the search for issues and pull requests updated since the window start, with
-/// their timelines; optionally the repositories (for renames, new repositories and pushes).
-/// Variables: `q`, `first`, `after`, `timeline`, `comments`, and `org`/`withRepos` or
-/// `owner0`/`name0`…
-pub fn sync_page(listing: &RepoListing) -> String {
-    let mut body = String::from(
-        "rateLimit { ...RateLimitFields } \
-         search(query: $q, type: ISSUE, first: $first, after: $after) { issueCount pageInfo { hasNextPage endCursor } \
-         nodes { __typename ...IssueItem ...PullItem } }",
-    );
+/// Issues and pull requests listed per search page: ids and times only, so a page costs one
+/// point whatever it holds.
+pub const LISTING_PAGE: u32 = 100;
+
+/// One sync request: a page of the search for what changed (ids and times only; variables `q`,
+/// `after`), and/or the complete items of earlier listed ids with their timelines and review
+/// comments (`ids`, `timeline`, `reviews`, `comments`); optionally the repositories (for
+/// renames, new repositories and pushes: `org`/`withRepos` or `owner0`/`name0`…).
+pub fn sync_page(listing: &RepoListing, search: bool, details: bool) -> String {
+    let mut body = String::from("rateLimit { ...RateLimitFields }");
+    if search {
+        body.push_str(&format!(
+            " search(query: $q, type: ISSUE, first: {LISTING_PAGE}, after: $after) {{ issueCount pageInfo {{ hasNextPage endCursor }} \
+             nodes {{ ...ListedItem }} }}"
+        ));
+    }
+    if details {
+        body.push_str(" nodes(ids: $ids) { __typename ...IssueItem ...PullItem }");
+    }
     match listing {
         RepoListing::None => {}
         RepoListing::Organization => body.push_str(
-            " organization(login: $org) @include(if: $withRepos) { \
+            " organization(login: $org) { \
              repositories(first: 100, orderBy: {field: PUSHED_AT, direction: DESC}) { totalCount pageInfo { hasNextPage endCursor } nodes { ...RepoInfo } } }",
         ),
         RepoListing::Repositories(n) => {
@@ -255,6 +275,11 @@ pub fn sync_page(listing: &RepoListing) -> String {
         }
     }
     document("SyncPage", &body)
+}
+
+/// What kind of account a login is (`User`, `Organization`), when `organization(login:)` is null.
+pub fn owner() -> String {
+    document("Owner", "rateLimit { ...RateLimitFields } repositoryOwner(login: $org) { __typename login }")
 }
 
 /// The next page of an organisation's repositories, most recently pushed first.
@@ -272,6 +297,8 @@ pub fn org_repositories() -> String {
 pub enum More {
     /// `timelineItems` of an issue or pull request (node id), after a cursor.
     Timeline { id: String, after: String },
+    /// `reviews` (with their comments) of a pull request.
+    Reviews { id: String, after: String },
     /// `comments` of a pull request review.
     ReviewComments { id: String, after: String },
     /// `members` of a team.
@@ -281,7 +308,7 @@ pub enum More {
 }
 
 /// Continuations batched in one document as aliases `m0`, `m1`, … with variables `idN`,
-/// `afterN`. Variables `timeline` and `comments` are needed when timelines are continued.
+/// `afterN`. Variables `timeline` (timelines) and `reviews`, `comments` (reviews) as used.
 pub fn more(requests: &[More]) -> String {
     let mut body = String::from("rateLimit { ...RateLimitFields }");
     for (i, r) in requests.iter().enumerate() {
@@ -290,6 +317,9 @@ pub fn more(requests: &[More]) -> String {
                 " m{i}: node(id: $id{i}) {{ __typename \
                  ... on Issue {{ timelineItems(first: $timeline, after: $after{i}, itemTypes: {ISSUE_TIMELINE_TYPES}) {{ ...IssueTimelinePage }} }} \
                  ... on PullRequest {{ timelineItems(first: $timeline, after: $after{i}, itemTypes: {PULL_TIMELINE_TYPES}) {{ ...PullTimelinePage }} }} }}"
+            ),
+            More::Reviews { .. } => format!(
+                " m{i}: node(id: $id{i}) {{ __typename ... on PullRequest {{ reviews(first: $reviews, after: $after{i}) {{ ...ReviewPage }} }} }}"
             ),
             More::ReviewComments { .. } => format!(
                 " m{i}: node(id: $id{i}) {{ __typename ... on PullRequestReview {{ comments(first: 100, after: $after{i}) {{ ...ReviewCommentPage }} }} }}"
@@ -371,14 +401,18 @@ pub fn quote(text: &str) -> String {
 /// Every distinct document shape the source sends, for the schema test.
 pub fn all_documents() -> Vec<(String, String)> {
     vec![
-        ("SyncPage (organisation)".into(), sync_page(&RepoListing::Organization)),
-        ("SyncPage (repositories)".into(), sync_page(&RepoListing::Repositories(3))),
-        ("SyncPage (search only)".into(), sync_page(&RepoListing::None)),
+        ("SyncPage (organisation, listing)".into(), sync_page(&RepoListing::Organization, true, false)),
+        ("SyncPage (repositories, listing)".into(), sync_page(&RepoListing::Repositories(3), true, false)),
+        ("SyncPage (listing and items)".into(), sync_page(&RepoListing::None, true, true)),
+        ("SyncPage (items)".into(), sync_page(&RepoListing::None, false, true)),
+        ("SyncPage (organisation, listing and items)".into(), sync_page(&RepoListing::Organization, true, true)),
         ("OrgRepositories".into(), org_repositories()),
+        ("Owner".into(), owner()),
         (
             "More".into(),
             more(&[
                 More::Timeline { id: "a".into(), after: "x".into() },
+                More::Reviews { id: "e".into(), after: "v".into() },
                 More::ReviewComments { id: "b".into(), after: "y".into() },
                 More::TeamMembers { id: "c".into(), after: "z".into() },
                 More::TeamRepositories { id: "d".into(), after: "w".into() },
@@ -402,8 +436,10 @@ mod tests {
         assert!(d.starts_with("query More($id0: ID!, $after0: String)"), "{d}");
         assert!(d.contains("fragment ReviewCommentPage") && d.contains("fragment ActorFields"));
         assert!(!d.contains("fragment IssueItem") && !d.contains("$timeline"));
-        let s = sync_page(&RepoListing::Organization);
-        assert!(s.contains("$withRepos: Boolean!") && s.contains("$comments: Int!"), "{s}");
+        let s = sync_page(&RepoListing::Organization, true, true);
+        assert!(s.contains("$org: String!") && s.contains("$comments: Int!") && s.contains("$ids: [ID!]!"), "{s}");
         assert!(s.contains("itemTypes: [ASSIGNED_EVENT"));
+        let listing = sync_page(&RepoListing::Organization, true, false);
+        assert!(!listing.contains("fragment IssueItem") && !listing.contains("$timeline"), "{listing}");
     }
 }

@@ -1,15 +1,25 @@
 //! The GitHub source (github.com and GitHub Enterprise Server): issues and pull requests with
 //! their complete timelines, decision records, teams and CODEOWNERS, read incrementally through
-//! GraphQL search pages at the fewest requests. Knows GitHub, nothing of signals or the store.
+//! GraphQL at few requests and few rate-limit points. Knows GitHub, nothing of signals or the store.
 //!
 //! How a sync goes. Each configured scope (an organisation, or a group of named repositories) is
-//! one search: `org:acme sort:updated-asc updated:>=<since>`. A step reads one page (50 items with
-//! their timelines nested) and follow-up pages for any nested list that had more. The next page
-//! starts at the last item's `updatedAt` (keyset paging: an item updated meanwhile moves behind
-//! the reader and is read again, never skipped). A pass ends when a scope returns a short page;
-//! the next pass starts `OVERLAP` before where the last one ended. Any change to an item (close,
+//! one search: `org:acme sort:updated-asc updated:>=<since>`. Its pages list what changed, ids
+//! and times only (100 a page, one point whatever they hold); listed items not yet read at that
+//! version are then read whole by id, `page_size` at a time, with their timelines and review
+//! comments (follow-ups for longer lists). A step is one request (a listing page, a batch of
+//! items, or both in one document). An idle poll is one request and one point per scope.
+//!
+//! Paging. Each listing page starts at the latest `updatedAt` the previous one listed (keyset
+//! paging: an item updated meanwhile moves behind the reader and is listed again, never
+//! skipped; no query pages deep enough to meet the 1000-result cap of a search). GitHub's search
+//! index lags: for a while after an edit an item is still listed at its old place but answers
+//! with its new `updatedAt`, so only items updated more than `SETTLE` ago move the keyset. A
+//! run the keyset cannot step over (a full page updated in one second, or only just updated)
+//! is listed in creation order instead, which no edit moves. A pass ends when the listing is
+//! done and every listed item is read; the next pass starts `OVERLAP` before where this one
+//! ended, which also catches items the index did not show yet. Any change to an item (close,
 //! reopen, edit, comment, transfer into the scope) moves its `updatedAt`, so no change is missed.
-//! An idle poll is one request per scope. Event ids are GitHub node ids: re-reading is harmless.
+//! Event ids are GitHub node ids: re-reading is harmless.
 
 pub mod auth;
 pub mod graphql;
@@ -39,11 +49,17 @@ use self::parse::ItemContext;
 
 /// How far before the last pass's end the next pass starts: covers GitHub's search index lag.
 pub const OVERLAP: Ts = 10 * 60;
-/// Items per search page.
+/// How long after an edit GitHub's search index may still list an item at its old place: items
+/// updated more recently do not move the listing's keyset.
+pub const SETTLE: Ts = 5 * 60;
+/// Items read whole per request (config `page_size`).
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
-/// Timeline items nested per item, and comments per review; longer lists get follow-ups.
+/// Timeline items read per item, reviews per pull request and comments per review; longer lists
+/// get follow-ups. Comments nest in `reviews`, never in the timeline, which would multiply
+/// their cost by the timeline's page.
 pub const TIMELINE_PAGE: u32 = 100;
-pub const REVIEW_COMMENTS_PAGE: u32 = 10;
+pub const REVIEWS_PAGE: u32 = 10;
+pub const REVIEW_COMMENTS_PAGE: u32 = 100;
 /// Continuations batched in one follow-up request.
 const MORE_BATCH: usize = 25;
 /// Repositories per file-listing request.
@@ -54,6 +70,8 @@ const HISTORY_BATCH: usize = 10;
 const DIRECTORY_EVERY: Ts = 24 * 3600;
 /// Longest search query GitHub accepts.
 const MAX_QUERY_LEN: usize = 240;
+/// Longest sort and time qualifiers a listing adds to a scope's qualifier.
+const LONGEST_QUALIFIERS: usize = 100;
 
 /// How the source authenticates.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,7 +177,7 @@ fn scopes_of(cfg: &GithubConfig) -> Vec<Scope> {
     let mut len = 0;
     for r in &cfg.repositories {
         let add = r.len() + 6;
-        if !group.is_empty() && (len + add > MAX_QUERY_LEN - 60 || group.len() >= 5) {
+        if !group.is_empty() && (len + add > MAX_QUERY_LEN - LONGEST_QUALIFIERS || group.len() >= 5) {
             out.push(Scope::Repositories(std::mem::take(&mut group)));
             len = 0;
         }
@@ -175,19 +193,150 @@ fn scopes_of(cfg: &GithubConfig) -> Vec<Scope> {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct ScopeCursor {
     label: String,
-    /// Items updated at or after this time are not all read yet (None: from the beginning).
+    /// Every change before this time is read, up to index lag: a pass lists the items updated
+    /// at or after `since - OVERLAP` (None: from the beginning).
     #[serde(default)]
     since: Option<Ts>,
-    /// Offset cursor within a run of items updated in the same second as `since`.
+    /// The pass in progress.
     #[serde(default)]
-    after: Option<String>,
-    /// Whether the current pass read this scope's first page.
-    #[serde(default)]
-    started: bool,
-    /// Items already read, with the `updatedAt` read, within `OVERLAP` of `since`: the overlap
-    /// re-lists them without reading them again.
+    pass: Option<Pass>,
+    /// Items already read, with the `updatedAt` read, near the listing's position or within
+    /// `OVERLAP` of `since`: a listing showing them again at that version does not read them.
     #[serde(default)]
     seen: BTreeMap<String, Ts>,
+}
+
+/// One pass over a scope: its listing and the items listed but not read yet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Pass {
+    /// Items updated at or after this are listed (None: all).
+    #[serde(default)]
+    from: Option<Ts>,
+    /// The keyset: the listing goes on at items updated at or after this (None: `from`).
+    #[serde(default)]
+    at: Option<Ts>,
+    /// A run being listed in creation order.
+    #[serde(default)]
+    run: Option<Run>,
+    /// The listing is done.
+    #[serde(default)]
+    listed: bool,
+    /// The repositories (renames, pushes) were read, with the pass's first request.
+    #[serde(default)]
+    repos_read: bool,
+    /// Listed and not read yet, with the `updatedAt` listed, in listing order.
+    #[serde(default)]
+    queue: Vec<(String, Ts)>,
+    /// The latest `updatedAt` listed.
+    #[serde(default)]
+    latest: Option<Ts>,
+}
+
+/// Items listed in creation order (`sort:created-asc`), which no edit moves: those updated in
+/// the second `from` (`to` = `from`), or everything updated since `from` (`to` None: the page
+/// held only just-updated items, whose place in the index may be stale).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Run {
+    #[serde(default)]
+    from: Option<Ts>,
+    #[serde(default)]
+    to: Option<Ts>,
+    /// The keyset: created at or after this.
+    #[serde(default)]
+    created: Option<Ts>,
+    /// Offset cursor among items created in the same second, and how many it passed.
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    offset: usize,
+}
+
+/// An item as a listing page shows it.
+#[derive(Debug, Clone, PartialEq)]
+struct Listed {
+    id: String,
+    created: Option<Ts>,
+    updated: Option<Ts>,
+    repo: String,
+}
+
+/// The search query of a pass's next listing page.
+fn listing_query(scope: &Scope, pass: &Pass) -> String {
+    let mut q = scope.qualifier();
+    match &pass.run {
+        None => {
+            q.push_str(" sort:updated-asc");
+            if let Some(t) = pass.at.or(pass.from) {
+                q.push_str(&format!(" updated:>={}", format_time(t)));
+            }
+        }
+        Some(run) => {
+            q.push_str(" sort:created-asc");
+            match (run.from, run.to) {
+                (Some(f), Some(t)) => q.push_str(&format!(" updated:{}..{}", format_time(f), format_time(t))),
+                (Some(f), None) => q.push_str(&format!(" updated:>={}", format_time(f))),
+                (None, _) => {}
+            }
+            if let Some(c) = run.created {
+                q.push_str(&format!(" created:>={}", format_time(c)));
+            }
+        }
+    }
+    q
+}
+
+/// Moves a pass's listing on past one page (`more`: the search has more after it). Returns how
+/// many items a capped search could not list, if any.
+fn advance_listing(
+    pass: &mut Pass,
+    page: &[Listed],
+    more: bool,
+    end_cursor: Option<String>,
+    total: usize,
+    now: Ts,
+) -> usize {
+    pass.latest = page.iter().filter_map(|l| l.updated).chain(pass.latest).max();
+    let more = more && !page.is_empty();
+    match &mut pass.run {
+        None if !more => pass.listed = true,
+        None => {
+            let at = pass.at.or(pass.from);
+            // Items updated just now may sit at their old place in the index: only settled
+            // ones tell where the listing stands.
+            let settled = page.iter().filter_map(|l| l.updated).filter(|&u| u <= now - SETTLE).max();
+            match settled {
+                Some(r) if at.is_none_or(|a| r > a) => pass.at = Some(r),
+                // A full page updated in the second `at`: list that second by creation.
+                Some(_) => pass.run = Some(Run { from: at, to: at, ..Run::default() }),
+                // Only just-updated items: list everything since `at` by creation.
+                None => pass.run = Some(Run { from: at, ..Run::default() }),
+            }
+        }
+        Some(run) if !more => {
+            let lost = total.saturating_sub(run.offset + page.len());
+            match run.to {
+                Some(t) => {
+                    pass.at = Some(t + 1);
+                    pass.run = None;
+                }
+                None => pass.listed = true,
+            }
+            return lost;
+        }
+        Some(run) => match page.iter().filter_map(|l| l.created).max() {
+            Some(c) if run.created.is_none_or(|x| c > x) => {
+                run.created = Some(c);
+                run.after = None;
+                run.offset = 0;
+            }
+            // A full page created in one second: page on by offset (capped at 1000 by GitHub).
+            _ => {
+                run.after = end_cursor;
+                run.offset += page.len();
+            }
+        },
+    }
+    0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -209,6 +358,10 @@ struct RepoCursor {
     #[serde(default)]
     code_owner: Option<String>,
 }
+
+/// Cursor version: 2 lists changes by id before reading them (version 1 cursors resume with a
+/// new pass from their `since`).
+const CURSOR_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Cursor {
@@ -358,39 +511,50 @@ impl GithubSource {
         Ok(r.data)
     }
 
-    /// Reads follow-up pages until no nested list of `items` has more: timelines, then review
-    /// comments found in them.
+    /// Reads follow-up pages until no nested list of `items` has more (timelines, reviews, review
+    /// comments), then puts each review's comments into its timeline node, where the parser
+    /// reads them.
     async fn complete_items(&self, client: &ApiClient, auth: &Secret, items: &mut [Value]) -> Result<(), SourceError> {
+        let has_more = |v: &Value| v["pageInfo"]["hasNextPage"].as_bool() == Some(true);
         loop {
-            // (item index, review index or None, request)
+            // (item index, review index, request)
             let mut wanted: Vec<(usize, Option<usize>, More)> = Vec::new();
             for (i, item) in items.iter().enumerate() {
-                let tl = &item["timelineItems"];
-                if tl["pageInfo"]["hasNextPage"].as_bool() == Some(true) {
-                    let (Some(id), Some(after)) = (item["id"].as_str(), tl["pageInfo"]["endCursor"].as_str()) else {
-                        continue;
-                    };
-                    wanted.push((i, None, More::Timeline { id: id.into(), after: after.into() }));
-                }
-                for (j, node) in tl["nodes"].as_array().map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
-                    let c = &node["comments"];
-                    if node["__typename"] == "PullRequestReview" && c["pageInfo"]["hasNextPage"].as_bool() == Some(true)
+                let Some(id) = item["id"].as_str() else { continue };
+                for (field, make) in [("timelineItems", 0), ("reviews", 1)] {
+                    let list = &item[field];
+                    if has_more(list)
+                        && let Some(after) = list["pageInfo"]["endCursor"].as_str()
                     {
-                        let (Some(id), Some(after)) = (node["id"].as_str(), c["pageInfo"]["endCursor"].as_str()) else {
-                            continue;
-                        };
+                        let (id, after) = (id.to_string(), after.to_string());
+                        wanted.push((
+                            i,
+                            None,
+                            if make == 0 { More::Timeline { id, after } } else { More::Reviews { id, after } },
+                        ));
+                    }
+                }
+                for (j, review) in
+                    item["reviews"]["nodes"].as_array().map(Vec::as_slice).unwrap_or(&[]).iter().enumerate()
+                {
+                    let c = &review["comments"];
+                    if has_more(c)
+                        && let (Some(id), Some(after)) = (review["id"].as_str(), c["pageInfo"]["endCursor"].as_str())
+                    {
                         wanted.push((i, Some(j), More::ReviewComments { id: id.into(), after: after.into() }));
                     }
                 }
             }
             if wanted.is_empty() {
-                return Ok(());
+                break;
             }
             for chunk in wanted.chunks(MORE_BATCH) {
                 let requests: Vec<More> = chunk.iter().map(|(_, _, m)| m.clone()).collect();
-                let mut vars = json!({ "timeline": TIMELINE_PAGE, "comments": REVIEW_COMMENTS_PAGE });
+                let mut vars =
+                    json!({ "timeline": TIMELINE_PAGE, "reviews": REVIEWS_PAGE, "comments": REVIEW_COMMENTS_PAGE });
                 for (k, m) in requests.iter().enumerate() {
                     let (More::Timeline { id, after }
+                    | More::Reviews { id, after }
                     | More::ReviewComments { id, after }
                     | More::TeamMembers { id, after }
                     | More::TeamRepositories { id, after }) = m;
@@ -400,42 +564,47 @@ impl GithubSource {
                 let data = self.graphql(client, auth, &graphql::more(&requests), vars).await?;
                 for (k, (i, review, m)) in chunk.iter().enumerate() {
                     let got = &data[format!("m{k}")];
-                    match (m, review) {
-                        (More::Timeline { .. }, _) => {
-                            let page = &got["timelineItems"];
-                            let Some(new_nodes) = page["nodes"].as_array() else {
-                                return Err(malformed(format!(
-                                    "a timeline continuation of {} came back without nodes",
-                                    items[*i]["url"]
-                                )));
-                            };
-                            let new_nodes = new_nodes.clone();
-                            let tl = &mut items[*i]["timelineItems"];
-                            if let Some(nodes) = tl["nodes"].as_array_mut() {
-                                nodes.extend(new_nodes);
-                            }
-                            tl["pageInfo"] = page["pageInfo"].clone();
-                        }
+                    let (page, target) = match (m, review) {
+                        (More::Timeline { .. }, _) => (&got["timelineItems"], &mut items[*i]["timelineItems"]),
+                        (More::Reviews { .. }, _) => (&got["reviews"], &mut items[*i]["reviews"]),
                         (More::ReviewComments { .. }, Some(j)) => {
-                            let page = &got["comments"];
-                            let Some(new_nodes) = page["nodes"].as_array() else {
-                                return Err(malformed(format!(
-                                    "review comments of {} came back without nodes",
-                                    items[*i]["url"]
-                                )));
-                            };
-                            let new_nodes = new_nodes.clone();
-                            let c = &mut items[*i]["timelineItems"]["nodes"][*j]["comments"];
-                            if let Some(nodes) = c["nodes"].as_array_mut() {
-                                nodes.extend(new_nodes);
-                            }
-                            c["pageInfo"] = page["pageInfo"].clone();
+                            (&got["comments"], &mut items[*i]["reviews"]["nodes"][*j]["comments"])
                         }
-                        _ => {}
+                        _ => continue,
+                    };
+                    let Some(new_nodes) = page["nodes"].as_array() else {
+                        return Err(malformed(format!(
+                            "a continuation of {} came back without nodes",
+                            items[*i]["url"]
+                        )));
+                    };
+                    if let Some(nodes) = target["nodes"].as_array_mut() {
+                        nodes.extend(new_nodes.iter().cloned());
                     }
+                    target["pageInfo"] = page["pageInfo"].clone();
                 }
             }
         }
+        for item in items.iter_mut() {
+            let comments: HashMap<String, Value> = item["reviews"]["nodes"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|r| Some((r["id"].as_str()?.to_string(), r["comments"].clone())))
+                .collect();
+            if comments.is_empty() {
+                continue;
+            }
+            for node in item["timelineItems"]["nodes"].as_array_mut().map(Vec::as_mut_slice).unwrap_or(&mut []) {
+                if node["__typename"] == "PullRequestReview"
+                    && let Some(c) = node["id"].as_str().and_then(|id| comments.get(id))
+                {
+                    node["comments"] = c.clone();
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Records what the repository part of a page says: names (renames), pushes.
@@ -642,6 +811,7 @@ impl GithubSource {
                 let mut vars = json!({});
                 for (k, m) in requests.iter().enumerate() {
                     let (More::Timeline { id, after }
+                    | More::Reviews { id, after }
                     | More::ReviewComments { id, after }
                     | More::TeamMembers { id, after }
                     | More::TeamRepositories { id, after }) = m;
@@ -732,7 +902,7 @@ impl GithubSource {
 
     async fn step_inner(&mut self, cursor: Option<&str>, now: Ts) -> Result<SyncStep, SourceError> {
         let mut cur: Cursor = match cursor {
-            None => Cursor { v: 1, ..Cursor::default() },
+            None => Cursor { v: CURSOR_VERSION, ..Cursor::default() },
             Some(text) => serde_json::from_str(text).map_err(|e| {
                 malformed(format!(
                     "source {:?}: the stored cursor is not one this version wrote ({e}); delete the source's cursor to read GitHub again",
@@ -740,6 +910,11 @@ impl GithubSource {
                 ))
             })?,
         };
+        if cur.v < CURSOR_VERSION {
+            // A version 1 pass resumes as a new pass from where it stood.
+            cur.pending.clear();
+            cur.v = CURSOR_VERSION;
+        }
         let scopes = scopes_of(&self.cfg);
         if scopes.is_empty() {
             return Err(SourceError {
@@ -758,194 +933,173 @@ impl GithubSource {
         cur.pending.retain(|p| labels.contains(p));
         if cur.pending.is_empty() {
             cur.pending = labels.clone();
-            for s in &mut cur.scopes {
-                s.started = false;
-            }
         }
         let client = self.client_or_init()?;
         let auth = self.authorization(&client).await?;
 
         let label = cur.pending[0].clone();
         let scope = scopes.iter().find(|s| s.label() == label).expect("pending holds known labels").clone();
-        let sc = cur.scopes.iter().find(|s| s.label == label).cloned().expect("every label has a cursor");
-        let first_of_pass = !sc.started;
-        let start = if first_of_pass {
-            sc.since.map(|s| (s - OVERLAP).max(self.cfg.since.unwrap_or(Ts::MIN)))
-        } else {
-            sc.since
+        let sc = cur.scopes.iter_mut().find(|s| s.label == label).expect("every label has a cursor");
+        let floor = self.cfg.since.unwrap_or(Ts::MIN);
+        let mut pass = sc
+            .pass
+            .take()
+            .unwrap_or_else(|| Pass { from: sc.since.map(|s| (s - OVERLAP).max(floor)), ..Pass::default() });
+
+        // One request: the next items of the queue, the next listing page while the queue runs
+        // low, and the repositories with a pass's first request.
+        let page_size = self.cfg.page_size.clamp(1, 100) as usize;
+        let ids: Vec<String> = pass.queue.iter().take(page_size).map(|(id, _)| id.clone()).collect();
+        let list = !pass.listed && pass.queue.len() - ids.len() < page_size;
+        let first = !pass.repos_read;
+        let listing = match (&scope, first) {
+            (_, false) => RepoListing::None,
+            (Scope::Organization(_), true) => RepoListing::Organization,
+            (Scope::Repositories(r), true) => RepoListing::Repositories(r.len()),
         };
-        let mut q = format!("{} sort:updated-asc", scope.qualifier());
-        if let Some(s) = start {
-            q.push_str(&format!(" updated:>={}", format_time(s)));
+        let mut vars = json!({});
+        if list {
+            vars["q"] = json!(listing_query(&scope, &pass));
+            vars["after"] = json!(pass.run.as_ref().and_then(|r| r.after.clone()));
         }
-        let listing = match &scope {
-            Scope::Organization(_) => RepoListing::Organization,
-            Scope::Repositories(r) => {
-                if first_of_pass {
-                    RepoListing::Repositories(r.len())
-                } else {
-                    RepoListing::None
-                }
-            }
-        };
-        let page_size = self.cfg.page_size.clamp(1, 100);
-        let mut vars = json!({
-            "q": q, "first": page_size, "after": sc.after, "timeline": TIMELINE_PAGE, "comments": REVIEW_COMMENTS_PAGE,
-        });
-        match &scope {
-            Scope::Organization(o) => {
-                vars["org"] = json!(o);
-                vars["withRepos"] = json!(first_of_pass);
-            }
-            Scope::Repositories(r) if first_of_pass => {
+        if !ids.is_empty() {
+            vars["ids"] = json!(ids);
+            vars["timeline"] = json!(TIMELINE_PAGE);
+            vars["reviews"] = json!(REVIEWS_PAGE);
+            vars["comments"] = json!(REVIEW_COMMENTS_PAGE);
+        }
+        match (&scope, &listing) {
+            (Scope::Organization(o), RepoListing::Organization) => vars["org"] = json!(o),
+            (Scope::Repositories(r), RepoListing::Repositories(_)) => {
                 for (i, full) in r.iter().enumerate() {
                     let (owner, name) = full.split_once('/').unwrap_or((full, ""));
                     vars[format!("owner{i}")] = json!(owner);
                     vars[format!("name{i}")] = json!(name);
                 }
             }
-            Scope::Repositories(_) => {}
+            _ => {}
         }
-        let data = self.graphql(&client, &auth, &graphql::sync_page(&listing), vars).await?;
-        let search = &data["search"];
-        let Some(nodes) = search["nodes"].as_array() else {
-            return Err(malformed(format!("source {:?}: the search answer has no nodes", self.name)));
-        };
+        let data = self.graphql(&client, &auth, &graphql::sync_page(&listing, list, !ids.is_empty()), vars).await?;
 
         // Repositories: renames, pushes (for files), more pages when many were pushed.
-        if first_of_pass {
-            let mut repos: Vec<Value> = Vec::new();
-            match &scope {
-                Scope::Organization(org) => {
-                    let Some(conn) = data["organization"].as_object() else {
-                        return Err(SourceError {
-                            kind: "http",
-                            message: format!(
-                                "source {:?}: organization {org:?} was not found, or is not visible to the credential",
-                                self.name
-                            ),
-                        });
-                    };
-                    let first_page = conn.get("repositories").cloned().unwrap_or(Value::Null);
-                    repos.extend(first_page["nodes"].as_array().cloned().unwrap_or_default());
-                    let mut page_info = first_page["pageInfo"].clone();
-                    // Ordered by push: read on while repositories were pushed since we last looked.
-                    while page_info["hasNextPage"].as_bool() == Some(true)
-                        && repos.last().is_some_and(|r| self.pushed_since_known(&cur, r))
-                    {
-                        let after = page_info["endCursor"].as_str().map(str::to_string);
-                        let data = self
-                            .graphql(
-                                &client,
-                                &auth,
-                                &graphql::org_repositories(),
-                                json!({ "org": org, "after": after }),
-                            )
-                            .await?;
-                        let conn = &data["organization"]["repositories"];
-                        repos.extend(conn["nodes"].as_array().cloned().unwrap_or_default());
-                        page_info = conn["pageInfo"].clone();
-                    }
-                }
-                Scope::Repositories(r) => {
-                    for i in 0..r.len() {
-                        let v = &data[format!("r{i}")];
-                        if v.is_null() {
-                            tracing::warn!(source = %self.name, repository = %r[i], "repository not found or not visible to the credential");
-                        } else {
-                            repos.push(v.clone());
-                        }
-                    }
-                }
-            }
+        if first {
+            let repos = self.read_repositories(&client, &auth, &cur, &scope, &data).await?;
             self.note_repositories(&mut cur, &repos);
+            pass.repos_read = true;
         }
 
-        // Items.
-        let mut values: Vec<Value> = Vec::new();
-        let mut max_updated: Option<Ts> = None;
-        let mut seen_now: Vec<(String, Ts)> = Vec::new();
-        for n in nodes {
-            let updated = n["updatedAt"].as_str().and_then(parse_time);
-            if let Some(u) = updated {
-                max_updated = Some(max_updated.map_or(u, |m: Ts| m.max(u)));
-            }
-            let Some(id) = n["id"].as_str() else {
-                self.skip_malformed(n, "no id");
-                continue;
-            };
-            if let Some(u) = updated {
-                if sc.seen.get(id).is_some_and(|&read| read >= u) {
-                    continue; // already read at this version (the overlap re-lists it)
-                }
-                seen_now.push((id.to_string(), u));
-            }
-            let repo_name = n["repository"]["nameWithOwner"].as_str().unwrap_or("");
-            if !self.wanted(repo_name) {
-                continue;
-            }
-            values.push(n.clone());
-        }
-        self.complete_items(&client, &auth, &mut values).await?;
+        // Items read whole.
         let mut batch = Batch { source: self.name.clone(), ..Batch::default() };
-        for v in &values {
-            let repo_id = v["repository"]["id"].as_str().unwrap_or("").to_string();
-            let repo_name = v["repository"]["nameWithOwner"].as_str().unwrap_or("").to_string();
-            let key_scope = cur
-                .repos
-                .entry(repo_id)
-                .or_insert_with(|| RepoCursor {
-                    key_scope: repo_name.clone(),
-                    name: repo_name.clone(),
-                    ..RepoCursor::default()
-                })
-                .key_scope
-                .clone();
-            match parse::graphql_item(v, &ItemContext { source: &self.name, key_scope: &key_scope }) {
-                Ok((item, events)) => {
-                    batch.items.push(item);
-                    batch.events.extend(events);
+        let mut read_now: Vec<(String, Ts)> = Vec::new();
+        if !ids.is_empty() {
+            let Some(nodes) = data["nodes"].as_array() else {
+                return Err(malformed(format!(
+                    "source {:?}: the items asked by id came back without nodes",
+                    self.name
+                )));
+            };
+            let mut values: Vec<Value> = Vec::new();
+            for (k, (id, listed)) in pass.queue.iter().take(ids.len()).enumerate() {
+                let v = nodes.get(k).cloned().unwrap_or(Value::Null);
+                if v.is_null() {
+                    // Deleted or no longer visible since it was listed.
+                    tracing::debug!(source = %self.name, id = %id, "a listed item is gone");
+                    continue;
                 }
-                Err(m) => self.skip_malformed(v, &m.why),
+                let updated = v["updatedAt"].as_str().and_then(parse_time).unwrap_or(*listed);
+                read_now.push((id.clone(), updated.max(*listed)));
+                values.push(v);
+            }
+            pass.queue.drain(..ids.len());
+            self.complete_items(&client, &auth, &mut values).await?;
+            for v in &values {
+                let repo_id = v["repository"]["id"].as_str().unwrap_or("").to_string();
+                let repo_name = v["repository"]["nameWithOwner"].as_str().unwrap_or("").to_string();
+                let key_scope = cur
+                    .repos
+                    .entry(repo_id)
+                    .or_insert_with(|| RepoCursor {
+                        key_scope: repo_name.clone(),
+                        name: repo_name.clone(),
+                        ..RepoCursor::default()
+                    })
+                    .key_scope
+                    .clone();
+                match parse::graphql_item(v, &ItemContext { source: &self.name, key_scope: &key_scope }) {
+                    Ok((item, events)) => {
+                        batch.items.push(item);
+                        batch.events.extend(events);
+                    }
+                    Err(m) => self.skip_malformed(v, &m.why),
+                }
             }
         }
-
-        // Advance this scope.
-        let full = nodes.len() as u32 >= page_size && search["pageInfo"]["hasNextPage"].as_bool() == Some(true);
         let sc = cur.scopes.iter_mut().find(|s| s.label == label).expect("exists");
-        sc.started = true;
-        for (id, u) in seen_now {
-            sc.seen.insert(id, u);
-        }
-        if full {
-            match (max_updated, start) {
-                (Some(m), Some(s)) if m <= s => {
-                    // The whole page was updated in the same second: page on by offset.
-                    sc.after = search["pageInfo"]["endCursor"].as_str().map(str::to_string);
-                    sc.since = Some(s);
+        sc.seen.extend(read_now);
+
+        // The listing page: queue what is not read at that version, move the keyset on.
+        if list {
+            let search = &data["search"];
+            let Some(nodes) = search["nodes"].as_array() else {
+                return Err(malformed(format!("source {:?}: the search answer has no nodes", self.name)));
+            };
+            let mut page = Vec::new();
+            for n in nodes {
+                let Some(id) = n["id"].as_str() else {
+                    self.skip_malformed(n, "a listed item without id");
+                    continue;
+                };
+                page.push(Listed {
+                    id: id.to_string(),
+                    created: n["createdAt"].as_str().and_then(parse_time),
+                    updated: n["updatedAt"].as_str().and_then(parse_time),
+                    repo: n["repository"]["nameWithOwner"].as_str().unwrap_or("").to_string(),
+                });
+            }
+            for l in &page {
+                let u = l.updated.unwrap_or(Ts::MIN);
+                if !self.wanted(&l.repo) || sc.seen.get(&l.id).is_some_and(|&read| read >= u) {
+                    continue;
                 }
-                (Some(m), _) => {
-                    sc.since = Some(m);
-                    sc.after = None;
-                }
-                (None, _) => {
-                    sc.after = search["pageInfo"]["endCursor"].as_str().map(str::to_string);
+                match pass.queue.iter_mut().find(|(id, _)| id == &l.id) {
+                    Some(q) => q.1 = q.1.max(u),
+                    None => pass.queue.push((l.id.clone(), u)),
                 }
             }
-        } else {
-            if let Some(m) = max_updated {
-                sc.since = Some(sc.since.map_or(m, |s| s.max(m)));
+            let more = search["pageInfo"]["hasNextPage"].as_bool() == Some(true);
+            let end_cursor = search["pageInfo"]["endCursor"].as_str().map(str::to_string);
+            let total = search["issueCount"].as_u64().unwrap_or(0) as usize;
+            let lost = advance_listing(&mut pass, &page, more, end_cursor, total, now);
+            if lost > 0 {
+                tracing::warn!(source = %self.name, scope = %label, items = lost,
+                    "GitHub search lists at most 1000 results, and more items than that share a creation and an update second: they are not read this pass");
             }
-            sc.after = None;
-            cur.pending.retain(|p| p != &label);
-        }
-        if let Some(s) = sc.since {
-            sc.seen.retain(|_, u| *u >= s - OVERLAP);
         }
 
-        // Files of pushed repositories and the directory, once the scope's pass is over.
-        let mut owners_changed = false;
-        if cur.pending.is_empty() {
+        // The pass ends once everything listed is read.
+        let mut ended = false;
+        if pass.listed && pass.queue.is_empty() {
+            sc.since = match &pass.run {
+                // Ended on just-updated items: the next pass lists them again.
+                Some(run) if run.to.is_none() => run.from.or(sc.since),
+                _ => pass.latest.max(sc.since),
+            };
+            if let Some(s) = sc.since {
+                sc.seen.retain(|_, u| *u >= s - OVERLAP);
+            }
+            cur.pending.retain(|p| p != &label);
+            ended = true;
+        } else {
+            // Read items far behind the listing are not listed again in this pass.
+            if let Some(at) = pass.run.as_ref().map_or(pass.at.or(pass.from), |r| r.from) {
+                sc.seen.retain(|_, u| *u >= at - OVERLAP);
+            }
+            sc.pass = Some(pass);
+        }
+
+        // Files of pushed repositories and the directory, once every scope's pass is over.
+        if ended && cur.pending.is_empty() {
+            let mut owners_changed = false;
             let ids = self.repos_needing_files(&cur);
             if !ids.is_empty() {
                 let (items, events, changed) = self.read_files(&client, &auth, &mut cur, &ids).await?;
@@ -966,6 +1120,77 @@ impl GithubSource {
         batch.cursor =
             Some(serde_json::to_string(&cur).map_err(|e| malformed(format!("cannot write the cursor: {e}")))?);
         Ok(SyncStep { batch, caught_up })
+    }
+
+    /// The repositories a pass's first request read: an organisation's (more pages while they
+    /// were pushed since last read), or the named ones.
+    async fn read_repositories(
+        &self,
+        client: &ApiClient,
+        auth: &Secret,
+        cur: &Cursor,
+        scope: &Scope,
+        data: &Value,
+    ) -> Result<Vec<Value>, SourceError> {
+        let mut repos: Vec<Value> = Vec::new();
+        match scope {
+            Scope::Organization(org) => {
+                let Some(conn) = data["organization"].as_object() else {
+                    return Err(self.organization_missing(client, auth, org).await);
+                };
+                let first_page = conn.get("repositories").cloned().unwrap_or(Value::Null);
+                repos.extend(first_page["nodes"].as_array().cloned().unwrap_or_default());
+                let mut page_info = first_page["pageInfo"].clone();
+                // Ordered by push: read on while repositories were pushed since we last looked.
+                while page_info["hasNextPage"].as_bool() == Some(true)
+                    && repos.last().is_some_and(|r| self.pushed_since_known(cur, r))
+                {
+                    let after = page_info["endCursor"].as_str().map(str::to_string);
+                    let data = self
+                        .graphql(client, auth, &graphql::org_repositories(), json!({ "org": org, "after": after }))
+                        .await?;
+                    let conn = &data["organization"]["repositories"];
+                    repos.extend(conn["nodes"].as_array().cloned().unwrap_or_default());
+                    page_info = conn["pageInfo"].clone();
+                }
+            }
+            Scope::Repositories(r) => {
+                for (i, name) in r.iter().enumerate() {
+                    let v = &data[format!("r{i}")];
+                    if v.is_null() {
+                        tracing::warn!(source = %self.name, repository = %name, "repository not found or not visible to the credential");
+                    } else {
+                        repos.push(v.clone());
+                    }
+                }
+            }
+        }
+        Ok(repos)
+    }
+
+    /// Why `organization(login:)` was null: a user account (a config error: its repositories
+    /// go under `repositories`), or not found / not visible to the credential.
+    async fn organization_missing(&self, client: &ApiClient, auth: &Secret, org: &str) -> SourceError {
+        let owner = self.graphql(client, auth, &graphql::owner(), json!({ "org": org })).await;
+        match owner.as_ref().map(|d| d["repositoryOwner"]["__typename"].as_str()) {
+            Ok(Some("User")) => SourceError {
+                kind: "config",
+                message: format!(
+                    "source {:?}: organizations entry {org:?} is a user account, not an organization; \
+                     list its repositories under `repositories` instead (like repositories = [\"{org}/<name>\"]) \
+                     and remove it from `organizations`",
+                    self.name
+                ),
+            },
+            Err(e) => e.clone(),
+            _ => SourceError {
+                kind: "http",
+                message: format!(
+                    "source {:?}: organization {org:?} was not found, or is not visible to the credential",
+                    self.name
+                ),
+            },
+        }
     }
 
     fn pushed_since_known(&self, cur: &Cursor, repo: &Value) -> bool {
@@ -1123,6 +1348,84 @@ mod tests {
             "repo:other/repo-0 repo:other/repo-1 repo:other/repo-2 repo:other/repo-3 repo:other/repo-4"
         );
         assert!(scopes.iter().all(|s| s.qualifier().len() < MAX_QUERY_LEN));
+    }
+
+    fn listed(id: &str, created: Ts, updated: Ts) -> Listed {
+        Listed { id: id.into(), created: Some(created), updated: Some(updated), repo: "acme/api".into() }
+    }
+
+    #[test]
+    fn the_listing_keyset_moves_on_settled_items_only_and_lists_stuck_runs_by_creation() {
+        let now = 1_000_000;
+        let scope = Scope::Organization("acme".into());
+        // Settled items move the keyset to the latest of them; a just-updated one (listed at its
+        // old place by a lagging index) does not.
+        let mut pass = Pass { from: Some(1000), ..Pass::default() };
+        let page = vec![listed("a", 10, 2000), listed("b", 20, now - 30), listed("c", 30, 3000)];
+        assert_eq!(advance_listing(&mut pass, &page, true, None, 500, now), 0);
+        assert_eq!((pass.at, pass.latest, pass.listed), (Some(3000), Some(now - 30), false));
+        assert_eq!(listing_query(&scope, &pass), "org:acme sort:updated-asc updated:>=1970-01-01T00:50:00Z");
+        // A full page all updated in the second the keyset stands at: that second by creation.
+        let page = vec![listed("c", 30, 3000), listed("d", 40, 3000)];
+        advance_listing(&mut pass, &page, true, None, 500, now);
+        let run = pass.run.clone().expect("a run");
+        assert_eq!((run.from, run.to, run.created), (Some(3000), Some(3000), None));
+        assert_eq!(
+            listing_query(&scope, &pass),
+            "org:acme sort:created-asc updated:1970-01-01T00:50:00Z..1970-01-01T00:50:00Z"
+        );
+        // Creation order keysets on `createdAt`; a full page created in one second pages by offset.
+        advance_listing(&mut pass, &page, true, Some("c1".into()), 500, now);
+        assert_eq!(pass.run.as_ref().map(|r| (r.created, r.after.clone())), Some((Some(40), None)));
+        let same = vec![listed("e", 40, 3000), listed("f", 40, 3000)];
+        advance_listing(&mut pass, &same, true, Some("c2".into()), 500, now);
+        assert_eq!(
+            pass.run.as_ref().map(|r| (r.created, r.after.clone(), r.offset)),
+            Some((Some(40), Some("c2".into()), 2))
+        );
+        assert!(listing_query(&scope, &pass).ends_with(" created:>=1970-01-01T00:00:40Z"));
+        // The run's end continues the keyset after its second; a cap that cut it short is told.
+        assert_eq!(advance_listing(&mut pass, &same, false, None, 1005, now), 1001);
+        assert_eq!((pass.at, pass.run.is_none(), pass.listed), (Some(3001), true, false));
+        // A full page of just-updated items: everything since the keyset, by creation, to the end.
+        let recent = vec![listed("g", 50, now - 10), listed("h", 60, now - 20)];
+        advance_listing(&mut pass, &recent, true, None, 500, now);
+        assert_eq!(pass.run.as_ref().map(|r| (r.from, r.to)), Some((Some(3001), None)));
+        advance_listing(&mut pass, &recent, false, None, 2, now);
+        assert!(pass.listed);
+        // A short page ends the listing.
+        let mut short = Pass::default();
+        advance_listing(&mut short, &page, false, None, 2, now);
+        assert!(short.listed && short.run.is_none());
+    }
+
+    #[test]
+    fn a_version_1_cursor_still_loads() {
+        // As the previous version wrote it, in the middle of a pass.
+        let v1 = r#"{"v":1,"scopes":[{"label":"org:acme","since":1700000000,"after":"Y3Vyc29yOjUw","started":true,
+                     "seen":{"I_1":1700000000}}],"pending":["org:acme"],"repos":{},"directory_at":null}"#;
+        let cur: Cursor = serde_json::from_str(v1).unwrap();
+        assert_eq!((cur.v, cur.scopes[0].since, cur.scopes[0].pass.is_none()), (1, Some(1_700_000_000), true));
+        assert_eq!(cur.scopes[0].seen.get("I_1"), Some(&1_700_000_000));
+    }
+
+    #[test]
+    fn listing_queries_stay_within_githubs_length_limit() {
+        let mut cfg = GithubConfig::for_organizations(&["an-organization-with-a-long-login"]);
+        cfg.repositories = (0..12).map(|i| format!("a-long-owner-name/a-long-repository-name-{i}")).collect();
+        let long = Pass {
+            run: Some(Run {
+                from: Some(1_700_000_000),
+                to: Some(1_700_000_000),
+                created: Some(1_600_000_000),
+                ..Run::default()
+            }),
+            ..Pass::default()
+        };
+        for scope in scopes_of(&cfg) {
+            let q = listing_query(&scope, &long);
+            assert!(q.len() <= MAX_QUERY_LEN, "{} chars: {q}", q.len());
+        }
     }
 
     #[test]
