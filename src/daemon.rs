@@ -2,6 +2,8 @@
 //! recompute → publish. One failing source never stops another, and shutdown waits for the commit
 //! in flight. This is the only module that reads the wall clock and wires the parts together.
 
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -63,6 +65,58 @@ pub fn make_source(sc: &SourceConfig) -> Box<dyn Source> {
     }
 }
 
+/// Whether the daemon is ready (`/readyz`): every source has finished its first sync pass (caught
+/// up, or failed: a broken source must not keep the others' data from being served), and a
+/// computation that includes everything those passes committed has been published.
+#[derive(Debug)]
+pub struct Readiness {
+    inner: Mutex<ReadyState>,
+}
+
+#[derive(Debug)]
+struct ReadyState {
+    /// Sources whose first pass has not finished.
+    first_pass: BTreeSet<String>,
+    /// The data generation committed when the last first pass finished.
+    needed: u64,
+    /// The data generation of the last published computation.
+    published: Option<u64>,
+}
+
+impl Readiness {
+    pub fn new<'a>(sources: impl IntoIterator<Item = &'a str>) -> Readiness {
+        let first_pass = sources.into_iter().map(String::from).collect();
+        Readiness { inner: Mutex::new(ReadyState { first_pass, needed: 0, published: None }) }
+    }
+
+    /// `source` finished its first pass; everything it committed is in data generation `generation`.
+    pub fn first_pass_done(&self, source: &str, generation: u64) {
+        let mut s = lock(&self.inner);
+        if s.first_pass.remove(source) {
+            s.needed = s.needed.max(generation);
+        }
+    }
+
+    /// A computation over data generation `generation` was published.
+    pub fn published(&self, generation: u64) {
+        let mut s = lock(&self.inner);
+        s.published = Some(s.published.map_or(generation, |p| p.max(generation)));
+    }
+
+    /// Ok when ready, else why not (the body of the 503).
+    pub fn check(&self) -> Result<(), String> {
+        let s = lock(&self.inner);
+        if !s.first_pass.is_empty() {
+            let names: Vec<&str> = s.first_pass.iter().map(String::as_str).collect();
+            return Err(format!("not ready: the first sync of {} has not finished", names.join(", ")));
+        }
+        match s.published {
+            Some(p) if p >= s.needed => Ok(()),
+            _ => Err("not ready: the first synced data is still being computed".into()),
+        }
+    }
+}
+
 /// Everything the loops share.
 pub struct State {
     pub config: Config,
@@ -71,6 +125,9 @@ pub struct State {
     pub directory: RwLock<Arc<Directory>>,
     pub exporter: Arc<Exporter>,
     pub clock: Clock,
+    pub readiness: Arc<Readiness>,
+    /// Data generation: grows by one with every commit, once the frame and the directory hold it.
+    generation: AtomicU64,
     recompute: Notify,
 }
 
@@ -101,8 +158,11 @@ impl State {
         for s in &config.sources {
             exporter.health.register_source(&s.name);
         }
+        let readiness = Arc::new(Readiness::new(config.sources.iter().map(|s| s.name.as_str())));
         let state = Arc::new(State {
             directory: RwLock::new(Arc::new(Directory::default())),
+            readiness,
+            generation: AtomicU64::new(0),
             config,
             store: Mutex::new(store),
             frame: Mutex::new(frame),
@@ -132,6 +192,8 @@ impl State {
     /// Computes all signals at the clock's now and publishes them (blocking; run off the runtime).
     pub fn recompute_now(&self) -> Result<(), String> {
         let started = Instant::now();
+        // Read first: the frame and directory below hold at least everything of this generation.
+        let generation = self.generation.load(Ordering::Acquire);
         let now = self.clock.now();
         let dir = self.directory();
         let (signals, events_stored) = {
@@ -147,6 +209,7 @@ impl State {
             computed_at: wall_now(),
             compute_seconds: started.elapsed().as_secs_f64(),
         });
+        self.readiness.published(generation);
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), events = events_stored, "signals recomputed");
         Ok(())
     }
@@ -170,6 +233,7 @@ impl State {
             if batch.directory.is_some() {
                 state.rebuild_directory().map_err(|message| SourceError { kind: "store", message })?;
             }
+            state.generation.fetch_add(1, Ordering::AcqRel);
             Ok((batch.items.len() as u64, outcome.new_events.len() as u64))
         })
         .await
@@ -224,11 +288,17 @@ impl State {
     ) {
         let name = source.name().to_string();
         let mut seed = name.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let mut first_pass = true;
         loop {
             let started = Instant::now();
             let result = self.sync_source(source.as_mut(), &shutdown, &mut |_| {}).await;
             let secs = started.elapsed().as_secs_f64();
             match &result {
+                Ok(s) if s.interrupted => {
+                    tracing::info!(source = %name, steps = s.steps, new_events = s.new_events, seconds = secs,
+                        "sync interrupted by shutdown; it resumes from the last commit");
+                    return;
+                }
                 Ok(s) => {
                     tracing::info!(source = %name, steps = s.steps, new_events = s.new_events, seconds = secs, "sync finished");
                     self.exporter.health.record_sync(&name, true, secs, 0, wall_now());
@@ -238,6 +308,11 @@ impl State {
                     self.exporter.health.record_error(&name, e.kind);
                     self.exporter.health.record_sync(&name, false, secs, 0, wall_now());
                 }
+            }
+            if first_pass {
+                first_pass = false;
+                self.readiness.first_pass_done(&name, self.generation.load(Ordering::Acquire));
+                self.recompute.notify_one();
             }
             if *shutdown.borrow() {
                 return;
@@ -331,9 +406,11 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
     tasks.push(tokio::spawn(state.clone().run_recompute(opts.recompute_min_gap, opts.recompute_period, rx.clone())));
     let mut server_rx = rx.clone();
     let report = crate::report::daemon_producer(state.clone());
+    let readiness = state.readiness.clone();
     let server = tokio::spawn(crate::server::serve_secured(
         listener,
         state.exporter.clone(),
+        Arc::new(move || readiness.check()),
         Some(report),
         opts.web.clone(),
         async move {
@@ -350,5 +427,35 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("HTTP server failed: {e}")),
         Err(e) => Err(format!("HTTP server task failed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Readiness;
+
+    #[test]
+    fn ready_once_every_first_pass_is_done_and_a_computation_including_it_is_published() {
+        let r = Readiness::new(["github", "jira"]);
+        r.published(0); // the computation over what was already stored
+        let why = r.check().unwrap_err();
+        assert!(why.contains("github, jira"), "{why}");
+        r.first_pass_done("jira", 3); // failed or caught up: either way done
+        r.published(3);
+        assert!(r.check().unwrap_err().contains("github"));
+        r.first_pass_done("github", 7);
+        // A computation started before github's last commit does not count.
+        r.published(6);
+        assert!(r.check().unwrap_err().contains("still being computed"));
+        r.published(7);
+        assert_eq!(r.check(), Ok(()));
+        // A later pass of a source changes nothing.
+        r.first_pass_done("github", 9);
+        assert_eq!(r.check(), Ok(()));
+        // Without sources: ready at the first computation.
+        let none = Readiness::new([]);
+        assert!(none.check().is_err());
+        none.published(0);
+        assert_eq!(none.check(), Ok(()));
     }
 }
