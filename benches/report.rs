@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use siloscope::config::Config;
-use siloscope::model::{Batch, DAY, Ts};
+use siloscope::model::{Batch, DAY, HistoryStart, Ts};
 use siloscope::report::{self, Format, Period, ReportOptions};
 use siloscope::signals::{Frame, analyze};
 use siloscope::sources::simulator::{Simulator, SimulatorConfig};
@@ -78,6 +78,7 @@ fn fill_store(store: &mut SqliteStore, teams: u32, target: usize) -> usize {
             events,
             directory: (d == 0).then(|| sim.directory(START)),
             cursor: Some(format!("{d}")),
+            history_start: (d == 0).then_some(HistoryStart::From(START)),
         };
         store.commit_batch(&batch).expect("committing a batch");
         if stored >= target {

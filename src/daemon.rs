@@ -11,7 +11,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::{Config, SourceConfig, SourceSettings};
 use crate::exporter::{Exporter, Snapshot};
-use crate::model::Ts;
+use crate::model::{HistoryStart, Ts};
 use crate::signals::{Frame, compute};
 use crate::sources::simulator::Simulator;
 use crate::sources::{Source, SourceError};
@@ -115,6 +115,21 @@ impl Readiness {
             _ => Err("not ready: the first synced data is still being computed".into()),
         }
     }
+}
+
+/// Where `sc`'s history begins if its first sync runs at `now`: an API source with `since` reads
+/// only items updated since then (activity from then on is complete), without it every item; the
+/// simulator's organisation begins at its start. Recorded with the source's first batch.
+pub fn history_start(sc: &SourceConfig, now: Ts) -> HistoryStart {
+    let since = match &sc.settings {
+        SourceSettings::Simulator(cfg) => {
+            return HistoryStart::From(Simulator::new(&sc.name, cfg.clone()).anchor_for(now));
+        }
+        SourceSettings::Github(cfg) => cfg.since,
+        SourceSettings::Gitlab(cfg) => cfg.since,
+        SourceSettings::Jira(cfg) => cfg.since,
+    };
+    since.map_or(HistoryStart::Complete, HistoryStart::From)
 }
 
 /// Everything the loops share.
@@ -262,7 +277,21 @@ impl State {
                     .map_err(|e| SourceError { kind: "store", message: e.to_string() })?
                     .map_err(|e| SourceError { kind: "store", message: e.to_string() })?
             };
-            let step = source.step(cursor.as_deref(), self.clock.now()).await?;
+            let now = self.clock.now();
+            let mut step = source.step(cursor.as_deref(), now).await?;
+            if cursor.is_none() {
+                let start = self.config.sources.iter().find(|s| s.name == name).map(|sc| history_start(sc, now));
+                step.batch.history_start = step.batch.history_start.or(start);
+            }
+            if crate::testhooks::hold_before_commit(summary.steps + 1) {
+                tracing::warn!(source = %name, step = summary.steps + 1, "test hook: holding a batch before its commit until shutdown");
+                let mut rx = shutdown.clone();
+                while !*rx.borrow_and_update() {
+                    if rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+            }
             let caught_up = step.caught_up;
             let (items, new_events) = self.commit(step.batch).await?;
             summary.steps += 1;

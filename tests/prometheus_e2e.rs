@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::{free_port, http_get};
 use serde_json::Value;
 use siloscope::model::{
-    Batch, DAY, Event, EventKind, HOUR, Item, ItemKind, ItemState, MINUTE, ReviewState, Reviewer, Ts,
+    Batch, DAY, Event, EventKind, HOUR, HistoryStart, Item, ItemKind, ItemState, MINUTE, ReviewState, Reviewer, Ts,
 };
 use siloscope::store::Store;
 
@@ -200,7 +200,13 @@ fn write_scenario(dir: &Path, now: Ts) -> PathBuf {
     let mut store = siloscope::store::SqliteStore::open(&store_path).expect("opening the scenario store");
     let s = scenario(now);
     store
-        .commit_batch(&Batch { source: "gh".into(), items: s.items, events: s.events, directory: None, cursor: None })
+        .commit_batch(&Batch {
+            source: "gh".into(),
+            items: s.items,
+            events: s.events,
+            history_start: Some(HistoryStart::From(now - HISTORY)),
+            ..Batch::default()
+        })
         .expect("committing the scenario");
     let mut cfg = format!("[store]\npath = {:?}\n\n[signals]\nprivacy_floor = 2\n\n", store_path.display().to_string());
     for team in TEAMS {
