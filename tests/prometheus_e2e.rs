@@ -517,8 +517,23 @@ fn prometheus_scrapes_siloscope_with_auth_evaluates_the_rules_and_every_panel_ha
             Err(format!("alerts for {alerts:?}, want {:?}", stalled_pairs()))
         }
     });
-    // Still exactly those a few evaluations later.
-    std::thread::sleep(Duration::from_secs(3));
+    // Still exactly those three evaluations later (the rule group's own evaluation clock).
+    let last_evaluation = || -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
+        let groups = api(prometheus_port, "/api/v1/rules")["groups"].clone();
+        let group = groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["rules"].as_array().unwrap().iter().any(|r| r["name"] == "SiloscopeHandoffStalled"))
+            .cloned()
+            .ok_or("no rule group with SiloscopeHandoffStalled")?;
+        chrono::DateTime::parse_from_rfc3339(group["lastEvaluation"].as_str().unwrap_or("")).map_err(|e| e.to_string())
+    };
+    let matched_at = eventually("the alert rules have been evaluated", Duration::from_secs(30), &logs, last_evaluation);
+    eventually("three more evaluations of the alert rules", Duration::from_secs(60), &logs, || {
+        let t = last_evaluation()?;
+        if t >= matched_at + chrono::Duration::seconds(3) { Ok(()) } else { Err(format!("last evaluation {t}")) }
+    });
     assert_eq!(read_alerts(), stalled_pairs());
     let pending = api(prometheus_port, "/api/v1/alerts")["alerts"]
         .as_array()
@@ -565,7 +580,31 @@ fn key_of(name: &str, labels: &str) -> String {
     format!("{name}{{{}}}", owned.join(","))
 }
 
-/// Every §9 sample the engine gives at `t`, keyed like [`series_key`].
+/// The signal families of SIGNALS.md §9 as exposed (the daemon's health families excluded).
+const SIGNAL_FAMILIES: [&str; 18] = [
+    "siloscope_handoffs_total",
+    "siloscope_handoff_latency_seconds",
+    "siloscope_handoffs_waiting",
+    "siloscope_handoffs_stalled",
+    "siloscope_handoff_oldest_wait_seconds",
+    "siloscope_handoff_bounces_total",
+    "siloscope_decisions_total",
+    "siloscope_decisions_rehashed_total",
+    "siloscope_rework_total",
+    "siloscope_reviews_total",
+    "siloscope_review_pickup_seconds",
+    "siloscope_review_reciprocity_ratio",
+    "siloscope_engagements_total",
+    "siloscope_first_response_seconds",
+    "siloscope_joint_wins_total",
+    "siloscope_bridge_people",
+    "siloscope_silo_index",
+    "siloscope_team_members",
+];
+
+/// Every §9 sample the live exporter would serve at `t`: the engine's signals at `t`, encoded by
+/// the exporter the daemon scrapes from (prometheus-client), not by the backfill under test, and
+/// keyed by this test like [`series_key`].
 fn expected_at(
     analysis: &siloscope::signals::Analysis,
     frame: &siloscope::signals::Frame,
@@ -573,26 +612,24 @@ fn expected_at(
     cfg: &siloscope::signals::SignalsConfig,
     t: Ts,
 ) -> BTreeMap<String, f64> {
-    use siloscope::backfill::{FAMILIES, FamilyKind, SampleValue, visit_series};
-    let mut out = BTreeMap::new();
+    let exporter = siloscope::exporter::Exporter::new();
     let signals = siloscope::signals::aggregate(analysis, frame, dir, cfg, t);
-    visit_series(&signals, &mut |family, labels, value| {
-        let spec = FAMILIES[family];
-        match value {
-            SampleValue::Scalar(v) => {
-                let suffix = if spec.kind == FamilyKind::Counter { "_total" } else { "" };
-                out.insert(key_of(&format!("{}{suffix}", spec.name), &labels), v);
-            }
-            SampleValue::Histogram(h) => {
-                out.insert(key_of(&format!("{}_count", spec.name), &labels), h.count as f64);
-                out.insert(key_of(&format!("{}_sum", spec.name), &labels), h.sum);
-                for (le, n) in h.cumulative() {
-                    out.insert(key_of(&format!("{}_bucket", spec.name), &format!("{labels},le=\"{le:?}\"")), n as f64);
-                }
-                out.insert(key_of(&format!("{}_bucket", spec.name), &format!("{labels},le=\"+Inf\"")), h.count as f64);
-            }
+    exporter.publish(siloscope::exporter::Snapshot { signals, ..Default::default() });
+    let mut out = BTreeMap::new();
+    for line in exporter.render().lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        let (name, labels) = match series.split_once('{') {
+            Some((name, labels)) => (name, labels.strip_suffix('}').unwrap()),
+            None => (series, ""),
+        };
+        let signal = SIGNAL_FAMILIES
+            .iter()
+            .any(|f| name.strip_prefix(f).is_some_and(|rest| ["", "_bucket", "_count", "_sum"].contains(&rest)));
+        if signal {
+            out.insert(key_of(name, labels), value.parse().unwrap());
         }
-    });
+    }
+    assert!(out.keys().any(|k| k.starts_with("siloscope_team_members{")), "the exporter's series at {t}");
     out
 }
 
@@ -713,8 +750,8 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
     // Every §9 series at every step of the past (hourly from the first event, then the backfill's
     // now), against the engine over the same store.
     let (first, last) = (steps[0], steps[steps.len() - 2]);
-    let families = siloscope::backfill::FAMILIES.iter().map(|f| f.name).collect::<Vec<_>>().join("|");
-    let selector = format!(r#"{{__name__=~"({families})(_total|_bucket|_count|_sum)?"}}"#);
+    let families = SIGNAL_FAMILIES.join("|");
+    let selector = format!(r#"{{__name__=~"({families})(_bucket|_count|_sum)?"}}"#);
     let mut got: BTreeMap<Ts, BTreeMap<String, f64>> = BTreeMap::new();
     for s in query_range(prometheus_port, &selector, first, last, HOUR) {
         for point in s["values"].as_array().unwrap() {
@@ -750,22 +787,35 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
     }
     assert!(compared > 10_000, "only {compared} points compared");
 
-    // The past meets the live scrape: the backfill's last point and the live value are one
-    // series with one value (no event happened in between).
-    let live = eventually("the live scrape arrives", Duration::from_secs(120), &logs, || {
-        let v = query(prometheus_port, &format!("siloscope_handoffs_total{pair}"), None);
-        let fresh = query(prometheus_port, r#"up{job="siloscope"}"#, None);
-        if fresh.first().is_some_and(|s| value_of(s) == 1.0) && v.len() == 1 {
-            Ok(v)
-        } else {
-            Err(format!("{v:?} {fresh:?}"))
-        }
-    });
-    let at_backfill = query(prometheus_port, &format!("siloscope_handoffs_total{pair}"), Some(backfill_now));
+    // The past meets the live scrape: the backfill's last point and the first scraped samples are
+    // one series with one value (no event happened in between). An instant query looks back 5
+    // minutes and could answer with the backfilled point itself, so read the raw samples (a range
+    // selector) and wait for one stamped after the backfill's end: that one was scraped.
+    let handoffs = format!("siloscope_handoffs_total{pair}");
+    let (series, samples) =
+        eventually("a scraped sample after the backfill's end", Duration::from_secs(120), &logs, || {
+            let raw = query(prometheus_port, &format!("{handoffs}[1h]"), None);
+            let [one] = raw.as_slice() else { return Err(format!("not one series: {raw:?}")) };
+            let samples: Vec<(f64, f64)> = one["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p[0].as_f64().unwrap(), p[1].as_str().unwrap().parse().unwrap()))
+                .collect();
+            if samples.iter().any(|(t, _)| *t > backfill_now as f64) {
+                Ok((one["metric"].clone(), samples))
+            } else {
+                Err(format!("no sample after {backfill_now} yet: {samples:?}"))
+            }
+        });
+    let at_backfill = query(prometheus_port, &handoffs, Some(backfill_now));
     assert_eq!(at_backfill.len(), 1);
-    assert_eq!(at_backfill[0]["metric"], live[0]["metric"], "backfilled and scraped series are the same series");
-    assert_eq!(value_of(&at_backfill[0]), value_of(&live[0]));
-    assert_eq!(value_of(&live[0]), 1.0);
+    assert_eq!(at_backfill[0]["metric"], series, "backfilled and scraped series are the same series");
+    let backfilled: Vec<f64> = samples.iter().filter(|(t, _)| *t == backfill_now as f64).map(|s| s.1).collect();
+    let scraped: Vec<f64> = samples.iter().filter(|(t, _)| *t > backfill_now as f64).map(|s| s.1).collect();
+    assert_eq!(backfilled, vec![value_of(&at_backfill[0])], "the backfill's last point is among the raw samples");
+    assert!(scraped.iter().all(|v| *v == backfilled[0]), "scraped {scraped:?} vs backfilled {backfilled:?}");
+    assert_eq!(backfilled[0], 1.0);
     let across = query_range(
         prometheus_port,
         &format!("siloscope_handoffs_stalled{pair}"),
