@@ -702,12 +702,16 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
     let stalled = query_range(prometheus_port, &format!("siloscope_handoffs_stalled{pair}"), start, end, HOUR);
     assert_eq!(stalled.len(), 1, "one series, with the scrape target's labels: {stalled:?}");
     assert_eq!(label(&stalled[0], "job"), "siloscope");
+    let mut seen = [0; 2];
     for point in stalled[0]["values"].as_array().unwrap() {
         let t = point[0].as_f64().unwrap() as Ts;
         let v: f64 = point[1].as_str().unwrap().parse().unwrap();
         assert!(t >= now - 4 * DAY, "the pair exists only from its first handoff (point at {t})");
         assert_eq!(v, if t - (now - 4 * DAY) > 2 * DAY { 1.0 } else { 0.0 }, "stalled at now{:+}s", t - now);
+        seen[v as usize] += 1;
     }
+    // Hourly from its handoff at now-4d to now-1h: about two days waiting, then two days stalled.
+    assert!(seen[0] >= 40 && seen[1] >= 40, "hourly points (not stalled, stalled): {seen:?}");
     // gamma's decision was reopened at now-10d; the counter is 0 the step before it first shows,
     // so increase() counts that first rehash.
     let rehashed = query_range(
@@ -720,6 +724,7 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
     let points = rehashed[0]["values"].as_array().unwrap();
     assert_eq!(points[0][1], "0");
     assert!(points[0][0].as_f64().unwrap() as Ts >= now - 10 * DAY - HOUR);
+    assert!(points.len() > 10 * 24 - 3, "hourly points from the rehash at now-10d: {}", points.len());
     for point in &points[1..] {
         assert!(point[0].as_f64().unwrap() as Ts >= now - 10 * DAY);
         assert_eq!(point[1], "1");
@@ -734,6 +739,7 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
         end,
         HOUR,
     );
+    let mut seen = [0; 2];
     for point in reciprocity[0]["values"].as_array().unwrap() {
         let t = point[0].as_f64().unwrap() as Ts;
         // beta-3 reviewed alpha's pull request at now-7d+1h and now-6d; alpha-1 reviewed beta's at
@@ -745,7 +751,10 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
         );
         let want = if t >= now - 6 * DAY + 3 * HOUR { 0.5 } else { 0.0 };
         assert_eq!(point[1].as_str().unwrap().parse::<f64>().unwrap(), want, "reciprocity at now{:+}s", t - now);
+        seen[(want * 2.0) as usize] += 1;
     }
+    // 0 for the 21 or 22 hours between the two first reviews, then 0.5 for about six days.
+    assert!(seen[0] >= 20 && seen[1] >= 5 * 24, "hourly points (0, 0.5): {seen:?}");
 
     // Every §9 series at every step of the past (hourly from the first event, then the backfill's
     // now), against the engine over the same store.
@@ -816,15 +825,21 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
     assert_eq!(backfilled, vec![value_of(&at_backfill[0])], "the backfill's last point is among the raw samples");
     assert!(scraped.iter().all(|v| *v == backfilled[0]), "scraped {scraped:?} vs backfilled {backfilled:?}");
     assert_eq!(backfilled[0], 1.0);
+    // On a 15 s grid from the backfill's now - 2 h, past the first scraped sample (a grid point
+    // there reads a scraped value, the ones before read backfilled points).
+    let first_scraped = samples.iter().map(|s| s.0).find(|t| *t > backfill_now as f64).unwrap().ceil() as Ts;
     let across = query_range(
         prometheus_port,
         &format!("siloscope_handoffs_stalled{pair}"),
         backfill_now - 2 * HOUR,
-        chrono::Utc::now().timestamp(),
+        chrono::Utc::now().timestamp().max(first_scraped + 15),
         15,
     );
     assert_eq!(across.len(), 1, "one series across the junction: {across:?}");
-    assert!(across[0]["values"].as_array().unwrap().iter().all(|p| p[1] == "1"), "no jump at the junction: {across:?}");
+    let values = across[0]["values"].as_array().unwrap();
+    let side = |after: bool| values.iter().filter(|p| (p[0].as_f64().unwrap() > backfill_now as f64) == after).count();
+    assert!(side(false) > 0 && side(true) > 0, "points on both sides of the junction: {across:?}");
+    assert!(values.iter().all(|p| p[1] == "1"), "no jump at the junction: {across:?}");
 
     // With the past loaded, every panel query has a real (finite) value over a 28-day range.
     eventually("every dashboard panel query has a finite value", Duration::from_secs(90), &logs, || {
