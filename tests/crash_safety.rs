@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -118,13 +118,15 @@ fn sigterm_with_a_batch_in_flight_commits_it_stops_cleanly_and_resume_equals_one
     // The daemon reads its 5th step and holds it before the commit: SIGTERM comes with a batch in
     // flight, however fast the machine.
     let port = free_port();
-    let mut child = bin()
-        .args(["serve", "--config", cfg.to_str().unwrap(), "--web.listen-address", &format!("127.0.0.1:{port}")])
-        .env("SILOSCOPE_TEST_HOLD_BEFORE_COMMIT", "5")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Running(
+        bin()
+            .args(["serve", "--config", cfg.to_str().unwrap(), "--web.listen-address", &format!("127.0.0.1:{port}")])
+            .env("SILOSCOPE_TEST_HOLD_BEFORE_COMMIT", "5")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let (tx, lines) = mpsc::channel::<String>();
     let stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
@@ -199,12 +201,14 @@ fn one_failing_source_never_stops_another() {
     )
     .unwrap();
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_siloscope"))
-        .args(["serve", "--config", cfg.to_str().unwrap(), "--web.listen-address", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Running(
+        bin()
+            .args(["serve", "--config", cfg.to_str().unwrap(), "--web.listen-address", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     // The broken source fails again and again while the healthy one keeps syncing and its data is
     // computed and served; and the daemon is ready, since a failed first pass is a finished one.
     let metrics =
