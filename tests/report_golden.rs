@@ -700,6 +700,11 @@ fn a_period_the_store_does_not_fully_cover_is_partial_and_nothing_is_called_bett
     assert_eq!(v["comparison"], json!({"comparable": false, "reason": reason}));
     assert_eq!(v["headlines"]["organisation"]["comparable"], json!(false));
     assert_eq!(judged_changes(&v), Vec::<String>::new(), "no change is called better or worse");
+    assert_eq!(
+        (v["headlines"]["teams"].as_array().unwrap().len(), v["headlines"]["pairs"].as_array().unwrap().len()),
+        (4, full["headlines"]["pairs"].as_array().unwrap().len()),
+        "every team and pair is there, unjudged"
+    );
     // The figures themselves are the same facts; only their judgement is withheld.
     assert_eq!(v["summary"], full["summary"]);
     assert_eq!(v["coverage"]["sources"][0]["history_from"], json!(iso(since)));
@@ -928,6 +933,7 @@ fn the_daemon_serves_the_quarter_to_date_report() {
     );
     assert_eq!(v["comparison"]["comparable"], json!(false));
     assert_eq!(judged_changes(&v), Vec::<String>::new(), "nothing is called better or worse");
+    assert_eq!(v["headlines"]["teams"].as_array().unwrap().len(), 8, "the demo's 8 teams, each unjudged");
     let (status, head, body) = common::http_get_with_head(port, "/report").unwrap();
     assert_eq!(status, 200);
     assert!(head.to_ascii_lowercase().contains("content-type: text/html"), "{head}");
