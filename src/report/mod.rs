@@ -32,6 +32,8 @@ pub const WORST_BOUNCES: usize = 15;
 const MAX_SPAN_YEARS: i64 = 50;
 /// People named per listed item with `--name-people`.
 const PEOPLE_PER_ITEM: usize = 6;
+/// The coverage row of events whose item row is missing: not a source, so it bounds no period.
+const UNKNOWN_SOURCE: &str = "(unknown)";
 
 // ---------------------------------------------------------------------------------------------
 // Periods.
@@ -1494,6 +1496,7 @@ pub fn build(
 /// The part of `p` the stored history covers: from the latest start of a source's history to
 /// `until` (exclusive). With no source known, nothing is covered.
 fn period_coverage(p: &Period, sources: &[SourceCoverage], until: Ts) -> PeriodCoverage {
+    let sources: Vec<&SourceCoverage> = sources.iter().filter(|s| s.name != UNKNOWN_SOURCE).collect();
     let latest = sources.iter().filter_map(|s| s.history_from.map(|t| (t, s.name.as_str()))).max();
     let limited_by = latest.filter(|(t, _)| *t > p.start).map(|(_, name)| name.to_string());
     let (from, to) = (latest.map_or(p.start, |(t, _)| t.max(p.start)), p.end.min(until));
@@ -1730,7 +1733,7 @@ fn coverage(ctx: &Ctx, opts: &ReportOptions, notes: Vec<String>) -> Coverage {
     let mut sources: Vec<SourceCoverage> = by_source
         .into_iter()
         .map(|(sym, s)| {
-            let name = if sym == NO_SYM { "(unknown)".into() } else { frame.syms.resolve(sym).to_string() };
+            let name = if sym == NO_SYM { UNKNOWN_SOURCE.into() } else { frame.syms.resolve(sym).to_string() };
             let history = recorded(&name);
             SourceCoverage {
                 history_from: match history {
