@@ -2,6 +2,8 @@
 //! recompute → publish. One failing source never stops another, and shutdown waits for the commit
 //! in flight. This is the only module that reads the wall clock and wires the parts together.
 
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -9,7 +11,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::{Config, SourceConfig, SourceSettings};
 use crate::exporter::{Exporter, Snapshot};
-use crate::model::Ts;
+use crate::model::{HistoryStart, Ts};
 use crate::signals::{Frame, compute};
 use crate::sources::simulator::Simulator;
 use crate::sources::{Source, SourceError};
@@ -63,6 +65,73 @@ pub fn make_source(sc: &SourceConfig) -> Box<dyn Source> {
     }
 }
 
+/// Whether the daemon is ready (`/readyz`): every source has finished its first sync pass (caught
+/// up, or failed: a broken source must not keep the others' data from being served), and a
+/// computation that includes everything those passes committed has been published.
+#[derive(Debug)]
+pub struct Readiness {
+    inner: Mutex<ReadyState>,
+}
+
+#[derive(Debug)]
+struct ReadyState {
+    /// Sources whose first pass has not finished.
+    first_pass: BTreeSet<String>,
+    /// The data generation committed when the last first pass finished.
+    needed: u64,
+    /// The data generation of the last published computation.
+    published: Option<u64>,
+}
+
+impl Readiness {
+    pub fn new<'a>(sources: impl IntoIterator<Item = &'a str>) -> Readiness {
+        let first_pass = sources.into_iter().map(String::from).collect();
+        Readiness { inner: Mutex::new(ReadyState { first_pass, needed: 0, published: None }) }
+    }
+
+    /// `source` finished its first pass; everything it committed is in data generation `generation`.
+    pub fn first_pass_done(&self, source: &str, generation: u64) {
+        let mut s = lock(&self.inner);
+        if s.first_pass.remove(source) {
+            s.needed = s.needed.max(generation);
+        }
+    }
+
+    /// A computation over data generation `generation` was published.
+    pub fn published(&self, generation: u64) {
+        let mut s = lock(&self.inner);
+        s.published = Some(s.published.map_or(generation, |p| p.max(generation)));
+    }
+
+    /// Ok when ready, else why not (the body of the 503).
+    pub fn check(&self) -> Result<(), String> {
+        let s = lock(&self.inner);
+        if !s.first_pass.is_empty() {
+            let names: Vec<&str> = s.first_pass.iter().map(String::as_str).collect();
+            return Err(format!("not ready: the first sync of {} has not finished", names.join(", ")));
+        }
+        match s.published {
+            Some(p) if p >= s.needed => Ok(()),
+            _ => Err("not ready: the first synced data is still being computed".into()),
+        }
+    }
+}
+
+/// Where `sc`'s history begins if its first sync runs at `now`: an API source with `since` reads
+/// only items updated since then (activity from then on is complete), without it every item; the
+/// simulator's organisation begins at its start. Recorded with the source's first batch.
+pub fn history_start(sc: &SourceConfig, now: Ts) -> HistoryStart {
+    let since = match &sc.settings {
+        SourceSettings::Simulator(cfg) => {
+            return HistoryStart::From(Simulator::new(&sc.name, cfg.clone()).anchor_for(now));
+        }
+        SourceSettings::Github(cfg) => cfg.since,
+        SourceSettings::Gitlab(cfg) => cfg.since,
+        SourceSettings::Jira(cfg) => cfg.since,
+    };
+    since.map_or(HistoryStart::Complete, HistoryStart::From)
+}
+
 /// Everything the loops share.
 pub struct State {
     pub config: Config,
@@ -71,6 +140,9 @@ pub struct State {
     pub directory: RwLock<Arc<Directory>>,
     pub exporter: Arc<Exporter>,
     pub clock: Clock,
+    pub readiness: Arc<Readiness>,
+    /// Data generation: grows by one with every commit, once the frame and the directory hold it.
+    generation: AtomicU64,
     recompute: Notify,
 }
 
@@ -101,8 +173,11 @@ impl State {
         for s in &config.sources {
             exporter.health.register_source(&s.name);
         }
+        let readiness = Arc::new(Readiness::new(config.sources.iter().map(|s| s.name.as_str())));
         let state = Arc::new(State {
             directory: RwLock::new(Arc::new(Directory::default())),
+            readiness,
+            generation: AtomicU64::new(0),
             config,
             store: Mutex::new(store),
             frame: Mutex::new(frame),
@@ -132,6 +207,8 @@ impl State {
     /// Computes all signals at the clock's now and publishes them (blocking; run off the runtime).
     pub fn recompute_now(&self) -> Result<(), String> {
         let started = Instant::now();
+        // Read first: the frame and directory below hold at least everything of this generation.
+        let generation = self.generation.load(Ordering::Acquire);
         let now = self.clock.now();
         let dir = self.directory();
         let (signals, events_stored) = {
@@ -147,6 +224,7 @@ impl State {
             computed_at: wall_now(),
             compute_seconds: started.elapsed().as_secs_f64(),
         });
+        self.readiness.published(generation);
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), events = events_stored, "signals recomputed");
         Ok(())
     }
@@ -170,6 +248,7 @@ impl State {
             if batch.directory.is_some() {
                 state.rebuild_directory().map_err(|message| SourceError { kind: "store", message })?;
             }
+            state.generation.fetch_add(1, Ordering::AcqRel);
             Ok((batch.items.len() as u64, outcome.new_events.len() as u64))
         })
         .await
@@ -198,7 +277,21 @@ impl State {
                     .map_err(|e| SourceError { kind: "store", message: e.to_string() })?
                     .map_err(|e| SourceError { kind: "store", message: e.to_string() })?
             };
-            let step = source.step(cursor.as_deref(), self.clock.now()).await?;
+            let now = self.clock.now();
+            let mut step = source.step(cursor.as_deref(), now).await?;
+            if cursor.is_none() {
+                let start = self.config.sources.iter().find(|s| s.name == name).map(|sc| history_start(sc, now));
+                step.batch.history_start = step.batch.history_start.or(start);
+            }
+            if crate::testhooks::hold_before_commit(summary.steps + 1) {
+                tracing::warn!(source = %name, step = summary.steps + 1, "test hook: holding a batch before its commit until shutdown");
+                let mut rx = shutdown.clone();
+                while !*rx.borrow_and_update() {
+                    if rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+            }
             let caught_up = step.caught_up;
             let (items, new_events) = self.commit(step.batch).await?;
             summary.steps += 1;
@@ -224,11 +317,18 @@ impl State {
     ) {
         let name = source.name().to_string();
         let mut seed = name.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let mut first_pass = true;
         loop {
             let started = Instant::now();
             let result = self.sync_source(source.as_mut(), &shutdown, &mut |_| {}).await;
             let secs = started.elapsed().as_secs_f64();
+            let mut stop = false;
             match &result {
+                Ok(s) if s.interrupted => {
+                    tracing::info!(source = %name, steps = s.steps, new_events = s.new_events, seconds = secs,
+                        "sync interrupted by shutdown; it resumes from the last commit");
+                    return;
+                }
                 Ok(s) => {
                     tracing::info!(source = %name, steps = s.steps, new_events = s.new_events, seconds = secs, "sync finished");
                     self.exporter.health.record_sync(&name, true, secs, 0, wall_now());
@@ -238,7 +338,7 @@ impl State {
                     tracing::error!(source = %name, error = %e, "sync failed on the configuration; this source is not synced again until the config is fixed and siloscope restarted");
                     self.exporter.health.record_error(&name, e.kind);
                     self.exporter.health.record_sync(&name, false, secs, 0, wall_now());
-                    return;
+                    stop = true;
                 }
                 Err(e) => {
                     tracing::error!(source = %name, error = %e, "sync failed; will retry at the next interval");
@@ -246,7 +346,12 @@ impl State {
                     self.exporter.health.record_sync(&name, false, secs, 0, wall_now());
                 }
             }
-            if *shutdown.borrow() {
+            if first_pass {
+                first_pass = false;
+                self.readiness.first_pass_done(&name, self.generation.load(Ordering::Acquire));
+                self.recompute.notify_one();
+            }
+            if stop || *shutdown.borrow() {
                 return;
             }
             seed ^= seed << 13;
@@ -338,9 +443,11 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
     tasks.push(tokio::spawn(state.clone().run_recompute(opts.recompute_min_gap, opts.recompute_period, rx.clone())));
     let mut server_rx = rx.clone();
     let report = crate::report::daemon_producer(state.clone());
+    let readiness = state.readiness.clone();
     let server = tokio::spawn(crate::server::serve_secured(
         listener,
         state.exporter.clone(),
+        Arc::new(move || readiness.check()),
         Some(report),
         opts.web.clone(),
         async move {
@@ -389,7 +496,10 @@ mod tests {
     async fn a_config_error_stops_the_source_instead_of_retrying_it() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
-        let config = Config::parse("", Path::new("siloscope.toml")).unwrap();
+        // Configured under the failing source's name, so readiness waits for its first pass.
+        let config =
+            Config::parse("[[sources]]\nname = \"failing\"\nkind = \"simulator\"\n", Path::new("siloscope.toml"))
+                .unwrap();
         let state = State::new(config, Box::new(store), Clock::Wall).unwrap();
         state.exporter.health.register_source("failing");
         let (_tx, rx) = watch::channel(false);
@@ -398,6 +508,9 @@ mod tests {
         // Any other error is retried every interval (1 s here) for ever: this would time out.
         tokio::time::timeout(Duration::from_secs(60), run).await.expect("a config error ends the source's schedule");
         assert_eq!(steps.load(Ordering::SeqCst), 1);
+        // Its first pass is over (failed): readiness does not wait for it for ever.
+        let why = state.readiness.check().expect_err("no computation was published yet");
+        assert!(!why.contains("failing"), "{why}");
         let metrics = state.exporter.render();
         assert!(
             metrics.lines().any(|l| l.starts_with("siloscope_source_errors_total")
@@ -406,5 +519,30 @@ mod tests {
                 && l.ends_with(" 1")),
             "{metrics}"
         );
+    }
+
+    #[test]
+    fn ready_once_every_first_pass_is_done_and_a_computation_including_it_is_published() {
+        let r = Readiness::new(["github", "jira"]);
+        r.published(0); // the computation over what was already stored
+        let why = r.check().unwrap_err();
+        assert!(why.contains("github, jira"), "{why}");
+        r.first_pass_done("jira", 3); // failed or caught up: either way done
+        r.published(3);
+        assert!(r.check().unwrap_err().contains("github"));
+        r.first_pass_done("github", 7);
+        // A computation started before github's last commit does not count.
+        r.published(6);
+        assert!(r.check().unwrap_err().contains("still being computed"));
+        r.published(7);
+        assert_eq!(r.check(), Ok(()));
+        // A later pass of a source changes nothing.
+        r.first_pass_done("github", 9);
+        assert_eq!(r.check(), Ok(()));
+        // Without sources: ready at the first computation.
+        let none = Readiness::new([]);
+        assert!(none.check().is_err());
+        none.published(0);
+        assert_eq!(none.check(), Ok(()));
     }
 }

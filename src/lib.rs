@@ -14,4 +14,5 @@ pub mod sources;
 pub mod standin;
 pub mod store;
 pub mod teams;
+pub(crate) mod testhooks;
 pub mod webconfig;

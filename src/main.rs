@@ -131,6 +131,11 @@ enum Command {
         teams: u32,
         #[arg(long, default_value_t = 120.0)]
         items_per_day: f64,
+        /// Start the simulated clock at this instant instead of the current time (YYYY-MM-DD or
+        /// an RFC 3339 time), for a reproducible demo: the history ends there, the report's
+        /// quarter is that instant's.
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
         /// TLS and basic auth for the listener, in the Prometheus exporter-toolkit format
         /// (tls_server_config, basic_auth_users with bcrypt hashes).
         #[arg(long = "web.config.file", value_name = "FILE")]
@@ -186,9 +191,9 @@ fn main() -> ExitCode {
         Command::Report { config, period, from, to, teams, format, out, name_people } => {
             report(&config, ReportArgs { period, from, to, teams, format, out, name_people })
         }
-        Command::Demo { listen_address, speed, store, seed, teams, items_per_day, web_config } => {
+        Command::Demo { listen_address, speed, store, seed, teams, items_per_day, now, web_config } => {
             let sim = SimulatorConfig { seed, teams, items_per_day, ..SimulatorConfig::default() };
-            demo(listen_address, speed, store, sim, web_config.as_deref())
+            demo(listen_address, speed, store, sim, now.as_deref(), web_config.as_deref())
         }
     });
     match result {
@@ -482,7 +487,9 @@ fn report(path: &Path, args: ReportArgs) -> Result<(), Failure> {
     if let Some(bar) = &bar {
         bar.set_message("computing the report");
     }
-    let opts = ReportOptions { teams: args.teams, name_people: args.name_people, ..ReportOptions::new(period, now) };
+    let history = store.history_starts().map_err(|e| runtime(e.to_string()))?;
+    let opts =
+        ReportOptions { teams: args.teams, name_people: args.name_people, history, ..ReportOptions::new(period, now) };
     let computed = report::generate(&frame, &dir, &cfg.signals, &opts).map_err(runtime)?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -538,11 +545,17 @@ fn demo(
     speed: f64,
     store_path: Option<PathBuf>,
     sim: SimulatorConfig,
+    sim_now: Option<&str>,
     web_config: Option<&Path>,
 ) -> Result<(), Failure> {
     if !(speed.is_finite() && speed > 0.0) {
         return Err(Failure { code: 2, message: format!("--speed must be a positive number, got {speed}") });
     }
+    let sim_now = sim_now
+        .map(|t| {
+            siloscope::config::parse_date(t).map_err(|e| Failure { code: 2, message: format!("invalid --now: {e}") })
+        })
+        .transpose()?;
     let web = load_web_config(web_config)?;
     let mut cfg = Config::parse("", Path::new("<demo>")).map_err(|e| runtime(e.to_string()))?;
     let teams = sim.teams;
@@ -556,7 +569,7 @@ fn demo(
     runtime_for(async move {
         let listener = siloscope::server::bind(&listen_address).await.map_err(runtime)?;
         let now = daemon::wall_now();
-        let clock = Clock::Accelerated { wall_start: now, sim_start: now, speed };
+        let clock = Clock::Accelerated { wall_start: now, sim_start: sim_now.unwrap_or(now), speed };
         let state: Arc<State> = State::new(cfg, store, clock).map_err(runtime)?;
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(listen_address);
         let scheme = scheme(&web);

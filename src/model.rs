@@ -323,6 +323,26 @@ pub struct SnapshotMembership {
     pub until: Option<Ts>,
 }
 
+/// Where a source's stored history begins: what its first sync read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryStart {
+    /// Every item the source holds, however old (an API source without `since`).
+    Complete,
+    /// Activity is complete only from this time on (an API source's `since`, a simulator's start).
+    From(Ts),
+}
+
+impl HistoryStart {
+    /// The earlier of two starts (`Complete` is the earliest).
+    pub fn earliest(self, other: HistoryStart) -> HistoryStart {
+        match (self, other) {
+            (HistoryStart::From(a), HistoryStart::From(b)) => HistoryStart::From(a.min(b)),
+            _ => HistoryStart::Complete,
+        }
+    }
+}
+
 /// What one sync of one source produced: items and events changed since `cursor_before`, and the
 /// cursor to resume from. The store commits a batch and its cursor in one transaction.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -332,6 +352,9 @@ pub struct Batch {
     pub events: Vec<Event>,
     pub directory: Option<DirectorySnapshot>,
     pub cursor: Option<String>,
+    /// Where the source's history begins, on the first batch of a sync from no cursor (the daemon
+    /// sets it); the store keeps the earliest it was given.
+    pub history_start: Option<HistoryStart>,
 }
 
 #[cfg(test)]

@@ -14,19 +14,19 @@ use tokio::net::TcpListener;
 use crate::exporter::{Exporter, OPENMETRICS_CONTENT_TYPE};
 use crate::report::{Format, ReportProducer};
 
-pub fn router(exporter: Arc<Exporter>, report: Option<ReportProducer>) -> Router {
+/// Whether the daemon is ready to be scraped, and if not why (`/readyz`; the daemon's
+/// `Readiness`: every source's first sync pass done and a computation including it published).
+pub type ReadyCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+pub fn router(exporter: Arc<Exporter>, ready: ReadyCheck, report: Option<ReportProducer>) -> Router {
     let metrics = {
         let e = exporter.clone();
         move || async move { ([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], e.render()).into_response() }
     };
-    let ready = {
-        let e = exporter.clone();
-        move || async move {
-            if e.ready() {
-                (StatusCode::OK, "ready\n").into_response()
-            } else {
-                (StatusCode::SERVICE_UNAVAILABLE, "not ready: the first computation has not finished\n").into_response()
-            }
+    let ready = move || async move {
+        match ready() {
+            Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+            Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response(),
         }
     };
     let app = Router::new()
@@ -90,10 +90,11 @@ pub async fn bind(address: &str) -> Result<TcpListener, String> {
 pub async fn serve(
     listener: TcpListener,
     exporter: Arc<Exporter>,
+    ready: ReadyCheck,
     report: Option<ReportProducer>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(exporter, report)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(exporter, ready, report)).with_graceful_shutdown(shutdown).await
 }
 
 /// Serves until `shutdown` resolves, with TLS and basic auth when the web config enables them
@@ -101,12 +102,13 @@ pub async fn serve(
 pub async fn serve_secured(
     listener: TcpListener,
     exporter: Arc<Exporter>,
+    ready: ReadyCheck,
     report: Option<ReportProducer>,
     web: Option<Arc<crate::webconfig::WebConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let Some(web) = web else { return serve(listener, exporter, report, shutdown).await };
-    let mut app = router(exporter, report);
+    let Some(web) = web else { return serve(listener, exporter, ready, report, shutdown).await };
+    let mut app = router(exporter, ready, report);
     if let Some(auth) = &web.basic_auth {
         app = crate::webconfig::protect(app, auth.clone());
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::{free_port, http_get};
 use serde_json::Value;
 use siloscope::model::{
-    Batch, DAY, Event, EventKind, HOUR, Item, ItemKind, ItemState, MINUTE, ReviewState, Reviewer, Ts,
+    Batch, DAY, Event, EventKind, HOUR, HistoryStart, Item, ItemKind, ItemState, MINUTE, ReviewState, Reviewer, Ts,
 };
 use siloscope::store::Store;
 
@@ -200,7 +200,13 @@ fn write_scenario(dir: &Path, now: Ts) -> PathBuf {
     let mut store = siloscope::store::SqliteStore::open(&store_path).expect("opening the scenario store");
     let s = scenario(now);
     store
-        .commit_batch(&Batch { source: "gh".into(), items: s.items, events: s.events, directory: None, cursor: None })
+        .commit_batch(&Batch {
+            source: "gh".into(),
+            items: s.items,
+            events: s.events,
+            history_start: Some(HistoryStart::From(now - HISTORY)),
+            ..Batch::default()
+        })
         .expect("committing the scenario");
     let mut cfg = format!("[store]\npath = {:?}\n\n[signals]\nprivacy_floor = 2\n\n", store_path.display().to_string());
     for team in TEAMS {
@@ -511,8 +517,23 @@ fn prometheus_scrapes_siloscope_with_auth_evaluates_the_rules_and_every_panel_ha
             Err(format!("alerts for {alerts:?}, want {:?}", stalled_pairs()))
         }
     });
-    // Still exactly those a few evaluations later.
-    std::thread::sleep(Duration::from_secs(3));
+    // Still exactly those three evaluations later (the rule group's own evaluation clock).
+    let last_evaluation = || -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
+        let groups = api(prometheus_port, "/api/v1/rules")["groups"].clone();
+        let group = groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["rules"].as_array().unwrap().iter().any(|r| r["name"] == "SiloscopeHandoffStalled"))
+            .cloned()
+            .ok_or("no rule group with SiloscopeHandoffStalled")?;
+        chrono::DateTime::parse_from_rfc3339(group["lastEvaluation"].as_str().unwrap_or("")).map_err(|e| e.to_string())
+    };
+    let matched_at = eventually("the alert rules have been evaluated", Duration::from_secs(30), &logs, last_evaluation);
+    eventually("three more evaluations of the alert rules", Duration::from_secs(60), &logs, || {
+        let t = last_evaluation()?;
+        if t >= matched_at + chrono::Duration::seconds(3) { Ok(()) } else { Err(format!("last evaluation {t}")) }
+    });
     assert_eq!(read_alerts(), stalled_pairs());
     let pending = api(prometheus_port, "/api/v1/alerts")["alerts"]
         .as_array()
@@ -559,7 +580,31 @@ fn key_of(name: &str, labels: &str) -> String {
     format!("{name}{{{}}}", owned.join(","))
 }
 
-/// Every §9 sample the engine gives at `t`, keyed like [`series_key`].
+/// The signal families of SIGNALS.md §9 as exposed (the daemon's health families excluded).
+const SIGNAL_FAMILIES: [&str; 18] = [
+    "siloscope_handoffs_total",
+    "siloscope_handoff_latency_seconds",
+    "siloscope_handoffs_waiting",
+    "siloscope_handoffs_stalled",
+    "siloscope_handoff_oldest_wait_seconds",
+    "siloscope_handoff_bounces_total",
+    "siloscope_decisions_total",
+    "siloscope_decisions_rehashed_total",
+    "siloscope_rework_total",
+    "siloscope_reviews_total",
+    "siloscope_review_pickup_seconds",
+    "siloscope_review_reciprocity_ratio",
+    "siloscope_engagements_total",
+    "siloscope_first_response_seconds",
+    "siloscope_joint_wins_total",
+    "siloscope_bridge_people",
+    "siloscope_silo_index",
+    "siloscope_team_members",
+];
+
+/// Every §9 sample the live exporter would serve at `t`: the engine's signals at `t`, encoded by
+/// the exporter the daemon scrapes from (prometheus-client), not by the backfill under test, and
+/// keyed by this test like [`series_key`].
 fn expected_at(
     analysis: &siloscope::signals::Analysis,
     frame: &siloscope::signals::Frame,
@@ -567,26 +612,24 @@ fn expected_at(
     cfg: &siloscope::signals::SignalsConfig,
     t: Ts,
 ) -> BTreeMap<String, f64> {
-    use siloscope::backfill::{FAMILIES, FamilyKind, SampleValue, visit_series};
-    let mut out = BTreeMap::new();
+    let exporter = siloscope::exporter::Exporter::new();
     let signals = siloscope::signals::aggregate(analysis, frame, dir, cfg, t);
-    visit_series(&signals, &mut |family, labels, value| {
-        let spec = FAMILIES[family];
-        match value {
-            SampleValue::Scalar(v) => {
-                let suffix = if spec.kind == FamilyKind::Counter { "_total" } else { "" };
-                out.insert(key_of(&format!("{}{suffix}", spec.name), &labels), v);
-            }
-            SampleValue::Histogram(h) => {
-                out.insert(key_of(&format!("{}_count", spec.name), &labels), h.count as f64);
-                out.insert(key_of(&format!("{}_sum", spec.name), &labels), h.sum);
-                for (le, n) in h.cumulative() {
-                    out.insert(key_of(&format!("{}_bucket", spec.name), &format!("{labels},le=\"{le:?}\"")), n as f64);
-                }
-                out.insert(key_of(&format!("{}_bucket", spec.name), &format!("{labels},le=\"+Inf\"")), h.count as f64);
-            }
+    exporter.publish(siloscope::exporter::Snapshot { signals, ..Default::default() });
+    let mut out = BTreeMap::new();
+    for line in exporter.render().lines().filter(|l| !l.starts_with('#')) {
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        let (name, labels) = match series.split_once('{') {
+            Some((name, labels)) => (name, labels.strip_suffix('}').unwrap()),
+            None => (series, ""),
+        };
+        let signal = SIGNAL_FAMILIES
+            .iter()
+            .any(|f| name.strip_prefix(f).is_some_and(|rest| ["", "_bucket", "_count", "_sum"].contains(&rest)));
+        if signal {
+            out.insert(key_of(name, labels), value.parse().unwrap());
         }
-    });
+    }
+    assert!(out.keys().any(|k| k.starts_with("siloscope_team_members{")), "the exporter's series at {t}");
     out
 }
 
@@ -659,12 +702,16 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
     let stalled = query_range(prometheus_port, &format!("siloscope_handoffs_stalled{pair}"), start, end, HOUR);
     assert_eq!(stalled.len(), 1, "one series, with the scrape target's labels: {stalled:?}");
     assert_eq!(label(&stalled[0], "job"), "siloscope");
+    let mut seen = [0; 2];
     for point in stalled[0]["values"].as_array().unwrap() {
         let t = point[0].as_f64().unwrap() as Ts;
         let v: f64 = point[1].as_str().unwrap().parse().unwrap();
         assert!(t >= now - 4 * DAY, "the pair exists only from its first handoff (point at {t})");
         assert_eq!(v, if t - (now - 4 * DAY) > 2 * DAY { 1.0 } else { 0.0 }, "stalled at now{:+}s", t - now);
+        seen[v as usize] += 1;
     }
+    // Hourly from its handoff at now-4d to now-1h: about two days waiting, then two days stalled.
+    assert!(seen[0] >= 40 && seen[1] >= 40, "hourly points (not stalled, stalled): {seen:?}");
     // gamma's decision was reopened at now-10d; the counter is 0 the step before it first shows,
     // so increase() counts that first rehash.
     let rehashed = query_range(
@@ -677,6 +724,7 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
     let points = rehashed[0]["values"].as_array().unwrap();
     assert_eq!(points[0][1], "0");
     assert!(points[0][0].as_f64().unwrap() as Ts >= now - 10 * DAY - HOUR);
+    assert!(points.len() > 10 * 24 - 3, "hourly points from the rehash at now-10d: {}", points.len());
     for point in &points[1..] {
         assert!(point[0].as_f64().unwrap() as Ts >= now - 10 * DAY);
         assert_eq!(point[1], "1");
@@ -691,6 +739,7 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
         end,
         HOUR,
     );
+    let mut seen = [0; 2];
     for point in reciprocity[0]["values"].as_array().unwrap() {
         let t = point[0].as_f64().unwrap() as Ts;
         // beta-3 reviewed alpha's pull request at now-7d+1h and now-6d; alpha-1 reviewed beta's at
@@ -702,13 +751,16 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
         );
         let want = if t >= now - 6 * DAY + 3 * HOUR { 0.5 } else { 0.0 };
         assert_eq!(point[1].as_str().unwrap().parse::<f64>().unwrap(), want, "reciprocity at now{:+}s", t - now);
+        seen[(want * 2.0) as usize] += 1;
     }
+    // 0 for the 21 or 22 hours between the two first reviews, then 0.5 for about six days.
+    assert!(seen[0] >= 20 && seen[1] >= 5 * 24, "hourly points (0, 0.5): {seen:?}");
 
     // Every §9 series at every step of the past (hourly from the first event, then the backfill's
     // now), against the engine over the same store.
     let (first, last) = (steps[0], steps[steps.len() - 2]);
-    let families = siloscope::backfill::FAMILIES.iter().map(|f| f.name).collect::<Vec<_>>().join("|");
-    let selector = format!(r#"{{__name__=~"({families})(_total|_bucket|_count|_sum)?"}}"#);
+    let families = SIGNAL_FAMILIES.join("|");
+    let selector = format!(r#"{{__name__=~"({families})(_bucket|_count|_sum)?"}}"#);
     let mut got: BTreeMap<Ts, BTreeMap<String, f64>> = BTreeMap::new();
     for s in query_range(prometheus_port, &selector, first, last, HOUR) {
         for point in s["values"].as_array().unwrap() {
@@ -744,31 +796,50 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
     }
     assert!(compared > 10_000, "only {compared} points compared");
 
-    // The past meets the live scrape: the backfill's last point and the live value are one
-    // series with one value (no event happened in between).
-    let live = eventually("the live scrape arrives", Duration::from_secs(120), &logs, || {
-        let v = query(prometheus_port, &format!("siloscope_handoffs_total{pair}"), None);
-        let fresh = query(prometheus_port, r#"up{job="siloscope"}"#, None);
-        if fresh.first().is_some_and(|s| value_of(s) == 1.0) && v.len() == 1 {
-            Ok(v)
-        } else {
-            Err(format!("{v:?} {fresh:?}"))
-        }
-    });
-    let at_backfill = query(prometheus_port, &format!("siloscope_handoffs_total{pair}"), Some(backfill_now));
+    // The past meets the live scrape: the backfill's last point and the first scraped samples are
+    // one series with one value (no event happened in between). An instant query looks back 5
+    // minutes and could answer with the backfilled point itself, so read the raw samples (a range
+    // selector) and wait for one stamped after the backfill's end: that one was scraped.
+    let handoffs = format!("siloscope_handoffs_total{pair}");
+    let (series, samples) =
+        eventually("a scraped sample after the backfill's end", Duration::from_secs(120), &logs, || {
+            let raw = query(prometheus_port, &format!("{handoffs}[1h]"), None);
+            let [one] = raw.as_slice() else { return Err(format!("not one series: {raw:?}")) };
+            let samples: Vec<(f64, f64)> = one["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p[0].as_f64().unwrap(), p[1].as_str().unwrap().parse().unwrap()))
+                .collect();
+            if samples.iter().any(|(t, _)| *t > backfill_now as f64) {
+                Ok((one["metric"].clone(), samples))
+            } else {
+                Err(format!("no sample after {backfill_now} yet: {samples:?}"))
+            }
+        });
+    let at_backfill = query(prometheus_port, &handoffs, Some(backfill_now));
     assert_eq!(at_backfill.len(), 1);
-    assert_eq!(at_backfill[0]["metric"], live[0]["metric"], "backfilled and scraped series are the same series");
-    assert_eq!(value_of(&at_backfill[0]), value_of(&live[0]));
-    assert_eq!(value_of(&live[0]), 1.0);
+    assert_eq!(at_backfill[0]["metric"], series, "backfilled and scraped series are the same series");
+    let backfilled: Vec<f64> = samples.iter().filter(|(t, _)| *t == backfill_now as f64).map(|s| s.1).collect();
+    let scraped: Vec<f64> = samples.iter().filter(|(t, _)| *t > backfill_now as f64).map(|s| s.1).collect();
+    assert_eq!(backfilled, vec![value_of(&at_backfill[0])], "the backfill's last point is among the raw samples");
+    assert!(scraped.iter().all(|v| *v == backfilled[0]), "scraped {scraped:?} vs backfilled {backfilled:?}");
+    assert_eq!(backfilled[0], 1.0);
+    // On a 15 s grid from the backfill's now - 2 h, past the first scraped sample (a grid point
+    // there reads a scraped value, the ones before read backfilled points).
+    let first_scraped = samples.iter().map(|s| s.0).find(|t| *t > backfill_now as f64).unwrap().ceil() as Ts;
     let across = query_range(
         prometheus_port,
         &format!("siloscope_handoffs_stalled{pair}"),
         backfill_now - 2 * HOUR,
-        chrono::Utc::now().timestamp(),
+        chrono::Utc::now().timestamp().max(first_scraped + 15),
         15,
     );
     assert_eq!(across.len(), 1, "one series across the junction: {across:?}");
-    assert!(across[0]["values"].as_array().unwrap().iter().all(|p| p[1] == "1"), "no jump at the junction: {across:?}");
+    let values = across[0]["values"].as_array().unwrap();
+    let side = |after: bool| values.iter().filter(|p| (p[0].as_f64().unwrap() > backfill_now as f64) == after).count();
+    assert!(side(false) > 0 && side(true) > 0, "points on both sides of the junction: {across:?}");
+    assert!(values.iter().all(|p| p[1] == "1"), "no jump at the junction: {across:?}");
 
     // With the past loaded, every panel query has a real (finite) value over a 28-day range.
     eventually("every dashboard panel query has a finite value", Duration::from_secs(90), &logs, || {

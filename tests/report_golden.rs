@@ -3,10 +3,14 @@
 //! the previous period, the headlines, the privacy floor, team selection, named people and an
 //! empty period. Then the `report` command's exit codes and the daemon's `/report` routes.
 
+#![recursion_limit = "256"] // the hand-worked JSON document is one large json! literal
+
 mod common;
 
 use serde_json::{Value, json};
-use siloscope::model::{DAY, Event, EventKind, HOUR, Item, ItemKind, ItemState, ReviewState, Reviewer, Ts};
+use siloscope::model::{
+    DAY, Event, EventKind, HOUR, HistoryStart, Item, ItemKind, ItemState, ReviewState, Reviewer, Ts,
+};
 use siloscope::report::{self, Format, Period, ReportOptions};
 use siloscope::signals::{Frame, SignalsConfig};
 use siloscope::teams::{Directory, DirectoryBuilder, Membership, ScopePattern};
@@ -219,9 +223,10 @@ fn cfg() -> SignalsConfig {
     SignalsConfig { privacy_floor: 2, ..SignalsConfig::default() }
 }
 
+/// The gh source's history begins with the previous period (its `since`, as the store recorded it).
 fn options() -> ReportOptions {
     let period = Period::between("2026-01-05", "2026-01-18").unwrap();
-    ReportOptions::new(period, c(400))
+    ReportOptions { history: vec![("gh".into(), HistoryStart::From(Q))], ..ReportOptions::new(period, c(400)) }
 }
 
 fn report_json(opts: &ReportOptions) -> Value {
@@ -274,6 +279,12 @@ fn every_figure_of_the_json_matches_the_hand_worked_values() {
         "people_named": false,
         "has_data": true,
         "has_previous_data": true,
+        // The history begins at Q (recorded) and the report is made at c(400), after the period.
+        "period_coverage": {
+            "current": {"partial": false, "from": iso(P), "to": iso(P + 14 * DAY), "limited_by": null},
+            "previous": {"partial": false, "from": iso(Q), "to": iso(P), "limited_by": null}
+        },
+        "comparison": {"comparable": true, "reason": null},
         "summary": {
             "current": {
                 // I6 a→b, I7 a→c, I7 c→a, I7 a→c, R3 a→b, R5 c→a, R6 a→c.
@@ -528,7 +539,7 @@ fn every_figure_of_the_json_matches_the_hand_worked_values() {
         "coverage": {
             // 17 items, 77 events: 30 before P, 47 in the period (45 on the period's 9 new items,
             // D1's reopen, I10's acknowledgement) on 11 items.
-            "sources": [{"name": "gh", "items": 17, "events": 77, "events_in_period": 47, "first_event": iso(p(0)), "last_event": iso(c(215))}],
+            "sources": [{"name": "gh", "history_from": iso(Q), "history_recorded": true, "items": 17, "events": 77, "events_in_period": 47, "first_event": iso(p(0)), "last_event": iso(c(215))}],
             "data_from": iso(p(0)),
             "data_to": iso(c(215)),
             "items_stored": 17,
@@ -649,6 +660,101 @@ fn selecting_teams_keeps_what_involves_them_and_unknown_teams_are_named() {
     let opts = ReportOptions { teams: vec!["b".into(), "payments".into()], ..options() };
     let err = report::generate(&frame, &dir, &cfg(), &opts).unwrap_err();
     assert_eq!(err, "unknown team \"payments\" in --teams; known teams: a, b, c, d, e");
+}
+
+/// Every headline list of a JSON report, flattened: (where, improved + worsened texts).
+fn judged_changes(v: &Value) -> Vec<String> {
+    let h = &v["headlines"];
+    let mut all: Vec<&Value> = vec![&h["organisation"]];
+    all.extend(h["teams"].as_array().unwrap());
+    all.extend(h["pairs"].as_array().unwrap());
+    all.iter()
+        .flat_map(|x| x["improved"].as_array().unwrap().iter().chain(x["worsened"].as_array().unwrap()))
+        .map(|c| c["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_period_the_store_does_not_fully_cover_is_partial_and_nothing_is_called_better_or_worse() {
+    let h = history();
+    let (frame, dir) = (h.frame(), directory());
+    // The full report judges changes (the lede names rework worsening, b's card too).
+    let full = serde_json::to_value(report::generate(&frame, &dir, &cfg(), &options()).unwrap()).unwrap();
+    assert!(judged_changes(&full).len() >= 3, "{:?}", judged_changes(&full));
+
+    // The gh source synced with `since` three days into the previous period.
+    let since = Q + 3 * DAY; // 2025-12-25
+    let opts = ReportOptions { history: vec![("gh".into(), HistoryStart::From(since))], ..options() };
+    let r = report::generate(&frame, &dir, &cfg(), &opts).unwrap();
+    let v = serde_json::to_value(&r).unwrap();
+    assert_json_eq(
+        &v["period_coverage"],
+        &json!({
+            "current": {"partial": false, "from": iso(P), "to": iso(P + 14 * DAY), "limited_by": null},
+            "previous": {"partial": true, "from": iso(since), "to": iso(P), "limited_by": "gh"}
+        }),
+        "period_coverage",
+    );
+    let reason = "the previous period (2025-12-22 – 2026-01-04, 22 Dec – 4 Jan 2026) is only partly covered by the \
+                  stored history (covered 25 Dec – 4 Jan 2026; the stored history of gh begins on 25 Dec 2025)";
+    assert_eq!(v["comparison"], json!({"comparable": false, "reason": reason}));
+    assert_eq!(v["headlines"]["organisation"]["comparable"], json!(false));
+    assert_eq!(judged_changes(&v), Vec::<String>::new(), "no change is called better or worse");
+    assert_eq!(
+        (v["headlines"]["teams"].as_array().unwrap().len(), v["headlines"]["pairs"].as_array().unwrap().len()),
+        (4, full["headlines"]["pairs"].as_array().unwrap().len()),
+        "every team and pair is there, unjudged"
+    );
+    // The figures themselves are the same facts; only their judgement is withheld.
+    assert_eq!(v["summary"], full["summary"]);
+    assert_eq!(v["coverage"]["sources"][0]["history_from"], json!(iso(since)));
+
+    let html = report::render(&r, Format::Html);
+    assert!(html.contains(&format!("Not compared with 2025-12-22 – 2026-01-04: {reason}")), "the lede");
+    assert!(html.contains("(22 Dec – 4 Jan 2026, partial: covered 25 Dec – 4 Jan 2026)"), "the header");
+    assert!(!html.contains("chip good") && !html.contains("chip bad") && html.contains("chip flat"), "grey chips only");
+    assert!(!html.contains("<li class=\"good\">") && !html.contains("<li class=\"bad\">"), "no judged card line");
+    assert!(html.contains("Not compared: the periods are only partly covered by the stored history."));
+    let full_html = report::render(&report::generate(&frame, &dir, &cfg(), &options()).unwrap(), Format::Html);
+    assert!(full_html.contains("chip bad") && !full_html.contains("partial: covered"), "the full report judges");
+    let md = report::render(&r, Format::Markdown);
+    assert!(md.contains(&format!("_Not compared with 2025-12-22 – 2026-01-04: {reason}.")), "{md}");
+    assert!(md.contains("| Figure | 2026-01-05 – 2026-01-18 | 2025-12-22 – 2026-01-04 (partial) |"), "{md}");
+    assert!(!md.contains("- ▲") && !md.contains("- ▼") && !md.contains("| ▲") && !md.contains("| ▼"), "{md}");
+    assert!(md.contains("| gh | 2025-12-25 | 17 |"), "the source's history start: {md}");
+
+    // A period still running when the report is made is partial too: made at c(200) (Tuesday
+    // 2026-01-13 08:00), the second week is cut short by the report's time.
+    let opts = ReportOptions { generated_at: c(200), ..options() };
+    let v = serde_json::to_value(report::generate(&frame, &dir, &cfg(), &opts).unwrap()).unwrap();
+    assert_eq!(
+        v["period_coverage"]["current"],
+        json!({"partial": true, "from": iso(P), "to": iso(c(200) + 1), "limited_by": null})
+    );
+    assert_eq!(v["comparison"]["comparable"], json!(false));
+    assert!(
+        v["comparison"]["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("(covered 5 Jan – 13 Jan 2026; the report was made on 2026-01-13 08:00 UTC)"),
+        "{}",
+        v["comparison"]["reason"]
+    );
+    let complete: Vec<bool> =
+        v["trend"]["points"].as_array().unwrap().iter().map(|p| p["complete"] == json!(true)).collect();
+    assert_eq!(complete, vec![true, false], "the week the report's time cuts is partial");
+    assert_eq!(judged_changes(&v), Vec::<String>::new());
+
+    // Without a record (a store synced before siloscope recorded it), the first stored event is
+    // where the source's history begins, and the report says so.
+    let opts = ReportOptions { history: vec![], ..options() };
+    let r = report::generate(&frame, &dir, &cfg(), &opts).unwrap();
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(
+        (v["coverage"]["sources"][0]["history_from"].clone(), v["coverage"]["sources"][0]["history_recorded"].clone()),
+        (json!(iso(p(0))), json!(false))
+    );
+    assert!(report::render(&r, Format::Markdown).contains("| gh | 2025-12-22 (first stored event) | 17 |"));
 }
 
 #[test]
@@ -792,22 +898,47 @@ fn the_report_command_writes_every_format_and_fails_clearly_with_exit_code_2() {
 
 #[test]
 fn the_daemon_serves_the_quarter_to_date_report() {
+    // A fixed simulated now, 80 days into 2026-Q2: the demo backfills 90 days, from 22 Mar 2026, so
+    // the quarter to date (1 Apr – 20 Jun) is covered and the 80 days before it are only partly
+    // covered: the report must say so and judge no change. Nothing here depends on today's date.
     let port = common::free_port();
-    let mut child =
-        common::spawn(&["demo", "--web.listen-address", &format!("127.0.0.1:{port}"), "--items-per-day", "40"]);
-    // The demo backfills 90 days: wait until its history reaches into the current quarter.
-    let v: Value =
-        common::wait_for("the demo's /report.json to have data", std::time::Duration::from_secs(180), || {
-            let (status, body) = common::http_get(port, "/report.json")?;
-            let v: Value = serde_json::from_str(&body).ok()?;
-            (status == 200 && v["has_data"] == json!(true)).then_some(v)
-        });
-    assert!(v["period"]["label"].as_str().unwrap().ends_with("to date"), "{}", v["period"]);
+    let mut child = common::spawn(&[
+        "demo",
+        "--web.listen-address",
+        &format!("127.0.0.1:{port}"),
+        "--items-per-day",
+        "40",
+        "--now",
+        "2026-06-20T12:00:00Z",
+    ]);
+    let ready = std::time::Duration::from_secs(180);
+    common::wait_for("the demo to be ready", ready, || (common::http_get(port, "/readyz")?.0 == 200).then_some(()));
+    let v: Value = common::wait_for("the demo's /report.json", ready, || {
+        let (status, body) = common::http_get(port, "/report.json")?;
+        (status == 200).then(|| serde_json::from_str(&body).expect("the report is JSON"))
+    });
     assert_eq!(v["schema"], json!("siloscope.report.v1"));
+    assert_eq!(v["period"]["label"], json!("2026-Q2 to date"), "{}", v["period"]);
+    assert_eq!(v["period"]["start"], json!("2026-04-01T00:00:00Z"));
+    assert_eq!(v["has_data"], json!(true));
+    assert_eq!(v["has_previous_data"], json!(true));
+    assert_eq!(v["coverage"]["sources"][0]["name"], json!("demo"));
+    assert_eq!(v["coverage"]["sources"][0]["history_from"], json!("2026-03-22T00:00:00Z"));
+    assert_eq!(v["coverage"]["sources"][0]["history_recorded"], json!(true));
+    assert_eq!(v["period_coverage"]["current"]["partial"], json!(false));
+    let previous = &v["period_coverage"]["previous"];
+    assert_eq!(
+        (previous["partial"].clone(), previous["from"].clone(), previous["limited_by"].clone()),
+        (json!(true), json!("2026-03-22T00:00:00Z"), json!("demo"))
+    );
+    assert_eq!(v["comparison"]["comparable"], json!(false));
+    assert_eq!(judged_changes(&v), Vec::<String>::new(), "nothing is called better or worse");
+    assert_eq!(v["headlines"]["teams"].as_array().unwrap().len(), 8, "the demo's 8 teams, each unjudged");
     let (status, head, body) = common::http_get_with_head(port, "/report").unwrap();
     assert_eq!(status, 200);
     assert!(head.to_ascii_lowercase().contains("content-type: text/html"), "{head}");
     assert!(body.contains("<h1>") && body.contains("data-chart=\"handoffs\"") && body.contains("At a glance"));
+    assert!(body.contains("is only partly covered by the stored history"), "the HTML says why it compares nothing");
     common::sigterm(&child);
     assert!(common::wait_exit(&mut child, std::time::Duration::from_secs(30)).success());
 }

@@ -6,8 +6,8 @@ use std::fmt::Write;
 
 use super::svg::{self, Chart, PALETTE, Series, escape};
 use super::{
-    Better, Bucket, Change, Headline, ItemRef, Report, TeamFigures, Unit, Verdict, fmt_count, fmt_date, fmt_datetime,
-    fmt_day, fmt_duration, fmt_opt_duration, fmt_opt_ratio, fmt_ratio, fmt_value, judge,
+    Better, Bucket, Change, Headline, ItemRef, PeriodCoverage, Report, TeamFigures, Unit, Verdict, fmt_count, fmt_date,
+    fmt_datetime, fmt_day, fmt_duration, fmt_opt_duration, fmt_opt_ratio, fmt_ratio, fmt_value, judge,
 };
 
 const CSS: &str = r#"
@@ -147,14 +147,17 @@ fn header(r: &Report, o: &mut String) {
     } else {
         format!("teams {}", r.teams_selected.join(", "))
     };
+    let partial = |c: &PeriodCoverage| if c.partial { format!(", partial: {}", c.dates()) } else { String::new() };
     let _ = write!(
         o,
-        "<header><p class=\"eyebrow\">siloscope · cross-team alignment report</p><h1>{} <span class=\"muted\" style=\"font-weight:400\">· {}</span></h1>\
-         <p class=\"meta\">Compared with {} ({}) · {} · {} events on {} items · generated {}</p></header>",
+        "<header><p class=\"eyebrow\">siloscope · cross-team alignment report</p><h1>{} <span class=\"muted\" style=\"font-weight:400\">· {}{}</span></h1>\
+         <p class=\"meta\">Compared with {} ({}{}) · {} · {} events on {} items · generated {}</p></header>",
         escape(&r.period.label),
         escape(&r.period.dates()),
+        escape(&partial(&r.period_coverage.current)),
         escape(&r.previous_period.label),
         escape(&r.previous_period.dates()),
+        escape(&partial(&r.period_coverage.previous)),
         escape(&scope),
         fmt_count(r.coverage.events_in_period),
         fmt_count(r.coverage.items_in_period),
@@ -198,6 +201,13 @@ fn lede(r: &Report) -> String {
             escape(&r.previous_period.dates())
         );
     }
+    if let (false, Some(reason)) = (r.comparison.comparable, &r.comparison.reason) {
+        return format!(
+            "Not compared with {}: {}. The figures below stand on their own; no change is called better or worse.",
+            escape(&r.previous_period.label),
+            escape(reason)
+        );
+    }
     let phrase = |c: &Change| {
         let (class, verb) = if c.improved { ("good", "improved") } else { ("bad", "worsened") };
         let (name, values) = c.text.split_once(": ").unwrap_or((&c.text, ""));
@@ -232,6 +242,9 @@ fn at_a_glance(r: &Report, o: &mut String) {
     let (c, p) = (&r.summary.current, &r.summary.previous);
     let _ = write!(o, "<section id=\"summary\"><h2>At a glance</h2><p class=\"lede\">{}</p>", lede(r));
     let has_prev = r.has_previous_data;
+    let judged = r.comparison.comparable;
+    let chip = |unit, better: Option<Better>, p, c, n_p, n_c| chip(unit, better.filter(|_| judged), p, c, n_p, n_c);
+    let count_chip = |better: Option<Better>, p, c| count_chip(better.filter(|_| judged), p, c);
     let tile = |o: &mut String, label: &str, value: String, prev: String, chip: String| {
         let prev = if has_prev { format!("<div class=\"p\">was {prev}{chip}</div>") } else { String::new() };
         let _ = write!(
@@ -325,9 +338,13 @@ fn at_a_glance(r: &Report, o: &mut String) {
     o.push_str("</div></section>");
 }
 
-fn change_list(h: &Headline, limit: usize, o: &mut String) {
+fn change_list(r: &Report, h: &Headline, limit: usize, o: &mut String) {
     if !h.comparable {
-        o.push_str("<p class=\"none\">Nothing to compare with in the previous period.</p>");
+        o.push_str(if r.has_previous_data {
+            "<p class=\"none\">Not compared: the periods are only partly covered by the stored history.</p>"
+        } else {
+            "<p class=\"none\">Nothing to compare with in the previous period.</p>"
+        });
         return;
     }
     if h.improved.is_empty() && h.worsened.is_empty() {
@@ -345,12 +362,18 @@ fn change_list(h: &Headline, limit: usize, o: &mut String) {
 }
 
 fn what_changed(r: &Report, o: &mut String) {
+    let against = match (r.comparison.comparable, &r.comparison.reason) {
+        (false, Some(reason)) => format!("Not compared with {}: {}.", escape(&r.previous_period.label), escape(reason)),
+        _ => format!(
+            "Against {} ({}). ▲ green: better, ▼ red: worse. Only changes past the thresholds in the definitions are listed; \
+             handoff figures are of handoffs the team received.",
+            escape(&r.previous_period.label),
+            escape(&r.previous_period.dates())
+        ),
+    };
     let _ = write!(
         o,
-        "<section id=\"headlines\"><h2>What changed, team by team</h2><p class=\"intro\">Against {} ({}). ▲ green: better, ▼ red: worse. \
-         Only changes past the thresholds in the definitions are listed; handoff figures are of handoffs the team received.</p><div class=\"cards\">",
-        escape(&r.previous_period.label),
-        escape(&r.previous_period.dates())
+        "<section id=\"headlines\"><h2>What changed, team by team</h2><p class=\"intro\">{against}</p><div class=\"cards\">"
     );
     for t in &r.headlines.teams {
         let row = r.teams.iter().find(|x| x.team == t.team);
@@ -369,7 +392,7 @@ fn what_changed(r: &Report, o: &mut String) {
             members,
             if summary.is_empty() { String::new() } else { format!(" · {summary}") }
         );
-        change_list(&t.headline, 3, o);
+        change_list(r, &t.headline, 3, o);
         o.push_str("</div>");
     }
     o.push_str("</div>");
@@ -460,7 +483,7 @@ fn trends(r: &Report, o: &mut String) {
         o,
         "<section id=\"trends\" class=\"newpage\"><h2>Trends</h2><p class=\"intro\">Per {bucket}, by event time{}.</p><div class=\"charts\">",
         if any_partial {
-            format!("; lighter bars are {bucket}s cut short by the period's bounds")
+            format!("; lighter bars are {bucket}s cut short by the period's bounds or by the stored history")
         } else {
             String::new()
         }
@@ -717,11 +740,21 @@ fn between_teams(r: &Report, o: &mut String) {
 }
 
 fn teams(r: &Report, o: &mut String) {
+    let judged = r.comparison.comparable;
     let _ = write!(
         o,
-        "<section id=\"teams\" class=\"newpage\"><h2>Teams</h2><p class=\"intro\">This period's figures; the chip shows the change against {} (green better, red worse, grey within the thresholds).</p>",
-        escape(&r.previous_period.label)
+        "<section id=\"teams\" class=\"newpage\"><h2>Teams</h2><p class=\"intro\">This period's figures; the chip shows the change against {} ({}).</p>",
+        escape(&r.previous_period.label),
+        if judged {
+            "green better, red worse, grey within the thresholds"
+        } else if r.has_previous_data {
+            "not judged better or worse: the periods are only partly covered by the stored history"
+        } else {
+            "none: the previous period has no data"
+        }
     );
+    let chip = |unit, better: Option<Better>, p, c, n_p, n_c| chip(unit, better.filter(|_| judged), p, c, n_p, n_c);
+    let count_chip = |better: Option<Better>, p, c| count_chip(better.filter(|_| judged), p, c);
     let secs = |v: Option<i64>| v.map(|x| x as f64);
     let dur = |c: &TeamFigures, p: &TeamFigures, get: fn(&TeamFigures) -> Option<i64>, n: fn(&TeamFigures) -> u64| {
         format!(
@@ -949,12 +982,14 @@ fn coverage(r: &Report, o: &mut String) {
     };
     let _ = write!(
         o,
-        "<table><tr><th>Stored data</th><td>{range}</td></tr><tr><th>In this period</th><td>{} events on {} items</td></tr>\
-         <tr><th>In the previous period</th><td>{} events</td></tr><tr><th>Teams</th><td>{}</td></tr><tr><th>Privacy floor</th><td>{} active people; {}</td></tr>\
+        "<table><tr><th>Stored data</th><td>{range}</td></tr><tr><th>In this period</th><td>{} events on {} items; {}</td></tr>\
+         <tr><th>In the previous period</th><td>{} events; {}</td></tr><tr><th>Teams</th><td>{}</td></tr><tr><th>Privacy floor</th><td>{} active people; {}</td></tr>\
          <tr><th>Unknown identities</th><td>{}</td></tr><tr><th>People</th><td>{}</td></tr></table>",
         fmt_count(c.events_in_period),
         fmt_count(c.items_in_period),
+        escape(&covered_text(&r.period_coverage.current)),
         fmt_count(c.events_in_previous_period),
+        escape(&covered_text(&r.period_coverage.previous)),
         escape(&c.teams.join(", ")),
         c.privacy_floor,
         if c.folded_teams.is_empty() {
@@ -973,12 +1008,13 @@ fn coverage(r: &Report, o: &mut String) {
         },
         if r.people_named { "named in the lists (--name-people)" } else { "not named" },
     );
-    o.push_str("</div><div><table><tr><th>Source</th><th class=\"n\">Items</th><th class=\"n\">Events</th><th class=\"n\">In period</th><th>First event</th><th>Last event</th></tr>");
+    o.push_str("</div><div><table><tr><th>Source</th><th>History from</th><th class=\"n\">Items</th><th class=\"n\">Events</th><th class=\"n\">In period</th><th>First event</th><th>Last event</th></tr>");
     for s in &c.sources {
         let _ = write!(
             o,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
             escape(&s.name),
+            escape(&super::history_text(s)),
             fmt_count(s.items),
             fmt_count(s.events),
             fmt_count(s.events_in_period),
@@ -987,13 +1023,22 @@ fn coverage(r: &Report, o: &mut String) {
         );
     }
     if c.sources.is_empty() {
-        o.push_str("<tr><td colspan=\"6\" class=\"muted\">No source has stored data.</td></tr>");
+        o.push_str("<tr><td colspan=\"7\" class=\"muted\">No source has stored data.</td></tr>");
     }
     o.push_str("</table>");
     for n in &c.notes {
         let _ = write!(o, "<p class=\"muted\">Note: {}</p>", escape(n));
     }
     o.push_str("</div></div></section>");
+}
+
+/// `fully covered by the stored history`, or what part of it is.
+fn covered_text(c: &PeriodCoverage) -> String {
+    if c.partial {
+        format!("partial: {} by the stored history", c.dates())
+    } else {
+        "fully covered by the stored history".into()
+    }
 }
 
 fn definitions(r: &Report, o: &mut String) {

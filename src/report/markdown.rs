@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::{
-    Bucket, Headline, ItemRef, Report, fmt_count, fmt_date, fmt_datetime, fmt_day, fmt_duration, fmt_opt_duration,
-    fmt_opt_ratio,
+    Bucket, Headline, ItemRef, PeriodCoverage, Report, fmt_count, fmt_date, fmt_datetime, fmt_day, fmt_duration,
+    fmt_opt_duration, fmt_opt_ratio,
 };
 
 /// Escapes what would break a table cell or start markup.
@@ -53,9 +53,10 @@ fn sparkline(values: &[Option<f64>]) -> String {
         .collect()
 }
 
-fn changes(h: &Headline) -> String {
+fn changes(r: &Report, h: &Headline) -> String {
     if !h.comparable {
-        return "nothing to compare with".into();
+        return if r.has_previous_data { "not compared (partly covered periods)" } else { "nothing to compare with" }
+            .into();
     }
     if h.improved.is_empty() && h.worsened.is_empty() {
         return "no notable change".into();
@@ -68,13 +69,16 @@ fn changes(h: &Headline) -> String {
 pub fn render(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# {}\n", cell(&r.title));
+    let partial = |c: &PeriodCoverage| if c.partial { format!(", partial: {}", c.dates()) } else { String::new() };
     let _ = writeln!(
         o,
-        "**{}** ({}), compared with **{}** ({}). {} events on {} items. Generated {} by siloscope.\n",
+        "**{}** ({}{}), compared with **{}** ({}{}). {} events on {} items. Generated {} by siloscope.\n",
         cell(&r.period.label),
         r.period.dates(),
+        partial(&r.period_coverage.current),
         cell(&r.previous_period.label),
         r.previous_period.dates(),
+        partial(&r.period_coverage.previous),
         fmt_count(r.coverage.events_in_period),
         fmt_count(r.coverage.items_in_period),
         fmt_datetime(r.generated_at)
@@ -95,6 +99,13 @@ pub fn render(r: &Report) -> String {
     o.push_str("## At a glance\n\n");
     if !r.has_previous_data {
         o.push_str("_No data in the previous period: nothing is compared._\n\n");
+    } else if let (false, Some(reason)) = (r.comparison.comparable, &r.comparison.reason) {
+        let _ = writeln!(
+            o,
+            "_Not compared with {}: {}. No change is called better or worse._\n",
+            cell(&r.previous_period.label),
+            cell(reason)
+        );
     } else {
         for ch in r.headlines.organisation.improved.iter() {
             let _ = writeln!(o, "- ▲ {}", cell(&ch.text));
@@ -107,11 +118,14 @@ pub fn render(r: &Report) -> String {
         }
         o.push('\n');
     }
+    let head = |label: &str, c: &PeriodCoverage| {
+        if c.partial { format!("{} (partial)", cell(label)) } else { cell(label) }
+    };
     let _ = writeln!(
         o,
         "| Figure | {} | {} |\n| --- | ---: | ---: |",
-        cell(&r.period.label),
-        cell(&r.previous_period.label)
+        head(&r.period.label, &r.period_coverage.current),
+        head(&r.previous_period.label, &r.period_coverage.previous)
     );
     let rows: [(&str, String, String); 14] = [
         ("Handoffs between teams", fmt_count(c.handoffs), fmt_count(p.handoffs)),
@@ -143,7 +157,7 @@ pub fn render(r: &Report) -> String {
 
     o.push_str("\n## What changed, team by team\n\n| Team | Changes |\n| --- | --- |\n");
     for t in &r.headlines.teams {
-        let _ = writeln!(o, "| **{}** | {} |", cell(&t.team), changes(&t.headline));
+        let _ = writeln!(o, "| **{}** | {} |", cell(&t.team), changes(r, &t.headline));
     }
     let changed: Vec<_> = r
         .headlines
@@ -154,7 +168,7 @@ pub fn render(r: &Report) -> String {
     if !changed.is_empty() {
         o.push_str("\n| Team pair | Changes |\n| --- | --- |\n");
         for p in &changed {
-            let _ = writeln!(o, "| {} ↔ {} | {} |", cell(&p.team_a), cell(&p.team_b), changes(&p.headline));
+            let _ = writeln!(o, "| {} ↔ {} | {} |", cell(&p.team_a), cell(&p.team_b), changes(r, &p.headline));
         }
     }
     let _ = writeln!(o, "\n{} of {} team pairs changed notably.\n", changed.len(), r.headlines.pairs.len());
@@ -355,12 +369,17 @@ fn coverage(r: &Report, o: &mut String) {
         }
         _ => o.push_str("- Stored data: none\n"),
     }
+    let covered = |c: &PeriodCoverage| {
+        if c.partial { format!("partial, {} by the stored history", c.dates()) } else { "fully covered".into() }
+    };
     let _ = writeln!(
         o,
-        "- In this period: {} events on {} items; previous period: {} events",
+        "- In this period: {} events on {} items ({}); previous period: {} events ({})",
         fmt_count(c.events_in_period),
         fmt_count(c.items_in_period),
-        fmt_count(c.events_in_previous_period)
+        covered(&r.period_coverage.current),
+        fmt_count(c.events_in_previous_period),
+        covered(&r.period_coverage.previous)
     );
     let _ = writeln!(o, "- Teams: {}", cell(&c.teams.join(", ")));
     let _ = writeln!(
@@ -380,12 +399,13 @@ fn coverage(r: &Report, o: &mut String) {
         let _ = writeln!(o, "- Note: {}", cell(n));
     }
     if !c.sources.is_empty() {
-        o.push_str("\n| Source | Items | Events | In period | First event | Last event |\n| --- | ---: | ---: | ---: | --- | --- |\n");
+        o.push_str("\n| Source | History from | Items | Events | In period | First event | Last event |\n| --- | --- | ---: | ---: | ---: | --- | --- |\n");
         for s in &c.sources {
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 cell(&s.name),
+                cell(&super::history_text(s)),
                 s.items,
                 s.events,
                 s.events_in_period,

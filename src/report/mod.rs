@@ -15,7 +15,7 @@ use chrono::{DateTime, Datelike, NaiveDate};
 use serde::{Serialize, Serializer};
 
 use crate::config::Config;
-use crate::model::{DAY, Ts};
+use crate::model::{DAY, HistoryStart, Ts};
 use crate::signals::aggregate::{Labels, is_stalled, waited};
 use crate::signals::frame::NO_SYM;
 use crate::signals::{Analysis, Frame, SignalsConfig, analyze};
@@ -32,6 +32,8 @@ pub const WORST_BOUNCES: usize = 15;
 const MAX_SPAN_YEARS: i64 = 50;
 /// People named per listed item with `--name-people`.
 const PEOPLE_PER_ITEM: usize = 6;
+/// The coverage row of events whose item row is missing: not a source, so it bounds no period.
+const UNKNOWN_SOURCE: &str = "(unknown)";
 
 // ---------------------------------------------------------------------------------------------
 // Periods.
@@ -215,13 +217,18 @@ pub struct ReportOptions {
     pub teams: Vec<String>,
     /// Name the people involved in each listed item (off by default, SIGNALS.md §7).
     pub name_people: bool,
+    /// When the report is made: the clock's now (the demo's simulated clock). Nothing after it
+    /// can be stored yet, so a period running past it is only partly covered.
     pub generated_at: Ts,
+    /// Where each source's history begins, as the store recorded it (`Store::history_starts`).
+    /// A source with stored events but no record is taken to begin at its first stored event.
+    pub history: Vec<(String, HistoryStart)>,
 }
 
 impl ReportOptions {
     pub fn new(period: Period, generated_at: Ts) -> ReportOptions {
         let previous = period.previous();
-        ReportOptions { period, previous, teams: Vec::new(), name_people: false, generated_at }
+        ReportOptions { period, previous, teams: Vec::new(), name_people: false, generated_at, history: Vec::new() }
     }
 }
 
@@ -240,6 +247,10 @@ pub struct Report {
     pub has_data: bool,
     /// Any event in the previous period (otherwise nothing is compared).
     pub has_previous_data: bool,
+    /// How much of each period the stored history covers.
+    pub period_coverage: Compared<PeriodCoverage>,
+    /// Whether changes against the previous period are judged better or worse, and if not why.
+    pub comparison: Comparison,
     pub summary: Compared<Figures>,
     pub headlines: Headlines,
     pub teams: Vec<TeamRow>,
@@ -260,6 +271,39 @@ pub struct Report {
 pub struct Compared<T> {
     pub current: T,
     pub previous: T,
+}
+
+/// The part of a period the stored history covers: from the latest start of any source's history
+/// (its `since`, a simulator's start) to the report's time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeriodCoverage {
+    /// Not all of the period is covered: figures of the uncovered part are missing, not zero.
+    pub partial: bool,
+    /// The covered part `[from, to)`; both None when no part of the period is covered.
+    #[serde(serialize_with = "ser_opt_time")]
+    pub from: Option<Ts>,
+    #[serde(serialize_with = "ser_opt_time")]
+    pub to: Option<Ts>,
+    /// The source whose history begins after the period starts (the latest such), if any.
+    pub limited_by: Option<String>,
+}
+
+impl PeriodCoverage {
+    /// `covered 15 May – 30 Jun 2026`, or `not covered`.
+    pub fn dates(&self) -> String {
+        match (self.from, self.to) {
+            (Some(a), Some(b)) => format!("covered {} – {}", fmt_day(a), fmt_day_year(b - 1)),
+            _ => "not covered".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// True when the previous period has data and both periods are fully covered.
+    pub comparable: bool,
+    /// Why not, in a sentence for people.
+    pub reason: Option<String>,
 }
 
 /// The organisation's figures for one period (restricted to the selected teams, if any).
@@ -416,7 +460,7 @@ pub struct TrendPoint {
     pub start: Ts,
     #[serde(serialize_with = "ser_time")]
     pub end: Ts,
-    /// False for a bucket cut short by the period's bounds.
+    /// False for a bucket cut short by the period's bounds or by the stored history's.
     pub complete: bool,
     pub handoffs: u64,
     pub acknowledged: u64,
@@ -493,6 +537,13 @@ pub struct JointWin {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SourceCoverage {
     pub name: String,
+    /// Where its history begins: activity from then on is complete. None: it read all of its
+    /// history (no `since`).
+    #[serde(serialize_with = "ser_opt_time")]
+    pub history_from: Option<Ts>,
+    /// False when the store has no record of where it began (synced before siloscope recorded
+    /// it): `history_from` is then its first stored event.
+    pub history_recorded: bool,
     pub items: u64,
     pub events: u64,
     pub events_in_period: u64,
@@ -616,6 +667,16 @@ pub fn fmt_opt_duration(s: Option<i64>) -> String {
 
 pub fn fmt_opt_ratio(r: Option<f64>) -> String {
     r.map_or_else(|| "–".into(), fmt_ratio)
+}
+
+/// Where a source's history begins, for the coverage tables: `all history`, `2026-05-01`, or
+/// `2026-05-01 (first stored event)` when the store has no record of it.
+pub fn history_text(s: &SourceCoverage) -> String {
+    match (s.history_from, s.history_recorded) {
+        (None, _) => "all history".into(),
+        (Some(t), true) => fmt_date(t),
+        (Some(t), false) => format!("{} (first stored event)", fmt_date(t)),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1239,6 +1300,12 @@ pub fn build(
     let coverage = coverage(&ctx, opts, notes);
     let has_data = coverage.events_in_period > 0;
     let has_previous_data = coverage.events_in_previous_period > 0;
+    let until = opts.generated_at.saturating_add(1);
+    let period_coverage = Compared {
+        current: period_coverage(period, &coverage.sources, until),
+        previous: period_coverage(previous, &coverage.sources, until),
+    };
+    let comparison = comparison(opts, &period_coverage, &coverage.sources, has_previous_data);
 
     // Teams.
     let mut labels: Vec<String> = cur.teams.keys().chain(prev.teams.keys()).cloned().collect();
@@ -1297,8 +1364,8 @@ pub fn build(
         })
         .collect();
 
-    let headlines = headlines(&cur.org, &prev.org, &teams, &pairs, &reciprocity, has_previous_data);
-    let trend = trend(&ctx, period);
+    let headlines = headlines(&cur.org, &prev.org, &teams, &pairs, &reciprocity, comparison.comparable);
+    let trend = trend(&ctx, period, &period_coverage.current);
     let upto = period.last_second();
     let people = |item: u32| opts.name_people.then(|| ctx.people(item, upto));
 
@@ -1409,6 +1476,8 @@ pub fn build(
         people_named: opts.name_people,
         has_data,
         has_previous_data,
+        period_coverage,
+        comparison,
         summary: Compared { current: cur.org, previous: prev.org },
         headlines,
         teams,
@@ -1424,20 +1493,69 @@ pub fn build(
     })
 }
 
+/// The part of `p` the stored history covers: from the latest start of a source's history to
+/// `until` (exclusive). With no source known, nothing is covered.
+fn period_coverage(p: &Period, sources: &[SourceCoverage], until: Ts) -> PeriodCoverage {
+    let sources: Vec<&SourceCoverage> = sources.iter().filter(|s| s.name != UNKNOWN_SOURCE).collect();
+    let latest = sources.iter().filter_map(|s| s.history_from.map(|t| (t, s.name.as_str()))).max();
+    let limited_by = latest.filter(|(t, _)| *t > p.start).map(|(_, name)| name.to_string());
+    let (from, to) = (latest.map_or(p.start, |(t, _)| t.max(p.start)), p.end.min(until));
+    if sources.is_empty() || from >= to {
+        return PeriodCoverage { partial: true, from: None, to: None, limited_by };
+    }
+    PeriodCoverage { partial: from > p.start || to < p.end, from: Some(from), to: Some(to), limited_by }
+}
+
+/// Changes are judged only against a previous period with data, both periods fully covered.
+fn comparison(
+    opts: &ReportOptions,
+    covered: &Compared<PeriodCoverage>,
+    sources: &[SourceCoverage],
+    has_previous_data: bool,
+) -> Comparison {
+    let partly = |which: &str, p: &Period, c: &PeriodCoverage| {
+        let mut why = vec![c.dates()];
+        if let Some(name) = &c.limited_by
+            && let Some(t) = sources.iter().find(|s| &s.name == name).and_then(|s| s.history_from)
+        {
+            why.push(format!("the stored history of {name} begins on {}", fmt_day_year(t)));
+        }
+        if opts.generated_at < p.last_second() {
+            why.push(format!("the report was made on {}", fmt_datetime(opts.generated_at)));
+        }
+        format!(
+            "{which} ({}, {}) is only partly covered by the stored history ({})",
+            p.label,
+            p.dates(),
+            why.join("; ")
+        )
+    };
+    let mut reasons = Vec::new();
+    if !has_previous_data {
+        reasons.push(format!("there is no data for the previous period ({}) to compare with", opts.previous.dates()));
+    } else if covered.previous.partial {
+        reasons.push(partly("the previous period", &opts.previous, &covered.previous));
+    }
+    if covered.current.partial {
+        reasons.push(partly("this period", &opts.period, &covered.current));
+    }
+    Comparison { comparable: reasons.is_empty(), reason: (!reasons.is_empty()).then(|| reasons.join(", and ")) }
+}
+
 fn headlines(
     cur: &Figures,
     prev: &Figures,
     teams: &[TeamRow],
     pairs: &[PairRow],
     reciprocity: &[ReciprocityRow],
-    has_previous_data: bool,
+    comparable: bool,
 ) -> Headlines {
-    let organisation = headline(has_previous_data, org_candidates(prev, cur));
+    let organisation = headline(comparable, org_candidates(prev, cur));
     let team_heads = teams
         .iter()
         .map(|t| TeamHeadline {
             team: t.team.clone(),
-            headline: headline(has_previous_data, team_candidates(&t.previous, &t.current)),
+            headline: headline(comparable, team_candidates(&t.previous, &t.current)),
         })
         .collect();
     // Pairs: both directions of handoffs and bounces, and review reciprocity.
@@ -1489,7 +1607,7 @@ fn headlines(
                 (r.current.ratio, n(&r.current)),
             ));
         }
-        pair_heads.push(PairHeadline { team_a: a, team_b: b, headline: headline(has_previous_data, candidates) });
+        pair_heads.push(PairHeadline { team_a: a, team_b: b, headline: headline(comparable, candidates) });
     }
     Headlines { organisation, teams: team_heads, pairs: pair_heads }
 }
@@ -1546,16 +1664,17 @@ fn is_unit_start(bucket: Bucket, t: Ts) -> bool {
     }
 }
 
-fn trend(ctx: &Ctx, period: &Period) -> Trend {
+fn trend(ctx: &Ctx, period: &Period, covered: &PeriodCoverage) -> Trend {
     let (bucket, ranges) = buckets(period);
     let points = ranges
         .into_iter()
         .map(|(start, end, complete)| {
             let f = ctx.figures(start, end);
+            let covered = covered.from.is_some_and(|f| f <= start) && covered.to.is_some_and(|t| t >= end);
             TrendPoint {
                 start,
                 end,
-                complete,
+                complete: complete && covered,
                 handoffs: f.org.handoffs,
                 acknowledged: f.org.acknowledged,
                 latency_p50_seconds: f.org.latency_p50_seconds,
@@ -1610,17 +1729,46 @@ fn coverage(ctx: &Ctx, opts: &ReportOptions, notes: Vec<String>) -> Coverage {
             items_stored += 1;
         }
     }
+    let recorded = |name: &str| opts.history.iter().find(|(n, _)| n == name).map(|(_, h)| *h);
     let mut sources: Vec<SourceCoverage> = by_source
         .into_iter()
-        .map(|(sym, s)| SourceCoverage {
-            name: if sym == NO_SYM { "(unknown)".into() } else { frame.syms.resolve(sym).to_string() },
-            items: s.items,
-            events: s.events,
-            events_in_period: s.in_period,
-            first_event: Some(s.first),
-            last_event: Some(s.last),
+        .map(|(sym, s)| {
+            let name = if sym == NO_SYM { UNKNOWN_SOURCE.into() } else { frame.syms.resolve(sym).to_string() };
+            let history = recorded(&name);
+            SourceCoverage {
+                history_from: match history {
+                    Some(HistoryStart::Complete) => None,
+                    Some(HistoryStart::From(t)) => Some(t),
+                    None => Some(s.first),
+                },
+                history_recorded: history.is_some(),
+                name,
+                items: s.items,
+                events: s.events,
+                events_in_period: s.in_period,
+                first_event: Some(s.first),
+                last_event: Some(s.last),
+            }
         })
         .collect();
+    // Sources that recorded where they begin but stored nothing yet still bound the coverage.
+    for (name, history) in &opts.history {
+        if !sources.iter().any(|s| &s.name == name) {
+            sources.push(SourceCoverage {
+                name: name.clone(),
+                history_from: match history {
+                    HistoryStart::Complete => None,
+                    HistoryStart::From(t) => Some(*t),
+                },
+                history_recorded: true,
+                items: 0,
+                events: 0,
+                events_in_period: 0,
+                first_event: None,
+                last_event: None,
+            });
+        }
+    }
     sources.sort_by(|a, b| a.name.cmp(&b.name));
     let mut teams: Vec<String> = ctx.names.names.clone();
     teams.sort_by(|a, b| team_order(a, b));
@@ -1778,12 +1926,23 @@ pub const DEFINITIONS: &[Definition] = &[
                      the span of the same length just before. A change is listed only when it stands out from the noise: \
                      a count by at least 20% and by 2·√(previous + current); a median duration by at least 5 minutes \
                      and by 20% or 2/√n, whichever is larger; a ratio by 0.10 or 1/√n, whichever is larger (n: the \
-                     smaller number of observations, at least 5 in each period).",
+                     smaller number of observations, at least 5 in each period). Changes are judged only when the \
+                     previous period has data and both periods are fully covered by the stored history.",
+    },
+    Definition {
+        figure: "period_coverage",
+        name: "Covered",
+        definition: "The part of a period the stored history covers: from the latest start of any source's history \
+                     (its `since`, or a simulator's start; for a store synced before siloscope recorded it, the \
+                     source's first stored event) to the time the report was made. A period not fully covered is \
+                     partial: its figures lack the uncovered part, and changes against it are not called better or \
+                     worse.",
     },
     Definition {
         figure: "trend",
         name: "Trends",
-        definition: "Weekly figures (Monday to Sunday, cut at the period's bounds; a cut week is marked partial) for \
+        definition: "Weekly figures (Monday to Sunday, cut at the period's bounds; a cut week, or one the stored \
+                     history does not fully cover, is marked partial) for \
                      periods up to about six months, monthly or yearly beyond. All figures are by event time.",
     },
 ];
@@ -1846,7 +2005,9 @@ pub type ReportProducer = Arc<dyn Fn(Format) -> Result<String, String> + Send + 
 pub fn daemon_producer(state: Arc<crate::daemon::State>) -> ReportProducer {
     Arc::new(move |format| {
         let now = state.clock.now();
-        let opts = ReportOptions::new(Period::quarter_to_date(now), crate::daemon::wall_now());
+        let history =
+            state.store.lock().unwrap_or_else(|e| e.into_inner()).history_starts().map_err(|e| e.to_string())?;
+        let opts = ReportOptions { history, ..ReportOptions::new(Period::quarter_to_date(now), now) };
         let dir = state.directory();
         let report = {
             let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());

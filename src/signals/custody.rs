@@ -148,7 +148,7 @@ impl CustodyWalk {
                 && Some(to) != self.held
             {
                 if let Some(from) = self.held
-                    && !step.at_creation
+                    && !step.settling
                 {
                     let kind = if ev.kind == Ev::Moved { HandoffKind::Transfer } else { HandoffKind::Reassign };
                     self.custody_handoff(step, out, from, to, kind);

@@ -12,10 +12,11 @@ use crate::teams::TeamId;
 pub struct EngagementWalk {
     requester: Option<TeamId>,
     opened_at: Ts,
-    /// (requester, owner) once the creation instant is over and they differ; None when answered.
+    /// (requester, owner) once the item is set up and they differ; None when answered.
     awaiting_response: Option<(TeamId, TeamId)>,
-    creation_over: bool,
-    owner_at_creation: Option<TeamId>,
+    settled: bool,
+    /// The team holding the item as its setting up leaves it.
+    initial_owner: Option<TeamId>,
     contributors: Vec<TeamId>,
     won: bool,
 }
@@ -33,16 +34,17 @@ impl EngagementWalk {
         let (ev, at) = (step.ev, step.ev.at);
         let actor = step.actor;
 
-        // First response: the opener's team asks, the team holding the item at creation answers.
-        if step.at_creation {
+        // First response: the opener's team asks, the team holding the item once it is set up
+        // (templates and automations done) answers.
+        if step.settling {
             if ev.kind == Ev::Opened {
                 self.requester = step.author_team.or(actor.team);
                 self.opened_at = at;
             }
-            self.owner_at_creation = step.held_after;
-        } else if !self.creation_over {
-            self.creation_over = true;
-            if let (Some(r), Some(o)) = (self.requester, self.owner_at_creation)
+            self.initial_owner = step.held_after;
+        } else if !self.settled {
+            self.settled = true;
+            if let (Some(r), Some(o)) = (self.requester, self.initial_owner)
                 && r != o
             {
                 self.awaiting_response = Some((r, o));

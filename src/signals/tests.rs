@@ -207,6 +207,67 @@ fn initial_labels_at_creation_are_not_handoffs_and_pulling_work_acknowledges_at_
     assert_eq!(handoffs(&s, h(5)), vec![ho(Reassign, "b", "c", Some(0))]);
 }
 
+/// Issue templates and automations set an item up a second or two after it is opened (real
+/// GitHub timelines: `assigned` 1 s after `opened` by the author, `labeled` 2 s after by
+/// `github-actions[bot]`; Jira automation rules act without a person). What the author, a bot or no
+/// actor sets within `SETTLING` (60 s) of creation, before anyone else acted, is the item's initial
+/// state; a different human acting within the window, or anyone after it, hands it off.
+#[test]
+fn what_the_author_bots_and_automations_set_while_settling_is_the_initial_state() {
+    use crate::model::SETTLING;
+    type Case = (&'static str, &'static [(Ts, &'static str, &'static str)], &'static [(&'static str, &'static str)]);
+    // Each item is opened by a1 in a's repository at h(0); (seconds after, actor, label or
+    // `@assignee` or `comment`) → the reassign handoffs (from, to) it makes.
+    let cases: &[Case] = &[
+        ("template assignee, 1 s, by the author", &[(1, "a1", "@b1")], &[]),
+        ("labeler bot, 2 s", &[(2, "helper", "team:b")], &[]),
+        ("automation without an actor, 30 s", &[(30, "", "team:b")], &[]),
+        ("the author at the window's last second", &[(SETTLING, "a1", "team:b")], &[]),
+        ("template, then the bot reroutes, both settling", &[(1, "a1", "@c1"), (3, "helper", "team:b")], &[]),
+        ("a bot 1 s past the window", &[(SETTLING + 1, "helper", "team:b")], &[("a", "b")]),
+        ("another human within the window", &[(5, "c1", "team:b")], &[("a", "b")]),
+        ("an identity the directory lacks counts as a human", &[(3, "stranger", "team:b")], &[("a", "b")]),
+        ("settling ends once another human acted", &[(5, "c1", "comment"), (10, "helper", "team:b")], &[("a", "b")]),
+        ("the author after the window", &[(2 * SETTLING, "a1", "@b1")], &[("a", "b")]),
+    ];
+    for (name, events, want) in cases {
+        let mut s = Scenario::new();
+        s.issue("i", "acme/a-repo", "a1", h(0));
+        for &(after, actor, what) in *events {
+            let kind = match what {
+                "comment" => comment(),
+                w if w.starts_with('@') => assign(&w[1..]),
+                w => label(w),
+            };
+            s.ev("i", h(0) + after, actor, kind);
+        }
+        let got: Vec<(String, String)> =
+            handoffs(&s, h(100)).into_iter().map(|(k, f, t, _)| (format!("{k:?}"), format!("{f}→{t}"))).collect();
+        let want: Vec<(String, String)> =
+            want.iter().map(|(f, t)| ("Reassign".to_string(), format!("{f}→{t}"))).collect();
+        assert_eq!(got, want, "{name}");
+    }
+
+    // Settled into b's queue by the template: a first response from b is due (a asks b), and no
+    // handoff waits on b, so nothing stalls. Hand-worked: opened h(0), b2 answers at h(3) → 3 h.
+    let mut s = Scenario::new();
+    s.issue("t", "acme/a-repo", "a1", h(0))
+        .ev("t", h(0) + 1, "a1", assign("b1"))
+        .ev("t", h(0) + 2, "helper", label("team:b"))
+        .ev("t", h(3), "b2", comment());
+    s.issue("o", "acme/a-repo", "a2", h(0)).ev("o", h(1), "a3", comment()); // a stays above the floor
+    let a = s.analysis(h(0) + 3 * DAY);
+    assert!(a.handoffs.is_empty(), "{:?}", a.handoffs);
+    let f: Vec<_> = a
+        .first_responses
+        .iter()
+        .map(|f| (s.dir.team_name(f.requester), s.dir.team_name(f.owner), f.responded_at - f.opened_at))
+        .collect();
+    assert_eq!(f, vec![("a", "b", 3 * HOUR)]);
+    let sig = s.signals(h(0) + 3 * DAY);
+    assert_eq!(sig.handoffs_stalled.values().sum::<u64>(), 0);
+}
+
 #[test]
 fn assignment_of_a_receiving_member_acknowledges() {
     let mut s = Scenario::new();

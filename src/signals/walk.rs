@@ -2,7 +2,7 @@
 //! acted (person, team at that time, bot or not) and which team held the item before and after
 //! each event, then lets each family (custody, decisions, reviews, engagement) record its facts.
 
-use crate::model::Ts;
+use crate::model::{SETTLING, Ts};
 use crate::signals::SignalsConfig;
 use crate::signals::custody::CustodyWalk;
 use crate::signals::decisions::DecisionWalk;
@@ -135,8 +135,10 @@ pub struct Step<'e> {
     pub held_after: Option<TeamId>,
     /// The item was open before this event.
     pub was_open: bool,
-    /// The event happened at the item's creation instant (initial labels, assignees…).
-    pub at_creation: bool,
+    /// The event is part of the item's setting up: within [`SETTLING`] of its creation, by its
+    /// author, a bot or no actor (templates, automations), before anyone else acted. What it sets
+    /// is the item's initial state (initial labels, assignees…), never a handoff.
+    pub settling: bool,
 }
 
 /// Derives all facts from the events with time ≤ `upto`.
@@ -176,8 +178,19 @@ fn walk_item(
     let mut engagement = EngagementWalk::default();
     decisions.start_item();
     let mut open = true;
+    let author = res.person(info.author);
+    let mut settling = true;
     for ev in evs {
         let who = res.person(ev.actor);
+        // The setting-up phase ends with the window, or at the first event by another human
+        // (an unknown identity counts as one: only configured or `[bot]` accounts are bots).
+        settling = settling
+            && ev.at - created <= SETTLING
+            && (ev.kind == crate::signals::frame::Ev::Opened
+                || ev.actor == NO_SYM
+                || ev.actor == info.author
+                || who == Who::Bot
+                || (who != Who::Unknown && who == author));
         if who == Who::Unknown && ev.actor != NO_SYM {
             *out.unknown_identities.entry(ev.actor).or_default() += 1;
         }
@@ -187,17 +200,8 @@ fn walk_item(
             note_activity(out.activity.entry((p, t)).or_default(), ev.at);
         }
         let author_team = res.team(info.author, ev.at);
-        let mut step = Step {
-            item,
-            info,
-            ev,
-            actor,
-            author_team,
-            held_before: None,
-            held_after: None,
-            was_open: open,
-            at_creation: ev.at == created,
-        };
+        let mut step =
+            Step { item, info, ev, actor, author_team, held_before: None, held_after: None, was_open: open, settling };
         custody.on_event(&mut step, res, out);
         reviews.on_event(&step, res, out);
         decisions.on_event(&step, res, out);

@@ -1666,7 +1666,14 @@ impl Simulator {
         let next = SimCursor { anchor, until };
         let cursor = format!("{{\"anchor\":{},\"until\":{}}}", next.anchor, next.until);
         Ok(SyncStep {
-            batch: Batch { source: self.source.clone(), items, events, directory, cursor: Some(cursor) },
+            batch: Batch {
+                source: self.source.clone(),
+                items,
+                events,
+                directory,
+                cursor: Some(cursor),
+                ..Batch::default()
+            },
             caught_up: until >= now,
         })
     }

@@ -15,12 +15,13 @@ pub(crate) const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema
     description TEXT NOT NULL
 )";
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "items, events, directory snapshots, cursors",
-    // `events.seq` is the insertion order, assigned by the store (max + 1 within the writing
-    // transaction) rather than by a backend-specific auto-increment.
-    sql: "
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "items, events, directory snapshots, cursors",
+        // `events.seq` is the insertion order, assigned by the store (max + 1 within the writing
+        // transaction) rather than by a backend-specific auto-increment.
+        sql: "
 CREATE TABLE items (
     key        TEXT PRIMARY KEY,
     source     TEXT NOT NULL,
@@ -54,7 +55,22 @@ CREATE TABLE cursors (
     cursor TEXT NOT NULL
 );
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "where each source's history begins",
+        // One row per source, written with its first batch: `history_from` is the time from which
+        // its activity is complete (its `since`, a simulator's start), NULL when it read all of
+        // its history. Stores synced before this version have no row: reports fall back to the
+        // source's first stored event.
+        sql: "
+CREATE TABLE source_history (
+    source       TEXT PRIMARY KEY,
+    history_from BIGINT
+);
+",
+    },
+];
 
 /// The schema version this build writes; a store at a higher version is refused.
 pub(crate) fn latest_version() -> i64 {

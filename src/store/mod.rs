@@ -9,14 +9,15 @@ pub use sqlite::SqliteStore;
 
 use std::fmt;
 
-use crate::model::{Batch, DirectorySnapshot, Event, Item, ItemKind, ItemState};
+use crate::model::{Batch, DirectorySnapshot, Event, HistoryStart, Item, ItemKind, ItemState};
 
 /// A backend that persists batches. Every backend (SQLite now, PostgreSQL later) must give the
 /// same answers for the same batches, so the daemon and the engine never know which one runs.
 pub trait Store: Send {
     /// One transaction: upsert items by key (later updated_at wins; never go back to an older row),
     /// insert events ignoring ids already stored, replace this source's directory snapshot if Some,
-    /// set the cursor. A batch whose `cursor` is None leaves the stored cursor as it is.
+    /// set the cursor, and record the source's history start if given (keeping the earliest ever
+    /// given). A batch whose `cursor` is None leaves the stored cursor as it is.
     /// Either all of it is stored or none of it.
     fn commit_batch(&mut self, batch: &Batch) -> Result<CommitOutcome, StoreError>;
     /// Where `source` resumes from; None if it never committed a cursor.
@@ -28,6 +29,9 @@ pub trait Store: Send {
     fn for_each_event(&self, f: &mut dyn FnMut(Event)) -> Result<(), StoreError>;
     /// The latest directory snapshot of each source, ordered by source name.
     fn directory_snapshots(&self) -> Result<Vec<(String, DirectorySnapshot)>, StoreError>;
+    /// Where each source's history begins, as recorded with its first batch, ordered by source
+    /// name. Sources synced before the store recorded it are missing.
+    fn history_starts(&self) -> Result<Vec<(String, HistoryStart)>, StoreError>;
     /// Item counts grouped by (source, kind, state), ordered by those three.
     fn item_counts(&self) -> Result<Vec<ItemCount>, StoreError>;
     fn event_count(&self) -> Result<u64, StoreError>;

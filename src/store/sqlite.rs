@@ -9,7 +9,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, pa
 
 use super::migrations::{MIGRATIONS, SCHEMA_VERSION_TABLE, latest_version};
 use super::{CommitOutcome, ItemCount, Store, StoreError};
-use crate::model::{Batch, DirectorySnapshot, Event, EventKind, Item, ItemKind, ItemState};
+use crate::model::{Batch, DirectorySnapshot, Event, EventKind, HistoryStart, Item, ItemKind, ItemState};
 
 /// How long a writer waits for another connection's lock before giving up with "busy".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +46,15 @@ ON CONFLICT (source) DO UPDATE SET data = excluded.data";
 const UPSERT_CURSOR: &str = "
 INSERT INTO cursors (source, cursor) VALUES (?1, ?2)
 ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor";
+
+/// Keeps the earliest history start ever given (NULL, all history, is the earliest): the store
+/// still holds what an earlier first sync read, even when the source was later restarted.
+const UPSERT_HISTORY: &str = "
+INSERT INTO source_history (source, history_from) VALUES (?1, ?2)
+ON CONFLICT (source) DO UPDATE SET history_from = CASE
+    WHEN source_history.history_from IS NULL OR excluded.history_from IS NULL THEN NULL
+    WHEN excluded.history_from < source_history.history_from THEN excluded.history_from
+    ELSE source_history.history_from END";
 
 /// A [`Store`] in one SQLite file (or in memory, for tests and demos).
 pub struct SqliteStore {
@@ -160,6 +169,7 @@ impl SqliteStore {
                     item.state.as_str(),
                     item.issue_type,
                 ])?;
+                crate::testhooks::row_written();
             }
             if !batch.events.is_empty() {
                 let mut next_seq: i64 =
@@ -180,13 +190,24 @@ impl SqliteStore {
                         outcome.new_events.push(index);
                         next_seq += 1;
                     }
+                    crate::testhooks::row_written();
                 }
             }
             if let Some(json) = &directory_json {
                 tx.prepare_cached(UPSERT_DIRECTORY)?.execute(params![batch.source, json])?;
+                crate::testhooks::row_written();
+            }
+            if let Some(start) = batch.history_start {
+                let from = match start {
+                    HistoryStart::Complete => None,
+                    HistoryStart::From(t) => Some(t),
+                };
+                tx.prepare_cached(UPSERT_HISTORY)?.execute(params![batch.source, from])?;
+                crate::testhooks::row_written();
             }
             if let Some(cursor) = &batch.cursor {
                 tx.prepare_cached(UPSERT_CURSOR)?.execute(params![batch.source, cursor])?;
+                crate::testhooks::row_written();
             }
             Ok(outcome)
         };
@@ -390,6 +411,20 @@ impl Store for SqliteStore {
         Ok(snapshots)
     }
 
+    fn history_starts(&self) -> Result<Vec<(String, HistoryStart)>, StoreError> {
+        let read = || -> rusqlite::Result<Vec<(String, Option<i64>)>> {
+            let mut stmt =
+                self.conn.prepare_cached("SELECT source, history_from FROM source_history ORDER BY source")?;
+            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect()
+        };
+        let rows = read().map_err(|err| self.backend_error("reading where sources' histories begin", err))?;
+        Ok(rows
+            .into_iter()
+            .map(|(source, from)| (source, from.map_or(HistoryStart::Complete, HistoryStart::From)))
+            .collect())
+    }
+
     fn item_counts(&self) -> Result<Vec<ItemCount>, StoreError> {
         let read = || -> rusqlite::Result<Vec<(String, String, String, i64)>> {
             let mut stmt = self
@@ -511,6 +546,7 @@ mod tests {
             ],
             directory: Some(directory("payments")),
             cursor: Some("2024-01-01T00:00:00Z".into()),
+            history_start: Some(HistoryStart::From(100)),
         }
     }
 
@@ -544,6 +580,7 @@ mod tests {
         assert_eq!(store.directory_snapshots().unwrap(), vec![(SOURCE.to_string(), directory("payments"))]);
         assert_eq!(store.cursor(SOURCE).unwrap().as_deref(), Some("2024-01-01T00:00:00Z"));
         assert_eq!(store.cursor("jira-acme").unwrap(), None);
+        assert_eq!(store.history_starts().unwrap(), vec![(SOURCE.to_string(), HistoryStart::From(100))]);
         assert_eq!(store.event_count().unwrap(), 6);
     }
 
@@ -615,6 +652,7 @@ mod tests {
             events: vec![event("new", 1, None, EventKind::Opened)],
             directory: Some(directory("platform")),
             cursor: Some("c2".into()),
+            history_start: Some(HistoryStart::Complete),
         };
         let err = store.commit_batch(&doomed).unwrap_err();
         assert!(err.to_string().contains("committing a batch of source github-acme failed"), "{err}");
@@ -623,6 +661,7 @@ mod tests {
         assert_eq!(store.event_count().unwrap(), 6);
         assert_eq!(items(&store).len(), 2);
         assert_eq!(store.directory_snapshots().unwrap()[0].1, directory("payments"));
+        assert_eq!(store.history_starts().unwrap(), vec![(SOURCE.to_string(), HistoryStart::From(100))]);
 
         // Once the fault is gone the same batch goes through whole.
         store.conn.execute_batch("DROP TRIGGER refuse_cursor").unwrap();
@@ -779,6 +818,51 @@ mod tests {
     }
 
     #[test]
+    fn history_start_comes_with_a_first_batch_and_only_ever_moves_earlier() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        assert_eq!(store.history_starts().unwrap(), vec![]);
+        let first = |source: &str, start| Batch {
+            source: source.into(),
+            history_start: Some(start),
+            cursor: Some("c".into()),
+            ..Batch::default()
+        };
+        store.commit_batch(&first(SOURCE, HistoryStart::From(2_000))).unwrap();
+        store.commit_batch(&Batch { source: SOURCE.into(), ..Batch::default() }).unwrap();
+        // Restarted from a later start: what the first sync read is still stored.
+        store.commit_batch(&first(SOURCE, HistoryStart::From(3_000))).unwrap();
+        assert_eq!(store.history_starts().unwrap(), vec![(SOURCE.to_string(), HistoryStart::From(2_000))]);
+        store.commit_batch(&first(SOURCE, HistoryStart::From(1_000))).unwrap();
+        store.commit_batch(&first("jira-acme", HistoryStart::Complete)).unwrap();
+        assert_eq!(
+            store.history_starts().unwrap(),
+            vec![(SOURCE.to_string(), HistoryStart::From(1_000)), ("jira-acme".to_string(), HistoryStart::Complete)]
+        );
+        // All history is the earliest start there is.
+        store.commit_batch(&first(SOURCE, HistoryStart::Complete)).unwrap();
+        store.commit_batch(&first(SOURCE, HistoryStart::From(5))).unwrap();
+        assert_eq!(store.history_starts().unwrap()[0], (SOURCE.to_string(), HistoryStart::Complete));
+    }
+
+    #[test]
+    fn a_store_of_schema_1_migrates_and_keeps_its_data_without_history_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let raw = Connection::open(&path).unwrap();
+            raw.execute_batch(SCHEMA_VERSION_TABLE).unwrap();
+            raw.execute_batch(MIGRATIONS[0].sql).unwrap();
+            raw.execute("INSERT INTO schema_version (version, description) VALUES (1, 'v1')", []).unwrap();
+            raw.execute("INSERT INTO cursors (source, cursor) VALUES ('github-acme', 'old')", []).unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.cursor(SOURCE).unwrap().as_deref(), Some("old"));
+        assert_eq!(store.history_starts().unwrap(), vec![], "unknown for a source synced before version 2");
+        let version: i64 = store.conn.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, 2);
+    }
+
+    #[test]
     fn a_directory_path_is_refused_with_a_fix() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(
@@ -866,7 +950,8 @@ mod tests {
             return;
         };
         let mut store = SqliteStore::open(Path::new(&path)).unwrap();
-        for number in 0..100_000 {
+        // Stops on its own if the kill hook does not fire (the test then fails on the exit status).
+        for number in 0..20 {
             store.commit_batch(&crash_batch(number)).unwrap();
         }
     }
@@ -876,7 +961,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("crash.db");
         drop(SqliteStore::open(&path).unwrap());
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        // The test hook SIGKILLs the child after 1,000 rows of its 6th transaction (a batch is an
+        // item, its events and the cursor): 5 batches committed, the 6th half written.
+        let rows_per_batch = 1 + CRASH_BATCH_EVENTS + 1;
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "store::sqlite::tests::crash_child_commits_until_killed",
                 "--exact",
@@ -884,27 +972,16 @@ mod tests {
                 "--test-threads=1",
             ])
             .env(CRASH_STORE_ENV, &path)
+            .env("SILOSCOPE_TEST_KILL_AFTER_ROWS", (5 * rows_per_batch + 1_000).to_string())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .spawn()
+            .status()
             .unwrap();
-        // Let it commit a few batches, then SIGKILL it, most likely inside a transaction.
-        let watcher = SqliteStore::open(&path).unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while watcher.event_count().unwrap() < 5 * CRASH_BATCH_EVENTS as u64 {
-            if std::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
-                let _ = child.kill();
-                panic!("the child writer exited early or made no progress");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(37));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        drop(watcher);
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "killed by the hook: {status}");
 
         let mut store = SqliteStore::open(&path).unwrap();
         let last: usize = store.cursor(SOURCE).unwrap().unwrap().parse().unwrap();
+        assert_eq!(last, 4, "the 6th batch (number 5) was open when the process died");
         assert_eq!(store.event_count().unwrap(), ((last + 1) * CRASH_BATCH_EVENTS) as u64);
         assert_eq!(items(&store).len(), last + 1);
         // Resuming from the cursor: the batch it names is fully stored, the next one is all new.

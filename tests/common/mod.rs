@@ -15,8 +15,34 @@ pub fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("running siloscope")
 }
 
-pub fn spawn(args: &[&str]) -> Child {
-    bin().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawning siloscope")
+/// A spawned siloscope, SIGKILLed and reaped if the test ends (a failed assertion included) while
+/// it still runs, so a failing test leaves no daemon behind.
+pub struct Running(pub Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+pub fn spawn(args: &[&str]) -> Running {
+    Running(bin().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawning siloscope"))
 }
 
 pub fn text(bytes: &[u8]) -> String {
