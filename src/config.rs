@@ -2577,6 +2577,69 @@ start = "2025-01-01"
     }
 
     #[test]
+    fn store_url_gives_a_postgres_store_with_its_password_by_reference() {
+        let c = parse(
+            "[store]\nurl = \"postgres://siloscope@db.example.com:5432/siloscope\"\npassword_file = \"secrets/db\"\n",
+        )
+        .expect("valid config");
+        assert_eq!(
+            c.store.postgres,
+            Some(PostgresConfig {
+                url: "postgres://siloscope@db.example.com:5432/siloscope".into(),
+                password: Some(PasswordRef::File(PathBuf::from("/etc/siloscope/secrets/db"))),
+            })
+        );
+        let c = parse("[store]\nurl = \"postgresql://127.0.0.1/test?application_name=x\"\npassword_env = \"PGPASS\"\n")
+            .expect("valid config");
+        assert_eq!(c.store.postgres.unwrap().password, Some(PasswordRef::Env("PGPASS".into())));
+        assert_eq!(parse("").unwrap().store.postgres, None, "SQLite by default");
+    }
+
+    #[test]
+    fn a_password_in_the_store_url_is_refused_without_echoing_it() {
+        for url in ["postgres://siloscope:hunter2@db:5432/s", "postgres://db:5432/s?sslmode=disable&password=hunter2"] {
+            let text = format!("[store]\n\nurl = \"{url}\"\n");
+            let found = problems(&text);
+            assert_eq!(found.len(), 1, "{found:?}");
+            let shown = found[0].to_string();
+            assert!(
+                shown.starts_with("/etc/siloscope/siloscope.toml:3:7: `store.url` holds a password inline"),
+                "{shown}"
+            );
+            assert!(shown.contains("password_env = \"VAR\"") && shown.contains("password_file"), "{shown}");
+            assert!(!shown.contains("hunter2"), "the password is echoed: {shown}");
+        }
+        // An inline `password` key is refused as every inline secret is.
+        let found = problems("[store]\nurl = \"postgres://db/s\"\npassword = \"hunter2\"\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("`store.password` holds a secret inline"), "{}", found[0]);
+    }
+
+    #[test]
+    fn store_url_mistakes_are_each_reported_with_a_fix() {
+        let one = |text: &str| -> (usize, String) {
+            let found = problems(text);
+            assert_eq!(found.len(), 1, "{found:?}");
+            (found[0].line, found[0].message.clone())
+        };
+        let (line, message) = one("[store]\npath = \"x.db\"\nurl = \"postgres://db/s\"\n");
+        assert_eq!((line, message.contains("sets both `path`")), (2, true), "{message}");
+        let (line, message) = one("[store]\npassword_env = \"PGPASS\"\n");
+        assert_eq!((line, message.contains("a password but no `url`")), (2, true), "{message}");
+        let (line, message) = one("[store]\nurl = \"mysql://db/s\"\n");
+        assert_eq!((line, message.contains("not a PostgreSQL URL")), (2, true), "{message}");
+        let (line, message) = one("[store]\nurl = \"postgres://db/s?sslmode=require\"\n");
+        assert_eq!((line, message.contains("without TLS")), (2, true), "{message}");
+        let (line, message) = one("[store]\nurl = \"postgres://db/s?sslmode=sometimes\"\n");
+        assert_eq!((line, message.contains("not a valid PostgreSQL URL")), (2, true), "{message}");
+        let (line, message) = one("[store]\nurl = \"postgres://db/s\"\npassword_env = \"PG-PASS\"\n");
+        assert_eq!((line, message.contains("must name an environment variable")), (3, true), "{message}");
+        let (line, message) =
+            one("[store]\nurl = \"postgres://db/s\"\npassword_env = \"A\"\npassword_file = \"/run/p\"\n");
+        assert_eq!((line, message.contains("two passwords")), (4, true), "{message}");
+    }
+
+    #[test]
     fn empty_file_is_a_default_config() {
         let c = parse("").expect("empty config is valid");
         assert_eq!(c.server.listen_address, "0.0.0.0:9731");

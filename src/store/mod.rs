@@ -7,7 +7,7 @@ mod migrations;
 pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

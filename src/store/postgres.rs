@@ -939,3 +939,159 @@ impl Store for PostgresStore {
         Ok(counts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! What only the PostgreSQL backend does (URLs, passwords, connections, collations); what every
+    //! [`Store`] answers is in `store::tests`, run against this backend and SQLite.
+    use super::*;
+    use crate::store::tests::postgres_test_config;
+
+    #[test]
+    fn urls_with_passwords_tls_or_other_schemes_are_refused() {
+        assert_eq!(check_url("postgres://siloscope@db.example.com:5432/siloscope"), Ok(()));
+        assert_eq!(check_url("postgresql://db/s?options=-csearch_path%3Dsiloscope&sslmode=disable"), Ok(()));
+        assert_eq!(check_url("postgres://user:secret@db/s"), Err(UrlProblem::InlinePassword));
+        assert_eq!(check_url("postgres://user:@db/s"), Err(UrlProblem::InlinePassword));
+        assert_eq!(check_url("postgres://db/s?application_name=a&password=secret"), Err(UrlProblem::InlinePassword));
+        // An `@` in the path or query is not a user.
+        assert_eq!(check_url("postgres://db/s?application_name=a:b@c"), Ok(()));
+        assert_eq!(check_url("mysql://db/s"), Err(UrlProblem::NotPostgres));
+        assert_eq!(check_url("host=db dbname=s"), Err(UrlProblem::NotPostgres));
+        assert_eq!(check_url("postgres://db/s?sslmode=require"), Err(UrlProblem::TlsRequired));
+        assert!(matches!(check_url("postgres://db/s?sslmode=maybe"), Err(UrlProblem::Invalid(_))));
+    }
+
+    #[test]
+    fn a_password_is_read_from_its_variable_or_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "s3cret with spaces \r\n").unwrap();
+        assert_eq!(read_password(&PasswordRef::File(file.clone()), "pg").unwrap(), "s3cret with spaces ");
+        std::fs::write(&file, "\n").unwrap();
+        let err = read_password(&PasswordRef::File(file.clone()), "pg").unwrap_err().to_string();
+        assert!(err.contains("is empty") && err.contains("store.password_file"), "{err}");
+        let missing = dir.path().join("missing");
+        let err = read_password(&PasswordRef::File(missing), "pg").unwrap_err().to_string();
+        assert!(err.contains("cannot read password file"), "{err}");
+        let var = "SILOSCOPE_TEST_UNSET_PASSWORD_VARIABLE";
+        let err = read_password(&PasswordRef::Env(var.into()), "pg").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "cannot open store pg: environment variable {var} (store.password_env) is not set or empty; fix: \
+                 set it to the database user's password in the environment siloscope runs in"
+            )
+        );
+    }
+
+    #[test]
+    fn a_server_that_is_not_there_is_named_with_a_fix() {
+        // Port 1 on the loopback: nothing listens, the connection is refused at once.
+        let config = PostgresConfig { url: "postgres://siloscope@127.0.0.1:1/siloscope".into(), password: None };
+        let err = PostgresStore::open(&config).err().expect("nothing listens there").to_string();
+        assert!(
+            err.starts_with("cannot open store postgres://siloscope@127.0.0.1:1/siloscope: cannot reach the server"),
+            "{err}"
+        );
+        assert!(
+            err.contains("fix: check that PostgreSQL is running and that [store] url names its host and port"),
+            "{err}"
+        );
+    }
+
+    /// The test server's config, or None (saying why) when `SILOSCOPE_TEST_POSTGRES` is unset.
+    fn server() -> Option<(String, postgres::Config)> {
+        match postgres_test_config() {
+            Ok(found) => Some(found),
+            Err(why) => {
+                eprintln!("skipped: {why}");
+                None
+            }
+        }
+    }
+
+    fn admin(url: &str, config: &postgres::Config) -> Client {
+        config.connect(NoTls).unwrap_or_else(|err| {
+            panic!("SILOSCOPE_TEST_POSTGRES={url} is set but PostgreSQL cannot be reached there: {err:?}")
+        })
+    }
+
+    #[test]
+    fn a_search_path_without_a_schema_is_refused_with_a_fix() {
+        let Some((url, mut config)) = server() else { return };
+        config.options("-csearch_path=siloscope_test_no_such_schema");
+        let err = PostgresStore::open_with(config, url).err().expect("no schema to create in").to_string();
+        assert!(err.contains("no schema of the connection's search_path exists"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_connection_fails_the_call_in_flight_and_the_next_call_reconnects() {
+        let Some((url, config)) = server() else { return };
+        let schema = format!("siloscope_test_reconnect_{}", std::process::id());
+        let mut admin = admin(&url, &config);
+        admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).unwrap();
+        let mut store_config = config.clone();
+        store_config.options(&format!("-csearch_path={schema}")).application_name(&schema);
+        let store = PostgresStore::open_with(store_config, url.clone()).unwrap();
+        assert_eq!(store.cursor("s").unwrap(), None);
+
+        // The server ends the store's session (an administrator, a failover, a restart).
+        let ended: Vec<bool> = admin
+            .query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", &[&schema])
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        assert_eq!(ended, [true]);
+        let err = store.cursor("s").err().expect("the session is gone").to_string();
+        assert!(err.contains("reading the cursor of source s failed"), "{err}");
+        assert!(err.contains("siloscope reconnects at the next sync"), "{err}");
+        assert_eq!(store.cursor("s").unwrap(), None, "the next call connects again");
+        drop(store);
+        admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
+    }
+
+    #[test]
+    fn items_come_in_byte_order_whatever_the_database_collation() {
+        let Some((url, config)) = server() else { return };
+        // A database whose default collation is linguistic (ICU en-US: `a` < `B`, `Ä` beside `A`).
+        let database = format!("siloscope_test_icu_{}", std::process::id());
+        let mut admin = admin(&url, &config);
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).unwrap();
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {database} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+            ))
+            .unwrap();
+        let mut store_config = config.clone();
+        store_config.dbname(&database);
+        let mut store = PostgresStore::open_with(store_config, url.clone()).unwrap();
+        let keys = ["jira:b-1", "jira:B-1", "jira:a-1", "jira:Ä-1", "jira:A-1"];
+        let item = |key: &str| Item {
+            key: key.into(),
+            source: "jira".into(),
+            kind: ItemKind::Ticket,
+            scope: "PAY".into(),
+            url: format!("https://example.test/{key}"),
+            title: key.into(),
+            author: None,
+            created_at: 1,
+            updated_at: 1,
+            state: ItemState::Open,
+            issue_type: None,
+        };
+        store
+            .commit_batch(&Batch {
+                source: "jira".into(),
+                items: keys.iter().map(|k| item(k)).collect(),
+                ..Batch::default()
+            })
+            .unwrap();
+        let mut got = Vec::new();
+        store.for_each_item(&mut |i| got.push(i.key)).unwrap();
+        assert_eq!(got, ["jira:A-1", "jira:B-1", "jira:a-1", "jira:b-1", "jira:Ä-1"]);
+        drop(store);
+        admin.batch_execute(&format!("DROP DATABASE {database} WITH (FORCE)")).unwrap();
+    }
+}
