@@ -105,6 +105,14 @@ INSERT INTO events (id, seq, source, item, at, actor, kind, data, origin)
 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[],
                      $7::text[], $8::text[], $9::text[])";
 
+/// Incremental events: an id already stored is left as it is; the ids inserted come back.
+const INSERT_NEW_EVENTS: &str = "
+INSERT INTO events (id, seq, source, item, at, actor, kind, data, origin)
+SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                     $7::text[], $8::text[], $9::text[])
+ON CONFLICT (id) DO NOTHING
+RETURNING id";
+
 const UPDATE_EVENTS: &str = "
 UPDATE events AS e SET source = u.source, item = u.item, at = u.at, actor = u.actor, kind = u.kind,
                        data = u.data, origin = u.origin
@@ -573,6 +581,9 @@ fn converge_events(
     outcome: &mut CommitOutcome,
 ) -> Result<(), postgres::Error> {
     let mut next_seq: i64 = tx.query_one("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", &[])?.get(0);
+    if batch.complete.is_empty() {
+        return insert_incremental(tx, batch, event_data, next_seq, outcome);
+    }
 
     // What the batch's ids hold now; grows with what the walk inserts.
     let distinct: Vec<&str> = {
@@ -708,6 +719,41 @@ fn converge_events(
         }
     }
     outcome.rewritten_items = rewritten.into_iter().collect();
+    Ok(())
+}
+
+/// The common path, no complete history: every event is inserted unless its id is stored (or
+/// came earlier in the batch), in one statement that reports which ids it inserted. Each first
+/// occurrence gets the next `seq` in batch order; one whose id was stored leaves its number
+/// unused (insertion order only needs `seq` to grow).
+fn insert_incremental(
+    tx: &mut Transaction<'_>,
+    batch: &Batch,
+    event_data: &[String],
+    first_seq: i64,
+    outcome: &mut CommitOutcome,
+) -> Result<(), postgres::Error> {
+    let mut rows = EventColumns::default();
+    let mut first_index: HashMap<&str, usize> = HashMap::new();
+    for (index, (event, data)) in batch.events.iter().zip(event_data).enumerate() {
+        if let std::collections::hash_map::Entry::Vacant(slot) = first_index.entry(&event.id) {
+            slot.insert(index);
+            rows.push(event, data, None);
+            rows.seqs.push(first_seq + rows.seqs.len() as i64);
+        }
+    }
+    let source = vec![batch.source.as_str(); rows.len()];
+    let c = &rows;
+    let inserted = tx.query(
+        INSERT_NEW_EVENTS,
+        &[&c.ids, &c.seqs, &source, &c.items, &c.ats, &c.actors, &c.kinds, &c.data, &c.origins],
+    )?;
+    let mut new_events: Vec<usize> = inserted.iter().map(|row| first_index[row.get::<_, &str>(0)]).collect();
+    new_events.sort_unstable();
+    outcome.new_events = new_events;
+    for _ in &batch.events {
+        crate::testhooks::row_written();
+    }
     Ok(())
 }
 
