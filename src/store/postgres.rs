@@ -505,8 +505,8 @@ fn write_batch(
 ) -> Result<CommitOutcome, postgres::Error> {
     let mut tx = client.transaction()?;
     tx.execute(LOCK, &[&WRITER_LOCK])?;
-    let mut outcome = CommitOutcome::default();
-    outcome.items_upserted = upsert_items(&mut tx, &batch.items)?;
+    let mut outcome =
+        CommitOutcome { items_upserted: upsert_items(&mut tx, &batch.items)?, ..CommitOutcome::default() };
     if !batch.events.is_empty() {
         converge_events(&mut tx, batch, event_data, &mut outcome)?;
     }
@@ -1090,7 +1090,7 @@ mod tests {
             .map(|row| row.get(0))
             .collect();
         assert_eq!(ended, [true]);
-        let err = store.cursor("s").err().expect("the session is gone").to_string();
+        let err = store.cursor("s").expect_err("the session is gone").to_string();
         assert!(err.contains("reading the cursor of source s failed"), "{err}");
         assert!(err.contains("siloscope reconnects at the next sync"), "{err}");
         assert_eq!(store.cursor("s").unwrap(), None, "the next call connects again");

@@ -849,7 +849,7 @@ fn another_programs_tables_are_refused_and_left_untouched<B: Backend>() {
     backend.execute("INSERT INTO invoices (id) VALUES (7)");
     let message = backend.try_open().err().expect("another program's database must be refused").to_string();
     assert!(message.contains(B::NOT_A_STORE), "{message}");
-    assert_eq!(backend.versions_table_exists(), false, "nothing was created beside it");
+    assert!(!backend.versions_table_exists(), "nothing was created beside it");
     assert_eq!(backend.i64s("SELECT id FROM invoices"), [7]);
 }
 
