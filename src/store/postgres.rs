@@ -209,7 +209,10 @@ impl PostgresStore {
         let slot: &mut Option<Client> = &mut guard;
         let config = &self.config;
         std::thread::scope(|scope| {
-            let worker = scope.spawn(move || work(connected(slot, config)?));
+            let worker = scope.spawn(move || {
+                let done = work(connected(slot, config)?);
+                forget_if_broken(slot, done)
+            });
             worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
     }
@@ -229,7 +232,8 @@ impl PostgresStore {
         let result = std::thread::scope(|scope| {
             let worker = scope.spawn(move || {
                 // `send` fails only when the receiver is gone, i.e. the caller panicked.
-                produce(connected(slot, config)?, &mut |chunk| tx.send(chunk).is_ok())
+                let produced = produce(connected(slot, config)?, &mut |chunk| tx.send(chunk).is_ok());
+                forget_if_broken(slot, produced)
             });
             for chunk in rx {
                 for value in chunk {
@@ -268,6 +272,17 @@ fn connected<'a>(slot: &'a mut Option<Client>, config: &postgres::Config) -> Res
         *slot = Some(config.connect(NoTls)?);
     }
     Ok(slot.as_mut().expect("connected above"))
+}
+
+/// Drops the connection after a failure that was not the server's answer to a statement (reset,
+/// timeout, protocol): whether or not the client noticed it is closed, the next call starts afresh.
+fn forget_if_broken<R>(slot: &mut Option<Client>, result: Result<R, Failure>) -> Result<R, Failure> {
+    if let Err(Failure::Pg(err)) = &result
+        && err.code().is_none()
+    {
+        *slot = None;
+    }
+    result
 }
 
 impl Drop for PostgresStore {
@@ -346,19 +361,22 @@ fn describe(err: &postgres::Error) -> String {
     text
 }
 
-/// What a PostgreSQL failure means for an operator, and what to do about it.
-fn diagnose(err: &postgres::Error) -> (String, &'static str) {
+/// What a PostgreSQL failure means for an operator, and what to do about it. `open` says whether
+/// the store was being opened (a server not reached is then a wrong URL or a server down) or was
+/// in use (the connection broke: the next call opens a new one).
+fn diagnose(err: &postgres::Error, open: bool) -> (String, &'static str) {
     let described = describe(err);
     let Some(code) = err.code() else {
-        if err.is_closed() {
+        if open {
             return (
-                format!("the connection to the server closed ({described})"),
-                "check that PostgreSQL is running and reachable; siloscope reconnects at the next sync",
+                format!("cannot reach the server ({described})"),
+                "check that PostgreSQL is running and that [store] url names its host and port",
             );
         }
+        // Closed, reset, timed out, or a reconnect that failed: the connection, not the query.
         return (
-            format!("cannot reach the server ({described})"),
-            "check that PostgreSQL is running and that [store] url names its host and port",
+            format!("the connection to the server failed ({described})"),
+            "check that PostgreSQL is running and reachable at [store] url; siloscope reconnects at the next sync",
         );
     };
     let fix = if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
@@ -382,12 +400,12 @@ fn diagnose(err: &postgres::Error) -> (String, &'static str) {
 }
 
 fn open_failure(label: &str, err: &postgres::Error) -> StoreError {
-    let (problem, fix) = diagnose(err);
+    let (problem, fix) = diagnose(err, true);
     StoreError::Open { store: label.to_string(), problem, fix: fix.into() }
 }
 
 fn backend(label: &str, action: String, err: &postgres::Error) -> StoreError {
-    let (problem, fix) = diagnose(err);
+    let (problem, fix) = diagnose(err, false);
     StoreError::Backend { store: label.to_string(), action, fix: fix.into(), source: problem.into() }
 }
 
@@ -442,7 +460,7 @@ fn migrate(client: &mut Client, label: &str) -> Result<(), Failure> {
             )
         });
         if let Err(err) = applied {
-            let (problem, fix) = diagnose(&err);
+            let (problem, fix) = diagnose(&err, true);
             return Err(open(
                 format!("schema migration {} ({}) failed: {problem}", migration.version, migration.description),
                 fix,
