@@ -903,23 +903,26 @@ fn crash_child_commits_until_killed<B: Backend>() {
 }
 
 fn a_killed_writer_loses_nothing_and_counts_nothing_twice<B: Backend>() {
-    let backend = B::new();
-    drop(backend.open());
-    // The test hook SIGKILLs the child after 1,000 rows of its 6th transaction (a batch is an
-    // item, its events and the cursor): 5 batches committed, the 6th half written.
+    // The test hook SIGKILLs the child inside its 6th transaction (a batch is an item, its events
+    // and the cursor): 1,000 rows into it, and after its very last row (the cursor), with only
+    // the commit missing. Either way 5 batches are committed and nothing of the 6th.
     let rows_per_batch = 1 + CRASH_BATCH_EVENTS + 1;
-    let status = backend.run_child("crash_child_commits_until_killed", 5 * rows_per_batch + 1_000);
-    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "killed by the hook: {status}");
+    for kill_after in [5 * rows_per_batch + 1_000, 6 * rows_per_batch] {
+        let backend = B::new();
+        drop(backend.open());
+        let status = backend.run_child("crash_child_commits_until_killed", kill_after);
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "killed by the hook: {status}");
 
-    let mut store = backend.open();
-    let last: usize = store.cursor(SOURCE).unwrap().unwrap().parse().unwrap();
-    assert_eq!(last, 4, "the 6th batch (number 5) was open when the process died");
-    assert_eq!(store.event_count().unwrap(), ((last + 1) * CRASH_BATCH_EVENTS) as u64);
-    assert_eq!(items(&store).len(), last + 1);
-    // Resuming from the cursor: the batch it names is fully stored, the next one is all new.
-    assert_eq!(store.commit_batch(&crash_batch(last)).unwrap(), CommitOutcome::default());
-    let resumed = store.commit_batch(&crash_batch(last + 1)).unwrap();
-    assert_eq!(resumed.new_events.len(), CRASH_BATCH_EVENTS);
+        let mut store = backend.open();
+        let last: usize = store.cursor(SOURCE).unwrap().unwrap().parse().unwrap();
+        assert_eq!(last, 4, "the 6th batch (number 5) was open when the process died (row {kill_after})");
+        assert_eq!(store.event_count().unwrap(), ((last + 1) * CRASH_BATCH_EVENTS) as u64, "row {kill_after}");
+        assert_eq!(items(&store).len(), last + 1);
+        // Resuming from the cursor: the batch it names is fully stored, the next one is all new.
+        assert_eq!(store.commit_batch(&crash_batch(last)).unwrap(), CommitOutcome::default());
+        let resumed = store.commit_batch(&crash_batch(last + 1)).unwrap();
+        assert_eq!(resumed.new_events.len(), CRASH_BATCH_EVENTS);
+    }
 }
 
 fn rewrite_child_commits_until_killed<B: Backend>() {
