@@ -1075,6 +1075,17 @@ mod tests {
         }
     }
 
+    /// Runs `sql` (dropping what a test made) when the test ends, a failed assertion included.
+    struct Cleanup(Client, String);
+
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            if let Err(err) = self.0.batch_execute(&self.1) {
+                eprintln!("cleanup `{}` failed: {err:?}", self.1);
+            }
+        }
+    }
+
     fn admin(url: &str, config: &postgres::Config) -> Client {
         config.connect(NoTls).unwrap_or_else(|err| {
             panic!("SILOSCOPE_TEST_POSTGRES={url} is set but PostgreSQL cannot be reached there: {err:?}")
@@ -1095,6 +1106,7 @@ mod tests {
         let schema = format!("siloscope_test_reconnect_{}", std::process::id());
         let mut admin = admin(&url, &config);
         admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).unwrap();
+        let _cleanup = Cleanup(self::admin(&url, &config), format!("DROP SCHEMA {schema} CASCADE"));
         let mut store_config = config.clone();
         store_config.options(&format!("-csearch_path={schema}")).application_name(&schema);
         let store = PostgresStore::open_with(store_config, url.clone()).unwrap();
@@ -1112,8 +1124,6 @@ mod tests {
         assert!(err.contains("reading the cursor of source s failed"), "{err}");
         assert!(err.contains("siloscope reconnects at the next sync"), "{err}");
         assert_eq!(store.cursor("s").unwrap(), None, "the next call connects again");
-        drop(store);
-        admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).unwrap();
     }
 
     #[test]
@@ -1128,6 +1138,7 @@ mod tests {
                 "CREATE DATABASE {database} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
             ))
             .unwrap();
+        let _cleanup = Cleanup(admin, format!("DROP DATABASE {database} WITH (FORCE)"));
         let mut store_config = config.clone();
         store_config.dbname(&database);
         let mut store = PostgresStore::open_with(store_config, url.clone()).unwrap();
@@ -1155,7 +1166,5 @@ mod tests {
         let mut got = Vec::new();
         store.for_each_item(&mut |i| got.push(i.key)).unwrap();
         assert_eq!(got, ["jira:A-1", "jira:B-1", "jira:a-1", "jira:b-1", "jira:Ä-1"]);
-        drop(store);
-        admin.batch_execute(&format!("DROP DATABASE {database} WITH (FORCE)")).unwrap();
     }
 }
