@@ -43,11 +43,14 @@ ON CONFLICT (id) DO NOTHING";
 /// The stored events a complete read of item ?1 owns: its own (origin NULL) and those an earlier
 /// read of it reported on other items.
 const OWNED_EVENTS: &str = "
-SELECT id, item, at, actor, kind, data, origin FROM events WHERE item = ?1 AND origin IS NULL
+SELECT id, item, at, actor, kind, data, origin, seq FROM events WHERE item = ?1 AND origin IS NULL
 UNION ALL
-SELECT id, item, at, actor, kind, data, origin FROM events WHERE origin = ?1";
+SELECT id, item, at, actor, kind, data, origin, seq FROM events WHERE origin = ?1";
 
-const STORED_EVENT: &str = "SELECT id, item, at, actor, kind, data, origin FROM events WHERE id = ?1";
+const STORED_EVENT: &str = "SELECT id, item, at, actor, kind, data, origin, seq FROM events WHERE id = ?1";
+
+/// An item's events take the order its complete read reports them in.
+const RESEQUENCE_EVENT: &str = "UPDATE events SET seq = ?2 WHERE id = ?1";
 
 /// A stored event takes the content a complete read reports (its insertion order stays).
 const UPDATE_EVENT: &str = "
@@ -88,6 +91,7 @@ struct StoredEvent {
     kind: String,
     data: String,
     origin: Option<String>,
+    seq: i64,
 }
 
 impl StoredEvent {
@@ -100,6 +104,7 @@ impl StoredEvent {
             kind: row.get(4)?,
             data: row.get(5)?,
             origin: row.get(6)?,
+            seq: row.get(7)?,
         })
     }
 
@@ -318,6 +323,8 @@ fn converge_events(
     let mut update = tx.prepare_cached(UPDATE_EVENT)?;
     let mut rewritten: BTreeSet<String> = BTreeSet::new();
     let mut claimed: HashSet<&str> = HashSet::new();
+    // Per complete read, the insertion order (`seq`) of its item's events, in the order it reports them.
+    let mut order: Vec<Vec<(i64, &str)>> = vec![Vec::new(); batch.complete.len()];
     for (index, (event, data)) in batch.events.iter().zip(event_data).enumerate() {
         let Some(h) = claim[index] else {
             let none: Option<&str> = None;
@@ -361,6 +368,9 @@ fn converge_events(
                 crate::testhooks::row_written();
                 if inserted == 1 {
                     outcome.new_events.push(index);
+                    if event.item == reader {
+                        order[h].push((next_seq, event.id.as_str()));
+                    }
                     next_seq += 1;
                     None
                 } else {
@@ -370,6 +380,9 @@ fn converge_events(
             }
         };
         let Some(stored) = stored else { continue };
+        if event.item == reader {
+            order[h].push((stored.seq, event.id.as_str()));
+        }
         let same = stored.same_content(event);
         if same && stored.origin.as_deref() == origin {
             continue;
@@ -390,6 +403,22 @@ fn converge_events(
             rewritten.insert(event.item.clone());
             rewritten.insert(stored.item);
         }
+    }
+    // Equal times keep the order a read reports (the engine breaks ties by insertion order): where
+    // an item's stored order is not its read's (an older build wrote it, an event was reported
+    // before ones stored earlier), its events are stored again in the read's order, as a fresh
+    // sync would store them.
+    let mut resequence = tx.prepare_cached(RESEQUENCE_EVENT)?;
+    for (h, seqs) in order.iter().enumerate() {
+        if seqs.windows(2).all(|w| w[0].0 < w[1].0) {
+            continue;
+        }
+        for (_, id) in seqs {
+            resequence.execute(params![id, next_seq])?;
+            crate::testhooks::row_written();
+            next_seq += 1;
+        }
+        rewritten.insert(batch.complete[h].item.clone());
     }
     // What a complete read owned and no longer reports, unless another read of this batch does.
     let mut delete = tx.prepare_cached(DELETE_EVENT)?;
@@ -1238,6 +1267,26 @@ mod tests {
         assert_eq!(store.commit_batch(&first.clone()).unwrap().rewritten_items, vec![a.to_string()]);
         assert_eq!(store.commit_batch(&first).unwrap(), CommitOutcome::default());
         assert_eq!(store.event_count().unwrap(), 5);
+    }
+
+    #[test]
+    fn an_items_events_take_the_order_its_complete_read_reports() {
+        // Events at the same second keep the order the source reports them in (the engine breaks
+        // ties by insertion order), as a fresh sync would store them.
+        let a = "github:acme/api#1";
+        let (assigned, labeled) = (
+            on(a, "a/assigned", 5, EventKind::Assigned { assignee: "github:bob".into() }),
+            on(a, "a/labeled", 5, EventKind::Labeled { label: "bug".into() }),
+        );
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        store.commit_batch(&complete(vec![(a, vec![labeled.clone(), assigned.clone()])])).unwrap();
+        let outcome = store.commit_batch(&complete(vec![(a, vec![assigned.clone(), labeled.clone()])])).unwrap();
+        assert_eq!((outcome.rewritten_items, outcome.events_changed), (vec![a.to_string()], 0));
+        assert_eq!(ids_of(&store, a), ["a/assigned", "a/labeled"]);
+        assert_eq!(
+            store.commit_batch(&complete(vec![(a, vec![assigned, labeled])])).unwrap(),
+            CommitOutcome::default()
+        );
     }
 
     #[test]
