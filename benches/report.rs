@@ -81,6 +81,7 @@ fn fill_store(store: &mut SqliteStore, teams: u32, target: usize) -> usize {
             directory: (d == 0).then(|| sim.directory(START)),
             cursor: Some(format!("{d}")),
             history_start: (d == 0).then_some(HistoryStart::From(START)),
+            ..Batch::default()
         };
         store.commit_batch(&batch).expect("committing a batch");
         if stored >= target {

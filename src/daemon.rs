@@ -152,7 +152,16 @@ pub struct SyncSummary {
     pub steps: u64,
     pub items: u64,
     pub new_events: u64,
+    /// Items whose stored history the source rewrote (events removed or changed), over all steps.
+    pub rewritten_items: u64,
     pub interrupted: bool,
+}
+
+/// What one commit did.
+struct Committed {
+    items: u64,
+    new_events: u64,
+    rewritten_items: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -187,6 +196,32 @@ impl State {
         });
         state.rebuild_directory()?;
         Ok(state)
+    }
+
+    /// Before `source`'s first sync of this run: when its stored history was written in another
+    /// format than this build writes, its cursor is rewound so its next pass re-reads every item,
+    /// and each item's complete history then replaces the old one (the stored data stays
+    /// meanwhile: counters do not drop to zero and climb back). Items the re-read does not
+    /// return (deleted at the source, or outside `since` / the filters now) keep their history as
+    /// last read. Returns whether a re-read was started.
+    pub fn prepare_source(&self, source: &dyn Source) -> Result<bool, String> {
+        let Some(format) = source.history_format() else { return Ok(false) };
+        let name = source.name();
+        let mut store = lock(&self.store);
+        let stored = store.history_format(name).map_err(|e| e.to_string())?;
+        if stored == Some(format) {
+            return Ok(false);
+        }
+        let cursor = store.cursor(name).map_err(|e| e.to_string())?;
+        let rereads = cursor.is_some() || stored.is_some();
+        if rereads {
+            let was = stored.unwrap_or(crate::sources::UNRECORDED_HISTORY_FORMAT);
+            tracing::warn!(source = %name, stored_format = was, format,
+                "source {name}: stored history was written by format {was}, this build writes {format}: re-reading all items");
+        }
+        let rewound = cursor.as_deref().and_then(|c| source.rewind(c));
+        store.restart_history(name, format, rewound.as_deref()).map_err(|e| e.to_string())?;
+        Ok(rereads)
     }
 
     /// Config directory first, then every source's stored snapshot.
@@ -229,27 +264,59 @@ impl State {
         Ok(())
     }
 
-    /// Commits one step's batch and appends its new events to the in-memory frame.
-    async fn commit(self: &Arc<Self>, batch: crate::model::Batch) -> Result<(u64, u64), SourceError> {
+    /// Commits one step's batch and brings the in-memory frame along: new events are appended;
+    /// an item whose stored history the batch rewrote (events removed or changed) has its rows
+    /// replaced by its events as the store now holds them.
+    async fn commit(self: &Arc<Self>, batch: crate::model::Batch) -> Result<Committed, SourceError> {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
-            let outcome = lock(&state.store)
-                .commit_batch(&batch)
-                .map_err(|e| SourceError { kind: "store", message: e.to_string() })?;
+            let store_error = |e: crate::store::StoreError| SourceError { kind: "store", message: e.to_string() };
+            let (outcome, rewritten) = {
+                let mut store = lock(&state.store);
+                let outcome = store.commit_batch(&batch).map_err(store_error)?;
+                let mut rewritten: Vec<(String, Vec<crate::model::Event>)> =
+                    outcome.rewritten_items.iter().map(|k| (k.clone(), Vec::new())).collect();
+                if !rewritten.is_empty() {
+                    store
+                        .for_each_event_of(&outcome.rewritten_items, &mut |e| {
+                            if let Ok(i) = outcome.rewritten_items.binary_search(&e.item) {
+                                rewritten[i].1.push(e);
+                            }
+                        })
+                        .map_err(store_error)?;
+                }
+                (outcome, rewritten)
+            };
             {
                 let mut frame = lock(&state.frame);
                 for item in &batch.items {
                     frame.add_item(item);
                 }
+                for (key, events) in &rewritten {
+                    frame.replace_item_events(key, events);
+                }
+                let rewritten_item = |key: &str| outcome.rewritten_items.binary_search_by(|k| k.as_str().cmp(key)).is_ok();
                 for &i in &outcome.new_events {
-                    frame.add_event(&batch.events[i]);
+                    let event = &batch.events[i];
+                    if rewritten.is_empty() || !rewritten_item(&event.item) {
+                        frame.add_event(event);
+                    }
                 }
             }
             if batch.directory.is_some() {
                 state.rebuild_directory().map_err(|message| SourceError { kind: "store", message })?;
             }
             state.generation.fetch_add(1, Ordering::AcqRel);
-            Ok((batch.items.len() as u64, outcome.new_events.len() as u64))
+            if !outcome.rewritten_items.is_empty() {
+                tracing::info!(source = %batch.source, items = outcome.rewritten_items.len(),
+                    removed = outcome.events_removed, changed = outcome.events_changed,
+                    "the source rewrote stored histories (removed links, withdrawn approvals, deleted comments, a new history format): the store and the signals follow");
+            }
+            Ok(Committed {
+                items: batch.items.len() as u64,
+                new_events: outcome.new_events.len() as u64,
+                rewritten_items: outcome.rewritten_items.len() as u64,
+            })
         })
         .await
         .map_err(|e| SourceError { kind: "store", message: format!("commit task failed: {e}") })?
@@ -293,13 +360,14 @@ impl State {
                 }
             }
             let caught_up = step.caught_up;
-            let (items, new_events) = self.commit(step.batch).await?;
+            let committed = self.commit(step.batch).await?;
             summary.steps += 1;
-            summary.items += items;
-            summary.new_events += new_events;
-            self.exporter.health.record_ingest(&name, new_events);
+            summary.items += committed.items;
+            summary.new_events += committed.new_events;
+            summary.rewritten_items += committed.rewritten_items;
+            self.exporter.health.record_ingest(&name, committed.new_events);
             on_step(&summary);
-            if new_events > 0 {
+            if committed.new_events > 0 || committed.rewritten_items > 0 {
                 self.recompute.notify_one();
             }
             if caught_up {
@@ -438,6 +506,15 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
         let interval = opts.source_interval.unwrap_or(sc.interval);
         let mut source = make_source(sc);
         source.attach_health(state.exporter.health.clone());
+        let prepared = state.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let result = prepared.prepare_source(source.as_ref());
+            (source, result)
+        })
+        .await
+        .map_err(|e| format!("preparing a source failed: {e}"))?;
+        source = checked.0;
+        checked.1?;
         tasks.push(tokio::spawn(state.clone().run_source(source, interval, rx.clone())));
     }
     tasks.push(tokio::spawn(state.clone().run_recompute(opts.recompute_min_gap, opts.recompute_period, rx.clone())));

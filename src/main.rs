@@ -1,5 +1,6 @@
 //! The `siloscope` command line: serve, sync, check-config, teams, demo. Parses arguments, sets up
-//! logging and maps failures to exit codes (2 for usage and config errors, 1 for runtime errors).
+//! logging and maps failures to exit codes (2 for usage and config errors, a source's configuration
+//! the API refuses included; 1 for runtime errors).
 //! Everything else lives in the library; no signal logic here.
 
 use std::io::IsTerminal;
@@ -340,6 +341,7 @@ fn sync(path: &Path, once: bool) -> Result<(), Failure> {
         for sc in state.config.sources.clone() {
             let mut source = daemon::make_source(&sc);
             source.attach_health(state.exporter.health.clone());
+            state.prepare_source(source.as_ref()).map_err(runtime)?;
             let bar = progress_bar(terminal, &sc);
             let name = sc.name.clone();
             let mut on_step = |s: &daemon::SyncSummary| {
@@ -373,11 +375,17 @@ fn sync(path: &Path, once: bool) -> Result<(), Failure> {
                 ),
                 Err(e) => {
                     eprintln!("{}: sync failed: {e}", sc.name);
-                    failed.push(sc.name.clone());
+                    failed.push((sc.name.clone(), e.is_config()));
                 }
             }
         }
-        if failed.is_empty() { Ok(()) } else { Err(runtime(format!("sources failed: {}", failed.join(", ")))) }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
+        // A configuration the API shows cannot work is a config error (2), like one in the file.
+        let code = if failed.iter().any(|(_, config)| *config) { 2 } else { 1 };
+        Err(Failure { code, message: format!("sources failed: {}", names.join(", ")) })
     })
 }
 

@@ -343,6 +343,19 @@ impl HistoryStart {
     }
 }
 
+/// One item whose whole history, as the source tells it now, a batch holds: every event the
+/// source's read of that item produced is in `batch.events[events]`. The store then replaces what
+/// it holds of that read (events the read no longer reports go, changed ones are updated). Only a
+/// read that reached the end of every list of the item (timeline, changelog, comments, notes) is
+/// one; an incremental source (the simulator) marks nothing complete.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompleteHistory {
+    pub item: ItemKey,
+    /// The events of this read, contiguous in `batch.events`. Most are the item's own; a read may
+    /// also report events of another item (a revert pull request marks the item it reverts).
+    pub events: std::ops::Range<usize>,
+}
+
 /// What one sync of one source produced: items and events changed since `cursor_before`, and the
 /// cursor to resume from. The store commits a batch and its cursor in one transaction.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -355,6 +368,18 @@ pub struct Batch {
     /// Where the source's history begins, on the first batch of a sync from no cursor (the daemon
     /// sets it); the store keeps the earliest it was given.
     pub history_start: Option<HistoryStart>,
+    /// Items whose whole history this batch holds (see [`CompleteHistory`]); events outside these
+    /// ranges are incremental: stored once, never replaced.
+    pub complete: Vec<CompleteHistory>,
+}
+
+impl Batch {
+    /// Adds `events`, the whole history of `item` as one read of the source tells it now.
+    pub fn push_complete(&mut self, item: &str, events: Vec<Event>) {
+        let start = self.events.len();
+        self.events.extend(events);
+        self.complete.push(CompleteHistory { item: item.to_string(), events: start..self.events.len() });
+    }
 }
 
 #[cfg(test)]

@@ -127,6 +127,9 @@ pub struct Frame {
     item_start: Vec<u32>,
     prepared: bool,
     next_seq: u32,
+    /// Items whose events were replaced since the last `prepare`: their rows with a `seq` below
+    /// the value are gone (dropped in one pass by `prepare`, however many items were replaced).
+    replaced: HashMap<u32, u32>,
 }
 
 impl Frame {
@@ -204,7 +207,21 @@ impl Frame {
         (start, xs.len() as u32)
     }
 
-    /// Appends an event. The store guarantees each event id is added once.
+    /// Replaces item `key`'s events by `events` (its whole stored history, in insertion order), as
+    /// when a source rewrote it: a removed link, a withdrawn approval, a deleted comment. Costs the
+    /// new rows now and one pass over the frame in the next `prepare`, for any number of items.
+    pub fn replace_item_events(&mut self, key: &str, events: &[Event]) {
+        let item = self.item_index(key);
+        self.replaced.insert(item, self.next_seq);
+        for e in events {
+            debug_assert_eq!(e.item, key, "an item's replacement holds only its own events");
+            self.add_event(e);
+        }
+        self.prepared = false;
+    }
+
+    /// Appends an event. The store guarantees each event id is added once (an item whose stored
+    /// events were rewritten is replaced whole with [`Frame::replace_item_events`]).
     pub fn add_event(&mut self, e: &Event) {
         let item = self.item_index(&e.item);
         let actor = self.opt(e.actor.as_deref());
@@ -286,6 +303,15 @@ impl Frame {
         if self.prepared {
             return;
         }
+        if !self.replaced.is_empty() {
+            // Per item, the first row of its replacement; 0 keeps every row of an item not replaced.
+            let mut keep_from = vec![0u32; self.items.len()];
+            for (&item, &seq) in &self.replaced {
+                keep_from[item as usize] = seq;
+            }
+            self.events.retain(|e| e.seq >= keep_from[e.item as usize]);
+            self.replaced.clear();
+        }
         let sorted = self.events.windows(2).all(|w| (w[0].item, w[0].at, w[0].seq) <= (w[1].item, w[1].at, w[1].seq));
         if !sorted {
             self.events.sort_unstable_by_key(|e| (e.item, e.at, e.seq));
@@ -334,6 +360,33 @@ mod tests {
     #[test]
     fn event_row_stays_32_bytes() {
         assert_eq!(std::mem::size_of::<EventRow>(), 32);
+    }
+
+    #[test]
+    fn replacing_an_item_drops_its_old_rows_and_keeps_the_others() {
+        let ev = |id: &str, item: &str, at, kind| Event { id: id.into(), item: item.into(), at, actor: None, kind };
+        let link = EventKind::Linked { relation: LinkRelation::Supersedes, target: "d".into() };
+        let mut f = Frame::new();
+        f.add_event(&ev("1", "a", 1, EventKind::Opened));
+        f.add_event(&ev("2", "b", 2, EventKind::Opened));
+        f.add_event(&ev("3", "a", 3, link));
+        f.prepare();
+        assert_eq!(f.events.len(), 3);
+        // `a` rewritten twice before the next prepare (the link removed, then a comment), and a new
+        // event of `b` meanwhile.
+        f.replace_item_events("a", &[ev("1", "a", 1, EventKind::Opened)]);
+        f.add_event(&ev("4", "b", 4, EventKind::Reopened));
+        let comment = EventKind::Commented { mentions: vec![] };
+        f.replace_item_events("a", &[ev("1", "a", 1, EventKind::Opened), ev("5", "a", 5, comment)]);
+        f.prepare();
+        let (a, b) = (f.find_item("a").unwrap(), f.find_item("b").unwrap());
+        let kinds = |i| f.item_events(i).iter().map(|e| (e.at, e.kind)).collect::<Vec<_>>();
+        assert_eq!(kinds(a), vec![(1, Ev::Opened), (5, Ev::Commented)]);
+        assert_eq!(kinds(b), vec![(2, Ev::Opened), (4, Ev::Reopened)]);
+        assert_eq!(f.events.len(), 4);
+        // Nothing pending: preparing again changes nothing.
+        f.prepare();
+        assert_eq!(f.events.len(), 4);
     }
 
     #[test]

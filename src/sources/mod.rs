@@ -54,7 +54,25 @@ pub trait Source: Send {
     /// Hands the source the health metrics its API client records requests, rate-limit
     /// headroom and errors into (the daemon calls this once, before the first step).
     fn attach_health(&mut self, _health: std::sync::Arc<crate::exporter::Health>) {}
+    /// The version of the history format this build's source writes: which events a read of an
+    /// item yields, under which ids, at which times. A source that reads items' whole histories
+    /// (batches with `complete` items) bumps it whenever a parser change makes stored histories
+    /// read differently; the daemon then re-reads every item, and each item's complete history
+    /// replaces what an older build stored. None: not versioned (incremental sources).
+    fn history_format(&self) -> Option<u32> {
+        None
+    }
+    /// The cursor a re-read of every item starts from, given the stored one: a pass from the
+    /// beginning that keeps what identifies items (a renamed repository's key scope). None: no
+    /// cursor at all (the source's first sync).
+    fn rewind(&self, _stored: &str) -> Option<String> {
+        None
+    }
 }
+
+/// The history format written before formats were recorded in the store: a source with a cursor
+/// and no recorded format was synced by such a build.
+pub const UNRECORDED_HISTORY_FORMAT: u32 = 1;
 
 /// Error kinds a source reports (`siloscope_source_errors_total{kind}`), pre-created at 0.
 /// `inconsistent`: a payload kept but contradicting itself (an event dated before its item was

@@ -70,6 +70,25 @@ CREATE TABLE source_history (
 );
 ",
     },
+    Migration {
+        version: 3,
+        description: "histories that converge: events by item and by origin, history formats",
+        // `events.origin` is the item whose read reported the event when that is not the event's
+        // own item (a revert pull request marking what it reverts); NULL means its own item. A
+        // complete read of an item replaces the events it owns (`item = K AND origin IS NULL`, or
+        // `origin = K`), found through these indexes. `source_formats` records the history format
+        // each source's stored events were written in; a store without a row for a source that
+        // has a cursor was written before formats were recorded (format 1).
+        sql: "
+ALTER TABLE events ADD COLUMN origin TEXT;
+CREATE INDEX events_by_item ON events (item);
+CREATE INDEX events_by_origin ON events (origin) WHERE origin IS NOT NULL;
+CREATE TABLE source_formats (
+    source         TEXT PRIMARY KEY,
+    history_format BIGINT NOT NULL
+);
+",
+    },
 ];
 
 /// The schema version this build writes; a store at a higher version is refused.

@@ -1,6 +1,7 @@
 //! The store: the source of truth on disk (items, events unique by source id, per-source directory
-//! snapshots and cursors). A batch and its cursor commit in one transaction, so a crash loses
-//! nothing and counts nothing twice. It stores and streams; it never computes signals.
+//! snapshots, cursors and history formats). A batch, the histories it replaces and its cursor
+//! commit in one transaction, so a crash loses nothing and counts nothing twice. It stores and
+//! streams; it never computes signals.
 
 mod migrations;
 pub mod sqlite;
@@ -15,13 +16,30 @@ use crate::model::{Batch, DirectorySnapshot, Event, HistoryStart, Item, ItemKind
 /// same answers for the same batches, so the daemon and the engine never know which one runs.
 pub trait Store: Send {
     /// One transaction: upsert items by key (later updated_at wins; never go back to an older row),
-    /// insert events ignoring ids already stored, replace this source's directory snapshot if Some,
-    /// set the cursor, and record the source's history start if given (keeping the earliest ever
-    /// given). A batch whose `cursor` is None leaves the stored cursor as it is.
-    /// Either all of it is stored or none of it.
+    /// store events, replace this source's directory snapshot if Some, set the cursor, and record
+    /// the source's history start if given (keeping the earliest ever given). A batch whose
+    /// `cursor` is None leaves the stored cursor as it is. Either all of it is stored or none of it.
+    ///
+    /// Events outside `batch.complete` are incremental: inserted, an id already stored is left as
+    /// it is. For each complete history of item K (`batch.complete`), the store converges on what
+    /// that read says: an event of the read whose id is stored with other content (time, actor,
+    /// kind, data, item) is updated and owned by K from then on; a stored event K's reads own
+    /// (its own events, and those an earlier read of K reported on other items) that this read
+    /// does not report, and no other read in the batch reports, is deleted. Other items'
+    /// events are untouched. Committing the same batch twice changes nothing the second time.
     fn commit_batch(&mut self, batch: &Batch) -> Result<CommitOutcome, StoreError>;
     /// Where `source` resumes from; None if it never committed a cursor.
     fn cursor(&self, source: &str) -> Result<Option<String>, StoreError>;
+    /// The history format `source`'s stored events were written in, as last recorded by
+    /// [`Store::restart_history`]; None when never recorded (a source never synced, or synced
+    /// before formats were recorded).
+    fn history_format(&self, source: &str) -> Result<Option<u32>, StoreError>;
+    /// One transaction: records that `source` writes history format `format` from now on, and sets
+    /// its cursor to `cursor` (None deletes it, so its next pass reads everything). Stored events
+    /// stay: the re-read replaces each item's history as it reads it.
+    fn restart_history(&mut self, source: &str, format: u32, cursor: Option<&str>) -> Result<(), StoreError>;
+    /// The stored events of `items`, each item's in insertion order (for replacing them in a frame).
+    fn for_each_event_of(&self, items: &[String], f: &mut dyn FnMut(Event)) -> Result<(), StoreError>;
     /// All items, ordered by key.
     fn for_each_item(&self, f: &mut dyn FnMut(Item)) -> Result<(), StoreError>;
     /// All events in insertion order, streamed (a store can hold 10M events: never collect them
@@ -46,6 +64,14 @@ pub struct CommitOutcome {
     pub items_upserted: usize,
     /// Indices into `batch.events` that were new (not already stored, not repeated earlier in the batch).
     pub new_events: Vec<usize>,
+    /// Items that had stored events removed or changed by a complete history, sorted, once each:
+    /// a frame holding their events must replace them with the store's (`for_each_event_of`).
+    /// Their new events are among `new_events` too.
+    pub rewritten_items: Vec<String>,
+    /// Stored events deleted because a complete history no longer reports them.
+    pub events_removed: usize,
+    /// Stored events updated because a complete history reports them with other content.
+    pub events_changed: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! batch, prepared statements cached across batches. Owns opening, migrating and diagnosing the
 //! file; it must not interpret events beyond (de)serialising them.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -35,9 +36,34 @@ WHERE excluded.updated_at > items.updated_at
         OR excluded.issue_type IS DISTINCT FROM items.issue_type))";
 
 const INSERT_EVENT: &str = "
-INSERT INTO events (id, seq, source, item, at, actor, kind, data)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+INSERT INTO events (id, seq, source, item, at, actor, kind, data, origin)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 ON CONFLICT (id) DO NOTHING";
+
+/// The stored events a complete read of item ?1 owns: its own (origin NULL) and those an earlier
+/// read of it reported on other items.
+const OWNED_EVENTS: &str = "
+SELECT id, item, at, actor, kind, data, origin, seq FROM events WHERE item = ?1 AND origin IS NULL
+UNION ALL
+SELECT id, item, at, actor, kind, data, origin, seq FROM events WHERE origin = ?1";
+
+const STORED_EVENT: &str = "SELECT id, item, at, actor, kind, data, origin, seq FROM events WHERE id = ?1";
+
+/// An item's events take the order its complete read reports them in.
+const RESEQUENCE_EVENT: &str = "UPDATE events SET seq = ?2 WHERE id = ?1";
+
+/// A stored event takes the content a complete read reports (its insertion order stays).
+const UPDATE_EVENT: &str = "
+UPDATE events SET source = ?2, item = ?3, at = ?4, actor = ?5, kind = ?6, data = ?7, origin = ?8
+WHERE id = ?1";
+
+const DELETE_EVENT: &str = "DELETE FROM events WHERE id = ?1";
+
+const EVENTS_OF_ITEM: &str = "SELECT id, item, at, actor, data FROM events WHERE item = ?1 ORDER BY seq";
+
+const UPSERT_FORMAT: &str = "
+INSERT INTO source_formats (source, history_format) VALUES (?1, ?2)
+ON CONFLICT (source) DO UPDATE SET history_format = excluded.history_format";
 
 const UPSERT_DIRECTORY: &str = "
 INSERT INTO directory_snapshots (source, data) VALUES (?1, ?2)
@@ -55,6 +81,43 @@ ON CONFLICT (source) DO UPDATE SET history_from = CASE
     WHEN source_history.history_from IS NULL OR excluded.history_from IS NULL THEN NULL
     WHEN excluded.history_from < source_history.history_from THEN excluded.history_from
     ELSE source_history.history_from END";
+
+/// An event row as stored, for comparing with what a complete read reports.
+struct StoredEvent {
+    id: String,
+    item: String,
+    at: i64,
+    actor: Option<String>,
+    kind: String,
+    data: String,
+    origin: Option<String>,
+    seq: i64,
+}
+
+impl StoredEvent {
+    fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+        Ok(StoredEvent {
+            id: row.get(0)?,
+            item: row.get(1)?,
+            at: row.get(2)?,
+            actor: row.get(3)?,
+            kind: row.get(4)?,
+            data: row.get(5)?,
+            origin: row.get(6)?,
+            seq: row.get(7)?,
+        })
+    }
+
+    /// Whether the row says what `event` says. Data is compared decoded, so a row an older build
+    /// serialised differently (field order, defaults) is not rewritten for nothing.
+    fn same_content(&self, event: &Event) -> bool {
+        self.item == event.item
+            && self.at == event.at
+            && self.actor == event.actor
+            && self.kind == event.kind.name()
+            && serde_json::from_str::<EventKind>(&self.data).is_ok_and(|k| k == event.kind)
+    }
+}
 
 /// A [`Store`] in one SQLite file (or in memory, for tests and demos).
 pub struct SqliteStore {
@@ -172,26 +235,7 @@ impl SqliteStore {
                 crate::testhooks::row_written();
             }
             if !batch.events.is_empty() {
-                let mut next_seq: i64 =
-                    tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", [], |row| row.get(0))?;
-                let mut insert_event = tx.prepare_cached(INSERT_EVENT)?;
-                for (index, (event, data)) in batch.events.iter().zip(&event_data).enumerate() {
-                    let inserted = insert_event.execute(params![
-                        event.id,
-                        next_seq,
-                        batch.source,
-                        event.item,
-                        event.at,
-                        event.actor,
-                        event.kind.name(),
-                        data,
-                    ])?;
-                    if inserted == 1 {
-                        outcome.new_events.push(index);
-                        next_seq += 1;
-                    }
-                    crate::testhooks::row_written();
-                }
+                converge_events(tx, batch, &event_data, &mut outcome)?;
             }
             if let Some(json) = &directory_json {
                 tx.prepare_cached(UPSERT_DIRECTORY)?.execute(params![batch.source, json])?;
@@ -216,6 +260,182 @@ impl SqliteStore {
         tx.commit().map_err(|err| backend(&self.label, action(), err))?;
         Ok(outcome)
     }
+}
+
+/// Stores a batch's events: incremental ones inserted (an id already stored is left as it is),
+/// and each complete history converged on (see [`Store::commit_batch`]). Events are written in
+/// batch order, so insertion order (`seq`) stays the order the source reported.
+fn converge_events(
+    tx: &rusqlite::Transaction<'_>,
+    batch: &Batch,
+    event_data: &[String],
+    outcome: &mut CommitOutcome,
+) -> rusqlite::Result<()> {
+    let mut next_seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", [], |row| row.get(0))?;
+    let mut insert_event = tx.prepare_cached(INSERT_EVENT)?;
+    // The common path: no complete history, every event incremental.
+    if batch.complete.is_empty() {
+        for (index, (event, data)) in batch.events.iter().zip(event_data).enumerate() {
+            let none: Option<&str> = None;
+            let inserted = insert_event.execute(params![
+                event.id,
+                next_seq,
+                batch.source,
+                event.item,
+                event.at,
+                event.actor,
+                event.kind.name(),
+                data,
+                none,
+            ])?;
+            if inserted == 1 {
+                outcome.new_events.push(index);
+                next_seq += 1;
+            }
+            crate::testhooks::row_written();
+        }
+        return Ok(());
+    }
+
+    // Which complete read reports each event (a later range wins where two overlap).
+    let mut claim: Vec<Option<usize>> = vec![None; batch.events.len()];
+    for (h, history) in batch.complete.iter().enumerate() {
+        let end = history.events.end.min(batch.events.len());
+        for slot in &mut claim[history.events.start.min(end)..end] {
+            *slot = Some(h);
+        }
+    }
+    // What each complete read's item owns now, by id.
+    let mut owned: Vec<HashMap<String, StoredEvent>> = Vec::with_capacity(batch.complete.len());
+    {
+        let mut select = tx.prepare_cached(OWNED_EVENTS)?;
+        for history in &batch.complete {
+            let rows = select.query_map([&history.item], StoredEvent::from_row)?;
+            let mut map = HashMap::new();
+            for row in rows {
+                let row = row?;
+                map.insert(row.id.clone(), row);
+            }
+            owned.push(map);
+        }
+    }
+    let mut stored_by_id = tx.prepare_cached(STORED_EVENT)?;
+    let mut update = tx.prepare_cached(UPDATE_EVENT)?;
+    let mut rewritten: BTreeSet<String> = BTreeSet::new();
+    let mut claimed: HashSet<&str> = HashSet::new();
+    // Per complete read, the insertion order (`seq`) of its item's events, in the order it reports them.
+    let mut order: Vec<Vec<(i64, &str)>> = vec![Vec::new(); batch.complete.len()];
+    for (index, (event, data)) in batch.events.iter().zip(event_data).enumerate() {
+        let Some(h) = claim[index] else {
+            let none: Option<&str> = None;
+            let inserted = insert_event.execute(params![
+                event.id,
+                next_seq,
+                batch.source,
+                event.item,
+                event.at,
+                event.actor,
+                event.kind.name(),
+                data,
+                none,
+            ])?;
+            if inserted == 1 {
+                outcome.new_events.push(index);
+                next_seq += 1;
+            }
+            crate::testhooks::row_written();
+            continue;
+        };
+        if !claimed.insert(event.id.as_str()) {
+            continue; // reported twice in this batch: the first report stands
+        }
+        let reader = batch.complete[h].item.as_str();
+        let origin = (event.item != reader).then_some(reader);
+        let stored = match owned[h].remove(&event.id) {
+            Some(row) => Some(row),
+            None => {
+                let inserted = insert_event.execute(params![
+                    event.id,
+                    next_seq,
+                    batch.source,
+                    event.item,
+                    event.at,
+                    event.actor,
+                    event.kind.name(),
+                    data,
+                    origin,
+                ])?;
+                crate::testhooks::row_written();
+                if inserted == 1 {
+                    outcome.new_events.push(index);
+                    if event.item == reader {
+                        order[h].push((next_seq, event.id.as_str()));
+                    }
+                    next_seq += 1;
+                    None
+                } else {
+                    // Stored, but owned by another item's read (or under another item).
+                    Some(stored_by_id.query_row([&event.id], StoredEvent::from_row)?)
+                }
+            }
+        };
+        let Some(stored) = stored else { continue };
+        if event.item == reader {
+            order[h].push((stored.seq, event.id.as_str()));
+        }
+        let same = stored.same_content(event);
+        if same && stored.origin.as_deref() == origin {
+            continue;
+        }
+        update.execute(params![
+            event.id,
+            batch.source,
+            event.item,
+            event.at,
+            event.actor,
+            event.kind.name(),
+            data,
+            origin
+        ])?;
+        crate::testhooks::row_written();
+        if !same {
+            outcome.events_changed += 1;
+            rewritten.insert(event.item.clone());
+            rewritten.insert(stored.item);
+        }
+    }
+    // Equal times keep the order a read reports (the engine breaks ties by insertion order): where
+    // an item's stored order is not its read's (an older build wrote it, an event was reported
+    // before ones stored earlier), its events are stored again in the read's order, as a fresh
+    // sync would store them.
+    let mut resequence = tx.prepare_cached(RESEQUENCE_EVENT)?;
+    for (h, seqs) in order.iter().enumerate() {
+        if seqs.windows(2).all(|w| w[0].0 < w[1].0) {
+            continue;
+        }
+        for (_, id) in seqs {
+            resequence.execute(params![id, next_seq])?;
+            crate::testhooks::row_written();
+            next_seq += 1;
+        }
+        rewritten.insert(batch.complete[h].item.clone());
+    }
+    // What a complete read owned and no longer reports, unless another read of this batch does.
+    let mut delete = tx.prepare_cached(DELETE_EVENT)?;
+    let in_batch: HashSet<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
+    for map in owned {
+        for (id, row) in map {
+            if in_batch.contains(id.as_str()) {
+                continue;
+            }
+            delete.execute([&id])?;
+            crate::testhooks::row_written();
+            outcome.events_removed += 1;
+            rewritten.insert(row.item);
+        }
+    }
+    outcome.rewritten_items = rewritten.into_iter().collect();
+    Ok(())
 }
 
 const READ_ONLY_FIX: &str = "make the file and its directory writable by the user running \
@@ -326,6 +546,52 @@ impl Store for SqliteStore {
             .prepare_cached("SELECT cursor FROM cursors WHERE source = ?1")
             .and_then(|mut stmt| stmt.query_row([source], |row| row.get(0)).optional())
             .map_err(|err| self.backend_error(format!("reading the cursor of source {source}"), err))
+    }
+
+    fn history_format(&self, source: &str) -> Result<Option<u32>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT history_format FROM source_formats WHERE source = ?1")
+            .and_then(|mut stmt| stmt.query_row([source], |row| row.get::<_, i64>(0)).optional())
+            .map(|v| v.map(|v| u32::try_from(v).unwrap_or(u32::MAX)))
+            .map_err(|err| self.backend_error(format!("reading the history format of source {source}"), err))
+    }
+
+    fn restart_history(&mut self, source: &str, format: u32, cursor: Option<&str>) -> Result<(), StoreError> {
+        let action = || format!("recording the history format of source {source}");
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|err| backend(&self.label, action(), err))?;
+        let run = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<()> {
+            tx.prepare_cached(UPSERT_FORMAT)?.execute(params![source, i64::from(format)])?;
+            match cursor {
+                Some(c) => tx.prepare_cached(UPSERT_CURSOR)?.execute(params![source, c])?,
+                None => tx.prepare_cached("DELETE FROM cursors WHERE source = ?1")?.execute([source])?,
+            };
+            Ok(())
+        };
+        run(&tx).map_err(|err| backend(&self.label, action(), err))?;
+        tx.commit().map_err(|err| backend(&self.label, action(), err))
+    }
+
+    fn for_each_event_of(&self, items: &[String], f: &mut dyn FnMut(Event)) -> Result<(), StoreError> {
+        let mut read = || -> rusqlite::Result<()> {
+            let mut stmt = self.conn.prepare_cached(EVENTS_OF_ITEM)?;
+            for item in items {
+                let mut rows = stmt.query([item])?;
+                while let Some(row) = rows.next()? {
+                    let id: String = row.get(0)?;
+                    let data = row.get_ref(4)?.as_str()?;
+                    match serde_json::from_str::<EventKind>(data) {
+                        Ok(kind) => f(Event { id, item: row.get(1)?, at: row.get(2)?, actor: row.get(3)?, kind }),
+                        Err(err) => tracing::warn!(store = %self.label, event_id = %id, error = %err,
+                            "skipping stored event whose data this build cannot read"),
+                    }
+                }
+            }
+            Ok(())
+        };
+        read().map_err(|err| self.backend_error("reading the events of rewritten items", err))
     }
 
     fn for_each_item(&self, f: &mut dyn FnMut(Item)) -> Result<(), StoreError> {
@@ -472,7 +738,9 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{LinkRelation, Reviewer, SnapshotMembership, SnapshotPerson, SnapshotTeam, StatusCategory};
+    use crate::model::{
+        LinkRelation, ReviewState, Reviewer, SnapshotMembership, SnapshotPerson, SnapshotTeam, StatusCategory,
+    };
 
     const SOURCE: &str = "github-acme";
 
@@ -547,6 +815,7 @@ mod tests {
             directory: Some(directory("payments")),
             cursor: Some("2024-01-01T00:00:00Z".into()),
             history_start: Some(HistoryStart::From(100)),
+            complete: Vec::new(),
         }
     }
 
@@ -574,7 +843,10 @@ mod tests {
         let mut store = SqliteStore::open_in_memory().unwrap();
         let batch = sample_batch();
         let outcome = store.commit_batch(&batch).unwrap();
-        assert_eq!(outcome, CommitOutcome { items_upserted: 2, new_events: vec![0, 1, 2, 3, 4, 5] });
+        assert_eq!(
+            outcome,
+            CommitOutcome { items_upserted: 2, new_events: vec![0, 1, 2, 3, 4, 5], ..CommitOutcome::default() }
+        );
         assert_eq!(items(&store), batch.items); // already in key order
         assert_eq!(events(&store), batch.events);
         assert_eq!(store.directory_snapshots().unwrap(), vec![(SOURCE.to_string(), directory("payments"))]);
@@ -653,6 +925,8 @@ mod tests {
             directory: Some(directory("platform")),
             cursor: Some("c2".into()),
             history_start: Some(HistoryStart::Complete),
+            // A complete read of item 1 reporting only "new": its six stored events would go.
+            complete: vec![crate::model::CompleteHistory { item: "github:acme/api#1".into(), events: 0..1 }],
         };
         let err = store.commit_batch(&doomed).unwrap_err();
         assert!(err.to_string().contains("committing a batch of source github-acme failed"), "{err}");
@@ -667,8 +941,9 @@ mod tests {
         store.conn.execute_batch("DROP TRIGGER refuse_cursor").unwrap();
         let outcome = store.commit_batch(&doomed).unwrap();
         assert_eq!(outcome.new_events, vec![0]);
+        assert_eq!(outcome.events_removed, 6);
         assert_eq!(store.cursor(SOURCE).unwrap().as_deref(), Some("c2"));
-        assert_eq!(store.event_count().unwrap(), 7);
+        assert_eq!(store.event_count().unwrap(), 1);
     }
 
     #[test]
@@ -859,7 +1134,7 @@ mod tests {
         assert_eq!(store.cursor(SOURCE).unwrap().as_deref(), Some("old"));
         assert_eq!(store.history_starts().unwrap(), vec![], "unknown for a source synced before version 2");
         let version: i64 = store.conn.query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, latest_version());
     }
 
     #[test]
@@ -926,6 +1201,192 @@ mod tests {
         assert_eq!(store.event_count().unwrap(), 8);
     }
 
+    fn on(item: &str, id: &str, at: i64, kind: EventKind) -> Event {
+        Event { id: id.into(), item: item.into(), at, actor: Some("github:alice".into()), kind }
+    }
+
+    /// A batch holding the whole history of each (item, events).
+    fn complete(histories: Vec<(&str, Vec<Event>)>) -> Batch {
+        let mut batch = Batch { source: SOURCE.into(), ..Batch::default() };
+        for (item, events) in histories {
+            batch.push_complete(item, events);
+        }
+        batch
+    }
+
+    fn ids_of(store: &dyn Store, item: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        store.for_each_event_of(&[item.to_string()], &mut |e| out.push(e.id)).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_complete_history_replaces_what_the_item_had_and_touches_nothing_else() {
+        let (a, b) = ("github:acme/api#1", "github:acme/api#2");
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        let link = EventKind::Linked { relation: LinkRelation::Supersedes, target: b.into() };
+        let first = complete(vec![
+            (
+                a,
+                vec![
+                    on(a, "a/opened", 10, EventKind::Opened),
+                    on(a, "a/link", 20, link.clone()),
+                    on(a, "a/review", 30, EventKind::Reviewed { state: ReviewState::Approved }),
+                ],
+            ),
+            (b, vec![on(b, "b/opened", 10, EventKind::Opened), on(b, "b/comment", 40, EventKind::Opened)]),
+        ]);
+        assert_eq!(store.commit_batch(&first).unwrap().new_events, vec![0, 1, 2, 3, 4]);
+        // An incremental event of `a` (a simulator-like source) is not part of any read of it.
+        let incremental = Batch {
+            source: SOURCE.into(),
+            events: vec![on(a, "a/incremental", 35, EventKind::Opened)],
+            ..Batch::default()
+        };
+        store.commit_batch(&incremental).unwrap();
+
+        // `a` read again: the link was removed, the approval withdrawn, a comment added.
+        let reread = complete(vec![(
+            a,
+            vec![
+                on(a, "a/opened", 10, EventKind::Opened),
+                on(a, "a/review", 30, EventKind::Reviewed { state: ReviewState::Commented }),
+                on(a, "a/comment", 50, EventKind::Commented { mentions: vec![] }),
+            ],
+        )]);
+        let outcome = store.commit_batch(&reread).unwrap();
+        assert_eq!(outcome.new_events, vec![2]);
+        assert_eq!(outcome.rewritten_items, vec![a.to_string()]);
+        assert_eq!((outcome.events_removed, outcome.events_changed), (2, 1));
+        assert_eq!(ids_of(&store, a), ["a/opened", "a/review", "a/comment"]);
+        let review = events(&store).into_iter().find(|e| e.id == "a/review").unwrap();
+        assert_eq!(review.kind, EventKind::Reviewed { state: ReviewState::Commented });
+        assert_eq!(ids_of(&store, b), ["b/opened", "b/comment"], "another item is untouched");
+        // Idempotent: the same read again changes nothing.
+        assert_eq!(store.commit_batch(&reread).unwrap(), CommitOutcome::default());
+        assert_eq!(store.commit_batch(&first.clone()).unwrap().rewritten_items, vec![a.to_string()]);
+        assert_eq!(store.commit_batch(&first).unwrap(), CommitOutcome::default());
+        assert_eq!(store.event_count().unwrap(), 5);
+    }
+
+    #[test]
+    fn an_items_events_take_the_order_its_complete_read_reports() {
+        // Events at the same second keep the order the source reports them in (the engine breaks
+        // ties by insertion order), as a fresh sync would store them.
+        let a = "github:acme/api#1";
+        let (assigned, labeled) = (
+            on(a, "a/assigned", 5, EventKind::Assigned { assignee: "github:bob".into() }),
+            on(a, "a/labeled", 5, EventKind::Labeled { label: "bug".into() }),
+        );
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        store.commit_batch(&complete(vec![(a, vec![labeled.clone(), assigned.clone()])])).unwrap();
+        let outcome = store.commit_batch(&complete(vec![(a, vec![assigned.clone(), labeled.clone()])])).unwrap();
+        assert_eq!((outcome.rewritten_items, outcome.events_changed), (vec![a.to_string()], 0));
+        assert_eq!(ids_of(&store, a), ["a/assigned", "a/labeled"]);
+        assert_eq!(
+            store.commit_batch(&complete(vec![(a, vec![assigned, labeled])])).unwrap(),
+            CommitOutcome::default()
+        );
+    }
+
+    #[test]
+    fn an_event_one_read_reports_on_another_item_belongs_to_that_read() {
+        // The revert pull request `y` marks `x` reverted; `x`'s own read does not report it.
+        let (x, y) = ("github:acme/api#1", "github:acme/api#2");
+        let reverted = |at| on(x, "y#reverts", at, EventKind::Reverted { by: Some(y.into()) });
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        store
+            .commit_batch(&complete(vec![
+                (x, vec![on(x, "x/opened", 1, EventKind::Opened)]),
+                (y, vec![on(y, "y/opened", 2, EventKind::Opened), reverted(9)]),
+            ]))
+            .unwrap();
+        // `x` read again without it: it stays (y's read reported it).
+        let outcome = store.commit_batch(&complete(vec![(x, vec![on(x, "x/opened", 1, EventKind::Opened)])])).unwrap();
+        assert_eq!(outcome, CommitOutcome::default());
+        assert_eq!(ids_of(&store, x), ["x/opened", "y#reverts"]);
+        // `x`'s timeline reports it too (a cross-reference): nothing changes, nothing is counted.
+        let both = complete(vec![(x, vec![on(x, "x/opened", 1, EventKind::Opened), reverted(9)])]);
+        assert_eq!(store.commit_batch(&both).unwrap(), CommitOutcome::default());
+        // `y` read again, no longer reverting: `x` loses it... unless `x`'s read, last to report
+        // it, still does: it now owns it.
+        let outcome = store.commit_batch(&complete(vec![(y, vec![on(y, "y/opened", 2, EventKind::Opened)])])).unwrap();
+        assert_eq!(outcome, CommitOutcome::default());
+        assert_eq!(ids_of(&store, x), ["x/opened", "y#reverts"]);
+        let outcome = store.commit_batch(&complete(vec![(x, vec![on(x, "x/opened", 1, EventKind::Opened)])])).unwrap();
+        assert_eq!((outcome.rewritten_items, outcome.events_removed), (vec![x.to_string()], 1));
+        assert_eq!(ids_of(&store, x), ["x/opened"]);
+        // Reported by y again, then y dropping it in a batch that also reads x with it: kept.
+        store.commit_batch(&complete(vec![(y, vec![on(y, "y/opened", 2, EventKind::Opened), reverted(9)])])).unwrap();
+        let outcome = store
+            .commit_batch(&complete(vec![
+                (y, vec![on(y, "y/opened", 2, EventKind::Opened)]),
+                (x, vec![on(x, "x/opened", 1, EventKind::Opened), reverted(9)]),
+            ]))
+            .unwrap();
+        assert_eq!(outcome, CommitOutcome::default());
+        assert_eq!(ids_of(&store, x), ["x/opened", "y#reverts"]);
+    }
+
+    #[test]
+    fn an_item_that_takes_over_stored_ids_moves_them() {
+        // A transferred issue keeps its node ids under a new key.
+        let (old, new) = ("github:acme/api#1", "github:acme/web#9");
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        store.commit_batch(&complete(vec![(old, vec![on(old, "n/opened", 1, EventKind::Opened)])])).unwrap();
+        let outcome =
+            store.commit_batch(&complete(vec![(new, vec![on(new, "n/opened", 1, EventKind::Opened)])])).unwrap();
+        assert_eq!(outcome.rewritten_items, vec![old.to_string(), new.to_string()]);
+        assert_eq!(outcome.events_changed, 1);
+        assert!(ids_of(&store, old).is_empty());
+        assert_eq!(ids_of(&store, new), ["n/opened"]);
+        assert_eq!(store.event_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn history_formats_are_recorded_with_the_cursor_they_restart_from() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        assert_eq!(store.history_format(SOURCE).unwrap(), None);
+        store.commit_batch(&sample_batch()).unwrap();
+        store.restart_history(SOURCE, 2, None).unwrap();
+        assert_eq!(store.history_format(SOURCE).unwrap(), Some(2));
+        assert_eq!(store.cursor(SOURCE).unwrap(), None);
+        assert_eq!(store.event_count().unwrap(), 6, "the data stays for the re-read to replace");
+        store.restart_history(SOURCE, 3, Some("rewound")).unwrap();
+        assert_eq!(
+            (store.history_format(SOURCE).unwrap(), store.cursor(SOURCE).unwrap()),
+            (Some(3), Some("rewound".into()))
+        );
+        assert_eq!(store.history_format("other").unwrap(), None);
+    }
+
+    #[test]
+    fn a_store_of_schema_2_migrates_and_its_events_own_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        {
+            let raw = Connection::open(&path).unwrap();
+            raw.execute_batch(SCHEMA_VERSION_TABLE).unwrap();
+            for m in &MIGRATIONS[..2] {
+                raw.execute_batch(m.sql).unwrap();
+                raw.execute("INSERT INTO schema_version (version, description) VALUES (?1, 'old')", [m.version])
+                    .unwrap();
+            }
+            raw.execute(
+                "INSERT INTO events (id, seq, source, item, at, actor, kind, data)
+                 VALUES ('old/state/7', 1, 'github-acme', 'github:acme/api#1', 5, NULL, 'merged', '{\"type\":\"merged\"}')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        let a = "github:acme/api#1";
+        let outcome =
+            store.commit_batch(&complete(vec![(a, vec![on(a, "new/merged/1", 5, EventKind::Merged)])])).unwrap();
+        assert_eq!((outcome.events_removed, outcome.new_events), (1, vec![0]));
+        assert_eq!(ids_of(&store, a), ["new/merged/1"]);
+    }
+
     const CRASH_STORE_ENV: &str = "SILOSCOPE_STORE_CRASH_CHILD";
     const CRASH_BATCH_EVENTS: usize = 2_000;
 
@@ -988,6 +1449,79 @@ mod tests {
         assert_eq!(store.commit_batch(&crash_batch(last)).unwrap(), CommitOutcome::default());
         let resumed = store.commit_batch(&crash_batch(last + 1)).unwrap();
         assert_eq!(resumed.new_events.len(), CRASH_BATCH_EVENTS);
+    }
+
+    const REWRITE_ENV: &str = "SILOSCOPE_STORE_REWRITE_CHILD";
+
+    /// The whole history of one item as read the `round`-th time: events 500·round .. 500·round +
+    /// 1000, each dated by its number and the round. Each read after the first keeps 500 events
+    /// (with a new time), adds 500 and drops 500.
+    fn rewrite_batch(round: usize) -> Batch {
+        let a = "github:acme/api#1";
+        let events = (500 * round..500 * round + 1000)
+            .map(|k| on(a, &format!("r/{k}"), (k + round) as i64, EventKind::Opened))
+            .collect();
+        let mut batch = complete(vec![(a, events)]);
+        batch.items = vec![item(a, SOURCE, ItemKind::Issue, ItemState::Open, 1)];
+        batch.cursor = Some(round.to_string());
+        batch
+    }
+
+    /// Not a test on its own: the child process of `a_writer_killed_while_it_replaces_a_history_…`.
+    #[test]
+    #[ignore]
+    fn rewrite_child_commits_until_killed() {
+        let Ok(path) = std::env::var(REWRITE_ENV) else {
+            return;
+        };
+        let mut store = SqliteStore::open(Path::new(&path)).unwrap();
+        for round in 0..10 {
+            store.commit_batch(&rewrite_batch(round)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_writer_killed_while_it_replaces_a_history_leaves_the_last_committed_one_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rewrite.db");
+        drop(SqliteStore::open(&path).unwrap());
+        // Rows: round 0 is the item, 1,000 inserts and the cursor; each later round the item, 500
+        // updates, 500 inserts, 500 deletions and the cursor. Killed 250 rows into round 3's
+        // deletions, with its updates and inserts written and not committed.
+        let rows = 1_002 + 2 * 1_502 + 1 + 1_000 + 250;
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "store::sqlite::tests::rewrite_child_commits_until_killed",
+                "--exact",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env(REWRITE_ENV, &path)
+            .env("SILOSCOPE_TEST_KILL_AFTER_ROWS", rows.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "killed by the hook: {status}");
+
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.cursor(SOURCE).unwrap().as_deref(), Some("2"), "round 3 was open when the process died");
+        let stored = |store: &SqliteStore| -> Vec<(String, i64)> {
+            let mut out: Vec<(String, i64)> = events(store).into_iter().map(|e| (e.id, e.at)).collect();
+            out.sort();
+            out
+        };
+        let want = |round: usize| -> Vec<(String, i64)> {
+            let mut out: Vec<(String, i64)> = rewrite_batch(round).events.into_iter().map(|e| (e.id, e.at)).collect();
+            out.sort();
+            out
+        };
+        assert_eq!(stored(&store), want(2), "exactly round 2's history: none of round 3's rewrite");
+        // Resuming from the cursor: its round changes nothing, the next replaces it whole.
+        assert_eq!(store.commit_batch(&rewrite_batch(2)).unwrap(), CommitOutcome::default());
+        let outcome = store.commit_batch(&rewrite_batch(3)).unwrap();
+        assert_eq!((outcome.new_events.len(), outcome.events_changed, outcome.events_removed), (500, 500, 500));
+        assert_eq!(stored(&store), want(3));
     }
 
     /// Throughput figure for the report: `cargo test --release --lib store::sqlite -- --ignored --nocapture`.

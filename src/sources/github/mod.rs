@@ -504,17 +504,36 @@ impl GithubSource {
         document: &str,
         variables: Value,
     ) -> Result<Value, SourceError> {
+        Ok(self.graphql_with_errors(client, auth, document, variables).await?.0)
+    }
+
+    /// [`Self::graphql`], with the paths of the partial errors GitHub reported (their parts of the
+    /// answer are null or cut short).
+    async fn graphql_with_errors(
+        &self,
+        client: &ApiClient,
+        auth: &Secret,
+        document: &str,
+        variables: Value,
+    ) -> Result<(Value, Vec<Vec<String>>), SourceError> {
         let r = client.graphql(&self.cfg.graphql_url, Some(auth.clone()), document, variables).await?;
         for e in &r.errors {
             tracing::warn!(source = %self.name, path = %e.path.join("."), error = %e.message, "GitHub reported a partial error");
         }
-        Ok(r.data)
+        Ok((r.data, r.errors.into_iter().map(|e| e.path).collect()))
     }
 
     /// Reads follow-up pages until no nested list of `items` has more (timelines, reviews, review
     /// comments), then puts each review's comments into its timeline node, where the parser
-    /// reads them.
-    async fn complete_items(&self, client: &ApiClient, auth: &Secret, items: &mut [Value]) -> Result<(), SourceError> {
+    /// reads them. Marks in `cut` the items GitHub reported a partial error in a continuation of
+    /// (a part of the page it could not resolve, null).
+    async fn complete_items(
+        &self,
+        client: &ApiClient,
+        auth: &Secret,
+        items: &mut [Value],
+        cut: &mut [bool],
+    ) -> Result<(), SourceError> {
         let has_more = |v: &Value| v["pageInfo"]["hasNextPage"].as_bool() == Some(true);
         loop {
             // (item index, review index, request)
@@ -561,9 +580,13 @@ impl GithubSource {
                     vars[format!("id{k}")] = json!(id);
                     vars[format!("after{k}")] = json!(after);
                 }
-                let data = self.graphql(client, auth, &graphql::more(&requests), vars).await?;
+                let (data, errors) = self.graphql_with_errors(client, auth, &graphql::more(&requests), vars).await?;
                 for (k, (i, review, m)) in chunk.iter().enumerate() {
-                    let got = &data[format!("m{k}")];
+                    let alias = format!("m{k}");
+                    if errors.iter().any(|p| p.first() == Some(&alias)) {
+                        cut[*i] = true;
+                    }
+                    let got = &data[alias];
                     let (page, target) = match (m, review) {
                         (More::Timeline { .. }, _) => (&got["timelineItems"], &mut items[*i]["timelineItems"]),
                         (More::Reviews { .. }, _) => (&got["reviews"], &mut items[*i]["reviews"]),
@@ -573,6 +596,8 @@ impl GithubSource {
                         _ => continue,
                     };
                     let Some(new_nodes) = page["nodes"].as_array() else {
+                        // The step fails and is read again (marking the item cut short and going
+                        // on would leave its tail unread until its next change).
                         return Err(malformed(format!(
                             "a continuation of {} came back without nodes",
                             items[*i]["url"]
@@ -649,18 +674,17 @@ impl GithubSource {
         dirs
     }
 
-    /// Reads CODEOWNERS and decision records of pushed repositories. Returns record items and
-    /// events, and whether code owners changed.
+    /// Reads CODEOWNERS and decision records of pushed repositories into `batch` (each record's
+    /// whole history). Returns whether code owners changed.
     async fn read_files(
         &self,
         client: &ApiClient,
         auth: &Secret,
         cur: &mut Cursor,
         repo_ids: &[String],
-    ) -> Result<(Vec<Item>, Vec<Event>, bool), SourceError> {
+        batch: &mut Batch,
+    ) -> Result<bool, SourceError> {
         let dirs = self.record_dirs();
-        let mut items = Vec::new();
-        let mut events = Vec::new();
         let mut owners_changed = false;
         for chunk in repo_ids.chunks(FILES_BATCH) {
             let mut vars = json!({});
@@ -703,13 +727,11 @@ impl GithubSource {
                 }
                 let (key_scope, name) = (repo.key_scope.clone(), repo.name.clone());
                 for files in changed.chunks(HISTORY_BATCH) {
-                    let (it, ev) = self.read_record_histories(client, auth, &key_scope, &name, files).await?;
-                    items.extend(it);
-                    events.extend(ev);
+                    self.read_record_histories(client, auth, &key_scope, &name, files, batch).await?;
                 }
             }
         }
-        Ok((items, events, owners_changed))
+        Ok(owners_changed)
     }
 
     async fn read_record_histories(
@@ -719,10 +741,12 @@ impl GithubSource {
         key_scope: &str,
         repo: &str,
         files: &[String],
-    ) -> Result<(Vec<Item>, Vec<Event>), SourceError> {
+        batch: &mut Batch,
+    ) -> Result<(), SourceError> {
         let (owner, name) = repo.split_once('/').unwrap_or(("", ""));
         let mut commits: Vec<Vec<Value>> = vec![Vec::new(); files.len()];
         let mut after: Vec<Option<String>> = vec![None; files.len()];
+        let mut whole = vec![true; files.len()];
         let mut open: Vec<usize> = (0..files.len()).collect();
         while !open.is_empty() {
             let mut vars = json!({ "owner": owner, "name": name });
@@ -737,20 +761,27 @@ impl GithubSource {
                 let h = &target[format!("h{k}")];
                 commits[f].extend(h["nodes"].as_array().cloned().unwrap_or_default());
                 if h["pageInfo"]["hasNextPage"].as_bool() == Some(true) {
-                    after[f] = h["pageInfo"]["endCursor"].as_str().map(str::to_string);
-                    still.push(f);
+                    match h["pageInfo"]["endCursor"].as_str() {
+                        Some(c) => {
+                            after[f] = Some(c.to_string());
+                            still.push(f);
+                        }
+                        None => whole[f] = false, // more, but no way to ask for it
+                    }
                 }
             }
             open = still;
         }
         let web = web_base(&self.cfg.api_url);
-        let mut items = Vec::new();
-        let mut events = Vec::new();
         for (f, path) in files.iter().enumerate() {
             match record_from_history(&self.name, key_scope, repo, path, &web, &commits[f]) {
                 Ok(Some((item, evs))) => {
-                    items.push(item);
-                    events.extend(evs);
+                    if whole[f] {
+                        batch.push_complete(&item.key, evs);
+                    } else {
+                        batch.events.extend(evs);
+                    }
+                    batch.items.push(item);
                 }
                 Ok(None) => {}
                 Err(why) => {
@@ -761,7 +792,7 @@ impl GithubSource {
                 }
             }
         }
-        Ok((items, events))
+        Ok(())
     }
 
     /// Teams of every configured organisation, with members and repository permissions.
@@ -979,7 +1010,9 @@ impl GithubSource {
             }
             _ => {}
         }
-        let data = self.graphql(&client, &auth, &graphql::sync_page(&listing, list, !ids.is_empty()), vars).await?;
+        let (data, errors) = self
+            .graphql_with_errors(&client, &auth, &graphql::sync_page(&listing, list, !ids.is_empty()), vars)
+            .await?;
 
         // Repositories: renames, pushes (for files), more pages when many were pushed.
         if first {
@@ -999,6 +1032,8 @@ impl GithubSource {
                 )));
             };
             let mut values: Vec<Value> = Vec::new();
+            // Items a partial error touched: what came back of them may be cut short.
+            let mut cut: Vec<bool> = Vec::new();
             for (k, (id, listed)) in pass.queue.iter().take(ids.len()).enumerate() {
                 let v = nodes.get(k).cloned().unwrap_or(Value::Null);
                 if v.is_null() {
@@ -1008,11 +1043,15 @@ impl GithubSource {
                 }
                 let updated = v["updatedAt"].as_str().and_then(parse_time).unwrap_or(*listed);
                 read_now.push((id.clone(), updated.max(*listed)));
+                let index = k.to_string();
+                cut.push(
+                    errors.iter().any(|p| p.first().map(String::as_str) == Some("nodes") && p.get(1) == Some(&index)),
+                );
                 values.push(v);
             }
             pass.queue.drain(..ids.len());
-            self.complete_items(&client, &auth, &mut values).await?;
-            for v in &values {
+            self.complete_items(&client, &auth, &mut values, &mut cut).await?;
+            for (v, cut) in values.iter().zip(&cut) {
                 let repo_id = v["repository"]["id"].as_str().unwrap_or("").to_string();
                 let repo_name = v["repository"]["nameWithOwner"].as_str().unwrap_or("").to_string();
                 let key_scope = cur
@@ -1027,8 +1066,13 @@ impl GithubSource {
                     .clone();
                 match parse::graphql_item(v, &ItemContext { source: &self.name, key_scope: &key_scope }) {
                     Ok((item, events)) => {
+                        if !cut && history_is_whole(v) {
+                            batch.push_complete(&item.key, events);
+                        } else {
+                            tracing::debug!(source = %self.name, url = %item.url, "the item's timeline or reviews were not read whole: its stored history is only added to");
+                            batch.events.extend(events);
+                        }
                         batch.items.push(item);
-                        batch.events.extend(events);
                     }
                     Err(m) => self.skip_malformed(v, &m.why),
                 }
@@ -1102,10 +1146,7 @@ impl GithubSource {
             let mut owners_changed = false;
             let ids = self.repos_needing_files(&cur);
             if !ids.is_empty() {
-                let (items, events, changed) = self.read_files(&client, &auth, &mut cur, &ids).await?;
-                batch.items.extend(items);
-                batch.events.extend(events);
-                owners_changed = changed;
+                owners_changed = self.read_files(&client, &auth, &mut cur, &ids, &mut batch).await?;
             }
             let teams_due = self.cfg.teams_from_github && cur.directory_at.is_none_or(|t| now - t >= DIRECTORY_EVERY);
             let first_directory = cur.directory_at.is_none() && self.cfg.codeowners;
@@ -1210,6 +1251,29 @@ impl GithubSource {
     }
 }
 
+/// Whether an item read by id holds its whole history: its timeline, and a pull request's reviews
+/// and their comments, all there and read to their ends.
+fn history_is_whole(v: &Value) -> bool {
+    let ended = |list: &Value| list["nodes"].is_array() && list["pageInfo"]["hasNextPage"].as_bool() != Some(true);
+    if !ended(&v["timelineItems"]) {
+        return false;
+    }
+    match v.get("reviews") {
+        None => true,
+        Some(reviews) => {
+            ended(reviews)
+                && reviews["nodes"].as_array().is_some_and(|rs| {
+                    rs.iter()
+                        .all(|r| r.get("comments").is_none_or(|c| c["pageInfo"]["hasNextPage"].as_bool() != Some(true)))
+                })
+        }
+    }
+}
+
+/// The history format GitHub items are read in (see [`Source::history_format`]). 2: commits at
+/// their authored date, a close within the settling time of a merge is part of the merge.
+pub const HISTORY_FORMAT: u32 = 2;
+
 /// The team (`org/slug`, lower-cased) owning everything in a CODEOWNERS file: the last rule for
 /// `*` (or `/*`, `**`, `/**`) whose first owner is a team.
 pub fn codeowners_catch_all(text: &str) -> Option<String> {
@@ -1302,6 +1366,22 @@ pub fn record_from_history(
 impl Source for GithubSource {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn history_format(&self) -> Option<u32> {
+        Some(HISTORY_FORMAT)
+    }
+
+    /// A pass over every scope from the configured `since`, files and teams read again; what
+    /// keeps keys stable stays (the name each repository's items are keyed under, after renames).
+    fn rewind(&self, stored: &str) -> Option<String> {
+        let old: Cursor = serde_json::from_str(stored).ok()?;
+        let repos = old
+            .repos
+            .into_iter()
+            .map(|(id, r)| (id, RepoCursor { key_scope: r.key_scope, name: r.name, ..RepoCursor::default() }))
+            .collect();
+        serde_json::to_string(&Cursor { v: CURSOR_VERSION, repos, ..Cursor::default() }).ok()
     }
 
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {

@@ -154,6 +154,8 @@ pub struct GitlabSource {
     absent: HashMap<&'static str, (u32, Option<Ts>)>,
     /// Items whose contradictions were logged and counted (once per item and process).
     reported: HashSet<String>,
+    /// Resource-event endpoints that answered at least once in this process.
+    answered: HashSet<&'static str>,
 }
 
 impl std::fmt::Debug for GitlabSource {
@@ -200,6 +202,7 @@ impl GitlabSource {
             http,
             absent: HashMap::new(),
             reported: HashSet::new(),
+            answered: HashSet::new(),
         }
     }
 
@@ -224,6 +227,7 @@ impl GitlabSource {
             http: settings,
             absent: HashMap::new(),
             reported: HashSet::new(),
+            answered: HashSet::new(),
         }
     }
 
@@ -283,6 +287,12 @@ impl GitlabSource {
     /// Every page of a sub-list (notes, events, members) of one item or group: `x-next-page`,
     /// or the `Link` header's `rel="next"` where GitLab sends only that (keyset pagination).
     async fn get_all(&self, client: &ApiClient, token: &Secret, url: &str) -> Result<Vec<Value>, HttpError> {
+        Ok(self.get_whole(client, token, url).await?.0)
+    }
+
+    /// [`Self::get_all`], and whether the list was read to its end (false when it was longer than
+    /// the pages read per item).
+    async fn get_whole(&self, client: &ApiClient, token: &Secret, url: &str) -> Result<(Vec<Value>, bool), HttpError> {
         let mut out = Vec::new();
         let sep = if url.contains('?') { '&' } else { '?' };
         let mut next_url = format!("{url}{sep}per_page=100&page=1");
@@ -297,18 +307,19 @@ impl GitlabSource {
             if list.is_empty() {
                 break;
             }
-            if pages >= MAX_SUB_PAGES {
-                tracing::warn!(source = %self.name, url = %url, pages, "list longer than the pages read per item; the rest is left out");
-                break;
-            }
             let next_page = resp.header("x-next-page").map(str::trim).filter(|p| !p.is_empty());
-            next_url = match (next_page, resp.header("link").and_then(next_link)) {
+            let next = match (next_page, resp.header("link").and_then(next_link)) {
                 (Some(p), _) if p.parse::<u32>().is_ok() => format!("{url}{sep}per_page=100&page={p}"),
                 (_, Some(link)) => link,
                 _ => break,
             };
+            if pages >= MAX_SUB_PAGES {
+                tracing::warn!(source = %self.name, url = %url, pages, "list longer than the pages read per item; the rest is left out");
+                return Ok((out, false));
+            }
+            next_url = next;
         }
-        Ok(out)
+        Ok((out, true))
     }
 
     /// An item with its history; a malformed one is logged, counted and skipped, one that
@@ -338,15 +349,21 @@ impl GitlabSource {
         };
         let what = if kind == ItemKind::MergeRequest { "merge_requests" } else { "issues" };
         let base = format!("{}/projects/{project_id}/{what}/{iid}", self.cfg.api());
-        let notes = self.get_all(client, token, &format!("{base}/notes?sort=asc&order_by=created_at")).await?;
-        let states = self.resource_events(client, token, &base, "resource_state_events", now).await?;
-        let labels = self.resource_events(client, token, &base, "resource_label_events", now).await?;
+        let (notes, notes_whole) =
+            self.get_whole(client, token, &format!("{base}/notes?sort=asc&order_by=created_at")).await?;
+        let (states, states_whole) = self.resource_events(client, token, &base, "resource_state_events", now).await?;
+        let (labels, labels_whole) = self.resource_events(client, token, &base, "resource_label_events", now).await?;
         match parse::item_events(&item, opened, v, &notes, &states, &labels) {
             Ok(events) => {
                 if let Some(why) = parse::inconsistency(&item, v, &events) {
                     self.report_inconsistent(&item, &why);
                 }
-                batch.events.extend(events);
+                if notes_whole && states_whole && labels_whole {
+                    batch.push_complete(&item.key, events);
+                } else {
+                    tracing::debug!(source = %self.name, url = %item.url, "the item's notes or events were not read whole: its stored history is only added to");
+                    batch.events.extend(events);
+                }
                 batch.items.push(item);
             }
             Err(why) => self.skip_malformed(v, &why),
@@ -357,7 +374,9 @@ impl GitlabSource {
     /// An item's resource events of one kind (`what`): `[]` where the instance has no such
     /// endpoint (state events before GitLab 13.2, label events before 11.2 answer 404 for an item
     /// whose notes were just read). After [`ABSENT_AFTER`] items in a row the endpoint is not
-    /// asked for [`ABSENT_FOR`].
+    /// asked for [`ABSENT_FOR`]. Also whether the list is the item's whole: a 404 (or not asking)
+    /// is, where the endpoint never answered in this process (the instance lacks it); where it
+    /// did answer before, the item's events of that kind are unknown, not none.
     async fn resource_events(
         &mut self,
         client: &ApiClient,
@@ -365,14 +384,16 @@ impl GitlabSource {
         base: &str,
         what: &'static str,
         now: Ts,
-    ) -> Result<Vec<Value>, SourceError> {
+    ) -> Result<(Vec<Value>, bool), SourceError> {
         let (misses, until) = self.absent.get(what).copied().unwrap_or((0, None));
+        let lacking = !self.answered.contains(what);
         if until.is_some_and(|u| now < u) {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), lacking));
         }
-        match self.get_all(client, token, &format!("{base}/{what}")).await {
+        match self.get_whole(client, token, &format!("{base}/{what}")).await {
             Ok(list) => {
                 self.absent.remove(what);
+                self.answered.insert(what);
                 Ok(list)
             }
             Err(e) if e.status == Some(404) => {
@@ -388,7 +409,7 @@ impl GitlabSource {
                     );
                 }
                 self.absent.insert(what, (misses, until));
-                Ok(Vec::new())
+                Ok((Vec::new(), lacking))
             }
             Err(e) => Err(e.into()),
         }
@@ -534,9 +555,19 @@ impl GitlabSource {
     }
 }
 
+/// The history format GitLab items are read in (see [`Source::history_format`]). 2: merges,
+/// closes and reopens once each under `<item>/<change>/<n>` (was `…/state/<id>` and
+/// `…/note/<id>`), from state events, system notes or the item's fields; a withdrawn approval is a
+/// review without a verdict.
+pub const HISTORY_FORMAT: u32 = 2;
+
 impl Source for GitlabSource {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn history_format(&self) -> Option<u32> {
+        Some(HISTORY_FORMAT)
     }
 
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {

@@ -432,8 +432,14 @@ impl JiraSource {
         }
     }
 
-    /// Reads the whole changelog of an issue whose embedded page was short.
-    async fn full_changelog(&self, client: &ApiClient, auth: &Secret, key: &str) -> Result<Vec<Value>, SourceError> {
+    /// Reads the whole changelog of an issue whose embedded page was short, and whether it is
+    /// whole (false when a page came back empty before `total` was reached).
+    async fn full_changelog(
+        &self,
+        client: &ApiClient,
+        auth: &Secret,
+        key: &str,
+    ) -> Result<(Vec<Value>, bool), SourceError> {
         let mut out = Vec::new();
         let mut start = 0u32;
         loop {
@@ -443,15 +449,24 @@ impl JiraSource {
             let values = page["values"].as_array().or(page["histories"].as_array()).cloned().unwrap_or_default();
             let n = values.len() as u32;
             out.extend(values);
-            let total = page["total"].as_u64().unwrap_or(0) as u32;
-            if n == 0 || page["isLast"].as_bool() == Some(true) || start + n >= total {
-                return Ok(out);
+            if page["isLast"].as_bool() == Some(true) {
+                return Ok((out, true));
             }
-            start += n;
+            match page["total"].as_u64() {
+                Some(total) if u64::from(start + n) >= total => return Ok((out, true)),
+                Some(_) if n > 0 => start += n,
+                _ => return Ok((out, false)), // no total, or an empty page short of it
+            }
         }
     }
 
-    async fn all_comments(&self, client: &ApiClient, auth: &Secret, key: &str) -> Result<Vec<Value>, SourceError> {
+    /// All comments of an issue, and whether the list is whole (see `full_changelog`).
+    async fn all_comments(
+        &self,
+        client: &ApiClient,
+        auth: &Secret,
+        key: &str,
+    ) -> Result<(Vec<Value>, bool), SourceError> {
         let mut out = Vec::new();
         let mut start = 0u32;
         loop {
@@ -464,11 +479,11 @@ impl JiraSource {
             let values = page["comments"].as_array().cloned().unwrap_or_default();
             let n = values.len() as u32;
             out.extend(values);
-            let total = page["total"].as_u64().unwrap_or(0) as u32;
-            if n == 0 || start + n >= total {
-                return Ok(out);
+            match page["total"].as_u64() {
+                Some(total) if u64::from(start + n) >= total => return Ok((out, true)),
+                Some(_) if n > 0 => start += n,
+                _ => return Ok((out, false)), // no total, or an empty page short of it
             }
-            start += n;
         }
     }
 
@@ -553,23 +568,36 @@ impl JiraSource {
                 }
             }
             let mut issue = issue.clone();
+            // The issue's whole history is read when the changelog and the comments are both
+            // there with their totals and read to them (a list cut short is not whole).
             let log = &issue["changelog"];
-            let embedded = log["histories"].as_array().map_or(0, Vec::len) as u64;
-            if !key.is_empty() && log["total"].as_u64().is_some_and(|t| t > embedded) {
-                let all = self.full_changelog(&client, &auth, &key).await?;
+            let embedded = log["histories"].as_array().map(Vec::len);
+            let mut whole = embedded.is_some() && log["total"].as_u64().is_some();
+            if !key.is_empty() && log["total"].as_u64().is_some_and(|t| t > embedded.unwrap_or(0) as u64) {
+                let (all, read_whole) = self.full_changelog(&client, &auth, &key).await?;
+                whole &= read_whole;
                 issue["changelog"]["histories"] = Value::Array(all);
             }
             let comment = &issue["fields"]["comment"];
-            let shown = comment["comments"].as_array().map_or(0, Vec::len) as u64;
-            let comments = if !key.is_empty() && comment["total"].as_u64().is_some_and(|t| t > shown) {
-                Some(self.all_comments(&client, &auth, &key).await?)
-            } else {
-                None
-            };
+            let shown = comment["comments"].as_array().map(Vec::len);
+            whole &= shown.is_some() && comment["total"].as_u64().is_some();
+            let comments =
+                if !key.is_empty() && comment["total"].as_u64().is_some_and(|t| t > shown.unwrap_or(0) as u64) {
+                    let (all, read_whole) = self.all_comments(&client, &auth, &key).await?;
+                    whole &= read_whole;
+                    Some(all)
+                } else {
+                    None
+                };
             match parse::issue(&issue, comments.as_deref(), &ctx) {
                 Ok((item, events)) => {
+                    if whole {
+                        batch.push_complete(&item.key, events);
+                    } else {
+                        tracing::debug!(source = %self.name, issue = %key, "the issue's changelog or comments were not read whole: its stored history is only added to");
+                        batch.events.extend(events);
+                    }
                     batch.items.push(item);
-                    batch.events.extend(events);
                 }
                 Err(m) => self.skip_malformed(&m.url, &m.why),
             }
@@ -624,9 +652,18 @@ impl JiraSource {
     }
 }
 
+/// The history format Jira issues are read in (see [`Source::history_format`]). 2: the close is
+/// the resolution (at its time, by its author), status categories come from the issue itself,
+/// removed links are undone.
+pub const HISTORY_FORMAT: u32 = 2;
+
 impl Source for JiraSource {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn history_format(&self) -> Option<u32> {
+        Some(HISTORY_FORMAT)
     }
 
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {
