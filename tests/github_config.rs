@@ -125,6 +125,31 @@ async fn an_organizations_entry_that_is_a_user_account_is_a_config_error_naming_
     for part in ["\"gh\"", "organizations entry \"alice\"", "user account", "repositories = [\"alice/<name>\"]"] {
         assert!(e.message.contains(part), "{part:?} missing from: {}", e.message);
     }
+    // `sync --once` says so and exits 2, as for any other config error.
+    let file = tmp.path().join("siloscope.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[store]\npath = {:?}\n\n[[sources]]\nname = \"gh\"\nkind = \"github\"\ntoken_file = {:?}\n\
+             organizations = [\"alice\"]\napi_url = {:?}\ngraphql_url = {:?}\n",
+            tmp.path().join("cli.db").display().to_string(),
+            tmp.path().join("token").display().to_string(),
+            standin.url(),
+            standin.graphql_url(),
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_siloscope"))
+            .args(["sync", "--once", "--config", file.to_str().unwrap()])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("user account") && stderr.contains("sources failed: gh"), "{stderr}");
     // Listed under `repositories`, the same repository reads.
     cfg.organizations.clear();
     cfg.repositories = vec!["alice/tool".into()];

@@ -483,6 +483,10 @@ pub enum Fault {
     /// Answers normally, then an item already listed changes (a new comment): the page the
     /// reader saw is no longer what a second read would give.
     ChangingPage,
+    /// HTTP 200 with part of the answer GitHub could not resolve ("Something went wrong while
+    /// executing your query"): the actor (or author) of the first timeline node of the first item
+    /// read by id is null, with an `errors` entry naming its path. Other answers are left as they are.
+    PartialError,
 }
 
 /// What the stand-in served.
@@ -703,17 +707,47 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
                 return json_response(429, &json!({"message": "Too many requests"}), &[("retry-after", s.to_string())]);
             }
             Fault::Delay(d) => tokio::time::sleep(*d).await,
-            Fault::TruncatedJson | Fault::ChangingPage => {}
+            Fault::TruncatedJson | Fault::ChangingPage | Fault::PartialError => {}
         }
     }
     let mut response = route(&inner, &method, &uri, &headers, &body);
     if fault == Some(Fault::TruncatedJson) {
         super::truncate_body(&mut response).await;
     }
+    if fault == Some(Fault::PartialError) {
+        null_first_timeline_actor(&mut response).await;
+    }
     if fault == Some(Fault::ChangingPage) {
         change_a_listed_item(&inner);
     }
     response
+}
+
+/// [`Fault::PartialError`]: the first item's first timeline node loses its actor or author (a
+/// nullable field, which GitHub nulls when it cannot resolve it), and GitHub's error says where.
+async fn null_first_timeline_actor(response: &mut Response) {
+    let bytes = axum::body::to_bytes(std::mem::take(response.body_mut()), 64 << 20).await.unwrap_or_default();
+    let mut answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    // Events name theirs `actor`, comments `author`.
+    let field = ["actor", "author"]
+        .into_iter()
+        .find(|f| answer.pointer(&format!("/data/nodes/0/timelineItems/nodes/0/{f}")).is_some_and(|v| !v.is_null()));
+    if let Some(field) = field
+        && let Some(actor) = answer.pointer_mut(&format!("/data/nodes/0/timelineItems/nodes/0/{field}"))
+    {
+        *actor = Value::Null;
+        let error = json!({
+            "message": "Something went wrong while executing your query. This may be the result of a timeout, or it could be a GitHub bug.",
+            "path": ["nodes", 0, "timelineItems", "nodes", 0, field],
+        });
+        match answer["errors"].as_array_mut() {
+            Some(list) => list.push(error),
+            None => answer["errors"] = json!([error]),
+        }
+    }
+    let body = serde_json::to_vec(&answer).unwrap_or_else(|_| bytes.to_vec());
+    response.headers_mut().remove("content-length");
+    *response.body_mut() = Body::from(body);
 }
 
 /// The item most recently updated among the first half gets a new comment after everything.

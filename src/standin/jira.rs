@@ -502,6 +502,9 @@ pub enum Fault {
     TruncatedJson,
     /// Answers normally, then an issue already listed gets a new comment (moves later).
     ChangingPage,
+    /// A changelog or comment follow-up page comes back empty, short of its `total` (the issue
+    /// edited between two pages); other answers are left as they are.
+    EmptyFollowUp,
 }
 
 /// What the stand-in served.
@@ -657,12 +660,15 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
                 );
             }
             Fault::Delay(d) => tokio::time::sleep(*d).await,
-            Fault::TruncatedJson | Fault::ChangingPage => {}
+            Fault::TruncatedJson | Fault::ChangingPage | Fault::EmptyFollowUp => {}
         }
     }
     let mut response = route(&inner, &uri, &headers);
     if fault == Some(Fault::TruncatedJson) {
         super::truncate_body(&mut response).await;
+    }
+    if fault == Some(Fault::EmptyFollowUp) {
+        empty_follow_up(&mut response).await;
     }
     if fault == Some(Fault::ChangingPage) {
         let mut s = lock(&inner.scenario);
@@ -678,6 +684,24 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
         }
     }
     response
+}
+
+/// [`Fault::EmptyFollowUp`]: a follow-up page (`values` of a changelog, `comments` of a comment
+/// list, each with its `total`) without its entries.
+async fn empty_follow_up(response: &mut Response) {
+    let bytes = axum::body::to_bytes(std::mem::take(response.body_mut()), 64 << 20).await.unwrap_or_default();
+    let mut page: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if page["total"].is_u64() {
+        if page["values"].is_array() {
+            page["values"] = json!([]);
+            page["isLast"] = json!(false);
+        } else if page["comments"].is_array() {
+            page["comments"] = json!([]);
+        }
+    }
+    let body = serde_json::to_vec(&page).unwrap_or_else(|_| bytes.to_vec());
+    response.headers_mut().remove("content-length");
+    *response.body_mut() = Body::from(body);
 }
 
 fn percent_decode(s: &str) -> String {

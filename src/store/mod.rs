@@ -29,7 +29,10 @@ pub trait Store: Send {
     /// that read says: an event of the read whose id is stored with other content (time, actor,
     /// kind, data, item) is updated and owned by K from then on; a stored event K's reads own
     /// (its own events, and those an earlier read of K reported on other items) that this read
-    /// does not report, and no other read in the batch reports, is deleted. Other items'
+    /// does not report, and no other read in the batch reports, is deleted. K's own events that
+    /// the read reports take the order it reports them in (a fresh sync's insertion order, which
+    /// the engine breaks equal times by): where their stored order differs, they move to the end
+    /// of the insertion order, in the read's order, and K counts as rewritten. Other items'
     /// events are untouched. Committing the same batch twice changes nothing the second time.
     fn commit_batch(&mut self, batch: &Batch) -> Result<CommitOutcome, StoreError>;
     /// Where `source` resumes from; None if it never committed a cursor.
@@ -71,6 +74,8 @@ pub(crate) struct StoredEvent {
     pub kind: String,
     pub data: String,
     pub origin: Option<String>,
+    /// Insertion order (`events.seq`).
+    pub seq: i64,
 }
 
 impl StoredEvent {

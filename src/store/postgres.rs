@@ -120,16 +120,22 @@ FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::te
      AS u(id, source, item, at, actor, kind, data, origin)
 WHERE e.id = u.id";
 
+/// An item's events take the order its complete read reports them in (new `seq`s, all above
+/// every stored one, so the unique index never sees two rows with one number).
+const RESEQUENCE_EVENTS: &str = "
+UPDATE events AS e SET seq = u.seq FROM UNNEST($1::text[], $2::bigint[]) AS u(id, seq) WHERE e.id = u.id";
+
 const DELETE_EVENTS: &str = "DELETE FROM events WHERE id = ANY($1::text[])";
 
-const STORED_EVENTS: &str = "SELECT id, item, at, actor, kind, data, origin FROM events WHERE id = ANY($1::text[])";
+const STORED_EVENTS: &str =
+    "SELECT id, item, at, actor, kind, data, origin, seq FROM events WHERE id = ANY($1::text[])";
 
 /// The stored events complete reads of items $1 own: their own (origin NULL) and those an earlier
 /// read of them reported on other items.
 const OWNED_EVENTS: &str = "
-SELECT id, item, at, actor, kind, data, origin FROM events WHERE item = ANY($1::text[]) AND origin IS NULL
+SELECT id, item, at, actor, kind, data, origin, seq FROM events WHERE item = ANY($1::text[]) AND origin IS NULL
 UNION ALL
-SELECT id, item, at, actor, kind, data, origin FROM events WHERE origin = ANY($1::text[])";
+SELECT id, item, at, actor, kind, data, origin, seq FROM events WHERE origin = ANY($1::text[])";
 
 /// Each item's events in insertion order, items in the order asked (repeats included).
 const EVENTS_OF_ITEMS: &str = "
@@ -482,6 +488,7 @@ fn stored_event(row: &Row) -> StoredEvent {
         kind: row.get(4),
         data: row.get(5),
         origin: row.get(6),
+        seq: row.get(7),
     }
 }
 
@@ -591,7 +598,7 @@ fn upsert_items(tx: &mut Transaction<'_>, items: &[Item]) -> Result<usize, postg
 /// Stores a batch's events with the answers of the SQLite backend's event-by-event walk: the walk
 /// is the same, over what the events' ids and the complete reads' items hold when the batch starts
 /// (read in two statements, under the writer lock), and its writes go out as one insert, one
-/// update and one delete over arrays.
+/// update, one resequence and one delete over arrays.
 fn converge_events(
     tx: &mut Transaction<'_>,
     batch: &Batch,
@@ -643,8 +650,10 @@ fn converge_events(
     let mut attempts = 0usize;
     let mut rewritten: BTreeSet<String> = BTreeSet::new();
     let mut claimed: HashSet<&str> = HashSet::new();
+    // Per complete read, the insertion order (`seq`) of its item's events, in the order it reports them.
+    let mut order: Vec<Vec<(i64, &str)>> = vec![Vec::new(); batch.complete.len()];
     for (index, (event, data)) in batch.events.iter().zip(event_data).enumerate() {
-        let row_of = |origin: Option<&str>| StoredEvent {
+        let row_of = |origin: Option<&str>, seq: i64| StoredEvent {
             id: event.id.clone(),
             item: event.item.clone(),
             at: event.at,
@@ -652,14 +661,15 @@ fn converge_events(
             kind: event.kind.name().to_string(),
             data: data.clone(),
             origin: origin.map(str::to_string),
+            seq,
         };
         let Some(h) = claim[index] else {
             attempts += 1;
             if !stored.contains_key(&event.id) {
                 inserts.push(event, data, None);
                 inserts.seqs.push(next_seq);
+                stored.insert(event.id.clone(), row_of(None, next_seq));
                 next_seq += 1;
-                stored.insert(event.id.clone(), row_of(None));
                 outcome.new_events.push(index);
             }
             continue;
@@ -679,25 +689,48 @@ fn converge_events(
                     None => {
                         inserts.push(event, data, origin);
                         inserts.seqs.push(next_seq);
+                        stored.insert(event.id.clone(), row_of(origin, next_seq));
+                        if event.item == reader {
+                            order[h].push((next_seq, event.id.as_str()));
+                        }
                         next_seq += 1;
-                        stored.insert(event.id.clone(), row_of(origin));
                         outcome.new_events.push(index);
                         continue;
                     }
                 }
             }
         };
+        if event.item == reader {
+            order[h].push((before.seq, event.id.as_str()));
+        }
         let same = before.same_content(event);
         if same && before.origin.as_deref() == origin {
             continue;
         }
         updates.push(event, data, origin);
-        stored.insert(event.id.clone(), row_of(origin));
+        // An update leaves the row's insertion order as it is.
+        stored.insert(event.id.clone(), row_of(origin, before.seq));
         if !same {
             outcome.events_changed += 1;
             rewritten.insert(event.item.clone());
             rewritten.insert(before.item);
         }
+    }
+    // Equal times keep the order a read reports (the engine breaks ties by insertion order): where
+    // an item's stored order is not its read's (an older build wrote it, an event was reported
+    // before ones stored earlier), its events are stored again in the read's order, as a fresh
+    // sync would store them.
+    let mut resequence: (Vec<&str>, Vec<i64>) = (Vec::new(), Vec::new());
+    for (h, seqs) in order.iter().enumerate() {
+        if seqs.windows(2).all(|w| w[0].0 < w[1].0) {
+            continue;
+        }
+        for (_, id) in seqs {
+            resequence.0.push(id);
+            resequence.1.push(next_seq);
+            next_seq += 1;
+        }
+        rewritten.insert(batch.complete[h].item.clone());
     }
     // What a complete read owned and no longer reports, unless another read of this batch does.
     let in_batch: HashSet<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
@@ -726,6 +759,12 @@ fn converge_events(
         let c = &updates;
         tx.execute(UPDATE_EVENTS, &[&c.ids, &source, &c.items, &c.ats, &c.actors, &c.kinds, &c.data, &c.origins])?;
         for _ in 0..updates.len() {
+            crate::testhooks::row_written();
+        }
+    }
+    if !resequence.0.is_empty() {
+        tx.execute(RESEQUENCE_EVENTS, &[&resequence.0, &resequence.1])?;
+        for _ in 0..resequence.0.len() {
             crate::testhooks::row_written();
         }
     }

@@ -43,11 +43,14 @@ ON CONFLICT (id) DO NOTHING";
 /// The stored events a complete read of item ?1 owns: its own (origin NULL) and those an earlier
 /// read of it reported on other items.
 const OWNED_EVENTS: &str = "
-SELECT id, item, at, actor, kind, data, origin FROM events WHERE item = ?1 AND origin IS NULL
+SELECT id, item, at, actor, kind, data, origin, seq FROM events WHERE item = ?1 AND origin IS NULL
 UNION ALL
-SELECT id, item, at, actor, kind, data, origin FROM events WHERE origin = ?1";
+SELECT id, item, at, actor, kind, data, origin, seq FROM events WHERE origin = ?1";
 
-const STORED_EVENT: &str = "SELECT id, item, at, actor, kind, data, origin FROM events WHERE id = ?1";
+const STORED_EVENT: &str = "SELECT id, item, at, actor, kind, data, origin, seq FROM events WHERE id = ?1";
+
+/// An item's events take the order its complete read reports them in.
+const RESEQUENCE_EVENT: &str = "UPDATE events SET seq = ?2 WHERE id = ?1";
 
 /// A stored event takes the content a complete read reports (its insertion order stays).
 const UPDATE_EVENT: &str = "
@@ -88,6 +91,7 @@ fn stored_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         kind: row.get(4)?,
         data: row.get(5)?,
         origin: row.get(6)?,
+        seq: row.get(7)?,
     })
 }
 
@@ -295,6 +299,8 @@ fn converge_events(
     let mut update = tx.prepare_cached(UPDATE_EVENT)?;
     let mut rewritten: BTreeSet<String> = BTreeSet::new();
     let mut claimed: HashSet<&str> = HashSet::new();
+    // Per complete read, the insertion order (`seq`) of its item's events, in the order it reports them.
+    let mut order: Vec<Vec<(i64, &str)>> = vec![Vec::new(); batch.complete.len()];
     for (index, (event, data)) in batch.events.iter().zip(event_data).enumerate() {
         let Some(h) = claim[index] else {
             let none: Option<&str> = None;
@@ -338,6 +344,9 @@ fn converge_events(
                 crate::testhooks::row_written();
                 if inserted == 1 {
                     outcome.new_events.push(index);
+                    if event.item == reader {
+                        order[h].push((next_seq, event.id.as_str()));
+                    }
                     next_seq += 1;
                     None
                 } else {
@@ -347,6 +356,9 @@ fn converge_events(
             }
         };
         let Some(stored) = stored else { continue };
+        if event.item == reader {
+            order[h].push((stored.seq, event.id.as_str()));
+        }
         let same = stored.same_content(event);
         if same && stored.origin.as_deref() == origin {
             continue;
@@ -367,6 +379,22 @@ fn converge_events(
             rewritten.insert(event.item.clone());
             rewritten.insert(stored.item);
         }
+    }
+    // Equal times keep the order a read reports (the engine breaks ties by insertion order): where
+    // an item's stored order is not its read's (an older build wrote it, an event was reported
+    // before ones stored earlier), its events are stored again in the read's order, as a fresh
+    // sync would store them.
+    let mut resequence = tx.prepare_cached(RESEQUENCE_EVENT)?;
+    for (h, seqs) in order.iter().enumerate() {
+        if seqs.windows(2).all(|w| w[0].0 < w[1].0) {
+            continue;
+        }
+        for (_, id) in seqs {
+            resequence.execute(params![id, next_seq])?;
+            crate::testhooks::row_written();
+            next_seq += 1;
+        }
+        rewritten.insert(batch.complete[h].item.clone());
     }
     // What a complete read owned and no longer reports, unless another read of this batch does.
     let mut delete = tx.prepare_cached(DELETE_EVENT)?;

@@ -110,6 +110,7 @@ store_tests!(
     an_event_one_read_reports_on_another_item_belongs_to_that_read,
     an_item_that_takes_over_stored_ids_moves_them,
     two_reads_of_one_item_in_a_batch_remove_each_row_once,
+    an_items_events_take_the_order_its_complete_read_reports,
     events_of_items_come_item_by_item_in_the_order_asked,
     history_formats_are_recorded_with_the_cursor_they_restart_from,
     a_store_of_schema_2_migrates_and_its_events_own_themselves,
@@ -1007,6 +1008,24 @@ fn two_reads_of_one_item_in_a_batch_remove_each_row_once<B: Backend>() {
     let outcome = store.commit_batch(&complete(vec![(a, vec![opened()]), (a, vec![opened()])])).unwrap();
     assert_eq!((outcome.events_removed, outcome.rewritten_items), (1, vec![a.to_string()]));
     assert_eq!(ids_of(&store, a), ["a/opened"]);
+}
+
+fn an_items_events_take_the_order_its_complete_read_reports<B: Backend>() {
+    // Events at the same second keep the order the source reports them in (the engine breaks
+    // ties by insertion order), as a fresh sync would store them.
+    let a = "github:acme/api#1";
+    let (assigned, labeled) = (
+        on(a, "a/assigned", 5, EventKind::Assigned { assignee: "github:bob".into() }),
+        on(a, "a/labeled", 5, EventKind::Labeled { label: "bug".into() }),
+    );
+    let backend = B::new();
+    let mut store = backend.open();
+    store.commit_batch(&complete(vec![(a, vec![labeled.clone(), assigned.clone()])])).unwrap();
+    let outcome = store.commit_batch(&complete(vec![(a, vec![assigned.clone(), labeled.clone()])])).unwrap();
+    assert_eq!((outcome.rewritten_items, outcome.events_changed), (vec![a.to_string()], 0));
+    assert_eq!(ids_of(&store, a), ["a/assigned", "a/labeled"]);
+    assert_eq!(events(&store).iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["a/assigned", "a/labeled"]);
+    assert_eq!(store.commit_batch(&complete(vec![(a, vec![assigned, labeled])])).unwrap(), CommitOutcome::default());
 }
 
 fn events_of_items_come_item_by_item_in_the_order_asked<B: Backend>() {

@@ -525,7 +525,8 @@ impl GithubSource {
 
     /// Reads follow-up pages until no nested list of `items` has more (timelines, reviews, review
     /// comments), then puts each review's comments into its timeline node, where the parser
-    /// reads them. Marks in `cut` the items a continuation failed for (a partial error).
+    /// reads them. Marks in `cut` the items GitHub reported a partial error in a continuation of
+    /// (a part of the page it could not resolve, null).
     async fn complete_items(
         &self,
         client: &ApiClient,
@@ -595,11 +596,8 @@ impl GithubSource {
                         _ => continue,
                     };
                     let Some(new_nodes) = page["nodes"].as_array() else {
-                        if cut[*i] {
-                            // Not read this time: the item stays cut short, its pages stop here.
-                            target["pageInfo"]["hasNextPage"] = json!(false);
-                            continue;
-                        }
+                        // The step fails and is read again (marking the item cut short and going
+                        // on would leave its tail unread until its next change).
                         return Err(malformed(format!(
                             "a continuation of {} came back without nodes",
                             items[*i]["url"]
