@@ -111,6 +111,8 @@ store_tests!(
     an_item_that_takes_over_stored_ids_moves_them,
     two_reads_of_one_item_in_a_batch_remove_each_row_once,
     an_items_events_take_the_order_its_complete_read_reports,
+    an_event_read_before_stored_ones_puts_the_item_in_the_reads_order,
+    an_event_stored_earlier_in_the_batch_takes_its_place_in_the_read,
     events_of_items_come_item_by_item_in_the_order_asked,
     history_formats_are_recorded_with_the_cursor_they_restart_from,
     a_store_of_schema_2_migrates_and_its_events_own_themselves,
@@ -1026,6 +1028,59 @@ fn an_items_events_take_the_order_its_complete_read_reports<B: Backend>() {
     assert_eq!(ids_of(&store, a), ["a/assigned", "a/labeled"]);
     assert_eq!(events(&store).iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["a/assigned", "a/labeled"]);
     assert_eq!(store.commit_batch(&complete(vec![(a, vec![assigned, labeled])])).unwrap(), CommitOutcome::default());
+}
+
+fn an_event_read_before_stored_ones_puts_the_item_in_the_reads_order<B: Backend>() {
+    // A comment GitHub had not resolved at the first read shows up before the stored events of
+    // the same second; an event the read reports on another item keeps its place.
+    let (x, y) = ("github:acme/api#1", "github:acme/api#2");
+    let comment = on(y, "y/comment", 5, EventKind::Commented { mentions: vec![] });
+    let (closed, labeled) = (
+        on(y, "y/closed", 5, EventKind::Closed { completed: true }),
+        on(y, "y/labeled", 5, EventKind::Labeled { label: "bug".into() }),
+    );
+    let reverted = on(x, "y#reverts", 1, EventKind::Reverted { by: Some(y.into()) });
+    let backend = B::new();
+    let mut store = backend.open();
+    store
+        .commit_batch(&complete(vec![
+            (x, vec![on(x, "x/opened", 1, EventKind::Opened)]),
+            (y, vec![closed.clone(), labeled.clone(), reverted.clone()]),
+        ]))
+        .unwrap();
+    // Reported first, stored last: y's own events are in its read's order, x's keeps its place.
+    let outcome =
+        store.commit_batch(&complete(vec![(y, vec![reverted.clone(), closed.clone(), labeled.clone()])])).unwrap();
+    assert_eq!(outcome, CommitOutcome::default(), "another item's event takes no part in y's order");
+    let read = complete(vec![(y, vec![reverted.clone(), comment.clone(), closed.clone(), labeled.clone()])]);
+    let outcome = store.commit_batch(&read).unwrap();
+    assert_eq!(outcome.new_events, vec![1]);
+    assert_eq!((outcome.rewritten_items, outcome.events_changed, outcome.events_removed), (vec![y.to_string()], 0, 0));
+    assert_eq!(ids_of(&store, y), ["y/comment", "y/closed", "y/labeled"]);
+    assert_eq!(ids_of(&store, x), ["x/opened", "y#reverts"]);
+    assert_eq!(
+        events(&store).iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["x/opened", "y#reverts", "y/comment", "y/closed", "y/labeled"]
+    );
+    assert_eq!(store.commit_batch(&read).unwrap(), CommitOutcome::default());
+}
+
+fn an_event_stored_earlier_in_the_batch_takes_its_place_in_the_read<B: Backend>() {
+    // An incremental event of `a` (inserted by this very batch, after every stored one) that a's
+    // read then reports before a stored event: the read's order wins, as in any other case.
+    let a = "github:acme/api#1";
+    let opened = on(a, "a/opened", 5, EventKind::Opened);
+    let labeled = on(a, "a/labeled", 5, EventKind::Labeled { label: "bug".into() });
+    let backend = B::new();
+    let mut store = backend.open();
+    store.commit_batch(&complete(vec![(a, vec![labeled.clone()])])).unwrap();
+    let mut batch = Batch { source: SOURCE.into(), events: vec![opened.clone()], ..Batch::default() };
+    batch.push_complete(a, vec![opened.clone(), labeled.clone()]);
+    let outcome = store.commit_batch(&batch).unwrap();
+    assert_eq!(outcome.new_events, vec![0]);
+    assert_eq!((outcome.rewritten_items, outcome.events_changed), (vec![a.to_string()], 0));
+    assert_eq!(ids_of(&store, a), ["a/opened", "a/labeled"]);
+    assert_eq!(store.commit_batch(&complete(vec![(a, vec![opened, labeled])])).unwrap(), CommitOutcome::default());
 }
 
 fn events_of_items_come_item_by_item_in_the_order_asked<B: Backend>() {
