@@ -19,6 +19,7 @@ use crate::sources::github::{GithubAuth, GithubConfig, default_graphql_url};
 use crate::sources::gitlab::GitlabConfig;
 use crate::sources::jira::{Flavor as JiraFlavor, JiraAuth, JiraConfig, JiraZone, LinkNames};
 use crate::sources::simulator::SimulatorConfig;
+use crate::store::postgres::{PasswordRef, PostgresConfig, UrlProblem, check_url};
 use crate::teams::{Calendar, DirectoryBuilder, Membership, OTHER_TEAM, Ownership, OwnershipRule, ScopePattern};
 
 /// The whole configuration, validated.
@@ -50,8 +51,11 @@ impl Default for ServerConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreConfig {
-    /// Database file, already resolved against the config file's directory.
+    /// The SQLite database file, already resolved against the config file's directory; the store
+    /// unless `postgres` is set (the two are exclusive in the file).
     pub path: PathBuf,
+    /// `url = "postgres://…"`: the store is that PostgreSQL database instead of the file.
+    pub postgres: Option<PostgresConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -393,7 +397,7 @@ fn toml_datetime_to_ts(dt: &Datetime) -> Result<Ts, String> {
 
 const ROOT_KEYS: &[&str] = &["server", "store", "signals", "decisions", "ownership", "teams", "people", "sources"];
 const SERVER_KEYS: &[&str] = &["listen_address"];
-const STORE_KEYS: &[&str] = &["path"];
+const STORE_KEYS: &[&str] = &["path", "url", "password_env", "password_file"];
 const SIGNALS_KEYS: &[&str] = &[
     "stall_after",
     "stall_in_working_hours",
@@ -911,6 +915,8 @@ impl Checker<'_> {
 
     fn store(&mut self, value: Option<&Value<'_>>, config_path: &Path) -> StoreConfig {
         let mut relative = PathBuf::from(DEFAULT_STORE_PATH);
+        let base = config_path.parent().unwrap_or(Path::new(""));
+        let mut postgres = None;
         if let Some(table) = value.and_then(|v| self.table(v, "store", "[store]")) {
             self.known_keys(table, "store", STORE_KEYS);
             if let Some(v) = table.get("path")
@@ -918,9 +924,86 @@ impl Checker<'_> {
             {
                 relative = PathBuf::from(p);
             }
+            postgres = self.postgres_store(table, base);
         }
-        let base = config_path.parent().unwrap_or(Path::new(""));
-        StoreConfig { path: base.join(relative) }
+        StoreConfig { path: base.join(relative), postgres }
+    }
+
+    /// `url` (with `password_env` or `password_file`) of `[store]`: a PostgreSQL store.
+    fn postgres_store(&mut self, table: &DeTable<'_>, base: &Path) -> Option<PostgresConfig> {
+        const URL_EXAMPLE: &str = "url = \"postgres://siloscope@db.example.com:5432/siloscope\"";
+        let password_env = table.get("password_env").and_then(|v| {
+            let name = self.nonempty_string(v, "store.password_env", "password_env = \"SILOSCOPE_DB_PASSWORD\"")?;
+            if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                Some((v.span(), PasswordRef::Env(name)))
+            } else {
+                self.report(
+                    v.span(),
+                    format!("`store.password_env` must name an environment variable, found \"{name}\""),
+                    "write it like `password_env = \"SILOSCOPE_DB_PASSWORD\"`",
+                );
+                None
+            }
+        });
+        let password_file = table.get("password_file").and_then(|v| {
+            let file =
+                self.nonempty_string(v, "store.password_file", "password_file = \"/run/secrets/db-password\"")?;
+            Some((v.span(), PasswordRef::File(base.join(file))))
+        });
+        let password = match (password_env, password_file) {
+            (Some(_), Some((span, _))) => {
+                self.report(
+                    span,
+                    "`[store]` names two passwords (password_env and password_file)",
+                    "keep one: `password_env = \"VAR\"` or `password_file = \"path\"`",
+                );
+                None
+            }
+            (env, file) => env.or(file),
+        };
+        let Some(url_value) = table.get("url") else {
+            if let Some((span, _)) = password {
+                self.report(
+                    span,
+                    "`[store]` has a password but no `url`: only a PostgreSQL store takes one",
+                    format!("add `{URL_EXAMPLE}`, or remove the password (a SQLite store needs none)"),
+                );
+            }
+            return None;
+        };
+        let url = self.nonempty_string(url_value, "store.url", URL_EXAMPLE)?;
+        if let Some(path) = table.get("path") {
+            self.report(
+                path.span(),
+                "`[store]` sets both `path` (a SQLite file) and `url` (a PostgreSQL database)",
+                "keep one: `path` for the embedded SQLite store, or `url` for PostgreSQL",
+            );
+        }
+        // The URL is never echoed: it may hold the very password being refused.
+        let problem = match check_url(&url) {
+            Ok(()) => return Some(PostgresConfig { url, password: password.map(|(_, p)| p) }),
+            Err(UrlProblem::NotPostgres) => (
+                "`store.url` is not a PostgreSQL URL (it must start with postgres:// or postgresql://)".to_string(),
+                format!("write it like `{URL_EXAMPLE}`"),
+            ),
+            Err(UrlProblem::InlinePassword) => (
+                "`store.url` holds a password inline in the config file".to_string(),
+                "remove it from the URL (postgres://user@host:5432/database) and say where to read it: \
+                 `password_env = \"VAR\"` (an environment variable) or `password_file = \"path\"` (a file)"
+                    .to_string(),
+            ),
+            Err(UrlProblem::TlsRequired) => (
+                "`store.url` asks for sslmode=require, and this build connects to PostgreSQL without TLS".to_string(),
+                "on a trusted network leave sslmode out (or write sslmode=disable); across an untrusted one, \
+                 reach the server through a TLS tunnel"
+                    .to_string(),
+            ),
+            Err(UrlProblem::Invalid(why)) => {
+                (format!("`store.url` is not a valid PostgreSQL URL: {why}"), format!("write it like `{URL_EXAMPLE}`"))
+            }
+        };
+        self.report(url_value.span(), problem.0, problem.1);
+        None
     }
 
     fn signals(&mut self, value: Option<&Value<'_>>, index: &TeamIndex) -> SignalsConfig {
@@ -2491,6 +2574,69 @@ start = "2025-01-01"
         assert_eq!(dir.team_of("jira:557058:f5", 0), Some(qa));
         assert!(dir.is_bot("github:ci-robot"));
         assert_eq!(dir.team(payments).calendar.map(|c| c.utc_offset), Some(HOUR));
+    }
+
+    #[test]
+    fn store_url_gives_a_postgres_store_with_its_password_by_reference() {
+        let c = parse(
+            "[store]\nurl = \"postgres://siloscope@db.example.com:5432/siloscope\"\npassword_file = \"secrets/db\"\n",
+        )
+        .expect("valid config");
+        assert_eq!(
+            c.store.postgres,
+            Some(PostgresConfig {
+                url: "postgres://siloscope@db.example.com:5432/siloscope".into(),
+                password: Some(PasswordRef::File(PathBuf::from("/etc/siloscope/secrets/db"))),
+            })
+        );
+        let c = parse("[store]\nurl = \"postgresql://127.0.0.1/test?application_name=x\"\npassword_env = \"PGPASS\"\n")
+            .expect("valid config");
+        assert_eq!(c.store.postgres.unwrap().password, Some(PasswordRef::Env("PGPASS".into())));
+        assert_eq!(parse("").unwrap().store.postgres, None, "SQLite by default");
+    }
+
+    #[test]
+    fn a_password_in_the_store_url_is_refused_without_echoing_it() {
+        for url in ["postgres://siloscope:hunter2@db:5432/s", "postgres://db:5432/s?sslmode=disable&password=hunter2"] {
+            let text = format!("[store]\n\nurl = \"{url}\"\n");
+            let found = problems(&text);
+            assert_eq!(found.len(), 1, "{found:?}");
+            let shown = found[0].to_string();
+            assert!(
+                shown.starts_with("/etc/siloscope/siloscope.toml:3:7: `store.url` holds a password inline"),
+                "{shown}"
+            );
+            assert!(shown.contains("password_env = \"VAR\"") && shown.contains("password_file"), "{shown}");
+            assert!(!shown.contains("hunter2"), "the password is echoed: {shown}");
+        }
+        // An inline `password` key is refused as every inline secret is.
+        let found = problems("[store]\nurl = \"postgres://db/s\"\npassword = \"hunter2\"\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("`store.password` holds a secret inline"), "{}", found[0]);
+    }
+
+    #[test]
+    fn store_url_mistakes_are_each_reported_with_a_fix() {
+        let one = |text: &str| -> (usize, String) {
+            let found = problems(text);
+            assert_eq!(found.len(), 1, "{found:?}");
+            (found[0].line, found[0].message.clone())
+        };
+        let (line, message) = one("[store]\npath = \"x.db\"\nurl = \"postgres://db/s\"\n");
+        assert_eq!((line, message.contains("sets both `path`")), (2, true), "{message}");
+        let (line, message) = one("[store]\npassword_env = \"PGPASS\"\n");
+        assert_eq!((line, message.contains("a password but no `url`")), (2, true), "{message}");
+        let (line, message) = one("[store]\nurl = \"mysql://db/s\"\n");
+        assert_eq!((line, message.contains("not a PostgreSQL URL")), (2, true), "{message}");
+        let (line, message) = one("[store]\nurl = \"postgres://db/s?sslmode=require\"\n");
+        assert_eq!((line, message.contains("without TLS")), (2, true), "{message}");
+        let (line, message) = one("[store]\nurl = \"postgres://db/s?sslmode=sometimes\"\n");
+        assert_eq!((line, message.contains("not a valid PostgreSQL URL")), (2, true), "{message}");
+        let (line, message) = one("[store]\nurl = \"postgres://db/s\"\npassword_env = \"PG-PASS\"\n");
+        assert_eq!((line, message.contains("must name an environment variable")), (3, true), "{message}");
+        let (line, message) =
+            one("[store]\nurl = \"postgres://db/s\"\npassword_env = \"A\"\npassword_file = \"/run/p\"\n");
+        assert_eq!((line, message.contains("two passwords")), (4, true), "{message}");
     }
 
     #[test]

@@ -46,9 +46,14 @@ impl Clock {
     }
 }
 
-/// Opens the configured store with an error that names the file and the fix.
+/// Opens the configured store (the SQLite file, or the PostgreSQL database of `[store] url`) with
+/// an error that names it and the fix.
 pub fn open_store(config: &Config) -> Result<Box<dyn Store>, String> {
-    SqliteStore::open(&config.store.path).map(|s| Box::new(s) as Box<dyn Store>).map_err(|e| e.to_string())
+    let store: Result<Box<dyn Store>, _> = match &config.store.postgres {
+        Some(pg) => crate::store::PostgresStore::open(pg).map(|s| Box::new(s) as Box<dyn Store>),
+        None => SqliteStore::open(&config.store.path).map(|s| Box::new(s) as Box<dyn Store>),
+    };
+    store.map_err(|e| e.to_string())
 }
 
 /// Builds the configured sources.

@@ -4,15 +4,19 @@
 //! streams; it never computes signals.
 
 mod migrations;
+pub mod postgres;
 pub mod sqlite;
+#[cfg(test)]
+pub(crate) mod tests;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use std::fmt;
 
 use crate::model::{Batch, DirectorySnapshot, Event, HistoryStart, Item, ItemKind, ItemState};
 
-/// A backend that persists batches. Every backend (SQLite now, PostgreSQL later) must give the
+/// A backend that persists batches. Every backend (SQLite, PostgreSQL) must give the
 /// same answers for the same batches, so the daemon and the engine never know which one runs.
 pub trait Store: Send {
     /// One transaction: upsert items by key (later updated_at wins; never go back to an older row),
@@ -25,7 +29,10 @@ pub trait Store: Send {
     /// that read says: an event of the read whose id is stored with other content (time, actor,
     /// kind, data, item) is updated and owned by K from then on; a stored event K's reads own
     /// (its own events, and those an earlier read of K reported on other items) that this read
-    /// does not report, and no other read in the batch reports, is deleted. Other items'
+    /// does not report, and no other read in the batch reports, is deleted. K's own events that
+    /// the read reports take the order it reports them in (a fresh sync's insertion order, which
+    /// the engine breaks equal times by): where their stored order differs, they move to the end
+    /// of the insertion order, in the read's order, and K counts as rewritten. Other items'
     /// events are untouched. Committing the same batch twice changes nothing the second time.
     fn commit_batch(&mut self, batch: &Batch) -> Result<CommitOutcome, StoreError>;
     /// Where `source` resumes from; None if it never committed a cursor.
@@ -57,6 +64,32 @@ pub trait Store: Send {
     fn event_counts_by_source(&self) -> Result<Vec<(String, u64)>, StoreError>;
 }
 
+/// An event row as stored, for comparing with what a complete read reports.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredEvent {
+    pub id: String,
+    pub item: String,
+    pub at: i64,
+    pub actor: Option<String>,
+    pub kind: String,
+    pub data: String,
+    pub origin: Option<String>,
+    /// Insertion order (`events.seq`).
+    pub seq: i64,
+}
+
+impl StoredEvent {
+    /// Whether the row says what `event` says. Data is compared decoded, so a row an older build
+    /// serialised differently (field order, defaults) is not rewritten for nothing.
+    pub fn same_content(&self, event: &Event) -> bool {
+        self.item == event.item
+            && self.at == event.at
+            && self.actor == event.actor
+            && self.kind == event.kind.name()
+            && serde_json::from_str::<crate::model::EventKind>(&self.data).is_ok_and(|k| k == event.kind)
+    }
+}
+
 /// What one `commit_batch` changed, so callers count only what is new.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommitOutcome {
@@ -85,10 +118,10 @@ pub struct ItemCount {
 /// Why a store operation failed. Every message names the store, says what failed and what to do.
 #[derive(Debug)]
 pub enum StoreError {
-    /// The store could not be opened: wrong path, not a store, no permission, locked.
+    /// The store could not be opened: wrong path or URL, not a store, no permission, locked.
     Open { store: String, problem: String, fix: String },
     /// The store was written by a newer siloscope whose schema this build does not know.
-    NewerSchema { store: String, found: i64, supported: i64 },
+    NewerSchema { store: String, found: i64, supported: i64, fix: String },
     /// A read or write on an open store failed.
     Backend { store: String, action: String, fix: String, source: Box<dyn std::error::Error + Send + Sync> },
     /// A value could not be encoded for storage (a bug: model types always serialise).
@@ -99,11 +132,10 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Open { store, problem, fix } => write!(f, "cannot open store {store}: {problem}; fix: {fix}"),
-            StoreError::NewerSchema { store, found, supported } => write!(
+            StoreError::NewerSchema { store, found, supported, fix } => write!(
                 f,
                 "cannot open store {store}: it was written by a newer siloscope (schema version \
-                 {found}, this build knows up to {supported}); fix: upgrade siloscope, or point \
-                 [store] path at a new file"
+                 {found}, this build knows up to {supported}); fix: {fix}"
             ),
             StoreError::Backend { store, action, fix, source } => {
                 write!(f, "store {store}: {action} failed: {source}; fix: {fix}")
