@@ -3,6 +3,7 @@
 
 pub mod backfill;
 pub mod config;
+pub mod coverage;
 pub mod daemon;
 pub mod exporter;
 pub mod model;
@@ -13,6 +14,7 @@ pub mod sources;
 #[cfg(feature = "standin")]
 pub mod standin;
 pub mod store;
+pub mod suggest;
 pub mod teams;
 pub(crate) mod testhooks;
 pub mod webconfig;
