@@ -754,7 +754,7 @@ impl Checker<'_> {
             self.report(
                 value.span(),
                 format!("`{path}` is {n}, above 1"),
-                format!("write a share between 0 and 1, like `{example}` for 90%"),
+                format!("write a share between 0 and 1, like `{example}` for 95%"),
             );
             return None;
         }
@@ -1074,7 +1074,7 @@ impl Checker<'_> {
             s.stall_after_by_kind = self.stall_after_by_kind(v);
         }
         if let Some(v) = table.get("coverage_warning")
-            && let Some(share) = self.share(v, "signals.coverage_warning", "coverage_warning = 0.9")
+            && let Some(share) = self.share(v, "signals.coverage_warning", "coverage_warning = 0.95")
         {
             s.coverage_warning = share;
         }

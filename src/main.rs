@@ -65,10 +65,12 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
-    /// Print the resolved team directory and what looks wrong in it.
+    /// Print the resolved team directory, how much of the activity it covers, and what looks wrong in it.
     Teams {
         #[arg(long, value_name = "FILE")]
-        config: PathBuf,
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<TeamsAction>,
     },
     /// Write the history of every signal series as OpenMetrics with timestamps, computed from the
     /// store by event time, for `promtool tsdb create-blocks-from openmetrics FILE DIR`.
@@ -144,6 +146,17 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum TeamsAction {
+    /// Suggest directory entries from the stored data: identities that are probably one person
+    /// (same e-mail, display name, username = login) and the likely team of active identities in
+    /// no team, with evidence, as a TOML snippet to review and paste. Never edits the config.
+    Suggest {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
 /// A failure and its exit code.
 struct Failure {
     code: u8,
@@ -183,7 +196,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = init_logging(cli.log_format, &cli.log_level).and_then(|()| match cli.command {
         Command::CheckConfig { config } => check_config(&config),
-        Command::Teams { config } => teams(&config),
+        Command::Teams { config, action: None } => match config {
+            Some(config) => teams(&config),
+            None => Err(Failure { code: 2, message: "teams needs --config FILE".into() }),
+        },
+        Command::Teams { config, action: Some(TeamsAction::Suggest { config: own }) } => match own.or(config) {
+            Some(config) => teams_suggest(&config),
+            None => Err(Failure { code: 2, message: "teams suggest needs --config FILE".into() }),
+        },
         Command::Serve { config, listen_address, web_config } => serve(&config, listen_address, web_config.as_deref()),
         Command::Sync { config, once } => sync(&config, once),
         Command::Backfill { config, out, since, step, labels } => {
@@ -224,13 +244,14 @@ fn teams(path: &Path) -> Result<(), Failure> {
     let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
     let dir = state.directory();
     let now = daemon::wall_now();
-    let (analysis, signals) = {
+    let (analysis, signals, coverage) = {
         let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());
         frame.prepare();
         let (a, s) = siloscope::signals::compute(&frame, &dir, &state.config.signals, now);
         let unknown: Vec<(String, u64)> =
             a.unknown_identities.iter().map(|(sym, n)| (frame.syms.resolve(*sym).to_string(), *n)).collect();
-        (unknown, s)
+        let coverage = siloscope::coverage::coverage_by_window(&frame, &dir, &state.config.signals.windows, now);
+        (unknown, s, coverage)
     };
     println!("Teams (members now):");
     for (i, t) in dir.teams().iter().enumerate() {
@@ -258,7 +279,7 @@ fn teams(path: &Path) -> Result<(), Failure> {
         let bot = if p.bot { " (bot)" } else { "" };
         println!("  {}{bot}: {} — {}", p.name, p.identities.join(", "), ms.join("; "));
     }
-    let mut warnings = Vec::new();
+    let mut warnings = coverage_lines(path, &coverage, &state.config.signals);
     for (p, a, b) in dir.overlapping_memberships() {
         warnings.push(format!(
             "{} is in two teams at once ({} and {}): attribution uses the first membership listed",
@@ -290,6 +311,71 @@ fn teams(path: &Path) -> Result<(), Failure> {
             println!("  - {w}");
         }
     }
+    Ok(())
+}
+
+/// Prints the directory coverage per source and window; returns the warnings: sources whose share
+/// of events resolved to a team, in the longest window, is under `[signals] coverage_warning`.
+fn coverage_lines(
+    path: &Path,
+    coverage: &[(String, Vec<siloscope::coverage::SourceCoverage>)],
+    cfg: &siloscope::signals::SignalsConfig,
+) -> Vec<String> {
+    use siloscope::coverage::percent;
+    println!("Coverage (share of events / of active identities whose actor the directory resolves to a team):");
+    let mut sources: Vec<&str> = coverage.iter().flat_map(|(_, s)| s.iter().map(|c| c.source.as_str())).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    if sources.is_empty() {
+        println!(
+            "  no activity in the windows ({})",
+            cfg.windows.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    for source in &sources {
+        let cells: Vec<String> = coverage
+            .iter()
+            .map(|(window, list)| match list.iter().find(|c| c.source == *source) {
+                Some(c) => format!(
+                    "{window}: {} of {} events, {} of {} identities",
+                    percent(c.event_share()),
+                    c.events,
+                    percent(c.identity_share()),
+                    c.identities
+                ),
+                None => format!("{window}: no activity"),
+            })
+            .collect();
+        println!("  {source} — {}", cells.join("; "));
+    }
+    let (label, _) = siloscope::coverage::warning_window(&cfg.windows);
+    let mut warnings = Vec::new();
+    if let Some((_, list)) = coverage.iter().find(|(w, _)| *w == label) {
+        for c in list.iter().filter(|c| c.below(cfg.coverage_warning)) {
+            warnings.push(format!(
+                "source {}: only {} of its events in the last {label} resolve to a team (warning under {}; {} active identities in no team): \
+                 run `siloscope teams suggest --config {}`",
+                c.source,
+                percent(c.event_share()),
+                percent(Some(cfg.coverage_warning)),
+                c.unresolved_identities(),
+                path.display()
+            ));
+        }
+    }
+    warnings
+}
+
+fn teams_suggest(path: &Path) -> Result<(), Failure> {
+    let cfg = load_config(path)?;
+    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let snapshots = store.directory_snapshots().map_err(|e| runtime(e.to_string()))?;
+    let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
+    let dir = state.directory();
+    let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());
+    frame.prepare();
+    let suggestions = siloscope::suggest::suggest(&frame, &dir, &state.config, &snapshots);
+    print!("{}", siloscope::suggest::render_toml(&suggestions, &state.config, &dir));
     Ok(())
 }
 

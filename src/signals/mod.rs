@@ -78,7 +78,7 @@ pub struct SignalsConfig {
     pub windows: Vec<(String, Ts)>,
     pub decisions: DecisionSelector,
     /// `siloscope teams`, the report and the health board warn when a source's share of events
-    /// attributed to a team is under this (0–1, default 0.9; src/coverage.rs).
+    /// attributed to a team is under this (0–1, default 0.95; src/coverage.rs).
     pub coverage_warning: f64,
 }
 
