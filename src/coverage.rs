@@ -16,7 +16,7 @@ pub const DEFAULT_COVERAGE_WARNING: f64 = 0.95;
 
 /// Coverage of one source in one time range. Events without an actor (deleted users, system
 /// actions) and events by bots are not counted: they never belong to a team.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SourceCoverage {
     pub source: String,
     /// Events by non-bot actors in the range, and those whose actor the directory resolved to a
@@ -114,6 +114,18 @@ pub fn percent(share: Option<f64>) -> String {
             format!("{tenths:.1}%")
         }
     }
+}
+
+/// One line per source for the report: `gh: 97.8% of 46 events, 90.0% of 10 identities`.
+pub fn summary(c: &SourceCoverage) -> String {
+    format!(
+        "{}: {} of {} events, {} of {} active identities",
+        c.source,
+        percent(c.event_share()),
+        c.events,
+        percent(c.identity_share()),
+        c.identities
+    )
 }
 
 /// The longest window, the one `siloscope teams` warns on (short windows are small samples).
