@@ -6,6 +6,7 @@ pub mod config;
 pub mod coverage;
 pub mod daemon;
 pub mod exporter;
+pub mod init;
 pub mod model;
 pub mod report;
 pub mod server;

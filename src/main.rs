@@ -72,6 +72,62 @@ enum Command {
         #[command(subcommand)]
         action: Option<TeamsAction>,
     },
+    /// Write a starting, commented config: the sources named by flags, with the teams, members,
+    /// Jira projects and team-field values their APIs report (one sync step each, nothing stored).
+    /// Tokens are given by reference (an environment variable or a file), never written.
+    Init {
+        /// The config file to write (refused if it exists).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The store's SQLite file, written as `[store] path` (default: siloscope.db).
+        #[arg(long, value_name = "FILE")]
+        store: Option<PathBuf>,
+        /// Write the sources without asking their APIs for teams, projects and team-field values.
+        #[arg(long)]
+        no_discover: bool,
+        /// A GitHub organisation to read (repeatable).
+        #[arg(long = "github-org", value_name = "ORG")]
+        github_orgs: Vec<String>,
+        #[arg(long = "github-token-env", value_name = "VAR", default_value = "GITHUB_TOKEN")]
+        github_token_env: String,
+        #[arg(long = "github-token-file", value_name = "FILE")]
+        github_token_file: Option<PathBuf>,
+        /// GitHub Enterprise Server REST URL (https://ghe.acme.io/api/v3).
+        #[arg(long = "github-api-url", value_name = "URL")]
+        github_api_url: Option<String>,
+        /// GitHub Enterprise Server GraphQL URL (https://ghe.acme.io/api/graphql).
+        #[arg(long = "github-graphql-url", value_name = "URL")]
+        github_graphql_url: Option<String>,
+        /// A GitLab group to read, full path (repeatable).
+        #[arg(long = "gitlab-group", value_name = "GROUP")]
+        gitlab_groups: Vec<String>,
+        /// A self-managed GitLab instance (default: https://gitlab.com).
+        #[arg(long = "gitlab-url", value_name = "URL")]
+        gitlab_url: Option<String>,
+        #[arg(long = "gitlab-token-env", value_name = "VAR", default_value = "GITLAB_TOKEN")]
+        gitlab_token_env: String,
+        #[arg(long = "gitlab-token-file", value_name = "FILE")]
+        gitlab_token_file: Option<PathBuf>,
+        /// The Jira site (https://acme.atlassian.net or a Data Center URL).
+        #[arg(long = "jira-url", value_name = "URL")]
+        jira_url: Option<String>,
+        /// cloud or data_center (default: cloud for *.atlassian.net).
+        #[arg(long = "jira-flavor", value_name = "FLAVOR")]
+        jira_flavor: Option<String>,
+        /// Cloud: the account e-mail the API token belongs to.
+        #[arg(long = "jira-email", value_name = "EMAIL")]
+        jira_email: Option<String>,
+        #[arg(long = "jira-token-env", value_name = "VAR", default_value = "JIRA_TOKEN")]
+        jira_token_env: String,
+        #[arg(long = "jira-token-file", value_name = "FILE")]
+        jira_token_file: Option<PathBuf>,
+        /// A Jira project key (repeatable; default: the projects of the first issues read).
+        #[arg(long = "jira-project", value_name = "KEY")]
+        jira_projects: Vec<String>,
+        /// The Jira custom field naming the owning team, by id or name (its values are listed).
+        #[arg(long = "jira-team-field", value_name = "FIELD")]
+        jira_team_field: Option<String>,
+    },
     /// Write the history of every signal series as OpenMetrics with timestamps, computed from the
     /// store by event time, for `promtool tsdb create-blocks-from openmetrics FILE DIR`.
     Backfill {
@@ -206,6 +262,67 @@ fn main() -> ExitCode {
         },
         Command::Serve { config, listen_address, web_config } => serve(&config, listen_address, web_config.as_deref()),
         Command::Sync { config, once } => sync(&config, once),
+        Command::Init {
+            out,
+            store,
+            no_discover,
+            github_orgs,
+            github_token_env,
+            github_token_file,
+            github_api_url,
+            github_graphql_url,
+            gitlab_groups,
+            gitlab_url,
+            gitlab_token_env,
+            gitlab_token_file,
+            jira_url,
+            jira_flavor,
+            jira_email,
+            jira_token_env,
+            jira_token_file,
+            jira_projects,
+            jira_team_field,
+        } => {
+            use siloscope::init::{GithubInit, GitlabInit, InitOptions, JiraInit, TokenRef};
+            let token = |env: String, file: Option<PathBuf>| match file {
+                Some(f) => TokenRef::File(f),
+                None => TokenRef::Env(env),
+            };
+            let flavor = match jira_flavor.as_deref() {
+                None => Ok(None),
+                Some("cloud") => Ok(Some(siloscope::sources::jira::Flavor::Cloud)),
+                Some("data_center") => Ok(Some(siloscope::sources::jira::Flavor::DataCenter)),
+                Some(other) => Err(Failure {
+                    code: 2,
+                    message: format!("invalid --jira-flavor {other:?}: use cloud or data_center"),
+                }),
+            };
+            flavor.and_then(|flavor| {
+                let opts = InitOptions {
+                    store,
+                    github: (!github_orgs.is_empty()).then(|| GithubInit {
+                        organizations: github_orgs,
+                        api_url: github_api_url,
+                        graphql_url: github_graphql_url,
+                        token: token(github_token_env, github_token_file),
+                    }),
+                    gitlab: (!gitlab_groups.is_empty()).then(|| GitlabInit {
+                        groups: gitlab_groups,
+                        url: gitlab_url,
+                        token: token(gitlab_token_env, gitlab_token_file),
+                    }),
+                    jira: jira_url.map(|url| JiraInit {
+                        url,
+                        flavor,
+                        email: jira_email,
+                        token: token(jira_token_env, jira_token_file),
+                        projects: jira_projects,
+                        team_field: jira_team_field,
+                    }),
+                };
+                init(&out, opts, !no_discover)
+            })
+        }
         Command::Backfill { config, out, since, step, labels } => {
             backfill(&config, &out, since.as_deref(), &step, &labels)
         }
@@ -364,6 +481,40 @@ fn coverage_lines(
         }
     }
     warnings
+}
+
+fn init(out: &Path, opts: siloscope::init::InitOptions, discover: bool) -> Result<(), Failure> {
+    if out.exists() {
+        return Err(Failure {
+            code: 2,
+            message: format!("{} exists: init never overwrites a config; give another --out", out.display()),
+        });
+    }
+    let now = daemon::wall_now();
+    let mut discovery = siloscope::init::Discovery::default();
+    if discover {
+        runtime_for(async {
+            discovery = siloscope::init::discover(&opts, now).await;
+            Ok(())
+        })?;
+    }
+    let generated = chrono::DateTime::from_timestamp(now, 0).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string());
+    let text = siloscope::init::render(&opts, &discovery, &generated.unwrap_or_default());
+    std::fs::write(out, &text).map_err(|e| runtime(format!("cannot write {}: {e}", out.display())))?;
+    for (source, error) in &discovery.failures {
+        eprintln!("siloscope: {source}: discovery failed: {error}");
+    }
+    println!(
+        "{}: written ({} teams from GitHub, {} from GitLab, {} Jira projects, {} team-field values); \
+         check it with `siloscope check-config --config {}`",
+        out.display(),
+        discovery.github.as_ref().map_or(0, |s| s.teams.len()),
+        discovery.gitlab.as_ref().map_or(0, |s| s.teams.len()),
+        discovery.jira_projects.len(),
+        discovery.jira_team_values.len(),
+        out.display()
+    );
+    Ok(())
 }
 
 fn teams_suggest(path: &Path) -> Result<(), Failure> {
