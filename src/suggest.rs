@@ -88,6 +88,14 @@ fn login_of(identity: &str) -> Option<String> {
     (ns != "email" && ns != "jira").then(|| login.to_ascii_lowercase())
 }
 
+/// A Jira Data Center username (`jira:alice`), as opposed to a Cloud account id
+/// (`jira:5b10ac8d82e05b22cc7d4ef5`, `jira:557058:f5…`): Data Center names people by `name`.
+fn data_center_username(identity: &str) -> Option<String> {
+    let login = identity.strip_prefix("jira:")?;
+    let account_id = login.contains(':') || (login.len() >= 24 && login.chars().all(|c| c.is_ascii_hexdigit()));
+    (!account_id && !login.is_empty()).then(|| login.to_ascii_lowercase())
+}
+
 /// Computes the suggestions over the whole stored history (`frame` prepared).
 pub fn suggest(
     frame: &Frame,
@@ -164,6 +172,7 @@ pub fn suggest(
             if let Some(email) = id.strip_prefix("email:") {
                 f.emails.insert(email.to_ascii_lowercase());
             }
+            f.usernames.extend(data_center_username(id));
             logins.extend(login_of(id));
         }
         (f, logins, ids)
@@ -523,6 +532,57 @@ mod tests {
     use crate::sources::simulator::{Simulator, SimulatorConfig};
 
     const START: Ts = 1_767_225_600; // 2026-01-01
+
+    /// Without any profile: a Jira Data Center username equal to a GitHub login ties the two; a
+    /// Cloud account id never looks like a username.
+    #[test]
+    fn a_data_center_username_equal_to_a_login_is_the_same_person() {
+        use crate::model::{EventKind, Item, ItemKind, ItemState};
+        let text =
+            "[[teams]]\nname = \"payments\"\n\n[[people]]\nname = \"Alice\"\ngithub = \"alice\"\nteam = \"payments\"\n";
+        let cfg = config(text);
+        let dir = cfg.directory.builder().build();
+        let mut frame = Frame::new();
+        frame.add_item(&Item {
+            key: "jira:PAY#1".into(),
+            source: "jira".into(),
+            kind: ItemKind::Ticket,
+            scope: "PAY".into(),
+            url: "https://jira.example/browse/PAY-1".into(),
+            title: "t".into(),
+            author: None,
+            created_at: START,
+            updated_at: START,
+            state: ItemState::Open,
+            issue_type: None,
+        });
+        for (n, actor) in ["jira:Alice", "jira:Alice", "jira:5b10ac8d82e05b22cc7d4ef5"].iter().enumerate() {
+            frame.add_event(&Event {
+                id: format!("e{n}"),
+                item: "jira:PAY#1".into(),
+                at: START + n as Ts,
+                actor: Some(actor.to_string()),
+                kind: EventKind::Commented { mentions: vec![] },
+            });
+        }
+        frame.prepare();
+        let got = suggest(&frame, &dir, &cfg, &[]);
+        assert_eq!(got.len(), 2, "{got:#?}");
+        let Suggestion::SamePerson { person, in_config, identities, evidence, .. } = &got[0] else {
+            panic!("{got:#?}")
+        };
+        assert_eq!((person.as_str(), *in_config), ("Alice", true));
+        assert_eq!(identities, &vec![("jira:Alice".to_string(), 2)]);
+        assert_eq!(evidence[0].2, Match::UsernameIsLogin("alice".into()));
+        assert!(matches!(&got[1], Suggestion::NewPerson { team: None, .. }), "{got:#?}");
+        let snippet = render_toml(&got, &cfg, &dir);
+        assert!(
+            snippet.contains("# Add to the existing [[people]] entry \"Alice\":\n#   identities = [\"jira:Alice\"]"),
+            "{snippet}"
+        );
+        // The snippet is valid TOML that check-config accepts next to the config.
+        config(&format!("{text}\n{snippet}"));
+    }
     const DAYS: Ts = 45;
 
     fn simulate(left_out: u32, split: u32) -> (Frame, Vec<Event>, DirectorySnapshot) {
