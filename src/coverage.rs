@@ -47,11 +47,14 @@ impl SourceCoverage {
     }
 }
 
+/// Per source while counting: events, events resolved, and per actor (latest event, resolved then).
+type SourceTally = (u64, u64, HashMap<Sym, (Ts, bool)>);
+
 /// Coverage per source (ordered by source name) of the events with `in_range(at)`.
 pub fn coverage_where(frame: &Frame, dir: &Directory, in_range: impl Fn(Ts) -> bool) -> Vec<SourceCoverage> {
     // Per actor symbol: None = bot, Some(person) or Some(None) for an unknown identity.
     let mut who: HashMap<Sym, Option<Option<u32>>> = HashMap::new();
-    let mut by_source: HashMap<Sym, (u64, u64, HashMap<Sym, (Ts, bool)>)> = HashMap::new();
+    let mut by_source: HashMap<Sym, SourceTally> = HashMap::new();
     for e in &frame.events {
         if e.actor == NO_SYM || !in_range(e.at) {
             continue;
