@@ -74,6 +74,13 @@ D_BRIDGE = (
     "at least 2 teams other than their own. Only the count per team is exported, never who."
 )
 D_SILO = "Silo index of a team in a window: share of its members' interactions that stay inside the team (1 = fully siloed)."
+D_COVERAGE = (
+    "Directory coverage: the share of each source's events in the window (bots and actor-less events excluded) whose "
+    "actor the team directory resolves to a team at the event's time, and the share of its active identities resolved "
+    "at their latest event. Activity of someone missing from the directory counts for no team: their handoffs and "
+    "acknowledgements go missing. SiloscopeDirectoryCoverageLow fires under the configured warning ([signals] "
+    "coverage_warning, default 95%); `siloscope teams suggest` proposes the missing entries."
+)
 D_PRIVACY = " Teams with fewer active people than the privacy floor appear as `other`."
 D_PERIOD = " Over the dashboard's time range."
 
@@ -469,12 +476,20 @@ def health():
                    [target(f"siloscope_items{{{src}}}", "{{source}} {{kind}} {{state}}")]),
         timeseries("Compute duration", "How long the last full computation of the signals took (frame → facts → exported values).",
                    [target("siloscope_compute_duration_seconds", "{{instance}}")], unit="s"),
+        timeseries("Directory coverage", D_COVERAGE,
+                   [target(f'max by (source) (siloscope_directory_event_coverage_ratio{{{src}, window="$window"}})', "{{source}} events", ref="events"),
+                    target(f'max by (source) (siloscope_directory_identity_coverage_ratio{{{src}, window="$window"}})', "{{source}} identities", ref="identities"),
+                    target("max(siloscope_directory_coverage_warning_ratio)", "warning under", ref="warning")],
+                   unit="percentunit", min_value=0, max_value=1),
+        stat("Active identities in no team", "Identities that acted in the window and that the team directory resolves to no team, per source (a count, never who: `siloscope teams` lists them, `siloscope teams suggest` proposes their team).",
+             [target(f'max by (source) (siloscope_directory_unresolved_identities{{{src}, window="$window"}})', "{{source}}")],
+             thresholds=[(None, "green"), (1, "orange")]),
         table("Versions", "siloscope version of each scraped instance (siloscope_build_info), to spot a mixed rollout.", [target("siloscope_build_info", instant=True, fmt="table")],
               transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True, "Value": True, "__name__": True}}}]),
     ]
     return dashboard("siloscope-health", "siloscope / Health",
                      "siloscope itself: sources up, last success, requests and errors, rate-limit headroom, sync duration, ingest volume.",
-                     p, [variable_query("source", "Source", "label_values(siloscope_source_up, source)")], time_from="now-24h", refresh="1m")
+                     p, [variable_query("source", "Source", "label_values(siloscope_source_up, source)"), WINDOW_VAR], time_from="now-24h", refresh="1m")
 
 
 BOARDS = {

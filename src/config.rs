@@ -409,6 +409,7 @@ const SIGNALS_KEYS: &[&str] = &[
     "windows",
     "stall_after_by_team",
     "stall_after_by_kind",
+    "coverage_warning",
 ];
 const DECISIONS_KEYS: &[&str] = &["labels", "issue_types", "record_paths", "accepted_statuses", "superseded_statuses"];
 const OWNERSHIP_KEYS: &[&str] = &["order", "label_prefix", "labels", "statuses", "components", "repositories", "bots"];
@@ -429,6 +430,8 @@ const SIMULATOR_KEYS: &[&str] = &[
     "items_per_day",
     "history_days",
     "start",
+    "left_out_people",
+    "split_people",
 ];
 const GITHUB_KEYS: &[&str] = &[
     "name",
@@ -744,6 +747,20 @@ impl Checker<'_> {
         }
     }
 
+    /// A share between 0 and 1 (`0.9`); a percentage written as `90` is refused with the fix.
+    fn share(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<f64> {
+        let n = self.non_negative_number(value, path, example)?;
+        if n > 1.0 {
+            self.report(
+                value.span(),
+                format!("`{path}` is {n}, above 1"),
+                format!("write a share between 0 and 1, like `{example}` for 95%"),
+            );
+            return None;
+        }
+        Some(n)
+    }
+
     /// A positive duration written as a string (`"2d"`).
     fn duration(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<Ts> {
         let text = match value.get_ref() {
@@ -1055,6 +1072,11 @@ impl Checker<'_> {
         }
         if let Some(v) = table.get("stall_after_by_kind") {
             s.stall_after_by_kind = self.stall_after_by_kind(v);
+        }
+        if let Some(v) = table.get("coverage_warning")
+            && let Some(share) = self.share(v, "signals.coverage_warning", "coverage_warning = 0.95")
+        {
+            s.coverage_warning = share;
         }
         s
     }
@@ -2255,11 +2277,13 @@ impl Checker<'_> {
                 None => ok = false,
             }
         }
-        let counts: [(&str, u32, &mut u32); 4] = [
+        let counts: [(&str, u32, &mut u32); 6] = [
             ("teams", 1, &mut sim.teams),
             ("people_per_team", 1, &mut sim.people_per_team),
             ("repos_per_team", 1, &mut sim.repos_per_team),
             ("history_days", 0, &mut sim.history_days),
+            ("left_out_people", 0, &mut sim.left_out_people),
+            ("split_people", 0, &mut sim.split_people),
         ];
         for (key, min, slot) in counts {
             if let Some(v) = entry.get(key) {

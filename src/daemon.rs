@@ -254,6 +254,8 @@ impl State {
         let (signals, events_stored) = {
             let mut frame = lock(&self.frame);
             frame.prepare();
+            let coverage = crate::coverage::coverage_by_window(&frame, &dir, &self.config.signals.windows, now);
+            self.exporter.health.set_directory_coverage(&coverage, self.config.signals.coverage_warning);
             (compute(&frame, &dir, &self.config.signals, now).1, frame.events.len() as u64)
         };
         let items = lock(&self.store).item_counts().map_err(|e| e.to_string())?;

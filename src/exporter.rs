@@ -64,6 +64,17 @@ pub struct Health {
     sync_duration: Family<SourceLabels, PromHistogram, fn() -> PromHistogram>,
     errors: Family<SourceKindLabels, Counter>,
     events_ingested: Family<SourceLabels, Counter>,
+    /// Directory coverage per source and window (src/coverage.rs), set after each computation.
+    coverage_events: Family<SourceWindowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    coverage_identities: Family<SourceWindowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    unresolved_identities: Family<SourceWindowLabels, Gauge>,
+    coverage_warning: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSetDerive)]
+struct SourceWindowLabels {
+    source: String,
+    window: String,
 }
 
 impl Health {
@@ -76,6 +87,31 @@ impl Health {
             sync_duration: Family::new_with_constructor(|| PromHistogram::new(sync_buckets())),
             errors: Family::default(),
             events_ingested: Family::default(),
+            coverage_events: Family::default(),
+            coverage_identities: Family::default(),
+            unresolved_identities: Family::default(),
+            coverage_warning: Gauge::default(),
+        }
+    }
+
+    /// Publishes the directory coverage of the last computation, `(window, per source)`; series of
+    /// sources or windows no longer present vanish. `warning` is `[signals] coverage_warning`.
+    pub fn set_directory_coverage(&self, by_window: &[(String, Vec<crate::coverage::SourceCoverage>)], warning: f64) {
+        self.coverage_events.clear();
+        self.coverage_identities.clear();
+        self.unresolved_identities.clear();
+        self.coverage_warning.set(warning);
+        for (window, sources) in by_window {
+            for c in sources {
+                let labels = SourceWindowLabels { source: c.source.clone(), window: window.clone() };
+                if let Some(share) = c.event_share() {
+                    self.coverage_events.get_or_create(&labels).set(share);
+                }
+                if let Some(share) = c.identity_share() {
+                    self.coverage_identities.get_or_create(&labels).set(share);
+                }
+                self.unresolved_identities.get_or_create(&labels).set(c.unresolved_identities() as i64);
+            }
         }
     }
 
@@ -454,6 +490,26 @@ impl Exporter {
             "siloscope_events_ingested",
             "New events stored by this process, per source",
             health.events_ingested.clone(),
+        );
+        registry.register(
+            "siloscope_directory_event_coverage_ratio",
+            "Share of the source's events in the window (bots and actor-less events excluded) whose actor the team directory resolves to a team at the event's time",
+            health.coverage_events.clone(),
+        );
+        registry.register(
+            "siloscope_directory_identity_coverage_ratio",
+            "Share of the source's active identities in the window (bots excluded) that the team directory resolves to a team at their latest event",
+            health.coverage_identities.clone(),
+        );
+        registry.register(
+            "siloscope_directory_unresolved_identities",
+            "Active identities of the source in the window that the team directory resolves to no team (run `siloscope teams suggest`)",
+            health.unresolved_identities.clone(),
+        );
+        registry.register(
+            "siloscope_directory_coverage_warning_ratio",
+            "The configured event coverage under which siloscope warns ([signals] coverage_warning)",
+            health.coverage_warning.clone(),
         );
         Exporter {
             registry,

@@ -3,8 +3,10 @@
 
 pub mod backfill;
 pub mod config;
+pub mod coverage;
 pub mod daemon;
 pub mod exporter;
+pub mod init;
 pub mod model;
 pub mod report;
 pub mod server;
@@ -13,6 +15,7 @@ pub mod sources;
 #[cfg(feature = "standin")]
 pub mod standin;
 pub mod store;
+pub mod suggest;
 pub mod teams;
 pub(crate) mod testhooks;
 pub mod webconfig;

@@ -65,10 +65,68 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
-    /// Print the resolved team directory and what looks wrong in it.
+    /// Print the resolved team directory, how much of the activity it covers, and what looks wrong in it.
     Teams {
         #[arg(long, value_name = "FILE")]
-        config: PathBuf,
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<TeamsAction>,
+    },
+    /// Write a starting, commented config: the sources named by flags, with the teams, members,
+    /// Jira projects and team-field values their APIs report (one sync step each, nothing stored).
+    /// Tokens are given by reference (an environment variable or a file), never written.
+    Init {
+        /// The config file to write (refused if it exists).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The store's SQLite file, written as `[store] path` (default: siloscope.db).
+        #[arg(long, value_name = "FILE")]
+        store: Option<PathBuf>,
+        /// Write the sources without asking their APIs for teams, projects and team-field values.
+        #[arg(long)]
+        no_discover: bool,
+        /// A GitHub organisation to read (repeatable).
+        #[arg(long = "github-org", value_name = "ORG")]
+        github_orgs: Vec<String>,
+        #[arg(long = "github-token-env", value_name = "VAR", default_value = "GITHUB_TOKEN")]
+        github_token_env: String,
+        #[arg(long = "github-token-file", value_name = "FILE")]
+        github_token_file: Option<PathBuf>,
+        /// GitHub Enterprise Server REST URL (https://ghe.acme.io/api/v3).
+        #[arg(long = "github-api-url", value_name = "URL")]
+        github_api_url: Option<String>,
+        /// GitHub Enterprise Server GraphQL URL (https://ghe.acme.io/api/graphql).
+        #[arg(long = "github-graphql-url", value_name = "URL")]
+        github_graphql_url: Option<String>,
+        /// A GitLab group to read, full path (repeatable).
+        #[arg(long = "gitlab-group", value_name = "GROUP")]
+        gitlab_groups: Vec<String>,
+        /// A self-managed GitLab instance (default: https://gitlab.com).
+        #[arg(long = "gitlab-url", value_name = "URL")]
+        gitlab_url: Option<String>,
+        #[arg(long = "gitlab-token-env", value_name = "VAR", default_value = "GITLAB_TOKEN")]
+        gitlab_token_env: String,
+        #[arg(long = "gitlab-token-file", value_name = "FILE")]
+        gitlab_token_file: Option<PathBuf>,
+        /// The Jira site (https://acme.atlassian.net or a Data Center URL).
+        #[arg(long = "jira-url", value_name = "URL")]
+        jira_url: Option<String>,
+        /// cloud or data_center (default: cloud for *.atlassian.net).
+        #[arg(long = "jira-flavor", value_name = "FLAVOR")]
+        jira_flavor: Option<String>,
+        /// Cloud: the account e-mail the API token belongs to.
+        #[arg(long = "jira-email", value_name = "EMAIL")]
+        jira_email: Option<String>,
+        #[arg(long = "jira-token-env", value_name = "VAR", default_value = "JIRA_TOKEN")]
+        jira_token_env: String,
+        #[arg(long = "jira-token-file", value_name = "FILE")]
+        jira_token_file: Option<PathBuf>,
+        /// A Jira project key (repeatable; default: the projects of the first issues read).
+        #[arg(long = "jira-project", value_name = "KEY")]
+        jira_projects: Vec<String>,
+        /// The Jira custom field naming the owning team, by id or name (its values are listed).
+        #[arg(long = "jira-team-field", value_name = "FIELD")]
+        jira_team_field: Option<String>,
     },
     /// Write the history of every signal series as OpenMetrics with timestamps, computed from the
     /// store by event time, for `promtool tsdb create-blocks-from openmetrics FILE DIR`.
@@ -144,6 +202,17 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum TeamsAction {
+    /// Suggest directory entries from the stored data: identities that are probably one person
+    /// (same e-mail, display name, username = login) and the likely team of active identities in
+    /// no team, with evidence, as a TOML snippet to review and paste. Never edits the config.
+    Suggest {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
 /// A failure and its exit code.
 struct Failure {
     code: u8,
@@ -183,9 +252,77 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = init_logging(cli.log_format, &cli.log_level).and_then(|()| match cli.command {
         Command::CheckConfig { config } => check_config(&config),
-        Command::Teams { config } => teams(&config),
+        Command::Teams { config, action: None } => match config {
+            Some(config) => teams(&config),
+            None => Err(Failure { code: 2, message: "teams needs --config FILE".into() }),
+        },
+        Command::Teams { config, action: Some(TeamsAction::Suggest { config: own }) } => match own.or(config) {
+            Some(config) => teams_suggest(&config),
+            None => Err(Failure { code: 2, message: "teams suggest needs --config FILE".into() }),
+        },
         Command::Serve { config, listen_address, web_config } => serve(&config, listen_address, web_config.as_deref()),
         Command::Sync { config, once } => sync(&config, once),
+        Command::Init {
+            out,
+            store,
+            no_discover,
+            github_orgs,
+            github_token_env,
+            github_token_file,
+            github_api_url,
+            github_graphql_url,
+            gitlab_groups,
+            gitlab_url,
+            gitlab_token_env,
+            gitlab_token_file,
+            jira_url,
+            jira_flavor,
+            jira_email,
+            jira_token_env,
+            jira_token_file,
+            jira_projects,
+            jira_team_field,
+        } => {
+            use siloscope::init::{GithubInit, GitlabInit, InitOptions, JiraInit, TokenRef};
+            let token = |env: String, file: Option<PathBuf>| match file {
+                Some(f) => TokenRef::File(f),
+                None => TokenRef::Env(env),
+            };
+            let flavor = match jira_flavor.as_deref() {
+                None => Ok(None),
+                Some("cloud") => Ok(Some(siloscope::sources::jira::Flavor::Cloud)),
+                Some("data_center") => Ok(Some(siloscope::sources::jira::Flavor::DataCenter)),
+                Some(other) => Err(Failure {
+                    code: 2,
+                    message: format!("invalid --jira-flavor {other:?}: use cloud or data_center"),
+                }),
+            };
+            flavor.and_then(|flavor| {
+                let opts = InitOptions {
+                    store,
+                    github: (!github_orgs.is_empty()).then(|| GithubInit {
+                        organizations: github_orgs,
+                        api_url: github_api_url,
+                        graphql_url: github_graphql_url,
+                        token: token(github_token_env, github_token_file),
+                    }),
+                    gitlab: (!gitlab_groups.is_empty()).then(|| GitlabInit {
+                        groups: gitlab_groups,
+                        url: gitlab_url,
+                        token: token(gitlab_token_env, gitlab_token_file),
+                    }),
+                    jira: jira_url.map(|url| JiraInit {
+                        url,
+                        flavor,
+                        email: jira_email,
+                        token: token(jira_token_env, jira_token_file),
+                        projects: jira_projects,
+                        team_field: jira_team_field,
+                    }),
+                };
+                init(&out, opts, !no_discover)
+            })
+        }
         Command::Backfill { config, out, since, step, labels } => {
             backfill(&config, &out, since.as_deref(), &step, &labels)
         }
@@ -224,13 +361,14 @@ fn teams(path: &Path) -> Result<(), Failure> {
     let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
     let dir = state.directory();
     let now = daemon::wall_now();
-    let (analysis, signals) = {
+    let (analysis, signals, coverage) = {
         let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());
         frame.prepare();
         let (a, s) = siloscope::signals::compute(&frame, &dir, &state.config.signals, now);
         let unknown: Vec<(String, u64)> =
             a.unknown_identities.iter().map(|(sym, n)| (frame.syms.resolve(*sym).to_string(), *n)).collect();
-        (unknown, s)
+        let coverage = siloscope::coverage::coverage_by_window(&frame, &dir, &state.config.signals.windows, now);
+        (unknown, s, coverage)
     };
     println!("Teams (members now):");
     for (i, t) in dir.teams().iter().enumerate() {
@@ -258,7 +396,7 @@ fn teams(path: &Path) -> Result<(), Failure> {
         let bot = if p.bot { " (bot)" } else { "" };
         println!("  {}{bot}: {} — {}", p.name, p.identities.join(", "), ms.join("; "));
     }
-    let mut warnings = Vec::new();
+    let mut warnings = coverage_lines(path, &coverage, &state.config.signals);
     for (p, a, b) in dir.overlapping_memberships() {
         warnings.push(format!(
             "{} is in two teams at once ({} and {}): attribution uses the first membership listed",
@@ -290,6 +428,105 @@ fn teams(path: &Path) -> Result<(), Failure> {
             println!("  - {w}");
         }
     }
+    Ok(())
+}
+
+/// Prints the directory coverage per source and window; returns the warnings: sources whose share
+/// of events resolved to a team, in the longest window, is under `[signals] coverage_warning`.
+fn coverage_lines(
+    path: &Path,
+    coverage: &[(String, Vec<siloscope::coverage::SourceCoverage>)],
+    cfg: &siloscope::signals::SignalsConfig,
+) -> Vec<String> {
+    use siloscope::coverage::percent;
+    println!("Coverage (share of events / of active identities whose actor the directory resolves to a team):");
+    let mut sources: Vec<&str> = coverage.iter().flat_map(|(_, s)| s.iter().map(|c| c.source.as_str())).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    if sources.is_empty() {
+        println!(
+            "  no activity in the windows ({})",
+            cfg.windows.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    for source in &sources {
+        let cells: Vec<String> = coverage
+            .iter()
+            .map(|(window, list)| match list.iter().find(|c| c.source == *source) {
+                Some(c) => format!(
+                    "{window}: {} of {} events, {} of {} identities",
+                    percent(c.event_share()),
+                    c.events,
+                    percent(c.identity_share()),
+                    c.identities
+                ),
+                None => format!("{window}: no activity"),
+            })
+            .collect();
+        println!("  {source} — {}", cells.join("; "));
+    }
+    let (label, _) = siloscope::coverage::warning_window(&cfg.windows);
+    let mut warnings = Vec::new();
+    if let Some((_, list)) = coverage.iter().find(|(w, _)| *w == label) {
+        for c in list.iter().filter(|c| c.below(cfg.coverage_warning)) {
+            warnings.push(format!(
+                "source {}: only {} of its events in the last {label} resolve to a team (warning under {}; {} active identities in no team): \
+                 run `siloscope teams suggest --config {}`",
+                c.source,
+                percent(c.event_share()),
+                percent(Some(cfg.coverage_warning)),
+                c.unresolved_identities(),
+                path.display()
+            ));
+        }
+    }
+    warnings
+}
+
+fn init(out: &Path, opts: siloscope::init::InitOptions, discover: bool) -> Result<(), Failure> {
+    if out.exists() {
+        return Err(Failure {
+            code: 2,
+            message: format!("{} exists: init never overwrites a config; give another --out", out.display()),
+        });
+    }
+    let now = daemon::wall_now();
+    let mut discovery = siloscope::init::Discovery::default();
+    if discover {
+        runtime_for(async {
+            discovery = siloscope::init::discover(&opts, now).await;
+            Ok(())
+        })?;
+    }
+    let generated = chrono::DateTime::from_timestamp(now, 0).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string());
+    let text = siloscope::init::render(&opts, &discovery, &generated.unwrap_or_default());
+    std::fs::write(out, &text).map_err(|e| runtime(format!("cannot write {}: {e}", out.display())))?;
+    for (source, error) in &discovery.failures {
+        eprintln!("siloscope: {source}: discovery failed: {error}");
+    }
+    println!(
+        "{}: written ({} teams from GitHub, {} from GitLab, {} Jira projects, {} team-field values); \
+         check it with `siloscope check-config --config {}`",
+        out.display(),
+        discovery.github.as_ref().map_or(0, |s| s.teams.len()),
+        discovery.gitlab.as_ref().map_or(0, |s| s.teams.len()),
+        discovery.jira_projects.len(),
+        discovery.jira_team_values.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn teams_suggest(path: &Path) -> Result<(), Failure> {
+    let cfg = load_config(path)?;
+    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let snapshots = store.directory_snapshots().map_err(|e| runtime(e.to_string()))?;
+    let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
+    let dir = state.directory();
+    let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());
+    frame.prepare();
+    let suggestions = siloscope::suggest::suggest(&frame, &dir, &state.config, &snapshots);
+    print!("{}", siloscope::suggest::render_toml(&suggestions, &state.config, &dir));
     Ok(())
 }
 

@@ -297,6 +297,25 @@ pub struct DirectorySnapshot {
     /// Repository / project → team, as the source's permissions or CODEOWNERS say.
     #[serde(default)]
     pub scope_owners: Vec<(String, String)>,
+    /// What the source says about identities it saw (display names, e-mails, usernames), for
+    /// `siloscope teams suggest` to match one person's identities across sources. Never used to
+    /// resolve teams and never exported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<IdentityProfile>,
+}
+
+/// A source's account details of one identity, as its API shows them (Jira's `displayName`,
+/// `emailAddress` and Data Center `name`; a code host's profile name and public e-mail).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityProfile {
+    pub identity: Identity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<String>,
+    /// A login-like username (Jira Data Center's `name`), which often equals the code-host login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

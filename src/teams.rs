@@ -482,6 +482,7 @@ mod tests {
                 bot: false,
             }],
             scope_owners: vec![("acme/pay-api".into(), "payments".into())],
+            ..Default::default()
         });
         let d = b.build();
         assert_eq!(d.teams().len(), 1, "the source's team merged into the config team");

@@ -415,6 +415,14 @@ fn exported_names() -> BTreeSet<String> {
     e.health.record_error("gh", "http");
     e.health.record_sync("gh", true, 1.0, 3, 1_700_000_000);
     e.health.set_rate_limit_remaining("gh", 10);
+    let coverage = siloscope::coverage::SourceCoverage {
+        source: "gh".into(),
+        events: 10,
+        events_resolved: 9,
+        identities: 4,
+        identities_resolved: 3,
+    };
+    e.health.set_directory_coverage(&[("28d".into(), vec![coverage])], 0.95);
     let items = vec![siloscope::store::ItemCount {
         source: "gh".into(),
         kind: ItemKind::Issue,
@@ -489,6 +497,10 @@ fn every_metric_named_is_exported_or_recorded_and_every_family_is_shown() {
         "siloscope_events_stored",
         "siloscope_last_compute_timestamp_seconds",
         "siloscope_compute_duration_seconds",
+        "siloscope_directory_event_coverage_ratio",
+        "siloscope_directory_identity_coverage_ratio",
+        "siloscope_directory_unresolved_identities",
+        "siloscope_directory_coverage_warning_ratio",
     ]) {
         assert!(
             used.iter().any(|u| u == family

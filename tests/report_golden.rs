@@ -552,6 +552,11 @@ fn every_figure_of_the_json_matches_the_hand_worked_values() {
             "folded_teams": ["d", "e"],
             "unknown_identities": 1,      // github:stranger
             "unknown_identity_events": 1,
+            // The period's 47 events less ci[bot]'s comment at c2: 46, all by people of teams
+            // but stranger's comment at c3: 45. Ten people acted (a1 a2 b1 b2 c1 c2 d1 e1 e2 and
+            // stranger), nine of them in a team. 45/46 = 97.8%, above the 95% warning.
+            "directory": [{"source": "gh", "events": 46, "events_resolved": 45, "identities": 10, "identities_resolved": 9}],
+            "directory_warning": 0.95,
             "notes": []
         }
     });
@@ -818,6 +823,16 @@ fn html_and_markdown_carry_the_sections_and_link_every_listed_item() {
     }
     assert!(md.contains("[Broken invoice PDF](https://example.test/acme/a-repo#8)"));
     assert!(md.contains("| a → b | 2 | 2 | 1.0 h | 37 h | 1 | 0 |"), "{md}");
+    // Directory coverage in the data section and the footer; a warning when under the threshold.
+    let coverage = "gh: 97.8% of 46 events, 90.0% of 10 active identities resolve to a team";
+    assert!(md.contains(&format!("- Directory coverage: {coverage}\n")), "{md}");
+    assert!(html.contains(&format!("<th>Directory coverage</th><td>{coverage}</td>")), "{html}");
+    assert!(html.contains(&format!("Directory coverage of the period: {coverage}.")), "footer");
+    assert!(!html.contains("warning: gh"));
+    let strict = SignalsConfig { coverage_warning: 0.99, ..cfg() };
+    let r = report::generate(&h.frame(), &directory(), &strict, &options()).unwrap();
+    let md = report::render(&r, Format::Markdown);
+    assert!(md.contains(&format!("- Directory coverage: {coverage}; under the 99.0% warning: gh (activity of people missing from the directory counts for no team; run \\`siloscope teams suggest\\`)")), "{md}");
 }
 
 // ---------------------------------------------------------------------------------------------

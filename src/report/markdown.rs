@@ -393,6 +393,7 @@ fn coverage(r: &Report, o: &mut String) {
         }
     );
     let _ = writeln!(o, "- Unknown identities: {} ({} events)", c.unknown_identities, c.unknown_identity_events);
+    let _ = writeln!(o, "- Directory coverage: {}", cell(&super::html::directory_text(c)));
     let _ =
         writeln!(o, "- People: {}", if r.people_named { "named in the lists (--name-people)" } else { "not named" });
     for n in &c.notes {

@@ -573,6 +573,10 @@ pub struct Coverage {
     /// Identities acting in the data that the team directory does not know, and their events.
     pub unknown_identities: u64,
     pub unknown_identity_events: u64,
+    /// Per source, the period's events and active identities the directory resolves to a team
+    /// (src/coverage.rs), and the share under which the report warns (`[signals] coverage_warning`).
+    pub directory: Vec<crate::coverage::SourceCoverage>,
+    pub directory_warning: f64,
     pub notes: Vec<String>,
 }
 
@@ -1790,6 +1794,8 @@ fn coverage(ctx: &Ctx, opts: &ReportOptions, notes: Vec<String>) -> Coverage {
         folded_teams,
         unknown_identities: ctx.analysis.unknown_identities.len() as u64,
         unknown_identity_events: ctx.analysis.unknown_identities.values().sum(),
+        directory: crate::coverage::coverage_where(frame, ctx.dir, |at| period.contains(at)),
+        directory_warning: ctx.cfg.coverage_warning,
         notes,
     }
 }

@@ -77,6 +77,9 @@ pub struct SignalsConfig {
     /// Rolling windows of the windowed gauges, by label (`7d`, `28d`, `90d`).
     pub windows: Vec<(String, Ts)>,
     pub decisions: DecisionSelector,
+    /// `siloscope teams`, the report and the health board warn when a source's share of events
+    /// attributed to a team is under this (0–1, default 0.95; src/coverage.rs).
+    pub coverage_warning: f64,
 }
 
 impl Default for SignalsConfig {
@@ -93,6 +96,7 @@ impl Default for SignalsConfig {
             privacy_floor: 5,
             windows: vec![("7d".into(), 7 * DAY), ("28d".into(), 28 * DAY), ("90d".into(), 90 * DAY)],
             decisions: DecisionSelector::default(),
+            coverage_warning: crate::coverage::DEFAULT_COVERAGE_WARNING,
         }
     }
 }

@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Batch, DAY, DirectorySnapshot, Event, EventKind, HOUR, Item, ItemKind, ItemState, LinkRelation, MINUTE,
-    ReviewState, Reviewer, SnapshotMembership, SnapshotPerson, SnapshotTeam, StatusCategory, Ts,
+    Batch, DAY, DirectorySnapshot, Event, EventKind, HOUR, IdentityProfile, Item, ItemKind, ItemState, LinkRelation,
+    MINUTE, ReviewState, Reviewer, SnapshotMembership, SnapshotPerson, SnapshotTeam, StatusCategory, Ts,
 };
 use crate::sources::{Source, SourceError, StepFuture, SyncStep};
 
@@ -26,6 +26,15 @@ pub struct SimulatorConfig {
     pub history_days: u32,
     /// Fixed start of the simulated history (epoch seconds); None = `now - history_days` at the first sync.
     pub start: Option<crate::model::Ts>,
+    /// People the published directory leaves out (in no team, as someone missing from every
+    /// team list), one per team in turn, never one who changes team. Their activity is unchanged.
+    #[serde(default)]
+    pub left_out_people: u32,
+    /// People who act on tickets under a second, tracker identity (`jira:<account id>`) that the
+    /// published directory does not list, as a Jira account not tied to its owner's login. The
+    /// tracker profile matches them by e-mail, by display name or by a username equal to the login.
+    #[serde(default)]
+    pub split_people: u32,
 }
 
 impl Default for SimulatorConfig {
@@ -38,6 +47,8 @@ impl Default for SimulatorConfig {
             items_per_day: 120.0,
             history_days: 90,
             start: None,
+            left_out_people: 0,
+            split_people: 0,
         }
     }
 }
@@ -362,6 +373,22 @@ struct PersonInfo {
     identity: String,
     email: Option<String>,
     tenures: Vec<Tenure>,
+    /// Left out of the published directory (`left_out_people`).
+    left_out: bool,
+    /// The tracker identity this person acts under on tickets, and how its profile reads
+    /// (`split_people`).
+    tracker: Option<(String, TrackerProfile)>,
+}
+
+/// How a split person's tracker profile can be matched to their login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TrackerProfile {
+    /// Another form of the name, and the same e-mail address.
+    SameEmail,
+    /// The same display name, no e-mail (hidden by the tracker's privacy settings).
+    SameDisplayName,
+    /// A Data Center username equal to the login, an abbreviated display name, no e-mail.
+    UsernameIsLogin,
 }
 
 #[derive(Debug)]
@@ -436,6 +463,8 @@ impl Org {
                         from: Ts::MIN,
                         until: Ts::MAX,
                     }],
+                    left_out: false,
+                    tracker: None,
                 }
             })
             .collect();
@@ -459,6 +488,22 @@ impl Org {
                 ];
                 team_changes.push(at);
             }
+        }
+        // Directory gaps: people who never change team, the last members of each team first.
+        let steady: Vec<usize> = (0..per_team)
+            .flat_map(|r| (0..team_count).map(move |t| t * per_team + per_team - 1 - r))
+            .filter(|&p| people[p].tenures.len() == 1)
+            .collect();
+        let left_out = (cfg.left_out_people as usize).min(steady.len());
+        let split = (cfg.split_people as usize).min(steady.len() - left_out);
+        for &p in &steady[..left_out] {
+            people[p].left_out = true;
+        }
+        for (k, &p) in steady[left_out..left_out + split].iter().enumerate() {
+            let account = format!("jira:{:012x}{:012x}", mix64(cfg.seed ^ p as u64) >> 16, mix64(p as u64 + 1) >> 16);
+            let profile =
+                [TrackerProfile::SameEmail, TrackerProfile::SameDisplayName, TrackerProfile::UsernameIsLogin][k % 3];
+            people[p].tracker = Some((account, profile));
         }
         let mut tenures_by_team = vec![Vec::new(); team_count];
         for person in &people {
@@ -530,6 +575,7 @@ impl Org {
         let mut people: Vec<SnapshotPerson> = self
             .people
             .iter()
+            .filter(|p| !p.left_out)
             .map(|p| SnapshotPerson {
                 name: p.name.clone(),
                 identities: std::iter::once(p.identity.clone()).chain(p.email.clone()).collect(),
@@ -555,7 +601,49 @@ impl Org {
         }
         let scope_owners =
             self.teams.iter().flat_map(|t| t.repos.iter().map(|r| (r.clone(), t.name.clone()))).collect();
-        DirectorySnapshot { teams: teams.collect(), people, scope_owners }
+        DirectorySnapshot { teams: teams.collect(), people, scope_owners, profiles: self.profiles() }
+    }
+
+    /// Profiles of the identities the organisation's people act under: the code host's name and
+    /// e-mail of every login; the tracker's account details of split people. Empty without gaps,
+    /// so the default simulation publishes what it always did.
+    fn profiles(&self) -> Vec<IdentityProfile> {
+        if !self.people.iter().any(|p| p.left_out || p.tracker.is_some()) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for p in &self.people {
+            let login = p.identity.trim_start_matches("sim:");
+            out.push(IdentityProfile {
+                identity: p.identity.clone(),
+                display_name: Some(p.name.clone()),
+                emails: vec![format!("{login}@sim.example")],
+                username: None,
+            });
+            if let Some((account, kind)) = &p.tracker {
+                let (first, last) = p.name.split_once(' ').unwrap_or((p.name.as_str(), ""));
+                out.push(match kind {
+                    TrackerProfile::SameEmail => IdentityProfile {
+                        identity: account.clone(),
+                        display_name: Some(format!("{last}, {first}")),
+                        emails: vec![format!("{}@SIM.example", login)],
+                        username: None,
+                    },
+                    TrackerProfile::SameDisplayName => IdentityProfile {
+                        identity: account.clone(),
+                        display_name: Some(p.name.clone()),
+                        ..IdentityProfile::default()
+                    },
+                    TrackerProfile::UsernameIsLogin => IdentityProfile {
+                        identity: account.clone(),
+                        display_name: Some(format!("{first} {}.", last.chars().next().unwrap_or('X'))),
+                        username: Some(login.to_string()),
+                        ..IdentityProfile::default()
+                    },
+                });
+            }
+        }
+        out
     }
 }
 
@@ -1368,6 +1456,14 @@ impl Emitter<'_> {
         self.org.people[person as usize].identity.clone()
     }
 
+    /// The identity `person` acts under on an item: on tickets, a split person's tracker account.
+    fn identity_on(&self, person: PersonIx, ticket: bool) -> String {
+        match &self.org.people[person as usize].tracker {
+            Some((account, _)) if ticket => account.clone(),
+            _ => self.identity(person),
+        }
+    }
+
     fn label(&self, label: Label) -> String {
         match label {
             Label::Team(t) => self.org.teams[t as usize].label.clone(),
@@ -1401,12 +1497,12 @@ impl Emitter<'_> {
         }
     }
 
-    fn kind(&self, kind: SimKind, keys: &[String]) -> EventKind {
+    fn kind(&self, kind: SimKind, keys: &[String], ticket: bool) -> EventKind {
         let status = |s: u8| STATUSES[s as usize];
         match kind {
             SimKind::Opened => EventKind::Opened,
-            SimKind::Assigned(p) => EventKind::Assigned { assignee: self.identity(p) },
-            SimKind::Unassigned(p) => EventKind::Unassigned { assignee: self.identity(p) },
+            SimKind::Assigned(p) => EventKind::Assigned { assignee: self.identity_on(p, ticket) },
+            SimKind::Unassigned(p) => EventKind::Unassigned { assignee: self.identity_on(p, ticket) },
             SimKind::Labeled(l) => EventKind::Labeled { label: self.label(l) },
             SimKind::Unlabeled(l) => EventKind::Unlabeled { label: self.label(l) },
             SimKind::Status { from, to } => EventKind::StatusChanged {
@@ -1417,7 +1513,7 @@ impl Emitter<'_> {
             SimKind::TeamField(t) => EventKind::TeamFieldChanged { to: Some(self.org.teams[t as usize].name.clone()) },
             SimKind::ReviewRequested(r) => EventKind::ReviewRequested {
                 reviewer: match r {
-                    SimReviewer::Person(p) => Reviewer::Person(self.identity(p)),
+                    SimReviewer::Person(p) => Reviewer::Person(self.identity_on(p, ticket)),
                     SimReviewer::Team(t) => Reviewer::Team(self.org.teams[t as usize].handle.clone()),
                 },
             },
@@ -1467,8 +1563,9 @@ impl Emitter<'_> {
                 let mut id = String::with_capacity(prefix.len() + 3);
                 id.push_str(&prefix);
                 push_decimal(&mut id, n as u64 + 1);
+                let ticket = item.kind == ItemKind::Ticket;
                 let actor = match e.actor {
-                    Actor::Person(p) => self.identity(p),
+                    Actor::Person(p) => self.identity_on(p, ticket),
                     Actor::DeployBot => DEPLOY_BOT.to_string(),
                     Actor::ReleaseRobot => RELEASE_ROBOT.to_string(),
                 };
@@ -1477,7 +1574,7 @@ impl Emitter<'_> {
                     item: key.clone(),
                     at: e.at,
                     actor: Some(actor),
-                    kind: self.kind(e.kind, &keys),
+                    kind: self.kind(e.kind, &keys, ticket),
                 });
             }
             let state = item.events[..end].iter().fold(ItemState::Open, |state, e| match e.kind {
@@ -1495,7 +1592,7 @@ impl Emitter<'_> {
                 scope: repo.to_string(),
                 url: format!("https://sim.example/{repo}/{path}/{}", item.number),
                 title: self.title(item),
-                author: Some(self.identity(item.author)),
+                author: Some(self.identity_on(item.author, item.kind == ItemKind::Ticket)),
                 created_at: item.created,
                 updated_at: item.events[end - 1].at,
                 state,

@@ -354,6 +354,7 @@ fn directory(team: &str) -> DirectorySnapshot {
             bot: false,
         }],
         scope_owners: vec![("acme/api".into(), team.into())],
+        ..Default::default()
     }
 }
 

@@ -28,6 +28,7 @@ pub fn simulated(days: u32, items_per_day: f64, seed: u64) -> (Vec<Item>, Vec<Ev
         items_per_day,
         history_days: days,
         start: Some(T0),
+        ..SimulatorConfig::default()
     };
     let mut sim = Simulator::new("sim", cfg);
     let anchor = sim.anchor_for(T0);
