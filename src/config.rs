@@ -56,6 +56,8 @@ pub struct StoreConfig {
     pub path: PathBuf,
     /// `url = "postgres://…"`: the store is that PostgreSQL database instead of the file.
     pub postgres: Option<PostgresConfig>,
+    /// `keep = "400d"`: events older than this are deleted (at start and hourly); None keeps all.
+    pub keep: Option<Ts>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -397,7 +399,7 @@ fn toml_datetime_to_ts(dt: &Datetime) -> Result<Ts, String> {
 
 const ROOT_KEYS: &[&str] = &["server", "store", "signals", "decisions", "ownership", "teams", "people", "sources"];
 const SERVER_KEYS: &[&str] = &["listen_address"];
-const STORE_KEYS: &[&str] = &["path", "url", "password_env", "password_file"];
+const STORE_KEYS: &[&str] = &["path", "url", "password_env", "password_file", "keep"];
 const SIGNALS_KEYS: &[&str] = &[
     "stall_after",
     "stall_in_working_hours",
@@ -934,7 +936,26 @@ impl Checker<'_> {
         let mut relative = PathBuf::from(DEFAULT_STORE_PATH);
         let base = config_path.parent().unwrap_or(Path::new(""));
         let mut postgres = None;
+        let mut keep = None;
         if let Some(table) = value.and_then(|v| self.table(v, "store", "[store]")) {
+            if let Some(v) = table.get("keep") {
+                keep = self.duration(v, "store.keep", "keep = \"400d\"");
+                if let Some(k) = keep.filter(|k| *k < crate::privacy::MIN_KEEP) {
+                    self.report(
+                        v.span(),
+                        format!(
+                            "`store.keep` is {} days, shorter than the 91 days siloscope needs: the 90-day \
+                             windows, the privacy floor's window and 90-day report periods read 90 days \
+                             back and would silently count less",
+                            k / crate::model::DAY
+                        ),
+                        "keep at least \"91d\", e.g. `keep = \"400d\"` (13 months, to compare a quarter \
+                         with the same one a year before)"
+                            .to_string(),
+                    );
+                    keep = None;
+                }
+            }
             self.known_keys(table, "store", STORE_KEYS);
             if let Some(v) = table.get("path")
                 && let Some(p) = self.nonempty_string(v, "store.path", "path = \"siloscope.db\"")
@@ -943,7 +964,7 @@ impl Checker<'_> {
             }
             postgres = self.postgres_store(table, base);
         }
-        StoreConfig { path: base.join(relative), postgres }
+        StoreConfig { path: base.join(relative), postgres, keep }
     }
 
     /// `url` (with `password_env` or `password_file`) of `[store]`: a PostgreSQL store.

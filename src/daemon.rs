@@ -19,6 +19,17 @@ use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use crate::teams::Directory;
 
+/// How often a running daemon deletes what is past `[store] keep`.
+const RETENTION_PERIOD: Duration = Duration::from_secs(3600);
+
+/// Deletes what is past `[store] keep` before a run loads the store (`serve`, `sync --once`).
+pub fn purge_at_start(config: &Config, store: &mut dyn Store, now: Ts) -> Result<(), String> {
+    if let Some(keep) = config.store.keep {
+        crate::privacy::purge_expired(store, keep, now).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// Where `now` comes from: the wall clock, or the demo's accelerated simulated clock.
 #[derive(Debug, Clone, Copy)]
 pub enum Clock {
@@ -149,6 +160,9 @@ pub struct State {
     /// Data generation: grows by one with every commit, once the frame and the directory hold it.
     generation: AtomicU64,
     recompute: Notify,
+    /// Held by a commit and by a retention purge for their whole run, so a purge's reload of the
+    /// frame never interleaves with a commit's append (which would count events twice).
+    purge_gate: Mutex<()>,
 }
 
 /// What one sync of a source did.
@@ -198,6 +212,7 @@ impl State {
             exporter,
             clock,
             recompute: Notify::new(),
+            purge_gate: Mutex::new(()),
         });
         state.rebuild_directory()?;
         Ok(state)
@@ -277,10 +292,13 @@ impl State {
     async fn commit(self: &Arc<Self>, batch: crate::model::Batch) -> Result<Committed, SourceError> {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
+            let _gate = lock(&state.purge_gate);
+            // Tombstoned identities are replaced before the store or the frame sees the batch.
+            let mut batch = batch;
             let store_error = |e: crate::store::StoreError| SourceError { kind: "store", message: e.to_string() };
             let (outcome, rewritten) = {
                 let mut store = lock(&state.store);
-                let outcome = store.commit_batch(&batch).map_err(store_error)?;
+                let outcome = store.commit_redacted(&mut batch).map_err(store_error)?;
                 let mut rewritten: Vec<(String, Vec<crate::model::Event>)> =
                     outcome.rewritten_items.iter().map(|k| (k.clone(), Vec::new())).collect();
                 if !rewritten.is_empty() {
@@ -441,6 +459,48 @@ impl State {
         }
     }
 
+    /// Deletes what is past `[store] keep` (nothing without it) and, when anything went, reloads
+    /// the frame from the store, so that memory holds exactly what the store holds.
+    pub fn purge_expired(&self) -> Result<crate::store::PurgeOutcome, String> {
+        let Some(keep) = self.config.store.keep else { return Ok(crate::store::PurgeOutcome::default()) };
+        let _gate = lock(&self.purge_gate);
+        let frame = {
+            let mut store = lock(&self.store);
+            let outcome =
+                crate::privacy::purge_expired(store.as_mut(), keep, self.clock.now()).map_err(|e| e.to_string())?;
+            if outcome.events_deleted + outcome.items_deleted == 0 {
+                return Ok(outcome);
+            }
+            let mut frame = Frame::new();
+            store
+                .for_each_item(&mut |i| {
+                    frame.add_item(&i);
+                })
+                .map_err(|e| e.to_string())?;
+            store.for_each_event(&mut |e| frame.add_event(&e)).map_err(|e| e.to_string())?;
+            (frame, outcome)
+        };
+        *lock(&self.frame) = frame.0;
+        self.recompute.notify_one();
+        Ok(frame.1)
+    }
+
+    /// Every hour, [`State::purge_expired`].
+    async fn run_retention(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(RETENTION_PERIOD) => {}
+                _ = shutdown.changed() => return,
+            }
+            let state = self.clone();
+            match tokio::task::spawn_blocking(move || state.purge_expired()).await {
+                Ok(Err(e)) => tracing::error!(error = %e, "retention purge failed; will retry in an hour"),
+                Err(e) => tracing::error!(error = %e, "retention purge task failed"),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
     /// Recomputes when new events arrive (at most once per `min_gap`) and every `period` anyway,
     /// since waiting and stalled gauges move with time alone.
     async fn run_recompute(self: Arc<Self>, min_gap: Duration, period: Duration, mut shutdown: watch::Receiver<bool>) {
@@ -523,6 +583,9 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
         source = checked.0;
         checked.1?;
         tasks.push(tokio::spawn(state.clone().run_source(source, interval, rx.clone())));
+    }
+    if state.config.store.keep.is_some() {
+        tasks.push(tokio::spawn(state.clone().run_retention(rx.clone())));
     }
     tasks.push(tokio::spawn(state.clone().run_recompute(opts.recompute_min_gap, opts.recompute_period, rx.clone())));
     let mut server_rx = rx.clone();

@@ -175,6 +175,28 @@ enum Command {
         name_people: bool,
     },
     /// Serve live metrics of a simulated organisation: no credentials, no config needed.
+    /// Forget people (the GDPR erasure request): each IDENTITY becomes an anonymous placeholder
+    /// (`forgotten:N`) everywhere in the store, keeping the team it was in at the time, and a
+    /// tombstone makes later syncs do the same. Prints what changed; running it again changes nothing.
+    /// Stop `serve` first, or restart it after: a running daemon still holds the identity in memory.
+    Forget {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Delete the events the identities acted in instead of re-attributing them (team figures
+        /// then lose them too), now and in every later sync.
+        #[arg(long)]
+        delete_events: bool,
+        /// Identities as siloscope stores them: `github:alice`, `jira:5b10ac…`, `email:a@acme.io`.
+        #[arg(value_name = "IDENTITY", required = true)]
+        identities: Vec<String>,
+    },
+    /// Print everything the store holds about one identity, as JSON (the GDPR access request).
+    Access {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(value_name = "IDENTITY")]
+        identity: String,
+    },
     Demo {
         #[arg(long = "web.listen-address", value_name = "HOST:PORT", default_value = "127.0.0.1:9731")]
         listen_address: String,
@@ -329,6 +351,8 @@ fn main() -> ExitCode {
         Command::Report { config, period, from, to, teams, format, out, name_people } => {
             report(&config, ReportArgs { period, from, to, teams, format, out, name_people })
         }
+        Command::Forget { config, delete_events, identities } => forget(&config, delete_events, &identities),
+        Command::Access { config, identity } => access(&config, &identity),
         Command::Demo { listen_address, speed, store, seed, teams, items_per_day, now, web_config } => {
             let sim = SimulatorConfig { seed, teams, items_per_day, ..SimulatorConfig::default() };
             demo(listen_address, speed, store, sim, now.as_deref(), web_config.as_deref())
@@ -517,6 +541,64 @@ fn init(out: &Path, opts: siloscope::init::InitOptions, discover: bool) -> Resul
     Ok(())
 }
 
+/// The config's directory merged with the stored snapshots, as the daemon resolves it.
+fn stored_directory(
+    cfg: &siloscope::config::Config,
+    store: &dyn siloscope::store::Store,
+) -> Result<siloscope::teams::Directory, Failure> {
+    let mut builder = cfg.directory.builder();
+    for (_, snapshot) in store.directory_snapshots().map_err(|e| runtime(e.to_string()))? {
+        builder.snapshot(&snapshot);
+    }
+    Ok(builder.build())
+}
+
+fn forget(path: &Path, delete_events: bool, identities: &[String]) -> Result<(), Failure> {
+    let cfg = load_config(path)?;
+    let mut store = daemon::open_store(&cfg).map_err(runtime)?;
+    let dir = stored_directory(&cfg, store.as_ref())?;
+    let report = siloscope::privacy::forget(store.as_mut(), &dir, identities, delete_events, daemon::wall_now())
+        .map_err(|e| runtime(e.to_string()))?;
+    for (f, counts) in &report.identities {
+        if counts.changed_anything() {
+            println!(
+                "{} -> {}: {} events re-attributed, {} events deleted, {} events naming it rewritten, \
+                 {} items' author re-attributed{}",
+                f.identity,
+                f.placeholder,
+                counts.events_reattributed,
+                counts.events_deleted,
+                counts.events_data_rewritten,
+                counts.items_reattributed,
+                if counts.tombstone_added { ", tombstone added" } else { "" }
+            );
+        } else {
+            println!("{} -> {}: already forgotten, nothing left to change", f.identity, f.placeholder);
+        }
+        if cfg.directory.people.iter().any(|p| p.identities.iter().any(|i| i == &f.identity)) {
+            println!(
+                "  note: {} still lists {} in its [[people]]: remove it there (its team attribution is kept in the store)",
+                path.display(),
+                f.identity
+            );
+        }
+    }
+    println!("{} directory snapshots rewritten; store compacted", report.snapshots_rewritten);
+    if report.identities.iter().any(|(_, c)| c.changed_anything()) {
+        println!("restart a running `siloscope serve`: it still holds the forgotten identities in memory");
+    }
+    Ok(())
+}
+
+fn access(path: &Path, identity: &str) -> Result<(), Failure> {
+    let cfg = load_config(path)?;
+    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let dir = stored_directory(&cfg, store.as_ref())?;
+    let held = siloscope::privacy::access(store.as_ref(), &dir, identity).map_err(|e| runtime(e.to_string()))?;
+    println!("{}", serde_json::to_string_pretty(&held).unwrap_or_default());
+    Ok(())
+}
+
 fn teams_suggest(path: &Path) -> Result<(), Failure> {
     let cfg = load_config(path)?;
     let store = daemon::open_store(&cfg).map_err(runtime)?;
@@ -544,7 +626,8 @@ fn serve(path: &Path, listen_address: Option<String>, web_config: Option<&Path>)
     let cfg = load_config(path)?;
     let web = load_web_config(web_config)?;
     let address = listen_address.unwrap_or_else(|| cfg.server.listen_address.clone());
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let mut store = daemon::open_store(&cfg).map_err(runtime)?;
+    daemon::purge_at_start(&cfg, store.as_mut(), daemon::wall_now()).map_err(runtime)?;
     runtime_for(async move {
         let listener = siloscope::server::bind(&address).await.map_err(runtime)?;
         let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
@@ -565,7 +648,8 @@ fn sync(path: &Path, once: bool) -> Result<(), Failure> {
         });
     }
     let cfg = load_config(path)?;
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let mut store = daemon::open_store(&cfg).map_err(runtime)?;
+    daemon::purge_at_start(&cfg, store.as_mut(), daemon::wall_now()).map_err(runtime)?;
     runtime_for(async move {
         let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
         let (tx, rx) = tokio::sync::watch::channel(false);

@@ -89,6 +89,22 @@ CREATE TABLE source_formats (
 );
 ",
     },
+    Migration {
+        version: 4,
+        description: "tombstones of forgotten identities",
+        // One row per identity removed by `siloscope forget`: the SHA-256 of the identity (never the
+        // identity itself), the placeholder that stands for it (`forgotten:N`), whether its events
+        // are dropped rather than re-attributed, and when it was forgotten. Every later commit
+        // replaces an identity whose digest is here before anything is stored.
+        sql: "
+CREATE TABLE tombstones (
+    digest       TEXT PRIMARY KEY,
+    placeholder  TEXT NOT NULL UNIQUE,
+    drop_events  BIGINT NOT NULL,
+    forgotten_at BIGINT NOT NULL
+);
+",
+    },
 ];
 
 /// The schema version this build writes; a store at a higher version is refused.

@@ -3,18 +3,20 @@
 //! commit in one transaction, so a crash loses nothing and counts nothing twice. It stores and
 //! streams; it never computes signals.
 
+pub mod forget;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use forget::{ForgetCounts, ForgetOutcome, ForgetPlan, Forgotten, PurgeOutcome, Tombstone};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use std::fmt;
 
-use crate::model::{Batch, DirectorySnapshot, Event, HistoryStart, Item, ItemKind, ItemState};
+use crate::model::{Batch, DirectorySnapshot, Event, HistoryStart, Item, ItemKind, ItemState, Ts};
 
 /// A backend that persists batches. Every backend (SQLite, PostgreSQL) must give the
 /// same answers for the same batches, so the daemon and the engine never know which one runs.
@@ -62,6 +64,31 @@ pub trait Store: Send {
     fn event_count(&self) -> Result<u64, StoreError>;
     /// Event counts per source, ordered by source name.
     fn event_counts_by_source(&self) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// The tombstones of forgotten identities, oldest first.
+    fn tombstones(&self) -> Result<Vec<Tombstone>, StoreError>;
+    /// One transaction: records a tombstone per identity of the plan (kept if already there), then
+    /// replaces each identity by its placeholder as the actor of events (or deletes those events
+    /// when `plan.drop_events`), in event data (assignee, reviewer, co-author: exact JSON string
+    /// values) and as item author, and stores `plan.snapshots`. Running it again changes nothing.
+    fn forget(&mut self, plan: &ForgetPlan) -> Result<ForgetOutcome, StoreError>;
+    /// One transaction: deletes the events before `horizon` (strictly) and then the items last
+    /// updated before it that have no event left. Nothing else.
+    fn purge_before(&mut self, horizon: Ts) -> Result<PurgeOutcome, StoreError>;
+    /// Rewrites the storage so deleted and overwritten rows are gone from its files too (SQLite:
+    /// VACUUM, then the WAL truncated; PostgreSQL: VACUUM FULL of the tables that hold people).
+    fn compact(&mut self) -> Result<(), StoreError>;
+
+    /// [`Store::commit_batch`] after replacing every tombstoned identity in `batch` by its
+    /// placeholder (and dropping its events where the tombstone says so), so that neither the
+    /// store nor the caller's frame, which reads `batch` afterwards, ever holds it again.
+    fn commit_redacted(&mut self, batch: &mut Batch) -> Result<CommitOutcome, StoreError> {
+        let tombstones = self.tombstones()?;
+        if !tombstones.is_empty() {
+            crate::privacy::Tombstones::new(&tombstones).redact_batch(batch);
+        }
+        self.commit_batch(batch)
+    }
 }
 
 /// An event row as stored, for comparing with what a complete read reports.

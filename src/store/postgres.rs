@@ -11,9 +11,10 @@ use std::time::Duration;
 use postgres::error::SqlState;
 use postgres::{Client, NoTls, Row, Transaction};
 
+use super::forget::{self as sql, ForgetCounts, ForgetOutcome, ForgetPlan, PurgeOutcome, Tombstone};
 use super::migrations::{MIGRATIONS, SCHEMA_VERSION_TABLE, latest_version};
 use super::{CommitOutcome, ItemCount, Store, StoreError, StoredEvent};
-use crate::model::{Batch, DirectorySnapshot, Event, EventKind, HistoryStart, Item, ItemKind, ItemState};
+use crate::model::{Batch, DirectorySnapshot, Event, EventKind, HistoryStart, Item, ItemKind, ItemState, Ts};
 
 /// `[store] url = "postgres://…"` with the password by reference.
 #[derive(Debug, Clone, PartialEq)]
@@ -1040,6 +1041,76 @@ impl Store for PostgresStore {
         })?;
         counts.sort();
         Ok(counts)
+    }
+
+    fn tombstones(&self) -> Result<Vec<Tombstone>, StoreError> {
+        self.run("reading the tombstones of forgotten identities", |client| {
+            Ok(client
+                .query(sql::TOMBSTONES, &[])?
+                .iter()
+                .map(|row| Tombstone {
+                    digest: row.get(0),
+                    placeholder: row.get(1),
+                    drop_events: row.get::<_, i64>(2) != 0,
+                    forgotten_at: row.get(3),
+                })
+                .collect())
+        })
+    }
+
+    fn forget(&mut self, plan: &ForgetPlan) -> Result<ForgetOutcome, StoreError> {
+        self.run("forgetting identities", |client| {
+            let mut tx = client.transaction()?;
+            tx.execute(LOCK, &[&WRITER_LOCK])?;
+            let mut outcome = ForgetOutcome::default();
+            let drop = i64::from(plan.drop_events);
+            for f in &plan.identities {
+                let existed: i64 = tx.query_one(&sql::pg(sql::TOMBSTONE_EXISTS), &[&f.digest])?.get(0);
+                tx.execute(&sql::pg(sql::UPSERT_TOMBSTONE), &[&f.digest, &f.placeholder, &drop, &plan.at])?;
+                let mut counts = ForgetCounts { tombstone_added: existed == 0, ..ForgetCounts::default() };
+                if plan.drop_events {
+                    counts.events_deleted = tx.execute(&sql::pg(sql::DELETE_EVENTS_OF), &[&f.identity])?;
+                } else {
+                    counts.events_reattributed =
+                        tx.execute(&sql::pg(sql::REATTRIBUTE_EVENTS), &[&f.identity, &f.placeholder])?;
+                }
+                let (quoted, placeholder) = sql::quoted_pair(f);
+                counts.events_data_rewritten =
+                    tx.execute(&sql::pg(sql::REWRITE_EVENT_DATA), &[&quoted, &placeholder])?;
+                counts.items_reattributed =
+                    tx.execute(&sql::pg(sql::REATTRIBUTE_ITEMS), &[&f.identity, &f.placeholder])?;
+                outcome.per_identity.push(counts);
+            }
+            for (source, json) in &plan.snapshots {
+                tx.execute(UPSERT_DIRECTORY, &[source, json])?;
+                outcome.snapshots_rewritten += 1;
+            }
+            tx.commit()?;
+            Ok(outcome)
+        })
+    }
+
+    fn purge_before(&mut self, horizon: Ts) -> Result<PurgeOutcome, StoreError> {
+        self.run("deleting events past the retention horizon", |client| {
+            let mut tx = client.transaction()?;
+            tx.execute(LOCK, &[&WRITER_LOCK])?;
+            let events_deleted = tx.execute(&sql::pg(sql::PURGE_EVENTS), &[&horizon])?;
+            let items_deleted = tx.execute(&sql::pg(sql::PURGE_ITEMS), &[&horizon])?;
+            tx.commit()?;
+            Ok(PurgeOutcome { events_deleted, items_deleted })
+        })
+    }
+
+    fn compact(&mut self) -> Result<(), StoreError> {
+        // VACUUM FULL writes each table anew from its live rows and drops the old files (it cannot
+        // run inside a transaction). Old rows may survive in PostgreSQL's WAL and in backups.
+        self.run("compacting the store (VACUUM FULL)", |client| {
+            // One statement per call: several in one query string would form a transaction block.
+            for table in ["events", "items", "directory_snapshots"] {
+                client.batch_execute(&format!("VACUUM FULL {table}"))?;
+            }
+            Ok(())
+        })
     }
 }
 

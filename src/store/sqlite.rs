@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
+use super::forget::{self as sql, ForgetCounts, ForgetOutcome, ForgetPlan, PurgeOutcome, Tombstone};
 use super::migrations::{MIGRATIONS, SCHEMA_VERSION_TABLE, latest_version};
 use super::{CommitOutcome, ItemCount, Store, StoreError, StoredEvent};
-use crate::model::{Batch, DirectorySnapshot, Event, EventKind, HistoryStart, Item, ItemKind, ItemState};
+use crate::model::{Batch, DirectorySnapshot, Event, EventKind, HistoryStart, Item, ItemKind, ItemState, Ts};
 
 /// How long a writer waits for another connection's lock before giving up with "busy".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -716,6 +717,88 @@ impl Store for SqliteStore {
         let mut counts: Vec<(String, u64)> = rows.into_iter().map(|(source, n)| (source, count(n))).collect();
         counts.sort();
         Ok(counts)
+    }
+
+    fn tombstones(&self) -> Result<Vec<Tombstone>, StoreError> {
+        let read = || -> rusqlite::Result<Vec<Tombstone>> {
+            let mut stmt = self.conn.prepare_cached(sql::TOMBSTONES)?;
+            let rows = stmt.query_map([], |row| {
+                Ok(Tombstone {
+                    digest: row.get(0)?,
+                    placeholder: row.get(1)?,
+                    drop_events: row.get::<_, i64>(2)? != 0,
+                    forgotten_at: row.get(3)?,
+                })
+            })?;
+            rows.collect()
+        };
+        read().map_err(|err| self.backend_error("reading the tombstones of forgotten identities", err))
+    }
+
+    fn forget(&mut self, plan: &ForgetPlan) -> Result<ForgetOutcome, StoreError> {
+        let action = "forgetting identities";
+        // Deleted and overwritten content is zeroed in the file, not only unlinked.
+        self.conn.pragma_update(None, "secure_delete", "ON").map_err(|err| self.backend_error(action, err))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|err| backend(&self.label, action.into(), err))?;
+        let run = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<ForgetOutcome> {
+            let mut outcome = ForgetOutcome::default();
+            for f in &plan.identities {
+                let existed: i64 = tx.query_row(sql::TOMBSTONE_EXISTS, [&f.digest], |row| row.get(0))?;
+                tx.execute(
+                    sql::UPSERT_TOMBSTONE,
+                    params![f.digest, f.placeholder, i64::from(plan.drop_events), plan.at],
+                )?;
+                let mut counts = ForgetCounts { tombstone_added: existed == 0, ..ForgetCounts::default() };
+                if plan.drop_events {
+                    counts.events_deleted = tx.execute(sql::DELETE_EVENTS_OF, [&f.identity])? as u64;
+                } else {
+                    counts.events_reattributed =
+                        tx.execute(sql::REATTRIBUTE_EVENTS, params![f.identity, f.placeholder])? as u64;
+                }
+                let (quoted, placeholder) = sql::quoted_pair(f);
+                counts.events_data_rewritten =
+                    tx.execute(sql::REWRITE_EVENT_DATA, params![quoted, placeholder])? as u64;
+                counts.items_reattributed =
+                    tx.execute(sql::REATTRIBUTE_ITEMS, params![f.identity, f.placeholder])? as u64;
+                outcome.per_identity.push(counts);
+            }
+            for (source, json) in &plan.snapshots {
+                tx.prepare_cached(UPSERT_DIRECTORY)?.execute(params![source, json])?;
+                outcome.snapshots_rewritten += 1;
+            }
+            Ok(outcome)
+        };
+        let outcome = run(&tx).map_err(|err| backend(&self.label, action.into(), err))?;
+        tx.commit().map_err(|err| backend(&self.label, action.into(), err))?;
+        Ok(outcome)
+    }
+
+    fn purge_before(&mut self, horizon: Ts) -> Result<PurgeOutcome, StoreError> {
+        let action = "deleting events past the retention horizon";
+        self.conn.pragma_update(None, "secure_delete", "ON").map_err(|err| self.backend_error(action, err))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|err| backend(&self.label, action.into(), err))?;
+        let run = |tx: &rusqlite::Transaction<'_>| -> rusqlite::Result<PurgeOutcome> {
+            let events_deleted = tx.execute(sql::PURGE_EVENTS, [horizon])? as u64;
+            let items_deleted = tx.execute(sql::PURGE_ITEMS, [horizon])? as u64;
+            Ok(PurgeOutcome { events_deleted, items_deleted })
+        };
+        let outcome = run(&tx).map_err(|err| backend(&self.label, action.into(), err))?;
+        tx.commit().map_err(|err| backend(&self.label, action.into(), err))?;
+        Ok(outcome)
+    }
+
+    fn compact(&mut self) -> Result<(), StoreError> {
+        // VACUUM rebuilds the file from the live rows; the checkpoint then copies it back from the
+        // WAL and truncates the WAL, so no older page survives in either file.
+        self.conn
+            .execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|err| self.backend_error("compacting the store (VACUUM)", err))
     }
 }
 

@@ -1196,3 +1196,169 @@ fn the_store_works_from_inside_an_async_runtime<B: Backend>() {
     });
     assert_eq!(backend.open().event_count().unwrap(), 6);
 }
+
+/// Forgetting people and retention, on every backend (`store::tests::privacy::{sqlite,postgres}`).
+mod privacy {
+    use super::*;
+    use crate::model::IdentityProfile;
+    use crate::privacy::{Tombstones, digest, forget};
+
+    fn directory_of(store: &dyn Store) -> crate::teams::Directory {
+        let mut b = crate::teams::DirectoryBuilder::new();
+        for (_, snapshot) in store.directory_snapshots().unwrap() {
+            b.snapshot(&snapshot);
+        }
+        b.build()
+    }
+
+    /// Alice everywhere a batch can hold her: actor, assignee, reviewer, co-author, author, the
+    /// directory's person entry and profile.
+    fn alice_batch() -> Batch {
+        let mut batch = sample_batch();
+        batch.events.push(event(
+            "e7",
+            160,
+            Some("github:bob"),
+            EventKind::Assigned { assignee: "github:alice".into() },
+        ));
+        batch.events.push(event(
+            "e8",
+            170,
+            Some("github:bob"),
+            EventKind::ReviewRequested { reviewer: Reviewer::Person("github:alice".into()) },
+        ));
+        batch.events.push(event(
+            "e9",
+            180,
+            Some("github:bob"),
+            EventKind::Committed { co_authors: vec!["github:alice".into(), "github:carol".into()] },
+        ));
+        let dir = batch.directory.as_mut().unwrap();
+        dir.people[0].name = "Alice Liddell".into();
+        dir.profiles = vec![
+            IdentityProfile {
+                identity: "github:alice".into(),
+                display_name: Some("Alice Liddell".into()),
+                emails: vec!["alice@acme.example".into()],
+                username: None,
+            },
+            IdentityProfile { identity: "github:bob".into(), display_name: Some("Bob".into()), ..Default::default() },
+        ];
+        batch
+    }
+
+    fn everything(store: &dyn Store) -> String {
+        format!("{:?}{:?}{:?}", items(store), events(store), store.directory_snapshots().unwrap())
+    }
+
+    pub(super) fn forget_replaces_an_identity_everywhere_and_again_changes_nothing<B: Backend>() {
+        let backend = B::new();
+        let mut store = backend.open();
+        store.commit_batch(&alice_batch()).unwrap();
+        let dir = directory_of(&store);
+        let report = forget(&mut store, &dir, &["github:alice".to_string()], false, 1_000).unwrap();
+        let (f, counts) = &report.identities[0];
+        assert_eq!(f.placeholder, "forgotten:1");
+        assert_eq!((counts.events_reattributed, counts.events_data_rewritten, counts.items_reattributed), (2, 3, 1));
+        assert!(counts.tombstone_added);
+        let held = everything(&store);
+        assert!(!held.contains("alice") && !held.contains("Alice"), "{held}");
+        assert!(held.contains("github:carol") && held.contains("github:bob"), "others stay: {held}");
+        assert_eq!(backend.i64s("SELECT COUNT(*) FROM events WHERE actor = 'forgotten:1'"), [2]);
+        assert_eq!(store.tombstones().unwrap()[0].digest, digest("github:alice"));
+        // The placeholder is in Alice's team, from when she was.
+        let after = directory_of(&store);
+        let payments = after.team_by_name("payments").unwrap();
+        assert_eq!(after.team_of("forgotten:1", 1_700_000_000), Some(payments));
+        assert_eq!(after.team_of("forgotten:1", 1_500_000_000), None);
+        let snapshot_events = events(&store);
+
+        let again = forget(&mut store, &after, &["github:alice".to_string()], false, 2_000).unwrap();
+        assert_eq!(again.identities[0].0.placeholder, "forgotten:1");
+        assert!(!again.identities[0].1.changed_anything(), "{again:?}");
+        assert_eq!(again.snapshots_rewritten, 0);
+        assert_eq!(events(&store), snapshot_events);
+        assert_eq!(store.tombstones().unwrap().len(), 1);
+    }
+
+    pub(super) fn a_later_commit_brings_no_forgotten_identity_back<B: Backend>() {
+        let backend = B::new();
+        let mut store = backend.open();
+        store.commit_batch(&alice_batch()).unwrap();
+        let dir = directory_of(&store);
+        forget(&mut store, &dir, &["github:alice".to_string()], false, 1_000).unwrap();
+        let mut later = alice_batch();
+        later.events.push(event("e10", 190, Some("github:alice"), EventKind::Reopened));
+        for item in &mut later.items {
+            item.updated_at += 1;
+        }
+        let outcome = store.commit_redacted(&mut later).unwrap();
+        assert_eq!(outcome.new_events, [9], "only e10 is new: the others read as they are stored");
+        let held = everything(&store);
+        assert!(!held.contains("alice") && !held.contains("Alice"), "{held}");
+        assert!(format!("{later:?}").contains("forgotten:1") && !format!("{later:?}").contains("alice"));
+    }
+
+    pub(super) fn forgetting_with_events_deleted_keeps_them_out_of_later_syncs<B: Backend>() {
+        let backend = B::new();
+        let mut store = backend.open();
+        store.commit_batch(&alice_batch()).unwrap();
+        let dir = directory_of(&store);
+        let report = forget(&mut store, &dir, &["github:alice".to_string()], true, 1_000).unwrap();
+        assert_eq!(report.identities[0].1.events_deleted, 2);
+        let ids: Vec<String> = events(&store).into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, ["e2", "e3", "e4", "e6", "e7", "e8", "e9"]);
+        // A complete re-read of the item that reports her events again: they stay out, and the
+        // read's range shrinks with them.
+        let mut reread = Batch { source: SOURCE.into(), ..Batch::default() };
+        let mut history =
+            vec![Event { actor: Some("github:alice".into()), ..event("e1", 100, None, EventKind::Opened) }];
+        history.extend(events(&store));
+        history.push(Event { actor: Some("github:alice".into()), ..event("e11", 200, None, EventKind::Reopened) });
+        reread.push_complete("github:acme/api#1", history);
+        reread.events.push(event("e12", 210, Some("github:bob"), EventKind::Reopened));
+        store.commit_redacted(&mut reread).unwrap();
+        assert_eq!(reread.complete[0].events, 0..7, "her two events left the read");
+        let ids: Vec<String> = events(&store).into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, ["e2", "e3", "e4", "e6", "e7", "e8", "e9", "e12"]);
+        assert!(!everything(&store).contains("alice"));
+    }
+
+    pub(super) fn purge_deletes_exactly_the_events_before_the_horizon<B: Backend>() {
+        let backend = B::new();
+        let mut store = backend.open();
+        let mut batch = sample_batch();
+        // Item 3: only old events, last updated before the horizon; it goes with them.
+        let old = item("github:acme/api#3", SOURCE, ItemKind::Issue, ItemState::Closed, 120);
+        batch.items.push(old);
+        batch.events.push(Event { item: "github:acme/api#3".into(), ..event("o1", 110, None, EventKind::Opened) });
+        store.commit_batch(&batch).unwrap();
+        let before = events(&store);
+        let outcome = store.purge_before(130).unwrap();
+        let kept: Vec<Event> = before.iter().filter(|e| e.at >= 130).cloned().collect();
+        assert_eq!(events(&store), kept, "events at or after the horizon stay, unchanged and in order");
+        assert_eq!(outcome.events_deleted, (before.len() - kept.len()) as u64);
+        assert_eq!(outcome.items_deleted, 1);
+        let keys: Vec<String> = items(&store).into_iter().map(|i| i.key).collect();
+        assert_eq!(keys, ["github:acme/api#1", "github:acme/api#2"], "item 2 has no event but was updated later");
+        assert_eq!(store.directory_snapshots().unwrap().len(), 1);
+        assert_eq!(store.cursor(SOURCE).unwrap().as_deref(), Some("2024-01-01T00:00:00Z"));
+        assert_eq!(store.purge_before(130).unwrap(), crate::store::PurgeOutcome::default());
+        store.compact().unwrap();
+        assert_eq!(events(&store), kept);
+    }
+
+    pub(super) fn redaction_without_tombstones_changes_nothing<B: Backend>() {
+        let mut batch = alice_batch();
+        assert_eq!(Tombstones::new(&[]).redact_batch(&mut batch), 0);
+        assert_eq!(batch, alice_batch());
+    }
+
+    store_tests!(
+        forget_replaces_an_identity_everywhere_and_again_changes_nothing,
+        a_later_commit_brings_no_forgotten_identity_back,
+        forgetting_with_events_deleted_keeps_them_out_of_later_syncs,
+        purge_deletes_exactly_the_events_before_the_horizon,
+        redaction_without_tombstones_changes_nothing,
+    );
+}
