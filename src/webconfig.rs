@@ -76,7 +76,8 @@ impl fmt::Debug for WebConfig {
 }
 
 fn problem(path: &Path, what: impl fmt::Display) -> String {
-    format!("web config {}: {what}", path.display())
+    // A hash or key glued into a name by a YAML slip must not be shown either.
+    format!("web config {}: {}", path.display(), yaml_errors::scrub(&what.to_string()))
 }
 
 /// Reads and checks a web config file: YAML syntax, known keys, certificate and key files,

@@ -5,9 +5,9 @@
 /// Why a URL is refused: it carries credentials (`user:password@` or a secret query parameter).
 /// `None` when the URL holds none. The value itself is never part of the answer.
 pub fn url_credentials(url: &str) -> Option<&'static str> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let (scheme, rest) = url.split_once("://").map_or((false, url), |(_, r)| (true, r));
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    if rest[..authority_end].contains('@') {
+    if scheme && rest[..authority_end].contains('@') || has_userinfo(url) {
         return Some("a user name or password before `@`");
     }
     let query = rest[authority_end..].split_once('?').map(|(_, q)| q.split('#').next().unwrap_or(""));
@@ -18,6 +18,16 @@ pub fn url_credentials(url: &str) -> Option<&'static str> {
         }
     }
     None
+}
+
+/// `name:password@` anywhere, even in a mangled URL (`https:/me:pw@host`): an `@` with a `:`
+/// between it and the `/` or space before it. A plain e-mail address has none.
+pub fn has_userinfo(s: &str) -> bool {
+    s.match_indices('@').any(|(i, _)| {
+        let before = &s[..i];
+        let word = before.rsplit(|c: char| c == '/' || c.is_whitespace()).next().unwrap_or("");
+        word.contains(':')
+    })
 }
 
 const SECRET_QUERY_KEYS: &[&str] =
@@ -92,15 +102,16 @@ pub fn pasted_token(s: &str) -> bool {
 pub fn scrub_quoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
-    while let Some(start) = rest.find('"') {
+    while let Some(start) = rest.find(['"', '`', '\'']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
         out.push_str(&rest[..=start]);
         let after = &rest[start + 1..];
-        let Some(end) = after.find('"') else {
-            out.push_str(after);
+        let Some(end) = after.find(quote) else {
+            out.push_str(&shown(after));
             return out;
         };
         out.push_str(&shown(&after[..end]));
-        out.push('"');
+        out.push(quote);
         rest = &after[end + 1..];
     }
     out.push_str(rest);
@@ -113,7 +124,10 @@ pub fn shown(value: &str) -> String {
         return format!("[a value of {} characters that looks like a secret, not shown]", value.chars().count());
     }
     if url_credentials(value).is_some() {
-        return strip_userinfo(value);
+        if value.starts_with("https://") || value.starts_with("http://") {
+            return strip_userinfo(value);
+        }
+        return format!("[a value of {} characters with credentials in it, not shown]", value.chars().count());
     }
     value.to_string()
 }
@@ -144,6 +158,11 @@ mod tests {
         assert!(url_credentials("https://gitlab.example.com/?private_token=abc").is_some());
         assert!(url_credentials("https://host/a@b").is_none());
         assert!(url_credentials("https://acme.atlassian.net").is_none());
+        assert!(url_credentials("https:/?me:pw@host").is_some() && url_credentials("@").is_none());
+        assert_eq!(
+            scrub_quoted("before `@`; 'gitttps://me:pw@h'"),
+            "before `@`; '[a value of 17 characters with credentials in it, not shown]'"
+        );
         assert_eq!(strip_userinfo("http://u:p@h:1/x?token=t"), "http://[redacted]@h:1/x?[redacted]");
     }
 

@@ -19,6 +19,33 @@ pub fn describe(error: &serde_norway::Error) -> String {
     }
 }
 
+/// Any message about the web config with the values that may be secrets removed even where
+/// they are not quoted: bcrypt hashes and key material glued into a user name or a file name
+/// (`prometheus$2y$10$…` when the `: ` was forgotten), tokens, credentials.
+pub fn scrub(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let dollar = word.find('$').is_some_and(|i| word.len() - i >= 12);
+        if dollar || looks_like_secret(word) || crate::config::secrets::has_userinfo(word) {
+            out.push_str(&format!("[a value of {} characters, not shown]", word.chars().count()));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in message.chars() {
+        if c.is_whitespace() || "\"'`,;()[]{}".contains(c) {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 /// Replaces `"…"` and `'…'` values with their length, and backticked ones (field names) when
 /// long or secret-looking.
 fn without_values(message: &str) -> String {
