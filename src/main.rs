@@ -357,7 +357,7 @@ fn check_config(path: &Path) -> Result<(), Failure> {
 
 fn teams(path: &Path) -> Result<(), Failure> {
     let cfg = load_config(path)?;
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
     let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
     let dir = state.directory();
     let now = daemon::wall_now();
@@ -519,7 +519,7 @@ fn init(out: &Path, opts: siloscope::init::InitOptions, discover: bool) -> Resul
 
 fn teams_suggest(path: &Path) -> Result<(), Failure> {
     let cfg = load_config(path)?;
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
     let snapshots = store.directory_snapshots().map_err(|e| runtime(e.to_string()))?;
     let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
     let dir = state.directory();
@@ -650,7 +650,7 @@ fn backfill(path: &Path, out: &Path, since: Option<&str>, step: &str, labels: &[
         return Err(usage("--since is in the future: give a date in the past, e.g. --since 2025-01-01".into()));
     }
     let cfg = load_config(path)?;
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
     let file = std::fs::File::create(out).map_err(|e| runtime(format!("cannot create {}: {e}", out.display())))?;
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     let terminal = std::io::stderr().is_terminal();
@@ -713,7 +713,7 @@ fn report(path: &Path, args: ReportArgs) -> Result<(), Failure> {
         _ => Period::quarter_to_date(now),
     };
     let cfg = load_config(path)?;
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
     // The directory first: a mistyped team fails before a long load.
     let dir = report::load_directory(&*store, &cfg).map_err(runtime)?;
     report::select_teams(&dir, &args.teams).map_err(usage)?;
@@ -815,7 +815,7 @@ fn demo(
     let days = sim.history_days;
     cfg.sources.push(SourceConfig { name: "demo".into(), interval: 2, settings: SourceSettings::Simulator(sim) });
     let store: Box<dyn siloscope::store::Store> = match &store_path {
-        Some(p) => Box::new(SqliteStore::open(p).map_err(|e| runtime(e.to_string()))?),
+        Some(p) => Box::new(SqliteStore::open_exclusive(p).map_err(|e| runtime(e.to_string()))?),
         None => Box::new(SqliteStore::open_in_memory().map_err(|e| runtime(e.to_string()))?),
     };
     runtime_for(async move {

@@ -120,8 +120,15 @@ pub fn parse(text: &str, path: &Path) -> Result<WebConfig, String> {
         None => None,
     };
     let basic_auth = match raw.basic_auth_users {
-        Some(users) if !users.is_empty() => Some(Arc::new(BasicAuth::new(users, path)?)),
-        _ => None,
+        // An empty map would serve everything without auth while the file seems to ask for it.
+        Some(users) if users.is_empty() => {
+            return Err(problem(
+                path,
+                "basic_auth_users is empty, which would serve every route without authentication; fix: add a user                  (name: bcrypt hash, e.g. from `htpasswd -nBC 10 \"\" | tr -d ':\\n'`), or remove basic_auth_users                  to serve without basic auth",
+            ));
+        }
+        Some(users) => Some(Arc::new(BasicAuth::new(users, path)?)),
+        None => None,
     };
     Ok(WebConfig { tls, basic_auth })
 }
@@ -470,5 +477,17 @@ mod tests {
         let err = parse("http_server_config:\n  headers:\n    X-Frame-Options: deny\n", p).unwrap_err();
         assert!(err.contains("headers"), "{err}");
         assert!(parse("http_server_config:\n  http2: false\n", p).is_ok());
+    }
+
+    #[test]
+    fn an_empty_user_list_is_refused_not_served_without_auth() {
+        let p = Path::new("/etc/siloscope/web.yml");
+        for text in ["basic_auth_users: {}\n", "basic_auth_users: {}\ntls_server_config: null\n"] {
+            let err = parse(text, p).map(|c| c.basic_auth.is_some()).unwrap_err();
+            assert!(err.contains("/etc/siloscope/web.yml") && err.contains("basic_auth_users is empty"), "{err}");
+            assert!(err.contains("fix:"), "{err}");
+        }
+        // Not given at all (or null): no basic auth, as in exporter-toolkit.
+        assert!(parse("basic_auth_users:\n", p).unwrap().basic_auth.is_none());
     }
 }
