@@ -75,6 +75,13 @@ const SECRET_PREFIXES: &[&str] = &[
 /// token prefix, or a long run of letters and digits mixed the way random tokens are (an
 /// environment variable name in upper case with underscores is not).
 pub fn looks_like_secret(s: &str) -> bool {
+    // A token with something glued to it (`,ghp_…`, `x =ghp_…`) is still a token.
+    whole_secret(s)
+        || s.split(|c: char| !(c.is_ascii_alphanumeric() || "-_+/=$".contains(c)))
+            .any(|word| word.len() >= 8 && word.len() < s.trim().len() && whole_secret(word))
+}
+
+fn whole_secret(s: &str) -> bool {
     let s = s.trim();
     if SECRET_PREFIXES.iter().any(|p| s.starts_with(p)) {
         return true;
@@ -142,10 +149,16 @@ pub fn strip_userinfo(url: &str) -> String {
         Some((s, r)) => (format!("{s}://"), r),
         None => (String::new(), url),
     };
+    // A mangled URL (`me#:pw@host`) has its password past the first `/`, `?` or `#`: cut at the
+    // last `@` of a user-info part wherever it is.
+    let (user, rest) = match rest.rfind('@') {
+        Some(at) if has_userinfo(rest) => ("[redacted]@", &rest[at + 1..]),
+        _ => ("", rest),
+    };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let user = if authority.contains('@') { "[redacted]@" } else { "" };
+    let user = if user.is_empty() && authority.contains('@') { "[redacted]@" } else { user };
     let path = tail.split('?').next().unwrap_or("");
     let query = if tail.contains('?') { "?[redacted]" } else { "" };
     format!("{scheme}{user}{host}{path}{query}")
@@ -169,6 +182,7 @@ mod tests {
             "before `@`; '[a value of 17 characters with credentials in it, not shown]'"
         );
         assert_eq!(strip_userinfo("http://u:p@h:1/x?token=t"), "http://[redacted]@h:1/x?[redacted]");
+        assert_eq!(strip_userinfo("https://me#:pw@gitlab.example.com/x"), "https://[redacted]@gitlab.example.com/x");
     }
 
     #[test]
