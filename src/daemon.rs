@@ -47,8 +47,19 @@ impl Clock {
 }
 
 /// Opens the configured store (the SQLite file, or the PostgreSQL database of `[store] url`) with
-/// an error that names it and the fix.
+/// an error that names it and the fix, for the one process that writes it (serve, sync): a SQLite
+/// store is locked for as long as it is open, and a second writer refused.
 pub fn open_store(config: &Config) -> Result<Box<dyn Store>, String> {
+    let store: Result<Box<dyn Store>, _> = match &config.store.postgres {
+        Some(pg) => crate::store::PostgresStore::open(pg).map(|s| Box::new(s) as Box<dyn Store>),
+        None => SqliteStore::open_exclusive(&config.store.path).map(|s| Box::new(s) as Box<dyn Store>),
+    };
+    store.map_err(|e| e.to_string())
+}
+
+/// As [`open_store`] for commands that only read (report, teams, backfill): they run alongside
+/// the daemon, so they take no lock.
+pub fn open_store_for_reading(config: &Config) -> Result<Box<dyn Store>, String> {
     let store: Result<Box<dyn Store>, _> = match &config.store.postgres {
         Some(pg) => crate::store::PostgresStore::open(pg).map(|s| Box::new(s) as Box<dyn Store>),
         None => SqliteStore::open(&config.store.path).map(|s| Box::new(s) as Box<dyn Store>),

@@ -19,4 +19,5 @@ pub mod store;
 pub mod suggest;
 pub mod teams;
 pub(crate) mod testhooks;
+pub mod untrusted;
 pub mod webconfig;

@@ -361,7 +361,7 @@ fn check_config(path: &Path) -> Result<(), Failure> {
 
 fn teams(path: &Path) -> Result<(), Failure> {
     let cfg = load_config(path)?;
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
     let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
     let dir = state.directory();
     let now = daemon::wall_now();
@@ -523,7 +523,7 @@ fn init(out: &Path, opts: siloscope::init::InitOptions, discover: bool) -> Resul
 
 fn teams_suggest(path: &Path) -> Result<(), Failure> {
     let cfg = load_config(path)?;
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
     let snapshots = store.directory_snapshots().map_err(|e| runtime(e.to_string()))?;
     let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
     let dir = state.directory();
@@ -655,6 +655,9 @@ fn backfill(path: &Path, out: &Path, since: Option<&str>, step: &str, labels: &[
     if step <= 0 {
         return Err(usage("--step must be longer than 0s, e.g. --step 1h".into()));
     }
+    if let Err(why) = siloscope::config::bounds::check_step(step) {
+        return Err(usage(why));
+    }
     let since = since
         .map(|d| siloscope::config::parse_date(d).map_err(|e| usage(format!("invalid --since {d:?}: {e}"))))
         .transpose()?;
@@ -662,7 +665,7 @@ fn backfill(path: &Path, out: &Path, since: Option<&str>, step: &str, labels: &[
         return Err(usage("--since is in the future: give a date in the past, e.g. --since 2025-01-01".into()));
     }
     let cfg = load_config(path)?;
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
     let file = std::fs::File::create(out).map_err(|e| runtime(format!("cannot create {}: {e}", out.display())))?;
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     let terminal = std::io::stderr().is_terminal();
@@ -725,7 +728,7 @@ fn report(path: &Path, args: ReportArgs) -> Result<(), Failure> {
         _ => Period::quarter_to_date(now),
     };
     let cfg = load_config(path)?;
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
     // The directory first: a mistyped team fails before a long load.
     let dir = report::load_directory(&*store, &cfg).map_err(runtime)?;
     report::select_teams(&dir, &args.teams).map_err(usage)?;
@@ -823,8 +826,12 @@ fn demo(
     sim_now: Option<&str>,
     web_config: Option<&Path>,
 ) -> Result<(), Failure> {
-    if !(speed.is_finite() && speed > 0.0) {
-        return Err(Failure { code: 2, message: format!("--speed must be a positive number, got {speed}") });
+    if let Err(why) = siloscope::config::bounds::check_speed(speed) {
+        return Err(Failure { code: 2, message: why });
+    }
+    // The same bounds as a `kind = "simulator"` source in a config file.
+    if let Some((_, why)) = siloscope::config::bounds::simulator_problems(&sim, true).into_iter().next() {
+        return Err(Failure { code: 2, message: why });
     }
     let sim_now = sim_now
         .map(|t| {
@@ -838,7 +845,7 @@ fn demo(
     let days = sim.history_days;
     cfg.sources.push(SourceConfig { name: "demo".into(), interval: 2, settings: SourceSettings::Simulator(sim) });
     let store: Box<dyn siloscope::store::Store> = match &store_path {
-        Some(p) => Box::new(SqliteStore::open(p).map_err(|e| runtime(e.to_string()))?),
+        Some(p) => Box::new(SqliteStore::open_exclusive(p).map_err(|e| runtime(e.to_string()))?),
         None => Box::new(SqliteStore::open_in_memory().map_err(|e| runtime(e.to_string()))?),
     };
     runtime_for(async move {

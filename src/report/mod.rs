@@ -807,9 +807,13 @@ impl<'a> Ctx<'a> {
     }
     fn item_ref(&self, item: u32) -> ItemRef {
         let info = &self.frame.items[item as usize];
-        let key = self.frame.syms.resolve(info.key).to_string();
-        let title = if info.title.is_empty() { key.clone() } else { info.title.to_string() };
-        ItemRef { key, title, url: info.url.to_string() }
+        // Tracker text: hostile characters shown by code point; a URL that may not become a link
+        // (javascript:, data:, …) is left out, so no format and no consumer of the JSON links it.
+        let key = crate::untrusted::neutralize(self.frame.syms.resolve(info.key)).into_owned();
+        let title =
+            if info.title.is_empty() { key.clone() } else { crate::untrusted::neutralize(&info.title).into_owned() };
+        let url = crate::untrusted::link_url(&info.url).unwrap_or_default().to_string();
+        ItemRef { key, title, url }
     }
 
     /// The people who worked on an item up to `upto` (its author first), by directory name.
