@@ -640,6 +640,9 @@ fn backfill(path: &Path, out: &Path, since: Option<&str>, step: &str, labels: &[
     if step <= 0 {
         return Err(usage("--step must be longer than 0s, e.g. --step 1h".into()));
     }
+    if let Err(why) = siloscope::config::bounds::check_step(step) {
+        return Err(usage(why));
+    }
     let since = since
         .map(|d| siloscope::config::parse_date(d).map_err(|e| usage(format!("invalid --since {d:?}: {e}"))))
         .transpose()?;
@@ -793,8 +796,12 @@ fn demo(
     sim_now: Option<&str>,
     web_config: Option<&Path>,
 ) -> Result<(), Failure> {
-    if !(speed.is_finite() && speed > 0.0) {
-        return Err(Failure { code: 2, message: format!("--speed must be a positive number, got {speed}") });
+    if let Err(why) = siloscope::config::bounds::check_speed(speed) {
+        return Err(Failure { code: 2, message: why });
+    }
+    // The same bounds as a `kind = "simulator"` source in a config file.
+    if let Some((_, why)) = siloscope::config::bounds::simulator_problems(&sim, true).into_iter().next() {
+        return Err(Failure { code: 2, message: why });
     }
     let sim_now = sim_now
         .map(|t| {

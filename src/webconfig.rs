@@ -23,6 +23,8 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+mod yaml_errors;
+
 /// The file as written (exporter-toolkit's keys; unknown keys are an error, not ignored).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,7 +76,8 @@ impl fmt::Debug for WebConfig {
 }
 
 fn problem(path: &Path, what: impl fmt::Display) -> String {
-    format!("web config {}: {what}", path.display())
+    // A hash or key glued into a name by a YAML slip must not be shown either.
+    format!("web config {}: {}", path.display(), yaml_errors::scrub(&what.to_string()))
 }
 
 /// Reads and checks a web config file: YAML syntax, known keys, certificate and key files,
@@ -95,7 +98,8 @@ pub fn parse(text: &str, path: &Path) -> Result<WebConfig, String> {
             problem(
                 path,
                 format!(
-                    "{e}; fix: use the exporter-toolkit keys tls_server_config, http_server_config, basic_auth_users"
+                    "{}; fix: use the exporter-toolkit keys tls_server_config, http_server_config, basic_auth_users",
+                    yaml_errors::describe(&e)
                 ),
             )
         })?
