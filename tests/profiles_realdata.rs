@@ -17,8 +17,11 @@ fn realdata(path: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
 }
 
-/// identity → (display name, e-mails, username), merged over every profile of the answer.
-fn by_identity(profiles: &[IdentityProfile]) -> BTreeMap<String, (Option<String>, Vec<String>, Option<String>)> {
+/// (display name, e-mails, username).
+type Facts = (Option<String>, Vec<String>, Option<String>);
+
+/// identity → its facts, merged over every profile of the answer.
+fn by_identity(profiles: &[IdentityProfile]) -> BTreeMap<String, Facts> {
     let mut merged = Vec::new();
     siloscope::sources::profiles::merge(&mut merged, profiles);
     merged.into_iter().map(|p| (p.identity, (p.display_name, p.emails, p.username))).collect()
