@@ -1389,6 +1389,24 @@ impl Source for GithubSource {
         serde_json::to_string(&Cursor { v: CURSOR_VERSION, repos, ..Cursor::default() }).ok()
     }
 
+    /// Scopes are the parts; the scope in progress stands at its oldest listed item not read
+    /// yet, or where its listing has come.
+    fn pass_position(&self, cursor: &str, now: Ts) -> Option<crate::sources::PassPosition> {
+        let cur: Cursor = serde_json::from_str(cursor).ok()?;
+        let parts = cur.scopes.len().max(cur.pending.len()) as u32;
+        let done = parts.saturating_sub(cur.pending.len() as u32);
+        let current = cur.pending.first().and_then(|l| cur.scopes.iter().find(|s| &s.label == l));
+        let (from, reached) = match current.and_then(|s| s.pass.as_ref().map(|p| (s, p))) {
+            Some((s, p)) => {
+                let listed = if p.listed { p.latest } else { p.run.as_ref().and_then(|r| r.from).or(p.at) };
+                let reading = p.queue.iter().map(|(_, u)| *u).min();
+                (p.from.or(s.since), reading.or(listed).or(p.from))
+            }
+            None => (current.and_then(|s| s.since), None),
+        };
+        Some(crate::sources::PassPosition { parts, parts_done: done, from, reached, until: now })
+    }
+
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {
         Box::pin(async move {
             let mut result = self.step_inner(cursor, now).await;

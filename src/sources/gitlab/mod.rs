@@ -576,6 +576,15 @@ impl Source for GitlabSource {
         Some(HISTORY_FORMAT)
     }
 
+    /// Lists are the parts, read one after another; the list in progress stands at its `since`.
+    fn pass_position(&self, cursor: &str, now: Ts) -> Option<crate::sources::PassPosition> {
+        let cur: Cursor = serde_json::from_str(cursor).ok()?;
+        let parts = cur.lists.len().max(cur.pending.len()) as u32;
+        let done = parts.saturating_sub(cur.pending.len() as u32);
+        let reached = cur.pending.first().and_then(|p| cur.lists.iter().find(|l| &l.list == p)).and_then(|l| l.since);
+        Some(crate::sources::PassPosition { parts, parts_done: done, from: self.cfg.since, reached, until: now })
+    }
+
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {
         Box::pin(async move {
             let mut result = self.step_inner(cursor, now).await;

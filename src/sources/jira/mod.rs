@@ -671,6 +671,18 @@ impl Source for JiraSource {
         Some(HISTORY_FORMAT)
     }
 
+    /// One search is the one part; the pass stands at the `updated` its keyset paging has reached.
+    fn pass_position(&self, cursor: &str, now: Ts) -> Option<crate::sources::PassPosition> {
+        let cur: Cursor = serde_json::from_str(cursor).ok()?;
+        Some(crate::sources::PassPosition {
+            parts: 1,
+            parts_done: u32::from(!cur.in_pass),
+            from: self.cfg.since,
+            reached: if cur.in_pass { cur.from } else { cur.since },
+            until: now,
+        })
+    }
+
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {
         Box::pin(async move {
             let mut result = self.step_inner(cursor, now).await;
