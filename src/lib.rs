@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod exporter;
 pub mod init;
 pub mod model;
+pub mod progress;
 pub mod report;
 pub mod server;
 pub mod signals;

@@ -364,9 +364,10 @@ impl ApiClient {
     }
 
     fn publish_remaining(&self) {
-        let least = lock(&self.state).budgets.values().map(|b| b.remaining).min();
+        let least = lock(&self.state).budgets.values().min_by_key(|b| b.remaining).copied();
         if let (Some(least), Some(h)) = (least, lock(&self.health).as_ref()) {
-            h.set_rate_limit_remaining(&self.source, least);
+            h.set_rate_limit_remaining(&self.source, least.remaining);
+            h.set_rate_limit_reset(&self.source, least.reset_at);
         }
     }
 
