@@ -50,7 +50,12 @@ fn tombstones(n: usize) -> Vec<Tombstone> {
     (0..n)
         .map(|i| {
             let identity = if i == 0 { "sim:ines".to_string() } else { format!("github:nobody-{i}") };
-            Tombstone { digest: digest(&identity), placeholder: format!("forgotten:{i}"), drop_events: false, forgotten_at: 0 }
+            Tombstone {
+                digest: digest(&identity),
+                placeholder: format!("forgotten:{i}"),
+                drop_events: false,
+                forgotten_at: 0,
+            }
         })
         .collect()
 }
@@ -72,7 +77,11 @@ fn main() {
             best = best.min(started.elapsed().as_secs_f64());
             std::hint::black_box(replaced);
         }
-        println!("  redact_batch, {n:>5} tombstones: {:.0} ns/event ({:.1} ms for all)", best * 1e9 / events as f64, best * 1e3);
+        println!(
+            "  redact_batch, {n:>5} tombstones: {:.0} ns/event ({:.1} ms for all)",
+            best * 1e9 / events as f64,
+            best * 1e3
+        );
     }
 
     let dir = tempfile::tempdir().unwrap();

@@ -3,12 +3,14 @@
 
 pub mod backfill;
 pub mod config;
+pub mod connections;
 pub mod coverage;
 pub mod daemon;
 pub mod exporter;
 pub mod init;
 pub mod model;
 pub mod privacy;
+pub mod progress;
 pub mod report;
 pub mod server;
 pub mod signals;
@@ -19,4 +21,5 @@ pub mod store;
 pub mod suggest;
 pub mod teams;
 pub(crate) mod testhooks;
+pub mod untrusted;
 pub mod webconfig;

@@ -143,6 +143,12 @@ impl Tombstones {
         if let Some(snapshot) = &mut batch.directory {
             changed += redact_snapshot(&mut lookup, snapshot);
         }
+        if !batch.profiles.is_empty() {
+            let mut loose =
+                DirectorySnapshot { profiles: std::mem::take(&mut batch.profiles), ..DirectorySnapshot::default() };
+            changed += redact_snapshot(&mut lookup, &mut loose);
+            batch.profiles = loose.profiles;
+        }
         changed
     }
 

@@ -18,10 +18,14 @@ use base64::Engine as _;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
+
+use crate::connections::{LimitedListener, Tracked};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+
+mod yaml_errors;
 
 /// The file as written (exporter-toolkit's keys; unknown keys are an error, not ignored).
 #[derive(Debug, Default, Deserialize)]
@@ -74,7 +78,8 @@ impl fmt::Debug for WebConfig {
 }
 
 fn problem(path: &Path, what: impl fmt::Display) -> String {
-    format!("web config {}: {what}", path.display())
+    // A hash or key glued into a name by a YAML slip must not be shown either.
+    format!("web config {}: {}", path.display(), yaml_errors::scrub(&what.to_string()))
 }
 
 /// Reads and checks a web config file: YAML syntax, known keys, certificate and key files,
@@ -95,7 +100,8 @@ pub fn parse(text: &str, path: &Path) -> Result<WebConfig, String> {
             problem(
                 path,
                 format!(
-                    "{e}; fix: use the exporter-toolkit keys tls_server_config, http_server_config, basic_auth_users"
+                    "{}; fix: use the exporter-toolkit keys tls_server_config, http_server_config, basic_auth_users",
+                    yaml_errors::describe(&e)
                 ),
             )
         })?
@@ -116,8 +122,15 @@ pub fn parse(text: &str, path: &Path) -> Result<WebConfig, String> {
         None => None,
     };
     let basic_auth = match raw.basic_auth_users {
-        Some(users) if !users.is_empty() => Some(Arc::new(BasicAuth::new(users, path)?)),
-        _ => None,
+        // An empty map would serve everything without auth while the file seems to ask for it.
+        Some(users) if users.is_empty() => {
+            return Err(problem(
+                path,
+                "basic_auth_users is empty, which would serve every route without authentication; fix: add a user                  (name: bcrypt hash, e.g. from `htpasswd -nBC 10 \"\" | tr -d ':\\n'`), or remove basic_auth_users                  to serve without basic auth",
+            ));
+        }
+        Some(users) => Some(Arc::new(BasicAuth::new(users, path)?)),
+        None => None,
     };
     Ok(WebConfig { tls, basic_auth })
 }
@@ -349,26 +362,19 @@ pub fn protect(router: Router, auth: Arc<BasicAuth>) -> Router {
 /// (with a timeout), so one slow client cannot hold up the others.
 pub struct TlsListener {
     local: SocketAddr,
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(TlsStream<Tracked<TcpStream>>, SocketAddr)>,
     acceptor_task: tokio::task::JoinHandle<()>,
 }
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl TlsListener {
-    pub fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<TlsListener> {
+    pub fn new(listener: LimitedListener, acceptor: TlsAcceptor) -> std::io::Result<TlsListener> {
         let local = listener.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
         let acceptor_task = tokio::spawn(async move {
             loop {
-                let (tcp, peer) = match listener.accept().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accepting a connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
+                let (tcp, peer) = listener.accept_tracked().await;
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
@@ -393,7 +399,7 @@ impl Drop for TlsListener {
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = TlsStream<Tracked<TcpStream>>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -466,5 +472,17 @@ mod tests {
         let err = parse("http_server_config:\n  headers:\n    X-Frame-Options: deny\n", p).unwrap_err();
         assert!(err.contains("headers"), "{err}");
         assert!(parse("http_server_config:\n  http2: false\n", p).is_ok());
+    }
+
+    #[test]
+    fn an_empty_user_list_is_refused_not_served_without_auth() {
+        let p = Path::new("/etc/siloscope/web.yml");
+        for text in ["basic_auth_users: {}\n", "basic_auth_users: {}\ntls_server_config: null\n"] {
+            let err = parse(text, p).map(|c| c.basic_auth.is_some()).unwrap_err();
+            assert!(err.contains("/etc/siloscope/web.yml") && err.contains("basic_auth_users is empty"), "{err}");
+            assert!(err.contains("fix:"), "{err}");
+        }
+        // Not given at all (or null): no basic auth, as in exporter-toolkit.
+        assert!(parse("basic_auth_users:\n", p).unwrap().basic_auth.is_none());
     }
 }

@@ -4,6 +4,7 @@
 //! streams; it never computes signals.
 
 pub mod forget;
+pub mod lock;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
@@ -11,6 +12,7 @@ pub mod sqlite;
 pub(crate) mod tests;
 
 pub use forget::{ForgetCounts, ForgetOutcome, ForgetPlan, Forgotten, PurgeOutcome, Tombstone};
+pub use lock::StoreLock;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
