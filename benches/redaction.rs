@@ -115,5 +115,11 @@ fn main() {
             seconds
         );
     }
-    println!("  tombstones add {:+.1}% to a commit", (timings[1] / timings[0] - 1.0) * 100.0);
+    // On a shared machine this difference is mostly noise (the runs use separate files); the
+    // redaction's own cost is the ns/event above against the commit's µs/event.
+    println!(
+        "  commit_redacted against commit_batch: {:+.1}% (noise included); redaction alone is {:.1} µs/event of commit",
+        (timings[1] / timings[0] - 1.0) * 100.0,
+        timings[0] * 1e6 / events as f64
+    );
 }
