@@ -5,6 +5,7 @@ pub mod backfill;
 pub mod config;
 pub mod coverage;
 pub mod daemon;
+pub mod estimate;
 pub mod exporter;
 pub mod init;
 pub mod model;

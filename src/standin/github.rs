@@ -1295,6 +1295,29 @@ fn graphql(inner: &Inner, body: &[u8]) -> Response {
     let mut data = serde_json::Map::new();
     let mut errors: Vec<Value> = Vec::new();
     match op.as_str() {
+        // `sync --estimate`: a search's issueCount, charged like any search (one point).
+        "Count" => {
+            for field in checked.root_fields().into_iter().filter(|f| f.name == "search") {
+                let q = field.args["query"].as_str().unwrap_or("");
+                let hits = {
+                    let mut index = lock(&inner.index);
+                    index.next_search();
+                    search(&s, &index, q)
+                };
+                match hits {
+                    Ok(h) => {
+                        data.insert(field.key.clone(), json!({ "issueCount": h.len() }));
+                    }
+                    Err(m) => {
+                        return json_response(
+                            200,
+                            &json!({ "errors": [{ "message": m }] }),
+                            &limit_headers(inner, "graphql", cost),
+                        );
+                    }
+                }
+            }
+        }
         "SyncPage" => {
             for field in checked.root_fields() {
                 match field.name.as_str() {

@@ -277,6 +277,12 @@ pub fn sync_page(listing: &RepoListing, search: bool, details: bool) -> String {
     document("SyncPage", &body)
 }
 
+/// How many issues and pull requests a search lists (`q`), listing none of them (`first: 1`
+/// with no field of the node selected: GitHub's limits are 1 to 100): one point.
+pub fn count() -> String {
+    document("Count", "rateLimit { ...RateLimitFields } search(query: $q, type: ISSUE, first: 1) { issueCount }")
+}
+
 /// What kind of account a login is (`User`, `Organization`), when `organization(login:)` is null.
 pub fn owner() -> String {
     document("Owner", "rateLimit { ...RateLimitFields } repositoryOwner(login: $org) { __typename login }")
