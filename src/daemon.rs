@@ -316,8 +316,15 @@ impl State {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
             let store_error = |e: crate::store::StoreError| SourceError { kind: "store", message: e.to_string() };
+            let mut batch = batch;
             let (outcome, rewritten) = {
                 let mut store = lock(&state.store);
+                // Profiles join the source's stored snapshot (under the same lock as the commit).
+                if batch.directory.is_some() || !batch.profiles.is_empty() {
+                    let stored = store.directory_snapshots().map_err(store_error)?;
+                    let mine = stored.iter().find(|(s, _)| *s == batch.source).map(|(_, d)| d);
+                    crate::sources::profiles::fold_into_directory(&mut batch, mine);
+                }
                 let outcome = store.commit_batch(&batch).map_err(store_error)?;
                 let mut rewritten: Vec<(String, Vec<crate::model::Event>)> =
                     outcome.rewritten_items.iter().map(|k| (k.clone(), Vec::new())).collect();

@@ -6,6 +6,7 @@ pub mod github;
 pub mod gitlab;
 pub mod http;
 pub mod jira;
+pub mod profiles;
 pub mod redact;
 pub mod simulator;
 

@@ -388,6 +388,8 @@ pub struct GithubSource {
     client: Option<Arc<ApiClient>>,
     clock: Arc<dyn Clock>,
     health: Option<Arc<crate::exporter::Health>>,
+    /// Names and e-mails the answers showed, for the next batch.
+    profiles: crate::sources::profiles::ProfileLog,
     credentials: Option<Credentials>,
     http: HttpSettings,
 }
@@ -418,6 +420,7 @@ impl GithubSource {
             client: None,
             clock: Arc::new(SystemClock),
             health: None,
+            profiles: Default::default(),
             credentials: None,
             http,
         }
@@ -440,6 +443,7 @@ impl GithubSource {
             client: Some(client),
             clock,
             health: None,
+            profiles: Default::default(),
             credentials: None,
             http: settings,
         }
@@ -517,6 +521,7 @@ impl GithubSource {
         variables: Value,
     ) -> Result<(Value, Vec<Vec<String>>), SourceError> {
         let r = client.graphql(&self.cfg.graphql_url, Some(auth.clone()), document, variables).await?;
+        self.profiles.see(crate::sources::profiles::Shapes::Github, &r.data);
         for e in &r.errors {
             tracing::warn!(source = %self.name, path = %e.path.join("."), error = %e.message, "GitHub reported a partial error");
         }
@@ -1430,7 +1435,10 @@ impl Source for GithubSource {
 
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {
         Box::pin(async move {
-            let result = self.step_inner(cursor, now).await;
+            let mut result = self.step_inner(cursor, now).await;
+            if let Ok(step) = &mut result {
+                step.batch.profiles = self.profiles.take();
+            }
             crate::sources::http::scrub_error(result, self.client.as_deref())
         })
     }

@@ -148,6 +148,8 @@ pub struct GitlabSource {
     client: Option<Arc<ApiClient>>,
     clock: Arc<dyn Clock>,
     health: Option<Arc<crate::exporter::Health>>,
+    /// Names and e-mails the answers showed, for the next batch.
+    profiles: crate::sources::profiles::ProfileLog,
     token: Option<Secret>,
     http: HttpSettings,
     /// Resource-event endpoints the instance lacks: 404s in a row, and until when not to ask.
@@ -198,6 +200,7 @@ impl GitlabSource {
             client: None,
             clock: Arc::new(SystemClock),
             health: None,
+            profiles: Default::default(),
             token: None,
             http,
             absent: HashMap::new(),
@@ -223,6 +226,7 @@ impl GitlabSource {
             client: Some(client),
             clock,
             health: None,
+            profiles: Default::default(),
             token: None,
             http: settings,
             absent: HashMap::new(),
@@ -281,7 +285,9 @@ impl GitlabSource {
             body: None,
             authorization: Some(token.clone()),
         };
-        client.send_json(&request, Budget::Rest, false).await
+        let answer = client.send_json(&request, Budget::Rest, false).await?;
+        self.profiles.see(crate::sources::profiles::Shapes::Gitlab, &answer.1);
+        Ok(answer)
     }
 
     /// Items of `list` updated in `[from, before)`, from `x-total`. GitLab.com leaves the header
@@ -650,7 +656,10 @@ impl Source for GitlabSource {
 
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {
         Box::pin(async move {
-            let result = self.step_inner(cursor, now).await;
+            let mut result = self.step_inner(cursor, now).await;
+            if let Ok(step) = &mut result {
+                step.batch.profiles = self.profiles.take();
+            }
             crate::sources::http::scrub_error(result, self.client.as_deref())
         })
     }
