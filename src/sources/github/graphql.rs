@@ -15,7 +15,7 @@ REVIEW_REQUEST_REMOVED_EVENT, READY_FOR_REVIEW_EVENT, CONVERT_TO_DRAFT_EVENT, PU
 
 /// (name, text) of every fragment; documents pull in the ones they reference.
 const FRAGMENTS: &[(&str, &str)] = &[
-    ("ActorFields", "fragment ActorFields on Actor { __typename login }"),
+    ("ActorFields", "fragment ActorFields on Actor { __typename login ... on User { name } }"),
     ("RateLimitFields", "fragment RateLimitFields on RateLimit { cost remaining resetAt }"),
     ("RepoInfo", "fragment RepoInfo on Repository { id nameWithOwner pushedAt isArchived }"),
     (
@@ -119,7 +119,7 @@ const FRAGMENTS: &[(&str, &str)] = &[
     ),
     (
         "TeamMemberPage",
-        "fragment TeamMemberPage on TeamMemberConnection { pageInfo { hasNextPage endCursor } nodes { login } }",
+        "fragment TeamMemberPage on TeamMemberConnection { pageInfo { hasNextPage endCursor } nodes { login name } }",
     ),
     (
         "TeamRepoPage",
