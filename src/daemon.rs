@@ -329,7 +329,11 @@ impl State {
         .map_err(|e| SourceError { kind: "store", message: format!("commit task failed: {e}") })?
     }
 
-    /// Steps a source until it is caught up (or shutdown is requested between steps).
+    /// Steps a source until it is caught up, or shutdown is requested: a step in flight (a
+    /// request, a rate-limit wait, a backoff, a slow body) is then dropped, its batch never
+    /// committed, and the sync resumes from the last commit. A commit in flight is finished.
+    /// A step ending at a cursor seen before in this sync, or too many steps, end the sync
+    /// (`sources::bounds`).
     pub async fn sync_source(
         self: &Arc<Self>,
         source: &mut dyn Source,
@@ -338,6 +342,7 @@ impl State {
     ) -> Result<SyncSummary, SourceError> {
         let name = source.name().to_string();
         let mut summary = SyncSummary::default();
+        let mut guard = crate::sources::bounds::SyncGuard::default();
         loop {
             if *shutdown.borrow() {
                 summary.interrupted = true;
@@ -352,7 +357,26 @@ impl State {
                     .map_err(|e| SourceError { kind: "store", message: e.to_string() })?
             };
             let now = self.clock.now();
-            let mut step = source.step(cursor.as_deref(), now).await?;
+            let mut stop = shutdown.clone();
+            let stepped = tokio::select! {
+                biased;
+                _ = async {
+                    // A dropped sender never asks for shutdown.
+                    if stop.wait_for(|&s| s).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                } => None,
+                step = source.step(cursor.as_deref(), now) => Some(step),
+            };
+            let Some(step) = stepped else {
+                tracing::info!(source = %name, "shutdown: the step in flight is dropped, nothing of it is committed");
+                summary.interrupted = true;
+                return Ok(summary);
+            };
+            let mut step = step?;
+            if !step.caught_up {
+                guard.step(&name, step.batch.cursor.as_deref())?;
+            }
             if cursor.is_none() {
                 let start = self.config.sources.iter().find(|s| s.name == name).map(|sc| history_start(sc, now));
                 step.batch.history_start = step.batch.history_start.or(start);
