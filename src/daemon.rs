@@ -510,27 +510,33 @@ impl Default for RunOptions {
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on SIGTERM or Ctrl-C. The SIGTERM handler is installed when this is called (call
+/// it before starting work, so that a signal arriving early is not the default: a kill without
+/// cleanup), not when the future is first polled.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
     }
 }
 
 /// Runs sources, recompute and the HTTP server until a shutdown signal; returns when the
 /// commits in flight are done.
 pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: RunOptions) -> Result<(), String> {
+    let signal = shutdown_signal();
     let (tx, rx) = watch::channel(false);
     let mut tasks = Vec::new();
     for sc in &state.config.sources {
@@ -562,7 +568,7 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
             let _ = server_rx.changed().await;
         },
     ));
-    shutdown_signal().await;
+    signal.await;
     tracing::info!("shutting down: finishing the commits in flight");
     let _ = tx.send(true);
     for t in tasks {

@@ -569,8 +569,9 @@ fn sync(path: &Path, once: bool) -> Result<(), Failure> {
     runtime_for(async move {
         let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let signal = daemon::shutdown_signal();
         tokio::spawn(async move {
-            daemon::shutdown_signal().await;
+            signal.await;
             let _ = tx.send(true);
         });
         let terminal = std::io::stderr().is_terminal();

@@ -11,7 +11,7 @@ use crate::sources::SourceError;
 /// The most bytes one answer may have; a longer body is cut off and the request fails.
 pub const BODY_CAP: usize = 32 << 20;
 /// The most requests one sync step may send (a listing page and its follow-ups).
-pub const STEP_REQUESTS: u64 = 5_000;
+pub const STEP_REQUESTS: u64 = 2_000;
 /// The most answer bytes one sync step may read, all requests together.
 pub const STEP_BYTES: u64 = 64 << 20;
 /// The most pages of one follow-up list (a Jira changelog or comment list of one issue).
@@ -198,7 +198,7 @@ mod tests {
         }
         let e = g.request("GET", "last", None).unwrap_err();
         assert_eq!(e.kind, "ceiling");
-        assert!(e.message.contains("last") && e.message.contains("5000"), "{}", e.message);
+        assert!(e.message.contains("last") && e.message.contains("2000"), "{}", e.message);
         let mut g = StepGuard::default();
         let chunk = vec![0u8; 1 << 20];
         let mut n = 0;

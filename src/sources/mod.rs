@@ -84,15 +84,5 @@ pub const UNRECORDED_HISTORY_FORMAT: u32 = 1;
 /// server made a step read more than `sources::bounds` allows (an endless list, a huge body);
 /// `loop`: it sent a page, a request's cursor or a step's cursor a second time. Both end the
 /// step; the sync resumes at the next interval.
-pub const ERROR_KINDS: [&str; 10] = [
-    "transport",
-    "http",
-    "rate_limit",
-    "malformed",
-    "store",
-    "inconsistent",
-    "auxiliary",
-    "config",
-    "ceiling",
-    "loop",
-];
+pub const ERROR_KINDS: [&str; 10] =
+    ["transport", "http", "rate_limit", "malformed", "store", "inconsistent", "auxiliary", "config", "ceiling", "loop"];
