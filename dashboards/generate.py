@@ -467,6 +467,12 @@ def health():
                    [target(f"sum by (source, kind) (increase(siloscope_source_errors_total{{{src}}}[$__rate_interval]))", "{{source}} {{kind}}")]),
         timeseries("Rate limit remaining", "Requests (or points) left in each source's current rate-limit window; SiloscopeRateLimitNearlyExhausted fires below 10% of the most seen in a day.",
                    [target(f"siloscope_source_rate_limit_remaining{{{src}}}", "{{source}}")], min_value=0),
+        timeseries("First backfill: progress", "How far each source's first sync since siloscope started has come through the history to cover: 1 once caught up, and it stays 1 through the later incremental syncs.",
+                   [target(f"max by (source) (siloscope_source_backfill_progress_ratio{{{src}}})", "{{source}}")],
+                   unit="percentunit", min_value=0, max_value=1),
+        timeseries("First backfill: time left", "The time each source's first sync still needs, at its pace so far and within its rate limit (0 once caught up).",
+                   [target(f"max by (source) (siloscope_source_backfill_eta_seconds{{{src}}})", "{{source}}")],
+                   unit="s", min_value=0),
         timeseries("Sync duration: p50 and p90", "How long each source's syncs took, from the first step to caught up (a long backfill is many steps).",
                    [target(f"histogram_quantile(0.5, sum by (source, le) (rate(siloscope_source_sync_duration_seconds_bucket{{{src}}}[$__rate_interval])))", "p50 {{source}}", ref="p50"),
                     target(f"histogram_quantile(0.9, sum by (source, le) (rate(siloscope_source_sync_duration_seconds_bucket{{{src}}}[$__rate_interval])))", "p90 {{source}}", ref="p90")], unit="s"),
@@ -488,7 +494,7 @@ def health():
               transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True, "Value": True, "__name__": True}}}]),
     ]
     return dashboard("siloscope-health", "siloscope / Health",
-                     "siloscope itself: sources up, last success, requests and errors, rate-limit headroom, sync duration, ingest volume.",
+                     "siloscope itself: sources up, last success, requests and errors, rate-limit headroom, first backfill progress and time left, sync duration, ingest volume.",
                      p, [variable_query("source", "Source", "label_values(siloscope_source_up, source)"), WINDOW_VAR], time_from="now-24h", refresh="1m")
 
 

@@ -22,6 +22,9 @@ use crate::sources::simulator::SimulatorConfig;
 use crate::store::postgres::{PasswordRef, PostgresConfig, UrlProblem, check_url};
 use crate::teams::{Calendar, DirectoryBuilder, Membership, OTHER_TEAM, Ownership, OwnershipRule, ScopePattern};
 
+pub mod bounds;
+pub mod secrets;
+
 /// The whole configuration, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -554,8 +557,9 @@ impl Checker<'_> {
             file: self.file.clone(),
             line,
             column,
-            message: message.into(),
-            hint: hint.into(),
+            // A value quoted back may be a token pasted in the wrong place: never echo one.
+            message: secrets::scrub_quoted(&message.into()),
+            hint: secrets::scrub_quoted(&hint.into()),
         });
     }
 
@@ -621,6 +625,22 @@ impl Checker<'_> {
             format!("{subject} must be {expected}, found {}", describe(value.get_ref())),
             format!("write it like `{example}`"),
         );
+    }
+
+    /// False (and reported, without the value) when a URL carries credentials.
+    fn url_without_credentials(&mut self, value: &Value<'_>, path: &str, url: &str, credential: &str) -> bool {
+        let Some(what) = secrets::url_credentials(url) else { return true };
+        self.report(
+            value.span(),
+            format!(
+                "`{path}` holds credentials ({what}); they would be sent to every page, printed in errors and stored with every item's link (the value is not shown)"
+            ),
+            format!(
+                "write the URL without them, like \"{}\", and give the credential by reference: `{credential}` (or `token_file = \"path\"`); change that password if the file was shared",
+                secrets::strip_userinfo(url).replace("[redacted]@", "").replace("?[redacted]", "")
+            ),
+        );
+        false
     }
 
     fn missing(&mut self, entry: &Value<'_>, path: &str, example: &str) {
@@ -784,6 +804,17 @@ impl Checker<'_> {
                     value.span(),
                     format!("`{path}` must be longer than zero"),
                     format!("write it like `{example}`"),
+                );
+                None
+            }
+            Ok(seconds) if seconds > bounds::MAX_DURATION => {
+                self.report(
+                    value.span(),
+                    format!(
+                        "`{path}` is longer than {}, the longest duration a setting may take",
+                        bounds::human(bounds::MAX_DURATION)
+                    ),
+                    format!("use at most {}, like `{example}`", bounds::human(bounds::MAX_DURATION)),
                 );
                 None
             }
@@ -951,6 +982,14 @@ impl Checker<'_> {
         const URL_EXAMPLE: &str = "url = \"postgres://siloscope@db.example.com:5432/siloscope\"";
         let password_env = table.get("password_env").and_then(|v| {
             let name = self.nonempty_string(v, "store.password_env", "password_env = \"SILOSCOPE_DB_PASSWORD\"")?;
+            if secrets::pasted_token(&name) {
+                self.report(
+                    v.span(),
+                    "`store.password_env` holds what looks like the password itself, not the name of an environment variable (the value is not shown)",
+                    "put the password in a variable and name it: `password_env = \"SILOSCOPE_DB_PASSWORD\"` (or `password_file = \"path\"`)",
+                );
+                return None;
+            }
             if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 Some((v.span(), PasswordRef::Env(name)))
             } else {
@@ -1679,7 +1718,18 @@ impl Checker<'_> {
                 }
             }
             let interval = match entry.get("interval") {
-                Some(v) => self.duration(v, "sources.interval", "interval = \"5m\""),
+                Some(v) => self.duration(v, "sources.interval", "interval = \"5m\"").and_then(|d| {
+                    if d <= bounds::MAX_INTERVAL {
+                        return Some(d);
+                    }
+                    let most = bounds::human(bounds::MAX_INTERVAL);
+                    self.report(
+                        v.span(),
+                        format!("`sources.interval` is longer than {most}, the longest time between two syncs"),
+                        format!("use at most {most}, like `interval = \"5m\"`"),
+                    );
+                    None
+                }),
                 None => Some(DEFAULT_SOURCE_INTERVAL),
             };
             let Some(kind_value) = entry.get("kind") else {
@@ -1739,6 +1789,16 @@ impl Checker<'_> {
     fn token_env(&mut self, entry: &DeTable<'_>, example: &str) -> Option<String> {
         let v = entry.get("token_env")?;
         let name = self.nonempty_string(v, "sources.token_env", &format!("token_env = \"{example}\""))?;
+        if secrets::pasted_token(&name) {
+            self.report(
+                v.span(),
+                "`sources.token_env` holds what looks like the token itself, not the name of an environment variable (the value is not shown)",
+                format!(
+                    "revoke that token if the file was shared, put the token in a variable and name it: `token_env = \"{example}\"` (or `token_file = \"path\"`)"
+                ),
+            );
+            return None;
+        }
         if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             Some(name)
         } else {
@@ -1784,6 +1844,9 @@ impl Checker<'_> {
         let url = |c: &mut Self, key: &str, example: &str| -> Option<Option<String>> {
             let Some(v) = entry.get(key) else { return Some(None) };
             let s = c.nonempty_string(v, &format!("sources.{key}"), example)?;
+            if !c.url_without_credentials(v, &format!("sources.{key}"), &s, "token_env = \"GITHUB_TOKEN\"") {
+                return None;
+            }
             if s.starts_with("https://") || s.starts_with("http://") {
                 Some(Some(s.trim_end_matches('/').to_string()))
             } else {
@@ -1946,6 +2009,9 @@ impl Checker<'_> {
         let mut ok = true;
         if let Some(v) = entry.get("url") {
             match self.nonempty_string(v, "sources.url", "url = \"https://gitlab.example.com\"") {
+                Some(s) if !self.url_without_credentials(v, "sources.url", &s, "token_env = \"GITLAB_TOKEN\"") => {
+                    ok = false;
+                }
                 Some(s) if s.starts_with("https://") || s.starts_with("http://") => {
                     g.url = s.trim_end_matches('/').to_string();
                 }
@@ -2055,6 +2121,16 @@ impl Checker<'_> {
         let mut ok = true;
         match entry.get("url") {
             Some(v) => match self.nonempty_string(v, "sources.url", "url = \"https://acme.atlassian.net\"") {
+                Some(s)
+                    if !self.url_without_credentials(
+                        v,
+                        "sources.url",
+                        &s,
+                        "email = \"me@acme.io\"` with `token_env = \"JIRA_TOKEN\"",
+                    ) =>
+                {
+                    ok = false;
+                }
                 Some(s) if s.starts_with("https://") || s.starts_with("http://") => {
                     j.base_url = s.trim_end_matches('/').to_string();
                 }
@@ -2277,26 +2353,43 @@ impl Checker<'_> {
                 None => ok = false,
             }
         }
-        let counts: [(&str, u32, &mut u32); 6] = [
-            ("teams", 1, &mut sim.teams),
-            ("people_per_team", 1, &mut sim.people_per_team),
-            ("repos_per_team", 1, &mut sim.repos_per_team),
-            ("history_days", 0, &mut sim.history_days),
-            ("left_out_people", 0, &mut sim.left_out_people),
-            ("split_people", 0, &mut sim.split_people),
+        let people = (0, 1_000);
+        let counts: [(&str, (u32, u32), &mut u32); 6] = [
+            ("teams", bounds::SIM_TEAMS, &mut sim.teams),
+            ("people_per_team", bounds::SIM_PEOPLE_PER_TEAM, &mut sim.people_per_team),
+            ("repos_per_team", bounds::SIM_REPOS_PER_TEAM, &mut sim.repos_per_team),
+            ("history_days", bounds::SIM_HISTORY_DAYS, &mut sim.history_days),
+            ("left_out_people", people, &mut sim.left_out_people),
+            ("split_people", people, &mut sim.split_people),
         ];
-        for (key, min, slot) in counts {
+        for (key, (min, max), slot) in counts {
             if let Some(v) = entry.get(key) {
-                match self.u32_at_least(v, &format!("sources.{key}"), min, &format!("{key} = {}", (*slot).max(min))) {
-                    Some(n) => *slot = n,
+                let example = format!("{key} = {}", (*slot).clamp(min, max));
+                match self.integer(v, &format!("sources.{key}"), i128::from(min), i128::from(max), &example) {
+                    Some(n) => *slot = n as u32,
                     None => ok = false,
                 }
             }
         }
         if let Some(v) = entry.get("items_per_day") {
             match self.non_negative_number(v, "sources.items_per_day", "items_per_day = 120.0") {
+                Some(n) if n > bounds::SIM_ITEMS_PER_DAY => {
+                    self.report(
+                        v.span(),
+                        format!("`sources.items_per_day` is {n}, above {}", bounds::SIM_ITEMS_PER_DAY),
+                        format!("use a number from 0 to {}, like `items_per_day = 120.0`", bounds::SIM_ITEMS_PER_DAY),
+                    );
+                    ok = false;
+                }
                 Some(n) => sim.items_per_day = n,
                 None => ok = false,
+            }
+        }
+        if ok {
+            for (key, problem) in bounds::simulator_problems(&sim, false) {
+                let span = entry.get(key).map_or(0..0, |v| v.span());
+                self.report(span, problem, "make the simulated organisation smaller (fewer days or items per day)");
+                ok = false;
             }
         }
         if let Some(v) = entry.get("start") {

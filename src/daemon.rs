@@ -47,8 +47,19 @@ impl Clock {
 }
 
 /// Opens the configured store (the SQLite file, or the PostgreSQL database of `[store] url`) with
-/// an error that names it and the fix.
+/// an error that names it and the fix, for the one process that writes it (serve, sync): a SQLite
+/// store is locked for as long as it is open, and a second writer refused.
 pub fn open_store(config: &Config) -> Result<Box<dyn Store>, String> {
+    let store: Result<Box<dyn Store>, _> = match &config.store.postgres {
+        Some(pg) => crate::store::PostgresStore::open(pg).map(|s| Box::new(s) as Box<dyn Store>),
+        None => SqliteStore::open_exclusive(&config.store.path).map(|s| Box::new(s) as Box<dyn Store>),
+    };
+    store.map_err(|e| e.to_string())
+}
+
+/// As [`open_store`] for commands that only read (report, teams, backfill): they run alongside
+/// the daemon, so they take no lock.
+pub fn open_store_for_reading(config: &Config) -> Result<Box<dyn Store>, String> {
     let store: Result<Box<dyn Store>, _> = match &config.store.postgres {
         Some(pg) => crate::store::PostgresStore::open(pg).map(|s| Box::new(s) as Box<dyn Store>),
         None => SqliteStore::open(&config.store.path).map(|s| Box::new(s) as Box<dyn Store>),
@@ -137,6 +148,29 @@ pub fn history_start(sc: &SourceConfig, now: Ts) -> HistoryStart {
     since.map_or(HistoryStart::Complete, HistoryStart::From)
 }
 
+/// The configured `since` of an API source: where the history to cover begins.
+pub fn source_since(sc: &SourceConfig) -> Option<Ts> {
+    match &sc.settings {
+        SourceSettings::Simulator(_) => None,
+        SourceSettings::Github(cfg) => cfg.since,
+        SourceSettings::Gitlab(cfg) => cfg.since,
+        SourceSettings::Jira(cfg) => cfg.since,
+    }
+}
+
+/// What the progress tracker is fed after a step of `source`.
+pub fn observation(health: &crate::exporter::Health, source: &str, s: &SyncSummary) -> crate::progress::Observation {
+    let tally = health.tally(source);
+    crate::progress::Observation {
+        position: s.position,
+        items: s.items,
+        new_events: s.new_events,
+        requests_total: tally.requests,
+        rate_limit: tally.rate_limit,
+        caught_up: s.caught_up,
+    }
+}
+
 /// Everything the loops share.
 pub struct State {
     pub config: Config,
@@ -160,6 +194,10 @@ pub struct SyncSummary {
     /// Items whose stored history the source rewrote (events removed or changed), over all steps.
     pub rewritten_items: u64,
     pub interrupted: bool,
+    /// Where the pass stands after the last step (read from the cursor it wrote), and whether
+    /// that step caught the source up.
+    pub position: Option<crate::sources::PassPosition>,
+    pub caught_up: bool,
 }
 
 /// What one commit did.
@@ -278,8 +316,15 @@ impl State {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
             let store_error = |e: crate::store::StoreError| SourceError { kind: "store", message: e.to_string() };
+            let mut batch = batch;
             let (outcome, rewritten) = {
                 let mut store = lock(&state.store);
+                // Profiles join the source's stored snapshot (under the same lock as the commit).
+                if batch.directory.is_some() || !batch.profiles.is_empty() {
+                    let stored = store.directory_snapshots().map_err(store_error)?;
+                    let mine = stored.iter().find(|(s, _)| *s == batch.source).map(|(_, d)| d);
+                    crate::sources::profiles::fold_into_directory(&mut batch, mine);
+                }
                 let outcome = store.commit_batch(&batch).map_err(store_error)?;
                 let mut rewritten: Vec<(String, Vec<crate::model::Event>)> =
                     outcome.rewritten_items.iter().map(|k| (k.clone(), Vec::new())).collect();
@@ -391,7 +436,10 @@ impl State {
                 }
             }
             let caught_up = step.caught_up;
+            let written = step.batch.cursor.clone();
             let committed = self.commit(step.batch).await?;
+            summary.position = written.as_deref().and_then(|c| source.pass_position(c, now));
+            summary.caught_up = caught_up;
             summary.steps += 1;
             summary.items += committed.items;
             summary.new_events += committed.new_events;
@@ -417,9 +465,19 @@ impl State {
         let name = source.name().to_string();
         let mut seed = name.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
         let mut first_pass = true;
+        let origin = self.config.sources.iter().find(|s| s.name == name).and_then(source_since);
+        let clock_start = Instant::now();
+        let mut tracker = crate::progress::Tracker::new(origin, 0.0, self.exporter.health.tally(&name).requests);
         loop {
             let started = Instant::now();
-            let result = self.sync_source(source.as_mut(), &shutdown, &mut |_| {}).await;
+            let health = self.exporter.health.clone();
+            let mut on_step = |s: &SyncSummary| {
+                if first_pass {
+                    let f = tracker.observe(clock_start.elapsed().as_secs_f64(), &observation(&health, &name, s));
+                    health.set_backfill_progress(&name, f.ratio, f.eta_seconds);
+                }
+            };
+            let result = self.sync_source(source.as_mut(), &shutdown, &mut on_step).await;
             let secs = started.elapsed().as_secs_f64();
             let mut stop = false;
             match &result {

@@ -69,6 +69,18 @@ pub struct Health {
     coverage_identities: Family<SourceWindowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     unresolved_identities: Family<SourceWindowLabels, Gauge>,
     coverage_warning: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// How far the first backfill of this process has come, and its ETA (src/progress.rs).
+    backfill_ratio: Family<SourceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    backfill_eta: Family<SourceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Requests and rate-limit state per source, readable for the progress figures.
+    tally: std::sync::Mutex<std::collections::HashMap<String, SourceTally>>,
+}
+
+/// What a source's API client has done, as the progress figures read it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SourceTally {
+    pub requests: u64,
+    pub rate_limit: Option<crate::progress::RateLimit>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSetDerive)]
@@ -91,6 +103,34 @@ impl Health {
             coverage_identities: Family::default(),
             unresolved_identities: Family::default(),
             coverage_warning: Gauge::default(),
+            backfill_ratio: Family::default(),
+            backfill_eta: Family::default(),
+            tally: Default::default(),
+        }
+    }
+
+    fn tally_mut(&self, source: &str, f: impl FnOnce(&mut SourceTally)) {
+        let mut t = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        f(t.entry(source.to_string()).or_default());
+    }
+
+    /// Requests sent and the last rate-limit state of `source`, over the process's life.
+    pub fn tally(&self, source: &str) -> SourceTally {
+        self.tally.lock().unwrap_or_else(|e| e.into_inner()).get(source).copied().unwrap_or_default()
+    }
+
+    /// When the source's current rate-limit window resets (Unix seconds), with the headroom.
+    pub fn set_rate_limit_reset(&self, source: &str, reset_at: f64) {
+        self.tally_mut(source, |t| {
+            t.rate_limit.get_or_insert_with(Default::default).reset_at = Some(reset_at);
+        });
+    }
+
+    /// How far the source's first backfill has come (0..=1, 1 once caught up) and its ETA.
+    pub fn set_backfill_progress(&self, source: &str, ratio: f64, eta_seconds: Option<f64>) {
+        self.backfill_ratio.get_or_create(&Self::src(source)).set(ratio);
+        if let Some(eta) = eta_seconds {
+            self.backfill_eta.get_or_create(&Self::src(source)).set(eta);
         }
     }
 
@@ -123,6 +163,7 @@ impl Health {
     pub fn register_source(&self, source: &str) {
         let _ = self.source_up.get_or_create(&Self::src(source));
         let _ = self.events_ingested.get_or_create(&Self::src(source));
+        let _ = self.backfill_ratio.get_or_create(&Self::src(source));
         for kind in crate::sources::ERROR_KINDS {
             let _ = self.errors.get_or_create(&SourceKindLabels { source: source.into(), kind: kind.into() });
         }
@@ -146,6 +187,7 @@ impl Health {
     /// One API request and its HTTP status (or `error` for transport failures).
     pub fn record_request(&self, source: &str, status: &str) {
         self.requests.get_or_create(&SourceStatusLabels { source: source.into(), status: status.into() }).inc();
+        self.tally_mut(source, |t| t.requests += 1);
     }
 
     pub fn record_error(&self, source: &str, kind: &str) {
@@ -154,6 +196,7 @@ impl Health {
 
     pub fn set_rate_limit_remaining(&self, source: &str, remaining: i64) {
         self.rate_limit_remaining.get_or_create(&Self::src(source)).set(remaining);
+        self.tally_mut(source, |t| t.rate_limit.get_or_insert_with(Default::default).remaining = remaining);
     }
 }
 
@@ -490,6 +533,17 @@ impl Exporter {
             "siloscope_events_ingested",
             "New events stored by this process, per source",
             health.events_ingested.clone(),
+        );
+        registry.register(
+            "siloscope_source_backfill_progress_ratio",
+            "How far this process's first sync of the source has come through the history to cover (1 once caught up)",
+            health.backfill_ratio.clone(),
+        );
+        registry.register_with_unit(
+            "siloscope_source_backfill_eta",
+            "Time the first sync of the source still needs, at its pace and its rate limit (0 once caught up)",
+            Unit::Seconds,
+            health.backfill_eta.clone(),
         );
         registry.register(
             "siloscope_directory_event_coverage_ratio",

@@ -43,7 +43,7 @@ pub struct JiraInit {
     /// Cloud: the account e-mail of the API token.
     pub email: Option<String>,
     pub token: TokenRef,
-    /// Project keys; empty: every project the first page of issues names.
+    /// Project keys; empty: every project the issues discovery reads name.
     pub projects: Vec<String>,
     pub team_field: Option<String>,
 }
@@ -115,7 +115,7 @@ fn jira_config(j: &JiraInit) -> JiraConfig {
 }
 
 /// One sync step of each configured source at `now` (nothing is stored): the directory GitHub
-/// and GitLab report, and the projects and team-field values of the first Jira issues.
+/// and GitLab report, and the projects and team-field values of the Jira issues read.
 pub async fn discover(opts: &InitOptions, now: Ts) -> Discovery {
     let mut d = Discovery::default();
     let step = |name: &str, settings: SourceSettings| {
@@ -138,20 +138,43 @@ pub async fn discover(opts: &InitOptions, now: Ts) -> Discovery {
     }
     if let Some(j) = &opts.jira {
         let mut source = step("jira", SourceSettings::Jira(Box::new(jira_config(j))));
-        match source.step(None, now).await {
-            Ok(s) => {
-                d.jira_issues_read = s.batch.items.len() as u64;
-                d.jira_projects.extend(s.batch.items.iter().map(|i| i.scope.clone()));
-                let mut per_issue: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-                for e in &s.batch.events {
-                    if let EventKind::TeamFieldChanged { to: Some(v) } = &e.kind {
-                        per_issue.entry(v.as_str()).or_default().insert(e.item.as_str());
+        // Every issue discovery reads (up to `DISCOVERY_STEPS` pages), not only the first page:
+        // a team that works on older issues still shows its team-field value.
+        let mut cursor: Option<String> = None;
+        let mut per_value: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut read: BTreeSet<String> = BTreeSet::new();
+        let mut failed = None;
+        for _ in 0..DISCOVERY_STEPS {
+            match source.step(cursor.as_deref(), now).await {
+                Ok(s) => {
+                    read.extend(s.batch.items.iter().map(|i| i.key.clone()));
+                    d.jira_projects.extend(s.batch.items.iter().map(|i| i.scope.clone()));
+                    for e in &s.batch.events {
+                        if let EventKind::TeamFieldChanged { to: Some(v) } = &e.kind {
+                            per_value.entry(v.clone()).or_default().insert(e.item.clone());
+                        }
                     }
+                    if s.caught_up {
+                        break;
+                    }
+                    cursor = s.batch.cursor.or(cursor);
                 }
-                d.jira_team_values =
-                    per_issue.into_iter().map(|(v, items)| (v.to_string(), items.len() as u64)).collect();
+                Err(e) => {
+                    failed = Some(e.to_string());
+                    break;
+                }
             }
-            Err(e) => d.failures.push(("jira".into(), e.to_string())),
+        }
+        d.jira_issues_read = read.len() as u64;
+        d.jira_team_values = per_value.into_iter().map(|(v, items)| (v, items.len() as u64)).collect();
+        match failed {
+            // Nothing read: the source is unreachable or misconfigured; a later page failing
+            // leaves what the earlier ones showed.
+            Some(e) if read.is_empty() => d.failures.push(("jira".into(), e)),
+            Some(e) => {
+                tracing::warn!(error = %e, "Jira discovery stopped early: the team-field values are those of the issues read")
+            }
+            None => {}
         }
     }
     d
@@ -286,8 +309,7 @@ pub fn render(opts: &InitOptions, d: &Discovery, generated_at: &str) -> String {
     if let Some(j) = &opts.jira {
         let field = j.team_field.as_deref().unwrap_or("");
         if !field.is_empty() {
-            let _ =
-                writeln!(o, "\n# Jira team field {}: values on the first {} issues read", c(field), d.jira_issues_read);
+            let _ = writeln!(o, "\n# Jira team field {}: values on the {} issues read", c(field), d.jira_issues_read);
             if d.jira_team_values.is_empty() {
                 o.push_str("#   (none seen)\n");
             }

@@ -58,6 +58,10 @@ enum Command {
         /// One pass (the only mode: a scheduler runs `serve`).
         #[arg(long)]
         once: bool,
+        /// When stderr is not a terminal: how often a progress line is logged per source
+        /// (a duration such as 10s or 1m; 0s logs one after every step).
+        #[arg(long, value_name = "DURATION", default_value = "10s")]
+        progress_interval: String,
     },
     /// Validate a config file: every problem, with file, line and fix. Exit code 2 when invalid.
     #[command(alias = "validate")]
@@ -261,7 +265,7 @@ fn main() -> ExitCode {
             None => Err(Failure { code: 2, message: "teams suggest needs --config FILE".into() }),
         },
         Command::Serve { config, listen_address, web_config } => serve(&config, listen_address, web_config.as_deref()),
-        Command::Sync { config, once } => sync(&config, once),
+        Command::Sync { config, once, progress_interval } => sync(&config, once, &progress_interval),
         Command::Init {
             out,
             store,
@@ -357,7 +361,7 @@ fn check_config(path: &Path) -> Result<(), Failure> {
 
 fn teams(path: &Path) -> Result<(), Failure> {
     let cfg = load_config(path)?;
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
     let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
     let dir = state.directory();
     let now = daemon::wall_now();
@@ -519,7 +523,7 @@ fn init(out: &Path, opts: siloscope::init::InitOptions, discover: bool) -> Resul
 
 fn teams_suggest(path: &Path) -> Result<(), Failure> {
     let cfg = load_config(path)?;
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
     let snapshots = store.directory_snapshots().map_err(|e| runtime(e.to_string()))?;
     let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
     let dir = state.directory();
@@ -557,13 +561,20 @@ fn serve(path: &Path, listen_address: Option<String>, web_config: Option<&Path>)
     })
 }
 
-fn sync(path: &Path, once: bool) -> Result<(), Failure> {
+fn sync(path: &Path, once: bool, progress_interval: &str) -> Result<(), Failure> {
     if !once {
         return Err(Failure {
             code: 2,
             message: "sync needs --once (to sync on a schedule, run `siloscope serve`)".into(),
         });
     }
+    let every =
+        siloscope::config::parse_duration(progress_interval).ok().filter(|s| *s >= 0).ok_or_else(|| Failure {
+            code: 2,
+            message: format!(
+                "invalid --progress-interval {progress_interval:?}: expected a duration such as 10s or 1m"
+            ),
+        })?;
     let cfg = load_config(path)?;
     let store = daemon::open_store(&cfg).map_err(runtime)?;
     runtime_for(async move {
@@ -575,29 +586,33 @@ fn sync(path: &Path, once: bool) -> Result<(), Failure> {
             let _ = tx.send(true);
         });
         let terminal = std::io::stderr().is_terminal();
+        let bars = progress_bars(terminal, &state.config.sources);
         let mut failed = Vec::new();
-        for sc in state.config.sources.clone() {
+        for (i, sc) in state.config.sources.clone().into_iter().enumerate() {
             let mut source = daemon::make_source(&sc);
             source.attach_health(state.exporter.health.clone());
             state.prepare_source(source.as_ref()).map_err(runtime)?;
-            let bar = progress_bar(terminal, &sc);
+            let bar = bars.as_ref().map(|(_, b)| b[i].clone());
             let name = sc.name.clone();
+            let health = state.exporter.health.clone();
+            let started = std::time::Instant::now();
+            let mut tracker =
+                siloscope::progress::Tracker::new(daemon::source_since(&sc), 0.0, health.tally(&name).requests);
+            let mut logged: Option<f64> = None;
             let mut on_step = |s: &daemon::SyncSummary| {
+                let at = started.elapsed().as_secs_f64();
+                let f = tracker.observe(at, &daemon::observation(&health, &name, s));
                 if let Some(bar) = &bar {
-                    bar.set_message(format!(
-                        "{name}: {} steps, {} items, {} new events",
-                        s.steps, s.items, s.new_events
-                    ));
-                    bar.tick();
-                } else if s.steps % 10 == 1 {
-                    tracing::info!(source = %name, steps = s.steps, items = s.items, new_events = s.new_events, "syncing");
-                } else {
-                    tracing::debug!(source = %name, steps = s.steps, items = s.items, new_events = s.new_events, "syncing");
+                    bar.set_position((f.ratio * 1000.0).floor() as u64);
+                    bar.set_message(f.line());
+                } else if s.caught_up || logged.is_none_or(|l| at - l >= every as f64) {
+                    logged = Some(at);
+                    tracing::info!(source = %name, steps = s.steps, items = s.items, new_events = s.new_events, "{}", f.line());
                 }
             };
             let result = state.sync_source(source.as_mut(), &rx, &mut on_step).await;
             if let Some(bar) = bar {
-                bar.finish_and_clear();
+                bar.finish();
             }
             match result {
                 Ok(s) if s.interrupted => {
@@ -648,6 +663,9 @@ fn backfill(path: &Path, out: &Path, since: Option<&str>, step: &str, labels: &[
     if step <= 0 {
         return Err(usage("--step must be longer than 0s, e.g. --step 1h".into()));
     }
+    if let Err(why) = siloscope::config::bounds::check_step(step) {
+        return Err(usage(why));
+    }
     let since = since
         .map(|d| siloscope::config::parse_date(d).map_err(|e| usage(format!("invalid --since {d:?}: {e}"))))
         .transpose()?;
@@ -655,7 +673,7 @@ fn backfill(path: &Path, out: &Path, since: Option<&str>, step: &str, labels: &[
         return Err(usage("--since is in the future: give a date in the past, e.g. --since 2025-01-01".into()));
     }
     let cfg = load_config(path)?;
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
     let file = std::fs::File::create(out).map_err(|e| runtime(format!("cannot create {}: {e}", out.display())))?;
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     let terminal = std::io::stderr().is_terminal();
@@ -718,7 +736,7 @@ fn report(path: &Path, args: ReportArgs) -> Result<(), Failure> {
         _ => Period::quarter_to_date(now),
     };
     let cfg = load_config(path)?;
-    let store = daemon::open_store(&cfg).map_err(runtime)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
     // The directory first: a mistyped team fails before a long load.
     let dir = report::load_directory(&*store, &cfg).map_err(runtime)?;
     report::select_teams(&dir, &args.teams).map_err(usage)?;
@@ -784,12 +802,27 @@ fn report(path: &Path, args: ReportArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn progress_bar(terminal: bool, sc: &SourceConfig) -> Option<indicatif::ProgressBar> {
+/// One bar per source (0..=1000: tenths of a percent of the history covered), on a terminal only.
+fn progress_bars(
+    terminal: bool,
+    sources: &[SourceConfig],
+) -> Option<(indicatif::MultiProgress, Vec<indicatif::ProgressBar>)> {
     terminal.then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_message(format!("{}: starting", sc.name));
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
+        let multi = indicatif::MultiProgress::new();
+        let style = indicatif::ProgressStyle::with_template("{prefix:>12} {bar:30} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        let bars = sources
+            .iter()
+            .map(|sc| {
+                let bar = multi.add(indicatif::ProgressBar::new(1000));
+                bar.set_style(style.clone());
+                bar.set_prefix(sc.name.clone());
+                bar.set_message("waiting");
+                bar.enable_steady_tick(std::time::Duration::from_millis(250));
+                bar
+            })
+            .collect();
+        (multi, bars)
     })
 }
 
@@ -801,8 +834,12 @@ fn demo(
     sim_now: Option<&str>,
     web_config: Option<&Path>,
 ) -> Result<(), Failure> {
-    if !(speed.is_finite() && speed > 0.0) {
-        return Err(Failure { code: 2, message: format!("--speed must be a positive number, got {speed}") });
+    if let Err(why) = siloscope::config::bounds::check_speed(speed) {
+        return Err(Failure { code: 2, message: why });
+    }
+    // The same bounds as a `kind = "simulator"` source in a config file.
+    if let Some((_, why)) = siloscope::config::bounds::simulator_problems(&sim, true).into_iter().next() {
+        return Err(Failure { code: 2, message: why });
     }
     let sim_now = sim_now
         .map(|t| {
@@ -816,7 +853,7 @@ fn demo(
     let days = sim.history_days;
     cfg.sources.push(SourceConfig { name: "demo".into(), interval: 2, settings: SourceSettings::Simulator(sim) });
     let store: Box<dyn siloscope::store::Store> = match &store_path {
-        Some(p) => Box::new(SqliteStore::open(p).map_err(|e| runtime(e.to_string()))?),
+        Some(p) => Box::new(SqliteStore::open_exclusive(p).map_err(|e| runtime(e.to_string()))?),
         None => Box::new(SqliteStore::open_in_memory().map_err(|e| runtime(e.to_string()))?),
     };
     runtime_for(async move {

@@ -390,6 +390,10 @@ pub struct Batch {
     /// Items whose whole history this batch holds (see [`CompleteHistory`]); events outside these
     /// ranges are incremental: stored once, never replaced.
     pub complete: Vec<CompleteHistory>,
+    /// Profiles of identities this step's answers showed (names, e-mails), new since the source's
+    /// last batch. The daemon folds them into the source's stored directory snapshot
+    /// (`sources::profiles::fold_into_directory`); they never resolve teams.
+    pub profiles: Vec<IdentityProfile>,
 }
 
 impl Batch {

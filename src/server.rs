@@ -1,6 +1,6 @@
 //! HTTP routes: `/metrics` (OpenMetrics), `/healthz`, `/readyz`, `/report` and a landing page.
 //! Handlers only read published state and never touch the store; the one exception is `/report`
-//! (and `/report.json`), which computes the quarter to date per request on a blocking thread.
+//! (and `/report.json`), which builds the quarter to date on a blocking thread, once per computation.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::exporter::{Exporter, OPENMETRICS_CONTENT_TYPE};
-use crate::report::{Format, ReportProducer};
+use crate::report::{Format, ReportError, ReportProducer};
 
 /// Whether the daemon is ready to be scraped, and if not why (`/readyz`; the daemon's
 /// `Readiness`: every source's first sync pass done and a computation including it published).
@@ -44,7 +44,8 @@ pub fn router(exporter: Arc<Exporter>, ready: ReadyCheck, report: Option<ReportP
     }
 }
 
-/// Computes the report off the async runtime (it walks the whole frame).
+/// Computes the report off the async runtime (it walks the whole frame): 503 with `Retry-After`
+/// while the most concurrent builds run.
 async fn report_response(producer: ReportProducer, format: Format) -> Response {
     match tokio::task::spawn_blocking(move || producer(format)).await {
         Ok(Ok(body)) => {
@@ -53,9 +54,17 @@ async fn report_response(producer: ReportProducer, format: Format) -> Response {
                 Format::Markdown => "text/markdown; charset=utf-8",
                 Format::Json => "application/json",
             };
-            ([(header::CONTENT_TYPE, content_type)], body).into_response()
+            ([(header::CONTENT_TYPE, content_type)], body.as_str().to_owned()).into_response()
         }
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("the report failed: {e}\n")).into_response(),
+        Ok(Err(ReportError::Busy { retry_after_seconds })) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, retry_after_seconds.to_string())],
+            format!("{}\n", ReportError::Busy { retry_after_seconds }),
+        )
+            .into_response(),
+        Ok(Err(ReportError::Failed(e))) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("the report failed: {e}\n")).into_response()
+        }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("the report task failed: {e}\n")).into_response(),
     }
 }

@@ -214,8 +214,20 @@ pub fn suggest(
         }
         x
     }
+    // A key two unknown identities of one source carry names no single person: git's
+    // placeholders (`root`, `you@example.com`), a shared mailbox, two namesakes on one tracker.
+    let ambiguous = |v: &[usize]| {
+        let mut namespaces = BTreeSet::new();
+        v.iter()
+            .filter(|i| matches!(all[**i].0, Node::Unknown(_)))
+            .filter_map(|i| all[*i].3[0].split_once(':').map(|(ns, _)| ns))
+            .any(|ns| !namespaces.insert(ns))
+    };
     let mut edges: Vec<(usize, usize, Match)> = Vec::new();
     for (email, v) in &by_email {
+        if ambiguous(v) {
+            continue;
+        }
         for w in v.windows(2) {
             edges.push((w[0], w[1], Match::SameEmail((*email).to_string())));
         }
@@ -223,7 +235,7 @@ pub fn suggest(
     for v in by_name.values() {
         // A name links only when it cannot be two people: at most one known person carries it.
         let people = v.iter().filter(|i| matches!(all[**i].0, Node::Person(_))).count();
-        if v.len() < 2 || people > 1 {
+        if v.len() < 2 || people > 1 || ambiguous(v) {
             continue;
         }
         let shown = all[v[0]].1.names.iter().find(|n| by_name.get(&normalize_name(n)) == Some(v)).cloned();
@@ -384,10 +396,16 @@ impl ItemTeams {
     /// Items per team acted on by any of `actors` (an item counts once per identity group), and
     /// how many items they acted on in all.
     fn of(&self, actors: &[Sym]) -> (BTreeMap<TeamId, (u64, u64)>, u64) {
+        // An item several of the identities acted on: the team field's team first, then the
+        // lowest team id (whatever the hash order of the identities).
         let mut per_item: BTreeMap<u32, Option<(TeamId, bool)>> = BTreeMap::new();
         for ((actor, item), team) in &self.by_actor_item {
             if actors.contains(actor) {
-                per_item.entry(*item).or_insert(*team);
+                let e = per_item.entry(*item).or_insert(*team);
+                let rank = |t: &Option<(TeamId, bool)>| t.map(|(id, by_field)| (!by_field, id));
+                if team.is_some() && (e.is_none() || rank(team) < rank(e)) {
+                    *e = *team;
+                }
             }
         }
         let mut per_team: BTreeMap<TeamId, (u64, u64)> = BTreeMap::new();
@@ -583,6 +601,71 @@ mod tests {
         // The snippet is valid TOML that check-config accepts next to the config.
         config(&format!("{text}\n{snippet}"));
     }
+    /// Git's placeholder identities (`root`, `you@example.com`) on two GitHub logins name no one:
+    /// neither they nor a Jira account called `root` are tied together, while a real address
+    /// shared by a GitHub login and a Jira account is.
+    #[test]
+    fn a_name_or_e_mail_two_identities_of_one_source_carry_ties_no_one() {
+        use crate::model::{EventKind, IdentityProfile, Item, ItemKind, ItemState};
+        let cfg = config("[[teams]]\nname = \"payments\"\n");
+        let dir = cfg.directory.builder().build();
+        let mut frame = Frame::new();
+        frame.add_item(&Item {
+            key: "github:acme/api#1".into(),
+            source: "github".into(),
+            kind: ItemKind::PullRequest,
+            scope: "acme/api".into(),
+            url: "https://github.com/acme/api/pull/1".into(),
+            title: "t".into(),
+            author: None,
+            created_at: START,
+            updated_at: START,
+            state: ItemState::Open,
+            issue_type: None,
+        });
+        let actors = ["github:ann", "github:bob", "jira:5b10ac8d82e05b22cc7d4ef5", "github:dana", "jira:557058:dana"];
+        for (n, actor) in actors.iter().enumerate() {
+            frame.add_event(&Event {
+                id: format!("e{n}"),
+                item: "github:acme/api#1".into(),
+                at: START + n as Ts,
+                actor: Some(actor.to_string()),
+                kind: EventKind::Commented { mentions: vec![] },
+            });
+        }
+        frame.prepare();
+        let p = |id: &str, name: &str, email: &str| IdentityProfile {
+            identity: id.into(),
+            display_name: Some(name.into()),
+            emails: vec![email.into()],
+            username: None,
+        };
+        let snap = |profiles| DirectorySnapshot { profiles, ..DirectorySnapshot::default() };
+        let github = snap(vec![
+            p("github:ann", "root", "you@example.com"),
+            p("github:bob", "root", "you@example.com"),
+            p("github:dana", "Dana", "dana@acme.io"),
+        ]);
+        let jira = snap(vec![
+            p("jira:5b10ac8d82e05b22cc7d4ef5", "root", "x@acme.io"),
+            p("jira:557058:dana", "D. S.", "dana@acme.io"),
+        ]);
+        let got = suggest(&frame, &dir, &cfg, &[("github".into(), github), ("jira".into(), jira)]);
+        let groups: Vec<Vec<&str>> = got
+            .iter()
+            .map(|s| match s {
+                Suggestion::NewPerson { identities, .. } | Suggestion::SamePerson { identities, .. } => {
+                    identities.iter().map(|(i, _)| i.as_str()).collect()
+                }
+            })
+            .collect();
+        assert_eq!(groups.len(), 4, "{got:#?}");
+        assert!(groups.contains(&vec!["github:dana", "jira:557058:dana"]), "{groups:?}");
+        for lone in ["github:ann", "github:bob", "jira:5b10ac8d82e05b22cc7d4ef5"] {
+            assert!(groups.contains(&vec![lone]), "{lone} alone: {groups:?}");
+        }
+    }
+
     const DAYS: Ts = 45;
 
     fn simulate(left_out: u32, split: u32) -> (Frame, Vec<Event>, DirectorySnapshot) {

@@ -223,7 +223,11 @@ impl Directory {
         &self.people[id as usize]
     }
     pub fn team_by_name(&self, name: &str) -> Option<TeamId> {
-        self.team_index.get(&name.to_ascii_lowercase()).copied()
+        self.team_index.get(&name.to_ascii_lowercase()).copied().or_else(|| {
+            // A name shown neutralised (`pay[U+202E]…`) finds its team too.
+            let shown = crate::untrusted::neutralize(name).to_ascii_lowercase();
+            self.teams.iter().position(|t| t.name.to_ascii_lowercase() == shown).map(|i| i as TeamId)
+        })
     }
     /// A team by a source handle (`acme/payments`) or, failing that, by its name.
     pub fn team_by_handle(&self, handle: &str) -> Option<TeamId> {
@@ -410,7 +414,19 @@ impl DirectoryBuilder {
         }
     }
 
-    pub fn build(self) -> Directory {
+    /// The directory, with every team and person name made safe to show (control and
+    /// bidirectional characters by code point: names come from trackers and reach every surface).
+    pub fn build(mut self) -> Directory {
+        for t in &mut self.dir.teams {
+            if let std::borrow::Cow::Owned(safe) = crate::untrusted::neutralize(&t.name) {
+                t.name = safe;
+            }
+        }
+        for p in &mut self.dir.people {
+            if let std::borrow::Cow::Owned(safe) = crate::untrusted::neutralize(&p.name) {
+                p.name = safe;
+            }
+        }
         self.dir
     }
 }

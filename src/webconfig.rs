@@ -23,6 +23,8 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+mod yaml_errors;
+
 /// The file as written (exporter-toolkit's keys; unknown keys are an error, not ignored).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,7 +76,8 @@ impl fmt::Debug for WebConfig {
 }
 
 fn problem(path: &Path, what: impl fmt::Display) -> String {
-    format!("web config {}: {what}", path.display())
+    // A hash or key glued into a name by a YAML slip must not be shown either.
+    format!("web config {}: {}", path.display(), yaml_errors::scrub(&what.to_string()))
 }
 
 /// Reads and checks a web config file: YAML syntax, known keys, certificate and key files,
@@ -95,7 +98,8 @@ pub fn parse(text: &str, path: &Path) -> Result<WebConfig, String> {
             problem(
                 path,
                 format!(
-                    "{e}; fix: use the exporter-toolkit keys tls_server_config, http_server_config, basic_auth_users"
+                    "{}; fix: use the exporter-toolkit keys tls_server_config, http_server_config, basic_auth_users",
+                    yaml_errors::describe(&e)
                 ),
             )
         })?
@@ -116,8 +120,15 @@ pub fn parse(text: &str, path: &Path) -> Result<WebConfig, String> {
         None => None,
     };
     let basic_auth = match raw.basic_auth_users {
-        Some(users) if !users.is_empty() => Some(Arc::new(BasicAuth::new(users, path)?)),
-        _ => None,
+        // An empty map would serve everything without auth while the file seems to ask for it.
+        Some(users) if users.is_empty() => {
+            return Err(problem(
+                path,
+                "basic_auth_users is empty, which would serve every route without authentication; fix: add a user                  (name: bcrypt hash, e.g. from `htpasswd -nBC 10 \"\" | tr -d ':\\n'`), or remove basic_auth_users                  to serve without basic auth",
+            ));
+        }
+        Some(users) => Some(Arc::new(BasicAuth::new(users, path)?)),
+        None => None,
     };
     Ok(WebConfig { tls, basic_auth })
 }
@@ -466,5 +477,17 @@ mod tests {
         let err = parse("http_server_config:\n  headers:\n    X-Frame-Options: deny\n", p).unwrap_err();
         assert!(err.contains("headers"), "{err}");
         assert!(parse("http_server_config:\n  http2: false\n", p).is_ok());
+    }
+
+    #[test]
+    fn an_empty_user_list_is_refused_not_served_without_auth() {
+        let p = Path::new("/etc/siloscope/web.yml");
+        for text in ["basic_auth_users: {}\n", "basic_auth_users: {}\ntls_server_config: null\n"] {
+            let err = parse(text, p).map(|c| c.basic_auth.is_some()).unwrap_err();
+            assert!(err.contains("/etc/siloscope/web.yml") && err.contains("basic_auth_users is empty"), "{err}");
+            assert!(err.contains("fix:"), "{err}");
+        }
+        // Not given at all (or null): no basic auth, as in exporter-toolkit.
+        assert!(parse("basic_auth_users:\n", p).unwrap().basic_auth.is_none());
     }
 }

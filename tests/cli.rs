@@ -86,7 +86,7 @@ fn check_config_accepts_the_example_config() {
 }
 
 /// Every family of SIGNALS.md §9, as exposed names.
-const FAMILIES: [&str; 27] = [
+const FAMILIES: [&str; 29] = [
     "siloscope_handoffs_total",
     "siloscope_handoff_latency_seconds_bucket",
     "siloscope_handoffs_waiting",
@@ -110,6 +110,8 @@ const FAMILIES: [&str; 27] = [
     "siloscope_source_last_success_timestamp_seconds",
     "siloscope_source_requests_total",
     "siloscope_source_rate_limit_remaining",
+    "siloscope_source_backfill_progress_ratio",
+    "siloscope_source_backfill_eta_seconds",
     "siloscope_source_sync_duration_seconds_bucket",
     "siloscope_source_errors_total",
     "siloscope_events_ingested_total",
@@ -133,6 +135,9 @@ fn demo_serves_every_metric_family_with_real_values_and_stops_on_sigterm() {
         assert!(metrics.lines().any(|l| l.starts_with(family)), "{family} missing from the demo's /metrics");
     }
     let lines: Vec<&str> = metrics.lines().collect();
+    // The first backfill is over: its bar is full and nothing is left to wait for.
+    assert!(lines.contains(&"siloscope_source_backfill_progress_ratio{source=\"demo\"} 1.0"), "{metrics}");
+    assert!(lines.contains(&"siloscope_source_backfill_eta_seconds{source=\"demo\"} 0.0"), "{metrics}");
     let pairs = lines.iter().filter(|l| l.starts_with("siloscope_handoffs_total{")).count();
     assert!(pairs >= 10, "only {pairs} handoff series");
     let stalled: f64 = lines.iter().filter(|l| l.starts_with("siloscope_handoffs_stalled{")).map(|l| value(l)).sum();

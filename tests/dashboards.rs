@@ -415,6 +415,7 @@ fn exported_names() -> BTreeSet<String> {
     e.health.record_error("gh", "http");
     e.health.record_sync("gh", true, 1.0, 3, 1_700_000_000);
     e.health.set_rate_limit_remaining("gh", 10);
+    e.health.set_backfill_progress("gh", 0.5, Some(60.0));
     let coverage = siloscope::coverage::SourceCoverage {
         source: "gh".into(),
         events: 10,

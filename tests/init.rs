@@ -123,3 +123,53 @@ async fn init_discovers_the_three_stand_ins_and_writes_a_config_that_syncs() {
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("never overwrites"));
 }
+
+/// Jira discovery reads every page (not only the first): a team whose value of the team field
+/// is only on later issues is listed, and every issue read is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jira_discovery_takes_the_team_field_values_of_every_issue_read() {
+    use siloscope::standin::jira::JiraIssue;
+    let mut scenario = JiraScenario::default();
+    let n = siloscope::sources::jira::DEFAULT_PAGE_SIZE as u64 * 2 + 7;
+    for i in 0..n {
+        let mut issue = JiraIssue::new("PAY", i + 1, T0 + i as i64 * 3600, "alice", "To Do");
+        // The first pages' issues are the early team's; the last ones the late team's.
+        issue.initial_team = Some(if i + 5 < n { "Early Team" } else { "Late Team" }.into());
+        scenario.issues.push(issue);
+    }
+    let settings = StandInSettings {
+        flavor: Flavor::DataCenter,
+        email: String::new(),
+        token: JIRA_TOKEN.into(),
+        time_zone: chrono_tz::Europe::Berlin,
+        myself: Auxiliary::Serve,
+        status_list: Auxiliary::Serve,
+        embedded_histories: 100,
+        embedded_comments: 20,
+    };
+    let jira = JiraStandIn::start(scenario, settings).await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let token = tmp.path().join("jira-token");
+    std::fs::write(&token, JIRA_TOKEN).unwrap();
+    let opts = siloscope::init::InitOptions {
+        store: None,
+        github: None,
+        gitlab: None,
+        jira: Some(siloscope::init::JiraInit {
+            url: jira.url(),
+            flavor: Some(Flavor::DataCenter),
+            email: None,
+            token: siloscope::init::TokenRef::File(token),
+            projects: Vec::new(),
+            team_field: Some("customfield_10400".into()),
+        }),
+    };
+    let now = T0 + n as i64 * 3600 + 86_400;
+    let d = siloscope::init::discover(&opts, now).await;
+    assert!(d.failures.is_empty(), "{:?}", d.failures);
+    assert_eq!(d.jira_issues_read, n);
+    assert_eq!(
+        d.jira_team_values.into_iter().collect::<Vec<_>>(),
+        vec![("Early Team".to_string(), n - 5), ("Late Team".to_string(), 5)]
+    );
+}

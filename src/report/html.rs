@@ -820,10 +820,9 @@ fn item_cell(i: &ItemRef) -> String {
         i.title.clone()
     };
     let title = escape(&title);
-    let link = if i.url.starts_with("http://") || i.url.starts_with("https://") {
-        format!("<a href=\"{}\">{title}</a>", escape(&i.url))
-    } else {
-        title
+    let link = match crate::untrusted::link_url(&i.url) {
+        Some(url) => format!("<a href=\"{}\">{title}</a>", escape(url)),
+        None => title,
     };
     format!("<td class=\"item\">{link}<span class=\"key\">{}</span></td>", escape(&i.key))
 }

@@ -32,8 +32,8 @@ fn item(i: &ItemRef) -> String {
     } else {
         i.title.clone()
     };
-    if i.url.starts_with("http://") || i.url.starts_with("https://") {
-        format!("[{}]({}) `{}`", cell(&title), i.url.replace(')', "%29").replace(' ', "%20"), i.key.replace('`', "'"))
+    if let Some(url) = crate::untrusted::link_url(&i.url) {
+        format!("[{}]({}) `{}`", cell(&title), url.replace('(', "%28").replace(')', "%29"), i.key.replace('`', "'"))
     } else {
         format!("{} `{}`", cell(&title), i.key.replace('`', "'"))
     }

@@ -807,9 +807,13 @@ impl<'a> Ctx<'a> {
     }
     fn item_ref(&self, item: u32) -> ItemRef {
         let info = &self.frame.items[item as usize];
-        let key = self.frame.syms.resolve(info.key).to_string();
-        let title = if info.title.is_empty() { key.clone() } else { info.title.to_string() };
-        ItemRef { key, title, url: info.url.to_string() }
+        // Tracker text: hostile characters shown by code point; a URL that may not become a link
+        // (javascript:, data:, …) is left out, so no format and no consumer of the JSON links it.
+        let key = crate::untrusted::neutralize(self.frame.syms.resolve(info.key)).into_owned();
+        let title =
+            if info.title.is_empty() { key.clone() } else { crate::untrusted::neutralize(&info.title).into_owned() };
+        let url = crate::untrusted::link_url(&info.url).unwrap_or_default().to_string();
+        ItemRef { key, title, url }
     }
 
     /// The people who worked on an item up to `upto` (its author first), by directory name.
@@ -2003,25 +2007,132 @@ pub fn render(report: &Report, format: Format) -> String {
     }
 }
 
-/// Produces the daemon's `/report` (quarter to date at the clock's now) in a format.
-pub type ReportProducer = Arc<dyn Fn(Format) -> Result<String, String> + Send + Sync>;
+/// Why the daemon's `/report` has no body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReportError {
+    /// [`MAX_CONCURRENT_BUILDS`] reports are being built: answer 503, retry after that many seconds.
+    Busy {
+        retry_after_seconds: u64,
+    },
+    Failed(String),
+}
 
-/// The daemon's report producer: computes per call from the current frame (blocking: call it
-/// off the async runtime).
+impl std::fmt::Display for ReportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReportError::Busy { retry_after_seconds } => {
+                write!(f, "{MAX_CONCURRENT_BUILDS} reports are being built; retry in {retry_after_seconds} s")
+            }
+            ReportError::Failed(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Produces the daemon's `/report` (quarter to date at the clock's now) in a format.
+pub type ReportProducer = Arc<dyn Fn(Format) -> Result<Arc<String>, ReportError> + Send + Sync>;
+
+/// At most this many `/report` builds at once (each holds a copy of the frame); more get a 503.
+pub const MAX_CONCURRENT_BUILDS: usize = 4;
+
+/// The report of one published computation and period, rendered per format on demand.
+struct Cached {
+    computation: Arc<crate::exporter::Snapshot>,
+    period: String,
+    report: Arc<Report>,
+    rendered: [Option<Arc<String>>; 3],
+}
+
+#[derive(Default)]
+struct ReportCache {
+    slot: std::sync::Mutex<Option<Cached>>,
+    /// Builds in flight, by (computation, period): a request for one being built waits for it.
+    building: std::sync::Mutex<Vec<(usize, String)>>,
+    built: std::sync::Condvar,
+}
+
+fn format_index(f: Format) -> usize {
+    match f {
+        Format::Html => 0,
+        Format::Markdown => 1,
+        Format::Json => 2,
+    }
+}
+
+/// The daemon's report producer (blocking: call it off the async runtime). A report is built once
+/// per published computation and period, and served from the cache until the next computation;
+/// concurrent requests for a report being built wait for that build. A build copies the frame
+/// out under its lock and analyses the copy outside it, so commits and the recompute never wait
+/// for a report; at most [`MAX_CONCURRENT_BUILDS`] run at once.
 pub fn daemon_producer(state: Arc<crate::daemon::State>) -> ReportProducer {
+    let cache = Arc::new(ReportCache::default());
     Arc::new(move |format| {
         let now = state.clock.now();
-        let history =
-            state.store.lock().unwrap_or_else(|e| e.into_inner()).history_starts().map_err(|e| e.to_string())?;
-        let opts = ReportOptions { history, ..ReportOptions::new(Period::quarter_to_date(now), now) };
-        let dir = state.directory();
-        let report = {
-            let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());
-            frame.prepare();
-            generate(&frame, &dir, &state.config.signals, &opts)?
+        let period = Period::quarter_to_date(now);
+        let computation = state.exporter.snapshot();
+        let key = computation.as_ref().map(|c| (Arc::as_ptr(c) as usize, period.label.clone()));
+        let fresh = |c: &Cached| {
+            computation.as_ref().is_some_and(|k| Arc::ptr_eq(k, &c.computation)) && c.period == period.label
         };
-        Ok(render(&report, format))
+        let rendered = |c: &mut Cached| -> Arc<String> {
+            let i = format_index(format);
+            c.rendered[i].get_or_insert_with(|| Arc::new(render(&c.report, format))).clone()
+        };
+        if let Some(c) = cache.slot.lock().unwrap_or_else(|e| e.into_inner()).as_mut().filter(|c| fresh(c)) {
+            return Ok(rendered(c));
+        }
+        // Join a build of the same report in flight, or start one if there is room.
+        {
+            let mut building = cache.building.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(k) = &key {
+                while building.contains(k) {
+                    building = cache.built.wait(building).unwrap_or_else(|e| e.into_inner());
+                    if let Some(c) = cache.slot.lock().unwrap_or_else(|e| e.into_inner()).as_mut().filter(|c| fresh(c))
+                    {
+                        return Ok(rendered(c));
+                    }
+                }
+            }
+            if building.len() >= MAX_CONCURRENT_BUILDS {
+                return Err(ReportError::Busy { retry_after_seconds: 5 });
+            }
+            building.push(key.clone().unwrap_or_default());
+        }
+        let result = build_daemon_report(&state, period.clone(), now);
+        let mut building = cache.building.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = building.iter().position(|k| *k == key.clone().unwrap_or_default()) {
+            building.swap_remove(i);
+        }
+        let report = match result {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                cache.built.notify_all();
+                return Err(ReportError::Failed(e));
+            }
+        };
+        let body = Arc::new(render(&report, format));
+        if let Some(computation) = computation {
+            let mut c = Cached { computation, period: period.label, report, rendered: [None, None, None] };
+            c.rendered[format_index(format)] = Some(body.clone());
+            *cache.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+        }
+        drop(building);
+        cache.built.notify_all();
+        Ok(body)
     })
+}
+
+/// One build: the store's history starts, a copy of the prepared frame taken under its lock
+/// (a memory copy: commits wait for that, never for the analysis), then the report from the copy.
+fn build_daemon_report(state: &crate::daemon::State, period: Period, now: Ts) -> Result<Report, String> {
+    let history = state.store.lock().unwrap_or_else(|e| e.into_inner()).history_starts().map_err(|e| e.to_string())?;
+    let opts = ReportOptions { history, ..ReportOptions::new(period, now) };
+    let dir = state.directory();
+    let frame = {
+        let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());
+        frame.prepare();
+        frame.clone()
+    };
+    generate(&frame, &dir, &state.config.signals, &opts)
 }
 
 #[cfg(test)]

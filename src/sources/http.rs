@@ -266,6 +266,8 @@ pub struct ApiClient {
     secrets: Mutex<Vec<Secret>>,
     /// What the current sync step has read (ceilings and loop detection, `sources::bounds`).
     guard: Mutex<crate::sources::bounds::StepGuard>,
+    /// Every encoding of every registered secret (see [`crate::sources::redact`]).
+    redactor: Mutex<crate::sources::redact::Redactor>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -319,6 +321,7 @@ impl ApiClient {
             state: Mutex::new(PolicyState { rng: seed | 1, ..PolicyState::default() }),
             secrets: Mutex::new(Vec::new()),
             guard: Mutex::new(crate::sources::bounds::StepGuard::default()),
+            redactor: Mutex::new(crate::sources::redact::Redactor::new()),
         }
     }
 
@@ -352,6 +355,7 @@ impl ApiClient {
         let mut s = lock(&self.secrets);
         if !secret.expose().is_empty() && !s.contains(secret) {
             s.push(secret.clone());
+            lock(&self.redactor).add(secret.expose());
         }
     }
 
@@ -363,13 +367,11 @@ impl ApiClient {
         &self.clock
     }
 
-    /// Scrubs registered secrets out of a text that leaves this client.
+    /// Scrubs registered secrets, in every encoding a server may echo them in (raw, any case,
+    /// base64 of a Basic pair, percent-, form- and JSON-encoded), out of a text that leaves this
+    /// client.
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in lock(&self.secrets).iter() {
-            out = out.replace(s.expose(), "[redacted]");
-        }
-        out
+        lock(&self.redactor).scrub(text)
     }
 
     fn record_request(&self, status: &str) {
@@ -385,9 +387,10 @@ impl ApiClient {
     }
 
     fn publish_remaining(&self) {
-        let least = lock(&self.state).budgets.values().map(|b| b.remaining).min();
+        let least = lock(&self.state).budgets.values().min_by_key(|b| b.remaining).copied();
         if let (Some(least), Some(h)) = (least, lock(&self.health).as_ref()) {
-            h.set_rate_limit_remaining(&self.source, least);
+            h.set_rate_limit_remaining(&self.source, least.remaining);
+            h.set_rate_limit_reset(&self.source, least.reset_at);
         }
     }
 
@@ -500,7 +503,10 @@ impl ApiClient {
             let wait = retry_after.unwrap_or(0.0).max(least);
             st.blocked_until = st.blocked_until.max(now + wait);
             // Jira says which limit it applied (`RateLimit-Reason: jira-burst-based`).
-            let reason = response.header("ratelimit-reason").map(|r| format!(", {}", r.trim())).unwrap_or_default();
+            let reason = response
+                .header("ratelimit-reason")
+                .map(|r| format!(", {}", self.scrub(r.trim()).chars().take(100).collect::<String>()))
+                .unwrap_or_default();
             return Some((wait, format!("secondary rate limit (HTTP {}{reason})", response.status)));
         }
         None
@@ -656,7 +662,7 @@ impl ApiClient {
                     let location = r.header("location").map(str::to_string);
                     match location.filter(|l| same_origin(&request.url, l)) {
                         Some(l) if redirects < MAX_REDIRECTS => {
-                            tracing::debug!(source = %self.source, from = %request.url, to = %l, "following a redirect");
+                            tracing::debug!(source = %self.source, from = %self.scrub(&request.url), to = %self.scrub(&l), "following a redirect");
                             redirects += 1;
                             request.url = l;
                         }
@@ -689,7 +695,7 @@ impl ApiClient {
                             ),
                         });
                     }
-                    tracing::warn!(source = %self.source, url = %request.url, seconds = wait.ceil(), reason = %why, "rate limited; waiting");
+                    tracing::warn!(source = %self.source, url = %self.scrub(&request.url), seconds = wait.ceil(), reason = %self.scrub(&why), "rate limited; waiting");
                     waited += wait;
                     self.clock.sleep(Duration::from_secs_f64(wait)).await;
                 }
@@ -707,7 +713,7 @@ impl ApiClient {
                         });
                     }
                     let pause = self.backoff(attempt);
-                    tracing::warn!(source = %self.source, url = %request.url, attempt, error = %why, wait_ms = pause.as_millis() as u64, "request failed; retrying");
+                    tracing::warn!(source = %self.source, url = %self.scrub(&request.url), attempt, error = %self.scrub(&why), wait_ms = pause.as_millis() as u64, "request failed; retrying");
                     self.clock.sleep(pause).await;
                 }
             }
@@ -761,7 +767,7 @@ impl ApiClient {
                         });
                     }
                     let pause = self.backoff(attempt);
-                    tracing::warn!(source = %self.source, url = %request.url, attempt, error = %e, "unreadable answer; retrying");
+                    tracing::warn!(source = %self.source, url = %self.scrub(&request.url), attempt, error = %e, "unreadable answer; retrying");
                     self.clock.sleep(pause).await;
                 }
             }
@@ -864,12 +870,26 @@ fn limit_header<'a>(response: &'a HttpResponse, name: &str) -> Option<&'a str> {
     response.header(&format!("x-ratelimit-{name}")).or_else(|| response.header(&format!("ratelimit-{name}")))
 }
 
-/// A source step's result with every secret the client knows scrubbed from its error message:
-/// whatever a server echoed back (a token in a URL, a header), it never reaches a log or a metric.
-pub fn scrub_error<T>(result: Result<T, SourceError>, client: Option<&ApiClient>) -> Result<T, SourceError> {
+/// A source step's result with every secret the client knows scrubbed from its error message
+/// and from the links of its items: whatever a server echoed back (a token in a URL, a header),
+/// it never reaches a log, a metric, the store or a report.
+pub fn scrub_error(
+    result: Result<crate::sources::SyncStep, SourceError>,
+    client: Option<&ApiClient>,
+) -> Result<crate::sources::SyncStep, SourceError> {
     match (result, client) {
         (Err(e), Some(client)) => Err(SourceError { kind: e.kind, message: client.scrub(&e.message) }),
-        (result, _) => result,
+        (Ok(mut step), Some(client)) => {
+            let redactor = lock(&client.redactor);
+            if !redactor.is_empty() {
+                for item in &mut step.batch.items {
+                    item.url = redactor.scrub(&item.url);
+                }
+            }
+            drop(redactor);
+            Ok(step)
+        }
+        (result, None) => result,
     }
 }
 

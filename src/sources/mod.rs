@@ -7,6 +7,8 @@ pub mod github;
 pub mod gitlab;
 pub mod http;
 pub mod jira;
+pub mod profiles;
+pub mod redact;
 pub mod simulator;
 
 use std::future::Future;
@@ -69,6 +71,24 @@ pub trait Source: Send {
     fn rewind(&self, _stored: &str) -> Option<String> {
         None
     }
+    /// Where the pass in progress stands, read from the cursor a step just wrote, for the progress
+    /// shown during a sync (src/progress.rs). None: the cursor does not say.
+    fn pass_position(&self, _cursor: &str, _now: Ts) -> Option<PassPosition> {
+        None
+    }
+}
+
+/// Where a pass stands: a pass reads `parts` lists (scopes, projects, one search) one after
+/// another, each in order of update time from `from` up to `until` (the sync's now).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PassPosition {
+    pub parts: u32,
+    pub parts_done: u32,
+    /// Where the part in progress began (None: its beginning, unknown until the first page).
+    pub from: Option<Ts>,
+    /// The update time the part in progress has been read up to (None: nothing read yet).
+    pub reached: Option<Ts>,
+    pub until: Ts,
 }
 
 /// The history format written before formats were recorded in the store: a source with a cursor

@@ -1785,6 +1785,18 @@ impl Source for Simulator {
         &self.source
     }
 
+    /// One part, from the organisation's start (the anchor) to now.
+    fn pass_position(&self, cursor: &str, now: Ts) -> Option<crate::sources::PassPosition> {
+        let c = serde_json::from_str::<SimCursor>(cursor).ok()?;
+        Some(crate::sources::PassPosition {
+            parts: 1,
+            parts_done: u32::from(c.until >= now),
+            from: Some(c.anchor),
+            reached: Some(c.until),
+            until: now,
+        })
+    }
+
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {
         Box::pin(async move {
             let result = self.sync_step(cursor, now);

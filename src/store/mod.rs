@@ -3,12 +3,14 @@
 //! commit in one transaction, so a crash loses nothing and counts nothing twice. It stores and
 //! streams; it never computes signals.
 
+pub mod lock;
 mod migrations;
 pub mod postgres;
 pub mod sqlite;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use lock::StoreLock;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

@@ -100,6 +100,8 @@ pub struct SqliteStore {
     conn: Connection,
     /// How messages name this store: the file path, or `:memory:`.
     label: String,
+    /// The writer's lock (`open_exclusive`), held as long as the store is open.
+    _lock: Option<super::StoreLock>,
 }
 
 impl SqliteStore {
@@ -130,6 +132,25 @@ impl SqliteStore {
         Self::prepare(conn, label, true)
     }
 
+    /// As [`SqliteStore::open`], for the one process that writes the store (serve, sync, demo):
+    /// first takes `<path>.lock` (see [`super::StoreLock`]) and holds it while the store is
+    /// open, so a second writer is refused with a message naming the first, before it opens the
+    /// file. Readers use [`SqliteStore::open`] alongside.
+    pub fn open_exclusive(path: &Path) -> Result<SqliteStore, StoreError> {
+        if path.is_dir() {
+            return Self::open(path); // the directory error, before a lock file is made next to it
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.exists()
+        {
+            let _ = std::fs::create_dir_all(parent); // a failure is reported by `open` below
+        }
+        let lock = super::StoreLock::acquire(path)?;
+        let mut store = Self::open(path)?;
+        store._lock = Some(lock);
+        Ok(store)
+    }
+
     /// A store that lives only as long as this value: for tests, demos and dry runs.
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
         let label = ":memory:".to_string();
@@ -150,7 +171,9 @@ impl SqliteStore {
         }
         conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
         if file_backed {
-            // The first statement that reads the file: a file that is not a database fails here.
+            // The first statement that reads the file: a file that is not a database fails here,
+            // and another program's database is refused before anything (WAL) changes it.
+            refuse_foreign(&conn, &label)?;
             let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(fail)?;
             if !mode.eq_ignore_ascii_case("wal") {
                 tracing::warn!(store = %label, journal_mode = %mode,
@@ -160,7 +183,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
         conn.pragma_update(None, "cache_size", -CACHE_SIZE_KIB).map_err(fail)?;
         migrate(&mut conn, &label)?;
-        Ok(SqliteStore { conn, label })
+        Ok(SqliteStore { conn, label, _lock: None })
     }
 
     fn backend_error(&self, action: impl Into<String>, err: rusqlite::Error) -> StoreError {
@@ -458,6 +481,34 @@ fn backend(label: &str, action: String, err: rusqlite::Error) -> StoreError {
     StoreError::Backend { store: label.to_string(), action, fix: fix.into(), source: Box::new(err) }
 }
 
+/// Refuses a SQLite database that is not a siloscope store (tables, no `schema_version`), by
+/// reading only. `migrate` checks again inside its transaction.
+fn refuse_foreign(conn: &Connection, label: &str) -> Result<(), StoreError> {
+    let fail = |err: rusqlite::Error| open_failure(label, &err);
+    let (versioned, objects): (bool, i64) = conn
+        .query_row(
+            "SELECT COALESCE(SUM(type = 'table' AND name = 'schema_version'), 0) > 0, \
+                    COUNT(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .map_err(fail)?;
+    if !versioned && objects > 0 {
+        return Err(foreign(label));
+    }
+    Ok(())
+}
+
+fn foreign(label: &str) -> StoreError {
+    StoreError::Open {
+        store: label.to_string(),
+        problem: "the file is a SQLite database but not a siloscope store (it has tables but no \
+                  schema_version); it was left untouched"
+            .into(),
+        fix: "point [store] path at a siloscope store or a new file".into(),
+    }
+}
+
 /// Brings the schema to this build's version in one transaction, so two processes opening a new
 /// file at once cannot both migrate it, and a crash mid-migration leaves the old schema intact.
 fn migrate(conn: &mut Connection, label: &str) -> Result<(), StoreError> {
@@ -477,13 +528,7 @@ fn migrate(conn: &mut Connection, label: &str) -> Result<(), StoreError> {
             })
             .map_err(fail)?;
         if foreign_objects > 0 {
-            return Err(StoreError::Open {
-                store: label.to_string(),
-                problem: "the file is a SQLite database but not a siloscope store (it has tables \
-                          but no schema_version)"
-                    .into(),
-                fix: "point [store] path at a siloscope store or a new file".into(),
-            });
+            return Err(foreign(label));
         }
         tx.execute_batch(SCHEMA_VERSION_TABLE).map_err(fail)?;
     }

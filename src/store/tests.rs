@@ -397,6 +397,7 @@ fn sample_batch() -> Batch {
         cursor: Some("2024-01-01T00:00:00Z".into()),
         history_start: Some(HistoryStart::From(100)),
         complete: Vec::new(),
+        profiles: Vec::new(),
     }
 }
 
@@ -779,6 +780,7 @@ fn cursor_moves_only_with_its_batch<B: Backend>() {
         history_start: Some(HistoryStart::Complete),
         // A complete read of item 1 reporting only "new": its six stored events would go.
         complete: vec![crate::model::CompleteHistory { item: "github:acme/api#1".into(), events: 0..1 }],
+        profiles: Vec::new(),
     };
     let err = store.commit_batch(&doomed).unwrap_err();
     assert!(err.to_string().contains("committing a batch of source github-acme failed"), "{err}");

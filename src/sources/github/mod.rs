@@ -388,6 +388,8 @@ pub struct GithubSource {
     client: Option<Arc<ApiClient>>,
     clock: Arc<dyn Clock>,
     health: Option<Arc<crate::exporter::Health>>,
+    /// Names and e-mails the answers showed, for the next batch.
+    profiles: crate::sources::profiles::ProfileLog,
     credentials: Option<Credentials>,
     http: HttpSettings,
 }
@@ -418,6 +420,7 @@ impl GithubSource {
             client: None,
             clock: Arc::new(SystemClock),
             health: None,
+            profiles: Default::default(),
             credentials: None,
             http,
         }
@@ -440,6 +443,7 @@ impl GithubSource {
             client: Some(client),
             clock,
             health: None,
+            profiles: Default::default(),
             credentials: None,
             http: settings,
         }
@@ -519,6 +523,7 @@ impl GithubSource {
         variables: Value,
     ) -> Result<(Value, Vec<Vec<String>>), SourceError> {
         let r = client.graphql(&self.cfg.graphql_url, Some(auth.clone()), document, variables).await?;
+        self.profiles.see(crate::sources::profiles::Shapes::Github, &r.data);
         for e in &r.errors {
             tracing::warn!(source = %self.name, path = %e.path.join("."), error = %e.message, "GitHub reported a partial error");
         }
@@ -1386,9 +1391,30 @@ impl Source for GithubSource {
         serde_json::to_string(&Cursor { v: CURSOR_VERSION, repos, ..Cursor::default() }).ok()
     }
 
+    /// Scopes are the parts; the scope in progress stands at its oldest listed item not read
+    /// yet, or where its listing has come.
+    fn pass_position(&self, cursor: &str, now: Ts) -> Option<crate::sources::PassPosition> {
+        let cur: Cursor = serde_json::from_str(cursor).ok()?;
+        let parts = cur.scopes.len().max(cur.pending.len()) as u32;
+        let done = parts.saturating_sub(cur.pending.len() as u32);
+        let current = cur.pending.first().and_then(|l| cur.scopes.iter().find(|s| &s.label == l));
+        let (from, reached) = match current.and_then(|s| s.pass.as_ref().map(|p| (s, p))) {
+            Some((s, p)) => {
+                let listed = if p.listed { p.latest } else { p.run.as_ref().and_then(|r| r.from).or(p.at) };
+                let reading = p.queue.iter().map(|(_, u)| *u).min();
+                (p.from.or(s.since), reading.or(listed).or(p.from))
+            }
+            None => (current.and_then(|s| s.since), None),
+        };
+        Some(crate::sources::PassPosition { parts, parts_done: done, from, reached, until: now })
+    }
+
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {
         Box::pin(async move {
-            let result = self.step_inner(cursor, now).await;
+            let mut result = self.step_inner(cursor, now).await;
+            if let Ok(step) = &mut result {
+                step.batch.profiles = self.profiles.take();
+            }
             crate::sources::http::scrub_error(result, self.client.as_deref())
         })
     }

@@ -148,6 +148,8 @@ pub struct GitlabSource {
     client: Option<Arc<ApiClient>>,
     clock: Arc<dyn Clock>,
     health: Option<Arc<crate::exporter::Health>>,
+    /// Names and e-mails the answers showed, for the next batch.
+    profiles: crate::sources::profiles::ProfileLog,
     token: Option<Secret>,
     http: HttpSettings,
     /// Resource-event endpoints the instance lacks: 404s in a row, and until when not to ask.
@@ -198,6 +200,7 @@ impl GitlabSource {
             client: None,
             clock: Arc::new(SystemClock),
             health: None,
+            profiles: Default::default(),
             token: None,
             http,
             absent: HashMap::new(),
@@ -223,6 +226,7 @@ impl GitlabSource {
             client: Some(client),
             clock,
             health: None,
+            profiles: Default::default(),
             token: None,
             http: settings,
             absent: HashMap::new(),
@@ -283,7 +287,9 @@ impl GitlabSource {
             body: None,
             authorization: Some(token.clone()),
         };
-        client.send_json(&request, Budget::Rest, false).await
+        let answer = client.send_json(&request, Budget::Rest, false).await?;
+        self.profiles.see(crate::sources::profiles::Shapes::Gitlab, &answer.1);
+        Ok(answer)
     }
 
     /// Every page of a sub-list (notes, events, members) of one item or group: `x-next-page`,
@@ -572,9 +578,21 @@ impl Source for GitlabSource {
         Some(HISTORY_FORMAT)
     }
 
+    /// Lists are the parts, read one after another; the list in progress stands at its `since`.
+    fn pass_position(&self, cursor: &str, now: Ts) -> Option<crate::sources::PassPosition> {
+        let cur: Cursor = serde_json::from_str(cursor).ok()?;
+        let parts = cur.lists.len().max(cur.pending.len()) as u32;
+        let done = parts.saturating_sub(cur.pending.len() as u32);
+        let reached = cur.pending.first().and_then(|p| cur.lists.iter().find(|l| &l.list == p)).and_then(|l| l.since);
+        Some(crate::sources::PassPosition { parts, parts_done: done, from: self.cfg.since, reached, until: now })
+    }
+
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {
         Box::pin(async move {
-            let result = self.step_inner(cursor, now).await;
+            let mut result = self.step_inner(cursor, now).await;
+            if let Ok(step) = &mut result {
+                step.batch.profiles = self.profiles.take();
+            }
             crate::sources::http::scrub_error(result, self.client.as_deref())
         })
     }

@@ -187,6 +187,8 @@ pub struct JiraSource {
     client: Option<Arc<ApiClient>>,
     clock: Arc<dyn Clock>,
     health: Option<Arc<crate::exporter::Health>>,
+    /// Names and e-mails the answers showed, for the next batch.
+    profiles: crate::sources::profiles::ProfileLog,
     authorization: Option<Secret>,
     http: HttpSettings,
     statuses: Option<HashMap<String, StatusCategory>>,
@@ -250,6 +252,7 @@ impl JiraSource {
             client: None,
             clock: Arc::new(SystemClock),
             health: None,
+            profiles: Default::default(),
             authorization: None,
             http,
             statuses: None,
@@ -335,7 +338,9 @@ impl JiraSource {
             body: None,
             authorization: Some(auth.clone()),
         };
-        Ok(client.send_json(&request, Budget::Rest, false).await?.1)
+        let answer = client.send_json(&request, Budget::Rest, false).await?.1;
+        self.profiles.see(crate::sources::profiles::Shapes::Jira(self.cfg.flavor), &answer);
+        Ok(answer)
     }
 
     /// The JQL of a pass starting at `from`.
@@ -692,9 +697,24 @@ impl Source for JiraSource {
         Some(HISTORY_FORMAT)
     }
 
+    /// One search is the one part; the pass stands at the `updated` its keyset paging has reached.
+    fn pass_position(&self, cursor: &str, now: Ts) -> Option<crate::sources::PassPosition> {
+        let cur: Cursor = serde_json::from_str(cursor).ok()?;
+        Some(crate::sources::PassPosition {
+            parts: 1,
+            parts_done: u32::from(!cur.in_pass),
+            from: self.cfg.since,
+            reached: if cur.in_pass { cur.from } else { cur.since },
+            until: now,
+        })
+    }
+
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a> {
         Box::pin(async move {
-            let result = self.step_inner(cursor, now).await;
+            let mut result = self.step_inner(cursor, now).await;
+            if let Ok(step) = &mut result {
+                step.batch.profiles = self.profiles.take();
+            }
             crate::sources::http::scrub_error(result, self.client.as_deref())
         })
     }
