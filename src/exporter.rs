@@ -482,6 +482,8 @@ impl Collector for SnapshotCollector {
 pub struct Exporter {
     registry: Registry,
     pub health: Arc<Health>,
+    /// The listener's connections (`siloscope_http_connections*`).
+    pub connections: Arc<crate::connections::ConnectionMetrics>,
     snapshot: Arc<RwLock<Option<Arc<Snapshot>>>>,
     /// OpenMetrics text of the snapshot families (no `# EOF`), encoded by `publish`.
     snapshot_text: RwLock<Arc<String>>,
@@ -565,9 +567,12 @@ impl Exporter {
             "The configured event coverage under which siloscope warns ([signals] coverage_warning)",
             health.coverage_warning.clone(),
         );
+        let connections = Arc::new(crate::connections::ConnectionMetrics::default());
+        connections.register(&mut registry);
         Exporter {
             registry,
             health: Arc::new(health),
+            connections,
             snapshot: Arc::new(RwLock::new(None)),
             snapshot_text: RwLock::new(Arc::new(String::new())),
             ready: AtomicBool::new(false),

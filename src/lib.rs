@@ -3,6 +3,7 @@
 
 pub mod backfill;
 pub mod config;
+pub mod connections;
 pub mod coverage;
 pub mod daemon;
 pub mod exporter;

@@ -11,6 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
+use crate::connections::LimitedListener;
 use crate::exporter::{Exporter, OPENMETRICS_CONTENT_TYPE};
 use crate::report::{Format, ReportError, ReportProducer};
 
@@ -103,7 +104,10 @@ pub async fn serve(
     report: Option<ReportProducer>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(exporter, ready, report)).with_graceful_shutdown(shutdown).await
+    let connections = exporter.connections.clone();
+    axum::serve(LimitedListener::new(listener, connections), router(exporter, ready, report))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Serves until `shutdown` resolves, with TLS and basic auth when the web config enables them
@@ -117,15 +121,19 @@ pub async fn serve_secured(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let Some(web) = web else { return serve(listener, exporter, ready, report, shutdown).await };
+    let connections = exporter.connections.clone();
     let mut app = router(exporter, ready, report);
     if let Some(auth) = &web.basic_auth {
         app = crate::webconfig::protect(app, auth.clone());
     }
     match &web.tls {
         Some(acceptor) => {
-            let tls = crate::webconfig::TlsListener::new(listener, acceptor.clone())?;
+            let tls = crate::webconfig::TlsListener::new(
+                LimitedListener::new(listener, connections).for_tls(),
+                acceptor.clone(),
+            )?;
             axum::serve(tls, app).with_graceful_shutdown(shutdown).await
         }
-        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        None => axum::serve(LimitedListener::new(listener, connections), app).with_graceful_shutdown(shutdown).await,
     }
 }
