@@ -76,7 +76,29 @@ pub trait Source: Send {
     fn pass_position(&self, _cursor: &str, _now: Ts) -> Option<PassPosition> {
         None
     }
+    /// How many items a first sync up to `now` reads, from the API's cheap counts (GitHub search
+    /// `issueCount`, Jira search totals, GitLab `X-Total`), one count per part; reads no item
+    /// and stores nothing (`sync --estimate`, src/estimate.rs). None: the source cannot count.
+    fn count_items<'a>(&'a mut self, _now: Ts) -> CountFuture<'a> {
+        Box::pin(async { Ok(None) })
+    }
 }
+
+/// What a source's count found: items per part (list, scope, search), in pass order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemCounts {
+    pub parts: Vec<(String, u64)>,
+    /// The page size the source reads items with (items per request).
+    pub page_size: u32,
+}
+
+impl ItemCounts {
+    pub fn items(&self) -> u64 {
+        self.parts.iter().map(|(_, n)| n).sum()
+    }
+}
+
+pub type CountFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<ItemCounts>, SourceError>> + Send + 'a>>;
 
 /// Where a pass stands: a pass reads `parts` lists (scopes, projects, one search) one after
 /// another, each in order of update time from `from` up to `until` (the sync's now).

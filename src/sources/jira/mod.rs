@@ -697,6 +697,55 @@ impl Source for JiraSource {
         Some(HISTORY_FORMAT)
     }
 
+    /// The search's total: Cloud's approximate count, Data Center's `maxResults=0` search.
+    fn count_items<'a>(&'a mut self, _now: Ts) -> crate::sources::CountFuture<'a> {
+        Box::pin(async move {
+            let result: Result<Option<crate::sources::ItemCounts>, SourceError> = async {
+                let client = self.client_or_init()?;
+                let auth = self.authorization(&client)?;
+                if self.cfg.since.is_some() && self.zone.is_none() {
+                    self.learn_zone(&client, &auth).await;
+                }
+                let jql = self.jql(self.cfg.since);
+                let bounded = jql.split(" ORDER BY ").next().unwrap_or(&jql).to_string();
+                let (url, n) = match self.cfg.flavor {
+                    Flavor::Cloud => {
+                        let url = format!("{}/search/approximate-count", self.api());
+                        let request = HttpRequest {
+                            method: Method::Post,
+                            url: url.clone(),
+                            headers: vec![
+                                ("accept".into(), "application/json".into()),
+                                ("content-type".into(), "application/json".into()),
+                            ],
+                            body: Some(serde_json::to_vec(&serde_json::json!({ "jql": bounded })).unwrap_or_default()),
+                            authorization: Some(auth.clone()),
+                        };
+                        let v = client.send_json(&request, Budget::Rest, false).await?.1;
+                        (url, v["count"].as_u64())
+                    }
+                    Flavor::DataCenter => {
+                        let url = format!("{}/search?jql={}&maxResults=0&fields=key", self.api(), encode(&jql));
+                        let v = self.get(&client, &auth, url.clone()).await?;
+                        (url, v["total"].as_u64())
+                    }
+                };
+                let n = n.ok_or_else(|| malformed(format!("{url}: the answer has no count")))?;
+                let label =
+                    if self.cfg.projects.is_empty() { "search".to_string() } else { self.cfg.projects.join(",") };
+                Ok(Some(crate::sources::ItemCounts {
+                    parts: vec![(label, n)],
+                    page_size: self.cfg.page_size.clamp(1, 100),
+                }))
+            }
+            .await;
+            match (result, self.client.as_deref()) {
+                (Err(e), Some(c)) => Err(SourceError { kind: e.kind, message: c.scrub(&e.message) }),
+                (r, _) => r,
+            }
+        })
+    }
+
     /// One search is the one part; the pass stands at the `updated` its keyset paging has reached.
     fn pass_position(&self, cursor: &str, now: Ts) -> Option<crate::sources::PassPosition> {
         let cur: Cursor = serde_json::from_str(cursor).ok()?;
