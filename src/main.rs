@@ -1,6 +1,6 @@
 //! The `siloscope` command line: serve, sync, check-config, teams, demo. Parses arguments, sets up
 //! logging and maps failures to exit codes (2 for usage and config errors, a source's configuration
-//! the API refuses included; 1 for runtime errors).
+//! the API refuses included; 1 for runtime errors; 3 for a `sync --once` interrupted by a signal).
 //! Everything else lives in the library; no signal logic here.
 
 use std::io::IsTerminal;
@@ -611,8 +611,9 @@ fn sync(path: &Path, once: bool, progress_interval: &str) -> Result<(), Failure>
     runtime_for(async move {
         let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let signal = daemon::shutdown_signal();
         tokio::spawn(async move {
-            daemon::shutdown_signal().await;
+            signal.await;
             let _ = tx.send(true);
         });
         let terminal = std::io::stderr().is_terminal();
@@ -650,7 +651,14 @@ fn sync(path: &Path, once: bool, progress_interval: &str) -> Result<(), Failure>
                         "{}: interrupted after {} steps; {} new events are stored",
                         sc.name, s.steps, s.new_events
                     );
-                    return Ok(());
+                    // Not caught up: a script running `sync --once` must not take it for done.
+                    return Err(Failure {
+                        code: 3,
+                        message: format!(
+                            "interrupted by a signal before {} was caught up; the next sync resumes from the last commit",
+                            sc.name
+                        ),
+                    });
                 }
                 Ok(s) => println!(
                     "{}: caught up ({} steps, {} items, {} new events)",

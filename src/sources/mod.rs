@@ -2,6 +2,7 @@
 //! cursor" into normalized batches. Sources know nothing about signals, the store or the clock:
 //! the daemon hands them `now` and commits what they return.
 
+pub mod bounds;
 pub mod github;
 pub mod gitlab;
 pub mod http;
@@ -121,6 +122,9 @@ pub const UNRECORDED_HISTORY_FORMAT: u32 = 1;
 /// created); `auxiliary`: an auxiliary endpoint (Jira `/status`, `/myself`) failed and the sync
 /// went on without it. Neither makes the source down. `config`: the API shows the configuration
 /// cannot be read as written (a GitHub `organizations` entry that is a user account); retrying
-/// cannot help, so the daemon stops syncing that source until the config is fixed.
-pub const ERROR_KINDS: [&str; 8] =
-    ["transport", "http", "rate_limit", "malformed", "store", "inconsistent", "auxiliary", "config"];
+/// cannot help, so the daemon stops syncing that source until the config is fixed. `ceiling`: a
+/// server made a step read more than `sources::bounds` allows (an endless list, a huge body);
+/// `loop`: it sent a page, a request's cursor or a step's cursor a second time. Both end the
+/// step; the sync resumes at the next interval.
+pub const ERROR_KINDS: [&str; 10] =
+    ["transport", "http", "rate_limit", "malformed", "store", "inconsistent", "auxiliary", "config", "ceiling", "loop"];

@@ -465,6 +465,8 @@ impl GithubSource {
         if let Some(h) = &self.health {
             client.set_health(h.clone());
         }
+        // Called once per step: the step's ceilings start afresh (`sources::bounds`).
+        client.begin_step();
         Ok(client)
     }
 

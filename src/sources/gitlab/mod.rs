@@ -251,6 +251,8 @@ impl GitlabSource {
         if let Some(h) = &self.health {
             client.set_health(h.clone());
         }
+        // Called once per step: the step's ceilings start afresh (`sources::bounds`).
+        client.begin_step();
         Ok(client)
     }
 
