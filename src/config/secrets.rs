@@ -5,7 +5,13 @@
 /// Why a URL is refused: it carries credentials (`user:password@` or a secret query parameter).
 /// `None` when the URL holds none. The value itself is never part of the answer.
 pub fn url_credentials(url: &str) -> Option<&'static str> {
-    let (scheme, rest) = url.split_once("://").map_or((false, url), |(_, r)| (true, r));
+    // `https:/user@host` (a slash lost) has its user info all the same.
+    let (scheme, rest) = match url.split_once(':') {
+        Some((s, r)) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {
+            (true, r.trim_start_matches('/'))
+        }
+        _ => url.split_once("://").map_or((false, url), |(_, r)| (true, r)),
+    };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     if scheme && rest[..authority_end].contains('@') || has_userinfo(url) {
         return Some("a user name or password before `@`");
@@ -176,6 +182,7 @@ mod tests {
         assert!(url_credentials("https://host/a@b").is_none());
         assert!(url_credentials("https://acme.atlassian.net").is_none());
         assert!(url_credentials("https:/?me:pw@host").is_some() && url_credentials("@").is_none());
+        assert!(url_credentials("https:/Hunt3rpw@host/x").is_some());
         assert!(!has_userinfo("email:alice@acme.io") && has_userinfo("email:alice:pw@acme.io"));
         assert_eq!(
             scrub_quoted("before `@`; 'gitttps://me:pw@h'"),
