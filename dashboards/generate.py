@@ -463,7 +463,7 @@ def health():
         stat("Events stored", "Activity events in siloscope's store (each stored once, whatever the number of syncs that saw it).", [target("siloscope_events_stored", "{{instance}}")]),
         timeseries("API requests, by status", "Requests per second each source made to its API, by HTTP status (`error` for transport failures).",
                    [target(f"sum by (source, status) (rate(siloscope_source_requests_total{{{src}}}[$__rate_interval]))", "{{source}} {{status}}")], unit="reqps"),
-        timeseries("Source errors, by kind", "Errors per kind (transport, http, rate_limit, malformed, store) in each interval.",
+        timeseries("Source errors, by kind", "Errors per kind (transport, http, rate_limit, malformed, store, ceiling, loop, …) in each interval.",
                    [target(f"sum by (source, kind) (increase(siloscope_source_errors_total{{{src}}}[$__rate_interval]))", "{{source}} {{kind}}")]),
         timeseries("Rate limit remaining", "Requests (or points) left in each source's current rate-limit window; SiloscopeRateLimitNearlyExhausted fires below 10% of the most seen in a day.",
                    [target(f"siloscope_source_rate_limit_remaining{{{src}}}", "{{source}}")], min_value=0),

@@ -374,7 +374,11 @@ impl State {
         .map_err(|e| SourceError { kind: "store", message: format!("commit task failed: {e}") })?
     }
 
-    /// Steps a source until it is caught up (or shutdown is requested between steps).
+    /// Steps a source until it is caught up, or shutdown is requested: a step in flight (a
+    /// request, a rate-limit wait, a backoff, a slow body) is then dropped, its batch never
+    /// committed, and the sync resumes from the last commit. A commit in flight is finished.
+    /// A step ending at a cursor seen before in this sync, or too many steps, end the sync
+    /// (`sources::bounds`).
     pub async fn sync_source(
         self: &Arc<Self>,
         source: &mut dyn Source,
@@ -383,6 +387,7 @@ impl State {
     ) -> Result<SyncSummary, SourceError> {
         let name = source.name().to_string();
         let mut summary = SyncSummary::default();
+        let mut guard = crate::sources::bounds::SyncGuard::default();
         loop {
             if *shutdown.borrow() {
                 summary.interrupted = true;
@@ -397,7 +402,26 @@ impl State {
                     .map_err(|e| SourceError { kind: "store", message: e.to_string() })?
             };
             let now = self.clock.now();
-            let mut step = source.step(cursor.as_deref(), now).await?;
+            let mut stop = shutdown.clone();
+            let stepped = tokio::select! {
+                biased;
+                _ = async {
+                    // A dropped sender never asks for shutdown.
+                    if stop.wait_for(|&s| s).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                } => None,
+                step = source.step(cursor.as_deref(), now) => Some(step),
+            };
+            let Some(step) = stepped else {
+                tracing::info!(source = %name, "shutdown: the step in flight is dropped, nothing of it is committed");
+                summary.interrupted = true;
+                return Ok(summary);
+            };
+            let mut step = step?;
+            if !step.caught_up {
+                guard.step(&name, step.batch.cursor.as_deref())?;
+            }
             if cursor.is_none() {
                 let start = self.config.sources.iter().find(|s| s.name == name).map(|sc| history_start(sc, now));
                 step.batch.history_start = step.batch.history_start.or(start);
@@ -544,27 +568,33 @@ impl Default for RunOptions {
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on SIGTERM or Ctrl-C. The SIGTERM handler is installed when this is called (call
+/// it before starting work, so that a signal arriving early is not the default: a kill without
+/// cleanup), not when the future is first polled.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+        #[cfg(not(unix))]
+        {
+            let _ = ctrl_c.await;
+        }
     }
 }
 
 /// Runs sources, recompute and the HTTP server until a shutdown signal; returns when the
 /// commits in flight are done.
 pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: RunOptions) -> Result<(), String> {
+    let signal = shutdown_signal();
     let (tx, rx) = watch::channel(false);
     let mut tasks = Vec::new();
     for sc in &state.config.sources {
@@ -596,7 +626,7 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
             let _ = server_rx.changed().await;
         },
     ));
-    shutdown_signal().await;
+    signal.await;
     tracing::info!("shutting down: finishing the commits in flight");
     let _ = tx.send(true);
     for t in tasks {

@@ -528,7 +528,7 @@ impl Exporter {
         );
         registry.register(
             "siloscope_source_errors",
-            "Source errors by kind (transport, http, rate_limit, malformed, store)",
+            "Source errors by kind (transport, http, rate_limit, malformed, store, ceiling, loop, …)",
             health.errors.clone(),
         );
         registry.register(

@@ -6,6 +6,7 @@ pub mod config;
 pub mod connections;
 pub mod coverage;
 pub mod daemon;
+pub mod estimate;
 pub mod exporter;
 pub mod init;
 pub mod model;

@@ -1,6 +1,6 @@
 //! The `siloscope` command line: serve, sync, check-config, teams, demo. Parses arguments, sets up
 //! logging and maps failures to exit codes (2 for usage and config errors, a source's configuration
-//! the API refuses included; 1 for runtime errors).
+//! the API refuses included; 1 for runtime errors; 3 for a `sync --once` interrupted by a signal).
 //! Everything else lives in the library; no signal logic here.
 
 use std::io::IsTerminal;
@@ -55,9 +55,14 @@ enum Command {
     Sync {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
-        /// One pass (the only mode: a scheduler runs `serve`).
+        /// One pass (a scheduler runs `serve`).
         #[arg(long)]
         once: bool,
+        /// Print what a first backfill of each source will take (items from the APIs' counts,
+        /// requests, rate-limit points, time at the token's current limits); reads no item and
+        /// stores nothing.
+        #[arg(long, conflicts_with = "once")]
+        estimate: bool,
         /// When stderr is not a terminal: how often a progress line is logged per source
         /// (a duration such as 10s or 1m; 0s logs one after every step).
         #[arg(long, value_name = "DURATION", default_value = "10s")]
@@ -265,7 +270,8 @@ fn main() -> ExitCode {
             None => Err(Failure { code: 2, message: "teams suggest needs --config FILE".into() }),
         },
         Command::Serve { config, listen_address, web_config } => serve(&config, listen_address, web_config.as_deref()),
-        Command::Sync { config, once, progress_interval } => sync(&config, once, &progress_interval),
+        Command::Sync { config, estimate: true, .. } => estimate(&config),
+        Command::Sync { config, once, progress_interval, .. } => sync(&config, once, &progress_interval),
         Command::Init {
             out,
             store,
@@ -561,11 +567,36 @@ fn serve(path: &Path, listen_address: Option<String>, web_config: Option<&Path>)
     })
 }
 
+/// `sync --estimate`: counts, never reads items; the store is not opened.
+fn estimate(path: &Path) -> Result<(), Failure> {
+    let cfg = load_config(path)?;
+    runtime_for(async move {
+        let mut failed = Vec::new();
+        let now = daemon::wall_now();
+        for sc in &cfg.sources {
+            let mut source = daemon::make_source(sc);
+            match siloscope::estimate::estimate(sc, source.as_mut(), now).await {
+                Ok(Some(e)) => println!("{}", e.line()),
+                Ok(None) => println!("{}: no estimate (this source has no API to count)", sc.name),
+                Err(e) => {
+                    eprintln!("{}: cannot count: {e}", sc.name);
+                    failed.push(sc.name.clone());
+                }
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure { code: 1, message: format!("sources failed to count: {}", failed.join(", ")) })
+        }
+    })
+}
+
 fn sync(path: &Path, once: bool, progress_interval: &str) -> Result<(), Failure> {
     if !once {
         return Err(Failure {
             code: 2,
-            message: "sync needs --once (to sync on a schedule, run `siloscope serve`)".into(),
+            message: "sync needs --once or --estimate (to sync on a schedule, run `siloscope serve`)".into(),
         });
     }
     let every =
@@ -580,8 +611,9 @@ fn sync(path: &Path, once: bool, progress_interval: &str) -> Result<(), Failure>
     runtime_for(async move {
         let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let signal = daemon::shutdown_signal();
         tokio::spawn(async move {
-            daemon::shutdown_signal().await;
+            signal.await;
             let _ = tx.send(true);
         });
         let terminal = std::io::stderr().is_terminal();
@@ -619,7 +651,14 @@ fn sync(path: &Path, once: bool, progress_interval: &str) -> Result<(), Failure>
                         "{}: interrupted after {} steps; {} new events are stored",
                         sc.name, s.steps, s.new_events
                     );
-                    return Ok(());
+                    // Not caught up: a script running `sync --once` must not take it for done.
+                    return Err(Failure {
+                        code: 3,
+                        message: format!(
+                            "interrupted by a signal before {} was caught up; the next sync resumes from the last commit",
+                            sc.name
+                        ),
+                    });
                 }
                 Ok(s) => println!(
                     "{}: caught up ({} steps, {} items, {} new events)",

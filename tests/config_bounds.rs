@@ -70,3 +70,13 @@ fn the_demo_flags_follow_the_same_bounds() {
         assert!(!err.contains("panicked") && !err.contains("memory allocation"), "{err}");
     }
 }
+
+#[test]
+fn backfill_step_is_bounded() {
+    for (step, needle) in [("1s", "--step must be from 1m to 366d"), ("100000d", "--step must be from 1m to 366d")] {
+        let out = run(&["backfill", "--config", "/nonexistent/c.toml", "--out", "/nonexistent/o.om", "--step", step]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{step}: {err}");
+        assert!(err.contains(needle), "{step}: {err}");
+    }
+}

@@ -694,7 +694,9 @@ async fn rest_endpoints_page_with_link_headers_and_answer_etags_with_304() {
     let keys: BTreeSet<String> = listed.iter().map(|i| i.key.clone()).collect();
     let expected: BTreeSet<String> = in_repo.iter().map(|i| format!("github:{repo}#{}", i.number)).collect();
     assert_eq!(keys, expected);
-    // The same list again: 304, served from the stored copy, no rate-limit point spent.
+    // The same list again (a later poll: a step of its own, where one step sending the same
+    // request twice would be a loop): 304, served from the stored copy, no rate-limit point spent.
+    client.begin_step();
     let first = format!("{}/repos/{repo}/issues?state=all&per_page=7&sort=updated&direction=asc", standin.url());
     let points = standin.counters().points;
     let (_, again) = client.send_json(&get(first), Budget::Rest, true).await.unwrap();

@@ -196,3 +196,26 @@ async fn every_encoding_a_server_echoes_is_scrubbed_from_errors_and_logs() {
         assert!(!out.to_lowercase().contains(&l), "leaked {leak}:\n{out}");
     }
 }
+
+#[test]
+fn item_links_a_server_sends_are_scrubbed_before_they_are_stored() {
+    let dir = std::env::var("SILOSCOPE_REALDATA")
+        .unwrap_or_else(|_| format!("{}/../shared/realdata", env!("CARGO_MANIFEST_DIR")));
+    let list: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/perceval/github/github_issue_1")).unwrap())
+            .unwrap();
+    let (mut item, _) = siloscope::sources::github::parse::rest_item(&list[0], "gh").unwrap();
+    let token = "ghp_CANARYtoken7f3a9c1e5b2d";
+    item.url = format!("https://github.com/a/b/issues/1?access_token={}", token.to_uppercase());
+    let client = ApiClient::new(
+        "gh",
+        Arc::new(Echo { step: Mutex::new(0) }),
+        Arc::new(ManualClock::new(1.7e9)),
+        HttpSettings::default(),
+    );
+    client.register_secret(&Secret::new(token));
+    let mut step = siloscope::sources::SyncStep::default();
+    step.batch.items.push(item);
+    let step = siloscope::sources::http::scrub_error(Ok(step), Some(&client)).unwrap();
+    assert_eq!(step.batch.items[0].url, "https://github.com/a/b/issues/1?access_token=[redacted]");
+}

@@ -25,8 +25,10 @@ pub fn url_credentials(url: &str) -> Option<&'static str> {
 pub fn has_userinfo(s: &str) -> bool {
     s.match_indices('@').any(|(i, _)| {
         let before = &s[..i];
-        let word = before.rsplit(|c: char| c == '/' || c.is_whitespace()).next().unwrap_or("");
-        word.contains(':')
+        let word = before.rsplit(char::is_whitespace).next().unwrap_or("");
+        // An identity (`email:alice@acme.io`) is an address, not a password.
+        let word = word.strip_prefix("email:").or_else(|| word.strip_prefix("mailto:")).unwrap_or(word);
+        word.rsplit('/').next().unwrap_or("").contains(':')
     })
 }
 
@@ -73,6 +75,13 @@ const SECRET_PREFIXES: &[&str] = &[
 /// token prefix, or a long run of letters and digits mixed the way random tokens are (an
 /// environment variable name in upper case with underscores is not).
 pub fn looks_like_secret(s: &str) -> bool {
+    // A token with something glued to it (`,ghp_…`, `x =ghp_…`) is still a token.
+    whole_secret(s)
+        || s.split(|c: char| !(c.is_ascii_alphanumeric() || "-_+/=$".contains(c)))
+            .any(|word| word.len() >= 8 && word.len() < s.trim().len() && whole_secret(word))
+}
+
+fn whole_secret(s: &str) -> bool {
     let s = s.trim();
     if SECRET_PREFIXES.iter().any(|p| s.starts_with(p)) {
         return true;
@@ -89,7 +98,9 @@ pub fn looks_like_secret(s: &str) -> bool {
     let lower = s.chars().filter(char::is_ascii_lowercase).count();
     let upper = s.chars().filter(char::is_ascii_uppercase).count();
     // Random tokens mix classes densely; words and paths rarely have this many digits in them.
-    tokenish && digits >= 3 && lower + upper >= 3 && (upper > 0 && lower > 0 || digits * 4 >= s.len())
+    // Mixed case with digits (base62 tokens), or a long run dense in digits (hex tokens); a
+    // lower-case name with a number in it (`customfield_10400`) is neither.
+    tokenish && digits >= 3 && (upper > 0 && lower > 0 || s.len() >= 32 && digits * 4 >= s.len())
 }
 
 /// A token pasted where a variable's name belongs (`token_env = "ghp_…"`).
@@ -138,10 +149,16 @@ pub fn strip_userinfo(url: &str) -> String {
         Some((s, r)) => (format!("{s}://"), r),
         None => (String::new(), url),
     };
+    // A mangled URL (`me#:pw@host`) has its password past the first `/`, `?` or `#`: cut at the
+    // last `@` of a user-info part wherever it is.
+    let (user, rest) = match rest.rfind('@') {
+        Some(at) if has_userinfo(rest) => ("[redacted]@", &rest[at + 1..]),
+        _ => ("", rest),
+    };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let user = if authority.contains('@') { "[redacted]@" } else { "" };
+    let user = if user.is_empty() && authority.contains('@') { "[redacted]@" } else { user };
     let path = tail.split('?').next().unwrap_or("");
     let query = if tail.contains('?') { "?[redacted]" } else { "" };
     format!("{scheme}{user}{host}{path}{query}")
@@ -159,18 +176,25 @@ mod tests {
         assert!(url_credentials("https://host/a@b").is_none());
         assert!(url_credentials("https://acme.atlassian.net").is_none());
         assert!(url_credentials("https:/?me:pw@host").is_some() && url_credentials("@").is_none());
+        assert!(!has_userinfo("email:alice@acme.io") && has_userinfo("email:alice:pw@acme.io"));
         assert_eq!(
             scrub_quoted("before `@`; 'gitttps://me:pw@h'"),
             "before `@`; '[a value of 17 characters with credentials in it, not shown]'"
         );
         assert_eq!(strip_userinfo("http://u:p@h:1/x?token=t"), "http://[redacted]@h:1/x?[redacted]");
+        assert_eq!(strip_userinfo("https://me#:pw@gitlab.example.com/x"), "https://[redacted]@gitlab.example.com/x");
     }
 
     #[test]
     fn secrets_and_names() {
-        for s in
-            ["ghp_CANARYtoken7f3a9c1e5b2d", "glpat-xxxxyyyyzzzz", "ATATT3xFfGF0abc", "a1B2c3D4e5F6g7H8i9", "$2y$10$abc"]
-        {
+        for s in [
+            "ghp_CANARYtoken7f3a9c1e5b2d",
+            "glpat-xxxxyyyyzzzz",
+            "ATATT3xFfGF0abc",
+            "a1B2c3D4e5F6g7H8i9",
+            "$2y$10$abc",
+            "0123456789abcdef0123456789abcdef01234567",
+        ] {
             assert!(looks_like_secret(s) && pasted_token(s), "{s}");
         }
         for s in

@@ -264,6 +264,8 @@ pub struct ApiClient {
     health: Mutex<Option<Arc<Health>>>,
     state: Mutex<PolicyState>,
     secrets: Mutex<Vec<Secret>>,
+    /// What the current sync step has read (ceilings and loop detection, `sources::bounds`).
+    guard: Mutex<crate::sources::bounds::StepGuard>,
     /// Every encoding of every registered secret (see [`crate::sources::redact`]).
     redactor: Mutex<crate::sources::redact::Redactor>,
 }
@@ -318,8 +320,29 @@ impl ApiClient {
             health: Mutex::new(None),
             state: Mutex::new(PolicyState { rng: seed | 1, ..PolicyState::default() }),
             secrets: Mutex::new(Vec::new()),
+            guard: Mutex::new(crate::sources::bounds::StepGuard::default()),
             redactor: Mutex::new(crate::sources::redact::Redactor::new()),
         }
+    }
+
+    /// A sync step begins: its request and byte ceilings and its loop detection start afresh.
+    /// Every source calls this at the start of each step.
+    pub fn begin_step(&self) {
+        lock(&self.guard).reset();
+    }
+
+    fn guard_request(&self, request: &HttpRequest) -> Result<(), HttpError> {
+        lock(&self.guard).request(request.method.as_str(), &request.url, request.body.as_deref()).map_err(|e| {
+            self.record_error(e.kind);
+            HttpError { kind: e.kind, status: None, message: e.message }
+        })
+    }
+
+    fn guard_answer(&self, request: &HttpRequest, response: &HttpResponse) -> Result<(), HttpError> {
+        lock(&self.guard).answer(&request.url, &response.body).map_err(|e| {
+            self.record_error(e.kind);
+            HttpError { kind: e.kind, status: Some(response.status), message: e.message }
+        })
     }
 
     pub fn set_health(&self, health: Arc<Health>) {
@@ -513,6 +536,15 @@ impl ApiClient {
                 self.record_error("transport");
                 return Outcome::Retry("transport", format!("timed out after {:.0?}", self.settings.timeout));
             }
+            Ok(Err(why)) if why.starts_with(crate::sources::bounds::BODY_CAP_MARKER) => {
+                self.record_request("error");
+                self.record_error("ceiling");
+                return Outcome::Fail(HttpError {
+                    kind: "ceiling",
+                    status: None,
+                    message: format!("{} {}: {}", request.method.as_str(), request.url, self.scrub(&why)),
+                });
+            }
             Ok(Err(why)) => {
                 self.record_request("error");
                 self.record_error("transport");
@@ -601,8 +633,21 @@ impl ApiClient {
     }
 
     /// Sends a request under the policy. `conditional` GETs remember the `ETag` of their URL and
-    /// turn a later `304 Not Modified` into the stored answer.
+    /// turn a later `304 Not Modified` into the stored answer. The step's ceilings and loop
+    /// detection apply (`sources::bounds`).
     pub async fn send(
+        &self,
+        request: &HttpRequest,
+        budget: Budget,
+        conditional: bool,
+    ) -> Result<HttpResponse, HttpError> {
+        self.guard_request(request)?;
+        let response = self.send_unguarded(request, budget, conditional).await?;
+        self.guard_answer(request, &response)?;
+        Ok(response)
+    }
+
+    async fn send_unguarded(
         &self,
         request: &HttpRequest,
         budget: Budget,
@@ -683,11 +728,29 @@ impl ApiClient {
         budget: Budget,
         conditional: bool,
     ) -> Result<(HttpResponse, Value), HttpError> {
+        self.send_json_guarded(request, budget, conditional, true).await
+    }
+
+    /// [`Self::send_json`]; `guarded` false for a repeat of a request already counted (a GraphQL
+    /// query sent again after its rate limit).
+    async fn send_json_guarded(
+        &self,
+        request: &HttpRequest,
+        budget: Budget,
+        conditional: bool,
+        guarded: bool,
+    ) -> Result<(HttpResponse, Value), HttpError> {
+        if guarded {
+            self.guard_request(request)?;
+        }
         let mut attempt = 0;
         loop {
-            let response = self.send(request, budget, conditional).await?;
+            let response = self.send_unguarded(request, budget, conditional).await?;
             match serde_json::from_slice::<Value>(&response.body) {
-                Ok(v) => return Ok((response, v)),
+                Ok(v) => {
+                    self.guard_answer(request, &response)?;
+                    return Ok((response, v));
+                }
                 Err(e) => {
                     attempt += 1;
                     self.record_error("transport");
@@ -734,7 +797,7 @@ impl ApiClient {
         let mut rounds = 0;
         let mut waited = 0.0;
         loop {
-            let (response, value) = self.send_json(&request, Budget::Graphql, false).await?;
+            let (response, value) = self.send_json_guarded(&request, Budget::Graphql, false, rounds == 0).await?;
             let errors: Vec<GraphqlError> = value
                 .get("errors")
                 .and_then(Value::as_array)
@@ -914,13 +977,23 @@ impl Transport for OctocrabTransport {
                 .iter()
                 .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                 .collect();
-            let body = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| format!("reading the answer failed: {}", describe_octocrab_error(&e)))?
-                .to_bytes()
-                .to_vec();
+            let cap = crate::sources::bounds::BODY_CAP;
+            let declared = response.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+            if declared.and_then(|v| v.trim().parse::<u64>().ok()).is_some_and(|n| n > cap as u64) {
+                return Err(crate::sources::bounds::body_too_large(&request.url));
+            }
+            // Streamed, so that a server sending without end is cut off at the cap.
+            let mut stream = response.into_body();
+            let mut body = Vec::new();
+            while let Some(frame) = stream.frame().await {
+                let frame = frame.map_err(|e| format!("reading the answer failed: {}", describe_octocrab_error(&e)))?;
+                if let Ok(data) = frame.into_data() {
+                    if body.len() + data.len() > cap {
+                        return Err(crate::sources::bounds::body_too_large(&request.url));
+                    }
+                    body.extend_from_slice(&data);
+                }
+            }
             Ok(HttpResponse { status, headers, body })
         })
     }
@@ -1133,6 +1206,7 @@ mod tests {
             HttpSettings { requests_per_hour: Some(2), max_wait: Duration::from_secs(3600), ..HttpSettings::default() };
         let (c, clock) = client(t, settings);
         for _ in 0..3 {
+            c.begin_step(); // one poll per step
             c.send(&get("https://api.test/a"), Budget::Rest, false).await.unwrap();
         }
         // T0 = 1_700_000_000 is 800 s into its hour: the third request waits the 2_800 s left.
@@ -1148,12 +1222,43 @@ mod tests {
         ]);
         let (c, _) = client(t.clone(), HttpSettings::default());
         let a = c.send(&get("https://api.test/list"), Budget::Rest, true).await.unwrap();
+        c.begin_step(); // the next poll
         let b = c.send(&get("https://api.test/list"), Budget::Rest, true).await.unwrap();
         assert_eq!((a.body.clone(), b.body.clone()), (b"[1]".to_vec(), b"[1]".to_vec()));
         let seen = lock(&t.seen);
         assert!(seen[0].headers.is_empty());
         assert_eq!(seen[1].headers, vec![("if-none-match".to_string(), "\"v1\"".to_string())]);
         assert_eq!(c.stats().not_modified, 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_repeated_in_a_step_is_a_loop_and_is_not_sent() {
+        let t = Scripted::new((0..3).map(|_| resp(200, &[], "{}")).collect());
+        let (c, _) = client(t.clone(), HttpSettings::default());
+        c.send(&get("https://api.test/page?after=X"), Budget::Rest, false).await.unwrap();
+        let e = c.send_json(&get("https://api.test/page?after=X"), Budget::Rest, false).await.unwrap_err();
+        assert_eq!(e.kind, "loop");
+        assert!(e.message.contains("https://api.test/page?after=X"), "{}", e.message);
+        assert_eq!(c.stats().requests, 1);
+        c.begin_step();
+        c.send(&get("https://api.test/page?after=X"), Budget::Rest, false).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_cap_fails_at_once_with_a_ceiling_error() {
+        struct Huge;
+        impl Transport for Huge {
+            fn send<'a>(&'a self, r: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>> {
+                let url = r.url.clone();
+                Box::pin(async move { Err(crate::sources::bounds::body_too_large(&url)) })
+            }
+        }
+        let clock = Arc::new(ManualClock::new(T0));
+        let c = ApiClient::new("gh", Arc::new(Huge), clock.clone(), HttpSettings::default());
+        let e = c.send(&get("https://api.test/huge"), Budget::Rest, false).await.unwrap_err();
+        assert_eq!(e.kind, "ceiling");
+        assert!(e.message.contains("https://api.test/huge") && e.message.contains("32 MiB"), "{}", e.message);
+        assert_eq!((c.stats().requests, clock.sleeps().len()), (1, 0), "not retried");
     }
 
     #[tokio::test]

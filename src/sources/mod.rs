@@ -2,6 +2,7 @@
 //! cursor" into normalized batches. Sources know nothing about signals, the store or the clock:
 //! the daemon hands them `now` and commits what they return.
 
+pub mod bounds;
 pub mod github;
 pub mod gitlab;
 pub mod http;
@@ -75,7 +76,29 @@ pub trait Source: Send {
     fn pass_position(&self, _cursor: &str, _now: Ts) -> Option<PassPosition> {
         None
     }
+    /// How many items a first sync up to `now` reads, from the API's cheap counts (GitHub search
+    /// `issueCount`, Jira search totals, GitLab `X-Total`), one count per part; reads no item
+    /// and stores nothing (`sync --estimate`, src/estimate.rs). None: the source cannot count.
+    fn count_items<'a>(&'a mut self, _now: Ts) -> CountFuture<'a> {
+        Box::pin(async { Ok(None) })
+    }
 }
+
+/// What a source's count found: items per part (list, scope, search), in pass order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemCounts {
+    pub parts: Vec<(String, u64)>,
+    /// The page size the source reads items with (items per request).
+    pub page_size: u32,
+}
+
+impl ItemCounts {
+    pub fn items(&self) -> u64 {
+        self.parts.iter().map(|(_, n)| n).sum()
+    }
+}
+
+pub type CountFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<ItemCounts>, SourceError>> + Send + 'a>>;
 
 /// Where a pass stands: a pass reads `parts` lists (scopes, projects, one search) one after
 /// another, each in order of update time from `from` up to `until` (the sync's now).
@@ -99,6 +122,9 @@ pub const UNRECORDED_HISTORY_FORMAT: u32 = 1;
 /// created); `auxiliary`: an auxiliary endpoint (Jira `/status`, `/myself`) failed and the sync
 /// went on without it. Neither makes the source down. `config`: the API shows the configuration
 /// cannot be read as written (a GitHub `organizations` entry that is a user account); retrying
-/// cannot help, so the daemon stops syncing that source until the config is fixed.
-pub const ERROR_KINDS: [&str; 8] =
-    ["transport", "http", "rate_limit", "malformed", "store", "inconsistent", "auxiliary", "config"];
+/// cannot help, so the daemon stops syncing that source until the config is fixed. `ceiling`: a
+/// server made a step read more than `sources::bounds` allows (an endless list, a huge body);
+/// `loop`: it sent a page, a request's cursor or a step's cursor a second time. Both end the
+/// step; the sync resumes at the next interval.
+pub const ERROR_KINDS: [&str; 10] =
+    ["transport", "http", "rate_limit", "malformed", "store", "inconsistent", "auxiliary", "config", "ceiling", "loop"];

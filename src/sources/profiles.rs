@@ -263,6 +263,18 @@ mod tests {
         assert_eq!((got[1].identity.as_str(), got[1].emails.len()), ("github:fox", 0));
     }
 
+    /// GraphQL actors (`ActorFields`: `... on User { name }`) and team members: a name when the
+    /// user set one (null otherwise); a bot's login is no person.
+    #[test]
+    fn graphql_users_give_their_name() {
+        let v = json!({"author": {"__typename": "User", "login": "Lin-Wu", "name": "Lin Wu"},
+                       "members": {"nodes": [{"login": "ann", "name": null}, {"login": "bo", "name": "Bo"}]},
+                       "actor": {"__typename": "Bot", "login": "renovate"}});
+        let got: Vec<(String, Option<String>)> =
+            extract(Shapes::Github, &v).into_iter().map(|p| (p.identity, p.display_name)).collect();
+        assert_eq!(got, vec![("github:lin-wu".into(), Some("Lin Wu".into())), ("github:bo".into(), Some("Bo".into()))]);
+    }
+
     #[test]
     fn jira_placeholders_and_hidden_e_mails_are_no_evidence() {
         let v = json!({"author": {"accountId": "5b10", "displayName": "Former user", "emailAddress": ""},

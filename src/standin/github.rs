@@ -1018,12 +1018,21 @@ fn actor_json(a: &Option<Actor>) -> Value {
     }
 }
 
+/// An actor where documents select `ActorFields` (GitHub's `name` is null when the user set none).
+fn actor_fields_json(a: &Option<Actor>) -> Value {
+    let mut v = actor_json(a);
+    if a.as_ref().is_some_and(|a| !a.bot) {
+        v["name"] = Value::Null;
+    }
+    v
+}
+
 fn subject_json(s: &Scenario, i: usize) -> Value {
     let it = &s.items[i];
     let repo = json!({ "nameWithOwner": s.repos[it.repo].name });
     if it.pull {
         json!({ "__typename": "PullRequest", "id": it.id, "number": it.number, "title": it.title, "body": it.body,
-                "merged": it.merged_at().is_some(), "mergedAt": it.merged_at().map(fmt_time), "mergedBy": actor_json(&it.merged_by), "repository": repo })
+                "merged": it.merged_at().is_some(), "mergedAt": it.merged_at().map(fmt_time), "mergedBy": actor_fields_json(&it.merged_by), "repository": repo })
     } else {
         json!({ "__typename": "Issue", "id": it.id, "number": it.number, "repository": repo })
     }
@@ -1038,12 +1047,11 @@ fn reviewer_json(r: &RequestedReviewer) -> Value {
 
 fn review_comments_json(comments: &[ReviewComment], first: usize, after: Option<&str>) -> Value {
     let (list, info) = page(comments, first, after);
-    json!({ "pageInfo": info, "nodes": list.iter().map(|c| json!({"id": c.id, "createdAt": fmt_time(c.at), "body": c.body, "author": actor_json(&c.author)})).collect::<Vec<_>>() })
+    json!({ "pageInfo": info, "nodes": list.iter().map(|c| json!({"id": c.id, "createdAt": fmt_time(c.at), "body": c.body, "author": actor_fields_json(&c.author)})).collect::<Vec<_>>() })
 }
 
 fn node_json(s: &Scenario, n: &Node) -> Value {
-    let base =
-        |t: &str| json!({ "__typename": t, "id": n.id, "createdAt": fmt_time(n.at), "actor": actor_json(&n.actor) });
+    let base = |t: &str| json!({ "__typename": t, "id": n.id, "createdAt": fmt_time(n.at), "actor": actor_fields_json(&n.actor) });
     let with = |mut v: Value, k: &str, x: Value| {
         v[k] = x;
         v
@@ -1054,7 +1062,7 @@ fn node_json(s: &Scenario, n: &Node) -> Value {
         NodeKind::Labeled(l) => with(base("LabeledEvent"), "label", json!({"name": l})),
         NodeKind::Unlabeled(l) => with(base("UnlabeledEvent"), "label", json!({"name": l})),
         NodeKind::Comment(body) => {
-            json!({"__typename": "IssueComment", "id": n.id, "createdAt": fmt_time(n.at), "body": body, "author": actor_json(&n.actor)})
+            json!({"__typename": "IssueComment", "id": n.id, "createdAt": fmt_time(n.at), "body": body, "author": actor_fields_json(&n.actor)})
         }
         NodeKind::Closed(r) => with(base("ClosedEvent"), "stateReason", json!(r)),
         NodeKind::Reopened => base("ReopenedEvent"),
@@ -1080,7 +1088,7 @@ fn node_json(s: &Scenario, n: &Node) -> Value {
         NodeKind::Review { state, .. } => json!({
             "__typename": "PullRequestReview", "id": n.id, "state": state, "createdAt": fmt_time(n.at),
             "submittedAt": if state == "PENDING" { Value::Null } else { Value::String(fmt_time(n.at)) },
-            "author": actor_json(&n.actor)
+            "author": actor_fields_json(&n.actor)
         }),
         NodeKind::Commit { oid, author, email, message } => json!({
             "__typename": "PullRequestCommit", "id": n.id,
@@ -1131,7 +1139,7 @@ fn item_json(s: &Scenario, i: usize, depth: Depth) -> Value {
         "url": format!("https://github.com/{}/{kind}/{}", repo.name, it.number),
         "createdAt": if it.malformed { "not-a-date".to_string() } else { fmt_time(it.created_at) },
         "updatedAt": fmt_time(it.updated_at), "closedAt": it.closed_at().map(fmt_time), "state": it.state(), "body": it.body,
-        "author": actor_json(&it.author), "repository": {"id": repo.id, "nameWithOwner": repo.name},
+        "author": actor_fields_json(&it.author), "repository": {"id": repo.id, "nameWithOwner": repo.name},
         "timelineItems": timeline_json(s, it, depth.timeline, None),
     });
     if it.pull {
@@ -1143,7 +1151,7 @@ fn item_json(s: &Scenario, i: usize, depth: Depth) -> Value {
         v["isDraft"] = json!(it.is_draft());
         v["merged"] = json!(it.merged_at().is_some());
         v["mergedAt"] = json!(it.merged_at().map(fmt_time));
-        v["mergedBy"] = actor_json(&it.merged_by);
+        v["mergedBy"] = actor_fields_json(&it.merged_by);
         v["reviews"] = reviews_json(it, depth.reviews, None, depth.comments);
     } else {
         v["stateReason"] = json!(it.state_reason());
@@ -1295,6 +1303,29 @@ fn graphql(inner: &Inner, body: &[u8]) -> Response {
     let mut data = serde_json::Map::new();
     let mut errors: Vec<Value> = Vec::new();
     match op.as_str() {
+        // `sync --estimate`: a search's issueCount, charged like any search (one point).
+        "Count" => {
+            for field in checked.root_fields().into_iter().filter(|f| f.name == "search") {
+                let q = field.args["query"].as_str().unwrap_or("");
+                let hits = {
+                    let mut index = lock(&inner.index);
+                    index.next_search();
+                    search(&s, &index, q)
+                };
+                match hits {
+                    Ok(h) => {
+                        data.insert(field.key.clone(), json!({ "issueCount": h.len() }));
+                    }
+                    Err(m) => {
+                        return json_response(
+                            200,
+                            &json!({ "errors": [{ "message": m }] }),
+                            &limit_headers(inner, "graphql", cost),
+                        );
+                    }
+                }
+            }
+        }
         "SyncPage" => {
             for field in checked.root_fields() {
                 match field.name.as_str() {
@@ -1539,7 +1570,7 @@ fn org_repos(s: &Scenario, org: &str, after: Option<&str>) -> Option<Value> {
 
 fn members_json(t: &Team, after: Option<&str>) -> Value {
     let (list, info) = page(&t.members, 100, after);
-    json!({ "pageInfo": info, "nodes": list.iter().map(|l| json!({"login": l})).collect::<Vec<_>>() })
+    json!({ "pageInfo": info, "nodes": list.iter().map(|l| json!({"login": l, "name": null})).collect::<Vec<_>>() })
 }
 
 fn team_repos_json(t: &Team, after: Option<&str>) -> Value {

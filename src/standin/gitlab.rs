@@ -380,6 +380,8 @@ struct Inner {
 
     counters: Mutex<Counters>,
     limit_window: Mutex<(i64, i64)>,
+    /// Lists longer than this have no `x-total` / `x-total-pages` (gitlab.com: 10,000).
+    total_limit: Mutex<usize>,
     addr: SocketAddr,
 }
 
@@ -399,6 +401,9 @@ impl Drop for GitlabStandIn {
     }
 }
 
+/// gitlab.com leaves out `x-total` (and `x-total-pages`) on lists longer than this.
+const TOTAL_LIMIT: usize = 10_000;
+
 /// gitlab.com's authenticated API limit per minute.
 const LIMIT_PER_MINUTE: i64 = 2000;
 
@@ -413,6 +418,7 @@ impl GitlabStandIn {
             faults: super::FaultPlan::default(),
             counters: Mutex::new(Counters::default()),
             limit_window: Mutex::new((0, 0)),
+            total_limit: Mutex::new(TOTAL_LIMIT),
             addr,
         });
         let app = axum::Router::new().fallback(handle).with_state(inner.clone());
@@ -439,6 +445,11 @@ impl GitlabStandIn {
 
     pub fn counters(&self) -> Counters {
         lock(&self.inner.counters).clone()
+    }
+
+    /// Lists longer than `n` are served without `x-total` (gitlab.com's 10,000, made small).
+    pub fn set_total_limit(&self, n: usize) {
+        *lock(&self.inner.total_limit) = n;
     }
 
     pub fn reset_counters(&self) {
@@ -618,11 +629,13 @@ fn route(inner: &Inner, uri: &axum::http::Uri, headers: &HeaderMap) -> Response 
                 return not_found();
             }
             let after = query.get("updated_after").and_then(|t| crate::sources::http::parse_time(t));
+            let before = query.get("updated_before").and_then(|t| crate::sources::http::parse_time(t));
             let mut list: Vec<&ScenarioItem> = s
                 .items
                 .iter()
                 .filter(|i| i.merge_request == mr && s.projects.get(i.project).is_some_and(&in_scope))
                 .filter(|i| after.is_none_or(|a| i.updated_at >= a))
+                .filter(|i| before.is_none_or(|b| i.updated_at < b))
                 .collect();
             list.sort_by_key(|i| (i.updated_at, i.id));
             list.iter().map(|i| item_json(&s, i, &base)).collect()
@@ -698,10 +711,12 @@ fn paged(inner: &Inner, uri: &axum::http::Uri, query: &HashMap<String, String>, 
         ("x-per-page".to_string(), per_page.to_string()),
         ("x-next-page".to_string(), next),
         ("x-prev-page".to_string(), if page > 1 { (page - 1).to_string() } else { String::new() }),
-        ("x-total".to_string(), all.len().to_string()),
-        ("x-total-pages".to_string(), total_pages.to_string()),
         ("link".to_string(), links.join(", ")),
     ]);
+    if all.len() <= *lock(&inner.total_limit) {
+        headers.push(("x-total".to_string(), all.len().to_string()));
+        headers.push(("x-total-pages".to_string(), total_pages.to_string()));
+    }
     json_response(200, &Value::Array(items), &headers)
 }
 

@@ -519,6 +519,8 @@ pub struct Counters {
     pub statuses: u64,
     pub myself: u64,
     pub faults_served: u64,
+    /// Cloud `POST /search/approximate-count` and Data Center `maxResults=0` searches answered.
+    pub counts: u64,
     /// The JQL of every search, in order, and the newest `updated` of the page it was answered.
     pub jql: Vec<String>,
     pub newest_served: Vec<Option<Ts>>,
@@ -663,6 +665,10 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
             Fault::TruncatedJson | Fault::ChangingPage | Fault::EmptyFollowUp => {}
         }
     }
+    if request.method() == axum::http::Method::POST {
+        let body = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap_or_default();
+        return post(&inner, &uri, &headers, &body);
+    }
     let mut response = route(&inner, &uri, &headers);
     if fault == Some(Fault::TruncatedJson) {
         super::truncate_body(&mut response).await;
@@ -726,6 +732,27 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Cloud's `POST /rest/api/3/search/approximate-count` (`{"jql"}` → `{"count"}`; bounded JQL,
+/// an `ORDER BY` ignored), the one POST the stand-in serves.
+fn post(inner: &Inner, uri: &axum::http::Uri, headers: &HeaderMap, body: &[u8]) -> Response {
+    let settings = &inner.settings;
+    if !authorized(settings, headers) {
+        return json_response(401, &json!({"errorMessages": ["You are not authenticated."]}), &[]);
+    }
+    if settings.flavor != Flavor::Cloud || uri.path().trim_end_matches('/') != "/rest/api/3/search/approximate-count" {
+        return json_response(404, &json!({"errorMessages": ["Not found"]}), &[]);
+    }
+    let Some(jql) = serde_json::from_slice::<Value>(body).ok().and_then(|v| v["jql"].as_str().map(str::to_string))
+    else {
+        return json_response(400, &json!({"errorMessages": ["The request body must hold a jql string."]}), &[]);
+    };
+    lock(&inner.counters).counts += 1;
+    let scenario = lock(&inner.scenario).clone();
+    let n = scenario.issues.iter().filter(|i| matches_jql(&jql, i, settings.time_zone)).count();
+    let limit = [("x-ratelimit-limit", "350".to_string()), ("x-ratelimit-remaining", "349".to_string())];
+    json_response(200, &json!({ "count": n }), &limit)
+}
+
 fn authorized(settings: &StandInSettings, headers: &HeaderMap) -> bool {
     let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else { return false };
     match settings.flavor {
@@ -786,7 +813,14 @@ fn route(inner: &Inner, uri: &axum::http::Uri, headers: &HeaderMap) -> Response 
             let mut hits: Vec<&JiraIssue> =
                 scenario.issues.iter().filter(|i| matches_jql(&jql, i, settings.time_zone)).collect();
             hits.sort_by_key(|i| (i.updated, i.project.clone(), i.number));
-            let max = num("maxResults", 50).clamp(1, 100);
+            // Data Center answers `maxResults=0` with the total and no issues (a count).
+            let max = match num("maxResults", 50) {
+                0 if settings.flavor == Flavor::DataCenter => {
+                    lock(&inner.counters).counts += 1;
+                    0
+                }
+                m => m.clamp(1, 100),
+            };
             let start = match settings.flavor {
                 Flavor::Cloud => {
                     query.get("nextPageToken").and_then(|t| t.strip_prefix("tok-")?.parse().ok()).unwrap_or(0)

@@ -4,6 +4,7 @@
 
 pub mod github;
 pub mod gitlab;
+pub mod hostile;
 pub mod jira;
 
 use std::collections::{BTreeMap, VecDeque};

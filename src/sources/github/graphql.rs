@@ -15,7 +15,7 @@ REVIEW_REQUEST_REMOVED_EVENT, READY_FOR_REVIEW_EVENT, CONVERT_TO_DRAFT_EVENT, PU
 
 /// (name, text) of every fragment; documents pull in the ones they reference.
 const FRAGMENTS: &[(&str, &str)] = &[
-    ("ActorFields", "fragment ActorFields on Actor { __typename login }"),
+    ("ActorFields", "fragment ActorFields on Actor { __typename login ... on User { name } }"),
     ("RateLimitFields", "fragment RateLimitFields on RateLimit { cost remaining resetAt }"),
     ("RepoInfo", "fragment RepoInfo on Repository { id nameWithOwner pushedAt isArchived }"),
     (
@@ -119,7 +119,7 @@ const FRAGMENTS: &[(&str, &str)] = &[
     ),
     (
         "TeamMemberPage",
-        "fragment TeamMemberPage on TeamMemberConnection { pageInfo { hasNextPage endCursor } nodes { login } }",
+        "fragment TeamMemberPage on TeamMemberConnection { pageInfo { hasNextPage endCursor } nodes { login name } }",
     ),
     (
         "TeamRepoPage",
@@ -275,6 +275,12 @@ pub fn sync_page(listing: &RepoListing, search: bool, details: bool) -> String {
         }
     }
     document("SyncPage", &body)
+}
+
+/// How many issues and pull requests a search lists (`q`), listing none of them (`first: 1`
+/// with no field of the node selected: GitHub's limits are 1 to 100): one point.
+pub fn count() -> String {
+    document("Count", "rateLimit { ...RateLimitFields } search(query: $q, type: ISSUE, first: 1) { issueCount }")
 }
 
 /// What kind of account a login is (`User`, `Organization`), when `organization(login:)` is null.

@@ -465,6 +465,8 @@ impl GithubSource {
         if let Some(h) = &self.health {
             client.set_health(h.clone());
         }
+        // Called once per step: the step's ceilings start afresh (`sources::bounds`).
+        client.begin_step();
         Ok(client)
     }
 
@@ -1387,6 +1389,32 @@ impl Source for GithubSource {
             .map(|(id, r)| (id, RepoCursor { key_scope: r.key_scope, name: r.name, ..RepoCursor::default() }))
             .collect();
         serde_json::to_string(&Cursor { v: CURSOR_VERSION, repos, ..Cursor::default() }).ok()
+    }
+
+    /// One search count per scope, for what a first pass lists: updated since `since`.
+    fn count_items<'a>(&'a mut self, _now: Ts) -> crate::sources::CountFuture<'a> {
+        Box::pin(async move {
+            let result: Result<Option<crate::sources::ItemCounts>, SourceError> = async {
+                let client = self.client_or_init()?;
+                let auth = self.authorization(&client).await?;
+                let mut parts = Vec::new();
+                for scope in scopes_of(&self.cfg) {
+                    let pass = Pass { from: self.cfg.since, ..Pass::default() };
+                    let q = listing_query(&scope, &pass);
+                    let data = self.graphql(&client, &auth, &graphql::count(), json!({ "q": q })).await?;
+                    let n = data["search"]["issueCount"]
+                        .as_u64()
+                        .ok_or_else(|| malformed(format!("the count of {q:?} has no issueCount")))?;
+                    parts.push((scope.label(), n));
+                }
+                Ok(Some(crate::sources::ItemCounts { parts, page_size: self.cfg.page_size.clamp(1, 100) }))
+            }
+            .await;
+            match (result, self.client.as_deref()) {
+                (Err(e), Some(c)) => Err(SourceError { kind: e.kind, message: c.scrub(&e.message) }),
+                (r, _) => r,
+            }
+        })
     }
 
     /// Scopes are the parts; the scope in progress stands at its oldest listed item not read

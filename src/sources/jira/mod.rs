@@ -198,6 +198,8 @@ pub struct JiraSource {
     retry_zone: bool,
     retry_statuses: bool,
     completed: Vec<String>,
+    /// The issues (key, updated) of the last search page: a continuation answering the same is a loop.
+    last_search: Option<Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for JiraSource {
@@ -258,6 +260,7 @@ impl JiraSource {
             retry_zone: false,
             retry_statuses: false,
             completed: parse::default_completed_resolutions(),
+            last_search: None,
         }
     }
 
@@ -295,6 +298,8 @@ impl JiraSource {
         if let Some(h) = &self.health {
             client.set_health(h.clone());
         }
+        // Called once per step: the step's ceilings start afresh (`sources::bounds`).
+        client.begin_step();
         Ok(client)
     }
 
@@ -447,12 +452,14 @@ impl JiraSource {
     ) -> Result<(Vec<Value>, bool), SourceError> {
         let mut out = Vec::new();
         let mut start = 0u32;
+        let mut guard = crate::sources::bounds::PagedRead::new(format!("the changelog of {key}"));
         loop {
             let url =
                 format!("{}/issue/{}/changelog?startAt={start}&maxResults={FOLLOW_UP_PAGE}", self.api(), encode(key));
-            let page = self.get(client, auth, url).await?;
+            let page = self.get(client, auth, url.clone()).await?;
             let values = page["values"].as_array().or(page["histories"].as_array()).cloned().unwrap_or_default();
             let n = values.len() as u32;
+            guard.page(&url, values.len())?;
             out.extend(values);
             if page["isLast"].as_bool() == Some(true) {
                 return Ok((out, true));
@@ -474,15 +481,17 @@ impl JiraSource {
     ) -> Result<(Vec<Value>, bool), SourceError> {
         let mut out = Vec::new();
         let mut start = 0u32;
+        let mut guard = crate::sources::bounds::PagedRead::new(format!("the comment list of {key}"));
         loop {
             let url = format!(
                 "{}/issue/{}/comment?startAt={start}&maxResults={FOLLOW_UP_PAGE}&orderBy=created",
                 self.api(),
                 encode(key)
             );
-            let page = self.get(client, auth, url).await?;
+            let page = self.get(client, auth, url.clone()).await?;
             let values = page["comments"].as_array().cloned().unwrap_or_default();
             let n = values.len() as u32;
+            guard.page(&url, values.len())?;
             out.extend(values);
             match page["total"].as_u64() {
                 Some(total) if u64::from(start + n) >= total => return Ok((out, true)),
@@ -546,10 +555,27 @@ impl JiraSource {
                 encode(&fields)
             ),
         };
-        let page = self.get(&client, &auth, url).await?;
+        let continuation = cur.next_page_token.is_some() || cur.start_at > 0;
+        let page = self.get(&client, &auth, url.clone()).await?;
         let Some(issues) = page["issues"].as_array() else {
             return Err(malformed(format!("source {:?}: the search answer has no issues list", self.name)));
         };
+        // A continuation page (next token, next offset) listing what the page before listed: the
+        // server repeats itself, and paging on would never end.
+        let listed: Vec<(String, String)> = issues
+            .iter()
+            .map(|i| {
+                (i["key"].as_str().unwrap_or("").to_string(), i["fields"]["updated"].as_str().unwrap_or("").to_string())
+            })
+            .collect();
+        if continuation && !listed.is_empty() && self.last_search.as_ref() == Some(&listed) {
+            self.last_search = None;
+            return Err(crate::sources::bounds::looping(format!(
+                "{url}: the next search page lists the same issues as the page before; the step ends and the sync \
+                 resumes at the next interval"
+            )));
+        }
+        self.last_search = Some(listed);
         let statuses = self.statuses.clone().unwrap_or_default();
         let web = self.cfg.base_url.trim_end_matches('/').to_string();
         let ctx = parse::IssueContext {
@@ -669,6 +695,55 @@ impl Source for JiraSource {
 
     fn history_format(&self) -> Option<u32> {
         Some(HISTORY_FORMAT)
+    }
+
+    /// The search's total: Cloud's approximate count, Data Center's `maxResults=0` search.
+    fn count_items<'a>(&'a mut self, _now: Ts) -> crate::sources::CountFuture<'a> {
+        Box::pin(async move {
+            let result: Result<Option<crate::sources::ItemCounts>, SourceError> = async {
+                let client = self.client_or_init()?;
+                let auth = self.authorization(&client)?;
+                if self.cfg.since.is_some() && self.zone.is_none() {
+                    self.learn_zone(&client, &auth).await;
+                }
+                let jql = self.jql(self.cfg.since);
+                let bounded = jql.split(" ORDER BY ").next().unwrap_or(&jql).to_string();
+                let (url, n) = match self.cfg.flavor {
+                    Flavor::Cloud => {
+                        let url = format!("{}/search/approximate-count", self.api());
+                        let request = HttpRequest {
+                            method: Method::Post,
+                            url: url.clone(),
+                            headers: vec![
+                                ("accept".into(), "application/json".into()),
+                                ("content-type".into(), "application/json".into()),
+                            ],
+                            body: Some(serde_json::to_vec(&serde_json::json!({ "jql": bounded })).unwrap_or_default()),
+                            authorization: Some(auth.clone()),
+                        };
+                        let v = client.send_json(&request, Budget::Rest, false).await?.1;
+                        (url, v["count"].as_u64())
+                    }
+                    Flavor::DataCenter => {
+                        let url = format!("{}/search?jql={}&maxResults=0&fields=key", self.api(), encode(&jql));
+                        let v = self.get(&client, &auth, url.clone()).await?;
+                        (url, v["total"].as_u64())
+                    }
+                };
+                let n = n.ok_or_else(|| malformed(format!("{url}: the answer has no count")))?;
+                let label =
+                    if self.cfg.projects.is_empty() { "search".to_string() } else { self.cfg.projects.join(",") };
+                Ok(Some(crate::sources::ItemCounts {
+                    parts: vec![(label, n)],
+                    page_size: self.cfg.page_size.clamp(1, 100),
+                }))
+            }
+            .await;
+            match (result, self.client.as_deref()) {
+                (Err(e), Some(c)) => Err(SourceError { kind: e.kind, message: c.scrub(&e.message) }),
+                (r, _) => r,
+            }
+        })
     }
 
     /// One search is the one part; the pass stands at the `updated` its keyset paging has reached.
