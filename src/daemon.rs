@@ -694,12 +694,27 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
     for t in tasks {
         let _ = t.await;
     }
-    match server.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("HTTP server failed: {e}")),
-        Err(e) => Err(format!("HTTP server task failed: {e}")),
+    // The server began its graceful shutdown with the sources; a client still sending (or
+    // reading) slowly gets this much longer, then is cut off, so the process exits well inside
+    // the 30 s systemd and Kubernetes give.
+    let mut server = server;
+    match tokio::time::timeout(HTTP_SHUTDOWN_GRACE, &mut server).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(format!("HTTP server failed: {e}")),
+        Ok(Err(e)) => Err(format!("HTTP server task failed: {e}")),
+        Err(_) => {
+            tracing::warn!(
+                grace_seconds = HTTP_SHUTDOWN_GRACE.as_secs(),
+                "shutting down: HTTP connections still open after the grace period are closed"
+            );
+            server.abort();
+            Ok(())
+        }
     }
 }
+
+/// How long open HTTP connections may take to finish once the commits in flight are done.
+const HTTP_SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 #[cfg(test)]
 mod tests {

@@ -109,3 +109,40 @@ fn silent_and_slow_connections_are_closed() {
     );
     assert!(metric(&body, "siloscope_http_connections_dropped_total{reason=\"head_timeout\"}") >= Some(1.0), "{body}");
 }
+
+/// A client trickling a request head (a byte a second, under the head timeout) must not keep
+/// `serve` alive after SIGTERM: systemd and Kubernetes kill after 30 s, so the daemon closes
+/// what is still open a few seconds after the commits in flight are done (issue 17, item 2).
+#[test]
+fn a_trickling_client_does_not_hold_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut daemon = start(dir.path(), port);
+    wait_for("the daemon to answer", Duration::from_secs(60), || scrape(port, "/healthz").filter(|(s, _)| *s == 200));
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickle = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            for b in b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Padding: ".iter().chain(std::iter::repeat(&b'a')) {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) || s.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        })
+    };
+    // The trickle is open (with this scrape, two connections) and its head has begun arriving.
+    wait_for("the trickling connection to be open", Duration::from_secs(30), || {
+        scrape(port, "/metrics")
+            .and_then(|(_, body)| metric(&body, "siloscope_http_connections "))
+            .filter(|n| *n >= 2.0)
+    });
+    let status = std::process::Command::new("kill").args(["-TERM", &daemon.0.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exited = wait_for("serve to exit after SIGTERM", Duration::from_secs(40), || daemon.0.try_wait().unwrap());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    trickle.join().unwrap();
+    assert_eq!(exited.code(), Some(0), "{exited:?}");
+}
