@@ -81,6 +81,17 @@ const SECRET_PREFIXES: &[&str] = &[
 /// token prefix, or a long run of letters and digits mixed the way random tokens are (an
 /// environment variable name in upper case with underscores is not).
 pub fn looks_like_secret(s: &str) -> bool {
+    // A file path is judged a component at a time: a directory such as a temporary one
+    // (`/tmp/.tmp2T41CE/siloscope.key`) glued to the file name is not a token, a token used
+    // as a file or directory name still is.
+    let t = s.trim();
+    if ["/", "./", "../", "~/"].iter().any(|p| t.starts_with(p)) && !t.contains("://") {
+        return t.split('/').any(word_looks_like_secret);
+    }
+    word_looks_like_secret(s)
+}
+
+fn word_looks_like_secret(s: &str) -> bool {
     // A token with something glued to it (`,ghp_…`, `x =ghp_…`) is still a token.
     whole_secret(s)
         || s.split(|c: char| !(c.is_ascii_alphanumeric() || "-_+/=$".contains(c)))
@@ -209,6 +220,14 @@ mod tests {
         {
             assert!(!pasted_token(s), "{s}");
         }
+        // Temporary directories (random mixed case with digits) in a path are not tokens; a
+        // token as a path component still is. Found when a test's temporary directory hid the
+        // key file's path in a web-config error.
+        for path in ["/tmp/.tmp2T41CE/siloscope.key", "/tmp/.tmpA1b2C3/s.db", "./certs/x9Y8z7W6/siloscope.crt"] {
+            assert!(!looks_like_secret(path), "{path}");
+        }
+        assert!(looks_like_secret("/etc/siloscope/ghp_CANARYtoken7f3a9c1e5b2d"));
+        assert!(looks_like_secret("/run/a1B2c3D4e5F6g7H8i9/key"));
         assert_eq!(
             scrub_quoted("found \"ghp_CANARYtoken7f3a9c1e5b2d\" and \"GITHUB\""),
             "found \"[a value of 27 characters that looks like a secret, not shown]\" and \"GITHUB\""
