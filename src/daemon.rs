@@ -225,16 +225,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Every stored item and event, in memory.
+fn load_frame(store: &dyn Store) -> Result<Frame, String> {
+    let mut frame = Frame::new();
+    store
+        .for_each_item(&mut |i| {
+            frame.add_item(&i);
+        })
+        .map_err(|e| e.to_string())?;
+    store.for_each_event(&mut |e| frame.add_event(&e)).map_err(|e| e.to_string())?;
+    Ok(frame)
+}
+
 impl State {
     /// Loads the store into memory and resolves the directory.
     pub fn new(config: Config, store: Box<dyn Store>, clock: Clock) -> Result<Arc<State>, String> {
-        let mut frame = Frame::new();
-        store
-            .for_each_item(&mut |i| {
-                frame.add_item(&i);
-            })
-            .map_err(|e| e.to_string())?;
-        store.for_each_event(&mut |e| frame.add_event(&e)).map_err(|e| e.to_string())?;
+        let frame = load_frame(store.as_ref())?;
         let exporter = Arc::new(Exporter::new());
         for s in &config.sources {
             exporter.health.register_source(&s.name);
@@ -552,13 +558,7 @@ impl State {
             if outcome.events_deleted + outcome.items_deleted == 0 {
                 return Ok(outcome);
             }
-            let mut frame = Frame::new();
-            store
-                .for_each_item(&mut |i| {
-                    frame.add_item(&i);
-                })
-                .map_err(|e| e.to_string())?;
-            store.for_each_event(&mut |e| frame.add_event(&e)).map_err(|e| e.to_string())?;
+            let frame = load_frame(store.as_ref())?;
             (frame, outcome)
         };
         *lock(&self.frame) = frame.0;

@@ -877,8 +877,7 @@ pub fn scrub_error(
     result: Result<crate::sources::SyncStep, SourceError>,
     client: Option<&ApiClient>,
 ) -> Result<crate::sources::SyncStep, SourceError> {
-    match (result, client) {
-        (Err(e), Some(client)) => Err(SourceError { kind: e.kind, message: client.scrub(&e.message) }),
+    match (scrub_message(result, client), client) {
         (Ok(mut step), Some(client)) => {
             let redactor = lock(&client.redactor);
             if !redactor.is_empty() {
@@ -889,7 +888,16 @@ pub fn scrub_error(
             drop(redactor);
             Ok(step)
         }
-        (result, None) => result,
+        (result, _) => result,
+    }
+}
+
+/// A result with every secret the client knows scrubbed from its error message (a step's, a
+/// count's): what a server echoed back never reaches a log or a metric.
+pub fn scrub_message<T>(result: Result<T, SourceError>, client: Option<&ApiClient>) -> Result<T, SourceError> {
+    match (result, client) {
+        (Err(e), Some(client)) => Err(SourceError { kind: e.kind, message: client.scrub(&e.message) }),
+        (result, _) => result,
     }
 }
 

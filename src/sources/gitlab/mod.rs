@@ -640,10 +640,7 @@ impl Source for GitlabSource {
                 Ok(Some(crate::sources::ItemCounts { parts, page_size: self.cfg.page_size.clamp(1, 100) }))
             }
             .await;
-            match (result, self.client.as_deref()) {
-                (Err(e), Some(c)) => Err(SourceError { kind: e.kind, message: c.scrub(&e.message) }),
-                (r, _) => r,
-            }
+            crate::sources::http::scrub_message(result, self.client.as_deref())
         })
     }
 

@@ -739,10 +739,7 @@ impl Source for JiraSource {
                 }))
             }
             .await;
-            match (result, self.client.as_deref()) {
-                (Err(e), Some(c)) => Err(SourceError { kind: e.kind, message: c.scrub(&e.message) }),
-                (r, _) => r,
-            }
+            crate::sources::http::scrub_message(result, self.client.as_deref())
         })
     }
 
