@@ -183,6 +183,39 @@ fn grafana_schema() -> Value {
     read_json(&realdata().join("schemas/grafana-dashboard.jsonschema.json"))
 }
 
+/// The committed boards are what `cargo xtask dashboards` writes from the metric catalogue
+/// (xtask/src/dashboards.rs): edit the generator or the catalogue, never the JSON.
+#[test]
+fn committed_boards_equal_what_the_generator_writes() {
+    let generated = xtask::dashboards::boards();
+    assert_eq!(
+        generated.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+        BOARDS,
+        "the generator writes other boards"
+    );
+    let mut stale = Vec::new();
+    for (name, expected) in &generated {
+        let committed = std::fs::read_to_string(mixin().join(name)).unwrap_or_default();
+        if &committed == expected {
+            continue;
+        }
+        let (was, is): (Vec<&str>, Vec<&str>) = (committed.lines().collect(), expected.lines().collect());
+        let line = (0..was.len().max(is.len())).find(|&i| was.get(i) != is.get(i)).unwrap_or(was.len());
+        let at = |lines: &[&str]| lines.get(line).copied().unwrap_or("(end of file)").to_string();
+        stale.push(format!(
+            "dashboards/{name}, line {}:\n  committed: {}\n  generated: {}",
+            line + 1,
+            at(&was),
+            at(&is)
+        ));
+    }
+    assert!(
+        stale.is_empty(),
+        "the committed boards differ from what the generator writes:\n{}\nrun `cargo xtask dashboards` to write them",
+        stale.join("\n")
+    );
+}
+
 #[test]
 fn every_dashboard_validates_against_grafanas_schema() {
     let schema = grafana_schema();
