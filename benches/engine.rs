@@ -263,8 +263,15 @@ fn analysis_footprint(a: &Analysis) -> Vec<(&'static str, usize, usize)> {
 /// Median time of rendering `/metrics` with the signals published, the series lines and bytes,
 /// and the series lines per family.
 fn render(signals: Signals, events: usize) -> (Duration, usize, usize, Vec<(String, usize)>) {
-    let exporter = Exporter::new();
-    exporter.health.register_source("sim");
+    let telemetry = siloscope::sources::telemetry::SourceTelemetry::default();
+    let mut exporter = Exporter::new();
+    let directory_coverage = siloscope::exporter::DirectoryCoverage::default();
+    let connections = siloscope::connections::ConnectionMetrics::default();
+    // As the daemon registers them (src/daemon.rs `State::new`): the same families, in order.
+    exporter.register(|r| telemetry.register(r));
+    exporter.register(|r| directory_coverage.register(r));
+    exporter.register(|r| connections.register(r));
+    telemetry.register_source("sim");
     exporter.publish(Snapshot { signals, events_stored: events as u64, ..Snapshot::default() });
     let mut times = Vec::with_capacity(RENDERS);
     let mut text = String::new();

@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 
 use crate::config::{Config, SourceConfig, SourceSettings};
-use crate::exporter::{Exporter, Snapshot};
+use crate::connections::ConnectionMetrics;
+use crate::exporter::{DirectoryCoverage, Exporter, Snapshot};
 use crate::model::{HistoryStart, Ts};
 use crate::signals::{Frame, compute};
 use crate::sources::simulator::Simulator;
+use crate::sources::telemetry::SourceTelemetry;
 use crate::sources::{Source, SourceError};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
@@ -170,7 +172,7 @@ pub fn source_since(sc: &SourceConfig) -> Option<Ts> {
 }
 
 /// What the progress tracker is fed after a step of `source`.
-pub fn observation(health: &crate::exporter::Health, source: &str, s: &SyncSummary) -> crate::progress::Observation {
+pub fn observation(health: &SourceTelemetry, source: &str, s: &SyncSummary) -> crate::progress::Observation {
     let tally = health.tally(source);
     crate::progress::Observation {
         position: s.position,
@@ -189,6 +191,12 @@ pub struct State {
     pub frame: Mutex<Frame>,
     pub directory: RwLock<Arc<Directory>>,
     pub exporter: Arc<Exporter>,
+    /// The sources' series of `/metrics`, which every source's API client records into.
+    pub telemetry: Arc<SourceTelemetry>,
+    /// How much of the activity the team directory resolves, set at each computation.
+    pub directory_coverage: Arc<DirectoryCoverage>,
+    /// The listener's open and dropped connections.
+    pub connections: Arc<ConnectionMetrics>,
     pub clock: Clock,
     pub readiness: Arc<Readiness>,
     /// Data generation: grows by one with every commit, once the frame and the directory hold it.
@@ -241,9 +249,16 @@ impl State {
     /// Loads the store into memory and resolves the directory.
     pub fn new(config: Config, store: Box<dyn Store>, clock: Clock) -> Result<Arc<State>, String> {
         let frame = load_frame(store.as_ref())?;
-        let exporter = Arc::new(Exporter::new());
+        let telemetry = Arc::new(SourceTelemetry::default());
+        let directory_coverage = Arc::new(DirectoryCoverage::default());
+        let connections = Arc::new(ConnectionMetrics::default());
+        // The order of the registrations is the order of the families in `/metrics`.
+        let mut exporter = Exporter::new();
+        exporter.register(|r| telemetry.register(r));
+        exporter.register(|r| directory_coverage.register(r));
+        exporter.register(|r| connections.register(r));
         for s in &config.sources {
-            exporter.health.register_source(&s.name);
+            telemetry.register_source(&s.name);
         }
         let readiness = Arc::new(Readiness::new(config.sources.iter().map(|s| s.name.as_str())));
         let state = Arc::new(State {
@@ -253,7 +268,10 @@ impl State {
             config,
             store: Mutex::new(store),
             frame: Mutex::new(frame),
-            exporter,
+            exporter: Arc::new(exporter),
+            telemetry,
+            directory_coverage,
+            connections,
             clock,
             recompute: Notify::new(),
             purge_gate: Mutex::new(()),
@@ -314,7 +332,7 @@ impl State {
             let mut frame = lock(&self.frame);
             frame.prepare();
             let coverage = crate::coverage::coverage_by_window(&frame, &dir, &self.config.signals.windows, now);
-            self.exporter.health.set_directory_coverage(&coverage, self.config.signals.coverage_warning);
+            self.directory_coverage.set_directory_coverage(&coverage, self.config.signals.coverage_warning);
             (compute(&frame, &dir, &self.config.signals, now).1, frame.events.len() as u64)
         };
         let items = lock(&self.store).item_counts().map_err(|e| e.to_string())?;
@@ -467,7 +485,7 @@ impl State {
             summary.items += committed.items;
             summary.new_events += committed.new_events;
             summary.rewritten_items += committed.rewritten_items;
-            self.exporter.health.record_ingest(&name, committed.new_events);
+            self.telemetry.record_ingest(&name, committed.new_events);
             on_step(&summary);
             if committed.new_events > 0 || committed.rewritten_items > 0 {
                 self.recompute.notify_one();
@@ -490,10 +508,10 @@ impl State {
         let mut first_pass = true;
         let origin = self.config.sources.iter().find(|s| s.name == name).and_then(source_since);
         let clock_start = Instant::now();
-        let mut tracker = crate::progress::Tracker::new(origin, 0.0, self.exporter.health.tally(&name).requests);
+        let mut tracker = crate::progress::Tracker::new(origin, 0.0, self.telemetry.tally(&name).requests);
         loop {
             let started = Instant::now();
-            let health = self.exporter.health.clone();
+            let health = self.telemetry.clone();
             let mut on_step = |s: &SyncSummary| {
                 if first_pass {
                     let f = tracker.observe(clock_start.elapsed().as_secs_f64(), &observation(&health, &name, s));
@@ -511,19 +529,19 @@ impl State {
                 }
                 Ok(s) => {
                     tracing::info!(source = %name, steps = s.steps, new_events = s.new_events, seconds = secs, "sync finished");
-                    self.exporter.health.record_sync(&name, true, secs, 0, wall_now());
+                    self.telemetry.record_sync(&name, true, secs, 0, wall_now());
                 }
                 Err(e) if e.is_config() => {
                     // The same error at every retry: stop until the config is fixed.
                     tracing::error!(source = %name, error = %e, "sync failed on the configuration; this source is not synced again until the config is fixed and siloscope restarted");
-                    self.exporter.health.record_error(&name, e.kind);
-                    self.exporter.health.record_sync(&name, false, secs, 0, wall_now());
+                    self.telemetry.record_error(&name, e.kind);
+                    self.telemetry.record_sync(&name, false, secs, 0, wall_now());
                     stop = true;
                 }
                 Err(e) => {
                     tracing::error!(source = %name, error = %e, "sync failed; will retry at the next interval");
-                    self.exporter.health.record_error(&name, e.kind);
-                    self.exporter.health.record_sync(&name, false, secs, 0, wall_now());
+                    self.telemetry.record_error(&name, e.kind);
+                    self.telemetry.record_sync(&name, false, secs, 0, wall_now());
                 }
             }
             if first_pass {
@@ -659,7 +677,7 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
     for sc in &state.config.sources {
         let interval = opts.source_interval.unwrap_or(sc.interval);
         let mut source = make_source(sc);
-        source.attach_health(state.exporter.health.clone());
+        source.attach_health(state.telemetry.clone());
         let prepared = state.clone();
         let checked = tokio::task::spawn_blocking(move || {
             let result = prepared.prepare_source(source.as_ref());
@@ -681,6 +699,7 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
     let server = tokio::spawn(crate::server::serve_secured(
         listener,
         state.exporter.clone(),
+        state.connections.clone(),
         Arc::new(move || readiness.check()),
         Some(report),
         opts.web.clone(),
@@ -750,7 +769,7 @@ mod tests {
             Config::parse("[[sources]]\nname = \"failing\"\nkind = \"simulator\"\n", Path::new("siloscope.toml"))
                 .unwrap();
         let state = State::new(config, Box::new(store), Clock::Wall).unwrap();
-        state.exporter.health.register_source("failing");
+        state.telemetry.register_source("failing");
         let (_tx, rx) = watch::channel(false);
         let steps = Arc::new(AtomicU32::new(0));
         let run = state.clone().run_source(Box::new(Failing { kind: "config", steps: steps.clone() }), 1, rx);

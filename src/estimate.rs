@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use crate::config::{SourceConfig, SourceSettings};
-use crate::exporter::Health;
 use crate::model::Ts;
 use crate::sources::ItemCounts;
+use crate::sources::telemetry::SourceTelemetry;
 
 /// What a source's first backfill takes, per this build's request pattern, measured against the
 /// stand-ins (tests/estimate.rs holds the estimate within 10 % of the requests made):
@@ -139,7 +139,7 @@ pub async fn estimate(
     now: Ts,
 ) -> Result<Option<Estimate>, crate::sources::SourceError> {
     let Some(model) = model_of(sc) else { return Ok(None) };
-    let health: Arc<Health> = crate::exporter::Exporter::new().health;
+    let health = Arc::new(SourceTelemetry::default());
     source.attach_health(health.clone());
     let Some(counts) = source.count_items(now).await? else { return Ok(None) };
     let tally = health.tally(&sc.name);

@@ -1,6 +1,8 @@
-//! Turns the last computed `Signals` into the Prometheus exposition (SIGNALS.md §9) and keeps the
-//! daemon's own health metrics. A scrape only encodes the published snapshot: it never computes,
-//! never touches the store, and series that vanished from the snapshot vanish from the output.
+//! Turns the last computed `Signals` into the Prometheus exposition (SIGNALS.md §9), with the build
+//! info, the directory coverage and the live families other parts register (the sources' telemetry,
+//! the listener's connections: the exporter knows neither). A scrape only encodes the published
+//! snapshot: it never computes, never touches the store, and series that vanished from the snapshot
+//! vanish from the output.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -8,10 +10,8 @@ use std::sync::{Arc, RwLock};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram as PromHistogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::model::Ts;
@@ -31,57 +31,7 @@ pub struct Snapshot {
 
 type Labels = Vec<(&'static str, String)>;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSetDerive)]
-struct SourceLabels {
-    source: String,
-}
-
 use prometheus_client::encoding::EncodeLabelSet as EncodeLabelSetDerive;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSetDerive)]
-struct SourceStatusLabels {
-    source: String,
-    status: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSetDerive)]
-struct SourceKindLabels {
-    source: String,
-    kind: String,
-}
-
-fn sync_buckets() -> impl Iterator<Item = f64> {
-    [0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0].into_iter()
-}
-
-/// The daemon's own health metrics, updated as sources sync (SIGNALS.md §9, last paragraph).
-#[derive(Debug)]
-pub struct Health {
-    source_up: Family<SourceLabels, Gauge>,
-    last_success: Family<SourceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
-    requests: Family<SourceStatusLabels, Counter>,
-    rate_limit_remaining: Family<SourceLabels, Gauge>,
-    sync_duration: Family<SourceLabels, PromHistogram, fn() -> PromHistogram>,
-    errors: Family<SourceKindLabels, Counter>,
-    events_ingested: Family<SourceLabels, Counter>,
-    /// Directory coverage per source and window (src/coverage.rs), set after each computation.
-    coverage_events: Family<SourceWindowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
-    coverage_identities: Family<SourceWindowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
-    unresolved_identities: Family<SourceWindowLabels, Gauge>,
-    coverage_warning: Gauge<f64, std::sync::atomic::AtomicU64>,
-    /// How far the first backfill of this process has come, and its ETA (src/progress.rs).
-    backfill_ratio: Family<SourceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
-    backfill_eta: Family<SourceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
-    /// Requests and rate-limit state per source, readable for the progress figures.
-    tally: std::sync::Mutex<std::collections::HashMap<String, SourceTally>>,
-}
-
-/// What a source's API client has done, as the progress figures read it.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SourceTally {
-    pub requests: u64,
-    pub rate_limit: Option<crate::progress::RateLimit>,
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSetDerive)]
 struct SourceWindowLabels {
@@ -89,49 +39,39 @@ struct SourceWindowLabels {
     window: String,
 }
 
-impl Health {
-    fn new() -> Self {
-        Health {
-            source_up: Family::default(),
-            last_success: Family::default(),
-            requests: Family::default(),
-            rate_limit_remaining: Family::default(),
-            sync_duration: Family::new_with_constructor(|| PromHistogram::new(sync_buckets())),
-            errors: Family::default(),
-            events_ingested: Family::default(),
-            coverage_events: Family::default(),
-            coverage_identities: Family::default(),
-            unresolved_identities: Family::default(),
-            coverage_warning: Gauge::default(),
-            backfill_ratio: Family::default(),
-            backfill_eta: Family::default(),
-            tally: Default::default(),
-        }
-    }
+/// Directory coverage per source and window (src/coverage.rs), set after each computation: how
+/// much of the activity the team directory resolves.
+#[derive(Debug, Default)]
+pub struct DirectoryCoverage {
+    coverage_events: Family<SourceWindowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    coverage_identities: Family<SourceWindowLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    unresolved_identities: Family<SourceWindowLabels, Gauge>,
+    coverage_warning: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
 
-    fn tally_mut(&self, source: &str, f: impl FnOnce(&mut SourceTally)) {
-        let mut t = self.tally.lock().unwrap_or_else(|e| e.into_inner());
-        f(t.entry(source.to_string()).or_default());
-    }
-
-    /// Requests sent and the last rate-limit state of `source`, over the process's life.
-    pub fn tally(&self, source: &str) -> SourceTally {
-        self.tally.lock().unwrap_or_else(|e| e.into_inner()).get(source).copied().unwrap_or_default()
-    }
-
-    /// When the source's current rate-limit window resets (Unix seconds), with the headroom.
-    pub fn set_rate_limit_reset(&self, source: &str, reset_at: f64) {
-        self.tally_mut(source, |t| {
-            t.rate_limit.get_or_insert_with(Default::default).reset_at = Some(reset_at);
-        });
-    }
-
-    /// How far the source's first backfill has come (0..=1, 1 once caught up) and its ETA.
-    pub fn set_backfill_progress(&self, source: &str, ratio: f64, eta_seconds: Option<f64>) {
-        self.backfill_ratio.get_or_create(&Self::src(source)).set(ratio);
-        if let Some(eta) = eta_seconds {
-            self.backfill_eta.get_or_create(&Self::src(source)).set(eta);
-        }
+impl DirectoryCoverage {
+    /// Adds the directory coverage families to `registry`, in the order `/metrics` lists them.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "siloscope_directory_event_coverage_ratio",
+            "Share of the source's events in the window (bots and actor-less events excluded) whose actor the team directory resolves to a team at the event's time",
+            self.coverage_events.clone(),
+        );
+        registry.register(
+            "siloscope_directory_identity_coverage_ratio",
+            "Share of the source's active identities in the window (bots excluded) that the team directory resolves to a team at their latest event",
+            self.coverage_identities.clone(),
+        );
+        registry.register(
+            "siloscope_directory_unresolved_identities",
+            "Active identities of the source in the window that the team directory resolves to no team (run `siloscope teams suggest`)",
+            self.unresolved_identities.clone(),
+        );
+        registry.register(
+            "siloscope_directory_coverage_warning_ratio",
+            "The configured event coverage under which siloscope warns ([signals] coverage_warning)",
+            self.coverage_warning.clone(),
+        );
     }
 
     /// Publishes the directory coverage of the last computation, `(window, per source)`; series of
@@ -153,50 +93,6 @@ impl Health {
                 self.unresolved_identities.get_or_create(&labels).set(c.unresolved_identities() as i64);
             }
         }
-    }
-
-    fn src(source: &str) -> SourceLabels {
-        SourceLabels { source: source.to_string() }
-    }
-
-    /// Declares a configured source so its series exist (down) before its first sync.
-    pub fn register_source(&self, source: &str) {
-        let _ = self.source_up.get_or_create(&Self::src(source));
-        let _ = self.events_ingested.get_or_create(&Self::src(source));
-        let _ = self.backfill_ratio.get_or_create(&Self::src(source));
-        for kind in crate::sources::ERROR_KINDS {
-            let _ = self.errors.get_or_create(&SourceKindLabels { source: source.into(), kind: kind.into() });
-        }
-    }
-
-    /// A sync finished: up or down, how long it took, how many new events it stored.
-    pub fn record_sync(&self, source: &str, ok: bool, seconds: f64, new_events: u64, wall_now: Ts) {
-        self.source_up.get_or_create(&Self::src(source)).set(ok as i64);
-        if ok {
-            self.last_success.get_or_create(&Self::src(source)).set(wall_now as f64);
-        }
-        self.sync_duration.get_or_create(&Self::src(source)).observe(seconds);
-        self.events_ingested.get_or_create(&Self::src(source)).inc_by(new_events);
-    }
-
-    /// Adds new events to the ingest counter without closing a sync (long backfills).
-    pub fn record_ingest(&self, source: &str, new_events: u64) {
-        self.events_ingested.get_or_create(&Self::src(source)).inc_by(new_events);
-    }
-
-    /// One API request and its HTTP status (or `error` for transport failures).
-    pub fn record_request(&self, source: &str, status: &str) {
-        self.requests.get_or_create(&SourceStatusLabels { source: source.into(), status: status.into() }).inc();
-        self.tally_mut(source, |t| t.requests += 1);
-    }
-
-    pub fn record_error(&self, source: &str, kind: &str) {
-        self.errors.get_or_create(&SourceKindLabels { source: source.into(), kind: kind.into() }).inc();
-    }
-
-    pub fn set_rate_limit_remaining(&self, source: &str, remaining: i64) {
-        self.rate_limit_remaining.get_or_create(&Self::src(source)).set(remaining);
-        self.tally_mut(source, |t| t.rate_limit.get_or_insert_with(Default::default).remaining = remaining);
     }
 }
 
@@ -476,14 +372,12 @@ impl Collector for SnapshotCollector {
     }
 }
 
-/// The health registry, plus the published snapshot encoded once at publish time: a scrape
-/// encodes only the few health series and copies the cached text.
+/// The registry of the live families, plus the published snapshot encoded once at publish time:
+/// a scrape encodes only the few live series and copies the cached text.
 #[derive(Debug)]
 pub struct Exporter {
+    /// The build info, then every registered part's families in the order they were registered.
     registry: Registry,
-    pub health: Arc<Health>,
-    /// The listener's connections (`siloscope_http_connections*`).
-    pub connections: Arc<crate::connections::ConnectionMetrics>,
     snapshot: Arc<RwLock<Option<Arc<Snapshot>>>>,
     /// OpenMetrics text of the snapshot families (no `# EOF`), encoded by `publish`.
     snapshot_text: RwLock<Arc<String>>,
@@ -497,86 +391,25 @@ impl Default for Exporter {
 }
 
 impl Exporter {
+    /// An exporter showing the build info and, once published, the snapshot's families.
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let health = Health::new();
         let build_info: Family<Vec<(String, String)>, Gauge> = Family::default();
         let _ = build_info.get_or_create(&vec![("version".to_string(), env!("CARGO_PKG_VERSION").to_string())]).set(1);
         registry.register("siloscope_build_info", "siloscope version; always 1", build_info);
-        registry.register("siloscope_source_up", "1 when the source's last sync succeeded", health.source_up.clone());
-        registry.register_with_unit(
-            "siloscope_source_last_success_timestamp",
-            "When the source last synced successfully (Unix time)",
-            Unit::Seconds,
-            health.last_success.clone(),
-        );
-        registry.register(
-            "siloscope_source_requests",
-            "API requests made by the source, by HTTP status",
-            health.requests.clone(),
-        );
-        registry.register(
-            "siloscope_source_rate_limit_remaining",
-            "Requests (or points) left in the source's current rate-limit window",
-            health.rate_limit_remaining.clone(),
-        );
-        registry.register_with_unit(
-            "siloscope_source_sync_duration",
-            "Duration of the source's syncs",
-            Unit::Seconds,
-            health.sync_duration.clone(),
-        );
-        registry.register(
-            "siloscope_source_errors",
-            "Source errors by kind (transport, http, rate_limit, malformed, store, ceiling, loop, …)",
-            health.errors.clone(),
-        );
-        registry.register(
-            "siloscope_events_ingested",
-            "New events stored by this process, per source",
-            health.events_ingested.clone(),
-        );
-        registry.register(
-            "siloscope_source_backfill_progress_ratio",
-            "How far this process's first sync of the source has come through the history to cover (1 once caught up)",
-            health.backfill_ratio.clone(),
-        );
-        registry.register_with_unit(
-            "siloscope_source_backfill_eta",
-            "Time the first sync of the source still needs, at its pace and its rate limit (0 once caught up)",
-            Unit::Seconds,
-            health.backfill_eta.clone(),
-        );
-        registry.register(
-            "siloscope_directory_event_coverage_ratio",
-            "Share of the source's events in the window (bots and actor-less events excluded) whose actor the team directory resolves to a team at the event's time",
-            health.coverage_events.clone(),
-        );
-        registry.register(
-            "siloscope_directory_identity_coverage_ratio",
-            "Share of the source's active identities in the window (bots excluded) that the team directory resolves to a team at their latest event",
-            health.coverage_identities.clone(),
-        );
-        registry.register(
-            "siloscope_directory_unresolved_identities",
-            "Active identities of the source in the window that the team directory resolves to no team (run `siloscope teams suggest`)",
-            health.unresolved_identities.clone(),
-        );
-        registry.register(
-            "siloscope_directory_coverage_warning_ratio",
-            "The configured event coverage under which siloscope warns ([signals] coverage_warning)",
-            health.coverage_warning.clone(),
-        );
-        let connections = Arc::new(crate::connections::ConnectionMetrics::default());
-        connections.register(&mut registry);
         Exporter {
             registry,
-            health: Arc::new(health),
-            connections,
             snapshot: Arc::new(RwLock::new(None)),
             snapshot_text: RwLock::new(Arc::new(String::new())),
             ready: AtomicBool::new(false),
         }
+    }
+
+    /// Adds a part's live families (each part names its own, beside the code that fills them:
+    /// the sources' telemetry, the directory coverage, the listener's connections), listed after
+    /// the build info and the parts registered before, ahead of the snapshot's families.
+    pub fn register(&mut self, part: impl FnOnce(&mut Registry)) {
+        part(&mut self.registry);
     }
 
     /// Publishes a new computation, encoding it once; the next scrape shows it.
@@ -603,8 +436,8 @@ impl Exporter {
         self.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The OpenMetrics text of everything, ending in `# EOF`: the health series encoded now, the
-    /// snapshot's text as published.
+    /// The OpenMetrics text of everything, ending in `# EOF`: the registered parts' series encoded
+    /// now, the snapshot's text as published.
     pub fn render(&self) -> String {
         let cached = self.snapshot_text.read().unwrap_or_else(|e| e.into_inner()).clone();
         let mut out = String::with_capacity(cached.len() + 16 * 1024);
@@ -622,7 +455,7 @@ pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; versio
 #[allow(dead_code)]
 fn _assert_traits() {
     fn is_metric<T: EncodeMetric>() {}
-    is_metric::<Family<SourceLabels, Gauge>>();
+    is_metric::<Family<SourceWindowLabels, Gauge>>();
     fn is_labels<T: EncodeLabelSet>() {}
     is_labels::<Labels>();
 }
@@ -646,10 +479,12 @@ mod tests {
 
     #[test]
     fn renders_openmetrics_with_contract_names() {
-        let e = Exporter::new();
+        // A registered part's families are encoded live, ahead of the snapshot's.
+        let requests: Family<Vec<(String, String)>, prometheus_client::metrics::counter::Counter> = Family::default();
+        let mut e = Exporter::new();
+        e.register(|r| r.register("siloscope_source_requests", "API requests", requests.clone()));
         assert!(!e.ready());
-        e.health.register_source("gh");
-        e.health.record_request("gh", "200");
+        requests.get_or_create(&vec![("source".into(), "gh".into()), ("status".into(), "200".into())]).inc();
         e.publish(snapshot());
         assert!(e.ready());
         let text = e.render();
@@ -662,7 +497,6 @@ mod tests {
             r#"siloscope_handoffs_stalled{kind="review",from_team="a",to_team="b"} 1"#,
             r#"siloscope_review_reciprocity_ratio{team_a="a",team_b="b",window="7d"} 0.25"#,
             r#"siloscope_source_requests_total{source="gh",status="200"} 1"#,
-            r#"siloscope_source_up{source="gh"} 0"#,
             r#"siloscope_build_info{version=""#,
             "# TYPE siloscope_handoffs counter",
             "# UNIT siloscope_handoff_latency_seconds seconds",
@@ -670,6 +504,11 @@ mod tests {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
         assert!(text.ends_with("# EOF\n"));
+        let at = |name: &str| text.find(name).unwrap_or_else(|| panic!("{name} missing"));
+        assert!(
+            at("siloscope_build_info") < at("siloscope_source_requests")
+                && at("siloscope_source_requests") < at("siloscope_handoffs")
+        );
         // Families with no series are left out entirely.
         assert!(!text.contains("siloscope_joint_wins"));
     }

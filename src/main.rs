@@ -705,11 +705,11 @@ fn sync(path: &Path, once: bool, progress_interval: &str) -> Result<(), Failure>
         let mut failed = Vec::new();
         for (i, sc) in state.config.sources.clone().into_iter().enumerate() {
             let mut source = daemon::make_source(&sc);
-            source.attach_health(state.exporter.health.clone());
+            source.attach_health(state.telemetry.clone());
             state.prepare_source(source.as_ref()).map_err(runtime)?;
             let bar = bars.as_ref().map(|(_, b)| b[i].clone());
             let name = sc.name.clone();
-            let health = state.exporter.health.clone();
+            let health = state.telemetry.clone();
             let started = std::time::Instant::now();
             let mut tracker =
                 siloscope::progress::Tracker::new(daemon::source_since(&sc), 0.0, health.tally(&name).requests);

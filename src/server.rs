@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-use crate::connections::LimitedListener;
+use crate::connections::{ConnectionMetrics, LimitedListener};
 use crate::exporter::{Exporter, OPENMETRICS_CONTENT_TYPE};
 use crate::report::{Format, ReportError, ReportProducer};
 
@@ -96,15 +96,16 @@ pub async fn bind(address: &str) -> Result<TcpListener, String> {
     })
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves; the listener counts its connections into `connections`
+/// (registered with the exporter by whoever built it).
 pub async fn serve(
     listener: TcpListener,
     exporter: Arc<Exporter>,
+    connections: Arc<ConnectionMetrics>,
     ready: ReadyCheck,
     report: Option<ReportProducer>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let connections = exporter.connections.clone();
     axum::serve(LimitedListener::new(listener, connections), router(exporter, ready, report))
         .with_graceful_shutdown(shutdown)
         .await
@@ -115,13 +116,13 @@ pub async fn serve(
 pub async fn serve_secured(
     listener: TcpListener,
     exporter: Arc<Exporter>,
+    connections: Arc<ConnectionMetrics>,
     ready: ReadyCheck,
     report: Option<ReportProducer>,
     web: Option<Arc<crate::webconfig::WebConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let Some(web) = web else { return serve(listener, exporter, ready, report, shutdown).await };
-    let connections = exporter.connections.clone();
+    let Some(web) = web else { return serve(listener, exporter, connections, ready, report, shutdown).await };
     let mut app = router(exporter, ready, report);
     if let Some(auth) = &web.basic_auth {
         app = crate::webconfig::protect(app, auth.clone());

@@ -442,13 +442,20 @@ fn exported_names() -> BTreeSet<String> {
     s.bridge_people.insert(p("a", "7d"), 1);
     s.silo_index.insert(p("a", "7d"), 0.5);
     s.team_members.insert("a".into(), 5);
-    let e = Exporter::new();
-    e.health.register_source("gh");
-    e.health.record_request("gh", "200");
-    e.health.record_error("gh", "http");
-    e.health.record_sync("gh", true, 1.0, 3, 1_700_000_000);
-    e.health.set_rate_limit_remaining("gh", 10);
-    e.health.set_backfill_progress("gh", 0.5, Some(60.0));
+    let telemetry = siloscope::sources::telemetry::SourceTelemetry::default();
+    let directory_coverage = siloscope::exporter::DirectoryCoverage::default();
+    let connections = siloscope::connections::ConnectionMetrics::default();
+    // As the daemon registers them (src/daemon.rs `State::new`).
+    let mut e = Exporter::new();
+    e.register(|r| telemetry.register(r));
+    e.register(|r| directory_coverage.register(r));
+    e.register(|r| connections.register(r));
+    telemetry.register_source("gh");
+    telemetry.record_request("gh", "200");
+    telemetry.record_error("gh", "http");
+    telemetry.record_sync("gh", true, 1.0, 3, 1_700_000_000);
+    telemetry.set_rate_limit_remaining("gh", 10);
+    telemetry.set_backfill_progress("gh", 0.5, Some(60.0));
     let coverage = siloscope::coverage::SourceCoverage {
         source: "gh".into(),
         events: 10,
@@ -456,7 +463,7 @@ fn exported_names() -> BTreeSet<String> {
         identities: 4,
         identities_resolved: 3,
     };
-    e.health.set_directory_coverage(&[("28d".into(), vec![coverage])], 0.95);
+    directory_coverage.set_directory_coverage(&[("28d".into(), vec![coverage])], 0.95);
     let items = vec![siloscope::store::ItemCount {
         source: "gh".into(),
         kind: ItemKind::Issue,

@@ -491,9 +491,11 @@ async fn the_real_403_abuse_body_and_rate_limit_documents_are_what_the_policy_re
     ];
     let transport = Arc::new(Script(Mutex::new(script.into())));
     let client = ApiClient::new("gh", transport, clock.clone(), HttpSettings::default());
-    let exporter = siloscope::exporter::Exporter::new();
-    exporter.health.register_source("gh");
-    client.set_health(exporter.health.clone());
+    let telemetry = std::sync::Arc::new(siloscope::sources::telemetry::SourceTelemetry::default());
+    let mut exporter = siloscope::exporter::Exporter::new();
+    exporter.register(|r| telemetry.register(r));
+    telemetry.register_source("gh");
+    client.set_health(telemetry.clone());
     let get = HttpRequest {
         method: Method::Get,
         url: "https://api.github.com/rate_limit".into(),

@@ -55,13 +55,15 @@ async fn no_secret_in_trace_logs_errors_or_metrics() {
         standin.inject_at(n, f);
     }
     let tmp = tempfile::tempdir().unwrap();
-    let exporter = siloscope::exporter::Exporter::new();
+    let telemetry = std::sync::Arc::new(siloscope::sources::telemetry::SourceTelemetry::default());
+    let mut exporter = siloscope::exporter::Exporter::new();
+    exporter.register(|r| telemetry.register(r));
     let (logs, guard) = capture_logs();
     let mut errors = String::new();
 
     // A token source through faults.
     let mut src = source(config(&standin, write_token(tmp.path(), CANARY)), clock());
-    src.attach_health(exporter.health.clone());
+    src.attach_health(telemetry.clone());
     let mut store = open_store(tmp.path(), "s.db");
     sync(&mut src, &mut store, T0 + 10 * 86_400).await;
     assert!(!dump(&store).0.is_empty());
@@ -72,13 +74,13 @@ async fn no_secret_in_trace_logs_errors_or_metrics() {
     let mut cfg = config(&standin, write_token(tmp.path(), "unused"));
     cfg.auth = GithubAuth::App { app_id: 77, private_key_file: key_path(), installation_id: Some(9) };
     let mut app = source(cfg, app_clock.clone());
-    app.attach_health(exporter.health.clone());
+    app.attach_health(telemetry.clone());
     let mut app_store = open_store(tmp.path(), "app.db");
     sync(&mut app, &mut app_store, T0 + 10 * 86_400).await;
 
     // A rejected token, and a rejected app: errors name the problem, not the secret.
     let mut wrong = source(config(&standin, write_token(tmp.path(), WRONG)), clock());
-    wrong.attach_health(exporter.health.clone());
+    wrong.attach_health(telemetry.clone());
     let e = wrong.step(None, T0).await.unwrap_err();
     assert!(e.message.contains("HTTP 401") && e.message.contains("Bad credentials"), "{e}");
     errors.push_str(&format!("{e}\n{e:?}\n"));

@@ -188,10 +188,12 @@ async fn a_malformed_item_is_logged_with_its_url_counted_and_skipped() {
     let total = scenario.items.len();
     let standin = GithubStandIn::start(scenario, &[TOKEN]).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let exporter = siloscope::exporter::Exporter::new();
-    exporter.health.register_source("gh");
+    let telemetry = std::sync::Arc::new(siloscope::sources::telemetry::SourceTelemetry::default());
+    let mut exporter = siloscope::exporter::Exporter::new();
+    exporter.register(|r| telemetry.register(r));
+    telemetry.register_source("gh");
     let mut src = source(config(&standin, write_token(tmp.path(), TOKEN)), clock());
-    src.attach_health(exporter.health.clone());
+    src.attach_health(telemetry.clone());
     let mut store = open_store(tmp.path(), "m.db");
     let (logs, guard) = capture_logs();
     sync(&mut src, &mut store, T0 + 20 * 86_400).await;

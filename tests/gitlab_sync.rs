@@ -190,10 +190,12 @@ async fn a_malformed_item_is_logged_with_its_url_counted_and_skipped() {
     let total = scenario.items.len();
     let standin = GitlabStandIn::start(scenario, &[TOKEN]).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let exporter = siloscope::exporter::Exporter::new();
-    exporter.health.register_source("gl");
+    let telemetry = std::sync::Arc::new(siloscope::sources::telemetry::SourceTelemetry::default());
+    let mut exporter = siloscope::exporter::Exporter::new();
+    exporter.register(|r| telemetry.register(r));
+    telemetry.register_source("gl");
     let mut src = source(config(&standin, write_token(tmp.path(), TOKEN)), clock());
-    src.attach_health(exporter.health.clone());
+    src.attach_health(telemetry.clone());
     let mut store = open_store(tmp.path(), "m.db");
     let (logs, guard) = capture_logs();
     sync(&mut src, &mut store, T0 + 20 * DAY).await;
@@ -354,10 +356,12 @@ async fn the_token_never_appears_in_logs_errors_or_metrics() {
         standin.inject_at(n, f);
     }
     let tmp = tempfile::tempdir().unwrap();
-    let exporter = siloscope::exporter::Exporter::new();
+    let telemetry = std::sync::Arc::new(siloscope::sources::telemetry::SourceTelemetry::default());
+    let mut exporter = siloscope::exporter::Exporter::new();
+    exporter.register(|r| telemetry.register(r));
     let (logs, guard) = capture_logs();
     let mut src = source(config(&standin, write_token(tmp.path(), CANARY)), clock());
-    src.attach_health(exporter.health.clone());
+    src.attach_health(telemetry.clone());
     let mut store = open_store(tmp.path(), "s.db");
     sync(&mut src, &mut store, T0 + 10 * DAY).await;
     assert!(!dump(&store).0.is_empty());
@@ -365,7 +369,7 @@ async fn the_token_never_appears_in_logs_errors_or_metrics() {
     // A rejected token: the error names the problem, not the token.
     let wrong_dir = tempfile::tempdir().unwrap();
     let mut wrong = source(config(&standin, write_token(wrong_dir.path(), WRONG)), clock());
-    wrong.attach_health(exporter.health.clone());
+    wrong.attach_health(telemetry.clone());
     let e = wrong.step(None, T0).await.unwrap_err();
     assert!(e.message.contains("401"), "{e}");
     // From the environment, the same.
@@ -657,10 +661,12 @@ async fn events_dated_before_their_item_are_kept_logged_once_with_its_url_and_co
     }
     let standin = GitlabStandIn::start(scenario, &[TOKEN]).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let exporter = siloscope::exporter::Exporter::new();
-    exporter.health.register_source("gl");
+    let telemetry = std::sync::Arc::new(siloscope::sources::telemetry::SourceTelemetry::default());
+    let mut exporter = siloscope::exporter::Exporter::new();
+    exporter.register(|r| telemetry.register(r));
+    telemetry.register_source("gl");
     let mut src = source(config(&standin, write_token(tmp.path(), TOKEN)), clock());
-    src.attach_health(exporter.health.clone());
+    src.attach_health(telemetry.clone());
     let mut store = open_store(tmp.path(), "early.db");
     let (logs, guard) = capture_logs();
     sync(&mut src, &mut store, T0 + 20 * DAY).await;

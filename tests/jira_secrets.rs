@@ -24,7 +24,9 @@ fn assert_clean(what: &str, text: &str) {
 #[tokio::test]
 async fn no_token_in_trace_logs_errors_or_metrics() {
     let (items, events, _) = simulated(8, 10.0, 21);
-    let exporter = siloscope::exporter::Exporter::new();
+    let telemetry = std::sync::Arc::new(siloscope::sources::telemetry::SourceTelemetry::default());
+    let mut exporter = siloscope::exporter::Exporter::new();
+    exporter.register(|r| telemetry.register(r));
     let (logs, guard) = capture_logs();
     let mut errors = String::new();
     for flavor in [Flavor::Cloud, Flavor::DataCenter] {
@@ -39,13 +41,13 @@ async fn no_token_in_trace_logs_errors_or_metrics() {
         }
         let tmp = tempfile::tempdir().unwrap();
         let mut src = source(config(&standin, flavor, write_token(tmp.path(), TOKEN)), clock());
-        src.attach_health(exporter.health.clone());
+        src.attach_health(telemetry.clone());
         let mut store = open_store(tmp.path(), "s.db");
         sync(&mut src, &mut store, T0 + 10 * 86_400).await;
         assert!(!dump(&store).0.is_empty());
 
         let mut wrong = source(config(&standin, flavor, write_token(tmp.path(), WRONG)), clock());
-        wrong.attach_health(exporter.health.clone());
+        wrong.attach_health(telemetry.clone());
         let e = wrong.step(None, T0).await.unwrap_err();
         assert!(e.message.contains("HTTP 401") && e.message.contains("credential"), "{e}");
         errors.push_str(&format!("{e}\n{e:?}\n"));

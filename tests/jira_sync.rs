@@ -178,10 +178,12 @@ async fn a_malformed_issue_is_logged_with_its_url_counted_and_skipped() {
     let total = scenario.issues.len();
     let standin = start(scenario, Flavor::DataCenter).await;
     let tmp = tempfile::tempdir().unwrap();
-    let exporter = siloscope::exporter::Exporter::new();
-    exporter.health.register_source("jira");
+    let telemetry = std::sync::Arc::new(siloscope::sources::telemetry::SourceTelemetry::default());
+    let mut exporter = siloscope::exporter::Exporter::new();
+    exporter.register(|r| telemetry.register(r));
+    telemetry.register_source("jira");
     let mut src = source(config(&standin, Flavor::DataCenter, write_token(tmp.path(), TOKEN)), clock());
-    siloscope::sources::Source::attach_health(&mut src, exporter.health.clone());
+    siloscope::sources::Source::attach_health(&mut src, telemetry.clone());
     let mut store = open_store(tmp.path(), "m.db");
     let (logs, guard) = capture_logs();
     sync(&mut src, &mut store, T0 + 20 * 86_400).await;
@@ -364,10 +366,12 @@ async fn a_failing_status_list_or_myself_is_a_warning_and_a_health_metric_not_a_
         }
         let standin = JiraStandIn::start(scenario.clone(), settings).await.unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        let exporter = siloscope::exporter::Exporter::new();
-        exporter.health.register_source("jira");
+        let telemetry = std::sync::Arc::new(siloscope::sources::telemetry::SourceTelemetry::default());
+        let mut exporter = siloscope::exporter::Exporter::new();
+        exporter.register(|r| telemetry.register(r));
+        telemetry.register_source("jira");
         let mut src = source(config(&standin, Flavor::DataCenter, write_token(tmp.path(), TOKEN)), clock());
-        siloscope::sources::Source::attach_health(&mut src, exporter.health.clone());
+        siloscope::sources::Source::attach_health(&mut src, telemetry.clone());
         let mut store = open_store(tmp.path(), "aux.db");
         let (logs, guard) = capture_logs();
         sync(&mut src, &mut store, T0 + 90 * 86_400).await; // every step succeeds

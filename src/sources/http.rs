@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::exporter::Health;
 use crate::sources::SourceError;
+use crate::sources::telemetry::SourceTelemetry;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -261,7 +261,7 @@ pub struct ApiClient {
     transport: Arc<dyn Transport>,
     clock: Arc<dyn Clock>,
     settings: HttpSettings,
-    health: Mutex<Option<Arc<Health>>>,
+    health: Mutex<Option<Arc<SourceTelemetry>>>,
     state: Mutex<PolicyState>,
     secrets: Mutex<Vec<Secret>>,
     /// What the current sync step has read (ceilings and loop detection, `sources::bounds`).
@@ -345,7 +345,7 @@ impl ApiClient {
         })
     }
 
-    pub fn set_health(&self, health: Arc<Health>) {
+    pub fn set_health(&self, health: Arc<SourceTelemetry>) {
         *lock(&self.health) = Some(health);
     }
 
@@ -901,8 +901,8 @@ pub fn scrub_message<T>(result: Result<T, SourceError>, client: Option<&ApiClien
     }
 }
 
-/// Points a source's API client (if it has one yet) at the daemon's health metrics.
-pub fn attach_health(client: Option<&ApiClient>, health: &Arc<crate::exporter::Health>) {
+/// Points a source's API client (if it has one yet) at the sources' telemetry (src/sources/telemetry.rs).
+pub fn attach_health(client: Option<&ApiClient>, health: &Arc<crate::sources::telemetry::SourceTelemetry>) {
     if let Some(c) = client {
         c.set_health(health.clone());
     }

@@ -10,6 +10,7 @@ pub mod jira;
 pub mod profiles;
 pub mod redact;
 pub mod simulator;
+pub mod telemetry;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -54,9 +55,9 @@ pub trait Source: Send {
     fn name(&self) -> &str;
     /// Reads the next step after `cursor` (None = never synced), up to `now`.
     fn step<'a>(&'a mut self, cursor: Option<&'a str>, now: Ts) -> StepFuture<'a>;
-    /// Hands the source the health metrics its API client records requests, rate-limit
+    /// Hands the source the telemetry its API client records requests, rate-limit
     /// headroom and errors into (the daemon calls this once, before the first step).
-    fn attach_health(&mut self, _health: std::sync::Arc<crate::exporter::Health>) {}
+    fn attach_health(&mut self, _health: std::sync::Arc<crate::sources::telemetry::SourceTelemetry>) {}
     /// The version of the history format this build's source writes: which events a read of an
     /// item yields, under which ids, at which times. A source that reads items' whole histories
     /// (batches with `complete` items) bumps it whenever a parser change makes stored histories

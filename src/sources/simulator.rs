@@ -1626,7 +1626,7 @@ pub struct Simulator {
     cfg: SimulatorConfig,
     world: Option<World>,
     /// Where simulated API requests are counted, once the daemon attaches its health metrics.
-    health: Option<std::sync::Arc<crate::exporter::Health>>,
+    health: Option<std::sync::Arc<crate::sources::telemetry::SourceTelemetry>>,
     /// (wall-clock hour, requests made in it) for the simulated rate limit.
     budget: (i64, i64),
 }
@@ -1815,7 +1815,7 @@ impl Source for Simulator {
         })
     }
 
-    fn attach_health(&mut self, health: std::sync::Arc<crate::exporter::Health>) {
+    fn attach_health(&mut self, health: std::sync::Arc<crate::sources::telemetry::SourceTelemetry>) {
         self.health = Some(health);
     }
 }

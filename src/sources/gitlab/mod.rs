@@ -147,7 +147,7 @@ pub struct GitlabSource {
     cfg: GitlabConfig,
     client: Option<Arc<ApiClient>>,
     clock: Arc<dyn Clock>,
-    health: Option<Arc<crate::exporter::Health>>,
+    health: Option<Arc<crate::sources::telemetry::SourceTelemetry>>,
     /// Names and e-mails the answers showed, for the next batch.
     profiles: crate::sources::profiles::ProfileLog,
     token: Option<Secret>,
@@ -663,7 +663,7 @@ impl Source for GitlabSource {
         })
     }
 
-    fn attach_health(&mut self, health: Arc<crate::exporter::Health>) {
+    fn attach_health(&mut self, health: Arc<crate::sources::telemetry::SourceTelemetry>) {
         crate::sources::http::attach_health(self.client.as_deref(), &health);
         self.health = Some(health);
     }

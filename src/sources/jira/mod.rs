@@ -186,7 +186,7 @@ pub struct JiraSource {
     cfg: JiraConfig,
     client: Option<Arc<ApiClient>>,
     clock: Arc<dyn Clock>,
-    health: Option<Arc<crate::exporter::Health>>,
+    health: Option<Arc<crate::sources::telemetry::SourceTelemetry>>,
     /// Names and e-mails the answers showed, for the next batch.
     profiles: crate::sources::profiles::ProfileLog,
     authorization: Option<Secret>,
@@ -765,7 +765,7 @@ impl Source for JiraSource {
         })
     }
 
-    fn attach_health(&mut self, health: Arc<crate::exporter::Health>) {
+    fn attach_health(&mut self, health: Arc<crate::sources::telemetry::SourceTelemetry>) {
         crate::sources::http::attach_health(self.client.as_deref(), &health);
         self.health = Some(health);
     }

@@ -1,0 +1,200 @@
+//! The sources' own telemetry (SIGNALS.md §9, last paragraph): source up, last success, requests
+//! by status, rate-limit headroom, sync durations, errors by kind, events ingested and backfill
+//! progress, per source, plus the tally the progress figures read. It registers its families into
+//! the registry the daemon hands it (the metrics named beside the code that fills them); it knows
+//! nothing of the exporter, the signals or the listener.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::model::Ts;
+use crate::sources::ERROR_KINDS;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceStatusLabels {
+    source: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceKindLabels {
+    source: String,
+    kind: String,
+}
+
+fn sync_buckets() -> impl Iterator<Item = f64> {
+    [0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0].into_iter()
+}
+
+/// The per-source series, updated as sources sync and their API clients send requests.
+#[derive(Debug)]
+pub struct SourceTelemetry {
+    source_up: Family<SourceLabels, Gauge>,
+    last_success: Family<SourceLabels, Gauge<f64, AtomicU64>>,
+    requests: Family<SourceStatusLabels, Counter>,
+    rate_limit_remaining: Family<SourceLabels, Gauge>,
+    sync_duration: Family<SourceLabels, Histogram, fn() -> Histogram>,
+    errors: Family<SourceKindLabels, Counter>,
+    events_ingested: Family<SourceLabels, Counter>,
+    /// How far the first backfill of this process has come, and its ETA (src/progress.rs).
+    backfill_ratio: Family<SourceLabels, Gauge<f64, AtomicU64>>,
+    backfill_eta: Family<SourceLabels, Gauge<f64, AtomicU64>>,
+    /// Requests and rate-limit state per source, readable for the progress figures.
+    tally: Mutex<HashMap<String, SourceTally>>,
+}
+
+/// What a source's API client has done, as the progress figures read it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SourceTally {
+    pub requests: u64,
+    pub rate_limit: Option<crate::progress::RateLimit>,
+}
+
+impl Default for SourceTelemetry {
+    fn default() -> Self {
+        SourceTelemetry {
+            source_up: Family::default(),
+            last_success: Family::default(),
+            requests: Family::default(),
+            rate_limit_remaining: Family::default(),
+            sync_duration: Family::new_with_constructor(|| Histogram::new(sync_buckets())),
+            errors: Family::default(),
+            events_ingested: Family::default(),
+            backfill_ratio: Family::default(),
+            backfill_eta: Family::default(),
+            tally: Default::default(),
+        }
+    }
+}
+
+impl SourceTelemetry {
+    /// Adds the sources' families to `registry`, in the order `/metrics` lists them.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register("siloscope_source_up", "1 when the source's last sync succeeded", self.source_up.clone());
+        registry.register_with_unit(
+            "siloscope_source_last_success_timestamp",
+            "When the source last synced successfully (Unix time)",
+            Unit::Seconds,
+            self.last_success.clone(),
+        );
+        registry.register(
+            "siloscope_source_requests",
+            "API requests made by the source, by HTTP status",
+            self.requests.clone(),
+        );
+        registry.register(
+            "siloscope_source_rate_limit_remaining",
+            "Requests (or points) left in the source's current rate-limit window",
+            self.rate_limit_remaining.clone(),
+        );
+        registry.register_with_unit(
+            "siloscope_source_sync_duration",
+            "Duration of the source's syncs",
+            Unit::Seconds,
+            self.sync_duration.clone(),
+        );
+        registry.register(
+            "siloscope_source_errors",
+            "Source errors by kind (transport, http, rate_limit, malformed, store, ceiling, loop, …)",
+            self.errors.clone(),
+        );
+        registry.register(
+            "siloscope_events_ingested",
+            "New events stored by this process, per source",
+            self.events_ingested.clone(),
+        );
+        registry.register(
+            "siloscope_source_backfill_progress_ratio",
+            "How far this process's first sync of the source has come through the history to cover (1 once caught up)",
+            self.backfill_ratio.clone(),
+        );
+        registry.register_with_unit(
+            "siloscope_source_backfill_eta",
+            "Time the first sync of the source still needs, at its pace and its rate limit (0 once caught up)",
+            Unit::Seconds,
+            self.backfill_eta.clone(),
+        );
+    }
+
+    fn tally_mut(&self, source: &str, f: impl FnOnce(&mut SourceTally)) {
+        let mut t = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        f(t.entry(source.to_string()).or_default());
+    }
+
+    /// Requests sent and the last rate-limit state of `source`, over the process's life.
+    pub fn tally(&self, source: &str) -> SourceTally {
+        self.tally.lock().unwrap_or_else(|e| e.into_inner()).get(source).copied().unwrap_or_default()
+    }
+
+    /// When the source's current rate-limit window resets (Unix seconds), with the headroom.
+    pub fn set_rate_limit_reset(&self, source: &str, reset_at: f64) {
+        self.tally_mut(source, |t| {
+            t.rate_limit.get_or_insert_with(Default::default).reset_at = Some(reset_at);
+        });
+    }
+
+    /// How far the source's first backfill has come (0..=1, 1 once caught up) and its ETA.
+    pub fn set_backfill_progress(&self, source: &str, ratio: f64, eta_seconds: Option<f64>) {
+        self.backfill_ratio.get_or_create(&src(source)).set(ratio);
+        if let Some(eta) = eta_seconds {
+            self.backfill_eta.get_or_create(&src(source)).set(eta);
+        }
+    }
+
+    /// Declares a configured source so its series exist (down) before its first sync.
+    pub fn register_source(&self, source: &str) {
+        let _ = self.source_up.get_or_create(&src(source));
+        let _ = self.events_ingested.get_or_create(&src(source));
+        let _ = self.backfill_ratio.get_or_create(&src(source));
+        for kind in ERROR_KINDS {
+            let _ = self.errors.get_or_create(&SourceKindLabels { source: source.into(), kind: kind.into() });
+        }
+    }
+
+    /// A sync finished: up or down, how long it took, how many new events it stored.
+    pub fn record_sync(&self, source: &str, ok: bool, seconds: f64, new_events: u64, wall_now: Ts) {
+        self.source_up.get_or_create(&src(source)).set(ok as i64);
+        if ok {
+            self.last_success.get_or_create(&src(source)).set(wall_now as f64);
+        }
+        self.sync_duration.get_or_create(&src(source)).observe(seconds);
+        self.events_ingested.get_or_create(&src(source)).inc_by(new_events);
+    }
+
+    /// Adds new events to the ingest counter without closing a sync (long backfills).
+    pub fn record_ingest(&self, source: &str, new_events: u64) {
+        self.events_ingested.get_or_create(&src(source)).inc_by(new_events);
+    }
+
+    /// One API request and its HTTP status (or `error` for transport failures).
+    pub fn record_request(&self, source: &str, status: &str) {
+        self.requests.get_or_create(&SourceStatusLabels { source: source.into(), status: status.into() }).inc();
+        self.tally_mut(source, |t| t.requests += 1);
+    }
+
+    pub fn record_error(&self, source: &str, kind: &str) {
+        self.errors.get_or_create(&SourceKindLabels { source: source.into(), kind: kind.into() }).inc();
+    }
+
+    pub fn set_rate_limit_remaining(&self, source: &str, remaining: i64) {
+        self.rate_limit_remaining.get_or_create(&src(source)).set(remaining);
+        self.tally_mut(source, |t| t.rate_limit.get_or_insert_with(Default::default).remaining = remaining);
+    }
+}
+
+fn src(source: &str) -> SourceLabels {
+    SourceLabels { source: source.to_string() }
+}
