@@ -105,10 +105,10 @@ fn demo() -> &'static Demo {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let sc = state.config.sources[0].clone();
         let mut source = daemon::make_source(&sc);
-        source.attach_health(state.exporter.health.clone());
+        source.attach_health(state.telemetry.clone());
         state.prepare_source(source.as_ref()).unwrap();
         let (_shutdown, rx) = tokio::sync::watch::channel(false);
-        let health = state.exporter.health.clone();
+        let health = state.telemetry.clone();
         let name = sc.name.clone();
         // The first pass's progress gauges, fed a step count for a clock: once caught up they
         // read 1 and 0 whatever the pace.
@@ -123,7 +123,7 @@ fn demo() -> &'static Demo {
         let summary = rt.block_on(state.sync_source(source.as_mut(), &rx, &mut on_step)).unwrap();
         assert!(summary.caught_up && !summary.interrupted, "{summary:?}");
         let seconds = started.elapsed().as_secs_f64();
-        state.exporter.health.record_sync(&sc.name, true, seconds, 0, daemon::wall_now());
+        state.telemetry.record_sync(&sc.name, true, seconds, 0, daemon::wall_now());
         state.recompute_now().unwrap();
         Demo { state, now }
     })
@@ -142,7 +142,7 @@ const WALL_CLOCK_SERIES: &[&str] = &[
     "siloscope_compute_duration_seconds",
 ];
 
-/// The families of the health registry (src/exporter.rs `Exporter::new`, src/connections.rs):
+/// The families of the health registry (src/sources/telemetry.rs, src/exporter.rs, src/connections.rs):
 /// prometheus_client keeps a family's series in a HashMap, so their order differs from one
 /// process to the next. Their sample lines are put in the order of their label sets (a stable
 /// sort on the labels without `le`, so a histogram's lines keep their order). The signal
