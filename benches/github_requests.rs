@@ -13,7 +13,7 @@ use siloscope::model::Ts;
 use siloscope::sources::Source;
 use siloscope::sources::github::{GithubAuth, GithubConfig, GithubSource};
 use siloscope::sources::http::{
-    ApiClient, Budget, HttpRequest, HttpSettings, ManualClock, Method, OctocrabTransport, Secret,
+    ApiClient, Budget, HttpRequest, HttpSettings, ManualClock, Method, NetworkTransport, Secret,
 };
 use siloscope::standin::github::{
     Actor, GithubStandIn, Node, NodeKind, Repo, RequestedReviewer, ReviewComment, Scenario, ScenarioItem,
@@ -121,7 +121,7 @@ async fn sync(src: &mut GithubSource, cursor: &mut Option<String>) -> (u32, usiz
 async fn rest_collector(standin: &GithubStandIn) -> u64 {
     let client = ApiClient::new(
         "rest",
-        Arc::new(OctocrabTransport::new(Duration::from_secs(5)).unwrap()),
+        Arc::new(NetworkTransport::new(Duration::from_secs(5)).unwrap()),
         Arc::new(ManualClock::new(1e9)),
         HttpSettings::default(),
     );
@@ -178,7 +178,7 @@ fn main() {
         let token_file = tmp.join("token");
         std::fs::write(&token_file, TOKEN).unwrap();
         let clock = Arc::new(ManualClock::new(chrono::Utc::now().timestamp() as f64));
-        let transport = Arc::new(OctocrabTransport::new(Duration::from_secs(5)).unwrap());
+        let transport = Arc::new(NetworkTransport::new(Duration::from_secs(5)).unwrap());
         let mut src = GithubSource::with_transport("bench", config(&standin, token_file.clone()), transport, clock, HttpSettings::default());
         let mut cursor = None;
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use siloscope::model::Ts;
 use siloscope::sources::Source;
 use siloscope::sources::gitlab::{GitlabConfig, GitlabSource};
-use siloscope::sources::http::{HttpSettings, ManualClock, OctocrabTransport};
+use siloscope::sources::http::{HttpSettings, ManualClock, NetworkTransport};
 use siloscope::standin::gitlab::{
     GitlabStandIn, Group, Project, Record, RecordKind, Scenario, ScenarioItem, StateEvents,
 };
@@ -87,7 +87,7 @@ fn source(standin: &GitlabStandIn, token_file: &std::path::Path) -> GitlabSource
     cfg.token_env = None;
     cfg.token_file = Some(token_file.to_path_buf());
     let clock = Arc::new(ManualClock::new(chrono::Utc::now().timestamp() as f64));
-    let transport = Arc::new(OctocrabTransport::new(Duration::from_secs(5)).unwrap());
+    let transport = Arc::new(NetworkTransport::new(Duration::from_secs(5)).unwrap());
     GitlabSource::with_transport("bench", cfg, transport, clock, HttpSettings::default())
 }
 

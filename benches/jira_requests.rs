@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use siloscope::model::{StatusCategory, Ts};
 use siloscope::sources::Source;
-use siloscope::sources::http::{HttpSettings, ManualClock, OctocrabTransport};
+use siloscope::sources::http::{HttpSettings, ManualClock, NetworkTransport};
 use siloscope::sources::jira::{Flavor, JiraAuth, JiraConfig, JiraSource};
 use siloscope::standin::jira::{
     Auxiliary, ChangeItem, History, JiraComment, JiraIssue, JiraScenario, JiraStandIn, StandInSettings, Status,
@@ -112,7 +112,7 @@ async fn run(flavor: Flavor) {
     cfg.flavor = flavor;
     cfg.auth = JiraAuth { email: Some(EMAIL.into()), token_env: None, token_file: Some(token_file) };
     cfg.team_field = Some("customfield_10400".into());
-    let transport = Arc::new(OctocrabTransport::new(Duration::from_secs(5)).expect("transport"));
+    let transport = Arc::new(NetworkTransport::new(Duration::from_secs(5)).expect("transport"));
     let clock = Arc::new(ManualClock::new(1e9));
     let mut src = JiraSource::with_transport("bench", cfg, transport, clock, HttpSettings::default());
     let mut cursor = None;

@@ -278,7 +278,7 @@ fn runtime_for(future: impl std::future::Future<Output = Result<(), Failure>>) -
 }
 
 fn main() -> ExitCode {
-    // One TLS crypto provider for every HTTP client (octocrab, reqwest): ring.
+    // One TLS crypto provider for every TLS client and server in the process: ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let result = init_logging(cli.log_format, &cli.log_level).and_then(|()| match cli.command {

@@ -13,7 +13,7 @@ use siloscope::model::{Event, EventKind, ItemKind, ItemState, Reviewer, Ts};
 use siloscope::sources::Source;
 use siloscope::sources::github::parse;
 use siloscope::sources::github::{GithubAuth, auth::AppAuth};
-use siloscope::sources::http::{ApiClient, Budget, HttpRequest, ManualClock, Method, OctocrabTransport, Secret};
+use siloscope::sources::http::{ApiClient, Budget, HttpRequest, ManualClock, Method, NetworkTransport, Secret};
 use siloscope::standin::github::{
     Actor, Fault, FileCommit, GithubStandIn, Node, NodeKind, Repo, ReviewComment, Scenario, ScenarioItem,
 };
@@ -666,7 +666,7 @@ async fn rest_endpoints_page_with_link_headers_and_answer_etags_with_304() {
     let standin = GithubStandIn::start(s.clone(), &[TOKEN]).await.unwrap();
     let client = ApiClient::new(
         "rest",
-        Arc::new(OctocrabTransport::new(Duration::from_secs(2)).unwrap()),
+        Arc::new(NetworkTransport::new(Duration::from_secs(2)).unwrap()),
         Arc::new(ManualClock::new(1e9)),
         settings(),
     );

@@ -937,33 +937,52 @@ fn same_origin(a: &str, b: &str) -> bool {
     origin(a).is_some() && origin(a) == origin(b)
 }
 
-/// Sends requests with octocrab's hyper client (rustls with the ring provider). Auth, retries
-/// and limits are the policy's business, so octocrab is built without auth and without retries.
-pub struct OctocrabTransport {
-    client: octocrab::Octocrab,
-    user_agent: String,
+/// Sends requests over the network with reqwest: HTTP/1.1, rustls with the ring provider and the
+/// system's CA roots (`SSL_CERT_FILE` / `SSL_CERT_DIR` name others, a private CA's included), no
+/// proxy, no redirects, no retries, no decompression: auth, retries, redirects and limits are the
+/// policy's business ([`ApiClient`]). The body is read as a stream and cut at the cap.
+pub struct NetworkTransport {
+    client: reqwest::Client,
 }
 
-impl OctocrabTransport {
-    pub fn new(connect_timeout: Duration) -> Result<OctocrabTransport, String> {
-        let client = octocrab::OctocrabBuilder::new()
-            .set_connect_timeout(Some(connect_timeout))
+impl NetworkTransport {
+    pub fn new(connect_timeout: Duration) -> Result<NetworkTransport, String> {
+        let setup = |why: String| format!("cannot set up the HTTP client: {why}");
+        let native = rustls_native_certs::load_native_certs();
+        let mut roots = rustls::RootCertStore::empty();
+        let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+        if added == 0 {
+            let why = native.errors.first().map_or_else(|| "no CA certificates found".to_string(), |e| e.to_string());
+            return Err(setup(why));
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| setup(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .http1_only()
+            .user_agent(format!("siloscope/{}", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-        Ok(OctocrabTransport { client, user_agent: format!("siloscope/{}", env!("CARGO_PKG_VERSION")) })
+            .map_err(|e| setup(describe_transport_error(&e)))?;
+        Ok(NetworkTransport { client })
     }
 }
 
-impl Transport for OctocrabTransport {
+impl Transport for NetworkTransport {
     fn send<'a>(&'a self, request: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>> {
         Box::pin(async move {
-            use http_body_util::BodyExt;
             let method = match request.method {
-                Method::Get => http::Method::GET,
-                Method::Post => http::Method::POST,
+                Method::Get => reqwest::Method::GET,
+                Method::Post => reqwest::Method::POST,
             };
-            let mut builder = http::Request::builder().method(method).uri(&request.url);
-            builder = builder.header(http::header::USER_AGENT, self.user_agent.as_str());
+            let url =
+                reqwest::Url::parse(&request.url).map_err(|e| format!("invalid request to {}: {e}", request.url))?;
+            let mut builder = self.client.request(method, url);
             for (k, v) in &request.headers {
                 builder = builder.header(k.as_str(), v.as_str());
             }
@@ -973,12 +992,13 @@ impl Transport for OctocrabTransport {
                 value.set_sensitive(true);
                 builder = builder.header(http::header::AUTHORIZATION, value);
             }
-            let body: octocrab::OctoBody = match &request.body {
-                Some(b) => String::from_utf8_lossy(b).into_owned().into(),
-                None => ().into(),
-            };
-            let req = builder.body(body).map_err(|e| format!("invalid request to {}: {e}", request.url))?;
-            let response = self.client.execute(req).await.map_err(|e| describe_octocrab_error(&e))?;
+            if let Some(body) = &request.body {
+                builder = builder.body(body.clone());
+            }
+            let req = builder
+                .build()
+                .map_err(|e| format!("invalid request to {}: {}", request.url, describe_transport_error(&e)))?;
+            let mut response = self.client.execute(req).await.map_err(|e| describe_transport_error(&e))?;
             let status = response.status().as_u16();
             let headers = response
                 .headers()
@@ -991,32 +1011,46 @@ impl Transport for OctocrabTransport {
                 return Err(crate::sources::bounds::body_too_large(&request.url));
             }
             // Streamed, so that a server sending without end is cut off at the cap.
-            let mut stream = response.into_body();
             let mut body = Vec::new();
-            while let Some(frame) = stream.frame().await {
-                let frame = frame.map_err(|e| format!("reading the answer failed: {}", describe_octocrab_error(&e)))?;
-                if let Ok(data) = frame.into_data() {
-                    if body.len() + data.len() > cap {
-                        return Err(crate::sources::bounds::body_too_large(&request.url));
-                    }
-                    body.extend_from_slice(&data);
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| format!("reading the answer failed: {}", describe_transport_error(&e)))?
+            {
+                if body.len() + chunk.len() > cap {
+                    return Err(crate::sources::bounds::body_too_large(&request.url));
                 }
+                body.extend_from_slice(&chunk);
             }
             Ok(HttpResponse { status, headers, body })
         })
     }
 }
 
-/// An octocrab error as text, with its chain of causes (connection refused, TLS…).
-fn describe_octocrab_error(e: &octocrab::Error) -> String {
-    let mut text = e.to_string();
+/// A transport error as text, with its chain of causes (connection refused, TLS…), each said
+/// once. The URL is left out: the policy's message names the request itself.
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        let text = s.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
         source = s.source();
     }
-    text
+    let head = if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else if e.is_builder() {
+        "invalid request"
+    } else {
+        "the request failed"
+    };
+    if parts.is_empty() { head.to_string() } else { format!("{head}: {}", parts.join(": ")) }
 }
 
 #[cfg(test)]

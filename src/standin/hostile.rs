@@ -15,7 +15,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::sources::http::{HttpRequest, Method, OctocrabTransport, Transport};
+use crate::sources::http::{HttpRequest, Method, NetworkTransport, Transport};
 
 /// How the proxy misbehaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ struct Inner {
     mode: Mutex<Hostile>,
     requests: AtomicU64,
     notify: tokio::sync::Notify,
-    transport: OctocrabTransport,
+    transport: NetworkTransport,
 }
 
 /// A running hostile proxy. Dropping it stops the server.
@@ -66,7 +66,7 @@ impl HostileProxy {
     pub async fn start(upstream: &str, mode: Hostile) -> std::io::Result<HostileProxy> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let transport = OctocrabTransport::new(Duration::from_secs(5)).map_err(std::io::Error::other)?;
+        let transport = NetworkTransport::new(Duration::from_secs(5)).map_err(std::io::Error::other)?;
         let inner = Arc::new(Inner {
             upstream: upstream.trim_end_matches('/').to_string(),
             own: format!("http://{addr}"),

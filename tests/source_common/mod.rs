@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use siloscope::model::{DAY, DirectorySnapshot, Event, Item, Ts};
 use siloscope::sources::Source;
-use siloscope::sources::http::{HttpSettings, ManualClock, OctocrabTransport};
+use siloscope::sources::http::{HttpSettings, ManualClock, NetworkTransport};
 use siloscope::sources::simulator::{Simulator, SimulatorConfig};
 use siloscope::store::Store;
 use siloscope::store::sqlite::SqliteStore;
@@ -50,8 +50,8 @@ pub fn settings() -> HttpSettings {
 }
 
 /// The real HTTP transport, pointed at a loopback stand-in.
-pub fn transport() -> Arc<OctocrabTransport> {
-    Arc::new(OctocrabTransport::new(Duration::from_secs(2)).unwrap())
+pub fn transport() -> Arc<NetworkTransport> {
+    Arc::new(NetworkTransport::new(Duration::from_secs(2)).unwrap())
 }
 
 /// A clock whose sleeps are recorded, not slept.

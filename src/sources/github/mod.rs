@@ -38,7 +38,7 @@ use crate::model::{
     SnapshotTeam, Ts, identity,
 };
 use crate::sources::http::{
-    ApiClient, Clock, HttpSettings, OctocrabTransport, Secret, SystemClock, Transport, parse_time,
+    ApiClient, Clock, HttpSettings, NetworkTransport, Secret, SystemClock, Transport, parse_time,
 };
 use crate::sources::{Source, SourceError, StepFuture, SyncStep};
 use crate::teams::ScopePattern;
@@ -410,7 +410,7 @@ fn format_time(ts: Ts) -> String {
 }
 
 impl GithubSource {
-    /// A source on the real network (octocrab transport, wall clock). Credentials are read at
+    /// A source on the real network (the network transport, wall clock). Credentials are read at
     /// the first step, so a missing variable is reported as a sync error with its name.
     pub fn new(name: &str, cfg: GithubConfig) -> GithubSource {
         let http = HttpSettings { requests_per_hour: cfg.requests_per_hour, ..HttpSettings::default() };
@@ -456,7 +456,7 @@ impl GithubSource {
 
     fn client_or_init(&mut self) -> Result<Arc<ApiClient>, SourceError> {
         if self.client.is_none() {
-            let transport = OctocrabTransport::new(Duration::from_secs(10))
+            let transport = NetworkTransport::new(Duration::from_secs(10))
                 .map_err(|m| SourceError { kind: "transport", message: format!("source {:?}: {m}", self.name) })?;
             let client = ApiClient::new(&self.name, Arc::new(transport), self.clock.clone(), self.http.clone());
             self.client = Some(Arc::new(client));

@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use crate::model::{Batch, ItemKind, Ts};
 use crate::sources::http::{
-    ApiClient, Budget, Clock, HttpError, HttpRequest, HttpSettings, Method, OctocrabTransport, Secret, SystemClock,
+    ApiClient, Budget, Clock, HttpError, HttpRequest, HttpSettings, Method, NetworkTransport, Secret, SystemClock,
     Transport, parse_time,
 };
 use crate::sources::{Source, SourceError, StepFuture, SyncStep};
@@ -242,7 +242,7 @@ impl GitlabSource {
 
     fn client_or_init(&mut self) -> Result<Arc<ApiClient>, SourceError> {
         if self.client.is_none() {
-            let transport = OctocrabTransport::new(Duration::from_secs(10))
+            let transport = NetworkTransport::new(Duration::from_secs(10))
                 .map_err(|m| SourceError { kind: "transport", message: format!("source {:?}: {m}", self.name) })?;
             let client = ApiClient::new(&self.name, Arc::new(transport), self.clock.clone(), self.http.clone());
             self.client = Some(Arc::new(client));

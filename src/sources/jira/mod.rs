@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use crate::model::{Batch, StatusCategory, Ts};
 use crate::sources::http::{
-    ApiClient, Budget, Clock, HttpRequest, HttpSettings, Method, OctocrabTransport, Secret, SystemClock, Transport,
+    ApiClient, Budget, Clock, HttpRequest, HttpSettings, Method, NetworkTransport, Secret, SystemClock, Transport,
 };
 use crate::sources::{Source, SourceError, StepFuture, SyncStep};
 
@@ -243,7 +243,7 @@ fn load_token(env: Option<&str>, file: Option<&std::path::Path>, source: &str) -
 }
 
 impl JiraSource {
-    /// A source on the real network (octocrab's HTTP client, wall clock).
+    /// A source on the real network (the network transport, wall clock).
     pub fn new(name: &str, cfg: JiraConfig) -> JiraSource {
         let http = HttpSettings { requests_per_hour: cfg.requests_per_hour, ..HttpSettings::default() };
         JiraSource {
@@ -289,7 +289,7 @@ impl JiraSource {
 
     fn client_or_init(&mut self) -> Result<Arc<ApiClient>, SourceError> {
         if self.client.is_none() {
-            let transport = OctocrabTransport::new(Duration::from_secs(10))
+            let transport = NetworkTransport::new(Duration::from_secs(10))
                 .map_err(|m| SourceError { kind: "transport", message: format!("source {:?}: {m}", self.name) })?;
             let client = ApiClient::new(&self.name, Arc::new(transport), self.clock.clone(), self.http.clone());
             self.client = Some(Arc::new(client));
