@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use rustls::pki_types::PrivateKeyDer;
+use rustls::pki_types::pem::PemObject;
 use serde_json::Value;
 
 use crate::sources::http::{ApiClient, Budget, HttpError, HttpRequest, Method, Secret, parse_time};
@@ -53,19 +55,6 @@ impl std::fmt::Debug for AppAuth {
     }
 }
 
-/// The DER bytes of a PEM block, and whether it is PKCS#1 (`RSA PRIVATE KEY`).
-fn pem_der(text: &str) -> Option<(Vec<u8>, bool)> {
-    let begin = text.find("-----BEGIN ")?;
-    let rest = &text[begin + 11..];
-    let label_end = rest.find("-----")?;
-    let label = &rest[..label_end];
-    let body_start = label_end + 5;
-    let end = rest.find("-----END ")?;
-    let b64: String = rest[body_start..end].chars().filter(|c| !c.is_whitespace()).collect();
-    let der = STANDARD.decode(b64).ok()?;
-    Some((der, label == "RSA PRIVATE KEY"))
-}
-
 impl AppAuth {
     /// Loads the app's private key (PEM, PKCS#1 as GitHub issues it, or PKCS#8).
     pub fn load(app_id: u64, key_file: &Path, installation_id: Option<u64>, source: &str) -> Result<AppAuth, String> {
@@ -81,9 +70,12 @@ impl AppAuth {
                 key_file.display()
             )
         };
-        let (der, pkcs1) = pem_der(&text).ok_or_else(invalid)?;
-        let key =
-            if pkcs1 { RsaKeyPair::from_der(&der) } else { RsaKeyPair::from_pkcs8(&der) }.map_err(|_| invalid())?;
+        let key = match PrivateKeyDer::from_pem_slice(text.as_bytes()).map_err(|_| invalid())? {
+            PrivateKeyDer::Pkcs1(der) => RsaKeyPair::from_der(der.secret_pkcs1_der()),
+            PrivateKeyDer::Pkcs8(der) => RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()),
+            _ => return Err(invalid()),
+        }
+        .map_err(|_| invalid())?;
         Ok(AppAuth {
             app_id,
             key,
@@ -217,6 +209,42 @@ mod tests {
         let forged = jwt.expose().replacen('.', ".e", 1);
         assert!(verify_jwt(&forged, &app.public_key_der()).is_none());
         assert!(!format!("{app:?}").contains("BEGIN"));
+    }
+
+    #[test]
+    fn a_pkcs8_key_is_the_same_key_as_its_pkcs1_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pkcs1, pkcs8) = (dir.path().join("pkcs1.pem"), dir.path().join("pkcs8.pem"));
+        std::fs::write(&pkcs1, TEST_KEY).unwrap();
+        // Text around the block (as some tools write) is skipped.
+        std::fs::write(&pkcs8, format!("Bag Attributes\n{}", include_str!("test_app_key_pkcs8.pem"))).unwrap();
+        let (a, b) = (AppAuth::load(1, &pkcs1, None, "gh").unwrap(), AppAuth::load(1, &pkcs8, None, "gh").unwrap());
+        assert_eq!(a.public_key_der(), b.public_key_der());
+        assert!(verify_jwt(b.jwt(1_700_000_000).unwrap().expose(), &a.public_key_der()).is_some());
+    }
+
+    #[test]
+    fn a_file_without_an_rsa_private_key_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("not-a-key.pem");
+        for text in [
+            "",
+            "ghp_0123456789abcdef\n",
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n",
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let e = AppAuth::load(1, &path, None, "gh").unwrap_err();
+            assert_eq!(
+                e,
+                format!(
+                    "source \"gh\": {} is not an RSA private key in PEM form; download a new key from the GitHub App's settings",
+                    path.display()
+                ),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]
