@@ -13,6 +13,7 @@ use crate::config::{Config, SourceConfig, SourceSettings};
 use crate::connections::ConnectionMetrics;
 use crate::exporter::{DirectoryCoverage, Exporter, Snapshot};
 use crate::model::{HistoryStart, Ts};
+use crate::mutex::lock;
 use crate::signals::{Frame, compute};
 use crate::sources::simulator::Simulator;
 use crate::sources::telemetry::SourceTelemetry;
@@ -227,10 +228,6 @@ struct Committed {
     items: u64,
     new_events: u64,
     rewritten_items: u64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Every stored item and event, in memory.

@@ -10,6 +10,7 @@ pub mod estimate;
 pub mod exporter;
 pub mod init;
 pub mod model;
+pub mod mutex;
 pub mod privacy;
 pub mod progress;
 pub mod report;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::mutex::lock;
 use crate::sources::SourceError;
 use crate::sources::telemetry::SourceTelemetry;
 
@@ -164,10 +165,6 @@ impl Clock for ManualClock {
         *lock(&self.now) += duration.as_secs_f64();
         Box::pin(tokio::task::yield_now())
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The policy's knobs. Defaults suit GitHub's documented limits.

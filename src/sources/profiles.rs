@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use crate::model::{Batch, DirectorySnapshot, Identity, IdentityProfile};
+use crate::mutex::lock;
 use crate::sources::jira::Flavor;
 
 /// At most this many e-mails are kept per identity (a commit author's addresses over the years).
@@ -190,7 +191,7 @@ impl ProfileLog {
         if found.is_empty() {
             return;
         }
-        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock(&self.state);
         let (sent, pending) = &mut *guard;
         for p in found {
             let known = sent
@@ -204,7 +205,7 @@ impl ProfileLog {
 
     /// The profiles read since the last call, merged per identity, for the step's batch.
     pub fn take(&self) -> Vec<IdentityProfile> {
-        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock(&self.state);
         let pending = std::mem::take(&mut guard.1);
         let mut out = Vec::new();
         merge(&mut out, &pending);

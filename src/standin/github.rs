@@ -19,6 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::model::{DirectorySnapshot, Event, EventKind, Item, ItemKind, LinkRelation, ReviewState, Reviewer, Ts};
+use crate::mutex::lock;
 use crate::sources::github::auth::verify_jwt;
 use crate::sources::http::{Clock, SystemClock};
 
@@ -538,10 +539,6 @@ struct Inner {
     /// The time credentials are checked and issued at (`set_token_clock`).
     token_clock: Mutex<Arc<dyn Clock>>,
     addr: SocketAddr,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A running stand-in. Dropping it stops the server.

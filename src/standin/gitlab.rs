@@ -18,6 +18,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::model::{DirectorySnapshot, Event, EventKind, Item, ItemKind, ReviewState, Reviewer, Ts};
+use crate::mutex::lock;
 
 // ---------------------------------------------------------------------------------------------
 // The scenario.
@@ -383,10 +384,6 @@ struct Inner {
     /// Lists longer than this have no `x-total` / `x-total-pages` (gitlab.com: 10,000).
     total_limit: Mutex<usize>,
     addr: SocketAddr,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A running stand-in. Dropping it stops the server.

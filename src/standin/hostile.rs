@@ -15,6 +15,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use crate::mutex::lock;
 use crate::sources::http::{HttpRequest, Method, NetworkTransport, Transport};
 
 /// How the proxy misbehaves.
@@ -55,10 +56,6 @@ impl Drop for HostileProxy {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl HostileProxy {

@@ -20,6 +20,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::model::{Event, EventKind, Item, ItemKind, StatusCategory, Ts};
+use crate::mutex::lock;
 use crate::sources::jira::Flavor;
 
 /// A workflow status.
@@ -561,10 +562,6 @@ struct Inner {
 
     counters: Mutex<Counters>,
     addr: SocketAddr,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A running stand-in. Dropping it stops the server.

@@ -13,6 +13,8 @@ use std::sync::Mutex;
 use axum::body::Body;
 use axum::response::Response;
 
+use crate::mutex::lock;
+
 /// The faults a stand-in will serve: queued ones on the next requests in order, scheduled ones on
 /// a given request number (1-based, counting every request). Each API has its own fault type,
 /// since each fails in its own shapes.
@@ -30,15 +32,15 @@ impl<F> Default for FaultPlan<F> {
 
 impl<F> FaultPlan<F> {
     pub fn push(&self, fault: F) {
-        self.queued.lock().unwrap_or_else(|e| e.into_inner()).push_back(fault);
+        lock(&self.queued).push_back(fault);
     }
     pub fn at(&self, request: u64, fault: F) {
-        self.scheduled.lock().unwrap_or_else(|e| e.into_inner()).insert(request, fault);
+        lock(&self.scheduled).insert(request, fault);
     }
     /// The fault for request number `request`, if any: a scheduled one first, else the next queued.
     pub fn take(&self, request: u64) -> Option<F> {
-        let scheduled = self.scheduled.lock().unwrap_or_else(|e| e.into_inner()).remove(&request);
-        scheduled.or_else(|| self.queued.lock().unwrap_or_else(|e| e.into_inner()).pop_front())
+        let scheduled = lock(&self.scheduled).remove(&request);
+        scheduled.or_else(|| lock(&self.queued).pop_front())
     }
 }
 

@@ -12,6 +12,7 @@ use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
 use serde_json::Value;
 
+use crate::mutex::lock;
 use crate::sources::http::{ApiClient, Budget, HttpError, HttpRequest, Method, Secret, parse_time};
 
 /// An installation token is renewed when it has less than this left (GitHub gives one hour).
@@ -166,10 +167,6 @@ impl AppAuth {
     pub fn invalidate(&self) {
         *lock(&self.cached) = None;
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Headers of every REST request.
