@@ -16,7 +16,7 @@ use serde::{Serialize, Serializer};
 
 use crate::config::Config;
 use crate::model::{DAY, HistoryStart, Ts};
-use crate::signals::aggregate::{Labels, is_stalled, waited};
+use crate::signals::aggregate::{TeamLabels, is_stalled, waited};
 use crate::signals::frame::NO_SYM;
 use crate::signals::{Analysis, Frame, SignalsConfig, analyze};
 use crate::store::Store;
@@ -713,13 +713,13 @@ struct Names {
 }
 
 impl Names {
-    /// Folds as the exported metrics do at the period's end (`Labels`), and also teams that were
+    /// Folds as the exported metrics do at the period's end (`TeamLabels`), and also teams that were
     /// active but under the floor at the previous period's end, so no figure of either period
     /// singles out a small team.
     fn new(analysis: &Analysis, dir: &Directory, cfg: &SignalsConfig, opts: &ReportOptions) -> Names {
-        let now = Labels::new(analysis, dir, cfg, opts.period.last_second());
+        let now = TeamLabels::new(analysis, dir, cfg, opts.period.last_second());
         let prev_end = opts.previous.last_second();
-        let before = Labels::new(analysis, dir, cfg, prev_end);
+        let before = TeamLabels::new(analysis, dir, cfg, prev_end);
         let active_before = analysis.active_people(prev_end - cfg.privacy_window(), prev_end);
         let folded: Vec<bool> = (0..dir.teams().len())
             .map(|t| now.folded[t] || (before.folded[t] && active_before.get(&(t as TeamId)).copied().unwrap_or(0) > 0))

@@ -125,14 +125,14 @@ pub struct Signals {
 }
 
 /// Team id → exported label, after the privacy floor.
-pub struct Labels {
+pub struct TeamLabels {
     names: Vec<String>,
     pub folded: Vec<bool>,
 }
 
-impl Labels {
+impl TeamLabels {
     /// Folds teams with fewer active people than the floor in the privacy window before `now`.
-    pub fn new(analysis: &Analysis, dir: &Directory, cfg: &SignalsConfig, now: Ts) -> Labels {
+    pub fn new(analysis: &Analysis, dir: &Directory, cfg: &SignalsConfig, now: Ts) -> TeamLabels {
         let active = analysis.active_people(now - cfg.privacy_window(), now);
         let floor = cfg.privacy_floor.max(2);
         let folded: Vec<bool> =
@@ -143,7 +143,7 @@ impl Labels {
             .zip(&folded)
             .map(|(t, f)| if *f { OTHER_TEAM.to_string() } else { t.name.clone() })
             .collect();
-        Labels { names, folded }
+        TeamLabels { names, folded }
     }
     pub fn get(&self, t: TeamId) -> &str {
         &self.names[t as usize]
@@ -184,7 +184,7 @@ pub fn is_stalled(cfg: &SignalsConfig, dir: &Directory, to: TeamId, kind: Handof
 
 /// Aggregates the facts into the exported signals at `now` (facts after `now` are ignored).
 pub fn aggregate(analysis: &Analysis, frame: &Frame, dir: &Directory, cfg: &SignalsConfig, now: Ts) -> Signals {
-    let labels = Labels::new(analysis, dir, cfg, now);
+    let labels = TeamLabels::new(analysis, dir, cfg, now);
     let mut s = Signals { now, ..Signals::default() };
     s.folded_teams = dir.teams().iter().zip(&labels.folded).filter(|(_, f)| **f).map(|(t, _)| t.name.clone()).collect();
 
