@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use rand_xoshiro::SplitMix64;
+use rand_xoshiro::rand_core::{Rng as _, SeedableRng};
 use tokio::sync::{Notify, watch};
 
 use crate::config::{Config, SourceConfig, SourceSettings};
@@ -501,7 +503,9 @@ impl State {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let name = source.name().to_string();
-        let mut seed = name.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let mut jitter_rng = SplitMix64::seed_from_u64(
+            name.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3)),
+        );
         let mut first_pass = true;
         let origin = self.config.sources.iter().find(|s| s.name == name).and_then(source_since);
         let clock_start = Instant::now();
@@ -549,10 +553,7 @@ impl State {
             if stop || *shutdown.borrow() {
                 return;
             }
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let jitter = 0.9 + (seed % 2001) as f64 / 10_000.0; // 0.9 ..= 1.1
+            let jitter = 0.9 + (jitter_rng.next_u64() % 2001) as f64 / 10_000.0; // 0.9 ..= 1.1
             let pause = Duration::from_secs_f64((interval.max(1) as f64) * jitter);
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}

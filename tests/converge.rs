@@ -11,6 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rand_xoshiro::SplitMix64;
+use rand_xoshiro::rand_core::{Rng as _, SeedableRng};
 use siloscope::model::{DAY, Event, EventKind, Item, ReviewState, StatusCategory, Ts};
 use siloscope::sources::Source;
 use siloscope::sources::github::{GithubAuth, GithubConfig, GithubSource};
@@ -612,15 +614,15 @@ async fn a_github_store_with_committed_dates_and_unpaired_closes_converges_after
 // ---------------------------------------------------------------------------------------------
 // Rewrites interleaved with syncs: the incremental store is a fresh sync's, after every sync.
 
-/// A small deterministic generator (xorshift), so a failing round can be replayed.
-struct Rng(u64);
+/// The simulator's deterministic generator (SplitMix64), so a failing round can be replayed.
+struct Rng(SplitMix64);
 
 impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(SplitMix64::seed_from_u64(seed))
+    }
     fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n.max(1) as u64) as usize
+        (self.0.next_u64() % n.max(1) as u64) as usize
     }
     /// One of the indexes `ok` holds for, if any.
     fn pick(&mut self, n: usize, ok: impl Fn(usize) -> bool) -> Option<usize> {
@@ -644,7 +646,7 @@ async fn github_rewrites_interleaved_with_syncs_leave_the_store_a_fresh_sync_wou
     let latest = standin.scenario().items.iter().map(|i| i.updated_at).max().unwrap();
     let now = latest + 10 * DAY;
     sync(&mut src, &mut store, now).await;
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut done = [0usize; 4];
     for round in 0..ROUNDS {
         standin.edit(|s| {
@@ -717,7 +719,7 @@ async fn gitlab_rewrites_interleaved_with_syncs_leave_the_store_a_fresh_sync_wou
     let latest = standin.scenario().items.iter().map(|i| i.updated_at).max().unwrap();
     let now = latest + 10 * DAY;
     sync(&mut src, &mut store, now).await;
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = Rng::new(0x2545_f491_4f6c_dd1d);
     let mut done = [0usize; 4];
     let approval = gl_system("approved this merge request");
     for round in 0..ROUNDS {
@@ -788,7 +790,7 @@ async fn jira_rewrites_interleaved_with_syncs_leave_the_store_a_fresh_sync_would
     let latest = standin.scenario().issues.iter().map(|i| i.updated).max().unwrap();
     let now = latest + 10 * DAY;
     sync(&mut src, &mut store, now).await;
-    let mut rng = Rng(0xd1b5_4a32_d192_ed03);
+    let mut rng = Rng::new(0xd1b5_4a32_d192_ed03);
     let mut done = [0usize; 4];
     // Links made by the rewrites: (issue, target key), for removing one later.
     let mut links: Vec<(usize, String)> = Vec::new();

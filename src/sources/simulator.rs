@@ -5,6 +5,8 @@
 
 use std::collections::VecDeque;
 
+use rand_xoshiro::SplitMix64;
+use rand_xoshiro::rand_core::{Rng as _, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
@@ -284,9 +286,11 @@ const DECISION_OBJECTS: [&str; 8] = [
 ];
 
 // ---------------------------------------------------------------------------------------------
-// The PRNG: SplitMix64 (Steele, Lea, Flood 2014), written out so the simulation never changes
-// with a crate version. Every item gets its own stream seeded from (seed, stream, index), so
-// items never depend on each other's draws and any subset can be generated alone.
+// The PRNG: SplitMix64 (Steele, Lea, Flood 2014) of rand_xoshiro, a fixed reference algorithm
+// (its test pins the reference outputs), so the simulation never changes with a crate version.
+// Every item gets its own stream seeded from (seed, stream, index), so items never depend on
+// each other's draws and any subset can be generated alone. The draws below are written out for
+// the same reason: rand's distributions may change their sampling between versions.
 // ---------------------------------------------------------------------------------------------
 
 const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -296,22 +300,22 @@ const STREAM_ITEM: u64 = 3;
 const STREAM_PAIR_LATENCY: u64 = 4;
 const STREAM_REVIEW_PROPENSITY: u64 = 5;
 
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// SplitMix64's output function of `z`: the first draw of a generator whose state is one step
+/// before `z`.
+fn mix64(z: u64) -> u64 {
+    SplitMix64::seed_from_u64(z.wrapping_sub(GOLDEN_GAMMA)).next_u64()
 }
 
 #[derive(Debug, Clone)]
-struct Rng(u64);
+struct Rng(SplitMix64);
 
 impl Rng {
     fn for_stream(seed: u64, stream: u64, index: u64) -> Rng {
-        Rng(mix64(mix64(seed ^ stream.wrapping_mul(GOLDEN_GAMMA)) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03)))
+        let state = mix64(mix64(seed ^ stream.wrapping_mul(GOLDEN_GAMMA)) ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        Rng(SplitMix64::seed_from_u64(state))
     }
     fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(GOLDEN_GAMMA);
-        mix64(self.0)
+        self.0.next_u64()
     }
     /// Uniform in [0, 1).
     fn unit(&mut self) -> f64 {
@@ -1855,7 +1859,7 @@ mod tests {
     #[test]
     fn splitmix64_matches_the_reference_sequence() {
         // Reference outputs of SplitMix64 from state 0 (Vigna's splitmix64.c).
-        let mut rng = Rng(0);
+        let mut rng = Rng(SplitMix64::seed_from_u64(0));
         assert_eq!(rng.next_u64(), 0xE220_A839_7B1D_CDAF);
         assert_eq!(rng.next_u64(), 0x6E78_9E6A_A1B9_65F4);
         assert_eq!(rng.next_u64(), 0x06C4_5D18_8009_454F);
