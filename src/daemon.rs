@@ -210,6 +210,30 @@ pub struct State {
     purge_gate: Mutex<()>,
 }
 
+/// What the report reads of the running daemon (`/report`, src/report/mod.rs).
+impl crate::report::RunningDaemon for State {
+    fn now(&self) -> Ts {
+        self.clock.now()
+    }
+    fn computation(&self) -> Option<Arc<Snapshot>> {
+        self.exporter.snapshot()
+    }
+    fn history_starts(&self) -> Result<Vec<(String, HistoryStart)>, String> {
+        lock(&self.store).history_starts().map_err(|e| e.to_string())
+    }
+    fn directory(&self) -> Arc<Directory> {
+        State::directory(self)
+    }
+    fn prepared_frame(&self) -> Frame {
+        let mut frame = lock(&self.frame);
+        frame.prepare();
+        frame.clone()
+    }
+    fn signals_config(&self) -> &crate::signals::SignalsConfig {
+        &self.config.signals
+    }
+}
+
 /// What one sync of a source did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SyncSummary {

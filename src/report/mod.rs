@@ -2058,17 +2058,34 @@ fn format_index(f: Format) -> usize {
     }
 }
 
+/// What the daemon's `/report` reads of the running daemon (src/daemon.rs implements it for its
+/// `State`); the report knows nothing else of the daemon.
+pub trait RunningDaemon: Send + Sync {
+    /// The daemon clock's now (the demo's is simulated).
+    fn now(&self) -> Ts;
+    /// The last published computation: a report is built once per computation and period.
+    fn computation(&self) -> Option<Arc<crate::exporter::Snapshot>>;
+    /// Where each source's history begins, as the store recorded it (`Store::history_starts`).
+    fn history_starts(&self) -> Result<Vec<(String, HistoryStart)>, String>;
+    /// The team directory as the daemon resolves it now.
+    fn directory(&self) -> Arc<Directory>;
+    /// A copy of the frame, prepared, taken under its lock (a memory copy: commits wait for that,
+    /// never for the analysis).
+    fn prepared_frame(&self) -> Frame;
+    fn signals_config(&self) -> &SignalsConfig;
+}
+
 /// The daemon's report producer (blocking: call it off the async runtime). A report is built once
 /// per published computation and period, and served from the cache until the next computation;
 /// concurrent requests for a report being built wait for that build. A build copies the frame
 /// out under its lock and analyses the copy outside it, so commits and the recompute never wait
 /// for a report; at most [`MAX_CONCURRENT_BUILDS`] run at once.
-pub fn daemon_producer(state: Arc<crate::daemon::State>) -> ReportProducer {
+pub fn daemon_producer(daemon: Arc<dyn RunningDaemon>) -> ReportProducer {
     let cache = Arc::new(ReportCache::default());
     Arc::new(move |format| {
-        let now = state.clock.now();
+        let now = daemon.now();
         let period = Period::quarter_to_date(now);
-        let computation = state.exporter.snapshot();
+        let computation = daemon.computation();
         let key = computation.as_ref().map(|c| (Arc::as_ptr(c) as usize, period.label.clone()));
         let fresh = |c: &Cached| {
             computation.as_ref().is_some_and(|k| Arc::ptr_eq(k, &c.computation)) && c.period == period.label
@@ -2097,7 +2114,7 @@ pub fn daemon_producer(state: Arc<crate::daemon::State>) -> ReportProducer {
             }
             building.push(key.clone().unwrap_or_default());
         }
-        let result = build_daemon_report(&state, period.clone(), now);
+        let result = build_daemon_report(daemon.as_ref(), period.clone(), now);
         let mut building = cache.building.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(i) = building.iter().position(|k| *k == key.clone().unwrap_or_default()) {
             building.swap_remove(i);
@@ -2123,16 +2140,12 @@ pub fn daemon_producer(state: Arc<crate::daemon::State>) -> ReportProducer {
 
 /// One build: the store's history starts, a copy of the prepared frame taken under its lock
 /// (a memory copy: commits wait for that, never for the analysis), then the report from the copy.
-fn build_daemon_report(state: &crate::daemon::State, period: Period, now: Ts) -> Result<Report, String> {
-    let history = state.store.lock().unwrap_or_else(|e| e.into_inner()).history_starts().map_err(|e| e.to_string())?;
+fn build_daemon_report(daemon: &dyn RunningDaemon, period: Period, now: Ts) -> Result<Report, String> {
+    let history = daemon.history_starts()?;
     let opts = ReportOptions { history, ..ReportOptions::new(period, now) };
-    let dir = state.directory();
-    let frame = {
-        let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());
-        frame.prepare();
-        frame.clone()
-    };
-    generate(&frame, &dir, &state.config.signals, &opts)
+    let dir = daemon.directory();
+    let frame = daemon.prepared_frame();
+    generate(&frame, &dir, daemon.signals_config(), &opts)
 }
 
 #[cfg(test)]
