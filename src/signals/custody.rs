@@ -6,7 +6,7 @@ use crate::model::Ts;
 use crate::signals::frame::{Ev, ItemInfo, NO_SYM, Sym};
 use crate::signals::records::{Analysis, BounceRec, HandoffRec, TossingRec};
 use crate::signals::reviews::reviewer_team;
-use crate::signals::walk::{Resolver, Step};
+use crate::signals::walk::{Held, Resolver, Step};
 use crate::signals::{HandoffKind, SignalsConfig};
 use crate::teams::{OwnershipRule, TeamId};
 
@@ -103,8 +103,11 @@ impl CustodyWalk {
                 || (step.ev.kind == Ev::Assigned && res.team(step.ev.a, step.ev.at) == Some(to)))
     }
 
-    pub fn on_event(&mut self, step: &mut Step, res: &mut Resolver, out: &mut Analysis) {
+    /// Records the event's acknowledgements, custody moves and review handoffs, and returns who
+    /// held the item just before and just after it (what the later families of the walk read).
+    pub fn on_event(&mut self, step: &Step, res: &mut Resolver, out: &mut Analysis) -> Held {
         let (ev, at) = (step.ev, step.ev.at);
+        let mut held = Held::default();
         // 1. Acknowledgements, before the event's own effects.
         if let Some(i) = self.pending
             && Self::acknowledges(step, res, out.handoffs[i].to)
@@ -123,11 +126,11 @@ impl CustodyWalk {
         // 2. Custody.
         if self.change_request {
             self.apply(ev.kind, ev.a, ev.b);
-            step.held_before = self.held.or(step.author_team);
+            held.before = self.held.or(step.author_team);
             if step.author_team.is_some() {
                 self.held = step.author_team;
             }
-            step.held_after = self.held;
+            held.after = self.held;
         } else if matches!(
             ev.kind,
             Ev::Labeled
@@ -142,7 +145,7 @@ impl CustodyWalk {
             if let Some(before) = self.resolve(res, at) {
                 self.held = Some(before); // a membership change moved it silently: not a handoff
             }
-            step.held_before = self.held;
+            held.before = self.held;
             self.apply(ev.kind, ev.a, ev.b);
             if let Some(to) = self.resolve(res, at)
                 && Some(to) != self.held
@@ -155,13 +158,13 @@ impl CustodyWalk {
                 }
                 self.held = Some(to);
             }
-            step.held_after = self.held;
+            held.after = self.held;
         } else {
             if self.held.is_none() {
                 self.held = self.resolve(res, at);
             }
-            step.held_before = self.held;
-            step.held_after = self.held;
+            held.before = self.held;
+            held.after = self.held;
         }
 
         // 3. Review requests to another team are handoffs too.
@@ -198,6 +201,7 @@ impl CustodyWalk {
             }
             _ => {}
         }
+        held
     }
 
     /// Records a handoff; acknowledged at once when the receiving team made it (pulled the work).

@@ -8,7 +8,7 @@ use crate::model::{ItemKind, Ts};
 use crate::signals::SignalsConfig;
 use crate::signals::frame::{Ev, Frame, NO_SYM, REL_SUPERSEDED_BY, REL_SUPERSEDES, Sym};
 use crate::signals::records::{Analysis, DecisionRec, RehashReason, ReworkKind, ReworkRec};
-use crate::signals::walk::{Resolver, Step};
+use crate::signals::walk::{Held, Resolver, Step};
 use crate::teams::TeamId;
 
 pub struct DecisionWalk<'c> {
@@ -63,9 +63,9 @@ impl<'c> DecisionWalk<'c> {
         list.iter().any(|x| x == s)
     }
 
-    pub fn on_event(&mut self, step: &Step, res: &mut Resolver, out: &mut Analysis) {
+    pub fn on_event(&mut self, step: &Step, held: Held, res: &mut Resolver, out: &mut Analysis) {
         let (ev, at) = (step.ev, step.ev.at);
-        let team_now = step.held_after.or(step.author_team);
+        let team_now = held.after.or(step.author_team);
         match ev.kind {
             Ev::Labeled if self.is_decision_label(ev.a, res) && !self.decision_labels.contains(&ev.a) => {
                 self.decision_labels.push(ev.a)
@@ -79,7 +79,7 @@ impl<'c> DecisionWalk<'c> {
                 }
             }
             Ev::Reverted if self.merged || !step.info.kind.is_change_request() => {
-                if let Some(team) = step.author_team.or(step.held_after) {
+                if let Some(team) = step.author_team.or(held.after) {
                     out.rework.push(ReworkRec { item: step.item, team, kind: ReworkKind::Reverted, at });
                 }
             }

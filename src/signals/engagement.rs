@@ -5,7 +5,7 @@
 use crate::model::Ts;
 use crate::signals::frame::{Ev, STATE_APPROVED};
 use crate::signals::records::{Analysis, EngagementKind, EngagementRec, FirstResponseRec, InteractionRec, JointWinRec};
-use crate::signals::walk::{Resolver, Step, Who};
+use crate::signals::walk::{Held, Resolver, Step, Who};
 use crate::teams::TeamId;
 
 #[derive(Default)]
@@ -30,7 +30,7 @@ impl EngagementWalk {
         }
     }
 
-    pub fn on_event(&mut self, step: &Step, res: &mut Resolver, out: &mut Analysis) {
+    pub fn on_event(&mut self, step: &Step, held: Held, res: &mut Resolver, out: &mut Analysis) {
         let (ev, at) = (step.ev, step.ev.at);
         let actor = step.actor;
 
@@ -41,7 +41,7 @@ impl EngagementWalk {
                 self.requester = step.author_team.or(actor.team);
                 self.opened_at = at;
             }
-            self.initial_owner = step.held_after;
+            self.initial_owner = held.after;
         } else if !self.settled {
             self.settled = true;
             if let (Some(r), Some(o)) = (self.requester, self.initial_owner)
@@ -95,7 +95,7 @@ impl EngagementWalk {
         if actor.bot {
             return;
         }
-        let owner = step.held_after;
+        let owner = held.after;
         let interaction = |out: &mut Analysis, person, team| {
             if let (Some(person), Some(team), Some(owner)) = (person, team, owner) {
                 out.interactions.push(InteractionRec { person, team, owner, at });

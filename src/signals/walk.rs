@@ -1,6 +1,7 @@
 //! The single pass over each item's history that every signal family hangs on: it resolves who
-//! acted (person, team at that time, bot or not) and which team held the item before and after
-//! each event, then lets each family (custody, decisions, reviews, engagement) record its facts.
+//! acted (person, team at that time, bot or not), then lets each family record its facts: custody
+//! first, which says which team held the item before and after each event ([`Held`]), then
+//! reviews, decisions and engagement, the last two reading that custody.
 
 use crate::model::{SETTLING, Ts};
 use crate::signals::SignalsConfig;
@@ -130,15 +131,22 @@ pub struct Step<'e> {
     pub actor: Actor,
     /// The author's team at the event's time (pull requests are held by it).
     pub author_team: Option<TeamId>,
-    /// Custody just before and just after this event.
-    pub held_before: Option<TeamId>,
-    pub held_after: Option<TeamId>,
     /// The item was open before this event.
     pub was_open: bool,
     /// The event is part of the item's setting up: within [`SETTLING`] of its creation, by its
     /// author, a bot or no actor (templates, automations), before anyone else acted. What it sets
     /// is the item's initial state (initial labels, assignees…), never a handoff.
     pub settling: bool,
+}
+
+/// Custody at the event being walked: the team holding the item just before and just after it.
+/// Custody computes it (`CustodyWalk::on_event` returns it), and the families that ask who holds
+/// the item (decisions, engagement) take it as an argument: so custody runs first at every event,
+/// an order the types keep rather than a convention.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    pub before: Option<TeamId>,
+    pub after: Option<TeamId>,
 }
 
 /// Derives all facts from the events with time ≤ `upto`.
@@ -200,12 +208,12 @@ fn walk_item(
             note_activity(out.activity.entry((p, t)).or_default(), ev.at);
         }
         let author_team = res.team(info.author, ev.at);
-        let mut step =
-            Step { item, info, ev, actor, author_team, held_before: None, held_after: None, was_open: open, settling };
-        custody.on_event(&mut step, res, out);
+        let step = Step { item, info, ev, actor, author_team, was_open: open, settling };
+        // Custody first: the others read who held the item at this event from what it returns.
+        let held = custody.on_event(&step, res, out);
         reviews.on_event(&step, res, out);
-        decisions.on_event(&step, res, out);
-        engagement.on_event(&step, res, out);
+        decisions.on_event(&step, held, res, out);
+        engagement.on_event(&step, held, res, out);
         use crate::signals::frame::Ev;
         match ev.kind {
             Ev::Closed | Ev::Merged => open = false,
