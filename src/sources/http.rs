@@ -657,7 +657,7 @@ impl ApiClient {
             match self.attempt(&request, budget, conditional).await {
                 Outcome::Done(r) if (300..400).contains(&r.status) && r.status != 304 => {
                     let location = r.header("location").map(str::to_string);
-                    match location.filter(|l| same_origin(&request.url, l)) {
+                    match location.and_then(|l| redirect_target(&request.url, &l)) {
                         Some(l) if redirects < MAX_REDIRECTS => {
                             tracing::debug!(source = %self.source, from = %self.scrub(&request.url), to = %self.scrub(&l), "following a redirect");
                             redirects += 1;
@@ -924,14 +924,85 @@ pub fn parse_time(text: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp())
 }
 
-fn origin(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let end = rest.find('/').unwrap_or(rest.len());
-    Some(&url[..url.len() - rest.len() + end])
+/// Where a redirect of `from` to `location` (absolute, or relative to `from`) may go: the same
+/// origin (scheme, host and port) and no user info, else `None`.
+fn redirect_target(from: &str, location: &str) -> Option<String> {
+    let from = url::Url::parse(from).ok()?;
+    let to = from.join(location.trim()).ok()?;
+    let bare = to.username().is_empty() && to.password().is_none();
+    (bare && from.origin().is_tuple() && to.origin() == from.origin()).then(|| to.to_string())
 }
 
-fn same_origin(a: &str, b: &str) -> bool {
-    origin(a).is_some() && origin(a) == origin(b)
+/// What a query value or a path segment keeps as it is: RFC 3986's unreserved characters.
+const UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// A query value or one path segment, percent-encoded (`acme/pay` → `acme%2Fpay`, `a b` →
+/// `a%20b`): every byte but the unreserved characters, as `%XX` in capitals.
+pub fn encode_component(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
+}
+
+/// The `rel="next"` target of a `Link` header (RFC 8288: GitHub's REST pages, GitLab's offset
+/// and keyset pagination), resolved against `base`, the URL the header answered. `None` when
+/// there is none or it is not an HTTP(S) URL.
+pub fn next_link(header: &str, base: &str) -> Option<String> {
+    let (target, _) = links(header).into_iter().find(|(_, rels)| rels.iter().any(|r| r == "next"))?;
+    let url = url::Url::parse(base).and_then(|b| b.join(&target)).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+}
+
+/// Every link of a `Link` header: its target as written and its `rel` types, lower-cased.
+/// Commas and semicolons inside `<…>` or a quoted value do not split; a malformed rest is dropped.
+fn links(header: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut rest = header;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+        let Some(after) = rest.strip_prefix('<') else { return out };
+        let Some(end) = after.find('>') else { return out };
+        let target = after[..end].trim().to_string();
+        rest = &after[end + 1..];
+        let mut rels = Vec::new();
+        loop {
+            rest = rest.trim_start();
+            let Some(param) = rest.strip_prefix(';') else { break };
+            let name_end = param.find(['=', ';', ',']).unwrap_or(param.len());
+            let name = param[..name_end].trim().to_ascii_lowercase();
+            rest = &param[name_end..];
+            let mut value = String::new();
+            if let Some(v) = rest.strip_prefix('=') {
+                let v = v.trim_start();
+                if let Some(quoted) = v.strip_prefix('"') {
+                    let mut chars = quoted.char_indices();
+                    let mut close = quoted.len();
+                    while let Some((i, c)) = chars.next() {
+                        match c {
+                            '\\' => {
+                                if let Some((_, escaped)) = chars.next() {
+                                    value.push(escaped);
+                                }
+                            }
+                            '"' => {
+                                close = i + 1;
+                                break;
+                            }
+                            c => value.push(c),
+                        }
+                    }
+                    rest = &quoted[close.min(quoted.len())..];
+                } else {
+                    let end = v.find([';', ',']).unwrap_or(v.len());
+                    value = v[..end].trim().to_string();
+                    rest = &v[end..];
+                }
+            }
+            if name == "rel" && rels.is_empty() {
+                rels = value.split_whitespace().map(str::to_ascii_lowercase).collect();
+            }
+        }
+        out.push((target, rels));
+    }
 }
 
 /// Sends requests over the network with reqwest: HTTP/1.1, rustls with the ring provider and the
@@ -1354,5 +1425,76 @@ mod tests {
         assert_eq!(lock(&t.seen)[1].url, "https://api.test/repos/acme/new");
         let e = c.send(&get("https://api.test/x"), Budget::Rest, false).await.unwrap_err();
         assert_eq!(e.status, Some(302));
+    }
+
+    #[test]
+    fn the_next_link_of_github_and_gitlab_link_headers() {
+        // GitHub REST, as its pagination guide shows it (page numbers, four relations).
+        let github = r#"<https://api.github.com/repositories/1300192/issues?page=2>; rel="prev", <https://api.github.com/repositories/1300192/issues?page=4>; rel="next", <https://api.github.com/repositories/1300192/issues?page=515>; rel="last", <https://api.github.com/repositories/1300192/issues?page=1>; rel="first""#;
+        let base = "https://api.github.com/repositories/1300192/issues?page=3";
+        assert_eq!(
+            next_link(github, base).as_deref(),
+            Some("https://api.github.com/repositories/1300192/issues?page=4")
+        );
+        // GitHub's cursor pages: `after=` a base64 cursor, an empty `before=`.
+        let cursor = r#"<https://api.github.com/orgs/acme/audit-log?after=MTYwMTkxOTU5NjQxM3xZbGI4VE5EZ1dvZTlla09uWjhoZFpR&before=>; rel="next""#;
+        assert_eq!(
+            next_link(cursor, "https://api.github.com/orgs/acme/audit-log").as_deref(),
+            Some(
+                "https://api.github.com/orgs/acme/audit-log?after=MTYwMTkxOTU5NjQxM3xZbGI4VE5EZ1dvZTlla09uWjhoZFpR&before="
+            )
+        );
+        // GitLab offset pages (notes) and keyset pages (only `rel="next"`, no x-next-page).
+        let offset = r#"<https://gl.test/api/v4/projects/1/notes?page=3&per_page=100>; rel="next", <https://gl.test/api/v4/projects/1/notes?page=1>; rel="first""#;
+        assert_eq!(
+            next_link(offset, "https://gl.test/api/v4/projects/1/notes?page=2&per_page=100").as_deref(),
+            Some("https://gl.test/api/v4/projects/1/notes?page=3&per_page=100")
+        );
+        let keyset = r#"<https://gitlab.example.com/api/v4/projects?pagination=keyset&per_page=50&order_by=id&sort=asc&id_after=42>; rel="next""#;
+        assert_eq!(
+            next_link(keyset, "https://gitlab.example.com/api/v4/projects?pagination=keyset&per_page=50").as_deref(),
+            Some(
+                "https://gitlab.example.com/api/v4/projects?pagination=keyset&per_page=50&order_by=id&sort=asc&id_after=42"
+            )
+        );
+        assert_eq!(next_link(r#"<https://gl.test/x?page=1>; rel="first""#, "https://gl.test/x"), None);
+        assert_eq!(next_link("", "https://gl.test/x"), None);
+    }
+
+    #[test]
+    fn link_headers_split_only_between_links() {
+        // A comma and a semicolon in the target or in a quoted value split nothing; `rel` may be a
+        // list, unquoted, any case; a relative target is resolved against the answered URL.
+        let h = r#"<https://h.test/l?labels=a,b;c>; title="x, y; rel=next"; rel="first", </l?page=2>; REL="prev Next""#;
+        assert_eq!(next_link(h, "https://h.test/l?page=1").as_deref(), Some("https://h.test/l?page=2"));
+        assert_eq!(
+            next_link(r#"<https://h.test/l?labels=a,b>; rel=next"#, "https://h.test/").as_deref(),
+            Some("https://h.test/l?labels=a,b")
+        );
+        assert_eq!(next_link(r#"<javascript:alert(1)>; rel="next""#, "https://h.test/"), None);
+        assert_eq!(next_link(r#"<https://h.test/unclosed; rel="next""#, "https://h.test/"), None);
+    }
+
+    #[test]
+    fn components_are_percent_encoded_but_for_unreserved_characters() {
+        assert_eq!(encode_component("acme/pay.core"), "acme%2Fpay.core");
+        assert_eq!(encode_component("a b\"=~_-"), "a%20b%22%3D~_-");
+        assert_eq!(encode_component("é+&"), "%C3%A9%2B%26");
+    }
+
+    #[test]
+    fn redirects_stay_on_the_origin_and_carry_no_user_info() {
+        let from = "https://api.test/repos/acme/old?x=1";
+        assert_eq!(
+            redirect_target(from, "https://api.test/repos/acme/new").as_deref(),
+            Some("https://api.test/repos/acme/new")
+        );
+        assert_eq!(redirect_target(from, "/repos/acme/new").as_deref(), Some("https://api.test/repos/acme/new"));
+        assert_eq!(redirect_target(from, "https://API.test:443/y").as_deref(), Some("https://api.test/y"));
+        assert_eq!(redirect_target(from, "https://api.test:8443/y"), None);
+        assert_eq!(redirect_target(from, "http://api.test/y"), None);
+        assert_eq!(redirect_target(from, "https://evil.test/steal"), None);
+        assert_eq!(redirect_target(from, "https://me:pw@api.test/y"), None);
+        assert_eq!(redirect_target("not a url", "/y"), None);
     }
 }

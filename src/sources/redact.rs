@@ -5,6 +5,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
+use crate::sources::http::encode_component;
+
 /// What replaces a secret.
 pub const REDACTED: &str = "[redacted]";
 
@@ -71,8 +73,8 @@ impl Redactor {
         let mut encoded = Vec::new();
         for f in &forms {
             for header in [f.clone(), format!("Bearer {f}"), format!("Basic {f}"), format!("token {f}")] {
-                let once = percent_encode(&header);
-                encoded.push(percent_encode(&once));
+                let once = encode_component(&header);
+                encoded.push(encode_component(&once));
                 encoded.push(once);
                 encoded.push(header.replace(' ', "+"));
                 encoded.push(json_escape(&header));
@@ -135,19 +137,6 @@ fn decode_any(encoded: &str) -> Option<Vec<u8>> {
     [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD].iter().find_map(|e| e.decode(encoded).ok())
 }
 
-/// Percent-encoding of everything but unreserved characters (RFC 3986).
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn json_escape(s: &str) -> String {
     let quoted = serde_json::to_string(s).unwrap_or_default();
     quoted.trim_matches('"').replace('/', "\\/")
@@ -168,8 +157,8 @@ mod tests {
             "atatts3cr3t+/tok==".to_string(),
             b64.clone(),
             URL_SAFE_NO_PAD.encode("me@acme.io:ATATTs3cr3t+/tok=="),
-            percent_encode(&header),
-            percent_encode(&percent_encode(&header)),
+            encode_component(&header),
+            encode_component(&encode_component(&header)),
             header.replace(' ', "+"),
             json_escape(&b64),
             STANDARD.encode("ATATTs3cr3t+/tok=="),

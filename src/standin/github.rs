@@ -898,12 +898,8 @@ fn route(
     body: &[u8],
 ) -> Response {
     let path = uri.path().trim_end_matches('/');
-    let query: HashMap<String, String> = uri
-        .query()
-        .map(|q| {
-            q.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), percent_decode(v))).collect()
-        })
-        .unwrap_or_default();
+    let query: HashMap<String, String> =
+        uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
     // App endpoints authenticate with the app's JWT.
     if path.starts_with("/app/installations/") || path.ends_with("/installation") {
         return app_endpoint(inner, method, path, headers);
@@ -924,28 +920,6 @@ fn route(
         return rest(inner, path, &query, headers, uri);
     }
     json_response(404, &json!({"message": "Not Found"}), &[])
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                Ok(b) => {
-                    out.push(b);
-                    i += 3;
-                    continue;
-                }
-                Err(_) => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn app_endpoint(inner: &Inner, method: &axum::http::Method, path: &str, headers: &HeaderMap) -> Response {

@@ -564,25 +564,6 @@ fn limit_headers(inner: &Inner) -> Vec<(String, String)> {
     ]
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn not_found() -> Response {
     json_response(404, &json!({"message": "404 Not found"}), &[])
 }
@@ -591,15 +572,15 @@ fn route(inner: &Inner, uri: &axum::http::Uri, headers: &HeaderMap) -> Response 
     if !authorized(inner, headers) {
         return json_response(401, &json!({"message": "401 Unauthorized"}), &[]);
     }
-    let query: HashMap<String, String> = uri
-        .query()
-        .map(|q| {
-            q.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), percent_decode(v))).collect()
-        })
-        .unwrap_or_default();
+    let query: HashMap<String, String> =
+        uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
     let Some(path) = uri.path().strip_prefix("/api/v4/") else { return not_found() };
     // Segments stay encoded: a path id is one segment (`acme%2Fpay`).
-    let seg: Vec<String> = path.trim_end_matches('/').split('/').map(percent_decode).collect();
+    let seg: Vec<String> = path
+        .trim_end_matches('/')
+        .split('/')
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
     let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
     let endpoint = match seg.as_slice() {
         [_, _, what] => what.to_string(),

@@ -707,28 +707,6 @@ async fn empty_follow_up(response: &mut Response) {
     *response.body_mut() = Body::from(body);
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                Ok(b) => {
-                    out.push(b);
-                    i += 3;
-                    continue;
-                }
-                Err(_) => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Cloud's `POST /rest/api/3/search/approximate-count` (`{"jql"}` → `{"count"}`; bounded JQL,
 /// an `ORDER BY` ignored), the one POST the stand-in serves.
 fn post(inner: &Inner, uri: &axum::http::Uri, headers: &HeaderMap, body: &[u8]) -> Response {
@@ -772,12 +750,8 @@ fn category_key(c: StatusCategory) -> &'static str {
 fn route(inner: &Inner, uri: &axum::http::Uri, headers: &HeaderMap) -> Response {
     let settings = &inner.settings;
     let path = uri.path().trim_end_matches('/');
-    let query: HashMap<String, String> = uri
-        .query()
-        .map(|q| {
-            q.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), percent_decode(v))).collect()
-        })
-        .unwrap_or_default();
+    let query: HashMap<String, String> =
+        uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
     if !authorized(settings, headers) {
         return json_response(401, &json!({"errorMessages": ["You are not authenticated."]}), &[]);
     }

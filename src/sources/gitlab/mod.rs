@@ -27,7 +27,7 @@ use serde_json::Value;
 use crate::model::{Batch, ItemKind, Ts};
 use crate::sources::http::{
     ApiClient, Budget, Clock, HttpError, HttpRequest, HttpSettings, Method, NetworkTransport, Secret, SystemClock,
-    Transport, parse_time,
+    Transport, encode_component, next_link, parse_time,
 };
 use crate::sources::{Source, SourceError, StepFuture, SyncStep};
 use crate::teams::ScopePattern;
@@ -88,28 +88,6 @@ impl GitlabConfig {
     fn api(&self) -> String {
         format!("{}/api/v4", self.url.trim_end_matches('/').trim_end_matches("/api/v4"))
     }
-}
-
-/// A path as one URL segment (`acme/pay` → `acme%2Fpay`).
-pub fn encode_path(path: &str) -> String {
-    let mut out = String::new();
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// The `rel="next"` URL of a `Link` header.
-pub fn next_link(header: &str) -> Option<String> {
-    header.split(',').find(|part| part.contains("rel=\"next\"")).and_then(|part| {
-        let start = part.find('<')? + 1;
-        let end = part.find('>')?;
-        (start < end).then(|| part[start..end].to_string())
-    })
 }
 
 fn format_time(ts: Ts) -> String {
@@ -267,7 +245,7 @@ impl GitlabSource {
         for (kind, paths) in [("groups", &self.cfg.groups), ("projects", &self.cfg.projects)] {
             for p in paths {
                 for what in ["issues", "merge_requests"] {
-                    out.push(format!("{kind}/{}/{what}", encode_path(p)));
+                    out.push(format!("{kind}/{}/{what}", encode_component(p)));
                 }
             }
         }
@@ -358,7 +336,7 @@ impl GitlabSource {
                 break;
             }
             let next_page = resp.header("x-next-page").map(str::trim).filter(|p| !p.is_empty());
-            let next = match (next_page, resp.header("link").and_then(next_link)) {
+            let next = match (next_page, resp.header("link").and_then(|h| next_link(h, &next_url))) {
                 (Some(p), _) if p.parse::<u32>().is_ok() => format!("{url}{sep}per_page=100&page={p}"),
                 (_, Some(link)) => link,
                 _ => break,
@@ -475,10 +453,11 @@ impl GitlabSource {
         for g in &self.cfg.groups {
             let mut paths = vec![g.clone()];
             let descendants =
-                self.get_all(client, token, &format!("{api}/groups/{}/descendant_groups", encode_path(g))).await?;
+                self.get_all(client, token, &format!("{api}/groups/{}/descendant_groups", encode_component(g))).await?;
             paths.extend(descendants.iter().filter_map(|d| d["full_path"].as_str().map(str::to_string)));
             for p in paths {
-                let members = self.get_all(client, token, &format!("{api}/groups/{}/members", encode_path(&p))).await?;
+                let members =
+                    self.get_all(client, token, &format!("{api}/groups/{}/members", encode_component(&p))).await?;
                 groups.push((p, members));
             }
         }
@@ -675,16 +654,9 @@ mod tests {
 
     #[test]
     fn paths_are_one_url_segment_and_the_api_is_under_api_v4() {
-        assert_eq!(encode_path("acme/pay.core"), "acme%2Fpay.core");
+        assert_eq!(encode_component("acme/pay.core"), "acme%2Fpay.core");
         let mut cfg = GitlabConfig::for_groups(&["acme"]);
         cfg.url = "https://git.example.com/".into();
         assert_eq!(cfg.api(), "https://git.example.com/api/v4");
-    }
-
-    #[test]
-    fn the_next_link_of_a_link_header() {
-        let h = r#"<https://gl.test/api/v4/projects/1/notes?page=3&per_page=100>; rel="next", <https://gl.test/api/v4/projects/1/notes?page=1>; rel="first""#;
-        assert_eq!(next_link(h).as_deref(), Some("https://gl.test/api/v4/projects/1/notes?page=3&per_page=100"));
-        assert_eq!(next_link(r#"<https://gl.test/x?page=1>; rel="first""#), None);
     }
 }

@@ -29,6 +29,7 @@ use serde_json::Value;
 use crate::model::{Batch, StatusCategory, Ts};
 use crate::sources::http::{
     ApiClient, Budget, Clock, HttpRequest, HttpSettings, Method, NetworkTransport, Secret, SystemClock, Transport,
+    encode_component,
 };
 use crate::sources::{Source, SourceError, StepFuture, SyncStep};
 
@@ -210,18 +211,6 @@ impl std::fmt::Debug for JiraSource {
 
 fn malformed(message: String) -> SourceError {
     SourceError { kind: "malformed", message }
-}
-
-/// Percent-encodes a query parameter value.
-fn encode(value: &str) -> String {
-    let mut out = String::new();
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Reads the token from its variable or file.
@@ -454,8 +443,11 @@ impl JiraSource {
         let mut start = 0u32;
         let mut guard = crate::sources::bounds::PagedRead::new(format!("the changelog of {key}"));
         loop {
-            let url =
-                format!("{}/issue/{}/changelog?startAt={start}&maxResults={FOLLOW_UP_PAGE}", self.api(), encode(key));
+            let url = format!(
+                "{}/issue/{}/changelog?startAt={start}&maxResults={FOLLOW_UP_PAGE}",
+                self.api(),
+                encode_component(key)
+            );
             let page = self.get(client, auth, url.clone()).await?;
             let values = page["values"].as_array().or(page["histories"].as_array()).cloned().unwrap_or_default();
             let n = values.len() as u32;
@@ -486,7 +478,7 @@ impl JiraSource {
             let url = format!(
                 "{}/issue/{}/comment?startAt={start}&maxResults={FOLLOW_UP_PAGE}&orderBy=created",
                 self.api(),
-                encode(key)
+                encode_component(key)
             );
             let page = self.get(client, auth, url.clone()).await?;
             let values = page["comments"].as_array().cloned().unwrap_or_default();
@@ -528,7 +520,7 @@ impl JiraSource {
             cur.start_at = 0;
         }
         let page_size = self.cfg.page_size.clamp(1, 100);
-        let jql = encode(&self.jql(cur.from));
+        let jql = encode_component(&self.jql(cur.from));
         let fields = "summary,status,issuetype,project,created,updated,reporter,creator,assignee,components,labels,\
                       resolution,resolutiondate,issuelinks,comment";
         let mut fields = fields.to_string();
@@ -541,10 +533,10 @@ impl JiraSource {
                 let mut u = format!(
                     "{}/search/jql?jql={jql}&maxResults={page_size}&expand=changelog&fields={}",
                     self.api(),
-                    encode(&fields)
+                    encode_component(&fields)
                 );
                 if let Some(t) = &cur.next_page_token {
-                    u.push_str(&format!("&nextPageToken={}", encode(t)));
+                    u.push_str(&format!("&nextPageToken={}", encode_component(t)));
                 }
                 u
             }
@@ -552,7 +544,7 @@ impl JiraSource {
                 "{}/search?jql={jql}&startAt={}&maxResults={page_size}&expand=changelog&fields={}",
                 self.api(),
                 cur.start_at,
-                encode(&fields)
+                encode_component(&fields)
             ),
         };
         let continuation = cur.next_page_token.is_some() || cur.start_at > 0;
@@ -725,7 +717,8 @@ impl Source for JiraSource {
                         (url, v["count"].as_u64())
                     }
                     Flavor::DataCenter => {
-                        let url = format!("{}/search?jql={}&maxResults=0&fields=key", self.api(), encode(&jql));
+                        let url =
+                            format!("{}/search?jql={}&maxResults=0&fields=key", self.api(), encode_component(&jql));
                         let v = self.get(&client, &auth, url.clone()).await?;
                         (url, v["total"].as_u64())
                     }
@@ -828,6 +821,6 @@ mod tests {
             "project in (\"PAY\", \"OPS\") AND (issuetype != Sub-task) AND updated >= \"2024-03-11 01:30\" ORDER BY updated ASC, key ASC"
         );
         assert_eq!(s.api(), "https://acme.atlassian.net/rest/api/3");
-        assert_eq!(encode("a b\"="), "a%20b%22%3D");
+        assert_eq!(encode_component("a b\"="), "a%20b%22%3D");
     }
 }
