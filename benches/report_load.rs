@@ -14,10 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use siloscope::config::Config;
-use siloscope::daemon::{Clock, State};
+use siloscope::daemon::State;
 use siloscope::model::{Event, EventKind};
 use siloscope::report::{Format, daemon_producer};
 use siloscope::sources::Source;
+use siloscope::sources::http::SystemClock;
 use siloscope::sources::simulator::{Simulator, SimulatorConfig};
 use siloscope::store::Store;
 use siloscope::store::sqlite::SqliteStore;
@@ -102,7 +103,8 @@ fn main() {
             break;
         }
     }
-    let state = State::new(Config::parse("", Path::new("bench.toml")).unwrap(), Box::new(store), Clock::Wall).unwrap();
+    let state = State::new(Config::parse("", Path::new("bench.toml")).unwrap(), Box::new(store), Arc::new(SystemClock))
+        .unwrap();
     let (events, keys): (usize, Vec<String>) = {
         let f = state.frame.lock().unwrap();
         (f.events.len(), f.items.iter().map(|i| f.syms.resolve(i.key).to_string()).collect())

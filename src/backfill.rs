@@ -449,7 +449,7 @@ pub fn backfill_store(
     out: &mut dyn Write,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<BackfillSummary, String> {
-    let state = crate::daemon::State::new(config, store, crate::daemon::Clock::Wall)?;
+    let state = crate::daemon::State::new(config, store, std::sync::Arc::new(crate::sources::http::SystemClock))?;
     let opts = BackfillOptions { since, step, now: crate::daemon::wall_now(), labels };
     let dir = state.directory();
     let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());

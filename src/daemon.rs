@@ -17,6 +17,7 @@ use crate::exporter::{DirectoryCoverage, Exporter, Snapshot};
 use crate::model::{HistoryStart, Ts};
 use crate::mutex::lock;
 use crate::signals::{Frame, compute};
+use crate::sources::http::{BoxFuture, Clock, SystemClock};
 use crate::sources::simulator::Simulator;
 use crate::sources::telemetry::SourceTelemetry;
 use crate::sources::{Source, SourceError};
@@ -35,30 +36,26 @@ pub fn purge_at_start(config: &Config, store: &mut dyn Store, now: Ts) -> Result
     Ok(())
 }
 
-/// Where `now` comes from: the wall clock, or the demo's accelerated simulated clock.
-#[derive(Debug, Clone, Copy)]
-pub enum Clock {
-    Wall,
-    /// Simulated time runs `speed` times faster than the wall clock from `sim_start`.
-    Accelerated {
-        wall_start: Ts,
-        sim_start: Ts,
-        speed: f64,
-    },
-}
-
+/// The wall clock's now, in whole seconds.
 pub fn wall_now() -> Ts {
-    chrono::Utc::now().timestamp()
+    SystemClock.now_ts()
 }
 
-impl Clock {
-    pub fn now(&self) -> Ts {
-        match *self {
-            Clock::Wall => wall_now(),
-            Clock::Accelerated { wall_start, sim_start, speed } => {
-                sim_start + ((wall_now() - wall_start) as f64 * speed) as Ts
-            }
-        }
+/// The demo's simulated time: it runs `speed` times faster than the wall clock from `sim_start`
+/// (speed 0 stops it). Its waits are real ones.
+#[derive(Debug, Clone, Copy)]
+pub struct AcceleratedClock {
+    pub wall_start: Ts,
+    pub sim_start: Ts,
+    pub speed: f64,
+}
+
+impl Clock for AcceleratedClock {
+    fn now(&self) -> f64 {
+        (self.sim_start + ((wall_now() - self.wall_start) as f64 * self.speed) as Ts) as f64
+    }
+    fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(tokio::time::sleep(duration))
     }
 }
 
@@ -200,7 +197,7 @@ pub struct State {
     pub directory_coverage: Arc<DirectoryCoverage>,
     /// The listener's open and dropped connections.
     pub connections: Arc<ConnectionMetrics>,
-    pub clock: Clock,
+    pub clock: Arc<dyn Clock>,
     pub readiness: Arc<Readiness>,
     /// Data generation: grows by one with every commit, once the frame and the directory hold it.
     generation: AtomicU64,
@@ -213,7 +210,7 @@ pub struct State {
 /// What the report reads of the running daemon (`/report`, src/report/mod.rs).
 impl crate::report::RunningDaemon for State {
     fn now(&self) -> Ts {
-        self.clock.now()
+        self.clock.now_ts()
     }
     fn computation(&self) -> Option<Arc<Snapshot>> {
         self.exporter.snapshot()
@@ -270,7 +267,7 @@ fn load_frame(store: &dyn Store) -> Result<Frame, String> {
 
 impl State {
     /// Loads the store into memory and resolves the directory.
-    pub fn new(config: Config, store: Box<dyn Store>, clock: Clock) -> Result<Arc<State>, String> {
+    pub fn new(config: Config, store: Box<dyn Store>, clock: Arc<dyn Clock>) -> Result<Arc<State>, String> {
         let frame = load_frame(store.as_ref())?;
         let telemetry = Arc::new(SourceTelemetry::default());
         let directory_coverage = Arc::new(DirectoryCoverage::default());
@@ -349,7 +346,7 @@ impl State {
         let started = Instant::now();
         // Read first: the frame and directory below hold at least everything of this generation.
         let generation = self.generation.load(Ordering::Acquire);
-        let now = self.clock.now();
+        let now = self.clock.now_ts();
         let dir = self.directory();
         let (signals, events_stored) = {
             let mut frame = lock(&self.frame);
@@ -465,7 +462,7 @@ impl State {
                     .map_err(|e| SourceError { kind: "store", message: e.to_string() })?
                     .map_err(|e| SourceError { kind: "store", message: e.to_string() })?
             };
-            let now = self.clock.now();
+            let now = self.clock.now_ts();
             let mut stop = shutdown.clone();
             let stepped = tokio::select! {
                 biased;
@@ -594,7 +591,7 @@ impl State {
         let frame = {
             let mut store = lock(&self.store);
             let outcome =
-                crate::privacy::purge_expired(store.as_mut(), keep, self.clock.now()).map_err(|e| e.to_string())?;
+                crate::privacy::purge_expired(store.as_mut(), keep, self.clock.now_ts()).map_err(|e| e.to_string())?;
             if outcome.events_deleted + outcome.items_deleted == 0 {
                 return Ok(outcome);
             }
@@ -790,7 +787,7 @@ mod tests {
         let config =
             Config::parse("[[sources]]\nname = \"failing\"\nkind = \"simulator\"\n", Path::new("siloscope.toml"))
                 .unwrap();
-        let state = State::new(config, Box::new(store), Clock::Wall).unwrap();
+        let state = State::new(config, Box::new(store), Arc::new(SystemClock)).unwrap();
         state.telemetry.register_source("failing");
         let (_tx, rx) = watch::channel(false);
         let steps = Arc::new(AtomicU32::new(0));

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use siloscope::config::{Config, SourceConfig, SourceSettings};
-use siloscope::daemon::{self, Clock, RunOptions, State};
+use siloscope::daemon::{self, AcceleratedClock, RunOptions, State};
+use siloscope::sources::http::SystemClock;
 use siloscope::sources::simulator::SimulatorConfig;
 use siloscope::store::sqlite::SqliteStore;
 
@@ -392,7 +393,7 @@ fn check_config(path: &Path) -> Result<(), Failure> {
 fn teams(path: &Path) -> Result<(), Failure> {
     let cfg = load_config(path)?;
     let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
-    let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
+    let state = State::new(cfg, store, Arc::new(SystemClock)).map_err(runtime)?;
     let dir = state.directory();
     let now = daemon::wall_now();
     let (analysis, signals, coverage) = {
@@ -613,7 +614,7 @@ fn teams_suggest(path: &Path) -> Result<(), Failure> {
     let cfg = load_config(path)?;
     let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
     let snapshots = store.directory_snapshots().map_err(|e| runtime(e.to_string()))?;
-    let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
+    let state = State::new(cfg, store, Arc::new(SystemClock)).map_err(runtime)?;
     let dir = state.directory();
     let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());
     frame.prepare();
@@ -640,7 +641,7 @@ fn serve(path: &Path, listen_address: Option<String>, web_config: Option<&Path>)
     daemon::purge_at_start(&cfg, store.as_mut(), daemon::wall_now()).map_err(runtime)?;
     runtime_for(async move {
         let listener = siloscope::server::bind(&address).await.map_err(runtime)?;
-        let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
+        let state = State::new(cfg, store, Arc::new(SystemClock)).map_err(runtime)?;
         println!(
             "siloscope serving {}://{}/metrics",
             scheme(&web),
@@ -693,7 +694,7 @@ fn sync(path: &Path, once: bool, progress_interval: &str) -> Result<(), Failure>
     let mut store = daemon::open_store(&cfg).map_err(runtime)?;
     daemon::purge_at_start(&cfg, store.as_mut(), daemon::wall_now()).map_err(runtime)?;
     runtime_for(async move {
-        let state = State::new(cfg, store, Clock::Wall).map_err(runtime)?;
+        let state = State::new(cfg, store, Arc::new(SystemClock)).map_err(runtime)?;
         let (tx, rx) = tokio::sync::watch::channel(false);
         let signal = daemon::shutdown_signal();
         tokio::spawn(async move {
@@ -974,7 +975,7 @@ fn demo(
     runtime_for(async move {
         let listener = siloscope::server::bind(&listen_address).await.map_err(runtime)?;
         let now = daemon::wall_now();
-        let clock = Clock::Accelerated { wall_start: now, sim_start: sim_now.unwrap_or(now), speed };
+        let clock = Arc::new(AcceleratedClock { wall_start: now, sim_start: sim_now.unwrap_or(now), speed });
         let state: Arc<State> = State::new(cfg, store, clock).map_err(runtime)?;
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(listen_address);
         let scheme = scheme(&web);

@@ -447,7 +447,8 @@ async fn reread_equals(
     reference: &Path,
     dir: &siloscope::model::DirectorySnapshot,
 ) {
-    use siloscope::daemon::{Clock, State};
+    use siloscope::daemon::State;
+    use siloscope::sources::http::SystemClock;
     for p in [path, reference] {
         let directory = Some(directory_everywhere(dir));
         let batch = siloscope::model::Batch { source: "people".into(), directory, ..Default::default() };
@@ -455,7 +456,7 @@ async fn reread_equals(
     }
     let config =
         siloscope::config::Config::parse("[signals]\nprivacy_floor = 2\n", Path::new("siloscope.toml")).unwrap();
-    let state = State::new(config.clone(), Box::new(SqliteStore::open(path).unwrap()), Clock::Wall).unwrap();
+    let state = State::new(config.clone(), Box::new(SqliteStore::open(path).unwrap()), Arc::new(SystemClock)).unwrap();
     let (logs, guard) = capture_logs();
     assert!(state.prepare_source(&source).unwrap(), "an old format is re-read");
     drop(guard);
@@ -483,7 +484,8 @@ async fn reread_equals(
         assert_eq!(frame.events.len(), want.1.len());
         siloscope::signals::compute(&frame, &state.directory(), &config.signals, now).1
     };
-    let fresh = State::new(config.clone(), Box::new(SqliteStore::open(reference).unwrap()), Clock::Wall).unwrap();
+    let fresh =
+        State::new(config.clone(), Box::new(SqliteStore::open(reference).unwrap()), Arc::new(SystemClock)).unwrap();
     let expected = {
         let mut frame = fresh.frame.lock().unwrap();
         frame.prepare();

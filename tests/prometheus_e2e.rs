@@ -683,7 +683,9 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
     let expected: Vec<(Ts, BTreeMap<String, f64>)> = {
         let cfg = siloscope::config::Config::load(&config).unwrap();
         let store = siloscope::daemon::open_store(&cfg).unwrap();
-        let state = siloscope::daemon::State::new(cfg, store, siloscope::daemon::Clock::Wall).unwrap();
+        let state =
+            siloscope::daemon::State::new(cfg, store, std::sync::Arc::new(siloscope::sources::http::SystemClock))
+                .unwrap();
         let directory = state.directory();
         let mut frame = state.frame.lock().unwrap();
         frame.prepare();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use siloscope::config::Config;
-use siloscope::daemon::{Clock, State};
+use siloscope::daemon::{AcceleratedClock, State};
 use siloscope::report::{Format, daemon_producer};
 use siloscope::store::Store;
 use siloscope::store::sqlite::SqliteStore;
@@ -44,16 +44,16 @@ fn one_build_per_computation_shared_by_concurrent_requests() {
     let config = Config::parse("", Path::new("siloscope.toml")).unwrap();
     // Simulated time runs 1000× faster: every wall second is a new `now` for the report.
     let now = chrono::Utc::now().timestamp();
-    let clock = Clock::Accelerated { wall_start: now, sim_start: now, speed: 1000.0 };
+    let clock = Arc::new(AcceleratedClock { wall_start: now, sim_start: now, speed: 1000.0 });
     let state = State::new(config, Box::new(store), clock).unwrap();
     state.recompute_now().unwrap();
     let producer = daemon_producer(state.clone());
 
     let first = producer(Format::Json).expect("the report");
     // Wait until the clock has moved on: a report computed per request would now differ.
-    let t0 = state.clock.now();
+    let t0 = state.clock.now_ts();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while state.clock.now() == t0 {
+    while state.clock.now_ts() == t0 {
         assert!(std::time::Instant::now() < deadline, "the clock did not move");
         std::thread::sleep(Duration::from_millis(20));
     }

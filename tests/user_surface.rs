@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use siloscope::config::{Config, SourceConfig, SourceSettings};
-use siloscope::daemon::{self, Clock, State, SyncSummary};
+use siloscope::daemon::{self, AcceleratedClock, State, SyncSummary};
 use siloscope::sources::simulator::SimulatorConfig;
 use siloscope::store::sqlite::SqliteStore;
 
@@ -81,8 +81,8 @@ fn assert_all(failures: Vec<String>) {
 const DEMO_NOW: &str = "2026-03-15T09:30:00Z";
 
 /// The simulated clock of `siloscope demo --now NOW`, stopped: at speed 0 it stays at `now`.
-fn fixed_clock(now: i64) -> Clock {
-    Clock::Accelerated { wall_start: daemon::wall_now(), sim_start: now, speed: 0.0 }
+fn fixed_clock(now: i64) -> Arc<AcceleratedClock> {
+    Arc::new(AcceleratedClock { wall_start: daemon::wall_now(), sim_start: now, speed: 0.0 })
 }
 
 /// The demo's state after its first sync pass and the computation that follows it, as

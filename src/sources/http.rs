@@ -116,10 +116,15 @@ pub trait Transport: Send + Sync {
     fn send<'a>(&'a self, request: &'a HttpRequest) -> BoxFuture<'a, Result<HttpResponse, String>>;
 }
 
-/// Wall time and waiting, injectable so tests never really sleep.
+/// Wall time and waiting: the one clock of the sources, the daemon and the demo (the wall clock,
+/// the demo's accelerated one, a manual one so tests never really sleep). The engine reads none.
 pub trait Clock: Send + Sync {
     /// Seconds since the Unix epoch.
     fn now(&self) -> f64;
+    /// Whole seconds since the Unix epoch: the `now` the signals, the store and the report take.
+    fn now_ts(&self) -> crate::model::Ts {
+        self.now().floor() as crate::model::Ts
+    }
     fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()>;
 }
 
