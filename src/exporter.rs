@@ -17,6 +17,7 @@ use prometheus_client::registry::{Registry, Unit};
 use crate::model::Ts;
 use crate::signals::{Histogram, Signals};
 use crate::store::ItemCount;
+use siloscope_catalogue as catalogue;
 
 /// What a scrape shows: the signals at the last computation and the store's item counts.
 #[derive(Debug, Clone, Default)]
@@ -96,49 +97,167 @@ impl DirectoryCoverage {
     }
 }
 
+/// One value of a series as `Signals` (or the snapshot) holds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SeriesValue<'a> {
+    /// A counter's value or an integer gauge (`5`).
+    Count(u64),
+    /// A real-valued gauge (`0.25`, `5.0`).
+    Real(f64),
+    Histogram(&'a Histogram),
+}
+
+/// Reads one signal family's series off `Signals`: calls `f(label values, value)` per series, the
+/// values in the order of the family's catalogue labels.
+pub type ReadSeries = for<'a> fn(&'a Signals, &mut dyn FnMut(&[&'a str], SeriesValue<'a>));
+
+/// Every signal family of the catalogue with the `Signals` field it reads, in exposition order:
+/// the live exporter and the history backfill both encode from this table. Adding a family is an
+/// entry in `siloscope_catalogue` (and its `SIGNAL_FAMILIES`), its `Signals` field and a line here.
+pub const SIGNAL_SERIES: [(&catalogue::Family, ReadSeries); 18] = {
+    use SeriesValue::{Count, Histogram as Hist, Real};
+    use catalogue as c;
+    [
+        (&c::HANDOFFS, |s, f| {
+            for ((src, kind, from, to), v) in &s.handoffs_total {
+                f(&[src, kind.as_str(), from, to], Count(*v));
+            }
+        }),
+        (&c::HANDOFF_LATENCY, |s, f| {
+            for ((kind, from, to), h) in &s.handoff_latency {
+                f(&[kind.as_str(), from, to], Hist(h));
+            }
+        }),
+        (&c::HANDOFFS_WAITING, |s, f| {
+            for ((kind, from, to), v) in &s.handoffs_waiting {
+                f(&[kind.as_str(), from, to], Count(*v));
+            }
+        }),
+        (&c::HANDOFFS_STALLED, |s, f| {
+            for ((kind, from, to), v) in &s.handoffs_stalled {
+                f(&[kind.as_str(), from, to], Count(*v));
+            }
+        }),
+        (&c::HANDOFF_OLDEST_WAIT, |s, f| {
+            for (to, v) in &s.handoff_oldest_wait {
+                f(&[to], Real(*v));
+            }
+        }),
+        (&c::HANDOFF_BOUNCES, |s, f| {
+            for ((from, to), v) in &s.bounces_total {
+                f(&[from, to], Count(*v));
+            }
+        }),
+        (&c::DECISIONS, |s, f| {
+            for (team, v) in &s.decisions_total {
+                f(&[team], Count(*v));
+            }
+        }),
+        (&c::DECISIONS_REHASHED, |s, f| {
+            for ((team, reason), v) in &s.decisions_rehashed_total {
+                f(&[team, reason.as_str()], Count(*v));
+            }
+        }),
+        (&c::REWORK, |s, f| {
+            for ((team, kind), v) in &s.rework_total {
+                f(&[team, kind.as_str()], Count(*v));
+            }
+        }),
+        (&c::REVIEWS, |s, f| {
+            for ((author, reviewer, state), v) in &s.reviews_total {
+                f(&[author, reviewer, state.as_str()], Count(*v));
+            }
+        }),
+        (&c::REVIEW_PICKUP, |s, f| {
+            for ((author, reviewer), h) in &s.review_pickup {
+                f(&[author, reviewer], Hist(h));
+            }
+        }),
+        (&c::REVIEW_RECIPROCITY, |s, f| {
+            for ((a, b, window), v) in &s.review_reciprocity {
+                f(&[a, b, window], Real(*v));
+            }
+        }),
+        (&c::ENGAGEMENTS, |s, f| {
+            for ((actor, owner, kind), v) in &s.engagements_total {
+                f(&[actor, owner, kind.as_str()], Count(*v));
+            }
+        }),
+        (&c::FIRST_RESPONSE, |s, f| {
+            for ((requester, owner), h) in &s.first_response {
+                f(&[requester, owner], Hist(h));
+            }
+        }),
+        (&c::JOINT_WINS, |s, f| {
+            for (team, v) in &s.joint_wins_total {
+                f(&[team], Count(*v));
+            }
+        }),
+        (&c::BRIDGE_PEOPLE, |s, f| {
+            for ((team, window), v) in &s.bridge_people {
+                f(&[team, window], Count(*v));
+            }
+        }),
+        (&c::SILO_INDEX, |s, f| {
+            for ((team, window), v) in &s.silo_index {
+                f(&[team, window], Real(*v));
+            }
+        }),
+        (&c::TEAM_MEMBERS, |s, f| {
+            for (team, v) in &s.team_members {
+                f(&[team], Count(*v));
+            }
+        }),
+    ]
+};
+
 /// Encodes the published snapshot on each scrape.
 #[derive(Debug)]
 struct SnapshotCollector {
     snapshot: Arc<RwLock<Option<Arc<Snapshot>>>>,
 }
 
-fn family<'a, T>(
+/// The family's label names paired with one series' values.
+fn labels_of(family: &catalogue::Family, values: &[&str]) -> Labels {
+    debug_assert_eq!(family.labels.len(), values.len(), "{}: label values", family.name);
+    family.labels.iter().zip(values).map(|(k, v)| (*k, v.to_string())).collect()
+}
+
+/// Writes one family (nothing when it has no series) as the catalogue describes it.
+fn encode_family(
     enc: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    kind: MetricType,
-    rows: impl IntoIterator<Item = (Labels, T)>,
-    mut write: impl FnMut(prometheus_client::encoding::MetricEncoder, &T) -> Result<(), std::fmt::Error>,
-) -> Result<(), std::fmt::Error>
-where
-    T: 'a,
-{
-    let mut rows = rows.into_iter().peekable();
-    if rows.peek().is_none() {
+    family: &catalogue::Family,
+    rows: Vec<(Labels, SeriesValue<'_>)>,
+) -> Result<(), std::fmt::Error> {
+    if rows.is_empty() {
         return Ok(());
     }
-    let mut m = enc.encode_descriptor(name, help, unit, kind)?;
+    let unit = family.unit.map(|u| match u {
+        catalogue::Unit::Seconds => Unit::Seconds,
+    });
+    let metric_type = match family.metric_type {
+        catalogue::MetricType::Counter => MetricType::Counter,
+        catalogue::MetricType::Gauge => MetricType::Gauge,
+        catalogue::MetricType::Histogram => MetricType::Histogram,
+    };
+    let mut m = enc.encode_descriptor(family.stem(), family.help, unit.as_ref(), metric_type)?;
     for (labels, value) in rows {
-        let fam = m.encode_family(&labels)?;
-        write(fam, &value)?;
+        let mut series = m.encode_family(&labels)?;
+        use catalogue::MetricType as T;
+        match (family.metric_type, value) {
+            (T::Counter, SeriesValue::Count(v)) => {
+                series.encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(&v, None)?
+            }
+            (T::Gauge, SeriesValue::Count(v)) => series.encode_gauge(&(v as i64))?,
+            (T::Gauge, SeriesValue::Real(v)) => series.encode_gauge(&v)?,
+            (T::Histogram, SeriesValue::Histogram(h)) => histogram(series, h)?,
+            (t, v) => debug_assert!(false, "{}: a {t:?} family cannot show {v:?}", family.name),
+        }
     }
     Ok(())
 }
 
-fn counter(mut m: prometheus_client::encoding::MetricEncoder, v: &u64) -> Result<(), std::fmt::Error> {
-    m.encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(v, None)
-}
-
-fn gauge_f(mut m: prometheus_client::encoding::MetricEncoder, v: &f64) -> Result<(), std::fmt::Error> {
-    m.encode_gauge(v)
-}
-
-fn gauge_i(mut m: prometheus_client::encoding::MetricEncoder, v: &u64) -> Result<(), std::fmt::Error> {
-    m.encode_gauge(&(*v as i64))
-}
-
-fn histogram(mut m: prometheus_client::encoding::MetricEncoder, h: &&Histogram) -> Result<(), std::fmt::Error> {
+fn histogram(mut m: prometheus_client::encoding::MetricEncoder, h: &Histogram) -> Result<(), std::fmt::Error> {
     // The encoder accumulates per-bucket counts itself: pass them non-cumulative, +Inf last.
     let mut buckets: Vec<(f64, u64)> =
         crate::signals::LATENCY_BUCKETS.iter().copied().zip(h.buckets.iter().copied()).collect();
@@ -146,228 +265,27 @@ fn histogram(mut m: prometheus_client::encoding::MetricEncoder, h: &&Histogram) 
     m.encode_histogram::<prometheus_client::encoding::NoLabelSet>(h.sum, h.count, &buckets, None)
 }
 
-fn l<const N: usize>(pairs: [(&'static str, &str); N]) -> Labels {
-    pairs.into_iter().map(|(k, v)| (k, v.to_string())).collect()
-}
-
 impl Collector for SnapshotCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let Some(snap) = self.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone() else { return Ok(()) };
-        let s = &snap.signals;
-        let secs = Some(&Unit::Seconds);
-        use MetricType::{Counter as C, Gauge as G, Histogram as H};
-        family(
-            &mut enc,
-            "siloscope_handoffs",
-            "Handoffs between teams: custody moved from from_team to to_team, or a cross-team review was requested.",
-            None,
-            C,
-            s.handoffs_total.iter().map(|((src, k, f, t), v)| {
-                (l([("source", src), ("kind", k.as_str()), ("from_team", f), ("to_team", t)]), *v)
-            }),
-            counter,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_handoff_latency",
-            "Time from a handoff until the first event on the item by a member of the receiving team (acknowledgement).",
-            secs,
-            H,
-            s.handoff_latency
-                .iter()
-                .map(|((k, f, t), h)| (l([("kind", k.as_str()), ("from_team", f), ("to_team", t)]), h)),
-            histogram,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_handoffs_waiting",
-            "Handoffs not acknowledged yet, with the item still open and still with the receiving team.",
-            None,
-            G,
-            s.handoffs_waiting
-                .iter()
-                .map(|((k, f, t), v)| (l([("kind", k.as_str()), ("from_team", f), ("to_team", t)]), *v)),
-            gauge_i,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_handoffs_stalled",
-            "Waiting handoffs that have waited longer than their stall threshold.",
-            None,
-            G,
-            s.handoffs_stalled
-                .iter()
-                .map(|((k, f, t), v)| (l([("kind", k.as_str()), ("from_team", f), ("to_team", t)]), *v)),
-            gauge_i,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_handoff_oldest_wait",
-            "How long the oldest waiting handoff to the team has waited (0 when none waits).",
-            secs,
-            G,
-            s.handoff_oldest_wait.iter().map(|(t, v)| (l([("to_team", t)]), *v)),
-            gauge_f,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_handoff_bounces",
-            "Custody returned to from_team from to_team within the bounce window of from_team handing it to to_team.",
-            None,
-            C,
-            s.bounces_total.iter().map(|((f, t), v)| (l([("from_team", f), ("to_team", t)]), *v)),
-            counter,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_decisions",
-            "Decisions made (closed as completed, merged, or accepted), by the team holding them.",
-            None,
-            C,
-            s.decisions_total.iter().map(|(t, v)| (l([("team", t)]), *v)),
-            counter,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_decisions_rehashed",
-            "Decisions rehashed within the rehash window after they were made, by first reason.",
-            None,
-            C,
-            s.decisions_rehashed_total.iter().map(|((t, r), v)| (l([("team", t), ("reason", r.as_str())]), *v)),
-            counter,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_rework",
-            "Rework: items reopened after close, merged changes later reverted.",
-            None,
-            C,
-            s.rework_total.iter().map(|((t, k), v)| (l([("team", t), ("kind", k.as_str())]), *v)),
-            counter,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_reviews",
-            "Submitted reviews by the author's team and the reviewer's team at review time.",
-            None,
-            C,
-            s.reviews_total
-                .iter()
-                .map(|((a, r, st), v)| (l([("author_team", a), ("reviewer_team", r), ("state", st.as_str())]), *v)),
-            counter,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_review_pickup",
-            "Time from a review request to the first review by the requested person or team, draft time excluded.",
-            secs,
-            H,
-            s.review_pickup.iter().map(|((a, r), h)| (l([("author_team", a), ("reviewer_team", r)]), h)),
-            histogram,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_review_reciprocity_ratio",
-            "min/max of reviews given each way between two teams in the window (1 = balanced).",
-            None,
-            G,
-            s.review_reciprocity.iter().map(|((a, b, w), v)| (l([("team_a", a), ("team_b", b), ("window", w)]), *v)),
-            gauge_f,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_engagements",
-            "Comments, reviews and team mentions by members of actor_team on items held by owner_team.",
-            None,
-            C,
-            s.engagements_total
-                .iter()
-                .map(|((a, o, k), v)| (l([("actor_team", a), ("owner_team", o), ("kind", k.as_str())]), *v)),
-            counter,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_first_response",
-            "Time from an item opened by requester_team and held by owner_team to the first event by owner_team.",
-            secs,
-            H,
-            s.first_response.iter().map(|((r, o), h)| (l([("requester_team", r), ("owner_team", o)]), h)),
-            histogram,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_joint_wins",
-            "Items completed with contributors from at least two teams, counted for each team involved.",
-            None,
-            C,
-            s.joint_wins_total.iter().map(|(t, v)| (l([("team", t)]), *v)),
-            counter,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_bridge_people",
-            "People of the team who interacted with items of at least two other teams in the window.",
-            None,
-            G,
-            s.bridge_people.iter().map(|((t, w), v)| (l([("team", t), ("window", w)]), *v)),
-            gauge_i,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_silo_index",
-            "Share of the team's interactions that stay on its own items in the window (1 = fully siloed).",
-            None,
-            G,
-            s.silo_index.iter().map(|((t, w), v)| (l([("team", t), ("window", w)]), *v)),
-            gauge_f,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_team_members",
-            "Current members of the team (bots excluded).",
-            None,
-            G,
-            s.team_members.iter().map(|(t, v)| (l([("team", t)]), *v)),
-            gauge_i,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_items",
-            "Work items in the store by source, kind and state.",
-            None,
-            G,
-            snap.items
-                .iter()
-                .map(|c| (l([("source", &c.source), ("kind", c.kind.as_str()), ("state", c.state.as_str())]), c.count)),
-            gauge_i,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_events_stored",
-            "Activity events in the store.",
-            None,
-            G,
-            [(Vec::new(), snap.events_stored)],
-            gauge_i,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_last_compute_timestamp",
-            "When the signals were last computed (Unix time).",
-            secs,
-            G,
-            [(Vec::new(), snap.computed_at as f64)],
-            gauge_f,
-        )?;
-        family(
-            &mut enc,
-            "siloscope_compute_duration",
-            "How long the last computation of the signals took.",
-            secs,
-            G,
-            [(Vec::new(), snap.compute_seconds)],
-            gauge_f,
-        )?;
+        for (family, read) in SIGNAL_SERIES {
+            let mut rows = Vec::new();
+            read(&snap.signals, &mut |values, value| rows.push((labels_of(family, values), value)));
+            encode_family(&mut enc, family, rows)?;
+        }
+        use catalogue as c;
+        let items = snap
+            .items
+            .iter()
+            .map(|i| {
+                (labels_of(&c::ITEMS, &[&i.source, i.kind.as_str(), i.state.as_str()]), SeriesValue::Count(i.count))
+            })
+            .collect();
+        encode_family(&mut enc, &c::ITEMS, items)?;
+        encode_family(&mut enc, &c::EVENTS_STORED, vec![(Vec::new(), SeriesValue::Count(snap.events_stored))])?;
+        let computed_at = SeriesValue::Real(snap.computed_at as f64);
+        encode_family(&mut enc, &c::LAST_COMPUTE_TIMESTAMP, vec![(Vec::new(), computed_at)])?;
+        encode_family(&mut enc, &c::COMPUTE_DURATION, vec![(Vec::new(), SeriesValue::Real(snap.compute_seconds))])?;
         Ok(())
     }
 }
@@ -511,6 +429,97 @@ mod tests {
         );
         // Families with no series are left out entirely.
         assert!(!text.contains("siloscope_joint_wins"));
+    }
+
+    /// Signals with one series in every field.
+    fn every_field() -> Signals {
+        use crate::model::ReviewState;
+        use crate::signals::records::{EngagementKind, RehashReason, ReworkKind};
+        let t = |x: &str| x.to_string();
+        let mut h = Histogram::default();
+        h.observe(60.0);
+        let mut s = Signals::default();
+        s.handoffs_total.insert((t("gh"), HandoffKind::Review, t("a"), t("b")), 1);
+        s.handoff_latency.insert((HandoffKind::Review, t("a"), t("b")), h.clone());
+        s.handoffs_waiting.insert((HandoffKind::Review, t("a"), t("b")), 1);
+        s.handoffs_stalled.insert((HandoffKind::Review, t("a"), t("b")), 1);
+        s.handoff_oldest_wait.insert(t("b"), 1.5);
+        s.bounces_total.insert((t("a"), t("b")), 1);
+        s.decisions_total.insert(t("a"), 1);
+        s.decisions_rehashed_total.insert((t("a"), RehashReason::Reopened), 1);
+        s.rework_total.insert((t("a"), ReworkKind::Reverted), 1);
+        s.reviews_total.insert((t("a"), t("b"), ReviewState::Approved), 1);
+        s.review_pickup.insert((t("a"), t("b")), h.clone());
+        s.review_reciprocity.insert((t("a"), t("b"), t("7d")), 0.5);
+        s.engagements_total.insert((t("a"), t("b"), EngagementKind::Comment), 1);
+        s.first_response.insert((t("a"), t("b")), h);
+        s.joint_wins_total.insert(t("a"), 1);
+        s.bridge_people.insert((t("a"), t("7d")), 1);
+        s.silo_index.insert((t("a"), t("7d")), 0.5);
+        s.team_members.insert(t("a"), 5);
+        s
+    }
+
+    #[test]
+    fn the_series_table_reads_the_catalogues_signal_families_in_order() {
+        let table: Vec<&str> = SIGNAL_SERIES.iter().map(|(f, _)| f.name).collect();
+        let listed: Vec<&str> = catalogue::SIGNAL_FAMILIES.iter().map(|f| f.name).collect();
+        assert_eq!(table, listed);
+        let s = every_field();
+        for (family, read) in SIGNAL_SERIES {
+            let mut series = 0;
+            read(&s, &mut |values, value| {
+                series += 1;
+                assert_eq!(values.len(), family.labels.len(), "{}: one value per catalogue label", family.name);
+                let fits = matches!(
+                    (family.metric_type, value),
+                    (catalogue::MetricType::Counter, SeriesValue::Count(_))
+                        | (catalogue::MetricType::Gauge, SeriesValue::Count(_) | SeriesValue::Real(_))
+                        | (catalogue::MetricType::Histogram, SeriesValue::Histogram(_))
+                );
+                assert!(fits, "{}: a {:?} family read {value:?}", family.name, family.metric_type);
+            });
+            assert_eq!(series, 1, "{} reads a field of its own", family.name);
+        }
+    }
+
+    #[test]
+    fn every_snapshot_family_renders_as_the_catalogue_describes_it() {
+        let e = Exporter::new();
+        let items = vec![ItemCount {
+            source: "gh".into(),
+            kind: crate::model::ItemKind::Issue,
+            state: crate::model::ItemState::Open,
+            count: 2,
+        }];
+        e.publish(Snapshot { signals: every_field(), items, events_stored: 9, computed_at: 1, compute_seconds: 0.5 });
+        let text = e.render();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut at = 0;
+        for family in catalogue::SIGNAL_FAMILIES.into_iter().chain(catalogue::STORE_FAMILIES) {
+            let type_line = format!("# TYPE {} {}", family.name, family.metric_type.as_str());
+            let found = lines.iter().position(|l| *l == type_line).unwrap_or_else(|| panic!("no {type_line:?}"));
+            assert!(found > at, "{} out of the catalogue's order", family.name);
+            at = found;
+            assert!(lines.contains(&format!("# HELP {} {}", family.name, family.help).as_str()));
+            if let Some(unit) = family.unit {
+                assert!(lines.contains(&format!("# UNIT {} {}", family.name, unit.as_str()).as_str()));
+            }
+            let sample = &family.sample_names()[0];
+            let series = lines.iter().find(|l| l.starts_with(&format!("{sample}{{"))).map(|l| l.to_string());
+            if !family.labels.is_empty() {
+                let series = series.unwrap_or_else(|| panic!("no series of {}", family.name));
+                let names: Vec<&str> = series
+                    .split_once('{')
+                    .unwrap()
+                    .1
+                    .split(',')
+                    .filter_map(|pair| pair.split_once('=').map(|(k, _)| k))
+                    .filter(|k| *k != "le")
+                    .collect();
+                assert_eq!(names, family.labels, "{}: labels in the catalogue's order", family.name);
+            }
+        }
     }
 
     #[test]
