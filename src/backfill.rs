@@ -9,68 +9,16 @@ use std::io::{self, Write};
 use std::sync::mpsc;
 use std::time::Instant;
 
+use siloscope_catalogue::{Family, MetricType};
+
+use crate::exporter::{SIGNAL_SERIES, SeriesValue};
 use crate::model::Ts;
 use crate::signals::{Analysis, Frame, Histogram, LATENCY_BUCKETS, Signals, SignalsConfig, aggregate};
 use crate::teams::Directory;
 
-/// What kind of OpenMetrics family a §9 metric is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FamilyKind {
-    Counter,
-    Gauge,
-    Histogram,
-}
-
-impl FamilyKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            FamilyKind::Counter => "counter",
-            FamilyKind::Gauge => "gauge",
-            FamilyKind::Histogram => "histogram",
-        }
-    }
-}
-
-/// One §9 metric family as the live exporter names and describes it.
-#[derive(Debug, Clone, Copy)]
-pub struct FamilySpec {
-    /// Family name (counters without `_total`, units included: `siloscope_handoff_latency_seconds`).
-    pub name: &'static str,
-    pub kind: FamilyKind,
-    pub unit: Option<&'static str>,
-    pub help: &'static str,
-}
-
-const fn fam(name: &'static str, kind: FamilyKind, unit: Option<&'static str>, help: &'static str) -> FamilySpec {
-    FamilySpec { name, kind, unit, help }
-}
-
-use FamilyKind::{Counter as C, Gauge as G, Histogram as H};
-const SECONDS: Option<&str> = Some("seconds");
-
-/// Every family of the §9 table, in the exporter's order, with the exporter's HELP texts (a test
-/// checks they agree with `Exporter::render`).
-#[rustfmt::skip]
-pub const FAMILIES: [FamilySpec; 18] = [
-    fam("siloscope_handoffs", C, None, "Handoffs between teams: custody moved from from_team to to_team, or a cross-team review was requested."),
-    fam("siloscope_handoff_latency_seconds", H, SECONDS, "Time from a handoff until the first event on the item by a member of the receiving team (acknowledgement)."),
-    fam("siloscope_handoffs_waiting", G, None, "Handoffs not acknowledged yet, with the item still open and still with the receiving team."),
-    fam("siloscope_handoffs_stalled", G, None, "Waiting handoffs that have waited longer than their stall threshold."),
-    fam("siloscope_handoff_oldest_wait_seconds", G, SECONDS, "How long the oldest waiting handoff to the team has waited (0 when none waits)."),
-    fam("siloscope_handoff_bounces", C, None, "Custody returned to from_team from to_team within the bounce window of from_team handing it to to_team."),
-    fam("siloscope_decisions", C, None, "Decisions made (closed as completed, merged, or accepted), by the team holding them."),
-    fam("siloscope_decisions_rehashed", C, None, "Decisions rehashed within the rehash window after they were made, by first reason."),
-    fam("siloscope_rework", C, None, "Rework: items reopened after close, merged changes later reverted."),
-    fam("siloscope_reviews", C, None, "Submitted reviews by the author's team and the reviewer's team at review time."),
-    fam("siloscope_review_pickup_seconds", H, SECONDS, "Time from a review request to the first review by the requested person or team, draft time excluded."),
-    fam("siloscope_review_reciprocity_ratio", G, None, "min/max of reviews given each way between two teams in the window (1 = balanced)."),
-    fam("siloscope_engagements", C, None, "Comments, reviews and team mentions by members of actor_team on items held by owner_team."),
-    fam("siloscope_first_response_seconds", H, SECONDS, "Time from an item opened by requester_team and held by owner_team to the first event by owner_team."),
-    fam("siloscope_joint_wins", C, None, "Items completed with contributors from at least two teams, counted for each team involved."),
-    fam("siloscope_bridge_people", G, None, "People of the team who interacted with items of at least two other teams in the window."),
-    fam("siloscope_silo_index", G, None, "Share of the team's interactions that stay on its own items in the window (1 = fully siloed)."),
-    fam("siloscope_team_members", G, None, "Current members of the team (bots excluded)."),
-];
+/// Every family of the §9 table, in the exporter's order, as the catalogue describes it: the
+/// backfill writes the names, types, units and HELP texts the live exporter shows.
+pub const FAMILIES: [&Family; 18] = siloscope_catalogue::SIGNAL_FAMILIES;
 
 /// The value of one series at one step.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,69 +27,25 @@ pub enum SampleValue {
     Histogram(Histogram),
 }
 
-/// Calls `f(family index, rendered label set, value)` for every §9 series in `s`.
+/// Calls `f(family index in FAMILIES, rendered label set, value)` for every §9 series in `s`,
+/// read off `Signals` as the live exporter reads it.
 pub fn visit_series(s: &Signals, f: &mut dyn FnMut(usize, String, SampleValue)) {
-    use SampleValue::{Histogram as Hi, Scalar as Sc};
-    for ((src, k, from, to), v) in &s.handoffs_total {
-        f(0, labels(&[("source", src), ("kind", k.as_str()), ("from_team", from), ("to_team", to)]), Sc(*v as f64));
-    }
-    for ((k, from, to), h) in &s.handoff_latency {
-        f(1, labels(&[("kind", k.as_str()), ("from_team", from), ("to_team", to)]), Hi(h.clone()));
-    }
-    for ((k, from, to), v) in &s.handoffs_waiting {
-        f(2, labels(&[("kind", k.as_str()), ("from_team", from), ("to_team", to)]), Sc(*v as f64));
-    }
-    for ((k, from, to), v) in &s.handoffs_stalled {
-        f(3, labels(&[("kind", k.as_str()), ("from_team", from), ("to_team", to)]), Sc(*v as f64));
-    }
-    for (to, v) in &s.handoff_oldest_wait {
-        f(4, labels(&[("to_team", to)]), Sc(*v));
-    }
-    for ((from, to), v) in &s.bounces_total {
-        f(5, labels(&[("from_team", from), ("to_team", to)]), Sc(*v as f64));
-    }
-    for (team, v) in &s.decisions_total {
-        f(6, labels(&[("team", team)]), Sc(*v as f64));
-    }
-    for ((team, reason), v) in &s.decisions_rehashed_total {
-        f(7, labels(&[("team", team), ("reason", reason.as_str())]), Sc(*v as f64));
-    }
-    for ((team, kind), v) in &s.rework_total {
-        f(8, labels(&[("team", team), ("kind", kind.as_str())]), Sc(*v as f64));
-    }
-    for ((a, r, st), v) in &s.reviews_total {
-        f(9, labels(&[("author_team", a), ("reviewer_team", r), ("state", st.as_str())]), Sc(*v as f64));
-    }
-    for ((a, r), h) in &s.review_pickup {
-        f(10, labels(&[("author_team", a), ("reviewer_team", r)]), Hi(h.clone()));
-    }
-    for ((a, b, w), v) in &s.review_reciprocity {
-        f(11, labels(&[("team_a", a), ("team_b", b), ("window", w)]), Sc(*v));
-    }
-    for ((a, o, k), v) in &s.engagements_total {
-        f(12, labels(&[("actor_team", a), ("owner_team", o), ("kind", k.as_str())]), Sc(*v as f64));
-    }
-    for ((r, o), h) in &s.first_response {
-        f(13, labels(&[("requester_team", r), ("owner_team", o)]), Hi(h.clone()));
-    }
-    for (team, v) in &s.joint_wins_total {
-        f(14, labels(&[("team", team)]), Sc(*v as f64));
-    }
-    for ((team, w), v) in &s.bridge_people {
-        f(15, labels(&[("team", team), ("window", w)]), Sc(*v as f64));
-    }
-    for ((team, w), v) in &s.silo_index {
-        f(16, labels(&[("team", team), ("window", w)]), Sc(*v));
-    }
-    for (team, v) in &s.team_members {
-        f(17, labels(&[("team", team)]), Sc(*v as f64));
+    for (index, (family, read)) in SIGNAL_SERIES.iter().enumerate() {
+        read(s, &mut |values, value| {
+            let value = match value {
+                SeriesValue::Count(v) => SampleValue::Scalar(v as f64),
+                SeriesValue::Real(v) => SampleValue::Scalar(v),
+                SeriesValue::Histogram(h) => SampleValue::Histogram(h.clone()),
+            };
+            f(index, labels(family.labels.iter().copied().zip(values.iter().copied())), value);
+        });
     }
 }
 
 /// `a="x",b="y"` with OpenMetrics escaping (backslash, double quote, line feed).
-fn labels(pairs: &[(&str, &str)]) -> String {
+fn labels<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut out = String::with_capacity(64);
-    for (i, (k, v)) in pairs.iter().enumerate() {
+    for (i, (k, v)) in pairs.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -206,10 +110,10 @@ impl History {
     /// A counter or histogram is 0 before its first event: a zero point one step before the
     /// series first shows lets `increase()` and `rate()` count the series' first events (Prometheus
     /// cannot count the value a series starts with). Gauges get none.
-    fn zero_before(&self, kind: FamilyKind, points: &[(u32, SampleValue)]) -> Option<(Ts, SampleValue)> {
+    fn zero_before(&self, kind: MetricType, points: &[(u32, SampleValue)]) -> Option<(Ts, SampleValue)> {
         let (first, value) = points.first()?;
         let zero = match (kind, value) {
-            (FamilyKind::Gauge, _) => return None,
+            (MetricType::Gauge, _) => return None,
             (_, SampleValue::Scalar(_)) => SampleValue::Scalar(0.0),
             (_, SampleValue::Histogram(_)) => SampleValue::Histogram(Histogram::default()),
         };
@@ -237,14 +141,14 @@ impl History {
             if series.is_empty() {
                 continue;
             }
-            let _ = writeln!(buf, "# TYPE {} {}", spec.name, spec.kind.as_str());
+            let _ = writeln!(buf, "# TYPE {} {}", spec.name, spec.metric_type.as_str());
             if let Some(unit) = spec.unit {
-                let _ = writeln!(buf, "# UNIT {} {unit}", spec.name);
+                let _ = writeln!(buf, "# UNIT {} {}", spec.name, unit.as_str());
             }
             let _ = writeln!(buf, "# HELP {} {}", spec.name, spec.help);
             for (own, points) in series {
                 let labels = if extra_labels.is_empty() { own.clone() } else { format!("{extra_labels},{own}") };
-                let zero = self.zero_before(spec.kind, points);
+                let zero = self.zero_before(spec.metric_type, points);
                 for (ts, value) in zero
                     .iter()
                     .map(|(t, v)| (*t, v))
@@ -252,7 +156,7 @@ impl History {
                 {
                     match value {
                         SampleValue::Scalar(v) => {
-                            let suffix = if spec.kind == FamilyKind::Counter { "_total" } else { "" };
+                            let suffix = if spec.metric_type == MetricType::Counter { "_total" } else { "" };
                             let _ = writeln!(buf, "{}{suffix}{{{labels}}} {} {ts}", spec.name, number(*v));
                             samples += 1;
                         }
@@ -354,26 +258,6 @@ pub struct BackfillOptions {
     pub labels: Vec<(String, String)>,
 }
 
-/// Labels every §9 series already has: an extra label must not clash with them.
-const SERIES_LABELS: [&str; 16] = [
-    "source",
-    "kind",
-    "from_team",
-    "to_team",
-    "team",
-    "reason",
-    "author_team",
-    "reviewer_team",
-    "state",
-    "team_a",
-    "team_b",
-    "window",
-    "actor_team",
-    "owner_team",
-    "requester_team",
-    "le",
-];
-
 /// Checks `name=value` labels and renders them for [`History::write_openmetrics`].
 pub fn render_extra_labels(extra: &[(String, String)]) -> Result<String, String> {
     for (name, _) in extra {
@@ -385,14 +269,14 @@ pub fn render_extra_labels(extra: &[(String, String)]) -> Result<String, String>
                 "invalid label name {name:?}: use letters, digits and _ (not starting with a digit or __)"
             ));
         }
-        if SERIES_LABELS.contains(&name.as_str()) {
+        // Labels every §9 series already has: an extra label must not clash with them.
+        if siloscope_catalogue::signal_label_names().contains(&name.as_str()) {
             return Err(format!(
                 "label {name:?} is already a label of siloscope's series; give the scrape target's labels, e.g. job and instance"
             ));
         }
     }
-    let pairs: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Ok(labels(&pairs))
+    Ok(labels(extra.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
 }
 
 /// The whole backfill over a prepared frame: analyze once at `now`, aggregate at each step from
@@ -551,7 +435,7 @@ mod tests {
                     "HELP of {} differs from the exporter's",
                     spec.name
                 );
-                assert!(live.contains(&format!("# TYPE {} {}", spec.name, spec.kind.as_str())));
+                assert!(live.contains(&format!("# TYPE {} {}", spec.name, spec.metric_type.as_str())));
             }
         }
         assert!(text.contains(
