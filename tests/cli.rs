@@ -85,39 +85,6 @@ fn check_config_accepts_the_example_config() {
     assert!(text(&out.stdout).contains("valid"));
 }
 
-/// Every family of SIGNALS.md §9, as exposed names.
-const FAMILIES: [&str; 29] = [
-    "siloscope_handoffs_total",
-    "siloscope_handoff_latency_seconds_bucket",
-    "siloscope_handoffs_waiting",
-    "siloscope_handoffs_stalled",
-    "siloscope_handoff_oldest_wait_seconds",
-    "siloscope_handoff_bounces_total",
-    "siloscope_decisions_total",
-    "siloscope_decisions_rehashed_total",
-    "siloscope_rework_total",
-    "siloscope_reviews_total",
-    "siloscope_review_pickup_seconds_bucket",
-    "siloscope_review_reciprocity_ratio",
-    "siloscope_engagements_total",
-    "siloscope_first_response_seconds_bucket",
-    "siloscope_joint_wins_total",
-    "siloscope_bridge_people",
-    "siloscope_silo_index",
-    "siloscope_team_members",
-    "siloscope_build_info",
-    "siloscope_source_up",
-    "siloscope_source_last_success_timestamp_seconds",
-    "siloscope_source_requests_total",
-    "siloscope_source_rate_limit_remaining",
-    "siloscope_source_backfill_progress_ratio",
-    "siloscope_source_backfill_eta_seconds",
-    "siloscope_source_sync_duration_seconds_bucket",
-    "siloscope_source_errors_total",
-    "siloscope_events_ingested_total",
-    "siloscope_items",
-];
-
 fn value(line: &str) -> f64 {
     line.rsplit(' ').next().unwrap().parse().unwrap()
 }
@@ -131,10 +98,31 @@ fn demo_serves_every_metric_family_with_real_values_and_stops_on_sigterm() {
         let (_, body) = http_get(port, "/metrics")?;
         (status == 200 && body.contains("siloscope_source_last_success_timestamp_seconds{")).then_some(body)
     });
-    for family in FAMILIES {
-        assert!(metrics.lines().any(|l| l.starts_with(family)), "{family} missing from the demo's /metrics");
-    }
     let lines: Vec<&str> = metrics.lines().collect();
+    // Every family of the metric catalogue is served with real series, as the catalogue describes
+    // it, and nothing is served that the catalogue does not list.
+    for family in siloscope_catalogue::all() {
+        let samples = family.sample_names();
+        assert!(
+            lines.iter().any(|l| samples
+                .iter()
+                .any(|s| l.strip_prefix(s.as_str()).is_some_and(|rest| rest.starts_with(['{', ' '])))),
+            "{} missing from the demo's /metrics",
+            family.name
+        );
+        let mut descriptor = vec![
+            format!("# TYPE {} {}", family.name, family.metric_type.as_str()),
+            format!("# HELP {} {}", family.name, family.help),
+        ];
+        descriptor.extend(family.unit.map(|u| format!("# UNIT {} {}", family.name, u.as_str())));
+        for line in descriptor {
+            assert!(lines.contains(&line.as_str()), "the demo's /metrics lacks {line:?} (crates/catalogue says so)");
+        }
+    }
+    for served in lines.iter().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let name = served.split(' ').next().unwrap();
+        assert!(siloscope_catalogue::by_name(name).is_some(), "{name} is served but not in the metric catalogue");
+    }
     // The first backfill is over: its bar is full and nothing is left to wait for.
     assert!(lines.contains(&"siloscope_source_backfill_progress_ratio{source=\"demo\"} 1.0"), "{metrics}");
     assert!(lines.contains(&"siloscope_source_backfill_eta_seconds{source=\"demo\"} 0.0"), "{metrics}");

@@ -580,28 +580,6 @@ fn key_of(name: &str, labels: &str) -> String {
     format!("{name}{{{}}}", owned.join(","))
 }
 
-/// The signal families of SIGNALS.md §9 as exposed (the daemon's health families excluded).
-const SIGNAL_FAMILIES: [&str; 18] = [
-    "siloscope_handoffs_total",
-    "siloscope_handoff_latency_seconds",
-    "siloscope_handoffs_waiting",
-    "siloscope_handoffs_stalled",
-    "siloscope_handoff_oldest_wait_seconds",
-    "siloscope_handoff_bounces_total",
-    "siloscope_decisions_total",
-    "siloscope_decisions_rehashed_total",
-    "siloscope_rework_total",
-    "siloscope_reviews_total",
-    "siloscope_review_pickup_seconds",
-    "siloscope_review_reciprocity_ratio",
-    "siloscope_engagements_total",
-    "siloscope_first_response_seconds",
-    "siloscope_joint_wins_total",
-    "siloscope_bridge_people",
-    "siloscope_silo_index",
-    "siloscope_team_members",
-];
-
 /// Every §9 sample the live exporter would serve at `t`: the engine's signals at `t`, encoded by
 /// the exporter the daemon scrapes from (prometheus-client), not by the backfill under test, and
 /// keyed by this test like [`series_key`].
@@ -622,9 +600,8 @@ fn expected_at(
             Some((name, labels)) => (name, labels.strip_suffix('}').unwrap()),
             None => (series, ""),
         };
-        let signal = SIGNAL_FAMILIES
-            .iter()
-            .any(|f| name.strip_prefix(f).is_some_and(|rest| ["", "_bucket", "_count", "_sum"].contains(&rest)));
+        // The signal families of SIGNALS.md §9 (the daemon's health families excluded).
+        let signal = siloscope_catalogue::SIGNAL_FAMILIES.iter().any(|f| f.names_sample(name));
         if signal {
             out.insert(key_of(name, labels), value.parse().unwrap());
         }
@@ -761,8 +738,8 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
     // Every §9 series at every step of the past (hourly from the first event, then the backfill's
     // now), against the engine over the same store.
     let (first, last) = (steps[0], steps[steps.len() - 2]);
-    let families = SIGNAL_FAMILIES.join("|");
-    let selector = format!(r#"{{__name__=~"({families})(_bucket|_count|_sum)?"}}"#);
+    let samples: Vec<String> = siloscope_catalogue::SIGNAL_FAMILIES.iter().flat_map(|f| f.sample_names()).collect();
+    let selector = format!(r#"{{__name__=~"({})"}}"#, samples.join("|"));
     let mut got: BTreeMap<Ts, BTreeMap<String, f64>> = BTreeMap::new();
     for s in query_range(prometheus_port, &selector, first, last, HOUR) {
         for point in s["values"].as_array().unwrap() {
