@@ -3,27 +3,25 @@
 //! no connection, starts no source, and never echoes a secret value back.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate, NaiveTime};
-use toml::Spanned;
-use toml::de::{DeTable, DeValue};
-use toml::value::{Datetime, Offset};
-
-use crate::model::{DAY, HOUR, Identity, MINUTE, Ts, identity};
+use crate::model::{HOUR, Identity, MINUTE, Ts, identity};
 use crate::signals::{HandoffKind, SignalsConfig};
-use crate::sources::github::{GithubAuth, GithubConfig, default_graphql_url};
-use crate::sources::gitlab::GitlabConfig;
-use crate::sources::jira::{Flavor as JiraFlavor, JiraAuth, JiraConfig, JiraZone, LinkNames};
-use crate::sources::simulator::SimulatorConfig;
+use crate::sources::configkit::{
+    Checker, DeTable, DeValue, Value, closest, line_column, parse_two_digits, parse_utc_offset,
+};
+use crate::sources::registry;
+use crate::sources::settings::CheckContext;
 use crate::store::postgres::{PasswordRef, PostgresConfig, UrlProblem, check_url};
 use crate::teams::{Calendar, DirectoryBuilder, Membership, OTHER_TEAM, Ownership, OwnershipRule, ScopePattern};
 
 pub mod bounds;
-pub mod secrets;
+pub use crate::sources::configkit::secrets;
+pub use crate::sources::configkit::{ConfigErrors, ConfigProblem, parse_date, parse_duration};
+/// Kind-specific settings of a source: one of `sources::registry`'s kinds.
+pub use crate::sources::settings::SourceSettings;
 
 /// The whole configuration, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,15 +67,6 @@ pub struct SourceConfig {
     /// Seconds between syncs.
     pub interval: Ts,
     pub settings: SourceSettings,
-}
-
-/// Kind-specific settings of a source.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SourceSettings {
-    Simulator(SimulatorConfig),
-    Github(Box<GithubConfig>),
-    Gitlab(Box<GitlabConfig>),
-    Jira(Box<JiraConfig>),
 }
 
 /// The explicit team directory of the config. Team references are already checked and hold the
@@ -183,46 +172,6 @@ impl DirectoryConfig {
     }
 }
 
-/// Every problem found in a config file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigErrors {
-    pub problems: Vec<ConfigProblem>,
-}
-
-/// One problem. `line` and `column` are 1-based; 0 means the file as a whole (unreadable).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigProblem {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-    pub hint: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}; fix: {}", self.file, self.message, self.hint)
-        } else {
-            write!(f, "{}:{}:{}: {}; fix: {}", self.file, self.line, self.column, self.message, self.hint)
-        }
-    }
-}
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, problem) in self.problems.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{problem}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
-
 const DEFAULT_LISTEN_ADDRESS: &str = "0.0.0.0:9731";
 const DEFAULT_STORE_PATH: &str = "siloscope.db";
 const DEFAULT_SOURCE_INTERVAL: Ts = 5 * MINUTE;
@@ -253,7 +202,7 @@ impl Config {
 
     /// Validates config text; `path` names the file in problems and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
-        let mut c = Checker { text, file: path.display().to_string(), problems: Vec::new() };
+        let mut c = Sections(Checker::new(text, path.display().to_string()));
         let (document, syntax_errors) = DeTable::parse_recoverable(text);
         if !syntax_errors.is_empty() {
             // A broken document recovers into a guessed tree; checking it would report noise.
@@ -261,7 +210,7 @@ impl Config {
                 let span = err.span().unwrap_or(0..0);
                 c.report(span, format!("TOML syntax error: {}", err.message()), syntax_hint(err.message()));
             }
-            return Err(c.finish());
+            return Err(c.0.finish());
         }
         let root = document.get_ref();
         c.inline_secrets(root, "");
@@ -275,42 +224,12 @@ impl Config {
         signals.decisions = c.decisions(root.get("decisions"));
         let (ownership, bots) = c.ownership(root.get("ownership"), &index);
         let people = c.people(root.get("people"), &index);
-        let mut sources = c.sources(root.get("sources"));
-        let base = path.parent().unwrap_or(Path::new("."));
-        for source in &mut sources {
-            if let SourceSettings::Github(g) = &mut source.settings {
-                g.record_paths = signals.decisions.record_paths.iter().map(|p| p.0.clone()).collect();
-                match &mut g.auth {
-                    GithubAuth::Token { file: Some(f), .. } | GithubAuth::App { private_key_file: f, .. }
-                        if f.is_relative() =>
-                    {
-                        *f = base.join(&*f);
-                    }
-                    _ => {}
-                }
-            }
-        }
-
-        for source in &mut sources {
-            if let SourceSettings::Jira(j) = &mut source.settings
-                && let Some(f) = &mut j.auth.token_file
-                && f.is_relative()
-            {
-                *f = base.join(&*f);
-            }
-        }
-
-        for source in &mut sources {
-            if let SourceSettings::Gitlab(g) = &mut source.settings
-                && let Some(f) = &mut g.token_file
-                && f.is_relative()
-            {
-                *f = base.join(&*f);
-            }
-        }
+        let record_paths: Vec<String> = signals.decisions.record_paths.iter().map(|p| p.0.clone()).collect();
+        let context = CheckContext { config_dir: path.parent().unwrap_or(Path::new(".")), record_paths: &record_paths };
+        let sources = c.sources(root.get("sources"), &context);
 
         if !c.problems.is_empty() {
-            return Err(c.finish());
+            return Err(c.0.finish());
         }
         Ok(Config {
             path: path.to_path_buf(),
@@ -321,80 +240,6 @@ impl Config {
             sources,
         })
     }
-}
-
-/// Parses `90s`, `5m`, `2h`, `2d`, `1w` and sums like `1d12h` (spaces between parts allowed).
-pub fn parse_duration(s: &str) -> Result<Ts, String> {
-    let text = s.trim();
-    if text.is_empty() {
-        return Err("the duration is empty".into());
-    }
-    let mut total: Ts = 0;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(format!("expected a number at \"{rest}\""));
-        }
-        let amount: Ts = rest[..digits].parse().map_err(|_| format!("\"{}\" is too large", &rest[..digits]))?;
-        rest = &rest[digits..];
-        let unit_len: usize = rest.chars().take_while(|c| c.is_alphabetic()).map(char::len_utf8).sum();
-        let unit = &rest[..unit_len];
-        let seconds_per_unit = match unit {
-            "s" => 1,
-            "m" => MINUTE,
-            "h" => HOUR,
-            "d" => DAY,
-            "w" => 7 * DAY,
-            "" => return Err(format!("{amount} has no unit")),
-            other => return Err(format!("unknown unit \"{other}\"")),
-        };
-        total = amount
-            .checked_mul(seconds_per_unit)
-            .and_then(|part| total.checked_add(part))
-            .ok_or_else(|| format!("\"{text}\" is too long"))?;
-        rest = rest[unit_len..].trim_start();
-    }
-    Ok(total)
-}
-
-/// Parses `2025-06-01` (midnight UTC) or an RFC 3339 time (`2025-06-01T09:30:00+02:00`).
-pub fn parse_date(s: &str) -> Result<Ts, String> {
-    let text = s.trim();
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date.and_time(NaiveTime::MIN).and_utc().timestamp());
-    }
-    DateTime::parse_from_rfc3339(text).map(|t| t.timestamp()).map_err(|_| {
-        format!("\"{text}\" is neither a date like 2025-06-01 nor an RFC 3339 time like 2025-06-01T09:00:00Z")
-    })
-}
-
-/// A TOML date or date-time literal (`until = 2025-06-01`) as epoch seconds.
-fn toml_datetime_to_ts(dt: &Datetime) -> Result<Ts, String> {
-    let Some(d) = dt.date else {
-        return Err(format!("{dt} is a time of day without a date"));
-    };
-    let date = NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
-        .ok_or_else(|| format!("{dt} is not a calendar date"))?;
-    let (time, offset) = match (dt.time, dt.offset) {
-        (None, _) => (NaiveTime::MIN, 0),
-        (Some(_), None) => return Err(format!("{dt} has a time but no UTC offset")),
-        (Some(t), Some(o)) => {
-            let time = NaiveTime::from_hms_nano_opt(
-                u32::from(t.hour),
-                u32::from(t.minute),
-                u32::from(t.second.unwrap_or(0)),
-                t.nanosecond.unwrap_or(0),
-            )
-            .ok_or_else(|| format!("{dt} is not a valid time"))?;
-            let offset = match o {
-                Offset::Z => 0,
-                Offset::Custom { minutes } => Ts::from(minutes) * MINUTE,
-            };
-            (time, offset)
-        }
-    };
-    Ok(date.and_time(time).and_utc().timestamp() - offset)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -424,84 +269,6 @@ const CALENDAR_KEYS: &[&str] = &["utc_offset", "days", "hours"];
 const PERSON_KEYS: &[&str] =
     &["name", "github", "gitlab", "jira", "emails", "identities", "team", "memberships", "bot"];
 const MEMBERSHIP_KEYS: &[&str] = &["team", "from", "until"];
-const SIMULATOR_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "interval",
-    "seed",
-    "teams",
-    "people_per_team",
-    "repos_per_team",
-    "items_per_day",
-    "history_days",
-    "start",
-    "left_out_people",
-    "split_people",
-];
-const GITHUB_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "interval",
-    "api_url",
-    "graphql_url",
-    "token_env",
-    "token_file",
-    "app_id",
-    "private_key_file",
-    "installation_id",
-    "organizations",
-    "repositories",
-    "include",
-    "exclude",
-    "requests_per_hour",
-    "teams_from_github",
-    "codeowners",
-    "since",
-    "page_size",
-];
-const GITLAB_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "interval",
-    "url",
-    "token_env",
-    "token_file",
-    "groups",
-    "projects",
-    "include",
-    "exclude",
-    "requests_per_hour",
-    "teams_from_groups",
-    "since",
-    "page_size",
-];
-const JIRA_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "interval",
-    "url",
-    "flavor",
-    "email",
-    "token_env",
-    "token_file",
-    "projects",
-    "jql",
-    "team_field",
-    "supersedes_links",
-    "superseded_by_links",
-    "duplicates_links",
-    "blocks_links",
-    "time_zone",
-    "utc_offset",
-    "requests_per_hour",
-    "since",
-    "page_size",
-];
-const SUPPORTED_SOURCE_KINDS: &[&str] = &["simulator", "github", "gitlab", "jira"];
-/// Kinds the product will have; named so users get "not yet" rather than "unknown".
-const PLANNED_SOURCE_KINDS: &[&str] = &[];
-/// Keys whose inline string value would put a secret in the config file.
-const SECRET_KEYS: &[&str] = &["token", "password", "private_key"];
 
 const WEEKDAYS: [(&str, &str); 7] = [
     ("mon", "monday"),
@@ -512,8 +279,6 @@ const WEEKDAYS: [(&str, &str); 7] = [
     ("sat", "saturday"),
     ("sun", "sunday"),
 ];
-
-type Value<'i> = Spanned<DeValue<'i>>;
 
 /// Teams by lower-cased name and handle, for checking references.
 struct TeamIndex {
@@ -545,341 +310,24 @@ fn handle_key(handle: &str) -> String {
     handle.trim().trim_start_matches('@').to_ascii_lowercase()
 }
 
-/// Collects problems while walking the spanned document.
-struct Checker<'t> {
-    text: &'t str,
-    file: String,
-    problems: Vec<ConfigProblem>,
+/// The config's own sections, walked with the toolkit's [`Checker`] (which the sources' checks
+/// share); `[[sources]]` entries are checked by their kind's check (`sources::registry`).
+struct Sections<'t>(Checker<'t>);
+
+impl<'t> std::ops::Deref for Sections<'t> {
+    type Target = Checker<'t>;
+    fn deref(&self) -> &Checker<'t> {
+        &self.0
+    }
 }
 
-impl Checker<'_> {
-    fn report(&mut self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
-        let (line, column) = line_column(self.text, span.start);
-        self.problems.push(ConfigProblem {
-            file: self.file.clone(),
-            line,
-            column,
-            // A value quoted back may be a token pasted in the wrong place: never echo one.
-            message: secrets::scrub_quoted(&message.into()),
-            hint: secrets::scrub_quoted(&hint.into()),
-        });
+impl std::ops::DerefMut for Sections<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
+}
 
-    fn finish(mut self) -> ConfigErrors {
-        self.problems.sort_by_key(|p| (p.line, p.column));
-        ConfigErrors { problems: self.problems }
-    }
-
-    // --- generic checks -----------------------------------------------------------------------
-
-    /// Reports keys of `table` not in `known`, suggesting the closest known key.
-    fn known_keys(&mut self, table: &DeTable<'_>, path: &str, known: &[&str]) {
-        for (key, value) in table.iter() {
-            let name = key.get_ref().as_ref();
-            if known.contains(&name) || is_inline_secret(name, value) {
-                continue; // inline secrets get their own, more useful, problem
-            }
-            let hint = match closest(name, known) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None if known.is_empty() => "remove it".to_string(),
-                None => format!("remove it; keys allowed here: {}", known.join(", ")),
-            };
-            self.report(key.span(), format!("unknown key `{}`", join(path, name)), hint);
-        }
-    }
-
-    /// Reports every `token` / `password` / `private_key` holding an inline string, anywhere.
-    fn inline_secrets(&mut self, table: &DeTable<'_>, path: &str) {
-        for (key, value) in table.iter() {
-            let name = key.get_ref().as_ref();
-            let full = join(path, name);
-            if is_inline_secret(name, value) {
-                self.report(
-                    key.span(),
-                    format!("`{full}` holds a secret inline in the config file"),
-                    format!(
-                        "delete the value and say where to read it: `{name}_env = \"VAR\"` (an environment variable) or `{name}_file = \"path\"` (a file)"
-                    ),
-                );
-            }
-            match value.get_ref() {
-                DeValue::Table(inner) => self.inline_secrets(inner, &full),
-                DeValue::Array(items) => {
-                    for item in items.iter() {
-                        if let DeValue::Table(inner) = item.get_ref() {
-                            self.inline_secrets(inner, &full);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-
-    fn wrong_type(&mut self, value: &Value<'_>, path: &str, expected: &str, example: &str) {
-        self.wrong_type_of(value, &format!("`{path}`"), expected, example);
-    }
-
-    /// Like `wrong_type`, for a subject already phrased (`every entry of `x``).
-    fn wrong_type_of(&mut self, value: &Value<'_>, subject: &str, expected: &str, example: &str) {
-        self.report(
-            value.span(),
-            format!("{subject} must be {expected}, found {}", describe(value.get_ref())),
-            format!("write it like `{example}`"),
-        );
-    }
-
-    /// False (and reported, without the value) when a URL carries credentials.
-    fn url_without_credentials(&mut self, value: &Value<'_>, path: &str, url: &str, credential: &str) -> bool {
-        let Some(what) = secrets::url_credentials(url) else { return true };
-        self.report(
-            value.span(),
-            format!(
-                "`{path}` holds credentials ({what}); they would be sent to every page, printed in errors and stored with every item's link (the value is not shown)"
-            ),
-            format!(
-                "write the URL without them, like \"{}\", and give the credential by reference: `{credential}` (or `token_file = \"path\"`); change that password if the file was shared",
-                secrets::strip_userinfo(url).replace("[redacted]@", "").replace("?[redacted]", "")
-            ),
-        );
-        false
-    }
-
-    fn missing(&mut self, entry: &Value<'_>, path: &str, example: &str) {
-        self.report(entry.span(), format!("`{path}` is missing"), format!("add `{example}`"));
-    }
-
-    fn table<'a, 'i>(&mut self, value: &'a Value<'i>, path: &str, example: &str) -> Option<&'a DeTable<'i>> {
-        match value.get_ref() {
-            DeValue::Table(t) => Some(t),
-            _ => {
-                self.wrong_type(value, path, "a table", example);
-                None
-            }
-        }
-    }
-
-    /// Elements of an array of tables (`[[teams]]` or `teams = [{ … }]`) that are tables.
-    fn tables<'a, 'i>(
-        &mut self,
-        value: &'a Value<'i>,
-        path: &str,
-        example: &str,
-    ) -> Vec<(&'a Value<'i>, &'a DeTable<'i>)> {
-        let DeValue::Array(items) = value.get_ref() else {
-            self.report(
-                value.span(),
-                format!("`{path}` must be an array of tables, found {}", describe(value.get_ref())),
-                format!("write each entry as its own `{example}` block (double brackets)"),
-            );
-            return Vec::new();
-        };
-        let mut tables = Vec::new();
-        for item in items.iter() {
-            match item.get_ref() {
-                DeValue::Table(t) => tables.push((item, t)),
-                _ => self.report(
-                    item.span(),
-                    format!("every entry of `{path}` must be a table, found {}", describe(item.get_ref())),
-                    format!("write each entry as its own `{example}` block"),
-                ),
-            }
-        }
-        tables
-    }
-
-    fn string(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<String> {
-        match value.get_ref() {
-            DeValue::String(s) => Some(s.to_string()),
-            _ => {
-                self.wrong_type(value, path, "a string", example);
-                None
-            }
-        }
-    }
-
-    /// A string with something in it besides whitespace; returned trimmed.
-    fn nonempty_string(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<String> {
-        let s = self.string(value, path, example)?;
-        if s.trim().is_empty() {
-            self.report(value.span(), format!("`{path}` is empty"), format!("write it like `{example}`"));
-            return None;
-        }
-        Some(s.trim().to_string())
-    }
-
-    fn boolean(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<bool> {
-        match value.get_ref() {
-            DeValue::Boolean(b) => Some(*b),
-            _ => {
-                self.wrong_type(value, path, "true or false", example);
-                None
-            }
-        }
-    }
-
-    fn integer(&mut self, value: &Value<'_>, path: &str, min: i128, max: i128, example: &str) -> Option<i128> {
-        let DeValue::Integer(i) = value.get_ref() else {
-            self.wrong_type(value, path, "a whole number", example);
-            return None;
-        };
-        match i128::from_str_radix(i.as_str(), i.radix()) {
-            Ok(n) if (min..=max).contains(&n) => Some(n),
-            _ => {
-                // Upper bounds of u32 / u64 mean "no real limit": only the minimum is worth saying.
-                let range = if max >= i128::from(u32::MAX) {
-                    format!("at least {min}")
-                } else {
-                    format!("from {min} to {max}")
-                };
-                self.report(
-                    value.span(),
-                    format!("`{path}` must be a whole number {range}, found {i}"),
-                    format!("use a whole number {range}, like `{example}`"),
-                );
-                None
-            }
-        }
-    }
-
-    fn u32_at_least(&mut self, value: &Value<'_>, path: &str, min: u32, example: &str) -> Option<u32> {
-        self.integer(value, path, i128::from(min), i128::from(u32::MAX), example).and_then(|n| u32::try_from(n).ok())
-    }
-
-    /// A finite, non-negative number; integers are accepted.
-    fn non_negative_number(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<f64> {
-        let n = match value.get_ref() {
-            DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix()).ok().map(|n| n as f64),
-            DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
-            _ => {
-                self.wrong_type(value, path, "a number", example);
-                return None;
-            }
-        };
-        match n {
-            Some(n) if n.is_finite() && n >= 0.0 => Some(n),
-            _ => {
-                self.report(
-                    value.span(),
-                    format!("`{path}` must be a finite number of zero or more, found {}", describe(value.get_ref())),
-                    format!("write it like `{example}`"),
-                );
-                None
-            }
-        }
-    }
-
-    /// A share between 0 and 1 (`0.9`); a percentage written as `90` is refused with the fix.
-    fn share(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<f64> {
-        let n = self.non_negative_number(value, path, example)?;
-        if n > 1.0 {
-            self.report(
-                value.span(),
-                format!("`{path}` is {n}, above 1"),
-                format!("write a share between 0 and 1, like `{example}` for 95%"),
-            );
-            return None;
-        }
-        Some(n)
-    }
-
-    /// A positive duration written as a string (`"2d"`).
-    fn duration(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<Ts> {
-        let text = match value.get_ref() {
-            DeValue::String(s) => s.as_ref(),
-            DeValue::Integer(i) => {
-                self.report(
-                    value.span(),
-                    format!("`{path}` must be a duration string with a unit, found the bare number {i}"),
-                    format!("add a unit and quotes, e.g. `\"{i}s\"`, `\"{i}m\"` or `\"{i}d\"` (like `{example}`)"),
-                );
-                return None;
-            }
-            _ => {
-                self.wrong_type(value, path, "a duration string", example);
-                return None;
-            }
-        };
-        match parse_duration(text) {
-            Ok(0) => {
-                self.report(
-                    value.span(),
-                    format!("`{path}` must be longer than zero"),
-                    format!("write it like `{example}`"),
-                );
-                None
-            }
-            Ok(seconds) if seconds > bounds::MAX_DURATION => {
-                self.report(
-                    value.span(),
-                    format!(
-                        "`{path}` is longer than {}, the longest duration a setting may take",
-                        bounds::human(bounds::MAX_DURATION)
-                    ),
-                    format!("use at most {}, like `{example}`", bounds::human(bounds::MAX_DURATION)),
-                );
-                None
-            }
-            Ok(seconds) => Some(seconds),
-            Err(why) => {
-                self.report(
-                    value.span(),
-                    format!("`{path}` is not a valid duration: {why}"),
-                    format!(
-                        "use a number and a unit (s, m, h, d, w), combinations like \"1d12h\" too; e.g. `{example}`"
-                    ),
-                );
-                None
-            }
-        }
-    }
-
-    /// A date string (`"2025-06-01"`, RFC 3339) or a TOML date / offset date-time literal.
-    fn date(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<Ts> {
-        let parsed = match value.get_ref() {
-            DeValue::String(s) => parse_date(s),
-            DeValue::Datetime(dt) => toml_datetime_to_ts(dt),
-            _ => {
-                self.wrong_type(value, path, "a date", example);
-                return None;
-            }
-        };
-        match parsed {
-            Ok(ts) => Some(ts),
-            Err(why) => {
-                self.report(
-                    value.span(),
-                    format!("`{path}` is not a valid date: {why}"),
-                    format!("write a date like `{example}` (midnight UTC) or an RFC 3339 time with an offset"),
-                );
-                None
-            }
-        }
-    }
-
-    /// An array of strings; bad elements are reported one by one and left out.
-    fn strings(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<Vec<(String, Range<usize>)>> {
-        let DeValue::Array(items) = value.get_ref() else {
-            self.wrong_type(value, path, "an array of strings", example);
-            return None;
-        };
-        let mut out = Vec::new();
-        for item in items.iter() {
-            match item.get_ref() {
-                DeValue::String(s) if !s.trim().is_empty() => out.push((s.trim().to_string(), item.span())),
-                DeValue::String(_) => {
-                    self.report(item.span(), format!("`{path}` holds an empty string"), "remove the empty entry")
-                }
-                _ => self.wrong_type_of(item, &format!("every entry of `{path}`"), "a string", example),
-            }
-        }
-        Some(out)
-    }
-
-    fn strings_lowercase(&mut self, value: &Value<'_>, path: &str, example: &str) -> Option<Vec<String>> {
-        self.strings(value, path, example).map(|v| v.into_iter().map(|(s, _)| s.to_ascii_lowercase()).collect())
-    }
-
+impl Sections<'_> {
     /// Resolves a team reference to the team's name, or reports an unknown team.
     fn team_ref(&mut self, index: &TeamIndex, reference: &str, span: Range<usize>, path: &str) -> Option<String> {
         if let Some(name) = index.resolve(reference) {
@@ -1711,7 +1159,7 @@ impl Checker<'_> {
         out
     }
 
-    fn sources(&mut self, value: Option<&Value<'_>>) -> Vec<SourceConfig> {
+    fn sources(&mut self, value: Option<&Value<'_>>, context: &CheckContext<'_>) -> Vec<SourceConfig> {
         let mut sources = Vec::new();
         let Some(value) = value else {
             return sources;
@@ -1760,28 +1208,26 @@ impl Checker<'_> {
             let Some(kind) = self.nonempty_string(kind_value, "sources.kind", "kind = \"simulator\"") else {
                 continue;
             };
-            let settings = match kind.as_str() {
-                "simulator" => self.simulator(entry).map(SourceSettings::Simulator),
-                "github" => self.github(entry_value, entry).map(|g| SourceSettings::Github(Box::new(g))),
-                "gitlab" => self.gitlab(entry_value, entry).map(|g| SourceSettings::Gitlab(Box::new(g))),
-                "jira" => self.jira(entry_value, entry).map(|j| SourceSettings::Jira(Box::new(j))),
-                planned if PLANNED_SOURCE_KINDS.contains(&planned) => {
+            let settings = match registry::kind(&kind) {
+                Some(k) => (k.check)(&mut self.0, entry_value, entry, context),
+                None if registry::PLANNED.contains(&kind.as_str()) => {
                     self.report(
                         kind_value.span(),
-                        format!("source kind '{planned}' is not supported by this build yet"),
+                        format!("source kind '{kind}' is not supported by this build yet"),
                         format!(
                             "remove this [[sources]] entry or use a supported kind: {}",
-                            SUPPORTED_SOURCE_KINDS.join(", ")
+                            registry::names().join(", ")
                         ),
                     );
                     None
                 }
-                other => {
-                    let hint = match closest(other, SUPPORTED_SOURCE_KINDS) {
+                None => {
+                    let kinds = registry::names();
+                    let hint = match closest(&kind, &kinds) {
                         Some(close) => format!("did you mean `{close}`?"),
-                        None => format!("supported kinds: {}", SUPPORTED_SOURCE_KINDS.join(", ")),
+                        None => format!("supported kinds: {}", kinds.join(", ")),
                     };
-                    self.report(kind_value.span(), format!("unknown source kind '{other}'"), hint);
+                    self.report(kind_value.span(), format!("unknown source kind '{kind}'"), hint);
                     None
                 }
             };
@@ -1805,649 +1251,10 @@ impl Checker<'_> {
             None
         }
     }
-
-    /// `token_env`: the name of an environment variable holding a credential (never the value).
-    fn token_env(&mut self, entry: &DeTable<'_>, example: &str) -> Option<String> {
-        let v = entry.get("token_env")?;
-        let name = self.nonempty_string(v, "sources.token_env", &format!("token_env = \"{example}\""))?;
-        if secrets::pasted_token(&name) {
-            self.report(
-                v.span(),
-                "`sources.token_env` holds what looks like the token itself, not the name of an environment variable (the value is not shown)",
-                format!(
-                    "revoke that token if the file was shared, put the token in a variable and name it: `token_env = \"{example}\"` (or `token_file = \"path\"`)"
-                ),
-            );
-            return None;
-        }
-        if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            Some(name)
-        } else {
-            self.report(
-                v.span(),
-                format!("`sources.token_env` must name an environment variable, found \"{name}\""),
-                format!("write it like `token_env = \"{example}\"`"),
-            );
-            None
-        }
-    }
-
-    /// `requests_per_hour` (a ceiling of the user's own) and `page_size` (1..=max) of an API source;
-    /// false when either is invalid (the problem is reported).
-    fn request_limits(
-        &mut self,
-        entry: &DeTable<'_>,
-        requests_per_hour: &mut Option<u32>,
-        page_size: &mut u32,
-        max_page: i128,
-        example_page: u32,
-    ) -> bool {
-        let mut ok = true;
-        if let Some(v) = entry.get("requests_per_hour") {
-            match self.integer(v, "sources.requests_per_hour", 1, 1_000_000, "requests_per_hour = 2000") {
-                Some(n) => *requests_per_hour = Some(n as u32),
-                None => ok = false,
-            }
-        }
-        if let Some(v) = entry.get("page_size") {
-            match self.integer(v, "sources.page_size", 1, max_page, &format!("page_size = {example_page}")) {
-                Some(n) => *page_size = n as u32,
-                None => ok = false,
-            }
-        }
-        ok
-    }
-
-    fn github(&mut self, entry_value: &Value<'_>, entry: &DeTable<'_>) -> Option<GithubConfig> {
-        self.known_keys(entry, "sources", GITHUB_KEYS);
-        let mut g = GithubConfig::for_organizations(&[]);
-        let mut ok = true;
-        let url = |c: &mut Self, key: &str, example: &str| -> Option<Option<String>> {
-            let Some(v) = entry.get(key) else { return Some(None) };
-            let s = c.nonempty_string(v, &format!("sources.{key}"), example)?;
-            if !c.url_without_credentials(v, &format!("sources.{key}"), &s, "token_env = \"GITHUB_TOKEN\"") {
-                return None;
-            }
-            if s.starts_with("https://") || s.starts_with("http://") {
-                Some(Some(s.trim_end_matches('/').to_string()))
-            } else {
-                c.report(
-                    v.span(),
-                    format!("`sources.{key}` must be an http(s) URL, found \"{s}\""),
-                    format!("write it like `{example}`"),
-                );
-                None
-            }
-        };
-        match url(self, "api_url", "api_url = \"https://ghe.example.com/api/v3\"") {
-            Some(Some(u)) => g.api_url = u,
-            Some(None) => {}
-            None => ok = false,
-        }
-        match url(self, "graphql_url", "graphql_url = \"https://ghe.example.com/api/graphql\"") {
-            Some(Some(u)) => g.graphql_url = u,
-            Some(None) => g.graphql_url = default_graphql_url(&g.api_url),
-            None => ok = false,
-        }
-        // Credentials: a token (variable or file) or a GitHub App, never inline.
-        let token_env = self.token_env(entry, "GITHUB_TOKEN");
-        let token_file = entry
-            .get("token_file")
-            .and_then(|v| self.nonempty_string(v, "sources.token_file", "token_file = \"/run/secrets/github-token\""));
-        let app_id = entry
-            .get("app_id")
-            .and_then(|v| self.integer(v, "sources.app_id", 1, i128::from(u64::MAX), "app_id = 123456"))
-            .map(|n| n as u64);
-        let key_file = entry
-            .get("private_key_file")
-            .and_then(|v| self.nonempty_string(v, "sources.private_key_file", "private_key_file = \"github-app.pem\""));
-        let installation_id = entry
-            .get("installation_id")
-            .and_then(|v| {
-                self.integer(v, "sources.installation_id", 1, i128::from(u64::MAX), "installation_id = 7654321")
-            })
-            .map(|n| n as u64);
-        let token_keys = ["token_env", "token_file"].iter().filter(|k| entry.get(**k).is_some()).count();
-        let app_keys =
-            ["app_id", "private_key_file", "installation_id"].iter().filter(|k| entry.get(**k).is_some()).count();
-        if token_keys > 1 || (token_keys > 0 && app_keys > 0) {
-            self.report(
-                entry_value.span(),
-                "this GitHub source names more than one credential (token_env, token_file, app_id)",
-                "keep one: `token_env = \"GITHUB_TOKEN\"`, `token_file = \"path\"`, or `app_id` with `private_key_file`",
-            );
-            ok = false;
-        } else if let Some(env) = token_env {
-            g.auth = GithubAuth::Token { env: Some(env), file: None };
-        } else if let Some(file) = token_file {
-            g.auth = GithubAuth::Token { env: None, file: Some(PathBuf::from(file)) };
-        } else if app_keys > 0 {
-            match (app_id, key_file) {
-                (Some(app_id), Some(key)) => {
-                    g.auth = GithubAuth::App { app_id, private_key_file: PathBuf::from(key), installation_id };
-                }
-                (None, _) if entry.get("app_id").is_none() => {
-                    self.missing(entry_value, "sources.app_id", "app_id = 123456");
-                    ok = false;
-                }
-                (_, None) if entry.get("private_key_file").is_none() => {
-                    self.missing(entry_value, "sources.private_key_file", "private_key_file = \"github-app.pem\"");
-                    ok = false;
-                }
-                _ => ok = false,
-            }
-        } else if token_keys == 0 {
-            self.report(
-                entry_value.span(),
-                "this GitHub source has no credential",
-                "add `token_env = \"GITHUB_TOKEN\"` (a read-only token in that variable), `token_file = \"path\"`, or `app_id` with `private_key_file`",
-            );
-            ok = false;
-        } else {
-            ok = false;
-        }
-        // What to read.
-        if let Some(v) = entry.get("organizations") {
-            match self.strings(v, "sources.organizations", "organizations = [\"acme\"]") {
-                Some(list) => {
-                    for (o, span) in list {
-                        if o.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                            g.organizations.push(o);
-                        } else {
-                            self.report(
-                                span,
-                                format!("\"{o}\" is not a GitHub organization login"),
-                                "write the login as in github.com/<login>, like \"acme\"",
-                            );
-                            ok = false;
-                        }
-                    }
-                }
-                None => ok = false,
-            }
-        }
-        if let Some(v) = entry.get("repositories") {
-            match self.strings(v, "sources.repositories", "repositories = [\"acme/api\"]") {
-                Some(list) => {
-                    for (r, span) in list {
-                        let valid = r.split('/').count() == 2
-                            && r.split('/').all(|p| {
-                                !p.is_empty()
-                                    && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-                            });
-                        if valid {
-                            g.repositories.push(r);
-                        } else {
-                            self.report(
-                                span,
-                                format!("\"{r}\" is not an owner/name repository"),
-                                "write it like \"acme/api\"",
-                            );
-                            ok = false;
-                        }
-                    }
-                }
-                None => ok = false,
-            }
-        }
-        if entry.get("organizations").is_none() && entry.get("repositories").is_none() {
-            self.report(
-                entry_value.span(),
-                "this GitHub source reads nothing",
-                "add `organizations = [\"acme\"]` and/or `repositories = [\"acme/api\"]`",
-            );
-            ok = false;
-        }
-        for (key, slot) in [("include", &mut g.include), ("exclude", &mut g.exclude)] {
-            if let Some(v) = entry.get(key) {
-                match self.strings(v, &format!("sources.{key}"), &format!("{key} = [\"acme/payments-*\"]")) {
-                    Some(list) => *slot = list.into_iter().map(|(p, _)| p).collect(),
-                    None => ok = false,
-                }
-            }
-        }
-        ok &= self.request_limits(entry, &mut g.requests_per_hour, &mut g.page_size, 100, 50);
-        for (key, slot) in [("teams_from_github", &mut g.teams_from_github), ("codeowners", &mut g.codeowners)] {
-            if let Some(v) = entry.get(key) {
-                match self.boolean(v, &format!("sources.{key}"), &format!("{key} = true")) {
-                    Some(b) => *slot = b,
-                    None => ok = false,
-                }
-            }
-        }
-        if let Some(v) = entry.get("since") {
-            match self.date(v, "sources.since", "since = \"2024-01-01\"") {
-                Some(ts) => g.since = Some(ts),
-                None => ok = false,
-            }
-        }
-        ok.then_some(g)
-    }
-
-    fn gitlab(&mut self, entry_value: &Value<'_>, entry: &DeTable<'_>) -> Option<GitlabConfig> {
-        self.known_keys(entry, "sources", GITLAB_KEYS);
-        let mut g = GitlabConfig::for_groups(&[]);
-        let mut ok = true;
-        if let Some(v) = entry.get("url") {
-            match self.nonempty_string(v, "sources.url", "url = \"https://gitlab.example.com\"") {
-                Some(s) if !self.url_without_credentials(v, "sources.url", &s, "token_env = \"GITLAB_TOKEN\"") => {
-                    ok = false;
-                }
-                Some(s) if s.starts_with("https://") || s.starts_with("http://") => {
-                    g.url = s.trim_end_matches('/').to_string();
-                }
-                Some(s) => {
-                    self.report(
-                        v.span(),
-                        format!("`sources.url` must be an http(s) URL, found \"{s}\""),
-                        "write the instance URL like `url = \"https://gitlab.example.com\"` (the API is under /api/v4)",
-                    );
-                    ok = false;
-                }
-                None => ok = false,
-            }
-        }
-        // Credentials: a token (scope read_api) from a variable or a file, never inline.
-        let token_env = self.token_env(entry, "GITLAB_TOKEN");
-        let token_file = entry
-            .get("token_file")
-            .and_then(|v| self.nonempty_string(v, "sources.token_file", "token_file = \"/run/secrets/gitlab-token\""));
-        g.token_env = None;
-        match (entry.get("token_env").is_some(), entry.get("token_file").is_some()) {
-            (true, true) => {
-                self.report(
-                    entry_value.span(),
-                    "this GitLab source names more than one credential (token_env, token_file)",
-                    "keep one: `token_env = \"GITLAB_TOKEN\"` or `token_file = \"path\"`",
-                );
-                ok = false;
-            }
-            (false, false) => {
-                self.report(
-                    entry_value.span(),
-                    "this GitLab source has no credential",
-                    "add `token_env = \"GITLAB_TOKEN\"` (a token with the read_api scope in that variable) or `token_file = \"path\"`",
-                );
-                ok = false;
-            }
-            _ => match (token_env, token_file) {
-                (Some(env), _) => g.token_env = Some(env),
-                (_, Some(file)) => g.token_file = Some(PathBuf::from(file)),
-                _ => ok = false,
-            },
-        }
-        // What to read: groups (with their subgroups) and/or projects, as full paths.
-        let valid_path = |p: &str| {
-            p.split('/')
-                .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        };
-        for (key, min_parts, example) in
-            [("groups", 1, "groups = [\"acme\", \"acme/payments\"]"), ("projects", 2, "projects = [\"acme/api\"]")]
-        {
-            let Some(v) = entry.get(key) else { continue };
-            match self.strings(v, &format!("sources.{key}"), example) {
-                Some(list) => {
-                    for (p, span) in list {
-                        if valid_path(&p) && p.split('/').count() >= min_parts {
-                            if key == "groups" { g.groups.push(p) } else { g.projects.push(p) }
-                        } else {
-                            self.report(
-                                span,
-                                format!("\"{p}\" is not a GitLab {} path", &key[..key.len() - 1]),
-                                format!("write the full path as in the URL, like `{example}`"),
-                            );
-                            ok = false;
-                        }
-                    }
-                }
-                None => ok = false,
-            }
-        }
-        if entry.get("groups").is_none() && entry.get("projects").is_none() {
-            self.report(
-                entry_value.span(),
-                "this GitLab source reads nothing",
-                "add `groups = [\"acme\"]` (subgroups included) and/or `projects = [\"acme/api\"]`",
-            );
-            ok = false;
-        }
-        for (key, slot) in [("include", &mut g.include), ("exclude", &mut g.exclude)] {
-            if let Some(v) = entry.get(key) {
-                match self.strings(v, &format!("sources.{key}"), &format!("{key} = [\"acme/payments/*\"]")) {
-                    Some(list) => *slot = list.into_iter().map(|(p, _)| p).collect(),
-                    None => ok = false,
-                }
-            }
-        }
-        ok &= self.request_limits(entry, &mut g.requests_per_hour, &mut g.page_size, 100, 100);
-        if let Some(v) = entry.get("teams_from_groups") {
-            match self.boolean(v, "sources.teams_from_groups", "teams_from_groups = true") {
-                Some(b) => g.teams_from_groups = b,
-                None => ok = false,
-            }
-        }
-        if let Some(v) = entry.get("since") {
-            match self.date(v, "sources.since", "since = \"2024-01-01\"") {
-                Some(ts) => g.since = Some(ts),
-                None => ok = false,
-            }
-        }
-        ok.then_some(g)
-    }
-
-    fn jira(&mut self, entry_value: &Value<'_>, entry: &DeTable<'_>) -> Option<JiraConfig> {
-        self.known_keys(entry, "sources", JIRA_KEYS);
-        let mut j = JiraConfig::cloud("", "", &[]);
-        j.auth = JiraAuth { email: None, token_env: None, token_file: None };
-        let mut ok = true;
-        match entry.get("url") {
-            Some(v) => match self.nonempty_string(v, "sources.url", "url = \"https://acme.atlassian.net\"") {
-                Some(s)
-                    if !self.url_without_credentials(
-                        v,
-                        "sources.url",
-                        &s,
-                        "email = \"me@acme.io\"` with `token_env = \"JIRA_TOKEN\"",
-                    ) =>
-                {
-                    ok = false;
-                }
-                Some(s) if s.starts_with("https://") || s.starts_with("http://") => {
-                    j.base_url = s.trim_end_matches('/').to_string();
-                }
-                Some(s) => {
-                    self.report(
-                        v.span(),
-                        format!("`sources.url` must be an http(s) URL, found \"{s}\""),
-                        "write the site URL like `url = \"https://acme.atlassian.net\"` (the API is under /rest/api)",
-                    );
-                    ok = false;
-                }
-                None => ok = false,
-            },
-            None => {
-                self.missing(entry_value, "sources.url", "url = \"https://acme.atlassian.net\"");
-                ok = false;
-            }
-        }
-        // Cloud or Data Center: said, or guessed from an *.atlassian.net host.
-        j.flavor = if j.base_url.contains(".atlassian.net") { JiraFlavor::Cloud } else { JiraFlavor::DataCenter };
-        if let Some(v) = entry.get("flavor") {
-            match self.nonempty_string(v, "sources.flavor", "flavor = \"cloud\"").as_deref() {
-                Some("cloud") => j.flavor = JiraFlavor::Cloud,
-                Some("data_center") | Some("server") => j.flavor = JiraFlavor::DataCenter,
-                Some(other) => {
-                    self.report(
-                        v.span(),
-                        format!("`sources.flavor` must be \"cloud\" or \"data_center\", found \"{other}\""),
-                        "use `flavor = \"cloud\"` for *.atlassian.net, `flavor = \"data_center\"` for Jira Data Center or Server",
-                    );
-                    ok = false;
-                }
-                None => ok = false,
-            }
-        }
-        // Credentials: Cloud takes the account e-mail and an API token (HTTP Basic); Data Center
-        // a personal access token (Bearer). The token comes from a variable or a file, never inline.
-        let email = entry.get("email").and_then(|v| self.nonempty_string(v, "sources.email", "email = \"me@acme.io\""));
-        match (j.flavor, email, entry.get("email")) {
-            (JiraFlavor::Cloud, Some(e), _) if e.contains('@') => j.auth.email = Some(e),
-            (JiraFlavor::Cloud, Some(e), Some(v)) => {
-                self.report(
-                    v.span(),
-                    format!("`sources.email` must be an e-mail address, found \"{e}\""),
-                    "write the Atlassian account e-mail the API token belongs to",
-                );
-                ok = false;
-            }
-            (JiraFlavor::Cloud, _, None) => {
-                self.report(
-                    entry_value.span(),
-                    "this Jira Cloud source has no `email`",
-                    "add `email = \"me@acme.io\"`: Jira Cloud takes the account e-mail with the API token",
-                );
-                ok = false;
-            }
-            (JiraFlavor::DataCenter, _, Some(v)) => {
-                self.report(
-                    v.span(),
-                    "`sources.email` is only used by Jira Cloud",
-                    "remove it: Jira Data Center authenticates with a personal access token alone",
-                );
-                ok = false;
-            }
-            _ => {}
-        }
-        let token_env = self.token_env(entry, "JIRA_TOKEN");
-        let token_file = entry
-            .get("token_file")
-            .and_then(|v| self.nonempty_string(v, "sources.token_file", "token_file = \"/run/secrets/jira-token\""));
-        match (entry.get("token_env").is_some(), entry.get("token_file").is_some()) {
-            (true, true) => {
-                self.report(
-                    entry_value.span(),
-                    "this Jira source names more than one credential (token_env, token_file)",
-                    "keep one: `token_env = \"JIRA_TOKEN\"` or `token_file = \"path\"`",
-                );
-                ok = false;
-            }
-            (false, false) => {
-                self.report(
-                    entry_value.span(),
-                    "this Jira source has no credential",
-                    "add `token_env = \"JIRA_TOKEN\"` (Cloud: an API token; Data Center: a personal access token) or `token_file = \"path\"`",
-                );
-                ok = false;
-            }
-            _ => match (token_env, token_file) {
-                (Some(env), _) => j.auth.token_env = Some(env),
-                (_, Some(file)) => j.auth.token_file = Some(PathBuf::from(file)),
-                _ => ok = false,
-            },
-        }
-        // What to read: project keys and/or a JQL filter.
-        if let Some(v) = entry.get("projects") {
-            match self.strings(v, "sources.projects", "projects = [\"PAY\", \"OPS\"]") {
-                Some(list) => {
-                    for (p, span) in list {
-                        let valid = p.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                        if valid {
-                            j.projects.push(p);
-                        } else {
-                            self.report(
-                                span,
-                                format!("\"{p}\" is not a Jira project key"),
-                                "write the key as in issue keys (PAY for PAY-12), like `projects = [\"PAY\"]`",
-                            );
-                            ok = false;
-                        }
-                    }
-                }
-                None => ok = false,
-            }
-        }
-        if let Some(v) = entry.get("jql") {
-            match self.nonempty_string(v, "sources.jql", "jql = \"issuetype != Sub-task\"") {
-                Some(q) if q.to_ascii_lowercase().contains("order by") => {
-                    self.report(
-                        v.span(),
-                        "`sources.jql` has an ORDER BY",
-                        "leave ordering out: the source orders by update time itself to read incrementally",
-                    );
-                    ok = false;
-                }
-                Some(q) => j.jql = Some(q),
-                None => ok = false,
-            }
-        }
-        if entry.get("projects").is_none() && entry.get("jql").is_none() {
-            self.report(
-                entry_value.span(),
-                "this Jira source reads nothing",
-                "add `projects = [\"PAY\"]` and/or a filter like `jql = \"project = PAY\"`",
-            );
-            ok = false;
-        }
-        if let Some(v) = entry.get("team_field") {
-            match self.nonempty_string(v, "sources.team_field", "team_field = \"customfield_10400\"") {
-                Some(f) => j.team_field = Some(f),
-                None => ok = false,
-            }
-        }
-        let mut links = LinkNames::default();
-        for (key, slot, example) in [
-            ("supersedes_links", &mut links.supersedes, "supersedes_links = [\"supersedes\"]"),
-            ("superseded_by_links", &mut links.superseded_by, "superseded_by_links = [\"is superseded by\"]"),
-            ("duplicates_links", &mut links.duplicates, "duplicates_links = [\"duplicates\"]"),
-            ("blocks_links", &mut links.blocks, "blocks_links = [\"blocks\"]"),
-        ] {
-            if let Some(v) = entry.get(key) {
-                match self.strings(v, &format!("sources.{key}"), example) {
-                    Some(list) => *slot = list.into_iter().map(|(p, _)| p.to_lowercase()).collect(),
-                    None => ok = false,
-                }
-            }
-        }
-        j.links = links;
-        // The Jira user's time zone (JQL dates are in it): read from /myself unless given here.
-        if let Some(v) = entry.get("time_zone")
-            && let Some(text) = self.nonempty_string(v, "sources.time_zone", "time_zone = \"Europe/Berlin\"")
-        {
-            match text.trim().parse::<chrono_tz::Tz>() {
-                Ok(tz) => j.time_zone = Some(JiraZone::Named(tz)),
-                Err(_) => {
-                    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()).collect();
-                    let hint = match closest(text.trim(), &names) {
-                        Some(close) => format!("did you mean `{close}`?"),
-                        None => "write the IANA name of the token user's zone, like `time_zone = \"Europe/Berlin\"`, or leave it out to read it from Jira (/myself)".into(),
-                    };
-                    self.report(v.span(), format!("`sources.time_zone` is not a time zone: \"{text}\""), hint);
-                    ok = false;
-                }
-            }
-        }
-        if let Some(v) = entry.get("utc_offset")
-            && let Some(text) = self.string(v, "sources.utc_offset", "utc_offset = \"+01:00\"")
-        {
-            if entry.get("time_zone").is_some() {
-                self.report(
-                    v.span(),
-                    "this Jira source sets both `time_zone` and `utc_offset`",
-                    "keep `time_zone` (it follows daylight saving); `utc_offset` is a fixed offset",
-                );
-                ok = false;
-            }
-            match parse_utc_offset(&text) {
-                Ok(offset) => {
-                    if j.time_zone.is_none() {
-                        j.time_zone = Some(JiraZone::Offset((offset / MINUTE) as i32));
-                    }
-                }
-                Err(why) => {
-                    self.report(
-                        v.span(),
-                        format!("`sources.utc_offset` is not a UTC offset: {why}"),
-                        "write the time zone of the Jira user the token belongs to, like `time_zone = \"Europe/Berlin\"` or `utc_offset = \"+01:00\"` (JQL dates are in that zone)",
-                    );
-                    ok = false;
-                }
-            }
-        }
-        ok &= self.request_limits(entry, &mut j.requests_per_hour, &mut j.page_size, 100, 50);
-        if let Some(v) = entry.get("since") {
-            match self.date(v, "sources.since", "since = \"2024-01-01\"") {
-                Some(ts) => j.since = Some(ts),
-                None => ok = false,
-            }
-        }
-        ok.then_some(j)
-    }
-
-    fn simulator(&mut self, entry: &DeTable<'_>) -> Option<SimulatorConfig> {
-        self.known_keys(entry, "sources", SIMULATOR_KEYS);
-        let mut sim = SimulatorConfig::default();
-        let mut ok = true;
-        if let Some(v) = entry.get("seed") {
-            match self.integer(v, "sources.seed", 0, i128::from(u64::MAX), "seed = 42") {
-                Some(n) => sim.seed = n as u64,
-                None => ok = false,
-            }
-        }
-        let people = (0, 1_000);
-        let counts: [(&str, (u32, u32), &mut u32); 6] = [
-            ("teams", bounds::SIM_TEAMS, &mut sim.teams),
-            ("people_per_team", bounds::SIM_PEOPLE_PER_TEAM, &mut sim.people_per_team),
-            ("repos_per_team", bounds::SIM_REPOS_PER_TEAM, &mut sim.repos_per_team),
-            ("history_days", bounds::SIM_HISTORY_DAYS, &mut sim.history_days),
-            ("left_out_people", people, &mut sim.left_out_people),
-            ("split_people", people, &mut sim.split_people),
-        ];
-        for (key, (min, max), slot) in counts {
-            if let Some(v) = entry.get(key) {
-                let example = format!("{key} = {}", (*slot).clamp(min, max));
-                match self.integer(v, &format!("sources.{key}"), i128::from(min), i128::from(max), &example) {
-                    Some(n) => *slot = n as u32,
-                    None => ok = false,
-                }
-            }
-        }
-        if let Some(v) = entry.get("items_per_day") {
-            match self.non_negative_number(v, "sources.items_per_day", "items_per_day = 120.0") {
-                Some(n) if n > bounds::SIM_ITEMS_PER_DAY => {
-                    self.report(
-                        v.span(),
-                        format!("`sources.items_per_day` is {n}, above {}", bounds::SIM_ITEMS_PER_DAY),
-                        format!("use a number from 0 to {}, like `items_per_day = 120.0`", bounds::SIM_ITEMS_PER_DAY),
-                    );
-                    ok = false;
-                }
-                Some(n) => sim.items_per_day = n,
-                None => ok = false,
-            }
-        }
-        if ok {
-            for (key, problem) in bounds::simulator_problems(&sim, false) {
-                let span = entry.get(key).map_or(0..0, |v| v.span());
-                self.report(span, problem, "make the simulated organisation smaller (fewer days or items per day)");
-                ok = false;
-            }
-        }
-        if let Some(v) = entry.get("start") {
-            match self.date(v, "sources.start", "start = \"2025-01-01\"") {
-                Some(ts) => sim.start = Some(ts),
-                None => ok = false,
-            }
-        }
-        ok.then_some(sim)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Small parsers and text helpers.
-
-fn parse_utc_offset(text: &str) -> Result<Ts, String> {
-    let t = text.trim();
-    if t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("utc") {
-        return Ok(0);
-    }
-    let (sign, rest) = match t.as_bytes().first() {
-        Some(b'+') => (1, &t[1..]),
-        Some(b'-') => (-1, &t[1..]),
-        _ => return Err(format!("\"{t}\" does not start with + or -")),
-    };
-    let (h, m) = rest.split_once(':').ok_or_else(|| format!("\"{t}\" is not ±HH:MM"))?;
-    let hours: Ts = parse_two_digits(h).ok_or_else(|| format!("\"{t}\" is not ±HH:MM"))?;
-    let minutes: Ts = parse_two_digits(m).ok_or_else(|| format!("\"{t}\" is not ±HH:MM"))?;
-    if hours > 18 || minutes > 59 || (hours == 18 && minutes > 0) {
-        return Err(format!("\"{t}\" is outside -18:00..+18:00"));
-    }
-    Ok(sign * (hours * HOUR + minutes * MINUTE))
-}
-
-fn parse_two_digits(s: &str) -> Option<Ts> {
-    (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
-}
 
 fn weekday(name: &str) -> Option<usize> {
     let n = name.trim().to_ascii_lowercase();
@@ -2498,52 +1305,6 @@ fn parse_hours(text: &str) -> Result<(Ts, Ts), String> {
     Ok((start, end))
 }
 
-fn is_inline_secret(key: &str, value: &Value<'_>) -> bool {
-    SECRET_KEYS.contains(&key) && value.get_ref().is_str()
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
-}
-
-fn describe(value: &DeValue<'_>) -> String {
-    match value {
-        DeValue::String(s) => {
-            let shown: String = s.chars().take(40).collect();
-            let more = if s.chars().count() > 40 { "…" } else { "" };
-            format!("the string \"{shown}{more}\"")
-        }
-        DeValue::Integer(i) => format!("the number {i}"),
-        DeValue::Float(f) => format!("the number {f}"),
-        DeValue::Boolean(b) => format!("{b}"),
-        DeValue::Datetime(d) => format!("the date-time {d}"),
-        DeValue::Array(_) => "an array".to_string(),
-        DeValue::Table(_) => "a table".to_string(),
-    }
-}
-
-/// The known word closest to `word` within edit distance 2, ignoring case.
-fn closest<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
-    let word = word.to_ascii_lowercase();
-    known
-        .iter()
-        .map(|k| (strsim::levenshtein(&word, &k.to_ascii_lowercase()), *k))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
 fn syntax_hint(message: &str) -> String {
     let m = message.to_ascii_lowercase();
     if m.contains("duplicate key") {
@@ -2560,6 +1321,8 @@ fn syntax_hint(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DAY;
+    use crate::sources::simulator::SimulatorConfig;
 
     fn parse(text: &str) -> Result<Config, ConfigErrors> {
         Config::parse(text, Path::new("/etc/siloscope/siloscope.toml"))
@@ -2675,7 +1438,7 @@ start = "2025-01-01"
         assert_eq!(c.sources.len(), 1);
         assert_eq!(c.sources[0].name, "demo");
         assert_eq!(c.sources[0].interval, 5 * MINUTE);
-        let SourceSettings::Simulator(sim) = &c.sources[0].settings else { panic!("a simulator source") };
+        let sim = c.sources[0].settings.get::<SimulatorConfig>().expect("a simulator source");
         assert_eq!(sim.seed, 7);
         assert_eq!(sim.items_per_day, 50.0);
         assert_eq!(sim.teams, 8, "unset simulator keys keep their defaults");

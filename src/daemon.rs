@@ -11,14 +11,13 @@ use rand_xoshiro::SplitMix64;
 use rand_xoshiro::rand_core::{Rng as _, SeedableRng};
 use tokio::sync::{Notify, watch};
 
-use crate::config::{Config, SourceConfig, SourceSettings};
+use crate::config::{Config, SourceConfig};
 use crate::connections::ConnectionMetrics;
 use crate::exporter::{DirectoryCoverage, Exporter, Snapshot};
 use crate::model::{HistoryStart, Ts};
 use crate::mutex::lock;
 use crate::signals::{Frame, compute};
 use crate::sources::http::{BoxFuture, Clock, SystemClock};
-use crate::sources::simulator::Simulator;
 use crate::sources::telemetry::SourceTelemetry;
 use crate::sources::{Source, SourceError};
 use crate::store::Store;
@@ -80,18 +79,9 @@ pub fn open_store_for_reading(config: &Config) -> Result<Box<dyn Store>, String>
     store.map_err(|e| e.to_string())
 }
 
-/// Builds the configured sources.
+/// Builds a configured source (its kind's settings know how).
 pub fn make_source(sc: &SourceConfig) -> Box<dyn Source> {
-    match &sc.settings {
-        SourceSettings::Simulator(cfg) => Box::new(Simulator::new(&sc.name, cfg.clone())),
-        SourceSettings::Github(cfg) => {
-            Box::new(crate::sources::github::GithubSource::new(&sc.name, cfg.as_ref().clone()))
-        }
-        SourceSettings::Gitlab(cfg) => {
-            Box::new(crate::sources::gitlab::GitlabSource::new(&sc.name, cfg.as_ref().clone()))
-        }
-        SourceSettings::Jira(cfg) => Box::new(crate::sources::jira::JiraSource::new(&sc.name, cfg.as_ref().clone())),
-    }
+    sc.settings.build(&sc.name)
 }
 
 /// Whether the daemon is ready (`/readyz`): every source has finished its first sync pass (caught
@@ -150,25 +140,12 @@ impl Readiness {
 /// only items updated since then (activity from then on is complete), without it every item; the
 /// simulator's organisation begins at its start. Recorded with the source's first batch.
 pub fn history_start(sc: &SourceConfig, now: Ts) -> HistoryStart {
-    let since = match &sc.settings {
-        SourceSettings::Simulator(cfg) => {
-            return HistoryStart::From(Simulator::new(&sc.name, cfg.clone()).anchor_for(now));
-        }
-        SourceSettings::Github(cfg) => cfg.since,
-        SourceSettings::Gitlab(cfg) => cfg.since,
-        SourceSettings::Jira(cfg) => cfg.since,
-    };
-    since.map_or(HistoryStart::Complete, HistoryStart::From)
+    sc.settings.history_start(&sc.name, now)
 }
 
 /// The configured `since` of an API source: where the history to cover begins.
 pub fn source_since(sc: &SourceConfig) -> Option<Ts> {
-    match &sc.settings {
-        SourceSettings::Simulator(_) => None,
-        SourceSettings::Github(cfg) => cfg.since,
-        SourceSettings::Gitlab(cfg) => cfg.since,
-        SourceSettings::Jira(cfg) => cfg.since,
-    }
+    sc.settings.since()
 }
 
 /// What the progress tracker is fed after a step of `source`.

@@ -123,21 +123,21 @@ pub async fn discover(opts: &InitOptions, now: Ts) -> Discovery {
         crate::daemon::make_source(&sc)
     };
     if let Some(g) = &opts.github {
-        let mut source = step("github", SourceSettings::Github(Box::new(github_config(g))));
+        let mut source = step("github", SourceSettings::new(github_config(g)));
         match directory_of(source.as_mut(), now).await {
             Ok(snap) => d.github = Some(snap),
             Err(e) => d.failures.push(("github".into(), e)),
         }
     }
     if let Some(g) = &opts.gitlab {
-        let mut source = step("gitlab", SourceSettings::Gitlab(Box::new(gitlab_config(g))));
+        let mut source = step("gitlab", SourceSettings::new(gitlab_config(g)));
         match directory_of(source.as_mut(), now).await {
             Ok(snap) => d.gitlab = Some(snap),
             Err(e) => d.failures.push(("gitlab".into(), e)),
         }
     }
     if let Some(j) = &opts.jira {
-        let mut source = step("jira", SourceSettings::Jira(Box::new(jira_config(j))));
+        let mut source = step("jira", SourceSettings::new(jira_config(j)));
         // Every issue discovery reads (up to `DISCOVERY_STEPS` pages), not only the first page:
         // a team that works on older issues still shows its team-field value.
         let mut cursor: Option<String> = None;

@@ -967,7 +967,7 @@ fn demo(
     let teams = sim.teams;
     let people = sim.teams * sim.people_per_team;
     let days = sim.history_days;
-    cfg.sources.push(SourceConfig { name: "demo".into(), interval: 2, settings: SourceSettings::Simulator(sim) });
+    cfg.sources.push(SourceConfig { name: "demo".into(), interval: 2, settings: SourceSettings::new(sim) });
     let store: Box<dyn siloscope::store::Store> = match &store_path {
         Some(p) => Box::new(SqliteStore::open_exclusive(p).map_err(|e| runtime(e.to_string()))?),
         None => Box::new(SqliteStore::open_in_memory().map_err(|e| runtime(e.to_string()))?),

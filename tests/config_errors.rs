@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use siloscope::config::{Config, SourceSettings};
+use siloscope::config::Config;
+use siloscope::sources::simulator::SimulatorConfig;
 
 fn write_config(text: &str) -> tempfile::NamedTempFile {
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().expect("temp file");
@@ -63,7 +64,7 @@ fn the_example_config_loads_from_disk_with_its_simulator() {
     let config = Config::load(&path).unwrap_or_else(|e| panic!("example config:\n{e}"));
     assert_eq!(config.store.path, path.parent().unwrap().join("siloscope.db"));
     assert_eq!(config.sources.len(), 1);
-    let SourceSettings::Simulator(sim) = &config.sources[0].settings else { panic!("a simulator source") };
+    let sim = config.sources[0].settings.get::<SimulatorConfig>().expect("a simulator source");
     assert_eq!((sim.seed, sim.teams, sim.items_per_day), (42, 8, 120.0));
     let directory = config.directory.builder().build();
     let qa = directory.team_by_name("qa").expect("qa team");

@@ -49,7 +49,7 @@ async fn github_estimate_is_within_10_percent_of_the_backfill() {
         cfg.graphql_url = standin.graphql_url();
         cfg.auth = GithubAuth::Token { env: None, file: Some(write_token(tmp.path(), GITHUB_TOKEN)) };
         cfg.page_size = page_size;
-        let sc = source_config("gh", SourceSettings::Github(Box::new(cfg.clone())));
+        let sc = source_config("gh", SourceSettings::new(cfg.clone()));
         // The stand-in's first GraphQL answer loads its schema (seconds in a debug build, past the
         // tests' short timeout): a first estimate warms it, the second is the one counted.
         let mut counter = GithubSource::with_transport("gh", cfg.clone(), transport(), clock(), settings());
@@ -90,7 +90,7 @@ async fn gitlab_estimate_is_within_10_percent_of_the_backfill_and_halves_spans_w
         cfg.url = standin.url();
         cfg.token_env = None;
         cfg.token_file = Some(write_token(tmp.path(), GITLAB_TOKEN));
-        let sc = source_config("gl", SourceSettings::Gitlab(Box::new(cfg.clone())));
+        let sc = source_config("gl", SourceSettings::new(cfg.clone()));
         let mut counter = GitlabSource::with_transport("gl", cfg.clone(), transport(), clock(), settings());
         let e = estimate(&sc, &mut counter, NOW).await.unwrap().expect("GitLab counts");
         let lists = e.counts.parts.len() as u64;
@@ -118,7 +118,7 @@ async fn jira_estimate_is_within_10_percent_of_the_backfill_on_cloud_and_data_ce
             let tmp = tempfile::tempdir().unwrap();
             let mut cfg = jira_common::config(&standin, flavor, write_token(tmp.path(), jira_common::TOKEN));
             cfg.page_size = 10;
-            let sc = source_config("jira", SourceSettings::Jira(Box::new(cfg.clone())));
+            let sc = source_config("jira", SourceSettings::new(cfg.clone()));
             let mut counter = jira_common::source(cfg.clone(), clock());
             let e = estimate(&sc, &mut counter, NOW).await.unwrap().expect("Jira counts");
             let c = standin.counters();

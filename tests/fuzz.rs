@@ -241,7 +241,7 @@ fn fuzz_github_rest() {
         if let Some(body) = v.get("body").and_then(Value::as_str) {
             let _ = parse::text_links(body, "a/b");
             let _ = parse::co_authors(body);
-            let _ = parse::team_mentions(body);
+            let _ = siloscope::sources::text::team_mentions(body);
             let _ = parse::reverted_target(body, "a/b");
         }
         Ok(())

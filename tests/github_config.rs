@@ -5,15 +5,13 @@ mod github_common;
 
 use std::path::{Path, PathBuf};
 
-use siloscope::config::{Config, SourceSettings};
+use siloscope::config::Config;
 use siloscope::sources::github::{GithubAuth, GithubConfig};
 
 fn github(text: &str) -> GithubConfig {
     let c = Config::parse(text, Path::new("/etc/siloscope/siloscope.toml")).unwrap_or_else(|e| panic!("{e}"));
-    match &c.sources[0].settings {
-        SourceSettings::Github(g) => g.as_ref().clone(),
-        other => panic!("not a GitHub source: {other:?}"),
-    }
+    let settings = &c.sources[0].settings;
+    settings.get::<GithubConfig>().unwrap_or_else(|| panic!("not a GitHub source: {settings:?}")).clone()
 }
 
 fn problems(text: &str) -> Vec<(usize, String, String)> {

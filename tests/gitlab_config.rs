@@ -2,15 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use siloscope::config::{Config, SourceSettings};
+use siloscope::config::Config;
 use siloscope::sources::gitlab::GitlabConfig;
 
 fn gitlab(text: &str) -> GitlabConfig {
     let c = Config::parse(text, Path::new("/etc/siloscope/siloscope.toml")).unwrap_or_else(|e| panic!("{e}"));
-    match &c.sources[0].settings {
-        SourceSettings::Gitlab(g) => g.as_ref().clone(),
-        other => panic!("not a GitLab source: {other:?}"),
-    }
+    let settings = &c.sources[0].settings;
+    settings.get::<GitlabConfig>().unwrap_or_else(|| panic!("not a GitLab source: {settings:?}")).clone()
 }
 
 fn problems(text: &str) -> Vec<(usize, String, String)> {

@@ -2,16 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use siloscope::config::{Config, SourceSettings};
+use siloscope::config::Config;
 use siloscope::model::LinkRelation;
 use siloscope::sources::jira::{Flavor, JiraAuth, JiraConfig, JiraZone};
 
 fn jira(text: &str) -> JiraConfig {
     let c = Config::parse(text, Path::new("/etc/siloscope/siloscope.toml")).unwrap_or_else(|e| panic!("{e}"));
-    match &c.sources[0].settings {
-        SourceSettings::Jira(j) => j.as_ref().clone(),
-        other => panic!("not a Jira source: {other:?}"),
-    }
+    let settings = &c.sources[0].settings;
+    settings.get::<JiraConfig>().unwrap_or_else(|| panic!("not a Jira source: {settings:?}")).clone()
 }
 
 fn problems(text: &str) -> Vec<(usize, String, String)> {

@@ -99,7 +99,7 @@ fn demo() -> &'static Demo {
         // The demo's flags at their defaults: --seed 42 --teams 8 --items-per-day 120.
         let sim = SimulatorConfig { seed: 42, teams: 8, items_per_day: 120.0, ..SimulatorConfig::default() };
         let mut cfg = Config::parse("", Path::new("<demo>")).unwrap();
-        cfg.sources.push(SourceConfig { name: "demo".into(), interval: 2, settings: SourceSettings::Simulator(sim) });
+        cfg.sources.push(SourceConfig { name: "demo".into(), interval: 2, settings: SourceSettings::new(sim) });
         let store = Box::new(SqliteStore::open_in_memory().unwrap());
         let state = State::new(cfg, store, fixed_clock(now)).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -3,14 +3,19 @@
 //! the daemon hands them `now` and commits what they return.
 
 pub mod bounds;
+pub mod configkit;
+pub mod cost;
 pub mod github;
 pub mod gitlab;
 pub mod http;
 pub mod jira;
 pub mod profiles;
 pub mod redact;
+pub mod registry;
+pub mod settings;
 pub mod simulator;
 pub mod telemetry;
+pub mod text;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -22,6 +22,7 @@
 //! Event ids are GitHub node ids: re-reading is harmless.
 
 pub mod auth;
+pub mod config;
 pub mod graphql;
 pub mod parse;
 

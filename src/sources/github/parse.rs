@@ -10,6 +10,7 @@ use crate::model::{
     Event, EventKind, Identity, Item, ItemKind, ItemState, LinkRelation, ReviewState, Reviewer, SETTLING, Ts, identity,
 };
 use crate::sources::http::parse_time;
+use crate::sources::text::team_mentions;
 
 /// Why an item could not be read; `url` names it for the log.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,34 +88,6 @@ pub fn co_authors(message: &str) -> Vec<Identity> {
             && !out.contains(&id)
         {
             out.push(id);
-        }
-    }
-    out
-}
-
-/// Team handles mentioned as `@org/team` in a text, lower-cased, without duplicates.
-pub fn team_mentions(text: &str) -> Vec<String> {
-    let bytes = text.as_bytes();
-    let mut out: Vec<String> = Vec::new();
-    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.';
-    for (i, _) in text.match_indices('@') {
-        if i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'`' || bytes[i - 1] == b'/') {
-            continue; // an e-mail address or code
-        }
-        let org_end = (i + 1..bytes.len())
-            .find(|&j| !(bytes[j].is_ascii_alphanumeric() || bytes[j] == b'-'))
-            .unwrap_or(bytes.len());
-        if org_end == i + 1 || org_end >= bytes.len() || bytes[org_end] != b'/' {
-            continue;
-        }
-        let team_end = (org_end + 1..bytes.len()).find(|&j| !word(bytes[j])).unwrap_or(bytes.len());
-        let team = text[org_end + 1..team_end].trim_end_matches('.');
-        if team.is_empty() {
-            continue;
-        }
-        let handle = format!("{}/{}", &text[i + 1..org_end], team).to_ascii_lowercase();
-        if !out.contains(&handle) {
-            out.push(handle);
         }
     }
     out

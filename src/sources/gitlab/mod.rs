@@ -14,6 +14,7 @@
 //! three items in a row the endpoint is left alone for a day, and state changes come from system
 //! notes and the items' own fields.
 
+pub mod config;
 pub mod parse;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

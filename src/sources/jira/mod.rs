@@ -15,6 +15,7 @@
 //! request. Event ids are Jira history / comment ids: re-reading is harmless. `/myself` and
 //! `/status` are auxiliary: when they fail the sync goes on (a warning, `kind="auxiliary"`).
 
+pub mod config;
 pub mod parse;
 
 use std::collections::{BTreeMap, HashMap};

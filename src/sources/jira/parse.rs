@@ -231,7 +231,7 @@ pub fn comment_text(body: &Value) -> String {
 /// Team handles mentioned in a comment (`@acme/payments`), as on the other sources. Jira's own
 /// mentions name people (`[~user]`, ADF mention nodes), which are not teams, so they are left out.
 fn mentions_of(body: &Value) -> Vec<String> {
-    crate::sources::github::parse::team_mentions(&comment_text(body))
+    crate::sources::text::team_mentions(&comment_text(body))
 }
 
 /// Parses one issue. `comments` overrides `fields.comment.comments` (when read in full

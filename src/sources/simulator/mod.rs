@@ -3,6 +3,8 @@
 //! a cursor), and produce the same events however its time range is split into steps.
 //! It computes no signal: it only makes handoffs, reviews, decisions and rework *happen*.
 
+pub mod config;
+
 use std::collections::VecDeque;
 
 use rand_xoshiro::SplitMix64;
