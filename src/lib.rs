@@ -4,24 +4,26 @@
 pub mod backfill;
 pub mod config;
 pub mod connections;
-pub mod coverage;
 pub mod daemon;
 pub mod estimate;
 pub mod exporter;
 pub mod init;
-pub mod model;
 pub mod mutex;
-pub mod privacy;
 pub mod progress;
 pub mod report;
 pub mod server;
-pub mod signals;
 pub mod sources;
 #[cfg(feature = "standin")]
 pub mod standin;
-pub mod store;
 pub mod suggest;
-pub mod teams;
-pub(crate) mod testhooks;
-pub mod untrusted;
 pub mod webconfig;
+
+// The workspace's crates under the module names they had in the single crate, so `crate::model::…`
+// here and `siloscope::model::…` in tests/ and benches/ keep resolving.
+pub use siloscope_engine as signals;
+pub use siloscope_engine::coverage;
+pub use siloscope_model as model;
+pub use siloscope_model::{teams, untrusted};
+pub use siloscope_store as store;
+pub use siloscope_store::privacy;
+use siloscope_store::testhooks;

@@ -1,7 +1,14 @@
-//! The signals engine: a pure function of (events, team directory, config, now) → `Signals`.
-//! No I/O and no clock reads here: `now` is a parameter, so every signal has table-driven tests.
+//! siloscope-engine, the signals engine: a pure function of (events, team directory, config, now) →
+//! `Signals`, and the directory's `coverage` of the activity. No I/O and no clock reads here: `now`
+//! is a parameter, so every signal has table-driven tests. It depends on the model crate only (no
+//! runtime, SQL, HTTP or config format: `cargo tree -p siloscope-engine -e normal`).
 
 use std::collections::HashMap;
+
+// The files came from one crate where this root was `crate::signals`; the aliases keep their paths.
+use crate as signals;
+use siloscope_model as model;
+use siloscope_model::teams;
 
 use crate::model::{DAY, Ts};
 use crate::teams::ScopePattern;
@@ -109,6 +116,7 @@ impl SignalsConfig {
 }
 
 pub mod aggregate;
+pub mod coverage;
 pub mod custody;
 pub mod decisions;
 pub mod engagement;

@@ -1,6 +1,13 @@
-//! The vocabulary every module shares: sources, identities, work items, activity events, batches.
-//! Owns only plain data types and their (de)serialisation; no I/O, no team resolution, no signals.
+//! siloscope-model, the vocabulary every crate shares. Its root owns the plain data types (sources,
+//! identities, work items, activity events, batches) and their (de)serialisation, `teams` the team
+//! directory, `untrusted` the checks on tracker text. No I/O, no clock, no signals, no config format.
 //! Times are UTC epoch seconds (`Ts`) so the engine never touches a clock or a time zone.
+
+pub mod teams;
+pub mod untrusted;
+
+// The files came from one crate where this root was `crate::model`; the alias keeps their paths.
+use crate as model;
 
 use serde::{Deserialize, Serialize};
 

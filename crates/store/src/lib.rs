@@ -1,15 +1,25 @@
-//! The store: the source of truth on disk (items, events unique by source id, per-source directory
-//! snapshots, cursors and history formats). A batch, the histories it replaces and its cursor
-//! commit in one transaction, so a crash loses nothing and counts nothing twice. It stores and
-//! streams; it never computes signals.
+//! siloscope-store, the source of truth on disk (items, events unique by source id, per-source
+//! directory snapshots, cursors and history formats) on SQLite or PostgreSQL, and `privacy`: what
+//! siloscope does for a person's rights. A batch, the histories it replaces and its cursor commit in
+//! one transaction, so a crash loses nothing and counts nothing twice. It stores and streams; it
+//! never computes signals, reads no config format and runs no async runtime.
 
 pub mod forget;
 pub mod lock;
 mod migrations;
 pub mod postgres;
+pub mod privacy;
 pub mod sqlite;
+#[doc(hidden)]
+pub mod testhooks;
 #[cfg(test)]
 pub(crate) mod tests;
+
+// The files came from one crate where this root was `crate::store`; the aliases keep their paths,
+// and the log lines keep their targets (`siloscope::store::…`), which `--log.level` filters on.
+use crate as store;
+use siloscope_model as model;
+use siloscope_model::teams;
 
 pub use forget::{ForgetCounts, ForgetOutcome, ForgetPlan, Forgotten, PurgeOutcome, Tombstone};
 pub use lock::StoreLock;

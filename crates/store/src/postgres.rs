@@ -473,7 +473,7 @@ fn migrate(client: &mut Client, label: &str) -> Result<(), Failure> {
                 fix,
             ));
         }
-        tracing::info!(store = %label, version = migration.version,
+        tracing::info!(target: "siloscope::store::postgres", store = %label, version = migration.version,
             description = migration.description, "applied store schema migration");
     }
     tx.commit()?;
@@ -822,7 +822,7 @@ fn event_of(row: &Row, label: &str) -> Option<Event> {
     match serde_json::from_str::<EventKind>(row.get(4)) {
         Ok(kind) => Some(Event { id, item: row.get(1), at: row.get(2), actor: row.get(3), kind }),
         Err(err) => {
-            tracing::warn!(store = %label, event_id = %id, error = %err,
+            tracing::warn!(target: "siloscope::store::postgres", store = %label, event_id = %id, error = %err,
                 "skipping stored event whose data this build cannot read");
             None
         }
@@ -923,7 +923,7 @@ impl Store for PostgresStore {
             let kind: &str = row.get(2);
             let state: &str = row.get(9);
             let (Some(kind), Some(state)) = (ItemKind::parse(kind), ItemState::parse(state)) else {
-                tracing::warn!(store = %label, item = %key, %kind, %state,
+                tracing::warn!(target: "siloscope::store::postgres", store = %label, item = %key, %kind, %state,
                     "skipping stored item with a kind or state this build does not know");
                 return None;
             };
@@ -963,7 +963,7 @@ impl Store for PostgresStore {
             f,
         );
         if skipped > 0 {
-            tracing::warn!(store = %self.label, skipped,
+            tracing::warn!(target: "siloscope::store::postgres", store = %self.label, skipped,
                 "skipped stored events this build cannot read (written by a newer siloscope?)");
         }
         result
@@ -981,8 +981,10 @@ impl Store for PostgresStore {
         for (source, data) in rows {
             match serde_json::from_str::<DirectorySnapshot>(&data) {
                 Ok(snapshot) => snapshots.push((source, snapshot)),
-                Err(err) => tracing::warn!(store = %self.label, %source, error = %err,
-                    "skipping stored directory snapshot this build cannot read"),
+                Err(err) => {
+                    tracing::warn!(target: "siloscope::store::postgres", store = %self.label, %source, error = %err,
+                    "skipping stored directory snapshot this build cannot read")
+                }
             }
         }
         snapshots.sort_by(|a, b| a.0.cmp(&b.0));

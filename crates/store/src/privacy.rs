@@ -364,7 +364,7 @@ pub fn purge_expired(store: &mut dyn Store, keep: Ts, now: Ts) -> Result<PurgeOu
     let horizon = now - keep;
     let outcome = store.purge_before(horizon)?;
     if outcome.events_deleted + outcome.items_deleted > 0 {
-        tracing::info!(events = outcome.events_deleted, items = outcome.items_deleted, horizon = %utc(horizon),
+        tracing::info!(target: "siloscope::privacy", events = outcome.events_deleted, items = outcome.items_deleted, horizon = %utc(horizon),
             "retention: deleted events and items past [store] keep");
     }
     Ok(outcome)

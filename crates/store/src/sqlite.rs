@@ -177,7 +177,7 @@ impl SqliteStore {
             refuse_foreign(&conn, &label)?;
             let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(fail)?;
             if !mode.eq_ignore_ascii_case("wal") {
-                tracing::warn!(store = %label, journal_mode = %mode,
+                tracing::warn!(target: "siloscope::store::sqlite", store = %label, journal_mode = %mode,
                     "store could not switch to WAL mode; readers may wait for writers");
             }
         }
@@ -556,7 +556,7 @@ fn migrate(conn: &mut Connection, label: &str) -> Result<(), StoreError> {
             problem: format!("schema migration {} ({}) failed: {err}", migration.version, migration.description),
             fix: diagnose(&err).1.into(),
         })?;
-        tracing::info!(store = %label, version = migration.version,
+        tracing::info!(target: "siloscope::store::sqlite", store = %label, version = migration.version,
             description = migration.description, "applied store schema migration");
     }
     tx.commit().map_err(fail)
@@ -614,8 +614,10 @@ impl Store for SqliteStore {
                     let data = row.get_ref(4)?.as_str()?;
                     match serde_json::from_str::<EventKind>(data) {
                         Ok(kind) => f(Event { id, item: row.get(1)?, at: row.get(2)?, actor: row.get(3)?, kind }),
-                        Err(err) => tracing::warn!(store = %self.label, event_id = %id, error = %err,
-                            "skipping stored event whose data this build cannot read"),
+                        Err(err) => {
+                            tracing::warn!(target: "siloscope::store::sqlite", store = %self.label, event_id = %id, error = %err,
+                            "skipping stored event whose data this build cannot read")
+                        }
                     }
                 }
             }
@@ -636,7 +638,7 @@ impl Store for SqliteStore {
                 let kind: String = row.get(2)?;
                 let state: String = row.get(9)?;
                 let (Some(kind), Some(state)) = (ItemKind::parse(&kind), ItemState::parse(&state)) else {
-                    tracing::warn!(store = %self.label, item = %key, %kind, %state,
+                    tracing::warn!(target: "siloscope::store::sqlite", store = %self.label, item = %key, %kind, %state,
                         "skipping stored item with a kind or state this build does not know");
                     continue;
                 };
@@ -670,7 +672,7 @@ impl Store for SqliteStore {
                 let kind: EventKind = match serde_json::from_str(data) {
                     Ok(kind) => kind,
                     Err(err) => {
-                        tracing::warn!(store = %self.label, event_id = %id, error = %err,
+                        tracing::warn!(target: "siloscope::store::sqlite", store = %self.label, event_id = %id, error = %err,
                             "skipping stored event whose data this build cannot read");
                         *skipped += 1;
                         continue;
@@ -682,7 +684,7 @@ impl Store for SqliteStore {
         };
         let result = read(&mut skipped).map_err(|err| self.backend_error("reading events", err));
         if skipped > 0 {
-            tracing::warn!(store = %self.label, skipped,
+            tracing::warn!(target: "siloscope::store::sqlite", store = %self.label, skipped,
                 "skipped stored events this build cannot read (written by a newer siloscope?)");
         }
         result
@@ -699,8 +701,10 @@ impl Store for SqliteStore {
         for (source, data) in rows {
             match serde_json::from_str::<DirectorySnapshot>(&data) {
                 Ok(snapshot) => snapshots.push((source, snapshot)),
-                Err(err) => tracing::warn!(store = %self.label, %source, error = %err,
-                    "skipping stored directory snapshot this build cannot read"),
+                Err(err) => {
+                    tracing::warn!(target: "siloscope::store::sqlite", store = %self.label, %source, error = %err,
+                    "skipping stored directory snapshot this build cannot read")
+                }
             }
         }
         snapshots.sort_by(|a, b| a.0.cmp(&b.0));

@@ -15,7 +15,7 @@ pub(crate) fn row_written() {
 /// `SILOSCOPE_TEST_HOLD_BEFORE_COMMIT=N`: whether the daemon should hold the N-th batch of a sync
 /// (read from the source, not committed yet) until shutdown is requested.
 #[inline(always)]
-pub(crate) fn hold_before_commit(step: u64) -> bool {
+pub fn hold_before_commit(step: u64) -> bool {
     #[cfg(debug_assertions)]
     {
         enabled::hold_before_commit(step)

@@ -59,7 +59,7 @@ pub(super) trait Backend: Sized {
     fn run_child(&self, name: &str, kill_after_rows: usize) -> ExitStatus {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap());
         child
-            .args([&format!("store::tests::{}::{name}", Self::MODULE), "--exact", "--ignored", "--test-threads=1"])
+            .args([&format!("tests::{}::{name}", Self::MODULE), "--exact", "--ignored", "--test-threads=1"])
             .env("SILOSCOPE_TEST_KILL_AFTER_ROWS", kill_after_rows.to_string())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
@@ -70,8 +70,8 @@ pub(super) trait Backend: Sized {
     }
 }
 
-/// Instantiates every generic test once per backend: `store::tests::sqlite::NAME` and
-/// `store::tests::postgres::NAME`.
+/// Instantiates every generic test once per backend: `tests::sqlite::NAME` and
+/// `tests::postgres::NAME`.
 macro_rules! store_tests {
     ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
         mod sqlite {
