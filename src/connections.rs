@@ -43,10 +43,14 @@ impl ConnectionMetrics {
         for reason in DROP_REASONS {
             let _ = self.dropped.get_or_create(&vec![("reason".into(), reason.into())]);
         }
-        registry.register("siloscope_http_connections", "Open connections to siloscope's listener", self.open.clone());
         registry.register(
-            "siloscope_http_connections_dropped",
-            "Connections siloscope closed: evicted at the connection limit for a new one, silent after connecting, or idle",
+            siloscope_catalogue::HTTP_CONNECTIONS.name,
+            siloscope_catalogue::HTTP_CONNECTIONS.help_without_full_stop(),
+            self.open.clone(),
+        );
+        registry.register(
+            siloscope_catalogue::HTTP_CONNECTIONS_DROPPED.name,
+            siloscope_catalogue::HTTP_CONNECTIONS_DROPPED.help_without_full_stop(),
             self.dropped.clone(),
         );
     }

@@ -54,23 +54,23 @@ impl DirectoryCoverage {
     /// Adds the directory coverage families to `registry`, in the order `/metrics` lists them.
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
-            "siloscope_directory_event_coverage_ratio",
-            "Share of the source's events in the window (bots and actor-less events excluded) whose actor the team directory resolves to a team at the event's time",
+            catalogue::DIRECTORY_EVENT_COVERAGE.name,
+            catalogue::DIRECTORY_EVENT_COVERAGE.help_without_full_stop(),
             self.coverage_events.clone(),
         );
         registry.register(
-            "siloscope_directory_identity_coverage_ratio",
-            "Share of the source's active identities in the window (bots excluded) that the team directory resolves to a team at their latest event",
+            catalogue::DIRECTORY_IDENTITY_COVERAGE.name,
+            catalogue::DIRECTORY_IDENTITY_COVERAGE.help_without_full_stop(),
             self.coverage_identities.clone(),
         );
         registry.register(
-            "siloscope_directory_unresolved_identities",
-            "Active identities of the source in the window that the team directory resolves to no team (run `siloscope teams suggest`)",
+            catalogue::DIRECTORY_UNRESOLVED_IDENTITIES.name,
+            catalogue::DIRECTORY_UNRESOLVED_IDENTITIES.help_without_full_stop(),
             self.unresolved_identities.clone(),
         );
         registry.register(
-            "siloscope_directory_coverage_warning_ratio",
-            "The configured event coverage under which siloscope warns ([signals] coverage_warning)",
+            catalogue::DIRECTORY_COVERAGE_WARNING.name,
+            catalogue::DIRECTORY_COVERAGE_WARNING.help_without_full_stop(),
             self.coverage_warning.clone(),
         );
     }
@@ -314,7 +314,7 @@ impl Exporter {
         let mut registry = Registry::default();
         let build_info: Family<Vec<(String, String)>, Gauge> = Family::default();
         let _ = build_info.get_or_create(&vec![("version".to_string(), env!("CARGO_PKG_VERSION").to_string())]).set(1);
-        registry.register("siloscope_build_info", "siloscope version; always 1", build_info);
+        registry.register(catalogue::BUILD_INFO.name, catalogue::BUILD_INFO.help_without_full_stop(), build_info);
         Exporter {
             registry,
             snapshot: Arc::new(RwLock::new(None)),

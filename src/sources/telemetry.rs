@@ -1,8 +1,8 @@
 //! The sources' own telemetry (SIGNALS.md §9, last paragraph): source up, last success, requests
 //! by status, rate-limit headroom, sync durations, errors by kind, events ingested and backfill
 //! progress, per source, plus the tally the progress figures read. It registers its families into
-//! the registry the daemon hands it (the metrics named beside the code that fills them); it knows
-//! nothing of the exporter, the signals or the listener.
+//! the registry the daemon hands it (names, HELP texts and units from the metric catalogue); it
+//! knows nothing of the exporter, the signals or the listener.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,6 +14,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
+
+use siloscope_catalogue as catalogue;
 
 use crate::model::Ts;
 use crate::sources::ERROR_KINDS;
@@ -83,47 +85,52 @@ impl Default for SourceTelemetry {
 impl SourceTelemetry {
     /// Adds the sources' families to `registry`, in the order `/metrics` lists them.
     pub fn register(&self, registry: &mut Registry) {
-        registry.register("siloscope_source_up", "1 when the source's last sync succeeded", self.source_up.clone());
+        // Names, HELP texts and units are the metric catalogue's (crates/catalogue).
+        registry.register(
+            catalogue::SOURCE_UP.name,
+            catalogue::SOURCE_UP.help_without_full_stop(),
+            self.source_up.clone(),
+        );
         registry.register_with_unit(
-            "siloscope_source_last_success_timestamp",
-            "When the source last synced successfully (Unix time)",
+            catalogue::SOURCE_LAST_SUCCESS.stem(),
+            catalogue::SOURCE_LAST_SUCCESS.help_without_full_stop(),
             Unit::Seconds,
             self.last_success.clone(),
         );
         registry.register(
-            "siloscope_source_requests",
-            "API requests made by the source, by HTTP status",
+            catalogue::SOURCE_REQUESTS.name,
+            catalogue::SOURCE_REQUESTS.help_without_full_stop(),
             self.requests.clone(),
         );
         registry.register(
-            "siloscope_source_rate_limit_remaining",
-            "Requests (or points) left in the source's current rate-limit window",
+            catalogue::SOURCE_RATE_LIMIT_REMAINING.name,
+            catalogue::SOURCE_RATE_LIMIT_REMAINING.help_without_full_stop(),
             self.rate_limit_remaining.clone(),
         );
         registry.register_with_unit(
-            "siloscope_source_sync_duration",
-            "Duration of the source's syncs",
+            catalogue::SOURCE_SYNC_DURATION.stem(),
+            catalogue::SOURCE_SYNC_DURATION.help_without_full_stop(),
             Unit::Seconds,
             self.sync_duration.clone(),
         );
         registry.register(
-            "siloscope_source_errors",
-            "Source errors by kind (transport, http, rate_limit, malformed, store, ceiling, loop, …)",
+            catalogue::SOURCE_ERRORS.name,
+            catalogue::SOURCE_ERRORS.help_without_full_stop(),
             self.errors.clone(),
         );
         registry.register(
-            "siloscope_events_ingested",
-            "New events stored by this process, per source",
+            catalogue::EVENTS_INGESTED.name,
+            catalogue::EVENTS_INGESTED.help_without_full_stop(),
             self.events_ingested.clone(),
         );
         registry.register(
-            "siloscope_source_backfill_progress_ratio",
-            "How far this process's first sync of the source has come through the history to cover (1 once caught up)",
+            catalogue::SOURCE_BACKFILL_PROGRESS.name,
+            catalogue::SOURCE_BACKFILL_PROGRESS.help_without_full_stop(),
             self.backfill_ratio.clone(),
         );
         registry.register_with_unit(
-            "siloscope_source_backfill_eta",
-            "Time the first sync of the source still needs, at its pace and its rate limit (0 once caught up)",
+            catalogue::SOURCE_BACKFILL_ETA.stem(),
+            catalogue::SOURCE_BACKFILL_ETA.help_without_full_stop(),
             Unit::Seconds,
             self.backfill_eta.clone(),
         );
