@@ -85,6 +85,37 @@ fn check_config_accepts_the_example_config() {
     assert!(text(&out.stdout).contains("valid"));
 }
 
+/// The label names of a sample line, in order (`a{x="1",y="\"2\""} 3` → x, y).
+fn label_names(line: &str) -> Vec<&str> {
+    let Some((_, mut rest)) = line.split_once('{') else { return Vec::new() };
+    let mut names = Vec::new();
+    while let Some((name, after)) = rest.split_once("=\"") {
+        names.push(name.trim_start_matches(','));
+        let mut escaped = false;
+        let end = after
+            .char_indices()
+            .find(|&(_, c)| {
+                let closes = c == '"' && !escaped;
+                escaped = c == '\\' && !escaped;
+                closes
+            })
+            .map(|(i, _)| i)
+            .expect("a closing quote");
+        rest = &after[end + 1..];
+        if rest.starts_with('}') {
+            break;
+        }
+    }
+    names
+}
+
+#[test]
+fn label_names_of_a_sample_line() {
+    assert_eq!(label_names(r#"a{x="1",y="\"2\",z=\\"} 3"#), ["x", "y"]);
+    assert_eq!(label_names(r#"a{x="",yy="b,c=\"d"} 3"#), ["x", "yy"]);
+    assert!(label_names("a 3").is_empty());
+}
+
 fn value(line: &str) -> f64 {
     line.rsplit(' ').next().unwrap().parse().unwrap()
 }
@@ -118,6 +149,15 @@ fn demo_serves_every_metric_family_with_real_values_and_stops_on_sigterm() {
         for line in descriptor {
             assert!(lines.contains(&line.as_str()), "the demo's /metrics lacks {line:?} (crates/catalogue says so)");
         }
+    }
+    // Every series carries its family's catalogue labels, in the catalogue's order.
+    for line in lines.iter().filter(|l| !l.starts_with('#')) {
+        let name = line.split(['{', ' ']).next().unwrap();
+        let family = siloscope_catalogue::all()
+            .find(|f| f.names_sample(name))
+            .unwrap_or_else(|| panic!("{name} is served but not in the metric catalogue"));
+        let labels: Vec<&str> = label_names(line).into_iter().filter(|l| *l != "le").collect();
+        assert_eq!(labels, family.labels, "labels of {line}");
     }
     for served in lines.iter().filter_map(|l| l.strip_prefix("# TYPE ")) {
         let name = served.split(' ').next().unwrap();
