@@ -250,10 +250,7 @@ struct PolicyState {
     blocked_until: f64,
     /// Consecutive secondary limits: each doubles the next wait.
     secondary_strikes: u32,
-    /// (clock hour, requests sent in it) for the user's ceiling.
-    hour: (i64, u32),
     etags: HashMap<String, (String, HttpResponse)>,
-    rng: u64,
     stats: ClientStats,
 }
 
@@ -270,6 +267,31 @@ pub struct ApiClient {
     guard: Mutex<crate::sources::bounds::StepGuard>,
     /// Every encoding of every registered secret (see [`crate::sources::redact`]).
     redactor: Mutex<crate::sources::redact::Redactor>,
+    /// The user's `requests_per_hour`, as a GCRA limiter on the policy's clock.
+    ceiling: Option<CeilingLimiter>,
+}
+
+/// The hourly ceiling: `requests_per_hour` in a burst, then one request every hour / ceiling.
+type CeilingLimiter = governor::RateLimiter<
+    governor::state::NotKeyed,
+    governor::state::InMemoryState,
+    PolicyClock,
+    governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
+>;
+
+/// The policy's [`Clock`] as governor's clock, so that a test's manual clock drives the ceiling:
+/// time since the client began (small numbers keep an f64 clock exact to the nanosecond).
+#[derive(Clone)]
+struct PolicyClock {
+    clock: Arc<dyn Clock>,
+    start: f64,
+}
+
+impl governor::clock::Clock for PolicyClock {
+    type Instant = governor::nanos::Nanos;
+    fn now(&self) -> Self::Instant {
+        Duration::from_secs_f64((self.clock.now() - self.start).max(0.0)).into()
+    }
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -313,17 +335,21 @@ impl ApiClient {
         clock: Arc<dyn Clock>,
         settings: HttpSettings,
     ) -> ApiClient {
-        let seed = (clock.now() * 1e6) as u64 ^ 0x9E37_79B9_7F4A_7C15;
+        let ceiling = settings.requests_per_hour.map(|n| {
+            let quota = governor::Quota::per_hour(std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN));
+            governor::RateLimiter::direct_with_clock(quota, PolicyClock { clock: clock.clone(), start: clock.now() })
+        });
         ApiClient {
             source: source.to_string(),
             transport,
             clock,
             settings,
             health: Mutex::new(None),
-            state: Mutex::new(PolicyState { rng: seed | 1, ..PolicyState::default() }),
+            state: Mutex::new(PolicyState::default()),
             secrets: Mutex::new(Vec::new()),
             guard: Mutex::new(crate::sources::bounds::StepGuard::default()),
             redactor: Mutex::new(crate::sources::redact::Redactor::new()),
+            ceiling,
         }
     }
 
@@ -396,27 +422,22 @@ impl ApiClient {
         }
     }
 
-    fn jitter(&self) -> f64 {
-        let mut st = lock(&self.state);
-        // splitmix64: plenty for spreading retries.
-        st.rng = st.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = st.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Exponential backoff with "equal jitter": half fixed, half random.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let base = self.settings.backoff_base.as_secs_f64();
-        let cap = self.settings.backoff_max.as_secs_f64();
-        let full = (base * 2f64.powi(attempt.saturating_sub(1).min(30) as i32)).min(cap);
-        Duration::from_secs_f64(full / 2.0 + self.jitter() * full / 2.0)
+    /// The pauses between the attempts of one request: exponential backoff with "equal jitter"
+    /// (attempt n waits within [full/2, full], full = min(base · 2ⁿ⁻¹, max)), one fewer than the
+    /// attempts allowed. backon draws `d + d·U[0,1)` with `d` = half of that full wait.
+    fn backoff(&self) -> backon::ExponentialBackoff {
+        use backon::BackoffBuilder;
+        backon::ExponentialBuilder::new()
+            .with_min_delay(self.settings.backoff_base / 2)
+            .with_max_delay(self.settings.backoff_max / 2)
+            .with_factor(2.0)
+            .with_jitter()
+            .with_max_times(self.settings.max_attempts.saturating_sub(1) as usize)
+            .build()
     }
 
     /// How long to wait before the next request may go out: secondary block, exhausted primary
-    /// budget, the user's hourly ceiling.
+    /// budget (the user's hourly ceiling is [`Self::take_ceiling`]'s).
     fn wait_needed(&self, budget: Budget) -> (f64, &'static str) {
         let now = self.clock.now();
         let st = lock(&self.state);
@@ -431,23 +452,22 @@ impl ApiClient {
         {
             wait = (b.reset_at + 1.0 - now, "primary rate limit");
         }
-        if let Some(ceiling) = self.settings.requests_per_hour {
-            let hour = (now / 3600.0).floor() as i64;
-            if st.hour.0 == hour && st.hour.1 >= ceiling {
-                let next = (hour + 1) as f64 * 3600.0 - now;
-                if next > wait.0 {
-                    wait = (next, "requests_per_hour ceiling");
-                }
-            }
-        }
         wait
     }
 
-    async fn wait_for_turn(&self, budget: Budget, waited: &mut f64) -> Result<(), HttpError> {
+    /// Waits until the API's limits let a request out; `send` also takes a request from the
+    /// user's hourly ceiling (the request goes out next), a wait that only observes does not.
+    async fn wait_for_turn(&self, budget: Budget, waited: &mut f64, send: bool) -> Result<(), HttpError> {
         loop {
-            let (wait, why) = self.wait_needed(budget);
+            let (mut wait, mut why) = self.wait_needed(budget);
             if wait <= 0.0 {
-                return Ok(());
+                if !send {
+                    return Ok(());
+                }
+                match self.take_ceiling() {
+                    None => return Ok(()),
+                    Some(ceiling) => (wait, why) = (ceiling, "requests_per_hour ceiling"),
+                }
             }
             if *waited + wait > self.settings.max_wait.as_secs_f64() {
                 return Err(HttpError {
@@ -465,14 +485,17 @@ impl ApiClient {
         }
     }
 
+    /// Takes one request from the user's hourly ceiling: `None` when it may go out now, else the
+    /// seconds until it may (nothing taken).
+    fn take_ceiling(&self) -> Option<f64> {
+        let limiter = self.ceiling.as_ref()?;
+        let refused = limiter.check().err()?;
+        let now = governor::clock::Clock::now(limiter.clock());
+        Some(refused.wait_time_from(now).as_secs_f64().max(0.001))
+    }
+
     fn count_sent(&self) {
-        let hour = (self.clock.now() / 3600.0).floor() as i64;
-        let mut st = lock(&self.state);
-        if st.hour.0 != hour {
-            st.hour = (hour, 0);
-        }
-        st.hour.1 += 1;
-        st.stats.requests += 1;
+        lock(&self.state).stats.requests += 1;
     }
 
     /// Reads `x-ratelimit-*` headers into the budget they describe.
@@ -657,8 +680,9 @@ impl ApiClient {
     ) -> Result<HttpResponse, HttpError> {
         let mut request = request.clone();
         let (mut attempt, mut rounds, mut redirects, mut waited) = (0u32, 0u32, 0u32, 0f64);
+        let mut backoff = self.backoff();
         loop {
-            self.wait_for_turn(budget, &mut waited).await?;
+            self.wait_for_turn(budget, &mut waited, true).await?;
             match self.attempt(&request, budget, conditional).await {
                 Outcome::Done(r) if (300..400).contains(&r.status) && r.status != 304 => {
                     let location = r.header("location").map(str::to_string);
@@ -703,7 +727,7 @@ impl ApiClient {
                 }
                 Outcome::Retry(kind, why) => {
                     attempt += 1;
-                    if attempt >= self.settings.max_attempts {
+                    let Some(pause) = backoff.next() else {
                         return Err(HttpError {
                             kind,
                             status: None,
@@ -713,8 +737,7 @@ impl ApiClient {
                                 request.url
                             ),
                         });
-                    }
-                    let pause = self.backoff(attempt);
+                    };
                     tracing::warn!(source = %self.source, url = %self.scrub(&request.url), attempt, error = %self.scrub(&why), wait_ms = pause.as_millis() as u64, "request failed; retrying");
                     self.clock.sleep(pause).await;
                 }
@@ -746,6 +769,7 @@ impl ApiClient {
             self.guard_request(request)?;
         }
         let mut attempt = 0;
+        let mut backoff = self.backoff();
         loop {
             let response = self.send_unguarded(request, budget, conditional).await?;
             match serde_json::from_slice::<Value>(&response.body) {
@@ -757,7 +781,7 @@ impl ApiClient {
                     attempt += 1;
                     self.record_error("transport");
                     lock(&self.state).etags.remove(&request.url);
-                    if attempt >= self.settings.max_attempts {
+                    let Some(pause) = backoff.next() else {
                         return Err(HttpError {
                             kind: "transport",
                             status: Some(response.status),
@@ -767,8 +791,7 @@ impl ApiClient {
                                 request.url
                             ),
                         });
-                    }
-                    let pause = self.backoff(attempt);
+                    };
                     tracing::warn!(source = %self.source, url = %self.scrub(&request.url), attempt, error = %e, "unreadable answer; retrying");
                     self.clock.sleep(pause).await;
                 }
@@ -837,7 +860,7 @@ impl ApiClient {
                     });
                 }
                 waited += wait;
-                self.wait_for_turn(Budget::Graphql, &mut 0.0).await?;
+                self.wait_for_turn(Budget::Graphql, &mut 0.0, false).await?;
                 continue;
             }
             let data = value.get("data").cloned().unwrap_or(Value::Null);
@@ -1315,18 +1338,41 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_hourly_ceiling_holds_requests_until_the_next_hour() {
-        let t = Scripted::new((0..3).map(|_| resp(200, &[], "{}")).collect());
+    async fn the_hourly_ceiling_lets_a_burst_through_then_paces_requests() {
+        let t = Scripted::new((0..6).map(|_| resp(200, &[], "{}")).collect());
         let settings =
             HttpSettings { requests_per_hour: Some(2), max_wait: Duration::from_secs(3600), ..HttpSettings::default() };
         let (c, clock) = client(t, settings);
-        for _ in 0..3 {
+        let secs = |clock: &ManualClock| clock.sleeps().iter().map(|d| d.as_secs_f64()).collect::<Vec<_>>();
+        for _ in 0..4 {
             c.begin_step(); // one poll per step
             c.send(&get("https://api.test/a"), Budget::Rest, false).await.unwrap();
         }
-        // T0 = 1_700_000_000 is 800 s into its hour: the third request waits the 2_800 s left.
-        let s: Vec<u64> = clock.sleeps().iter().map(|d| d.as_secs()).collect();
-        assert_eq!(s, vec![2800]);
+        // Two at once, then one every half hour (an hour over the ceiling of 2).
+        assert_eq!(secs(&clock), vec![1800.0, 1800.0]);
+        // An idle hour fills the burst again: two more go out at once.
+        clock.advance(3600.0);
+        for _ in 0..2 {
+            c.begin_step();
+            c.send(&get("https://api.test/a"), Budget::Rest, false).await.unwrap();
+        }
+        assert_eq!(secs(&clock), vec![1800.0, 1800.0]);
+        assert_eq!(c.stats().requests, 6);
+    }
+
+    #[tokio::test]
+    async fn a_ceiling_wait_longer_than_a_step_may_wait_fails_as_rate_limit_unsent() {
+        let t = Scripted::new((0..2).map(|_| resp(200, &[], "{}")).collect());
+        let (c, clock) = client(t, HttpSettings { requests_per_hour: Some(1), ..HttpSettings::default() });
+        c.send(&get("https://api.test/a"), Budget::Rest, false).await.unwrap();
+        c.begin_step();
+        let e = c.send(&get("https://api.test/a"), Budget::Rest, false).await.unwrap_err();
+        assert_eq!(e.kind, "rate_limit");
+        assert_eq!(
+            e.message,
+            "gh: waiting 3600 s for the requests_per_hour ceiling is longer than this step may wait; the sync resumes at the next interval"
+        );
+        assert_eq!((c.stats().requests, clock.sleeps().len()), (1, 0));
     }
 
     #[tokio::test]
