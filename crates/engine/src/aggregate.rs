@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::model::{ReviewState, Ts};
 use crate::signals::frame::Frame;
 use crate::signals::records::{Analysis, EngagementKind, RehashReason, ReworkKind};
+use crate::signals::state::{HandoffState, handoff_state};
 use crate::signals::{HandoffKind, SignalsConfig};
 use crate::teams::{Directory, OTHER_TEAM, PersonId, TeamId};
 
@@ -160,7 +161,8 @@ impl TeamLabels {
     }
 }
 
-fn stall_threshold(cfg: &SignalsConfig, dir: &Directory, to: TeamId, kind: HandoffKind) -> Ts {
+/// The stall threshold of a handoff to `to`: by receiving team, else by kind, else the default.
+pub fn stall_threshold(cfg: &SignalsConfig, dir: &Directory, to: TeamId, kind: HandoffKind) -> Ts {
     let name = dir.team_name(to).to_ascii_lowercase();
     cfg.stall_after_by_team
         .get(&name)
@@ -199,9 +201,11 @@ pub fn aggregate(analysis: &Analysis, frame: &Frame, dir: &Directory, cfg: &Sign
             p.latency.observe((a - h.at) as f64);
         }
         let o = oldest.entry(h.to).or_default();
-        if h.waiting_at(now) {
+        // The pages list the same states (signals::state), so their counts equal these gauges.
+        let state = handoff_state(cfg, dir, h, now);
+        if state.is_some_and(HandoffState::is_waiting) {
             p.waiting += 1;
-            if is_stalled(cfg, dir, h.to, h.kind, h.at, now) {
+            if state == Some(HandoffState::Stalled) {
                 p.stalled += 1;
             }
             *o = o.max((now - h.at) as f64);

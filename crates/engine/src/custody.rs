@@ -215,6 +215,7 @@ impl CustodyWalk {
             at: step.ev.at,
             acked_at: pulled.then_some(step.ev.at),
             ended_at: None,
+            bounced_at: None,
         });
         out.handoffs.len() - 1
     }
@@ -232,6 +233,7 @@ impl CustodyWalk {
             && at - out.handoffs[*prev].at <= self.bounce_window
         {
             *bounced = true;
+            out.handoffs[*prev].bounced_at = Some(at);
             out.bounces.push(BounceRec { item: step.item, from: to, to: from, at });
         }
         let i = self.push_handoff(step, out, from, to, kind);

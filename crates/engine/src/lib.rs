@@ -123,6 +123,7 @@ pub mod engagement;
 pub mod frame;
 pub mod records;
 pub mod reviews;
+pub mod state;
 #[cfg(test)]
 mod tests;
 pub mod walk;

@@ -20,6 +20,8 @@ pub struct HandoffRec {
     /// When the handoff stopped waiting without an acknowledgement: custody moved on, the
     /// review request was withdrawn, or the item was closed.
     pub ended_at: Option<Ts>,
+    /// When custody came back to `from` within the bounce window (the `BounceRec` of this handoff).
+    pub bounced_at: Option<Ts>,
 }
 
 impl HandoffRec {

@@ -626,3 +626,68 @@ fn values_at_an_earlier_now_equal_a_run_that_stopped_there() {
         assert_eq!(at_t, s.signals(t), "at {t}");
     }
 }
+
+/// The pages' list of handoffs at `now`, counted per exported (kind, from, to), equals the gauges.
+fn listed_counts(
+    s: &Scenario,
+    now: Ts,
+) -> (HashMap<(HandoffKind, String, String), u64>, HashMap<(HandoffKind, String, String), u64>) {
+    let frame = s.frame();
+    let a = analyze(&frame, &s.dir, &s.cfg, now);
+    let labels = crate::signals::aggregate::TeamLabels::new(&a, &s.dir, &s.cfg, now);
+    let (mut waiting, mut stalled) = (HashMap::new(), HashMap::new());
+    for l in crate::signals::state::handoffs_at(&a, &s.dir, &s.cfg, &labels, now) {
+        let key = (l.fact.kind, l.from.to_string(), l.to.to_string());
+        if l.state.is_waiting() {
+            *waiting.entry(key.clone()).or_default() += 1;
+        }
+        if l.state == crate::signals::state::HandoffState::Stalled {
+            *stalled.entry(key).or_default() += 1;
+        }
+    }
+    (waiting, stalled)
+}
+
+#[test]
+fn listed_handoff_states_count_what_the_gauges_count() {
+    use crate::signals::state::HandoffState as S;
+    let mut s = Scenario::new();
+    s.cfg.privacy_floor = 3;
+    s.issue("w1", "acme/a-repo", "a1", h(0)).ev("w1", h(1), "a1", label("team:b")); // stalls
+    s.issue("w2", "acme/a-repo", "a2", h(0)).ev("w2", h(49), "a2", label("team:b")); // waits
+    s.issue("w3", "acme/a-repo", "a1", h(0)).ev("w3", h(1), "a1", label("team:b")).ev("w3", h(2), "a1", close(false));
+    s.issue("k", "acme/a-repo", "a3", h(0)).ev("k", h(3), "a3", label("team:b")).ev("k", h(7), "b1", comment());
+    s.issue("b", "acme/a-repo", "a1", h(0)).ev("b", h(1), "a1", label("team:b")).ev("b", h(2), "b1", unlabel("team:b"));
+    // c has one active person: folded into `other` (the list folds it too).
+    s.issue("c", "acme/a-repo", "a1", h(0)).ev("c", h(5), "a1", label("team:c"));
+    s.issue("o", "acme/b-repo", "b1", h(0)).ev("o", h(2), "b2", comment()).ev("o", h(3), "b3", comment());
+    s.issue("oc", "acme/c-repo", "c1", h(0));
+    let now = h(73);
+    let sig = s.signals(now);
+    let (waiting, stalled) = listed_counts(&s, now);
+    let nonzero = |m: &std::collections::BTreeMap<(HandoffKind, String, String), u64>| {
+        m.iter().filter(|(_, n)| **n > 0).map(|(k, n)| (k.clone(), *n)).collect::<HashMap<_, _>>()
+    };
+    assert_eq!(waiting, nonzero(&sig.handoffs_waiting));
+    assert_eq!(stalled, nonzero(&sig.handoffs_stalled));
+    assert_eq!(stalled[&(Reassign, "a".into(), "b".into())], 1, "w1 {stalled:?}");
+    assert_eq!(stalled[&(Reassign, "b".into(), "a".into())], 1, "b's way back {stalled:?}");
+    assert!(waiting.contains_key(&(Reassign, "a".into(), "other".into())), "{waiting:?}");
+    // Each item's state and seconds.
+    let frame = s.frame();
+    let a = analyze(&frame, &s.dir, &s.cfg, now);
+    let labels = crate::signals::aggregate::TeamLabels::new(&a, &s.dir, &s.cfg, now);
+    let by_item: HashMap<(&str, &str), (S, Ts)> = crate::signals::state::handoffs_at(&a, &s.dir, &s.cfg, &labels, now)
+        .map(|l| ((frame.syms.resolve(frame.items[l.fact.item as usize].key), l.from), (l.state, l.seconds)))
+        .collect();
+    assert_eq!(by_item[&("w1", "a")], (S::Stalled, 72 * HOUR));
+    assert_eq!(by_item[&("w2", "a")], (S::Waiting, 24 * HOUR));
+    assert_eq!(by_item[&("w3", "a")], (S::Ended, HOUR));
+    assert_eq!(by_item[&("k", "a")], (S::Acknowledged, 4 * HOUR));
+    // b acknowledged a → b and sent it back: that handoff bounced; the way back waits on a.
+    assert_eq!(by_item[&("b", "a")], (S::Bounced, HOUR));
+    assert_eq!(by_item[&("b", "b")], (S::Stalled, 71 * HOUR));
+    // Before a handoff was made it is not listed; at earlier times the states are those of then.
+    let (w_early, _) = listed_counts(&s, h(2));
+    assert_eq!(w_early, nonzero(&s.signals(h(2)).handoffs_waiting));
+}
