@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde_json::{Value, json};
 use siloscope::model::IdentityProfile;
 use siloscope::sources::jira::parse::{Flavor, IssueContext, LinkNames};
-use siloscope::sources::profiles::{Shapes, extract};
+use siloscope::sources::profiles::extract;
+use siloscope::sources::{github, gitlab, jira};
 
 fn realdata(path: &str) -> Value {
     let dir = std::env::var("SILOSCOPE_REALDATA")
@@ -31,7 +32,7 @@ fn by_identity(profiles: &[IdentityProfile]) -> BTreeMap<String, Facts> {
 fn github_commit_authors_and_a_rest_user_give_names_and_e_mails() {
     // REST pull-request commits: the git author's name and e-mail, the account in `author`.
     let commits = realdata("perceval/github/github_request_pull_request_1_commits");
-    let got = by_identity(&extract(Shapes::Github, &commits));
+    let got = by_identity(&extract(&github::profiles::Shapes, &commits));
     assert_eq!(
         got,
         BTreeMap::from([(
@@ -46,24 +47,25 @@ fn github_commit_authors_and_a_rest_user_give_names_and_e_mails() {
         json!({"data": {"node": {"commits": {"nodes": [{"commit": {"oid": commits[0]["sha"],
             "author": {"name": c["author"]["name"], "email": c["author"]["email"], "user": user}}}]}}}})
     };
-    let linked = by_identity(&extract(Shapes::Github, &graphql(json!({"__typename": "User", "login": "jgbarah"}))));
+    let linked =
+        by_identity(&extract(&github::profiles::Shapes, &graphql(json!({"__typename": "User", "login": "jgbarah"}))));
     assert_eq!(linked, got);
-    let unlinked = by_identity(&extract(Shapes::Github, &graphql(Value::Null)));
+    let unlinked = by_identity(&extract(&github::profiles::Shapes, &graphql(Value::Null)));
     assert_eq!(unlinked.keys().collect::<Vec<_>>(), vec!["email:jgb@gsyc.es"]);
     // REST users/<login>: name and public e-mail.
-    let user = by_identity(&extract(Shapes::Github, &realdata("perceval/github/github_login")));
+    let user = by_identity(&extract(&github::profiles::Shapes, &realdata("perceval/github/github_login")));
     assert_eq!(
         user["github:zhquan_example"],
         (Some("zhquan_example".to_string()), vec!["zhquan_example@zhquan_example.com".to_string()], None)
     );
     // Issue and comment `user` objects carry no profile fields: nothing from them.
-    assert!(extract(Shapes::Github, &realdata("perceval/github/github_issue_comments_1")).is_empty());
+    assert!(extract(&github::profiles::Shapes, &realdata("perceval/github/github_issue_comments_1")).is_empty());
 }
 
 #[test]
 fn gitlab_user_objects_give_display_names_without_e_mails() {
     let mr = realdata("perceval/gitlab/merge_1");
-    let got = by_identity(&extract(Shapes::Gitlab, &mr));
+    let got = by_identity(&extract(&gitlab::profiles::Shapes, &mr));
     assert_eq!(got["gitlab:redfish64"], (Some("Timothy Engler".to_string()), vec![], None));
     assert_eq!(
         got.get(&siloscope::sources::gitlab::parse::user(&mr["author"]).unwrap()).map(|p| p.0.clone()),
@@ -71,11 +73,11 @@ fn gitlab_user_objects_give_display_names_without_e_mails() {
         "keyed like the parser's actors"
     );
     // Notes: their authors, and no e-mail anywhere (GitLab shows `public_email` only on /users).
-    let notes = by_identity(&extract(Shapes::Gitlab, &realdata("perceval/gitlab/notes_1")));
+    let notes = by_identity(&extract(&gitlab::profiles::Shapes, &realdata("perceval/gitlab/notes_1")));
     assert!(!notes.is_empty());
     assert!(notes.values().all(|(n, e, _)| n.is_some() && e.is_empty()), "{notes:?}");
     // Commits: the git author's e-mail identity with its name.
-    let commits = by_identity(&extract(Shapes::Gitlab, &realdata("perceval/gitlab/commits_1")));
+    let commits = by_identity(&extract(&gitlab::profiles::Shapes, &realdata("perceval/gitlab/commits_1")));
     let (name, emails, _) = &commits["email:aelmahmoudy@sabily.org"];
     assert!(name.as_deref().is_some_and(|n| n.contains("Ahmed El-Mahmoudy")), "{name:?}");
     assert_eq!(emails, &vec!["aelmahmoudy@sabily.org".to_string()]);
@@ -97,9 +99,9 @@ fn jira_profiles_cover_the_actors(data: &Value, comments: Option<&[Value]>, flav
         completed_resolutions: &done,
     };
     let (_, events) = siloscope::sources::jira::parse::issue(data, comments, &ctx).unwrap();
-    let mut profiles = extract(Shapes::Jira(flavor), data);
+    let mut profiles = extract(&jira::profiles::Shapes(flavor), data);
     if let Some(c) = comments {
-        profiles.extend(extract(Shapes::Jira(flavor), &Value::Array(c.to_vec())));
+        profiles.extend(extract(&jira::profiles::Shapes(flavor), &Value::Array(c.to_vec())));
     }
     let got = by_identity(&profiles);
     let actors: BTreeSet<&String> = events.iter().filter_map(|e| e.actor.as_ref()).collect();
@@ -125,7 +127,7 @@ fn jira_cloud_and_data_center_users_give_display_names_and_no_hidden_e_mail() {
     assert_eq!(contrib["key"], "CONTRIB-11");
     let comments = contrib["comments_data"].as_array().unwrap();
     assert!(jira_profiles_cover_the_actors(contrib, Some(comments), Flavor::Cloud) >= 2);
-    let got = by_identity(&extract(Shapes::Jira(Flavor::Cloud), contrib));
+    let got = by_identity(&extract(&jira::profiles::Shapes(Flavor::Cloud), contrib));
     assert!(got.values().all(|(_, e, _)| e.is_empty()), "Cloud shows no e-mail here");
 
     // Data Center (jira.fiware.org, API v2): users named by `name`, which is also their username.

@@ -25,6 +25,7 @@ pub mod auth;
 pub mod config;
 pub mod graphql;
 pub mod parse;
+pub mod profiles;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -524,7 +525,7 @@ impl GithubSource {
         variables: Value,
     ) -> Result<(Value, Vec<Vec<String>>), SourceError> {
         let r = client.graphql(&self.cfg.graphql_url, Some(auth.clone()), document, variables).await?;
-        self.profiles.see(crate::sources::profiles::Shapes::Github, &r.data);
+        self.profiles.see(&profiles::Shapes, &r.data);
         for e in &r.errors {
             tracing::warn!(source = %self.name, path = %e.path.join("."), error = %e.message, "GitHub reported a partial error");
         }

@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod parse;
+pub mod profiles;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -267,7 +268,7 @@ impl GitlabSource {
             authorization: Some(token.clone()),
         };
         let answer = client.send_json(&request, Budget::Rest, false).await?;
-        self.profiles.see(crate::sources::profiles::Shapes::Gitlab, &answer.1);
+        self.profiles.see(&profiles::Shapes, &answer.1);
         Ok(answer)
     }
 

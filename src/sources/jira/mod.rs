@@ -17,6 +17,7 @@
 
 pub mod config;
 pub mod parse;
+pub mod profiles;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -329,7 +330,7 @@ impl JiraSource {
             authorization: Some(auth.clone()),
         };
         let answer = client.send_json(&request, Budget::Rest, false).await?.1;
-        self.profiles.see(crate::sources::profiles::Shapes::Jira(self.cfg.flavor), &answer);
+        self.profiles.see(&profiles::Shapes(self.cfg.flavor), &answer);
         Ok(answer)
     }
 
