@@ -1,6 +1,7 @@
 //! The one HTTP client policy every source uses: timeouts, retries with jittered backoff, primary
 //! and secondary rate limits, a user-set request ceiling, conditional requests (ETag), request
-//! accounting into the health metrics. It knows no API's data and never prints a credential.
+//! accounting, over the one network transport (reqwest); and the one home of percent-encoding,
+//! redirect origins and `Link` headers. It knows no API's data and never prints a credential.
 
 use std::collections::HashMap;
 use std::future::Future;
