@@ -1,13 +1,15 @@
 //! The five Grafana boards (dashboards/*.json), written from the metric catalogue: metric names and
 //! the SIGNALS.md definitions in panel descriptions come from `siloscope_catalogue`, the panels
-//! and their layout from the definitions below. Only builds text; `cargo xtask dashboards` writes
-//! the files and tests/dashboards.rs checks the committed ones equal what this returns.
+//! and their layout from the definitions below, their data links to siloscope's lists from
+//! `drilldown`. Only builds text; `cargo xtask dashboards` writes the files and
+//! tests/dashboards.rs checks the committed ones equal what this returns.
 //!
 //! Boards show teams and team pairs only: distributions and trends, never a ranking of people (no
 //! metric has a person label), and every speed panel sits beside its guardrail.
 
 use siloscope_catalogue::{self as catalogue, Family};
 
+use crate::drilldown::{self, SILOSCOPE_URL_DEFAULT, SILOSCOPE_URL_VARIABLE, Shape};
 use crate::json::Json;
 use crate::{arr, obj};
 
@@ -124,6 +126,29 @@ struct Panel {
 }
 
 fn panel(kind: &str, title: &str, description: &str, targets: &[Target], field: Json, options: Json) -> Json {
+    panel_shaped(kind, title, description, targets, field, options, Shape::Series)
+}
+
+/// A panel whose queries' values link to their siloscope list page (xtask/src/drilldown.rs): each
+/// distinct link once, on every value (Grafana's dashboard schema allows no per-query override).
+fn panel_shaped(
+    kind: &str,
+    title: &str,
+    description: &str,
+    targets: &[Target],
+    mut field: Json,
+    options: Json,
+    shape: Shape,
+) -> Json {
+    let mut links: Vec<Json> = Vec::new();
+    for link in targets.iter().filter_map(|t| drilldown::link(&t.expr, shape)) {
+        if !links.contains(&link) {
+            links.push(link);
+        }
+    }
+    if !links.is_empty() {
+        field.get_mut("defaults").expect("fieldConfig.defaults").set("links", links);
+    }
     obj! {
         "type": kind,
         "title": title,
@@ -223,20 +248,33 @@ fn bargauge(title: &str, description: &str, targets: &[Target], look: Look) -> P
 }
 
 fn table(title: &str, description: &str, targets: &[Target], look: Look, transformations: Vec<Json>) -> Panel {
+    table_shaped(title, description, targets, look, transformations, Shape::Rows)
+}
+
+fn table_shaped(
+    title: &str,
+    description: &str,
+    targets: &[Target],
+    look: Look,
+    transformations: Vec<Json>,
+    shape: Shape,
+) -> Panel {
     let field = field_config(Field { unit: look.unit, ..Default::default() });
-    let mut json = panel("table", title, description, targets, field, obj! { "showHeader": true, "cellHeight": "sm" });
+    let options = obj! { "showHeader": true, "cellHeight": "sm" };
+    let mut json = panel_shaped("table", title, description, targets, field, options, shape);
     json.set("transformations", transformations);
     Panel { json, w: look.w.unwrap_or(12), h: look.h.unwrap_or(8) }
 }
 
 /// A team × team matrix from one instant query (rows and columns are team labels).
-fn matrix(title: &str, description: &str, expr: String, row: &str, column: &str, look: Look) -> Panel {
+fn matrix(title: &str, description: &str, expr: String, row: &'static str, column: &'static str, look: Look) -> Panel {
     let look = Look { h: Some(look.h.unwrap_or(9)), ..look };
     let to_matrix = obj! {
         "id": "groupingToMatrix",
         "options": obj! { "rowField": row, "columnField": column, "valueField": "Value", "emptyValue": "null" },
     };
-    table(title, description, &[q(expr).instant().format("table")], look, vec![to_matrix])
+    let shape = Shape::Matrix { row, column };
+    table_shaped(title, description, &[q(expr).instant().format("table")], look, vec![to_matrix], shape)
 }
 
 /// Latency distribution per day from a histogram (Prometheus buckets as the y axis).
@@ -328,6 +366,22 @@ fn window_variable() -> Json {
     }
 }
 
+/// siloscope's external URL, which the drill-down links start with: the operator sets it to what
+/// siloscope's `--web.external-url` says (dashboards/README.md).
+fn siloscope_url_variable() -> Json {
+    obj! {
+        "type": "textbox",
+        "name": SILOSCOPE_URL_VARIABLE,
+        "label": "siloscope URL",
+        "query": SILOSCOPE_URL_DEFAULT,
+        "current": obj! { "selected": false, "text": SILOSCOPE_URL_DEFAULT, "value": SILOSCOPE_URL_DEFAULT },
+        "options": arr![obj! { "selected": true, "text": SILOSCOPE_URL_DEFAULT, "value": SILOSCOPE_URL_DEFAULT }],
+        "hide": 0,
+        "description": "siloscope's external URL (its --web.external-url), without a trailing slash: panels link to \
+                        the lists behind their values there.",
+    }
+}
+
 /// Places panels left to right, wrapping at 24 columns; rows take a line of their own.
 fn layout(panels: Vec<Panel>) -> Vec<Json> {
     let (mut x, mut y, mut line_h) = (0, 0, 0);
@@ -363,6 +417,9 @@ struct Board {
 fn dashboard(board: Board, panels: Vec<Panel>, variables: Vec<Json>) -> Json {
     let mut templating = vec![datasource_variable()];
     templating.extend(variables);
+    if panels.iter().any(|p| p.json.pretty().contains(&format!("${{{SILOSCOPE_URL_VARIABLE}}}"))) {
+        templating.push(siloscope_url_variable());
+    }
     obj! {
         "uid": board.uid,
         "title": board.title,

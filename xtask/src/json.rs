@@ -31,6 +31,11 @@ impl Json {
         fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
+        let Json::Object(fields) = self else { return None };
+        fields.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
     /// The document as text, ending in a line feed.
     pub fn pretty(&self) -> String {
         let mut out = String::with_capacity(64 * 1024);

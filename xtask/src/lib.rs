@@ -3,4 +3,5 @@
 //! the network; only the binary (`cargo xtask …`) writes files.
 
 pub mod dashboards;
+pub mod drilldown;
 pub mod json;
