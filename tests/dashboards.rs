@@ -1,8 +1,9 @@
 //! The monitoring mixin under `dashboards/`, checked with the real tools: every board validates
 //! against Grafana's dashboard schema, every panel, variable and rule expression parses
 //! (`promtool check rules`), every metric they name is one siloscope exports or a recording rule
-//! defines, the rule tests cover every alert firing and staying quiet, and the example web,
-//! Prometheus and Alertmanager configs pass `promtool` / `amtool`.
+//! defines, every team or pair panel links to siloscope's list behind it (docs/pages-links.md),
+//! the rule tests cover every alert firing and staying quiet, and the example web, Prometheus and
+//! Alertmanager configs pass `promtool` / `amtool`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -617,6 +618,230 @@ fn every_speed_trend_sits_beside_its_guardrail() {
         }
     }
     assert!(checked >= 5, "only {checked} speed panels found");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drill-down links: every team or pair panel links to siloscope's list behind it.
+// ---------------------------------------------------------------------------------------------
+
+/// The labels that name a team, alone or as one side of a pair.
+const TEAM_LABELS: [&str; 10] = [
+    "team",
+    "from_team",
+    "to_team",
+    "author_team",
+    "reviewer_team",
+    "actor_team",
+    "owner_team",
+    "requester_team",
+    "team_a",
+    "team_b",
+];
+
+/// The expression without its string literals (label values, `"$team"`).
+fn without_strings(expr: &str) -> String {
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    for c in expr.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' || c == '`' => quote = Some(c),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// The team labels an expression groups by or selects: a label name in a `by (…)` list or a
+/// matcher, or in a recording rule's level (`from_team_to_team:…`).
+fn team_labels(expr: &str) -> BTreeSet<&'static str> {
+    let text = without_strings(expr);
+    let mut found = BTreeSet::new();
+    for token in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')) {
+        match token.split_once(':') {
+            Some((level, _)) => {
+                // A level is label names joined by `_`: take the longest team label at each point.
+                let mut rest = level;
+                while !rest.is_empty() {
+                    let label = TEAM_LABELS
+                        .iter()
+                        .filter(|l| rest == **l || rest.starts_with(&format!("{l}_")))
+                        .max_by_key(|l| l.len());
+                    let taken = match label {
+                        Some(l) => {
+                            found.insert(*l);
+                            l.len()
+                        }
+                        None => rest.find('_').unwrap_or(rest.len()),
+                    };
+                    rest = rest[taken..].trim_start_matches('_');
+                }
+            }
+            None => {
+                if let Some(l) = TEAM_LABELS.iter().find(|l| **l == token) {
+                    found.insert(*l);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Every problem with a board's drill-down links: a panel with a team or pair dimension must link
+/// to a siloscope list through `${siloscope_url}`, with the board's time range, and interpolate
+/// (URL-encoded) each of its team labels: from the series, the table row, the matrix cell, or the
+/// board variable its queries filter the label by.
+fn missing_drill_downs(name: &str, board: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let variables: Vec<&Value> = board["templating"]["list"].as_array().unwrap().iter().collect();
+    let mut linked = 0;
+    for p in board["panels"].as_array().unwrap() {
+        let exprs: Vec<&str> =
+            p["targets"].as_array().into_iter().flatten().filter_map(|t| t["expr"].as_str()).collect();
+        let labels: BTreeSet<&str> = exprs.iter().flat_map(|e| team_labels(e)).collect();
+        if labels.is_empty() {
+            continue;
+        }
+        let at = format!("{name} / {}", p["title"].as_str().unwrap_or(""));
+        let urls: Vec<&str> = p["fieldConfig"]["defaults"]["links"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["url"].as_str())
+            .collect();
+        if urls.is_empty() {
+            problems.push(format!("{at}: groups by or selects {labels:?} but has no data link"));
+            continue;
+        }
+        linked += 1;
+        for url in &urls {
+            let Some(rest) = url.strip_prefix("${siloscope_url}/") else {
+                problems.push(format!("{at}: {url} does not start with ${{siloscope_url}}/"));
+                continue;
+            };
+            let (page, query) = rest.split_once('?').unwrap_or((rest, ""));
+            if !["handoffs", "reviews", "decisions"].contains(&page) {
+                problems.push(format!("{at}: {url} links to no list page"));
+            }
+            let params: Vec<(&str, &str)> = query.split('&').filter_map(|kv| kv.split_once('=')).collect();
+            if !params.contains(&("from", "${__from}")) || !params.contains(&("to", "${__to}")) {
+                problems.push(format!("{at}: {url} lacks the board's time range (from=${{__from}}&to=${{__to}})"));
+            }
+            for (key, value) in &params {
+                if value.starts_with("${") && !["from", "to"].contains(key) && !value.ends_with(":percentencode}") {
+                    problems.push(format!("{at}: {url}: {key} is not URL-encoded (:percentencode)"));
+                }
+            }
+        }
+        let matrix = p["transformations"].as_array().into_iter().flatten().find(|t| t["id"] == "groupingToMatrix");
+        for label in &labels {
+            let mut ways = vec![format!("${{__field.labels.{label}:"), format!("${{__data.fields.{label}:")];
+            if let Some(m) = matrix {
+                if m["options"]["rowField"] == *label {
+                    ways.push("${__data.fields[0]:".to_string());
+                }
+                if m["options"]["columnField"] == *label {
+                    ways.push("${__field.name:".to_string());
+                }
+            }
+            for e in &exprs {
+                let needle = format!("{label}=~\"$");
+                if let Some(i) = e.find(&needle) {
+                    let var: String = e[i + needle.len()..]
+                        .trim_start_matches('{')
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    ways.push(format!("${{{var}:"));
+                }
+            }
+            if !urls.iter().any(|u| ways.iter().any(|w| u.contains(w.as_str()))) {
+                problems.push(format!("{at}: no link interpolates {label} (any of {ways:?})"));
+            }
+        }
+    }
+    if linked > 0 {
+        match variables.iter().find(|v| v["name"] == "siloscope_url") {
+            Some(v) if v["type"] == "textbox" && v["query"].as_str().is_some_and(|d| d.starts_with("http")) => {}
+            _ => {
+                problems.push(format!("{name}: links use ${{siloscope_url}} but it is no textbox variable with a URL"))
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_team_or_pair_panel_links_to_its_siloscope_list_with_the_time_range() {
+    let mut panels = 0;
+    for (name, board) in boards() {
+        let problems = missing_drill_downs(&name, &board);
+        assert!(problems.is_empty(), "{name}:\n{}", problems.join("\n"));
+        panels += board["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["fieldConfig"]["defaults"]["links"].as_array().is_some_and(|l| !l.is_empty()))
+            .count();
+    }
+    assert!(panels >= 45, "only {panels} panels with a drill-down link");
+}
+
+#[test]
+fn the_drill_down_check_fails_on_a_panel_without_its_link() {
+    assert_eq!(
+        team_labels(r#"from_team_to_team:siloscope_handoff_latency_seconds:p75_7d{to_team=~"$team"}"#),
+        BTreeSet::from(["from_team", "to_team"])
+    );
+    assert_eq!(team_labels(r#"team_kind:siloscope_rework:increase28d{team=~"$team"}"#), BTreeSet::from(["team"]));
+    assert_eq!(team_labels("time() - siloscope_source_last_success_timestamp_seconds"), BTreeSet::new());
+    let (name, board) = boards().remove(0);
+    let panels = board["panels"].as_array().unwrap();
+    let linked: Vec<usize> = (0..panels.len())
+        .filter(|&i| panels[i]["fieldConfig"]["defaults"]["links"].as_array().is_some_and(|l| !l.is_empty()))
+        .collect();
+    assert!(!linked.is_empty(), "{name} has no linked panel");
+    type Breakage = Box<dyn Fn(&mut Value, usize)>;
+    let broken: Vec<(&str, Breakage)> = vec![
+        ("no link", Box::new(|b, i| b["panels"][i]["fieldConfig"]["defaults"]["links"] = json!([]))),
+        (
+            "no time range",
+            Box::new(|b, i| {
+                let url = b["panels"][i]["fieldConfig"]["defaults"]["links"][0]["url"].as_str().unwrap().to_string();
+                b["panels"][i]["fieldConfig"]["defaults"]["links"][0]["url"] = json!(url.replace("&to=${__to}", ""));
+            }),
+        ),
+        (
+            "a fixed URL",
+            Box::new(|b, i| {
+                let url = b["panels"][i]["fieldConfig"]["defaults"]["links"][0]["url"].as_str().unwrap().to_string();
+                b["panels"][i]["fieldConfig"]["defaults"]["links"][0]["url"] =
+                    json!(url.replace("${siloscope_url}", "http://siloscope:9731"));
+            }),
+        ),
+        (
+            "no team interpolated",
+            Box::new(|b, i| {
+                let url = b["panels"][i]["fieldConfig"]["defaults"]["links"][0]["url"].as_str().unwrap().to_string();
+                let (path, query) = url.split_once('?').unwrap();
+                let kept: Vec<&str> = query.split('&').filter(|kv| !kv.contains("team")).collect();
+                b["panels"][i]["fieldConfig"]["defaults"]["links"][0]["url"] =
+                    json!(format!("{path}?{}", kept.join("&")));
+            }),
+        ),
+    ];
+    for (what, break_it) in broken {
+        for &i in &linked {
+            let mut b = board.clone();
+            break_it(&mut b, i);
+            assert!(
+                !missing_drill_downs(&name, &b).is_empty(),
+                "the check accepted {name} / {} with {what}",
+                panels[i]["title"]
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
