@@ -176,6 +176,9 @@ pub struct State {
     pub connections: Arc<ConnectionMetrics>,
     pub clock: Arc<dyn Clock>,
     pub readiness: Arc<Readiness>,
+    /// The facts and items of the last computation, for the drill-down pages (read without the
+    /// frame lock: a page never blocks a commit or the recompute).
+    pub pages: Arc<crate::pages::Published>,
     /// Data generation: grows by one with every commit, once the frame and the directory hold it.
     generation: AtomicU64,
     recompute: Notify,
@@ -271,6 +274,7 @@ impl State {
             connections,
             clock,
             recompute: Notify::new(),
+            pages: Arc::new(crate::pages::Published::default()),
             purge_gate: Mutex::new(()),
         });
         state.rebuild_directory()?;
@@ -325,13 +329,16 @@ impl State {
         let generation = self.generation.load(Ordering::Acquire);
         let now = self.clock.now_ts();
         let dir = self.directory();
-        let (signals, events_stored) = {
+        let (analysis, signals, items, events_stored) = {
             let mut frame = lock(&self.frame);
             frame.prepare();
             let coverage = crate::coverage::coverage_by_window(&frame, &dir, &self.config.signals.windows, now);
             self.directory_coverage.set_directory_coverage(&coverage, self.config.signals.coverage_warning);
-            (compute(&frame, &dir, &self.config.signals, now).1, frame.events.len() as u64)
+            let (analysis, signals) = compute(&frame, &dir, &self.config.signals, now);
+            (analysis, signals, crate::pages::ItemMeta::of_frame(&frame), frame.events.len() as u64)
         };
+        let config = self.config.signals.clone();
+        self.pages.publish(crate::pages::Computation::new(now, Arc::new(analysis), items, dir, config));
         let items = lock(&self.store).item_counts().map_err(|e| e.to_string())?;
         self.exporter.publish(Snapshot {
             signals,
@@ -628,6 +635,9 @@ pub struct RunOptions {
     pub source_interval: Option<Ts>,
     /// TLS and basic auth on the listener (`--web.config.file`); None serves plain HTTP.
     pub web: Option<Arc<crate::webconfig::WebConfig>>,
+    /// `--web.external-url`: the routes' prefix and the origin of every link (None: derived from
+    /// the listener's address).
+    pub external_url: Option<crate::pages::ExternalUrl>,
 }
 
 impl Default for RunOptions {
@@ -637,6 +647,7 @@ impl Default for RunOptions {
             recompute_period: Duration::from_secs(60),
             source_interval: None,
             web: None,
+            external_url: None,
         }
     }
 }
@@ -692,12 +703,25 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
     let mut server_rx = rx.clone();
     let report = crate::report::daemon_producer(state.clone());
     let readiness = state.readiness.clone();
+    let tls = opts.web.as_ref().is_some_and(|w| w.tls.is_some());
+    let base = match &opts.external_url {
+        Some(url) => url.clone(),
+        None => crate::pages::ExternalUrl::derived(
+            listener.local_addr().map_err(|e| format!("the listener has no address: {e}"))?,
+            tls,
+        ),
+    };
+    let routes = crate::server::Routes {
+        exporter: state.exporter.clone(),
+        ready: Arc::new(move || readiness.check()),
+        report: Some(report),
+        pages: Some(state.pages.clone()),
+        base: Arc::new(base),
+    };
     let server = tokio::spawn(crate::server::serve_secured(
         listener,
-        state.exporter.clone(),
+        routes,
         state.connections.clone(),
-        Arc::new(move || readiness.check()),
-        Some(report),
         opts.web.clone(),
         async move {
             let _ = server_rx.changed().await;

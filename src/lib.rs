@@ -9,6 +9,7 @@ pub mod estimate;
 pub mod exporter;
 pub mod init;
 pub mod mutex;
+pub mod pages;
 pub mod progress;
 pub mod report;
 pub mod server;

@@ -51,6 +51,10 @@ enum Command {
         /// (tls_server_config, basic_auth_users with bcrypt hashes).
         #[arg(long = "web.config.file", value_name = "FILE")]
         web_config: Option<PathBuf>,
+        /// The URL under which siloscope is reachable (e.g. behind a reverse proxy): its path is
+        /// the prefix of every route, and the links siloscope writes start with it.
+        #[arg(long = "web.external-url", value_name = "URL")]
+        external_url: Option<String>,
     },
     /// Sync every source until it is caught up, then exit.
     Sync {
@@ -231,6 +235,10 @@ enum Command {
         /// (tls_server_config, basic_auth_users with bcrypt hashes).
         #[arg(long = "web.config.file", value_name = "FILE")]
         web_config: Option<PathBuf>,
+        /// The URL under which siloscope is reachable (e.g. behind a reverse proxy): its path is
+        /// the prefix of every route, and the links siloscope writes start with it.
+        #[arg(long = "web.external-url", value_name = "URL")]
+        external_url: Option<String>,
     },
 }
 
@@ -292,7 +300,9 @@ fn main() -> ExitCode {
             Some(config) => teams_suggest(&config),
             None => Err(Failure { code: 2, message: "teams suggest needs --config FILE".into() }),
         },
-        Command::Serve { config, listen_address, web_config } => serve(&config, listen_address, web_config.as_deref()),
+        Command::Serve { config, listen_address, web_config, external_url } => {
+            serve(&config, listen_address, web_config.as_deref(), external_url.as_deref())
+        }
         Command::Sync { config, estimate: true, .. } => estimate(&config),
         Command::Sync { config, once, progress_interval, .. } => sync(&config, once, &progress_interval),
         Command::Init {
@@ -364,9 +374,10 @@ fn main() -> ExitCode {
         }
         Command::Forget { config, delete_events, identities } => forget(&config, delete_events, &identities),
         Command::Access { config, identity } => access(&config, &identity),
-        Command::Demo { listen_address, speed, store, seed, teams, items_per_day, now, web_config } => {
+        Command::Demo { listen_address, speed, store, seed, teams, items_per_day, now, web_config, external_url } => {
             let sim = SimulatorConfig { seed, teams, items_per_day, ..SimulatorConfig::default() };
-            demo(listen_address, speed, store, sim, now.as_deref(), web_config.as_deref())
+            let web = WebOptions { config: web_config.as_deref(), external_url: external_url.as_deref() };
+            demo(listen_address, speed, store, sim, now.as_deref(), web)
         }
     });
     match result {
@@ -633,7 +644,24 @@ fn scheme(web: &Option<Arc<siloscope::webconfig::WebConfig>>) -> &'static str {
     if web.as_ref().is_some_and(|w| w.tls.is_some()) { "https" } else { "http" }
 }
 
-fn serve(path: &Path, listen_address: Option<String>, web_config: Option<&Path>) -> Result<(), Failure> {
+/// `--web.config.file` and `--web.external-url` of `serve` and `demo`.
+struct WebOptions<'a> {
+    config: Option<&'a Path>,
+    external_url: Option<&'a str>,
+}
+
+/// Reads `--web.external-url` (a bad one is a usage error, exit code 2).
+fn parse_external_url(url: Option<&str>) -> Result<Option<siloscope::pages::ExternalUrl>, Failure> {
+    url.map(|u| siloscope::pages::ExternalUrl::parse(u).map_err(|message| Failure { code: 2, message })).transpose()
+}
+
+fn serve(
+    path: &Path,
+    listen_address: Option<String>,
+    web_config: Option<&Path>,
+    external_url: Option<&str>,
+) -> Result<(), Failure> {
+    let external_url = parse_external_url(external_url)?;
     let cfg = load_config(path)?;
     let web = load_web_config(web_config)?;
     let address = listen_address.unwrap_or_else(|| cfg.server.listen_address.clone());
@@ -647,7 +675,7 @@ fn serve(path: &Path, listen_address: Option<String>, web_config: Option<&Path>)
             scheme(&web),
             listener.local_addr().map(|a| a.to_string()).unwrap_or(address)
         );
-        daemon::run(state, listener, RunOptions { web, ..RunOptions::default() }).await.map_err(runtime)
+        daemon::run(state, listener, RunOptions { web, external_url, ..RunOptions::default() }).await.map_err(runtime)
     })
 }
 
@@ -948,8 +976,9 @@ fn demo(
     store_path: Option<PathBuf>,
     sim: SimulatorConfig,
     sim_now: Option<&str>,
-    web_config: Option<&Path>,
+    web_options: WebOptions<'_>,
 ) -> Result<(), Failure> {
+    let external_url = parse_external_url(web_options.external_url)?;
     if let Err(why) = siloscope::config::bounds::check_speed(speed) {
         return Err(Failure { code: 2, message: why });
     }
@@ -962,7 +991,7 @@ fn demo(
             siloscope::config::parse_date(t).map_err(|e| Failure { code: 2, message: format!("invalid --now: {e}") })
         })
         .transpose()?;
-    let web = load_web_config(web_config)?;
+    let web = load_web_config(web_options.config)?;
     let mut cfg = Config::parse("", Path::new("<demo>")).map_err(|e| runtime(e.to_string()))?;
     let teams = sim.teams;
     let people = sim.teams * sim.people_per_team;
@@ -988,6 +1017,7 @@ fn demo(
             recompute_period: std::time::Duration::from_secs(5),
             source_interval: Some(2),
             web,
+            external_url,
         };
         daemon::run(state, listener, opts).await.map_err(runtime)
     })

@@ -1,25 +1,41 @@
-//! HTTP routes: `/metrics` (OpenMetrics), `/healthz`, `/readyz`, `/report` and a landing page.
-//! Handlers only read published state and never touch the store; the one exception is `/report`
-//! (and `/report.json`), which builds the quarter to date on a blocking thread, once per computation.
+//! HTTP routes: `/metrics` (OpenMetrics), `/healthz`, `/readyz`, `/report`, the drill-down pages
+//! (`/handoffs`) and a landing page, all under `--web.external-url`'s path prefix. Handlers only
+//! read published state and never touch the store; the one exception is `/report` (and
+//! `/report.json`), which builds the quarter to date on a blocking thread, once per computation.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{StatusCode, header};
+use axum::extract::RawQuery;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::connections::{ConnectionMetrics, LimitedListener};
 use crate::exporter::{Exporter, OPENMETRICS_CONTENT_TYPE};
+use crate::pages::{ExternalUrl, HandoffFilter, Published};
 use crate::report::{Format, ReportError, ReportProducer};
 
 /// Whether the daemon is ready to be scraped, and if not why (`/readyz`; the daemon's
 /// `Readiness`: every source's first sync pass done and a computation including it published).
 pub type ReadyCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
-pub fn router(exporter: Arc<Exporter>, ready: ReadyCheck, report: Option<ReportProducer>) -> Router {
+/// Everything the listener serves.
+#[derive(Clone)]
+pub struct Routes {
+    pub exporter: Arc<Exporter>,
+    pub ready: ReadyCheck,
+    pub report: Option<ReportProducer>,
+    /// The computation the drill-down pages read (None: no pages, as for a bare exporter).
+    pub pages: Option<Arc<Published>>,
+    /// Where siloscope is reachable: the routes' prefix and the origin of every link written.
+    pub base: Arc<ExternalUrl>,
+}
+
+pub fn router(routes: Routes) -> Router {
+    let Routes { exporter, ready, report, pages, base } = routes;
     let metrics = {
         let e = exporter.clone();
         move || async move { ([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], e.render()).into_response() }
@@ -30,18 +46,73 @@ pub fn router(exporter: Arc<Exporter>, ready: ReadyCheck, report: Option<ReportP
             Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response(),
         }
     };
-    let app = Router::new()
+    let landing_base = base.clone();
+    let mut app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .route("/", get(landing));
-    match report {
-        Some(producer) => {
-            let json = producer.clone();
-            app.route("/report", get(move || report_response(producer.clone(), Format::Html)))
-                .route("/report.json", get(move || report_response(json.clone(), Format::Json)))
+        .route("/", get(move || landing(landing_base.clone())));
+    if let Some(producer) = report {
+        let json = producer.clone();
+        app = app
+            .route("/report", get(move || report_response(producer.clone(), Format::Html)))
+            .route("/report.json", get(move || report_response(json.clone(), Format::Json)));
+    }
+    if let Some(published) = pages {
+        let (p, b) = (published.clone(), base.clone());
+        let (pj, bj) = (published, base.clone());
+        app = app
+            .route(
+                "/handoffs",
+                get(move |q: RawQuery, h: HeaderMap| handoffs_response(p.clone(), b.clone(), q.0, wants_json(&h))),
+            )
+            .route("/handoffs.json", get(move |q: RawQuery| handoffs_response(pj.clone(), bj.clone(), q.0, true)));
+    }
+    match base.prefix() {
+        "" => app,
+        prefix => Router::new().nest(prefix, app),
+    }
+}
+
+/// JSON when the client asks for `application/json` and not for HTML (a browser lists text/html).
+fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    let types: Vec<&str> = accept.split(',').map(|t| t.split(';').next().unwrap_or("").trim()).collect();
+    types.contains(&"application/json") && !types.contains(&"text/html")
+}
+
+/// `/handoffs`: the list of the last published computation, filtered (off the async runtime).
+async fn handoffs_response(
+    published: Arc<Published>,
+    base: Arc<ExternalUrl>,
+    query: Option<String>,
+    json: bool,
+) -> Response {
+    let b = base.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let Some(computation) = published.get() else {
+            return Err((StatusCode::SERVICE_UNAVAILABLE, "nothing computed yet: try again in a moment".to_string()));
+        };
+        let filter = HandoffFilter::parse(&pairs, &computation.config).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+        let page = crate::pages::handoffs(&computation, &filter, &b);
+        Ok(if json {
+            ([(header::CONTENT_TYPE, "application/json")], serde_json::to_string(&page).unwrap_or_default())
+                .into_response()
+        } else {
+            Html(crate::pages::html::handoffs(&page, &b)).into_response()
+        })
+    });
+    match answer.await {
+        Ok(Ok(response)) => response,
+        Ok(Err((code, message))) if json => {
+            (code, [(header::CONTENT_TYPE, "application/json")], serde_json::json!({ "error": message }).to_string())
+                .into_response()
         }
-        None => app,
+        Ok(Err((code, message))) => (code, Html(crate::pages::html::error(&base, &message))).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("the page failed: {e}\n")).into_response(),
     }
 }
 
@@ -70,12 +141,19 @@ async fn report_response(producer: ReportProducer, format: Format) -> Response {
     }
 }
 
-async fn landing() -> Response {
-    Html(concat!(
-        "<!doctype html><html><head><title>siloscope</title></head><body>",
-        "<h1>siloscope</h1><p>Cross-team collaboration signals.</p><ul>",
-        "<li><a href=\"/metrics\">/metrics</a></li><li><a href=\"/healthz\">/healthz</a></li>",
-        "<li><a href=\"/readyz\">/readyz</a></li><li><a href=\"/report\">/report</a> (quarter to date)</li></ul></body></html>"
+async fn landing(base: Arc<ExternalUrl>) -> Response {
+    let link = |path: &str| base.join(path, "");
+    Html(format!(
+        "<!doctype html><html><head><title>siloscope</title></head><body>\
+         <h1>siloscope</h1><p>Cross-team collaboration signals.</p><ul>\
+         <li><a href=\"{}\">/metrics</a></li><li><a href=\"{}\">/healthz</a></li>\
+         <li><a href=\"{}\">/readyz</a></li><li><a href=\"{}\">/report</a> (quarter to date)</li>\
+         <li><a href=\"{}\">/handoffs</a> (stalled handoffs)</li></ul></body></html>",
+        link("/metrics"),
+        link("/healthz"),
+        link("/readyz"),
+        link("/report"),
+        base.join("/handoffs", "state=stalled"),
     ))
     .into_response()
 }
@@ -100,30 +178,24 @@ pub async fn bind(address: &str) -> Result<TcpListener, String> {
 /// (registered with the exporter by whoever built it).
 pub async fn serve(
     listener: TcpListener,
-    exporter: Arc<Exporter>,
+    routes: Routes,
     connections: Arc<ConnectionMetrics>,
-    ready: ReadyCheck,
-    report: Option<ReportProducer>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(LimitedListener::new(listener, connections), router(exporter, ready, report))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(LimitedListener::new(listener, connections), router(routes)).with_graceful_shutdown(shutdown).await
 }
 
 /// Serves until `shutdown` resolves, with TLS and basic auth when the web config enables them
-/// (`--web.config.file`).
+/// (`--web.config.file`): every route, the pages included.
 pub async fn serve_secured(
     listener: TcpListener,
-    exporter: Arc<Exporter>,
+    routes: Routes,
     connections: Arc<ConnectionMetrics>,
-    ready: ReadyCheck,
-    report: Option<ReportProducer>,
     web: Option<Arc<crate::webconfig::WebConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let Some(web) = web else { return serve(listener, exporter, connections, ready, report, shutdown).await };
-    let mut app = router(exporter, ready, report);
+    let Some(web) = web else { return serve(listener, routes, connections, shutdown).await };
+    let mut app = router(routes);
     if let Some(auth) = &web.basic_auth {
         app = crate::webconfig::protect(app, auth.clone());
     }

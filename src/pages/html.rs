@@ -1,0 +1,108 @@
+//! The pages as HTML, through maud: every interpolated value is escaped by the template engine
+//! (titles, keys and team names are tracker text), and links only ever come from `ExternalUrl`
+//! or an item URL that `untrusted::link_url` accepted. Renders only; filters nothing.
+
+use maud::{DOCTYPE, Markup, html};
+
+use crate::pages::{ExternalUrl, HandoffFilter, HandoffsPage};
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}\
+table{border-collapse:collapse}th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}\
+td.n{text-align:right;font-variant-numeric:tabular-nums}.stalled{color:#b00020;font-weight:600}\
+p.note{color:#555}";
+
+/// `3 d 4 h`, `5 h 10 min`, `42 s`.
+pub fn duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+fn page(title: &str, base: &ExternalUrl, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { (title) " — siloscope" }
+                style { (maud::PreEscaped(STYLE)) }
+            }
+            body {
+                p { a href=(base.join("/", "")) { "siloscope" } }
+                (body)
+            }
+        }
+    }
+    .into_string()
+}
+
+fn team_link(base: &ExternalUrl, key: &str, team: &str) -> Markup {
+    let filter = match key {
+        "from_team" => HandoffFilter { from_team: Some(team.into()), ..HandoffFilter::default() },
+        _ => HandoffFilter { to_team: Some(team.into()), ..HandoffFilter::default() },
+    };
+    html! { a href=(base.join("/handoffs", &filter.query())) { (team) } }
+}
+
+/// `/handoffs` as HTML.
+pub fn handoffs(p: &HandoffsPage, base: &ExternalUrl) -> String {
+    let json = base.join("/handoffs.json", &p.filters.query());
+    let filters: Vec<(&str, &str)> = [
+        ("team", &p.filters.team),
+        ("from_team", &p.filters.from_team),
+        ("to_team", &p.filters.to_team),
+        ("kind", &p.filters.kind),
+        ("state", &p.filters.state),
+        ("source", &p.filters.source),
+        ("window", &p.filters.window),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    .collect();
+    let body = html! {
+        h1 { "Handoffs" }
+        p {
+            strong id="count" { (p.count) } " handoffs"
+            @for (k, v) in &filters { " · " (k) " = " code { (v) } }
+            " · at " time datetime=(p.now) { (p.now) }
+        }
+        @if p.truncated {
+            p.note { "Showing the " (p.handoffs.len()) " oldest; add filters or a larger limit to see more." }
+        }
+        p.note { "Teams with fewer active people than the privacy floor are shown as other, as in the metrics. "
+            a href=(json) { "JSON" } }
+        table {
+            thead { tr {
+                th { "Item" } th { "Title" } th { "Kind" } th { "From" } th { "To" } th { "State" }
+                th { "Handed over" } th { "Waited / latency" }
+            } }
+            tbody {
+                @for h in &p.handoffs {
+                    tr.handoff {
+                        td { @if let Some(link) = &h.item.link { a href=(link) { (h.item.key) } } @else { (h.item.key) } }
+                        td.title { (h.item.title) }
+                        td { (h.kind) }
+                        td { (team_link(base, "from_team", &h.from_team)) }
+                        td { (team_link(base, "to_team", &h.to_team)) }
+                        td class=(h.state) { (h.state) }
+                        td { time datetime=(h.handed_over_at) { (h.handed_over_at) } }
+                        td.n title=(format!("{} s; stalls after {}", h.seconds, duration(h.stall_after_seconds))) {
+                            (duration(h.seconds)) @if h.working_hours { " (working hours)" }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page("Handoffs", base, body)
+}
+
+/// A page's error (a bad filter, nothing computed yet) as HTML.
+pub fn error(base: &ExternalUrl, message: &str) -> String {
+    page("Error", base, html! { h1 { "Cannot show this list" } p { (message) } })
+}

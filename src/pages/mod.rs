@@ -1,0 +1,289 @@
+//! Drill-down pages: from a signal to the work behind it. Each page lists the facts of the last
+//! published computation (the same facts and the same `now` the metrics were aggregated from, so
+//! a list's count equals its metric), filtered by the metrics' dimensions, as JSON data here and
+//! HTML in `html.rs`. It reads only the published `Computation` (never the frame, the store or a
+//! lock a commit or the recompute holds) and names no person; tracker text is untrusted.
+
+pub mod external_url;
+pub mod html;
+
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+
+use crate::model::Ts;
+use crate::signals::aggregate::TeamLabels;
+use crate::signals::state::{HandoffState, handoffs_at};
+use crate::signals::{Analysis, Frame, HandoffKind, SignalsConfig};
+use crate::teams::Directory;
+pub use external_url::ExternalUrl;
+
+/// The JSON document of `/handoffs` (docs/pages.md, docs/schemas/handoffs.v1.json).
+pub const HANDOFFS_SCHEMA: &str = "siloscope.handoffs.v1";
+/// Rows a list shows unless `limit` asks for another number (the count is always the whole).
+pub const DEFAULT_LIMIT: usize = 500;
+/// The most rows one answer carries.
+pub const MAX_LIMIT: usize = 10_000;
+
+/// What the pages need of an item: tracker text, made safe to show (untrusted::neutralize) and a
+/// link only when it is an http(s) URL (untrusted::link_url).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemMeta {
+    pub key: Box<str>,
+    pub source: Box<str>,
+    pub title: Box<str>,
+    pub link: Option<Box<str>>,
+}
+
+impl ItemMeta {
+    /// Every item of the frame, by frame index (the facts' `item`).
+    pub fn of_frame(frame: &Frame) -> Vec<ItemMeta> {
+        use crate::untrusted::{link_url, neutralize};
+        frame
+            .items
+            .iter()
+            .map(|i| ItemMeta {
+                key: neutralize(frame.syms.resolve(i.key)).into(),
+                source: neutralize(frame.syms.resolve(i.source)).into(),
+                title: neutralize(&i.title).into(),
+                link: link_url(&i.url).map(Into::into),
+            })
+            .collect()
+    }
+}
+
+/// One published computation as the pages read it: the facts, the items they name, and how their
+/// teams are exported at `now` (the privacy floor of that computation).
+pub struct Computation {
+    pub now: Ts,
+    pub analysis: Arc<Analysis>,
+    pub items: Vec<ItemMeta>,
+    pub directory: Arc<Directory>,
+    pub config: SignalsConfig,
+    pub labels: TeamLabels,
+}
+
+impl Computation {
+    pub fn new(
+        now: Ts,
+        analysis: Arc<Analysis>,
+        items: Vec<ItemMeta>,
+        directory: Arc<Directory>,
+        config: SignalsConfig,
+    ) -> Computation {
+        let labels = TeamLabels::new(&analysis, &directory, &config, now);
+        Computation { now, analysis, items, directory, config, labels }
+    }
+}
+
+/// The last published computation; the daemon swaps it in after each recompute, a page clones
+/// the `Arc` (a read lock held for that clone only).
+#[derive(Default)]
+pub struct Published(RwLock<Option<Arc<Computation>>>);
+
+impl Published {
+    pub fn publish(&self, c: Computation) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(c));
+    }
+    pub fn get(&self) -> Option<Arc<Computation>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The filters of the handoff list: the dimensions of `siloscope_handoffs_*` (kind, from_team,
+/// to_team, source), `team` for either side, `state`, and `window` (handed over within it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HandoffFilter {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    #[serde(skip)]
+    pub limit: Option<usize>,
+}
+
+/// The keys the handoff list accepts, in the order its links write them.
+pub const HANDOFF_FILTERS: [&str; 8] = ["team", "from_team", "to_team", "kind", "state", "source", "window", "limit"];
+
+impl HandoffFilter {
+    /// From a query string's pairs; an unknown key or value is an error naming the accepted ones.
+    pub fn parse(pairs: &[(String, String)], cfg: &SignalsConfig) -> Result<HandoffFilter, String> {
+        let mut f = HandoffFilter::default();
+        for (k, v) in pairs {
+            let slot = match k.as_str() {
+                "team" => &mut f.team,
+                "from_team" => &mut f.from_team,
+                "to_team" => &mut f.to_team,
+                "kind" => {
+                    if HandoffKind::parse(v).is_none() {
+                        return Err(format!("unknown kind {v:?}: use reassign, review or transfer"));
+                    }
+                    &mut f.kind
+                }
+                "state" => {
+                    if HandoffState::parse(v).is_none() {
+                        return Err(format!(
+                            "unknown state {v:?}: use waiting (stalled included, as the metric), stalled, acknowledged, bounced or ended"
+                        ));
+                    }
+                    &mut f.state
+                }
+                "source" => &mut f.source,
+                "window" => {
+                    if !cfg.windows.iter().any(|(w, _)| w == v) {
+                        let names: Vec<&str> = cfg.windows.iter().map(|(w, _)| w.as_str()).collect();
+                        return Err(format!("unknown window {v:?}: use one of {}", names.join(", ")));
+                    }
+                    &mut f.window
+                }
+                "limit" => {
+                    let n: usize = v.parse().map_err(|_| format!("limit {v:?} is not a number"))?;
+                    f.limit = Some(n.min(MAX_LIMIT));
+                    continue;
+                }
+                other => {
+                    return Err(format!("unknown filter {other:?}: use {}", HANDOFF_FILTERS.join(", ")));
+                }
+            };
+            *slot = Some(v.clone());
+        }
+        Ok(f)
+    }
+
+    /// The filters as an encoded query string (for links to this list).
+    pub fn query(&self) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        let values = [&self.team, &self.from_team, &self.to_team, &self.kind, &self.state, &self.source, &self.window];
+        for (k, v) in HANDOFF_FILTERS.iter().zip(values) {
+            if let Some(v) = v {
+                q.append_pair(k, v);
+            }
+        }
+        q.finish()
+    }
+}
+
+/// An item as a list row shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemRef {
+    pub key: String,
+    pub title: String,
+    /// The item in its tracker, when its URL is an http(s) one (else null: never linked).
+    pub link: Option<String>,
+    pub source: String,
+}
+
+/// One row of `/handoffs`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HandoffRow {
+    pub item: ItemRef,
+    pub kind: &'static str,
+    pub from_team: String,
+    pub to_team: String,
+    pub state: &'static str,
+    pub handed_over_at: String,
+    pub acknowledged_at: Option<String>,
+    /// When it stopped waiting without an acknowledgement (or bounced), if it did by `now`.
+    pub ended_at: Option<String>,
+    /// Waiting or stalled: waited so far; acknowledged: the latency; bounced or ended: how long
+    /// it waited before it stopped.
+    pub seconds: i64,
+    /// `seconds` counts the receiving team's working hours only.
+    pub working_hours: bool,
+    pub stall_after_seconds: i64,
+}
+
+/// The `/handoffs` document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HandoffsPage {
+    pub schema: &'static str,
+    /// The instant of the computation the metrics were published from (the list's `now`).
+    pub now: String,
+    /// This list's absolute URL.
+    pub url: String,
+    pub filters: HandoffFilter,
+    /// Every handoff matching the filters (what the matching metric series sum to).
+    pub count: u64,
+    /// Rows shown: at most `limit`, oldest handover first.
+    pub truncated: bool,
+    pub handoffs: Vec<HandoffRow>,
+}
+
+/// RFC 3339 in UTC, whole seconds.
+pub fn rfc3339(t: Ts) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// The handoff list of `c` under `filter`.
+pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> HandoffsPage {
+    let state = filter.state.as_deref().and_then(HandoffState::parse);
+    let kind = filter.kind.as_deref().and_then(HandoffKind::parse);
+    let since =
+        filter.window.as_deref().and_then(|w| c.config.windows.iter().find(|(n, _)| n == w)).map(|(_, l)| c.now - l);
+    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
+    let mut matching: Vec<_> = handoffs_at(&c.analysis, &c.directory, &c.config, &c.labels, c.now)
+        .filter(|h| match state {
+            Some(HandoffState::Waiting) => h.state.is_waiting(),
+            Some(s) => h.state == s,
+            None => true,
+        })
+        .filter(|h| kind.is_none_or(|k| h.fact.kind == k))
+        .filter(|h| filter.from_team.as_deref().is_none_or(|t| t == h.from))
+        .filter(|h| filter.to_team.as_deref().is_none_or(|t| t == h.to))
+        .filter(|h| filter.team.as_deref().is_none_or(|t| t == h.from || t == h.to))
+        .filter(|h| {
+            filter.source.as_deref().is_none_or(|s| c.items.get(h.fact.item as usize).is_some_and(|i| *i.source == *s))
+        })
+        .filter(|h| since.is_none_or(|s| h.fact.at > s))
+        .collect();
+    let count = matching.len() as u64;
+    matching.sort_by_key(|h| (h.fact.at, h.fact.item));
+    let truncated = matching.len() > limit;
+    matching.truncate(limit);
+    let rows = matching
+        .into_iter()
+        .map(|h| {
+            let item = c.items.get(h.fact.item as usize);
+            let stopped = [h.fact.ended_at, h.fact.bounced_at].into_iter().flatten().filter(|t| *t <= c.now).min();
+            HandoffRow {
+                item: ItemRef {
+                    key: item.map(|i| i.key.to_string()).unwrap_or_default(),
+                    title: item.map(|i| i.title.to_string()).unwrap_or_default(),
+                    link: item.and_then(|i| i.link.as_deref().map(String::from)),
+                    source: item.map(|i| i.source.to_string()).unwrap_or_default(),
+                },
+                kind: h.fact.kind.as_str(),
+                from_team: h.from.to_string(),
+                to_team: h.to.to_string(),
+                state: h.state.as_str(),
+                handed_over_at: rfc3339(h.fact.at),
+                acknowledged_at: h.fact.acked_at.filter(|a| *a <= c.now).map(rfc3339),
+                ended_at: if h.state.is_waiting() { None } else { stopped.map(rfc3339) },
+                seconds: h.seconds,
+                working_hours: h.working_hours,
+                stall_after_seconds: h.stall_after,
+            }
+        })
+        .collect();
+    HandoffsPage {
+        schema: HANDOFFS_SCHEMA,
+        now: rfc3339(c.now),
+        url: base.join("/handoffs", &filter.query()),
+        filters: filter.clone(),
+        count,
+        truncated,
+        handoffs: rows,
+    }
+}

@@ -1,0 +1,279 @@
+//! The drill-down pages served by the daemon's router: under `--web.external-url`'s prefix, behind
+//! the web config's basic auth, the list's count equal to its metric, tracker text shown as text
+//! in HTML and kept as it is in JSON, and the JSON valid against docs/schemas/handoffs.v1.json.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::Value;
+use siloscope::config::Config;
+use siloscope::model::{Batch, DAY, Event, EventKind, HOUR, Item, ItemKind, ItemState, Ts};
+use siloscope::pages::ExternalUrl;
+use siloscope::sources::http::Clock;
+use siloscope::store::Store;
+
+const HOSTILE_TITLE: &str = "Fix <script>alert('x')</script> & \"quotes\"";
+const PASSWORD: &str = "pages-secret";
+
+/// A clock stopped at one instant.
+struct Stopped(Ts);
+impl Clock for Stopped {
+    fn now(&self) -> f64 {
+        self.0 as f64
+    }
+    fn sleep(&self, d: Duration) -> siloscope::sources::http::BoxFuture<'_, ()> {
+        Box::pin(tokio::time::sleep(d))
+    }
+}
+
+fn item(key: &str, repo: &str, title: &str, at: Ts) -> Item {
+    Item {
+        key: key.into(),
+        source: "gh".into(),
+        kind: ItemKind::Issue,
+        scope: format!("acme/{repo}"),
+        url: format!("https://github.example/acme/{repo}/issues/{}", key.rsplit('#').next().unwrap()),
+        title: title.into(),
+        author: Some("github:alpha-1".into()),
+        created_at: at,
+        updated_at: at,
+        state: ItemState::Open,
+        issue_type: None,
+    }
+}
+
+fn ev(events: &mut Vec<Event>, item: &str, at: Ts, actor: &str, kind: EventKind) {
+    let id = format!("gh:e{}", events.len());
+    events.push(Event { id, item: item.into(), at, actor: Some(format!("github:{actor}")), kind });
+}
+
+/// alpha hands three issues to beta: two 4 days ago (stalled, one with a hostile title), one an
+/// hour ago (waiting). Every team has three active people.
+fn state(dir: &Path, now: Ts) -> Arc<siloscope::daemon::State> {
+    let store_path = dir.join("s.db");
+    let mut store = siloscope::store::SqliteStore::open(&store_path).unwrap();
+    let (mut items, mut events) = (Vec::new(), Vec::new());
+    for team in ["alpha", "beta"] {
+        let key = format!("gh:acme/{team}#100");
+        items.push(item(&key, team, "own work", now - 20 * DAY));
+        for n in 1..=3 {
+            ev(
+                &mut events,
+                &key,
+                now - 20 * DAY + n * HOUR,
+                &format!("{team}-{n}"),
+                EventKind::Commented { mentions: vec![] },
+            );
+        }
+    }
+    for (n, title, at) in [(1, HOSTILE_TITLE, now - 4 * DAY), (2, "plain", now - 4 * DAY), (3, "fresh", now - HOUR)] {
+        let key = format!("gh:acme/alpha#{n}");
+        items.push(item(&key, "alpha", title, at - HOUR));
+        ev(&mut events, &key, at - HOUR, "alpha-1", EventKind::Opened);
+        ev(&mut events, &key, at - HOUR, "alpha-1", EventKind::Labeled { label: "team:alpha".into() });
+        ev(&mut events, &key, at, "alpha-2", EventKind::Unlabeled { label: "team:alpha".into() });
+        ev(&mut events, &key, at, "alpha-2", EventKind::Labeled { label: "team:beta".into() });
+    }
+    store.commit_batch(&Batch { source: "gh".into(), items, events, ..Batch::default() }).unwrap();
+    let mut cfg = format!("[store]\npath = {:?}\n\n[signals]\nprivacy_floor = 2\n\n", store_path.display().to_string());
+    for team in ["alpha", "beta"] {
+        cfg.push_str(&format!("[[teams]]\nname = \"{team}\"\n\n"));
+        for n in 1..=3 {
+            cfg.push_str(&format!("[[people]]\nname = \"{team} {n}\"\ngithub = \"{team}-{n}\"\nteam = \"{team}\"\n\n"));
+        }
+    }
+    let config = Config::parse(&cfg, Path::new("siloscope.toml")).unwrap();
+    let state = siloscope::daemon::State::new(config, Box::new(store), Arc::new(Stopped(now))).unwrap();
+    state.recompute_now().unwrap();
+    state
+}
+
+/// GET with optional basic auth and Accept; returns (status, content type, body).
+fn get(port: u16, path: &str, auth: bool, accept: Option<&str>) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut head = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if auth {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("viewer:{PASSWORD}"));
+        head.push_str(&format!("Authorization: Basic {token}\r\n"));
+    }
+    if let Some(a) = accept {
+        head.push_str(&format!("Accept: {a}\r\n"));
+    }
+    write!(s, "{head}\r\n").unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let raw = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_string))
+        .unwrap_or_default();
+    (status, content_type, body.to_string())
+}
+
+/// Checks `value` against the JSON Schema subset docs/schemas uses (type with null unions,
+/// required, properties, additionalProperties: false, items, enum, minimum); errors name the path.
+fn validate(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
+    if let Some(types) = schema.get("type") {
+        let types: Vec<&str> = match types {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let ok = types.iter().any(|t| match *t {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            "null" => value.is_null(),
+            _ => false,
+        });
+        if !ok {
+            errors.push(format!("{path}: {value} is not of type {types:?}"));
+            return;
+        }
+    }
+    if let Some(e) = schema.get("enum").and_then(Value::as_array)
+        && !e.contains(value)
+    {
+        errors.push(format!("{path}: {value} is not one of {e:?}"));
+    }
+    if let (Some(min), Some(n)) = (schema.get("minimum").and_then(Value::as_f64), value.as_f64())
+        && n < min
+    {
+        errors.push(format!("{path}: {n} < {min}"));
+    }
+    if let Some(obj) = value.as_object() {
+        let props = schema.get("properties").and_then(Value::as_object);
+        for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            if !obj.contains_key(r.as_str().unwrap()) {
+                errors.push(format!("{path}: missing {}", r.as_str().unwrap()));
+            }
+        }
+        for (k, v) in obj {
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => validate(s, v, &format!("{path}.{k}"), errors),
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    errors.push(format!("{path}: unexpected property {k}"))
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in arr.iter().enumerate() {
+            validate(items, v, &format!("{path}[{i}]"), errors);
+        }
+    }
+}
+
+fn schema() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas/handoffs.v1.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn the_validator_rejects_what_the_schema_forbids() {
+    let s = schema();
+    let mut errors = Vec::new();
+    let bad = serde_json::json!({"schema": "siloscope.handoffs.v2", "now": 3, "url": "u", "filters": {"colour": "x"},
+        "count": -1, "truncated": false, "handoffs": [{"item": {}}]});
+    validate(&s, &bad, "$", &mut errors);
+    for expected in
+        ["$.schema", "$.now", "$.filters: unexpected property colour", "$.count", "$.handoffs[0]: missing kind"]
+    {
+        assert!(errors.iter().any(|e| e.starts_with(expected)), "{expected} in {errors:#?}");
+    }
+}
+
+/// The value of the one series of `family` with exactly these labels in the daemon's /metrics.
+fn metric(text: &str, family: &str, labels: &str) -> f64 {
+    let prefix = format!("{family}{{{labels}}} ");
+    text.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or_else(|| panic!("{prefix} in\n{text}")).parse().unwrap()
+}
+
+#[test]
+fn pages_are_served_under_the_prefix_with_basic_auth_count_what_the_metric_counts_and_escape_tracker_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = 1_767_225_600 + 40 * DAY;
+    let state = state(dir.path(), now);
+    let hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    let web =
+        siloscope::webconfig::parse(&format!("basic_auth_users:\n  viewer: '{hash}'\n"), Path::new("w.yml")).unwrap();
+    let base = ExternalUrl::parse("https://proxy.example/siloscope/").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let routes = siloscope::server::Routes {
+        exporter: state.exporter.clone(),
+        ready: Arc::new(|| Ok(())),
+        report: None,
+        pages: Some(state.pages.clone()),
+        base: Arc::new(base),
+    };
+    rt.spawn(siloscope::server::serve_secured(
+        listener,
+        routes,
+        state.connections.clone(),
+        Some(Arc::new(web)),
+        std::future::pending(),
+    ));
+
+    let list = "/siloscope/handoffs?to_team=beta&from_team=alpha&state=stalled&kind=reassign";
+    // Basic auth covers the pages; the routes live under the external URL's path only.
+    assert_eq!(get(port, list, false, None).0, 401);
+    assert_eq!(get(port, "/handoffs?state=stalled", true, None).0, 404);
+    let (status, _, metrics) = get(port, "/siloscope/metrics", true, None);
+    assert_eq!(status, 200);
+    let stalled = metric(&metrics, "siloscope_handoffs_stalled", r#"kind="reassign",from_team="alpha",to_team="beta""#);
+    let waiting = metric(&metrics, "siloscope_handoffs_waiting", r#"kind="reassign",from_team="alpha",to_team="beta""#);
+    assert_eq!((stalled, waiting), (2.0, 3.0));
+
+    // JSON by suffix or by Accept; its count is the metric's value; valid against the schema.
+    let (status, content_type, body) = get(port, &list.replace("/handoffs?", "/handoffs.json?"), true, None);
+    assert_eq!((status, content_type.as_str()), (200, "application/json"), "{body}");
+    let by_accept = get(port, list, true, Some("application/json"));
+    assert_eq!(by_accept.2, body);
+    let page: Value = serde_json::from_str(&body).unwrap();
+    let mut errors = Vec::new();
+    validate(&schema(), &page, "$", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}\n{page:#}");
+    assert_eq!(page["count"].as_f64(), Some(stalled));
+    assert_eq!(page["handoffs"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        page["url"],
+        "https://proxy.example/siloscope/handoffs?from_team=alpha&to_team=beta&kind=reassign&state=stalled"
+    );
+    let titles: Vec<&str> =
+        page["handoffs"].as_array().unwrap().iter().map(|h| h["item"]["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, vec![HOSTILE_TITLE, "plain"], "tracker text round-trips in JSON");
+    let row = &page["handoffs"][0];
+    assert_eq!(row["item"]["key"], "gh:acme/alpha#1");
+    assert_eq!(row["item"]["link"], "https://github.example/acme/alpha/issues/1");
+    assert_eq!((row["state"].as_str(), row["seconds"].as_i64()), (Some("stalled"), Some(4 * DAY)));
+    let (_, _, waiting_page) = get(port, "/siloscope/handoffs.json?to_team=beta&state=waiting", true, None);
+    assert_eq!(serde_json::from_str::<Value>(&waiting_page).unwrap()["count"].as_f64(), Some(waiting));
+
+    // HTML: the title is text, not markup; links are absolute under the external URL.
+    let (status, content_type, html) = get(port, list, true, Some("text/html,application/xhtml+xml,*/*"));
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(!html.contains("<script"), "{html}");
+    assert!(html.contains("Fix &lt;script&gt;alert('x')&lt;/script&gt; &amp; &quot;quotes&quot;"), "{html}");
+    assert!(html.contains(r#"<strong id="count">2</strong>"#), "{html}");
+    assert!(html.contains(r#"href="https://proxy.example/siloscope/handoffs?to_team=beta""#), "{html}");
+    assert!(html.contains(r#"href="https://github.example/acme/alpha/issues/1""#), "{html}");
+
+    // A filter the metrics do not have is refused, naming those they have.
+    let (status, _, why) = get(port, "/siloscope/handoffs.json?person=alpha-1", true, None);
+    assert_eq!(status, 400);
+    assert!(why.contains("unknown filter") && why.contains("to_team"), "{why}");
+}
