@@ -59,6 +59,9 @@ pub struct StoreConfig {
     pub postgres: Option<PostgresConfig>,
     /// `keep = "400d"`: events older than this are deleted (at start and hourly); None keeps all.
     pub keep: Option<Ts>,
+    /// `lease = "30s"`: with a PostgreSQL store, how long a replica's hold on a source (and the
+    /// leader's role) lasts without renewal; a dead replica's sources pass on within it. Seconds.
+    pub lease: Ts,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -247,7 +250,7 @@ impl Config {
 
 const ROOT_KEYS: &[&str] = &["server", "store", "signals", "decisions", "ownership", "teams", "people", "sources"];
 const SERVER_KEYS: &[&str] = &["listen_address"];
-const STORE_KEYS: &[&str] = &["path", "url", "password_env", "password_file", "keep"];
+const STORE_KEYS: &[&str] = &["path", "url", "password_env", "password_file", "keep", "lease"];
 const SIGNALS_KEYS: &[&str] = &[
     "stall_after",
     "stall_in_working_hours",
@@ -416,7 +419,37 @@ impl Sections<'_> {
         let base = config_path.parent().unwrap_or(Path::new(""));
         let mut postgres = None;
         let mut keep = None;
+        let mut lease = bounds::LEASE_DEFAULT;
         if let Some(table) = value.and_then(|v| self.table(v, "store", "[store]")) {
+            if let Some(v) = table.get("lease")
+                && let Some(d) = self.duration(v, "store.lease", "lease = \"30s\"")
+            {
+                let (least, most) = bounds::LEASE;
+                if (least..=most).contains(&d) {
+                    lease = d;
+                } else {
+                    self.report(
+                        v.span(),
+                        format!(
+                            "`store.lease` must be from {} to {}, found {}: shorter, a replica's pause (a \
+                             slow commit, a garbage-collecting database) loses its sources; longer, a dead \
+                             replica's sources wait that long",
+                            bounds::human(least),
+                            bounds::human(most),
+                            bounds::human(d)
+                        ),
+                        "write e.g. `lease = \"30s\"`",
+                    );
+                }
+                if !table.contains_key("url") {
+                    self.report(
+                        v.span(),
+                        "`store.lease` is set but the store is a SQLite file, which one process writes: only \
+                         replicas on a PostgreSQL store (`url`) lease their sources",
+                        "remove `lease`, or set `url = \"postgres://…\"` to run replicas",
+                    );
+                }
+            }
             if let Some(v) = table.get("keep") {
                 keep = self.duration(v, "store.keep", "keep = \"400d\"");
                 if let Some(k) = keep.filter(|k| *k < crate::privacy::MIN_KEEP) {
@@ -443,7 +476,7 @@ impl Sections<'_> {
             }
             postgres = self.postgres_store(table, base);
         }
-        StoreConfig { path: base.join(relative), postgres, keep }
+        StoreConfig { path: base.join(relative), postgres, keep, lease }
     }
 
     /// `url` (with `password_env` or `password_file`) of `[store]`: a PostgreSQL store.
@@ -1524,6 +1557,24 @@ start = "2025-01-01"
         let (line, message) =
             one("[store]\nurl = \"postgres://db/s\"\npassword_env = \"A\"\npassword_file = \"/run/p\"\n");
         assert_eq!((line, message.contains("two passwords")), (4, true), "{message}");
+    }
+
+    #[test]
+    fn the_lease_of_replicas_is_bounded_and_needs_a_postgres_store() {
+        assert_eq!(parse("").unwrap().store.lease, 30, "30 s unless set");
+        let c = parse("[store]\nurl = \"postgres://db/s\"\nlease = \"1m\"\n").unwrap();
+        assert_eq!(c.store.lease, 60);
+        for (text, line, says) in [
+            ("[store]\nurl = \"postgres://db/s\"\nlease = \"2s\"\n", 3, "must be from 3s to 10m, found 2s"),
+            ("[store]\nurl = \"postgres://db/s\"\nlease = \"1h\"\n", 3, "must be from 3s to 10m, found 1h"),
+            ("[store]\nurl = \"postgres://db/s\"\nlease = 30\n", 3, "must be a duration string"),
+            ("[store]\nlease = \"30s\"\n", 2, "the store is a SQLite file, which one process writes"),
+        ] {
+            let found = problems(text);
+            assert_eq!(found.len(), 1, "{text}: {found:?}");
+            assert_eq!(found[0].line, line, "{text}");
+            assert!(found[0].message.contains(says), "{text}: {}", found[0].message);
+        }
     }
 
     #[test]

@@ -13,6 +13,10 @@ pub use crate::sources::simulator::config::{
 
 /// A source's sync interval: a week.
 pub const MAX_INTERVAL: Ts = 7 * DAY;
+/// `[store] lease`: how long a replica holds a source without renewing (renewed every third of
+/// it), from 3 seconds to 10 minutes; 30 seconds unless set.
+pub const LEASE: (Ts, Ts) = (3, 600);
+pub const LEASE_DEFAULT: Ts = 30;
 /// `demo --speed`: simulated seconds per real second.
 pub const MAX_SPEED: f64 = 1_000_000.0;
 /// `backfill --step`: at least a minute, at most a year.

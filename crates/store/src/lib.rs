@@ -27,6 +27,7 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::model::{Batch, DirectorySnapshot, Event, HistoryStart, Item, ItemKind, ItemState, Ts};
 
@@ -91,6 +92,41 @@ pub trait Store: Send {
     /// VACUUM, then the WAL truncated; PostgreSQL: VACUUM FULL of the tables that hold people).
     fn compact(&mut self) -> Result<(), StoreError>;
 
+    /// A replica's lease on `unit` for `period`, by the database's clock (replicas' clocks may
+    /// disagree): granted when the unit is free, its lease expired, or `holder` holds it already
+    /// (then it is renewed and keeps its token); None while another holder's lease runs. Atomic:
+    /// of replicas asking at once, one gets it. A unit passing to a new holder gets a higher
+    /// token, so a commit begun under an older lease is refused ([`Store::commit_leased`]).
+    /// SQLite has one writing process: always granted.
+    fn acquire_lease(&mut self, unit: &str, holder: &str, period: Duration) -> Result<Option<Lease>, StoreError>;
+    /// Extends `lease` to `period` from now if it is still its holder's and unexpired; false when
+    /// it was lost (expired, maybe taken over): its holder must stop committing under it.
+    fn renew_lease(&mut self, lease: &Lease, period: Duration) -> Result<bool, StoreError>;
+    /// Gives `lease` up (it expires now, its token stays); nothing if it was lost already.
+    fn release_lease(&mut self, lease: &Lease) -> Result<(), StoreError>;
+    /// Every lease ever granted, by unit, with the milliseconds left by the database's clock
+    /// (zero or less: expired). SQLite keeps none.
+    fn leases(&self) -> Result<Vec<LeaseState>, StoreError>;
+    /// [`Store::commit_batch`] under `lease` (None: no lease asked, as `commit_batch`): in the
+    /// commit's own transaction the lease is checked to be its holder's with its token and
+    /// unexpired, and held against takeover until the commit ends; otherwise nothing is stored and
+    /// the answer is [`StoreError::LeaseLost`]. Also says the store's change number after the
+    /// commit when it changed what a frame holds ([`Store::change_count`]).
+    fn commit_leased(&mut self, batch: &Batch, lease: Option<&Lease>) -> Result<LeasedCommit, StoreError>;
+    /// How many commits (and forgets and purges) changed items, events or directories: a leader
+    /// whose frame holds changes up to N reloads when the store is past N. SQLite, written by one
+    /// process that sees its own changes: always 0.
+    fn change_count(&self) -> Result<u64, StoreError>;
+
+    /// [`Store::commit_leased`] after the redaction of [`Store::commit_redacted`].
+    fn commit_redacted_leased(&mut self, batch: &mut Batch, lease: Option<&Lease>) -> Result<LeasedCommit, StoreError> {
+        let tombstones = self.tombstones()?;
+        if !tombstones.is_empty() {
+            crate::privacy::Tombstones::new(&tombstones).redact_batch(batch);
+        }
+        self.commit_leased(batch, lease)
+    }
+
     /// [`Store::commit_batch`] after replacing every tombstoned identity in `batch` by its
     /// placeholder (and dropping its events where the tombstone says so), so that neither the
     /// store nor the caller's frame, which reads `batch` afterwards, ever holds it again.
@@ -146,6 +182,42 @@ pub struct CommitOutcome {
     pub events_changed: usize,
 }
 
+/// The unit of work replicas lease: one configured source (a `[[sources]]` entry's `name`).
+pub fn source_unit(source: &str) -> String {
+    format!("source:{source}")
+}
+
+/// The unit whose holder is the leader: the one replica that computes and exports the signals.
+pub const LEADER_UNIT: &str = "leader";
+
+/// A unit held by a replica, as granted by [`Store::acquire_lease`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub unit: String,
+    /// The replica's id.
+    pub holder: String,
+    /// Grows each time the unit passes to a holder: a commit under an older token is refused.
+    pub token: i64,
+}
+
+/// A row of the lease table, for operators and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseState {
+    pub unit: String,
+    pub holder: String,
+    pub token: i64,
+    /// Milliseconds until it expires by the database's clock; zero or less once expired.
+    pub remaining_ms: i64,
+}
+
+/// What [`Store::commit_leased`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeasedCommit {
+    pub outcome: CommitOutcome,
+    /// The store's change number this commit took, when it changed items, events or a directory.
+    pub change: Option<u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemCount {
     pub source: String,
@@ -165,6 +237,9 @@ pub enum StoreError {
     Backend { store: String, action: String, fix: String, source: Box<dyn std::error::Error + Send + Sync> },
     /// A value could not be encoded for storage (a bug: model types always serialise).
     Encode { store: String, what: String, source: serde_json::Error },
+    /// A commit under a lease this replica no longer holds (it expired, another replica may have
+    /// it): nothing of the batch was stored.
+    LeaseLost { store: String, unit: String },
 }
 
 impl fmt::Display for StoreError {
@@ -182,6 +257,12 @@ impl fmt::Display for StoreError {
             StoreError::Encode { store, what, source } => {
                 write!(f, "store {store}: cannot encode {what}: {source}; this is a bug in siloscope, please report it")
             }
+            StoreError::LeaseLost { store, unit } => write!(
+                f,
+                "store {store}: the lease on {unit} is no longer this replica's (it expired: another replica may \
+                 sync it now), so the step was not committed; fix: none needed, the replica holding it reads the \
+                 step again (if this repeats, make [store] lease longer than the longest stall of a replica)"
+            ),
         }
     }
 }
@@ -191,7 +272,7 @@ impl std::error::Error for StoreError {
         match self {
             StoreError::Backend { source, .. } => Some(source.as_ref()),
             StoreError::Encode { source, .. } => Some(source),
-            StoreError::Open { .. } | StoreError::NewerSchema { .. } => None,
+            StoreError::Open { .. } | StoreError::NewerSchema { .. } | StoreError::LeaseLost { .. } => None,
         }
     }
 }

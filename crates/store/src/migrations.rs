@@ -105,6 +105,29 @@ CREATE TABLE tombstones (
 );
 ",
     },
+    Migration {
+        version: 5,
+        description: "leases of replicas, the store's change number",
+        // Replicas on one PostgreSQL store lease units of work: a configured source
+        // (`source:NAME`) or the leader's role (`leader`). `expires_at` is milliseconds since the
+        // epoch by the database's clock (replicas' clocks may disagree); `token` grows each time
+        // the unit passes to another holder, and a commit checks it. `store_changes.changes` counts
+        // the commits that changed items, events or directories, so a leader sees that another
+        // replica committed. SQLite, one writing process, holds these tables empty and unused.
+        sql: "
+CREATE TABLE leases (
+    unit       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    token      BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE TABLE store_changes (
+    id      BIGINT PRIMARY KEY,
+    changes BIGINT NOT NULL
+);
+INSERT INTO store_changes (id, changes) VALUES (1, 0);
+",
+    },
 ];
 
 /// The schema version this build writes; a store at a higher version is refused.

@@ -13,7 +13,7 @@ use postgres::{Client, NoTls, Row, Transaction};
 
 use super::forget::{self as sql, ForgetCounts, ForgetOutcome, ForgetPlan, PurgeOutcome, Tombstone};
 use super::migrations::{MIGRATIONS, SCHEMA_VERSION_TABLE, latest_version};
-use super::{CommitOutcome, ItemCount, Store, StoreError, StoredEvent};
+use super::{CommitOutcome, ItemCount, Lease, LeaseState, LeasedCommit, Store, StoreError, StoredEvent};
 use crate::model::{Batch, DirectorySnapshot, Event, EventKind, HistoryStart, Item, ItemKind, ItemState, Ts};
 
 /// `[store] url = "postgres://…"` with the password by reference.
@@ -163,6 +163,45 @@ ON CONFLICT (source) DO UPDATE SET history_from = CASE
     WHEN source_history.history_from IS NULL OR excluded.history_from IS NULL THEN NULL
     WHEN excluded.history_from < source_history.history_from THEN excluded.history_from
     ELSE source_history.history_from END";
+
+/// The database's clock, in milliseconds since the epoch: the one clock every replica's leases
+/// are measured by. `clock_timestamp()`, not `now()`, so a lease asked for late in a transaction
+/// (after waiting on a row lock) is measured from when it is granted.
+const DB_NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+
+/// Grants `$1` to `$2` for `$3` ms when free, expired, or `$2`'s already (then its token stays);
+/// a concurrent takeover waits for the row lock a commit under the lease holds (`lease_held_sql`).
+fn acquire_lease_sql() -> String {
+    format!(
+        "INSERT INTO leases AS l (unit, holder, token, expires_at) VALUES ($1, $2, 1, {now} + $3)
+         ON CONFLICT (unit) DO UPDATE SET
+             token = CASE WHEN l.holder = excluded.holder AND l.expires_at > {now} THEN l.token ELSE l.token + 1 END,
+             holder = excluded.holder,
+             expires_at = {now} + $3
+         WHERE l.holder = excluded.holder OR l.expires_at <= {now}
+         RETURNING token",
+        now = DB_NOW_MS
+    )
+}
+
+fn renew_lease_sql() -> String {
+    format!(
+        "UPDATE leases SET expires_at = {now} + $4
+         WHERE unit = $1 AND holder = $2 AND token = $3 AND expires_at > {now}",
+        now = DB_NOW_MS
+    )
+}
+
+/// In a commit's transaction: the lease is still its holder's, and stays so until the commit
+/// ends (the share lock makes a takeover wait).
+fn lease_held_sql() -> String {
+    format!(
+        "SELECT 1 FROM leases WHERE unit = $1 AND holder = $2 AND token = $3 AND expires_at > {now} FOR SHARE",
+        now = DB_NOW_MS
+    )
+}
+
+const BUMP_CHANGES: &str = "UPDATE store_changes SET changes = changes + 1 WHERE id = 1 RETURNING changes";
 
 /// A [`Store`] in a PostgreSQL database (the first schema of the connection's `search_path`).
 ///
@@ -523,14 +562,21 @@ impl<'a> EventColumns<'a> {
 }
 
 /// One transaction: the batch as [`Store::commit_batch`] says, with the SQLite backend's answers.
+/// None when `lease` is given and no longer held: then nothing was written.
 fn write_batch(
     client: &mut Client,
     batch: &Batch,
     event_data: &[String],
     directory_json: Option<&str>,
-) -> Result<CommitOutcome, postgres::Error> {
+    lease: Option<&Lease>,
+) -> Result<Option<LeasedCommit>, postgres::Error> {
     let mut tx = client.transaction()?;
     tx.execute(LOCK, &[&WRITER_LOCK])?;
+    if let Some(lease) = lease
+        && tx.query_opt(&lease_held_sql(), &[&lease.unit, &lease.holder, &lease.token])?.is_none()
+    {
+        return Ok(None);
+    }
     let mut outcome =
         CommitOutcome { items_upserted: upsert_items(&mut tx, &batch.items)?, ..CommitOutcome::default() };
     if !batch.events.is_empty() {
@@ -552,8 +598,14 @@ fn write_batch(
         tx.execute(UPSERT_CURSOR, &[&batch.source, cursor])?;
         crate::testhooks::row_written();
     }
+    let changed = outcome.items_upserted > 0
+        || !outcome.new_events.is_empty()
+        || !outcome.rewritten_items.is_empty()
+        || outcome.events_removed + outcome.events_changed > 0
+        || directory_json.is_some();
+    let change = if changed { Some(count(tx.query_one(BUMP_CHANGES, &[])?.get(0))) } else { None };
     tx.commit()?;
-    Ok(outcome)
+    Ok(Some(LeasedCommit { outcome, change }))
 }
 
 /// Upserts items as the SQLite backend does one by one: a key repeated in the batch goes in a
@@ -862,6 +914,57 @@ fn fetch<T>(
 
 impl Store for PostgresStore {
     fn commit_batch(&mut self, batch: &Batch) -> Result<CommitOutcome, StoreError> {
+        Ok(self.commit_leased(batch, None)?.outcome)
+    }
+
+    fn acquire_lease(&mut self, unit: &str, holder: &str, period: Duration) -> Result<Option<Lease>, StoreError> {
+        let ms = period.as_millis() as i64;
+        self.run(&format!("acquiring the lease on {unit}"), |client| {
+            let row = client.query_opt(&acquire_lease_sql(), &[&unit, &holder, &ms])?;
+            Ok(row.map(|row| Lease { unit: unit.into(), holder: holder.into(), token: row.get(0) }))
+        })
+    }
+
+    fn renew_lease(&mut self, lease: &Lease, period: Duration) -> Result<bool, StoreError> {
+        let ms = period.as_millis() as i64;
+        self.run(&format!("renewing the lease on {}", lease.unit), |client| {
+            Ok(client.execute(&renew_lease_sql(), &[&lease.unit, &lease.holder, &lease.token, &ms])? == 1)
+        })
+    }
+
+    fn release_lease(&mut self, lease: &Lease) -> Result<(), StoreError> {
+        self.run(&format!("releasing the lease on {}", lease.unit), |client| {
+            client.execute(
+                "UPDATE leases SET expires_at = 0 WHERE unit = $1 AND holder = $2 AND token = $3",
+                &[&lease.unit, &lease.holder, &lease.token],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn leases(&self) -> Result<Vec<LeaseState>, StoreError> {
+        self.run("reading the leases", |client| {
+            let sql = format!("SELECT unit, holder, token, expires_at - {DB_NOW_MS} FROM leases ORDER BY unit");
+            Ok(client
+                .query(&sql, &[])?
+                .iter()
+                .map(|row| LeaseState {
+                    unit: row.get(0),
+                    holder: row.get(1),
+                    token: row.get(2),
+                    remaining_ms: row.get(3),
+                })
+                .collect())
+        })
+    }
+
+    fn change_count(&self) -> Result<u64, StoreError> {
+        self.run("reading the store's change number", |client| {
+            Ok(count(client.query_one("SELECT changes FROM store_changes WHERE id = 1", &[])?.get(0)))
+        })
+    }
+
+    fn commit_leased(&mut self, batch: &Batch, lease: Option<&Lease>) -> Result<LeasedCommit, StoreError> {
         let directory_json = match &batch.directory {
             Some(snapshot) => Some(
                 serde_json::to_string(snapshot)
@@ -877,7 +980,12 @@ impl Store for PostgresStore {
         }
         let action = format!("committing a batch of source {}", batch.source);
         // On error the transaction is dropped, which rolls it back: nothing of the batch stays.
-        self.run(&action, |client| Ok(write_batch(client, batch, &event_data, directory_json.as_deref())?))
+        let written =
+            self.run(&action, |client| Ok(write_batch(client, batch, &event_data, directory_json.as_deref(), lease)?))?;
+        written.ok_or_else(|| StoreError::LeaseLost {
+            store: self.label.clone(),
+            unit: lease.map_or_else(String::new, |l| l.unit.clone()),
+        })
     }
 
     fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
@@ -1087,6 +1195,7 @@ impl Store for PostgresStore {
                 tx.execute(UPSERT_DIRECTORY, &[source, json])?;
                 outcome.snapshots_rewritten += 1;
             }
+            tx.query_one(BUMP_CHANGES, &[])?;
             tx.commit()?;
             Ok(outcome)
         })
@@ -1098,6 +1207,9 @@ impl Store for PostgresStore {
             tx.execute(LOCK, &[&WRITER_LOCK])?;
             let events_deleted = tx.execute(&sql::pg(sql::PURGE_EVENTS), &[&horizon])?;
             let items_deleted = tx.execute(&sql::pg(sql::PURGE_ITEMS), &[&horizon])?;
+            if events_deleted + items_deleted > 0 {
+                tx.query_one(BUMP_CHANGES, &[])?;
+            }
             tx.commit()?;
             Ok(PurgeOutcome { events_deleted, items_deleted })
         })

@@ -29,6 +29,9 @@ pub(super) trait Backend: Sized {
     const NEW_STORE: &'static str;
     /// What the refusal of another program's tables says.
     const NOT_A_STORE: &'static str;
+    /// Whether several processes share the store, so a lease is one holder's (PostgreSQL), or one
+    /// process writes it and every lease is granted (SQLite).
+    const SHARED: bool;
     /// Whether this backend can run here; `Err` says why not (the test then skips, saying so).
     fn available() -> Result<(), String>;
     /// Empty storage; nothing is created in it until a store is opened.
@@ -119,6 +122,10 @@ store_tests!(
     large_batches_stream_back_whole_and_in_order,
     two_writers_on_one_store_commit_whole_batches_in_turn,
     the_store_works_from_inside_an_async_runtime,
+    a_lease_is_one_holders_until_it_expires_or_is_released_then_passes_on_with_a_new_token,
+    of_replicas_asking_at_once_one_gets_the_lease,
+    a_commit_under_a_lost_lease_stores_nothing,
+    the_change_number_counts_commits_that_changed_what_a_frame_holds,
     #[ignore]
     crash_child_commits_until_killed,
     a_killed_writer_loses_nothing_and_counts_nothing_twice,
@@ -147,6 +154,7 @@ impl Backend for Sqlite {
     const MODULE: &'static str = "sqlite";
     const NEW_STORE: &'static str = "[store] path at a new file";
     const NOT_A_STORE: &'static str = "is a SQLite database but not a siloscope store";
+    const SHARED: bool = false;
 
     fn available() -> Result<(), String> {
         Ok(())
@@ -247,6 +255,7 @@ impl Backend for Postgres {
     const MODULE: &'static str = "postgres";
     const NEW_STORE: &'static str = "[store] url at a new database";
     const NOT_A_STORE: &'static str = "holds tables but is not a siloscope store";
+    const SHARED: bool = true;
 
     fn available() -> Result<(), String> {
         postgres_test_config().map(drop)
@@ -1197,6 +1206,139 @@ fn the_store_works_from_inside_an_async_runtime<B: Backend>() {
         drop(store);
     });
     assert_eq!(backend.open().event_count().unwrap(), 6);
+}
+
+fn a_lease_is_one_holders_until_it_expires_or_is_released_then_passes_on_with_a_new_token<B: Backend>() {
+    use super::{Lease, source_unit};
+    use std::time::{Duration, Instant};
+    let backend = B::new();
+    let (mut a, mut b) = (backend.open(), backend.open());
+    let unit = source_unit("github-acme");
+    let long = Duration::from_secs(60);
+    let first = a.acquire_lease(&unit, "replica-a", long).unwrap().expect("a free unit is granted");
+    assert_eq!((first.unit.as_str(), first.holder.as_str()), (unit.as_str(), "replica-a"));
+    let by_b = b.acquire_lease(&unit, "replica-b", long).unwrap();
+    if !B::SHARED {
+        // One writing process: granted, never lost, nothing kept.
+        assert!(by_b.is_some());
+        assert!(a.renew_lease(&first, long).unwrap());
+        a.release_lease(&first).unwrap();
+        assert!(a.leases().unwrap().is_empty());
+        return;
+    }
+    assert_eq!(by_b, None, "held by replica-a for a minute");
+    // Its holder asking again renews it, with the same token.
+    assert_eq!(a.acquire_lease(&unit, "replica-a", long).unwrap().as_ref(), Some(&first));
+    assert!(a.renew_lease(&first, long).unwrap());
+    let state = &b.leases().unwrap()[0];
+    assert_eq!((state.holder.as_str(), state.token), ("replica-a", first.token));
+    assert!(state.remaining_ms > 50_000 && state.remaining_ms <= 60_000, "{state:?}");
+    // Released: the next holder gets it, with a higher token; the old lease cannot be renewed.
+    a.release_lease(&first).unwrap();
+    let second = b.acquire_lease(&unit, "replica-b", long).unwrap().expect("released");
+    assert!(second.token > first.token, "{first:?} then {second:?}");
+    assert!(!a.renew_lease(&first, long).unwrap());
+    a.release_lease(&first).unwrap(); // a lost lease's release changes nothing
+    assert_eq!(a.acquire_lease(&unit, "replica-a", long).unwrap(), None);
+    // Expiry, by the database's clock: a lease of 300 ms is free once they are over.
+    let short = b.acquire_lease("source:jira", "replica-b", Duration::from_millis(300)).unwrap().unwrap();
+    let started = Instant::now();
+    let taken = loop {
+        if let Some(lease) = a.acquire_lease("source:jira", "replica-a", long).unwrap() {
+            break lease;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "a 300 ms lease never expired");
+        std::thread::yield_now();
+    };
+    assert!(taken.token > short.token);
+    assert!(!b.renew_lease(&short, long).unwrap(), "expired and taken: lost");
+    let held: Vec<(String, String)> = a.leases().unwrap().into_iter().map(|l| (l.unit, l.holder)).collect();
+    assert_eq!(held, [("source:github-acme".into(), "replica-b".into()), ("source:jira".into(), "replica-a".into())]);
+    let _: Lease = taken;
+}
+
+fn of_replicas_asking_at_once_one_gets_the_lease<B: Backend>() {
+    let backend = B::new();
+    drop(backend.open());
+    for round in 0..5 {
+        let unit = format!("source:round-{round}");
+        let barrier = std::sync::Barrier::new(6);
+        let granted: usize = std::thread::scope(|scope| {
+            let askers: Vec<_> = (0..6)
+                .map(|n| {
+                    let mut store = backend.open();
+                    let (unit, barrier) = (&unit, &barrier);
+                    scope.spawn(move || {
+                        barrier.wait();
+                        store.acquire_lease(unit, &format!("replica-{n}"), std::time::Duration::from_secs(60)).unwrap()
+                    })
+                })
+                .collect();
+            askers.into_iter().map(|a| a.join().unwrap()).filter(Option::is_some).count()
+        });
+        assert_eq!(granted, if B::SHARED { 1 } else { 6 }, "round {round}");
+    }
+}
+
+fn a_commit_under_a_lost_lease_stores_nothing<B: Backend>() {
+    use std::time::Duration;
+    let backend = B::new();
+    let (mut a, mut b) = (backend.open(), backend.open());
+    let unit = super::source_unit(SOURCE);
+    let mine = a.acquire_lease(&unit, "replica-a", Duration::from_secs(60)).unwrap().unwrap();
+    let committed = a.commit_leased(&sample_batch(), Some(&mine)).unwrap();
+    assert_eq!(committed.outcome.new_events.len(), 6);
+    if !B::SHARED {
+        return;
+    }
+    // Replica a stalls; its lease passes to b, which commits on from the cursor.
+    a.release_lease(&mine).unwrap();
+    let theirs = b.acquire_lease(&unit, "replica-b", Duration::from_secs(60)).unwrap().unwrap();
+    let mut later = sample_batch();
+    later.events = vec![event("e9", 900, None, EventKind::Opened)];
+    later.cursor = Some("cursor-b".into());
+    b.commit_leased(&later, Some(&theirs)).unwrap();
+    // a wakes up and commits the step it read under its old lease: refused, nothing of it stored.
+    let mut stale = sample_batch();
+    stale.events = vec![event("e8", 800, None, EventKind::Opened)];
+    stale.cursor = Some("cursor-a".into());
+    let err = a.commit_leased(&stale, Some(&mine)).unwrap_err();
+    assert!(matches!(&err, StoreError::LeaseLost { unit: u, .. } if *u == unit), "{err}");
+    assert!(err.to_string().contains("is no longer this replica's"), "{err}");
+    assert_eq!(a.cursor(SOURCE).unwrap().as_deref(), Some("cursor-b"));
+    assert_eq!(a.event_count().unwrap(), 7);
+    // Nor under a lease that merely expired with nobody taking it.
+    let brief = a.acquire_lease("source:other", "replica-a", Duration::from_millis(1)).unwrap().unwrap();
+    let started = std::time::Instant::now();
+    while b.leases().unwrap().iter().any(|l| l.unit == "source:other" && l.remaining_ms > 0) {
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+    assert!(matches!(a.commit_leased(&stale, Some(&brief)), Err(StoreError::LeaseLost { .. })));
+    assert_eq!(a.event_count().unwrap(), 7);
+}
+
+fn the_change_number_counts_commits_that_changed_what_a_frame_holds<B: Backend>() {
+    let backend = B::new();
+    let mut store = backend.open();
+    let before = store.change_count().unwrap();
+    let first = store.commit_leased(&sample_batch(), None).unwrap();
+    // The same items and events again change nothing (a directory snapshot always counts: it is
+    // stored anew); a cursor alone changes nothing a frame holds.
+    let again = store.commit_leased(&Batch { directory: None, ..sample_batch() }, None).unwrap();
+    let cursor_only = Batch { source: SOURCE.into(), cursor: Some("c2".into()), ..Batch::default() };
+    let moved = store.commit_leased(&cursor_only, None).unwrap();
+    if !B::SHARED {
+        assert_eq!(
+            (before, first.change, again.change, moved.change, store.change_count().unwrap()),
+            (0, None, None, None, 0)
+        );
+        return;
+    }
+    assert_eq!(first.change, Some(before + 1));
+    assert_eq!((again.change, moved.change), (None, None));
+    let mut other = backend.open();
+    other.commit_batch(&complete(vec![("github:acme/api#1", vec![sample_batch().events[0].clone()])])).unwrap();
+    assert_eq!(store.change_count().unwrap(), before + 2, "another writer's rewrite counts");
 }
 
 /// Forgetting people and retention, on every backend (`store::tests::privacy::{sqlite,postgres}`).
