@@ -269,8 +269,8 @@ const OWNERSHIP_KEYS: &[&str] = &["order", "label_prefix", "labels", "statuses",
 const REPOSITORY_KEYS: &[&str] = &["pattern", "team"];
 const TEAM_KEYS: &[&str] = &["name", "handles", "calendar"];
 const CALENDAR_KEYS: &[&str] = &["utc_offset", "days", "hours"];
-const PERSON_KEYS: &[&str] =
-    &["name", "github", "gitlab", "jira", "emails", "identities", "team", "memberships", "bot"];
+/// `[[people]]` keys besides the registry's login keys (`github = "alice"`, after `name`).
+const PERSON_KEYS_AFTER_LOGINS: &[&str] = &["emails", "identities", "team", "memberships", "bot"];
 const MEMBERSHIP_KEYS: &[&str] = &["team", "from", "until"];
 
 const WEEKDAYS: [(&str, &str); 7] = [
@@ -282,6 +282,12 @@ const WEEKDAYS: [(&str, &str); 7] = [
     ("sat", "saturday"),
     ("sun", "sunday"),
 ];
+
+/// The keys a `[[people]]` entry accepts: `name`, each source kind's login key, the rest.
+fn person_keys() -> Vec<&'static str> {
+    let logins = registry::person_keys().map(|(k, _)| k);
+    std::iter::once("name").chain(logins).chain(PERSON_KEYS_AFTER_LOGINS.iter().copied()).collect()
+}
 
 /// Teams by lower-cased name and handle, for checking references.
 struct TeamIndex {
@@ -1035,7 +1041,7 @@ impl Sections<'_> {
         // identity → (person name, where it was claimed)
         let mut claimed: HashMap<Identity, (String, Range<usize>)> = HashMap::new();
         for (entry_value, entry) in self.tables(value, "people", "[[people]]") {
-            self.known_keys(entry, "people", PERSON_KEYS);
+            self.known_keys(entry, "people", &person_keys());
             let name = match entry.get("name") {
                 Some(v) => self.nonempty_string(v, "people.name", "name = \"Alice Example\""),
                 None => {
@@ -1046,9 +1052,7 @@ impl Sections<'_> {
             let display_name = name.clone().unwrap_or_else(|| "(unnamed)".to_string());
 
             let mut found: Vec<(Identity, Range<usize>)> = Vec::new();
-            for (ns, example) in
-                [("github", "github = \"alice\""), ("gitlab", "gitlab = \"alice\""), ("jira", "jira = \"557058:f5…\"")]
-            {
+            for (ns, example) in registry::person_keys() {
                 if let Some(v) = entry.get(ns)
                     && let Some(login) = self.nonempty_string(v, &format!("people.{ns}"), example)
                 {
@@ -1108,7 +1112,10 @@ impl Sections<'_> {
                 self.report(
                     entry_value.span(),
                     format!("person \"{display_name}\" has no identity, so no activity can be matched to them"),
-                    "add at least one of `github`, `gitlab`, `jira`, `emails` or `identities`",
+                    format!(
+                        "add at least one of {}, `emails` or `identities`",
+                        registry::person_keys().map(|(k, _)| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    ),
                 );
             }
 
@@ -1122,7 +1129,7 @@ impl Sections<'_> {
     }
 
     fn has_identity_keys(&self, entry: &DeTable<'_>) -> bool {
-        ["github", "gitlab", "jira", "emails", "identities"].iter().any(|k| entry.get(*k).is_some())
+        registry::person_keys().map(|(k, _)| k).chain(["emails", "identities"]).any(|k| entry.get(k).is_some())
     }
 
     fn memberships(&mut self, entry: &DeTable<'_>, index: &TeamIndex) -> Vec<MembershipConfig> {
@@ -1681,6 +1688,23 @@ kind = "gitlab"
         assert_eq!(p[0].hint, "did you mean `simulator`?");
         assert_eq!(p[1].hint, "supported kinds: simulator, github, gitlab, jira");
         assert_eq!(p[1].line, 6);
+    }
+
+    /// Every registered kind is reached from a config file: its check runs (a bare entry is
+    /// either valid or refused by the kind's own problems, never as an unknown kind), and the
+    /// settings it returns build a source of that name.
+    #[test]
+    fn every_registered_kind_is_checked_by_its_own_check() {
+        for kind in registry::KINDS {
+            assert!(!kind.about.is_empty() && kind.name.chars().all(|c| c.is_ascii_lowercase()), "{kind:?}");
+            let text = format!("[[sources]]\nname = \"x\"\nkind = \"{}\"\n", kind.name);
+            match parse(&text) {
+                Ok(c) => assert_eq!(c.sources[0].settings.build("x").name(), "x"),
+                Err(e) => assert!(e.problems.iter().all(|p| !p.message.contains("source kind")), "{}: {e}", kind.name),
+            }
+        }
+        let names = registry::names();
+        assert_eq!(names, ["simulator", "github", "gitlab", "jira"], "the order error messages list them in");
     }
 
     #[test]
