@@ -883,6 +883,14 @@ fn rules_pass_promtool_lint_and_follow_the_naming_and_labelling_contract() {
         rules(&alerts).into_iter().find(|r| r["alert"] == "SiloscopeHandoffStalled").expect("SiloscopeHandoffStalled");
     assert_eq!(stalled["labels"]["team"], "{{ $labels.to_team }}");
     assert!(stalled["expr"].as_str().unwrap().contains("siloscope_handoffs_stalled"));
+    // Its `list` annotation is the exact list of the stalled handoffs of the pair and kind, at the
+    // siloscope the scrape target's `siloscope_url` label names (kept by the expression's `by`).
+    assert!(stalled["expr"].as_str().unwrap().contains("siloscope_url"), "{}", stalled["expr"]);
+    assert_eq!(
+        stalled["annotations"]["list"],
+        "{{ $labels.siloscope_url }}/handoffs?to_team={{ $labels.to_team | urlquery }}\
+         &from_team={{ $labels.from_team | urlquery }}&state=stalled&kind={{ $labels.kind | urlquery }}"
+    );
 }
 
 #[test]

@@ -23,6 +23,8 @@ use siloscope::store::Store;
 // ---------------------------------------------------------------------------------------------
 
 const TEAMS: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
+/// Markup in a tracker title.
+const HOSTILE: &str = "<script>alert('stalled')</script>";
 
 /// (kind, from_team, to_team) of the handoffs the scenario leaves stalled at `now`.
 fn stalled_pairs() -> BTreeSet<(String, String, String)> {
@@ -46,7 +48,8 @@ impl Scenario {
             kind,
             scope: format!("acme/{team_repo}"),
             url: format!("https://github.example/acme/{team_repo}/issues/{number}"),
-            title: format!("item {number}"),
+            // Tracker text is untrusted: item 1's title must show as text on its page.
+            title: if number == 1 { format!("item {number} {HOSTILE}") } else { format!("item {number}") },
             author: Some(format!("github:{author}")),
             created_at: at,
             updated_at: at,
@@ -262,8 +265,9 @@ impl Drop for Proc {
 
 const PASSWORD: &str = "e2e-secret";
 
-/// Starts `siloscope serve` with TLS and basic auth (web config with a bcrypt hash).
-fn start_siloscope(dir: &Path, config: &Path, port: u16) -> Proc {
+/// Starts `siloscope serve` with TLS and basic auth (web config with a bcrypt hash), under
+/// `external_url`'s prefix when given.
+fn start_siloscope(dir: &Path, config: &Path, port: u16, external_url: Option<&str>) -> Proc {
     std::fs::write(dir.join("tls.crt"), TEST_CERT).unwrap();
     std::fs::write(dir.join("tls.key"), TEST_KEY).unwrap();
     let hash = bcrypt::hash(PASSWORD, 6).unwrap();
@@ -278,6 +282,9 @@ fn start_siloscope(dir: &Path, config: &Path, port: u16) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_siloscope"));
     cmd.args(["serve", "--config", config.to_str().unwrap(), "--web.listen-address", &format!("127.0.0.1:{port}")]);
     cmd.args(["--web.config.file", web.to_str().unwrap(), "--log.level", "warn"]);
+    if let Some(url) = external_url {
+        cmd.args(["--web.external-url", url]);
+    }
     Proc::spawn("siloscope", cmd, dir.join("siloscope.log"))
 }
 
@@ -286,10 +293,22 @@ fn rules_dir() -> PathBuf {
 }
 
 /// Starts Prometheus scraping siloscope every second (with and without credentials) and
-/// evaluating the shipped rules every second.
-fn start_prometheus(dir: &Path, data: &Path, siloscope_port: u16, port: u16) -> Proc {
+/// evaluating the shipped rules every second. With `siloscope_url` (siloscope's external URL)
+/// it scrapes under its prefix and labels the target with it, as prometheus.example.yml does.
+fn start_prometheus(dir: &Path, data: &Path, siloscope_port: u16, port: u16, siloscope_url: Option<&str>) -> Proc {
     let ca = dir.join("tls.crt");
     let target = format!("127.0.0.1:{siloscope_port}");
+    let (metrics_path, target_labels) = match siloscope_url {
+        Some(url) => (
+            format!(
+                "{}/metrics",
+                url.split_once("://").unwrap().1.split_once('/').map_or("", |(_, p)| p).trim_end_matches('/')
+            ),
+            format!("\n        labels:\n          siloscope_url: {url:?}"),
+        ),
+        None => ("metrics".to_string(), String::new()),
+    };
+    let metrics_path = format!("/{}", metrics_path.trim_start_matches('/'));
     let config = format!(
         r#"global:
   scrape_interval: 1s
@@ -306,12 +325,14 @@ scrape_configs:
     basic_auth:
       username: prometheus
       password: {PASSWORD}
+    metrics_path: {metrics_path}
     static_configs:
-      - targets: ["{target}"]
+      - targets: ["{target}"]{target_labels}
   - job_name: siloscope-without-credentials
     scheme: https
     tls_config:
       ca_file: {ca:?}
+    metrics_path: {metrics_path}
     static_configs:
       - targets: ["{target}"]
 "#,
@@ -375,6 +396,102 @@ fn value_of(sample: &Value) -> f64 {
 
 fn label<'a>(sample: &'a Value, name: &str) -> &'a str {
     sample["metric"][name].as_str().unwrap_or("")
+}
+
+fn label_of<'a>(alert: &'a Value, name: &str) -> &'a str {
+    alert["labels"][name].as_str().unwrap_or("")
+}
+
+/// GET over TLS (trusting the test certificate), with the password when `auth`: (status, body).
+fn https_get(port: u16, path: &str, auth: bool, accept: Option<&str>) -> (u16, String) {
+    use base64::Engine as _;
+    use rustls::pki_types::pem::PemObject;
+    use std::io::{Read, Write};
+    let pinned = rustls::pki_types::CertificateDer::pem_slice_iter(TEST_CERT.as_bytes()).next().unwrap().unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(Pinned(pinned.into_owned(), provider)))
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    let mut head = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if auth {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("prometheus:{PASSWORD}"));
+        head.push_str(&format!("Authorization: Basic {token}\r\n"));
+    }
+    if let Some(a) = accept {
+        head.push_str(&format!("Accept: {a}\r\n"));
+    }
+    tls.write_all(format!("{head}\r\n").as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    // The server may close without a TLS close_notify after the body: what was read counts.
+    let _ = tls.read_to_end(&mut buf);
+    let raw = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer for {path}: {raw}"));
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    (status, body)
+}
+
+/// Trusts exactly the test certificate (self-signed with CA:TRUE, which webpki refuses as a
+/// server's own certificate; Prometheus' Go TLS accepts it through `ca_file`).
+#[derive(Debug)]
+struct Pinned(rustls::pki_types::CertificateDer<'static>, std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.0.as_ref() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("not the test certificate".into()))
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.1.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.1.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.1.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
 }
 
 /// Polls `check` every half second until it returns Ok, or fails with its last error.
@@ -460,8 +577,11 @@ fn prometheus_scrapes_siloscope_with_auth_evaluates_the_rules_and_every_panel_ha
     let now = chrono::Utc::now().timestamp();
     let config = write_scenario(dir.path(), now);
     let (siloscope_port, prometheus_port) = (free_port(), free_port());
-    let siloscope = start_siloscope(dir.path(), &config, siloscope_port);
-    let prometheus = start_prometheus(dir.path(), &dir.path().join("data"), siloscope_port, prometheus_port);
+    // Behind a (pretend) reverse proxy path: every route and link under /siloscope.
+    let external = format!("https://127.0.0.1:{siloscope_port}/siloscope");
+    let siloscope = start_siloscope(dir.path(), &config, siloscope_port, Some(&external));
+    let prometheus =
+        start_prometheus(dir.path(), &dir.path().join("data"), siloscope_port, prometheus_port, Some(&external));
     let logs = [&siloscope, &prometheus];
 
     // Scraped over TLS with the password; refused without it.
@@ -535,6 +655,51 @@ fn prometheus_scrapes_siloscope_with_auth_evaluates_the_rules_and_every_panel_ha
         if t >= matched_at + chrono::Duration::seconds(3) { Ok(()) } else { Err(format!("last evaluation {t}")) }
     });
     assert_eq!(read_alerts(), stalled_pairs());
+    // Each alert's `list` annotation, followed (over TLS, with the password): the page lists
+    // exactly the stalled handoffs of that pair and kind, as many as the alert's value.
+    let stalled_items: BTreeMap<(&str, &str, &str), Vec<&str>> = [
+        (("reassign", "alpha", "beta"), vec!["gh:acme/alpha#1"]),
+        (("review", "gamma", "delta"), vec!["gh:acme/gamma#2"]),
+    ]
+    .into_iter()
+    .collect();
+    let alerts = api(prometheus_port, "/api/v1/alerts")["alerts"].as_array().unwrap().clone();
+    let mut followed = 0;
+    for a in alerts.iter().filter(|a| a["labels"]["alertname"] == "SiloscopeHandoffStalled") {
+        let link = a["annotations"]["list"].as_str().unwrap();
+        let (kind, from, to) = (label_of(a, "kind"), label_of(a, "from_team"), label_of(a, "to_team"));
+        assert_eq!(
+            link,
+            format!("{external}/handoffs?to_team={to}&from_team={from}&state=stalled&kind={kind}"),
+            "the alert links to its exact list: {a}"
+        );
+        let path = &link[link.find("/siloscope/").unwrap()..];
+        assert_eq!(https_get(siloscope_port, path, false, None).0, 401, "the pages are behind basic auth");
+        let (status, body) = https_get(siloscope_port, path, true, Some("application/json"));
+        assert_eq!(status, 200, "{link}: {body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        let value: f64 = a["value"].as_str().unwrap().parse().unwrap();
+        assert_eq!(page["count"].as_f64(), Some(value), "the list counts what the alert counts: {page:#}");
+        let rows = page["handoffs"].as_array().unwrap();
+        let keys: Vec<&str> = rows.iter().map(|r| r["item"]["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, stalled_items[&(kind, from, to)], "{page:#}");
+        for r in rows {
+            assert_eq!((r["state"].as_str(), r["kind"].as_str()), (Some("stalled"), Some(kind)), "{r}");
+            assert_eq!((r["from_team"].as_str(), r["to_team"].as_str()), (Some(from), Some(to)), "{r}");
+        }
+        // The HTML page of the same link: the tracker's markup is text, the links absolute.
+        let (status, html) = https_get(siloscope_port, path, true, Some("text/html"));
+        assert_eq!(status, 200);
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains(&format!("href=\"{external}/handoffs?")), "{html}");
+        if keys.contains(&"gh:acme/alpha#1") {
+            assert!(html.contains("item 1 &lt;script&gt;alert('stalled')&lt;/script&gt;"), "{html}");
+            assert_eq!(rows[0]["item"]["title"], format!("item 1 {HOSTILE}"), "the title round-trips in JSON");
+        }
+        followed += 1;
+    }
+    assert_eq!(followed, stalled_pairs().len());
+
     let pending = api(prometheus_port, "/api/v1/alerts")["alerts"]
         .as_array()
         .unwrap()
@@ -670,8 +835,8 @@ fn backfilled_history_loads_into_prometheus_matches_the_store_and_meets_the_live
         steps.iter().map(|&t| (t, expected_at(&analysis, &frame, &directory, &state.config.signals, t))).collect()
     };
 
-    let siloscope = start_siloscope(dir.path(), &config, siloscope_port);
-    let prometheus = start_prometheus(dir.path(), &data, siloscope_port, prometheus_port);
+    let siloscope = start_siloscope(dir.path(), &config, siloscope_port, None);
+    let prometheus = start_prometheus(dir.path(), &data, siloscope_port, prometheus_port, None);
     let logs = [&siloscope, &prometheus];
 
     // Hand-worked history: alpha handed item 1 to beta at now-4d; it stalls 2 days later.
