@@ -15,7 +15,7 @@ use siloscope::sources::github::{GithubAuth, GithubConfig, GithubSource};
 use siloscope::sources::http::{
     ApiClient, Budget, HttpRequest, HttpSettings, ManualClock, Method, NetworkTransport, Secret,
 };
-use siloscope::standin::github::{
+use siloscope_testkit::github::{
     Actor, GithubStandIn, Node, NodeKind, Repo, RequestedReviewer, ReviewComment, Scenario, ScenarioItem,
 };
 

@@ -10,7 +10,7 @@ use siloscope::model::Ts;
 use siloscope::sources::Source;
 use siloscope::sources::gitlab::{GitlabConfig, GitlabSource};
 use siloscope::sources::http::{HttpSettings, ManualClock, NetworkTransport};
-use siloscope::standin::gitlab::{
+use siloscope_testkit::gitlab::{
     GitlabStandIn, Group, Project, Record, RecordKind, Scenario, ScenarioItem, StateEvents,
 };
 

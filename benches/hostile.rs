@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hostile_common::*;
-use siloscope::standin::hostile::Hostile;
+use siloscope_testkit::hostile::Hostile;
 
 fn vm_hwm_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -10,7 +10,7 @@ use siloscope::model::{StatusCategory, Ts};
 use siloscope::sources::Source;
 use siloscope::sources::http::{HttpSettings, ManualClock, NetworkTransport};
 use siloscope::sources::jira::{Flavor, JiraAuth, JiraConfig, JiraSource};
-use siloscope::standin::jira::{
+use siloscope_testkit::jira::{
     Auxiliary, ChangeItem, History, JiraComment, JiraIssue, JiraScenario, JiraStandIn, StandInSettings, Status,
 };
 

@@ -8,14 +8,9 @@ pub mod daemon;
 pub mod estimate;
 pub mod exporter;
 pub mod init;
-pub mod mutex;
 pub mod pages;
-pub mod progress;
 pub mod report;
 pub mod server;
-pub mod sources;
-#[cfg(feature = "standin")]
-pub mod standin;
 pub mod suggest;
 pub mod webconfig;
 
@@ -24,7 +19,9 @@ pub mod webconfig;
 pub use siloscope_engine as signals;
 pub use siloscope_engine::coverage;
 pub use siloscope_model as model;
-pub use siloscope_model::{teams, untrusted};
+pub use siloscope_model::{mutex, teams, untrusted};
+pub use siloscope_sources as sources;
+pub use siloscope_sources::progress;
 pub use siloscope_store as store;
 pub use siloscope_store::privacy;
 use siloscope_store::testhooks;

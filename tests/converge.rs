@@ -19,11 +19,11 @@ use siloscope::sources::github::{GithubAuth, GithubConfig, GithubSource};
 use siloscope::sources::gitlab::{GitlabConfig, GitlabSource};
 use siloscope::sources::http::ManualClock;
 use siloscope::sources::jira::{Flavor, JiraAuth, JiraConfig, JiraSource};
-use siloscope::standin::github::{self as gh, GithubStandIn};
-use siloscope::standin::gitlab::{self as gl, GitlabStandIn, Record, RecordKind};
-use siloscope::standin::jira::{self as jr, ChangeItem, JiraIssue, JiraScenario, JiraStandIn, Status};
 use siloscope::store::Store;
 use siloscope::store::sqlite::SqliteStore;
+use siloscope_testkit::github::{self as gh, GithubStandIn};
+use siloscope_testkit::gitlab::{self as gl, GitlabStandIn, Record, RecordKind};
+use siloscope_testkit::jira::{self as jr, ChangeItem, JiraIssue, JiraScenario, JiraStandIn, Status};
 use source_common::*;
 
 const GH_TOKEN: &str = "ghp_standinTOKEN0123456789abcdef";

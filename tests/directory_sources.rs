@@ -10,8 +10,8 @@ use source_common::*;
 
 use siloscope::model::{EventKind, ItemKind};
 use siloscope::sources::jira::Flavor;
-use siloscope::standin::github::{GithubStandIn, NodeKind, Scenario as GhScenario};
-use siloscope::standin::jira::{Auxiliary, JiraScenario, JiraStandIn, StandInSettings};
+use siloscope_testkit::github::{GithubStandIn, NodeKind, Scenario as GhScenario};
+use siloscope_testkit::jira::{Auxiliary, JiraScenario, JiraStandIn, StandInSettings};
 
 const GH_TOKEN: &str = "ghp_splitSTANDINtoken0123456789abcdef";
 const JIRA_TOKEN: &str = "NjE2splitSTANDINjiraPAT0123456789";

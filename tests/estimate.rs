@@ -11,10 +11,10 @@ use siloscope::model::{DAY, Ts};
 use siloscope::sources::github::{GithubAuth, GithubConfig, GithubSource};
 use siloscope::sources::gitlab::{GitlabConfig, GitlabSource};
 use siloscope::sources::jira::Flavor;
-use siloscope::standin::github::GithubStandIn;
-use siloscope::standin::gitlab::GitlabStandIn;
-use siloscope::standin::jira::JiraScenario;
 use siloscope::store::Store;
+use siloscope_testkit::github::GithubStandIn;
+use siloscope_testkit::gitlab::GitlabStandIn;
+use siloscope_testkit::jira::JiraScenario;
 
 use jira_common::{T0, clock, open_store, settings, simulated, sync, transport, write_token};
 
@@ -41,7 +41,7 @@ fn source_config(name: &str, settings: SourceSettings) -> SourceConfig {
 async fn github_estimate_is_within_10_percent_of_the_backfill() {
     for (days, per_day, seed, page_size) in [(60, 20.0, 3, 50), (30, 8.0, 11, 20)] {
         let (items, events, dir) = simulated(days, per_day, seed);
-        let scenario = siloscope::standin::github::Scenario::from_model(&items, &events, Some(&dir));
+        let scenario = siloscope_testkit::github::Scenario::from_model(&items, &events, Some(&dir));
         let standin = GithubStandIn::start(scenario, &[GITHUB_TOKEN]).await.unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let mut cfg = GithubConfig::for_organizations(&["sim-org"]);
@@ -81,7 +81,7 @@ async fn github_estimate_is_within_10_percent_of_the_backfill() {
 async fn gitlab_estimate_is_within_10_percent_of_the_backfill_and_halves_spans_without_x_total() {
     for (days, per_day, seed, total_limit) in [(60, 20.0, 3, 10_000), (30, 8.0, 11, 40)] {
         let (items, events, dir) = simulated(days, per_day, seed);
-        let scenario = siloscope::standin::gitlab::Scenario::from_model("sim-org", &items, &events, Some(&dir));
+        let scenario = siloscope_testkit::gitlab::Scenario::from_model("sim-org", &items, &events, Some(&dir));
         let standin = GitlabStandIn::start(scenario, &[GITLAB_TOKEN]).await.unwrap();
         // gitlab.com leaves `x-total` out above 10,000 items; made small, the count halves spans.
         standin.set_total_limit(total_limit);
@@ -146,7 +146,7 @@ fn sync_estimate_stores_nothing_and_prints_a_line_per_source() {
     let mut projects: Vec<String> = items
         .iter()
         .filter(|i| i.kind == siloscope::model::ItemKind::Ticket)
-        .map(|i| format!("{:?}", siloscope::standin::jira::project_key(&i.scope)))
+        .map(|i| format!("{:?}", siloscope_testkit::jira::project_key(&i.scope)))
         .collect();
     projects.sort();
     projects.dedup();

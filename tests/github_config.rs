@@ -86,7 +86,7 @@ fn github_mistakes_are_reported_with_their_lines_and_fixes() {
 async fn an_organizations_entry_that_is_a_user_account_is_a_config_error_naming_the_fix() {
     use github_common::*;
     use siloscope::sources::Source;
-    use siloscope::standin::github::{GithubStandIn, Node, NodeKind, Repo, Scenario, ScenarioItem};
+    use siloscope_testkit::github::{GithubStandIn, Node, NodeKind, Repo, Scenario, ScenarioItem};
 
     // `alice` is a user with a repository of her own; `check-config` cannot know that, GitHub can.
     let mut s = Scenario { users: vec!["alice".into()], ..Scenario::default() };

@@ -9,7 +9,7 @@ use std::time::Duration;
 use github_common::*;
 use siloscope::sources::Source;
 use siloscope::sources::github::{GithubAuth, auth::AppAuth};
-use siloscope::standin::github::{Fault, GithubStandIn, Scenario};
+use siloscope_testkit::github::{Fault, GithubStandIn, Scenario};
 
 const CANARY: &str = "ghp_CANARYtoken7f3a9c1e5b2d";
 const WRONG: &str = "ghp_WRONGcanary0d9e8f7a6b5c";
@@ -17,7 +17,7 @@ const WRONG: &str = "ghp_WRONGcanary0d9e8f7a6b5c";
 const JWT_HEADER: &str = "eyJhbGciOiJSUzI1NiIs";
 
 fn key_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sources/github/test_app_key.pem")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/sources/src/github/test_app_key.pem")
 }
 
 /// Lines of the private key's body: none may be printed anywhere.

@@ -14,10 +14,10 @@ use siloscope::sources::Source;
 use siloscope::sources::github::parse;
 use siloscope::sources::github::{GithubAuth, auth::AppAuth};
 use siloscope::sources::http::{ApiClient, Budget, HttpRequest, ManualClock, Method, NetworkTransport, Secret};
-use siloscope::standin::github::{
+use siloscope::store::sqlite::SqliteStore;
+use siloscope_testkit::github::{
     Actor, Fault, FileCommit, GithubStandIn, Node, NodeKind, Repo, ReviewComment, Scenario, ScenarioItem,
 };
-use siloscope::store::sqlite::SqliteStore;
 
 fn gh_identity(id: &str) -> String {
     match id.split_once(':') {
@@ -632,7 +632,7 @@ async fn github_app_installation_tokens_are_renewed_before_they_expire() {
     let (items, events, dir) = simulated(3, 5.0, 2);
     let standin = GithubStandIn::start(Scenario::from_model(&items, &events, Some(&dir)), &[]).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let key_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sources/github/test_app_key.pem");
+    let key_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/sources/src/github/test_app_key.pem");
     let app = AppAuth::load(4242, &key_path, None, "gh").unwrap();
     // Tokens live 6 minutes: renewed once less than 5 are left.
     standin.set_app(4242, app.public_key_der(), 360);

@@ -15,10 +15,10 @@ use siloscope::model::{DAY, Event, EventKind, Item, ItemKind, ItemState, ReviewS
 use siloscope::sources::Source;
 use siloscope::sources::gitlab::{GitlabConfig, GitlabSource};
 use siloscope::sources::http::ManualClock;
-use siloscope::standin::gitlab::{
+use siloscope::store::Store;
+use siloscope_testkit::gitlab::{
     Fault, GitlabStandIn, Record, RecordKind, Scenario, ScenarioItem, StateEvents, group_handle,
 };
-use siloscope::store::Store;
 use source_common::*;
 
 const TOKEN: &str = "glpat-standinTOKEN0123456789";
@@ -298,7 +298,7 @@ trait OpenState {
     fn state_is_open(&self) -> bool;
 }
 
-impl OpenState for siloscope::standin::gitlab::ScenarioItem {
+impl OpenState for siloscope_testkit::gitlab::ScenarioItem {
     fn state_is_open(&self) -> bool {
         !self.records.iter().any(|r| matches!(&r.kind, RecordKind::State(s) if s == "closed"))
     }
@@ -400,15 +400,15 @@ async fn the_token_never_appears_in_logs_errors_or_metrics() {
 #[tokio::test]
 async fn a_run_of_items_updated_in_one_second_longer_than_a_page_is_read_whole_and_filters_apply() {
     let mut s = Scenario::default();
-    s.groups.push(siloscope::standin::gitlab::Group { id: 1, full_path: "g".into(), members: vec![] });
+    s.groups.push(siloscope_testkit::gitlab::Group { id: 1, full_path: "g".into(), members: vec![] });
     for (n, path) in ["g/keep", "g/sub/keep", "g/archive/old", "other/lib"].iter().enumerate() {
-        s.projects.push(siloscope::standin::gitlab::Project { id: 10 + n as u64, path: path.to_string() });
+        s.projects.push(siloscope_testkit::gitlab::Project { id: 10 + n as u64, path: path.to_string() });
     }
     // 250 issues of g/keep all updated in the same second; 4 in each other project.
     let same = T0 + 5 * DAY;
     for i in 0..262u64 {
         let project = if i < 250 { 0 } else { 1 + ((i - 250) % 3) as usize };
-        s.items.push(siloscope::standin::gitlab::ScenarioItem {
+        s.items.push(siloscope_testkit::gitlab::ScenarioItem {
             id: 1 + i,
             project,
             iid: 1 + i,
@@ -547,8 +547,8 @@ async fn merges_closes_and_approvals_are_read_once_each_whatever_records_them() 
     let t = T0 + DAY;
     let state = |s: &str| RecordKind::State(s.into());
     let mut s = Scenario::default();
-    s.groups.push(siloscope::standin::gitlab::Group { id: 1, full_path: "g".into(), members: vec![] });
-    s.projects.push(siloscope::standin::gitlab::Project { id: 10, path: "g/p".into() });
+    s.groups.push(siloscope_testkit::gitlab::Group { id: 1, full_path: "g".into(), members: vec![] });
+    s.projects.push(siloscope_testkit::gitlab::Project { id: 10, path: "g/p".into() });
     s.items = vec![
         // !1: merged, but its state event is not written yet when first read.
         hand_item(1, 1, true, t, vec![rec(1, t + 600, "mia", RecordKind::FieldsOnly("merged".into()))]),

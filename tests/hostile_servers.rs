@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use hostile_common::*;
 use siloscope::sources::{Source, SourceError};
-use siloscope::standin::hostile::Hostile;
 use siloscope::store::SqliteStore;
+use siloscope_testkit::hostile::Hostile;
 
 /// A sync against a hostile server must end: today's code pages for ever, so a generous limit.
 async fn bounded(source: &mut dyn Source, store: &mut SqliteStore, what: &str) -> Result<u32, SourceError> {

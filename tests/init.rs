@@ -8,9 +8,9 @@ mod source_common;
 use source_common::*;
 
 use siloscope::sources::jira::Flavor;
-use siloscope::standin::github::{GithubStandIn, Scenario as GhScenario};
-use siloscope::standin::gitlab::{GitlabStandIn, Scenario as GlScenario};
-use siloscope::standin::jira::{Auxiliary, JiraScenario, JiraStandIn, StandInSettings};
+use siloscope_testkit::github::{GithubStandIn, Scenario as GhScenario};
+use siloscope_testkit::gitlab::{GitlabStandIn, Scenario as GlScenario};
+use siloscope_testkit::jira::{Auxiliary, JiraScenario, JiraStandIn, StandInSettings};
 
 const GH_TOKEN: &str = "ghp_initSTANDINtoken0123456789abcdef";
 const GL_TOKEN: &str = "glpat-initSTANDINtoken0123";
@@ -128,7 +128,7 @@ async fn init_discovers_the_three_stand_ins_and_writes_a_config_that_syncs() {
 /// is only on later issues is listed, and every issue read is counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jira_discovery_takes_the_team_field_values_of_every_issue_read() {
-    use siloscope::standin::jira::JiraIssue;
+    use siloscope_testkit::jira::JiraIssue;
     let mut scenario = JiraScenario::default();
     let n = siloscope::sources::jira::DEFAULT_PAGE_SIZE as u64 * 2 + 7;
     for i in 0..n {

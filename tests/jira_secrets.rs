@@ -9,7 +9,7 @@ use base64::Engine;
 use jira_common::*;
 use siloscope::sources::Source;
 use siloscope::sources::jira::Flavor;
-use siloscope::standin::jira::{Fault, JiraScenario};
+use siloscope_testkit::jira::{Fault, JiraScenario};
 
 const WRONG: &str = "ATATT3xWRONGtokenWRONGtoken";
 

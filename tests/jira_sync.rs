@@ -12,10 +12,10 @@ use std::time::Duration;
 use jira_common::*;
 use siloscope::model::{Event, EventKind, ItemKind, ItemState, LinkRelation, StatusCategory, Ts};
 use siloscope::sources::jira::{Flavor, JiraZone};
-use siloscope::standin::jira::{
+use siloscope::store::Store;
+use siloscope_testkit::jira::{
     Auxiliary, ChangeItem, Fault, JiraIssue, JiraScenario, JiraStandIn, Status, login_of, project_key,
 };
-use siloscope::store::Store;
 
 type Row = (String, Ts, Option<String>, String);
 
@@ -212,7 +212,7 @@ async fn long_changelogs_and_comment_lists_are_read_in_full_and_an_idle_poll_is_
     let mut settings = standin_settings(Flavor::Cloud);
     settings.embedded_histories = 3;
     settings.embedded_comments = 1;
-    let short = siloscope::standin::jira::JiraStandIn::start(scenario.clone(), settings).await.unwrap();
+    let short = siloscope_testkit::jira::JiraStandIn::start(scenario.clone(), settings).await.unwrap();
     let full = start(scenario, Flavor::Cloud).await;
     let tmp = tempfile::tempdir().unwrap();
     let token = write_token(tmp.path(), TOKEN);
@@ -511,7 +511,7 @@ async fn jql_dates_follow_the_users_zone_across_daylight_saving_changes() {
         let newest = scenario.issues.iter().map(|i| i.updated).max().unwrap();
         standin.edit(|s| {
             let i = &mut s.issues[3];
-            i.comments.push(siloscope::standin::jira::JiraComment {
+            i.comments.push(siloscope_testkit::jira::JiraComment {
                 id: 777_777,
                 at: newest + 60,
                 author: "cy".into(),

@@ -9,10 +9,10 @@ use siloscope::progress::{Figures, Observation, Tracker};
 use siloscope::sources::Source;
 use siloscope::sources::gitlab::{GitlabConfig, GitlabSource};
 use siloscope::sources::jira::Flavor;
-use siloscope::standin::github::GithubStandIn;
-use siloscope::standin::gitlab::GitlabStandIn;
-use siloscope::standin::jira::JiraScenario;
 use siloscope::store::Store;
+use siloscope_testkit::github::GithubStandIn;
+use siloscope_testkit::gitlab::GitlabStandIn;
+use siloscope_testkit::jira::JiraScenario;
 
 use jira_common::{T0, clock, open_store, settings, simulated, transport, write_token};
 use siloscope::sources::github::{GithubAuth, GithubConfig, GithubSource};
@@ -56,7 +56,7 @@ fn assert_full_bar_exactly_when_caught_up(name: &str, figures: &[Figures]) {
 #[tokio::test]
 async fn github_bar_reaches_100_percent_exactly_when_caught_up() {
     let (items, events, dir) = simulated(30, 20.0, 7);
-    let scenario = siloscope::standin::github::Scenario::from_model(&items, &events, Some(&dir));
+    let scenario = siloscope_testkit::github::Scenario::from_model(&items, &events, Some(&dir));
     let standin = GithubStandIn::start(scenario, &[GITHUB_TOKEN]).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let mut cfg = GithubConfig::for_organizations(&["sim-org"]);
@@ -73,7 +73,7 @@ async fn github_bar_reaches_100_percent_exactly_when_caught_up() {
 #[tokio::test]
 async fn gitlab_bar_reaches_100_percent_exactly_when_caught_up() {
     let (items, events, dir) = simulated(30, 20.0, 7);
-    let scenario = siloscope::standin::gitlab::Scenario::from_model("sim-org", &items, &events, Some(&dir));
+    let scenario = siloscope_testkit::gitlab::Scenario::from_model("sim-org", &items, &events, Some(&dir));
     let token = "glpat-standinTOKEN0123456789";
     let standin = GitlabStandIn::start(scenario, &[token]).await.unwrap();
     let tmp = tempfile::tempdir().unwrap();

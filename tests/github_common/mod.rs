@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use siloscope::sources::github::{GithubAuth, GithubConfig, GithubSource};
 use siloscope::sources::http::ManualClock;
-use siloscope::standin::github::GithubStandIn;
+use siloscope_testkit::github::GithubStandIn;
 
 pub const TOKEN: &str = "ghp_standinTOKEN0123456789abcdef";
 

@@ -17,10 +17,10 @@ use siloscope::sources::gitlab::{GitlabConfig, GitlabSource};
 use siloscope::sources::http::{HttpSettings, ManualClock};
 use siloscope::sources::jira::{Flavor, JiraAuth, JiraConfig, JiraSource};
 use siloscope::sources::{Source, SourceError};
-use siloscope::standin::hostile::{Hostile, HostileProxy};
-use siloscope::standin::jira::{Auxiliary, JiraScenario, JiraStandIn, StandInSettings};
-use siloscope::standin::{github, gitlab};
 use siloscope::store::{SqliteStore, Store};
+use siloscope_testkit::hostile::{Hostile, HostileProxy};
+use siloscope_testkit::jira::{Auxiliary, JiraScenario, JiraStandIn, StandInSettings};
+use siloscope_testkit::{github, gitlab};
 
 pub const GH_TOKEN: &str = "ghp_standinTOKEN0123456789abcdef";
 pub const GL_TOKEN: &str = "glpat-standinTOKEN0123456789";

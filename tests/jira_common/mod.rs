@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use siloscope::sources::http::ManualClock;
 use siloscope::sources::jira::{Flavor, JiraAuth, JiraConfig, JiraSource};
-use siloscope::standin::jira::{Auxiliary, JiraScenario, JiraStandIn, StandInSettings};
+use siloscope_testkit::jira::{Auxiliary, JiraScenario, JiraStandIn, StandInSettings};
 
 pub const TOKEN: &str = "ATATT3xFfGF0standinJIRAtoken0123456789";
 pub const EMAIL: &str = "reader@acme.io";

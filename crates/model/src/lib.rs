@@ -1,8 +1,10 @@
 //! siloscope-model, the vocabulary every crate shares. Its root owns the plain data types (sources,
 //! identities, work items, activity events, batches) and their (de)serialisation, `teams` the team
-//! directory, `untrusted` the checks on tracker text. No I/O, no clock, no signals, no config format.
+//! directory, `untrusted` the checks on tracker text, `mutex` the one poison-tolerant `lock`.
+//! No I/O, no clock, no signals, no config format.
 //! Times are UTC epoch seconds (`Ts`) so the engine never touches a clock or a time zone.
 
+pub mod mutex;
 pub mod teams;
 pub mod untrusted;
 

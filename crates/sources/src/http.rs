@@ -480,7 +480,7 @@ impl ApiClient {
                     ),
                 });
             }
-            tracing::info!(source = %self.source, seconds = wait.ceil(), reason = why, "waiting before the next API request");
+            tracing::info!(target: "siloscope::sources::http", source = %self.source, seconds = wait.ceil(), reason = why, "waiting before the next API request");
             *waited += wait;
             self.clock.sleep(Duration::from_secs_f64(wait)).await;
         }
@@ -689,7 +689,7 @@ impl ApiClient {
                     let location = r.header("location").map(str::to_string);
                     match location.and_then(|l| redirect_target(&request.url, &l)) {
                         Some(l) if redirects < MAX_REDIRECTS => {
-                            tracing::debug!(source = %self.source, from = %self.scrub(&request.url), to = %self.scrub(&l), "following a redirect");
+                            tracing::debug!(target: "siloscope::sources::http", source = %self.source, from = %self.scrub(&request.url), to = %self.scrub(&l), "following a redirect");
                             redirects += 1;
                             request.url = l;
                         }
@@ -722,7 +722,7 @@ impl ApiClient {
                             ),
                         });
                     }
-                    tracing::warn!(source = %self.source, url = %self.scrub(&request.url), seconds = wait.ceil(), reason = %self.scrub(&why), "rate limited; waiting");
+                    tracing::warn!(target: "siloscope::sources::http", source = %self.source, url = %self.scrub(&request.url), seconds = wait.ceil(), reason = %self.scrub(&why), "rate limited; waiting");
                     waited += wait;
                     self.clock.sleep(Duration::from_secs_f64(wait)).await;
                 }
@@ -739,7 +739,7 @@ impl ApiClient {
                             ),
                         });
                     };
-                    tracing::warn!(source = %self.source, url = %self.scrub(&request.url), attempt, error = %self.scrub(&why), wait_ms = pause.as_millis() as u64, "request failed; retrying");
+                    tracing::warn!(target: "siloscope::sources::http", source = %self.source, url = %self.scrub(&request.url), attempt, error = %self.scrub(&why), wait_ms = pause.as_millis() as u64, "request failed; retrying");
                     self.clock.sleep(pause).await;
                 }
             }
@@ -793,7 +793,7 @@ impl ApiClient {
                             ),
                         });
                     };
-                    tracing::warn!(source = %self.source, url = %self.scrub(&request.url), attempt, error = %e, "unreadable answer; retrying");
+                    tracing::warn!(target: "siloscope::sources::http", source = %self.source, url = %self.scrub(&request.url), attempt, error = %e, "unreadable answer; retrying");
                     self.clock.sleep(pause).await;
                 }
             }
@@ -1242,7 +1242,7 @@ mod tests {
     #[tokio::test]
     async fn the_abuse_body_of_a_real_github_403_is_a_secondary_limit() {
         let dir = std::env::var("SILOSCOPE_REALDATA")
-            .unwrap_or_else(|_| format!("{}/../shared/realdata", env!("CARGO_MANIFEST_DIR")));
+            .unwrap_or_else(|_| format!("{}/../../../shared/realdata", env!("CARGO_MANIFEST_DIR")));
         let Ok(body) = std::fs::read_to_string(format!("{dir}/perceval/github/abuse_rate_limit")) else {
             panic!("realdata missing at {dir}; set SILOSCOPE_REALDATA");
         };

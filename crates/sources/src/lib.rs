@@ -1,6 +1,7 @@
-//! Sources: one module per external API (and the simulator), each turning "what changed since my
-//! cursor" into normalized batches. Sources know nothing about signals, the store or the clock:
-//! the daemon hands them `now` and commits what they return.
+//! siloscope-sources: one module per external API (and the simulator), each turning "what changed
+//! since my cursor" into normalized batches, the HTTP policy they share and `progress`, what a sync
+//! has done so far. Sources know nothing about signals, the store or the clock: the daemon hands
+//! them `now` and commits what they return. No metric registry or exporter here either.
 
 pub mod bounds;
 pub mod configkit;
@@ -10,6 +11,7 @@ pub mod gitlab;
 pub mod http;
 pub mod jira;
 pub mod profiles;
+pub mod progress;
 pub mod redact;
 pub mod registry;
 pub mod settings;
@@ -19,6 +21,12 @@ pub mod text;
 
 use std::future::Future;
 use std::pin::Pin;
+
+// The files came from one crate where this root was `crate::sources`; the aliases keep their paths,
+// and the log lines keep their targets (`siloscope::sources::…`), which `--log.level` filters on.
+use crate as sources;
+use siloscope_model as model;
+use siloscope_model::{mutex, teams};
 
 use crate::model::{Batch, Ts};
 

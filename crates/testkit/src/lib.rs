@@ -1,6 +1,7 @@
-//! Stand-ins for SaaS APIs these machines cannot reach, for tests and benchmarks. Each serves
-//! payloads shaped exactly like the real service's (compared with ../shared/realdata), from a
-//! scenario, on loopback only. Never used by the daemon itself.
+//! siloscope-testkit: stand-ins for SaaS APIs these machines cannot reach, for tests and
+//! benchmarks. Each serves payloads shaped exactly like the real service's (compared with
+//! ../shared/realdata), from a scenario, on loopback only. A dev-dependency only: never used by the
+//! daemon itself, never in a release build.
 
 pub mod github;
 pub mod gitlab;
@@ -14,6 +15,11 @@ use axum::body::Body;
 use axum::response::Response;
 
 use crate::mutex::lock;
+
+// The files came from one crate as `crate::standin`; the aliases keep their `crate::…` paths.
+use siloscope_model as model;
+use siloscope_model::mutex;
+use siloscope_sources as sources;
 
 /// The faults a stand-in will serve: queued ones on the next requests in order, scheduled ones on
 /// a given request number (1-based, counting every request). Each API has its own fault type,

@@ -158,7 +158,7 @@ impl AppAuth {
         let expires = v.get("expires_at").and_then(Value::as_str).and_then(parse_time).unwrap_or(now + 3600);
         let token = Secret::new(token);
         client.register_secret(&token);
-        tracing::debug!(installation = id, expires_at = expires, "renewed the GitHub App installation token");
+        tracing::debug!(target: "siloscope::sources::github::auth", installation = id, expires_at = expires, "renewed the GitHub App installation token");
         *lock(&self.cached) = Some((token.clone(), expires));
         Ok(token)
     }

@@ -527,7 +527,7 @@ impl GithubSource {
         let r = client.graphql(&self.cfg.graphql_url, Some(auth.clone()), document, variables).await?;
         self.profiles.see(&profiles::Shapes, &r.data);
         for e in &r.errors {
-            tracing::warn!(source = %self.name, path = %e.path.join("."), error = %e.message, "GitHub reported a partial error");
+            tracing::warn!(target: "siloscope::sources::github", source = %self.name, path = %e.path.join("."), error = %e.message, "GitHub reported a partial error");
         }
         Ok((r.data, r.errors.into_iter().map(|e| e.path).collect()))
     }
@@ -651,7 +651,7 @@ impl GithubSource {
                 ..RepoCursor::default()
             });
             if entry.name != name {
-                tracing::info!(source = %self.name, from = %entry.name, to = %name, "repository renamed; its items keep their keys");
+                tracing::info!(target: "siloscope::sources::github", source = %self.name, from = %entry.name, to = %name, "repository renamed; its items keep their keys");
                 entry.name = name.to_string();
             }
             entry.pushed = r["pushedAt"].as_str().and_then(parse_time);
@@ -794,7 +794,7 @@ impl GithubSource {
                 }
                 Ok(None) => {}
                 Err(why) => {
-                    tracing::warn!(source = %self.name, url = %format!("{web}/{repo}/blob/HEAD/{path}"), error = %why, "skipping a malformed decision record");
+                    tracing::warn!(target: "siloscope::sources::github", source = %self.name, url = %format!("{web}/{repo}/blob/HEAD/{path}"), error = %why, "skipping a malformed decision record");
                     if let Some(h) = &self.health {
                         h.record_error(&self.name, "malformed");
                     }
@@ -1047,7 +1047,7 @@ impl GithubSource {
                 let v = nodes.get(k).cloned().unwrap_or(Value::Null);
                 if v.is_null() {
                     // Deleted or no longer visible since it was listed.
-                    tracing::debug!(source = %self.name, id = %id, "a listed item is gone");
+                    tracing::debug!(target: "siloscope::sources::github", source = %self.name, id = %id, "a listed item is gone");
                     continue;
                 }
                 let updated = v["updatedAt"].as_str().and_then(parse_time).unwrap_or(*listed);
@@ -1078,7 +1078,7 @@ impl GithubSource {
                         if !cut && history_is_whole(v) {
                             batch.push_complete(&item.key, events);
                         } else {
-                            tracing::debug!(source = %self.name, url = %item.url, "the item's timeline or reviews were not read whole: its stored history is only added to");
+                            tracing::debug!(target: "siloscope::sources::github", source = %self.name, url = %item.url, "the item's timeline or reviews were not read whole: its stored history is only added to");
                             batch.events.extend(events);
                         }
                         batch.items.push(item);
@@ -1124,7 +1124,7 @@ impl GithubSource {
             let total = search["issueCount"].as_u64().unwrap_or(0) as usize;
             let lost = advance_listing(&mut pass, &page, more, end_cursor, total, now);
             if lost > 0 {
-                tracing::warn!(source = %self.name, scope = %label, items = lost,
+                tracing::warn!(target: "siloscope::sources::github", source = %self.name, scope = %label, items = lost,
                     "GitHub search lists at most 1000 results, and more items than that share a creation and an update second: they are not read this pass");
             }
         }
@@ -1208,7 +1208,7 @@ impl GithubSource {
                 for (i, name) in r.iter().enumerate() {
                     let v = &data[format!("r{i}")];
                     if v.is_null() {
-                        tracing::warn!(source = %self.name, repository = %name, "repository not found or not visible to the credential");
+                        tracing::warn!(target: "siloscope::sources::github", source = %self.name, repository = %name, "repository not found or not visible to the credential");
                     } else {
                         repos.push(v.clone());
                     }
@@ -1253,7 +1253,7 @@ impl GithubSource {
 
     fn skip_malformed(&self, v: &Value, why: &str) {
         let url = v["url"].as_str().unwrap_or("(no url)");
-        tracing::warn!(source = %self.name, url = %url, error = %why, "skipping a malformed item; the rest of the sync goes on");
+        tracing::warn!(target: "siloscope::sources::github", source = %self.name, url = %url, error = %why, "skipping a malformed item; the rest of the sync goes on");
         if let Some(h) = &self.health {
             h.record_error(&self.name, "malformed");
         }

@@ -344,7 +344,7 @@ impl GitlabSource {
                 _ => break,
             };
             if pages >= MAX_SUB_PAGES {
-                tracing::warn!(source = %self.name, url = %url, pages, "list longer than the pages read per item; the rest is left out");
+                tracing::warn!(target: "siloscope::sources::gitlab", source = %self.name, url = %url, pages, "list longer than the pages read per item; the rest is left out");
                 return Ok((out, false));
             }
             next_url = next;
@@ -391,7 +391,7 @@ impl GitlabSource {
                 if notes_whole && states_whole && labels_whole {
                     batch.push_complete(&item.key, events);
                 } else {
-                    tracing::debug!(source = %self.name, url = %item.url, "the item's notes or events were not read whole: its stored history is only added to");
+                    tracing::debug!(target: "siloscope::sources::gitlab", source = %self.name, url = %item.url, "the item's notes or events were not read whole: its stored history is only added to");
                     batch.events.extend(events);
                 }
                 batch.items.push(item);
@@ -430,7 +430,7 @@ impl GitlabSource {
                 let misses = misses + 1;
                 let until = (misses >= ABSENT_AFTER).then_some(now + ABSENT_FOR);
                 if until.is_some() {
-                    tracing::warn!(
+                    tracing::warn!(target: "siloscope::sources::gitlab",
                         source = %self.name,
                         url = %self.cfg.url,
                         endpoint = what,
@@ -571,7 +571,7 @@ impl GitlabSource {
         if !self.reported.insert(item.key.clone()) {
             return;
         }
-        tracing::warn!(source = %self.name, url = %item.url, problem = %why, "an item contradicts itself; its events are kept as GitLab dates them");
+        tracing::warn!(target: "siloscope::sources::gitlab", source = %self.name, url = %item.url, problem = %why, "an item contradicts itself; its events are kept as GitLab dates them");
         if let Some(h) = &self.health {
             h.record_error(&self.name, "inconsistent");
         }
@@ -579,7 +579,7 @@ impl GitlabSource {
 
     fn skip_malformed(&self, v: &Value, why: &str) {
         let url = v["web_url"].as_str().unwrap_or("(no web_url)");
-        tracing::warn!(source = %self.name, url = %url, error = %why, "skipping a malformed item; the rest of the sync goes on");
+        tracing::warn!(target: "siloscope::sources::gitlab", source = %self.name, url = %url, error = %why, "skipping a malformed item; the rest of the sync goes on");
         if let Some(h) = &self.health {
             h.record_error(&self.name, "malformed");
         }

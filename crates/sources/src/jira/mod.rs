@@ -352,7 +352,7 @@ impl JiraSource {
     }
 
     fn skip_malformed(&self, url: &str, why: &str) {
-        tracing::warn!(source = %self.name, url = %url, error = %why, "skipping a malformed Jira issue; the rest of the sync goes on");
+        tracing::warn!(target: "siloscope::sources::jira", source = %self.name, url = %url, error = %why, "skipping a malformed Jira issue; the rest of the sync goes on");
         if let Some(h) = &self.health {
             h.record_error(&self.name, "malformed");
         }
@@ -360,7 +360,7 @@ impl JiraSource {
 
     /// An auxiliary endpoint failed: a warning and `kind="auxiliary"`, and the sync goes on.
     fn auxiliary_failed(&mut self, endpoint: &str, error: &str, consequence: &str) {
-        tracing::warn!(source = %self.name, endpoint = %endpoint, error = %error, "{consequence}");
+        tracing::warn!(target: "siloscope::sources::jira", source = %self.name, endpoint = %endpoint, error = %error, "{consequence}");
         if let Some(h) = &self.health {
             h.record_error(&self.name, "auxiliary");
         }
@@ -370,7 +370,7 @@ impl JiraSource {
     /// `/myself` (UTC, with a warning, when Jira does not say). Logged once it is known.
     async fn learn_zone(&mut self, client: &ApiClient, auth: &Secret) {
         if let Some(zone) = self.cfg.time_zone {
-            tracing::info!(source = %self.name, time_zone = %zone.name(), "JQL dates are read in the configured time zone");
+            tracing::info!(target: "siloscope::sources::jira", source = %self.name, time_zone = %zone.name(), "JQL dates are read in the configured time zone");
             self.zone = Some(zone);
             return;
         }
@@ -391,7 +391,7 @@ impl JiraSource {
                 }
                 Some(name) => match name.parse::<chrono_tz::Tz>() {
                     Ok(tz) => {
-                        tracing::info!(source = %self.name, time_zone = %name, "JQL dates are read in the token user's time zone (from /myself)");
+                        tracing::info!(target: "siloscope::sources::jira", source = %self.name, time_zone = %name, "JQL dates are read in the token user's time zone (from /myself)");
                         JiraZone::Named(tz)
                     }
                     Err(_) => {
@@ -619,7 +619,7 @@ impl JiraSource {
                     if whole {
                         batch.push_complete(&item.key, events);
                     } else {
-                        tracing::debug!(source = %self.name, issue = %key, "the issue's changelog or comments were not read whole: its stored history is only added to");
+                        tracing::debug!(target: "siloscope::sources::jira", source = %self.name, issue = %key, "the issue's changelog or comments were not read whole: its stored history is only added to");
                         batch.events.extend(events);
                     }
                     batch.items.push(item);

@@ -19,7 +19,7 @@ use serde_json::Value;
 pub fn schema_path() -> std::path::PathBuf {
     std::env::var_os("SILOSCOPE_REALDATA")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realdata"))
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realdata"))
         .join("schemas/github.schema.graphql")
 }
 
