@@ -188,7 +188,6 @@ enum Command {
         #[arg(long)]
         name_people: bool,
     },
-    /// Serve live metrics of a simulated organisation: no credentials, no config needed.
     /// Forget people (the GDPR erasure request): each IDENTITY becomes an anonymous placeholder
     /// (`forgotten:N`) everywhere in the store, keeping the team it was in at the time, and a
     /// tombstone makes later syncs do the same. Prints what changed; running it again changes nothing.
@@ -211,6 +210,7 @@ enum Command {
         #[arg(value_name = "IDENTITY")]
         identity: String,
     },
+    /// Serve live metrics of a simulated organisation: no credentials, no config needed.
     Demo {
         #[arg(long = "web.listen-address", value_name = "HOST:PORT", default_value = "127.0.0.1:9731")]
         listen_address: String,
