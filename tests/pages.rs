@@ -200,11 +200,9 @@ fn metric(text: &str, family: &str, labels: &str) -> f64 {
     text.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or_else(|| panic!("{prefix} in\n{text}")).parse().unwrap()
 }
 
-#[test]
-fn pages_are_served_under_the_prefix_with_basic_auth_count_what_the_metric_counts_and_escape_tracker_text() {
-    let dir = tempfile::tempdir().unwrap();
-    let now = 1_767_225_600 + 40 * DAY;
-    let state = state(dir.path(), now);
+/// Serves `state`'s routes under https://proxy.example/siloscope/ with basic auth (plain HTTP: the
+/// TLS of the web config is the e2e test's); the runtime serves until dropped.
+fn serve(state: &Arc<siloscope::daemon::State>) -> (tokio::runtime::Runtime, u16) {
     let hash = bcrypt::hash(PASSWORD, 4).unwrap();
     let web =
         siloscope::webconfig::parse(&format!("basic_auth_users:\n  viewer: '{hash}'\n"), Path::new("w.yml")).unwrap();
@@ -226,6 +224,72 @@ fn pages_are_served_under_the_prefix_with_basic_auth_count_what_the_metric_count
         Some(Arc::new(web)),
         std::future::pending(),
     ));
+    (rt, port)
+}
+
+/// Headless Chromium (tests/run installs it) dumps the DOM of `page`; returns (DOM, console lines).
+fn chromium_dom(page: &Path) -> (String, Vec<String>) {
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync", "--enable-logging=stderr", "--v=0", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", page.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chromium is not installed: run the suite with tests/run, which installs it");
+    // Read both pipes to their ends on threads (the DOM can exceed a pipe's buffer).
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let dom = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).unwrap();
+        s
+    });
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).unwrap();
+        s
+    });
+    let status = child.wait().unwrap();
+    let (dom, log) = (dom.join().unwrap(), log.join().unwrap());
+    assert!(status.success(), "chromium failed: {log}");
+    let console = log
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("console.error"))
+        .map(str::to_string)
+        .collect();
+    (dom, console)
+}
+
+#[test]
+fn chromium_renders_the_handoff_list_without_a_console_error_and_the_hostile_title_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), 1_767_225_600 + 40 * DAY);
+    let (_rt, port) = serve(&state);
+    let (status, _, html) = get(port, "/siloscope/handoffs?to_team=beta", true, Some("text/html"));
+    assert_eq!(status, 200);
+    // The check sees console errors at all: a page that makes one is caught.
+    let bad = dir.path().join("bad.html");
+    std::fs::write(&bad, "<!doctype html><p>x</p><script>console.error('boom')</script>").unwrap();
+    assert!(!chromium_dom(&bad).1.is_empty(), "the console check must catch a page's error");
+    let page = dir.path().join("handoffs.html");
+    std::fs::write(&page, &html).unwrap();
+    let (dom, console) = chromium_dom(&page);
+    assert_eq!(console, Vec::<String>::new());
+    // Rendered: three rows, the title a text node (serialised escaped), no script element.
+    assert_eq!(dom.matches("<tr class=\"handoff\">").count(), 3, "{dom}");
+    assert!(!dom.contains("<script"), "{dom}");
+    assert!(dom.contains("Fix &lt;script&gt;alert('x')&lt;/script&gt;"), "{dom}");
+}
+
+#[test]
+fn pages_are_served_under_the_prefix_with_basic_auth_count_what_the_metric_counts_and_escape_tracker_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = 1_767_225_600 + 40 * DAY;
+    let state = state(dir.path(), now);
+    let (_rt, port) = serve(&state);
 
     let list = "/siloscope/handoffs?to_team=beta&from_team=alpha&state=stalled&kind=reassign";
     // Basic auth covers the pages; the routes live under the external URL's path only.

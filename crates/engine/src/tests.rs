@@ -627,11 +627,11 @@ fn values_at_an_earlier_now_equal_a_run_that_stopped_there() {
     }
 }
 
-/// The pages' list of handoffs at `now`, counted per exported (kind, from, to), equals the gauges.
-fn listed_counts(
-    s: &Scenario,
-    now: Ts,
-) -> (HashMap<(HandoffKind, String, String), u64>, HashMap<(HandoffKind, String, String), u64>) {
+/// Handoffs per exported (kind, from, to).
+type PairCounts = HashMap<(HandoffKind, String, String), u64>;
+
+/// The pages' list of handoffs at `now`, counted per exported (kind, from, to): (waiting, stalled).
+fn listed_counts(s: &Scenario, now: Ts) -> (PairCounts, PairCounts) {
     let frame = s.frame();
     let a = analyze(&frame, &s.dir, &s.cfg, now);
     let labels = crate::signals::aggregate::TeamLabels::new(&a, &s.dir, &s.cfg, now);
