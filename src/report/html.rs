@@ -1,10 +1,11 @@
 //! The report as one self-contained HTML page: inline CSS and SVG, no script, no external asset,
 //! readable on a laptop and printable to PDF (A4, page breaks between sections, never inside a
-//! card, chart or row). It only lays out a computed `Report`; it computes no figure itself.
+//! card, chart or row). It only lays out a computed `Report`, through maud (which escapes every
+//! value: titles, keys and team names are tracker text); it computes no figure itself.
 
-use std::fmt::Write;
+use maud::{Markup, PreEscaped, html};
 
-use super::svg::{self, Chart, PALETTE, Series, escape};
+use super::svg::{self, Chart, PALETTE, Series};
 use super::{
     Better, Bucket, Change, Headline, ItemRef, PeriodCoverage, Report, TeamFigures, Unit, Verdict, fmt_count, fmt_date,
     fmt_datetime, fmt_day, fmt_duration, fmt_opt_duration, fmt_opt_ratio, fmt_ratio, fmt_value, judge,
@@ -99,46 +100,56 @@ footer{margin-top:30px;color:var(--muted);font-size:12px;border-top:1px solid va
 
 /// Renders the whole page.
 pub fn render(r: &Report) -> String {
-    let mut o = String::with_capacity(256 * 1024);
-    let _ = write!(
-        o,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <meta name=\"generator\" content=\"siloscope\"><title>{}</title><style>{CSS}</style></head><body><main>",
-        escape(&r.title)
-    );
-    header(r, &mut o);
-    if !r.has_data {
-        let _ = write!(
-            o,
-            "<div class=\"notice\"><b>No data in this period.</b> siloscope's store holds no activity between {} and {}{}. \
-             Every figure below would be zero, so none is shown; check the period, or sync the sources first.</div>",
-            fmt_date(r.period.start),
-            fmt_date(r.period.end - 1),
-            match (r.coverage.data_from, r.coverage.data_to) {
-                (Some(a), Some(b)) => format!(" (the stored data runs from {} to {})", fmt_date(a), fmt_date(b)),
-                _ => " (the store is empty)".into(),
+    let page = html! {
+        (PreEscaped("<!doctype html>\n"))
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                meta name="generator" content="siloscope";
+                title { (r.title) }
+                style { (PreEscaped(CSS)) }
             }
-        );
-        coverage(r, &mut o);
-        definitions(r, &mut o);
-        footer(r, &mut o);
-        o.push_str("</main></body></html>\n");
-        return o;
-    }
-    at_a_glance(r, &mut o);
-    what_changed(r, &mut o);
-    trends(r, &mut o);
-    between_teams(r, &mut o);
-    teams(r, &mut o);
-    worth_a_look(r, &mut o);
-    coverage(r, &mut o);
-    definitions(r, &mut o);
-    footer(r, &mut o);
-    o.push_str("</main></body></html>\n");
+            body {
+                main {
+                    (header(r))
+                    @if !r.has_data {
+                        (no_data(r))
+                    } @else {
+                        (at_a_glance(r))
+                        (what_changed(r))
+                        (trends(r))
+                        (between_teams(r))
+                        (teams(r))
+                        (worth_a_look(r))
+                    }
+                    (coverage(r))
+                    (definitions(r))
+                    (footer(r))
+                }
+            }
+        }
+    };
+    let mut o = page.into_string();
+    o.push('\n');
     o
 }
 
-fn header(r: &Report, o: &mut String) {
+fn no_data(r: &Report) -> Markup {
+    let stored = match (r.coverage.data_from, r.coverage.data_to) {
+        (Some(a), Some(b)) => format!(" (the stored data runs from {} to {})", fmt_date(a), fmt_date(b)),
+        _ => " (the store is empty)".into(),
+    };
+    html! {
+        div class="notice" {
+            b { "No data in this period." }
+            " siloscope's store holds no activity between " (fmt_date(r.period.start)) " and " (fmt_date(r.period.end - 1))
+            (stored) ". Every figure below would be zero, so none is shown; check the period, or sync the sources first."
+        }
+    }
+}
+
+fn header(r: &Report) -> Markup {
     let scope = if r.teams_selected.is_empty() {
         match r.coverage.teams.len() {
             1 => "1 team".to_string(),
@@ -148,29 +159,28 @@ fn header(r: &Report, o: &mut String) {
         format!("teams {}", r.teams_selected.join(", "))
     };
     let partial = |c: &PeriodCoverage| if c.partial { format!(", partial: {}", c.dates()) } else { String::new() };
-    let _ = write!(
-        o,
-        "<header><p class=\"eyebrow\">siloscope · cross-team alignment report</p><h1>{} <span class=\"muted\" style=\"font-weight:400\">· {}{}</span></h1>\
-         <p class=\"meta\">Compared with {} ({}{}) · {} · {} events on {} items · generated {}</p></header>",
-        escape(&r.period.label),
-        escape(&r.period.dates()),
-        escape(&partial(&r.period_coverage.current)),
-        escape(&r.previous_period.label),
-        escape(&r.previous_period.dates()),
-        escape(&partial(&r.period_coverage.previous)),
-        escape(&scope),
-        fmt_count(r.coverage.events_in_period),
-        fmt_count(r.coverage.items_in_period),
-        fmt_datetime(r.generated_at),
-    );
+    html! {
+        header {
+            p class="eyebrow" { "siloscope · cross-team alignment report" }
+            h1 {
+                (r.period.label) " "
+                span class="muted" style="font-weight:400" { "· " (r.period.dates()) (partial(&r.period_coverage.current)) }
+            }
+            p class="meta" {
+                "Compared with " (r.previous_period.label) " (" (r.previous_period.dates()) (partial(&r.period_coverage.previous))
+                ") · " (scope) " · " (fmt_count(r.coverage.events_in_period)) " events on "
+                (fmt_count(r.coverage.items_in_period)) " items · generated " (fmt_datetime(r.generated_at))
+            }
+        }
+    }
 }
 
 /// A change chip: the arrow shows where the value went, the colour whether that is good.
-fn chip(unit: Unit, better: Option<Better>, prev: Option<f64>, cur: Option<f64>, n_prev: u64, n_cur: u64) -> String {
-    let (Some(p), Some(c)) = (prev, cur) else { return String::new() };
+fn chip(unit: Unit, better: Option<Better>, prev: Option<f64>, cur: Option<f64>, n_prev: u64, n_cur: u64) -> Markup {
+    let (Some(p), Some(c)) = (prev, cur) else { return html! {} };
     let d = c - p;
     if d == 0.0 {
-        return "<span class=\"chip flat\">=</span>".into();
+        return html! { span class="chip flat" { "=" } };
     }
     let arrow = if d > 0.0 { "▲" } else { "▼" };
     let amount = match unit {
@@ -183,50 +193,50 @@ fn chip(unit: Unit, better: Option<Better>, prev: Option<f64>, cur: Option<f64>,
         Some(Verdict::Worsened) => "bad",
         _ => "flat",
     };
-    format!(
-        "<span class=\"chip {class}\" title=\"previous period: {}\">{arrow} {amount}</span>",
-        escape(&fmt_value(unit, p))
-    )
+    html! { span class={ "chip " (class) } title={ "previous period: " (fmt_value(unit, p)) } { (arrow) " " (amount) } }
 }
 
-fn count_chip(better: Option<Better>, prev: u64, cur: u64) -> String {
+fn count_chip(better: Option<Better>, prev: u64, cur: u64) -> Markup {
     chip(Unit::Count, better, Some(prev as f64), Some(cur as f64), prev, cur)
 }
 
-fn lede(r: &Report) -> String {
+fn lede(r: &Report) -> Markup {
     let h = &r.headlines.organisation;
     if !r.has_previous_data {
-        return format!(
-            "There is no data for the previous period ({}) to compare with: the figures below stand on their own.",
-            escape(&r.previous_period.dates())
-        );
+        return html! {
+            "There is no data for the previous period (" (r.previous_period.dates())
+            ") to compare with: the figures below stand on their own."
+        };
     }
     if let (false, Some(reason)) = (r.comparison.comparable, &r.comparison.reason) {
-        return format!(
-            "Not compared with {}: {}. The figures below stand on their own; no change is called better or worse.",
-            escape(&r.previous_period.label),
-            escape(reason)
-        );
+        return html! {
+            "Not compared with " (r.previous_period.label) ": " (reason)
+            ". The figures below stand on their own; no change is called better or worse."
+        };
     }
     let phrase = |c: &Change| {
         let (class, verb) = if c.improved { ("good", "improved") } else { ("bad", "worsened") };
         let (name, values) = c.text.split_once(": ").unwrap_or((&c.text, ""));
-        format!("<b class=\"{class}\">{}</b> {verb} ({})", escape(&lower_first(name)), escape(values))
+        html! { b class=(class) { (lower_first(name)) } " " (verb) " (" (values) ")" }
     };
-    let mut parts: Vec<String> = Vec::new();
+    let mut parts: Vec<Markup> = Vec::new();
     parts.extend(h.improved.iter().take(2).map(phrase));
     parts.extend(h.worsened.iter().take(2).map(phrase));
     if parts.is_empty() {
-        return format!(
-            "Compared with {}, no organisation-wide figure moved notably. The team and pair sections below show where things shifted.",
-            escape(&r.previous_period.label)
-        );
+        return html! {
+            "Compared with " (r.previous_period.label)
+            ", no organisation-wide figure moved notably. The team and pair sections below show where things shifted."
+        };
     }
-    let joined = match parts.len() {
-        1 => parts[0].clone(),
-        n => format!("{} and {}", parts[..n - 1].join(", "), parts[n - 1]),
-    };
-    format!("Compared with {}: {}.", escape(&r.previous_period.label), joined)
+    let n = parts.len();
+    html! {
+        "Compared with " (r.previous_period.label) ": "
+        @for (i, part) in parts.iter().enumerate() {
+            @if i + 1 == n && n > 1 { " and " } @else if i > 0 { ", " }
+            (part)
+        }
+        "."
+    }
 }
 
 /// "Handoff latency p50" → "handoff latency p50", for use inside a sentence.
@@ -238,164 +248,128 @@ fn lower_first(s: &str) -> String {
     }
 }
 
-fn at_a_glance(r: &Report, o: &mut String) {
+fn at_a_glance(r: &Report) -> Markup {
     let (c, p) = (&r.summary.current, &r.summary.previous);
-    let _ = write!(o, "<section id=\"summary\"><h2>At a glance</h2><p class=\"lede\">{}</p>", lede(r));
     let has_prev = r.has_previous_data;
     let judged = r.comparison.comparable;
     let chip = |unit, better: Option<Better>, p, c, n_p, n_c| chip(unit, better.filter(|_| judged), p, c, n_p, n_c);
     let count_chip = |better: Option<Better>, p, c| count_chip(better.filter(|_| judged), p, c);
-    let tile = |o: &mut String, label: &str, value: String, prev: String, chip: String| {
-        let prev = if has_prev { format!("<div class=\"p\">was {prev}{chip}</div>") } else { String::new() };
-        let _ = write!(
-            o,
-            "<div class=\"tile\"><div class=\"k\">{}</div><div class=\"v\">{value}</div>{prev}</div>",
-            escape(label)
-        );
+    let tile = |label: &str, value: Markup, prev: String, chip: Markup| {
+        html! {
+            div class="tile" {
+                div class="k" { (label) }
+                div class="v" { (value) }
+                @if has_prev { div class="p" { "was " (prev) (chip) } }
+            }
+        }
     };
+    let text = |s: String| html! { (s) };
     let secs = |v: Option<i64>| v.map(|x| x as f64);
     let duration_chip = |p: Option<i64>, c: Option<i64>, n_p: u64, n_c: u64| {
         chip(Unit::Seconds, Some(Better::Lower), secs(p), secs(c), n_p, n_c)
     };
-    o.push_str("<p class=\"group\">Handoffs between teams</p><div class=\"tiles\">");
-    tile(o, "Handoffs", fmt_count(c.handoffs), fmt_count(p.handoffs), count_chip(None, p.handoffs, c.handoffs));
-    tile(
-        o,
-        "Latency p50",
-        fmt_opt_duration(c.latency_p50_seconds),
-        fmt_opt_duration(p.latency_p50_seconds),
-        duration_chip(p.latency_p50_seconds, c.latency_p50_seconds, p.acknowledged, c.acknowledged),
-    );
-    tile(
-        o,
-        "Latency p75",
-        fmt_opt_duration(c.latency_p75_seconds),
-        fmt_opt_duration(p.latency_p75_seconds),
-        duration_chip(p.latency_p75_seconds, c.latency_p75_seconds, p.acknowledged, c.acknowledged),
-    );
-    tile(
-        o,
-        "Stalled at the end",
-        fmt_count(c.stalled_at_end),
-        fmt_count(p.stalled_at_end),
-        count_chip(Some(Better::Lower), p.stalled_at_end, c.stalled_at_end),
-    );
-    tile(
-        o,
-        "Bounces",
-        fmt_count(c.bounces),
-        fmt_count(p.bounces),
-        count_chip(Some(Better::Lower), p.bounces, c.bounces),
-    );
-    tile(
-        o,
-        "First response p50",
-        fmt_opt_duration(c.first_response_p50_seconds),
-        fmt_opt_duration(p.first_response_p50_seconds),
-        duration_chip(p.first_response_p50_seconds, c.first_response_p50_seconds, p.first_responses, c.first_responses),
-    );
-    o.push_str("</div><p class=\"group\">Decisions and working together</p><div class=\"tiles\">");
-    tile(
-        o,
-        "Decisions rehashed",
-        format!(
-            "{} <small class=\"muted\" style=\"font-size:12px;font-weight:400\">of {} made</small>",
-            fmt_count(c.decisions_rehashed),
-            fmt_count(c.decisions_made)
-        ),
-        format!("{} of {}", fmt_count(p.decisions_rehashed), fmt_count(p.decisions_made)),
-        count_chip(Some(Better::Lower), p.decisions_rehashed, c.decisions_rehashed),
-    );
-    tile(o, "Rework", fmt_count(c.rework), fmt_count(p.rework), count_chip(Some(Better::Lower), p.rework, c.rework));
-    tile(
-        o,
-        "Cross-team reviews",
-        fmt_count(c.cross_team_reviews),
-        fmt_count(p.cross_team_reviews),
-        count_chip(Some(Better::Higher), p.cross_team_reviews, c.cross_team_reviews),
-    );
-    tile(
-        o,
-        "Joint wins",
-        fmt_count(c.joint_wins),
-        fmt_count(p.joint_wins),
-        count_chip(Some(Better::Higher), p.joint_wins, c.joint_wins),
-    );
-    tile(
-        o,
-        "Bridge people",
-        fmt_count(c.bridge_people),
-        fmt_count(p.bridge_people),
-        count_chip(Some(Better::Higher), p.bridge_people, c.bridge_people),
-    );
-    tile(
-        o,
-        "Silo index",
-        fmt_opt_ratio(c.silo_index),
-        fmt_opt_ratio(p.silo_index),
-        chip(Unit::Ratio, Some(Better::Lower), p.silo_index, c.silo_index, p.interactions, c.interactions),
-    );
-    o.push_str("</div></section>");
+    html! {
+        section id="summary" {
+            h2 { "At a glance" }
+            p class="lede" { (lede(r)) }
+            p class="group" { "Handoffs between teams" }
+            div class="tiles" {
+                (tile("Handoffs", text(fmt_count(c.handoffs)), fmt_count(p.handoffs), count_chip(None, p.handoffs, c.handoffs)))
+                (tile(
+                    "Latency p50",
+                    text(fmt_opt_duration(c.latency_p50_seconds)),
+                    fmt_opt_duration(p.latency_p50_seconds),
+                    duration_chip(p.latency_p50_seconds, c.latency_p50_seconds, p.acknowledged, c.acknowledged),
+                ))
+                (tile(
+                    "Latency p75",
+                    text(fmt_opt_duration(c.latency_p75_seconds)),
+                    fmt_opt_duration(p.latency_p75_seconds),
+                    duration_chip(p.latency_p75_seconds, c.latency_p75_seconds, p.acknowledged, c.acknowledged),
+                ))
+                (tile(
+                    "Stalled at the end",
+                    text(fmt_count(c.stalled_at_end)),
+                    fmt_count(p.stalled_at_end),
+                    count_chip(Some(Better::Lower), p.stalled_at_end, c.stalled_at_end),
+                ))
+                (tile("Bounces", text(fmt_count(c.bounces)), fmt_count(p.bounces), count_chip(Some(Better::Lower), p.bounces, c.bounces)))
+                (tile(
+                    "First response p50",
+                    text(fmt_opt_duration(c.first_response_p50_seconds)),
+                    fmt_opt_duration(p.first_response_p50_seconds),
+                    duration_chip(p.first_response_p50_seconds, c.first_response_p50_seconds, p.first_responses, c.first_responses),
+                ))
+            }
+            p class="group" { "Decisions and working together" }
+            div class="tiles" {
+                (tile(
+                    "Decisions rehashed",
+                    html! {
+                        (fmt_count(c.decisions_rehashed)) " "
+                        small class="muted" style="font-size:12px;font-weight:400" { "of " (fmt_count(c.decisions_made)) " made" }
+                    },
+                    format!("{} of {}", fmt_count(p.decisions_rehashed), fmt_count(p.decisions_made)),
+                    count_chip(Some(Better::Lower), p.decisions_rehashed, c.decisions_rehashed),
+                ))
+                (tile("Rework", text(fmt_count(c.rework)), fmt_count(p.rework), count_chip(Some(Better::Lower), p.rework, c.rework)))
+                (tile(
+                    "Cross-team reviews",
+                    text(fmt_count(c.cross_team_reviews)),
+                    fmt_count(p.cross_team_reviews),
+                    count_chip(Some(Better::Higher), p.cross_team_reviews, c.cross_team_reviews),
+                ))
+                (tile(
+                    "Joint wins",
+                    text(fmt_count(c.joint_wins)),
+                    fmt_count(p.joint_wins),
+                    count_chip(Some(Better::Higher), p.joint_wins, c.joint_wins),
+                ))
+                (tile(
+                    "Bridge people",
+                    text(fmt_count(c.bridge_people)),
+                    fmt_count(p.bridge_people),
+                    count_chip(Some(Better::Higher), p.bridge_people, c.bridge_people),
+                ))
+                (tile(
+                    "Silo index",
+                    text(fmt_opt_ratio(c.silo_index)),
+                    fmt_opt_ratio(p.silo_index),
+                    chip(Unit::Ratio, Some(Better::Lower), p.silo_index, c.silo_index, p.interactions, c.interactions),
+                ))
+            }
+        }
+    }
 }
 
-fn change_list(r: &Report, h: &Headline, limit: usize, o: &mut String) {
-    if !h.comparable {
-        o.push_str(if r.has_previous_data {
-            "<p class=\"none\">Not compared: the periods are only partly covered by the stored history.</p>"
-        } else {
-            "<p class=\"none\">Nothing to compare with in the previous period.</p>"
-        });
-        return;
+fn change_list(r: &Report, h: &Headline, limit: usize) -> Markup {
+    html! {
+        @if !h.comparable {
+            @if r.has_previous_data {
+                p class="none" { "Not compared: the periods are only partly covered by the stored history." }
+            } @else {
+                p class="none" { "Nothing to compare with in the previous period." }
+            }
+        } @else if h.improved.is_empty() && h.worsened.is_empty() {
+            p class="none" { "No notable change." }
+        } @else {
+            ul {
+                @for c in h.improved.iter().take(limit) { li class="good" { (c.text) } }
+                @for c in h.worsened.iter().take(limit) { li class="bad" { (c.text) } }
+            }
+        }
     }
-    if h.improved.is_empty() && h.worsened.is_empty() {
-        o.push_str("<p class=\"none\">No notable change.</p>");
-        return;
-    }
-    o.push_str("<ul>");
-    for c in h.improved.iter().take(limit) {
-        let _ = write!(o, "<li class=\"good\">{}</li>", escape(&c.text));
-    }
-    for c in h.worsened.iter().take(limit) {
-        let _ = write!(o, "<li class=\"bad\">{}</li>", escape(&c.text));
-    }
-    o.push_str("</ul>");
 }
 
-fn what_changed(r: &Report, o: &mut String) {
+fn what_changed(r: &Report) -> Markup {
     let against = match (r.comparison.comparable, &r.comparison.reason) {
-        (false, Some(reason)) => format!("Not compared with {}: {}.", escape(&r.previous_period.label), escape(reason)),
-        _ => format!(
-            "Against {} ({}). ▲ green: better, ▼ red: worse. Only changes past the thresholds in the definitions are listed; \
-             handoff figures are of handoffs the team received.",
-            escape(&r.previous_period.label),
-            escape(&r.previous_period.dates())
-        ),
+        (false, Some(reason)) => html! { "Not compared with " (r.previous_period.label) ": " (reason) "." },
+        _ => html! {
+            "Against " (r.previous_period.label) " (" (r.previous_period.dates())
+            "). ▲ green: better, ▼ red: worse. Only changes past the thresholds in the definitions are listed; \
+             handoff figures are of handoffs the team received."
+        },
     };
-    let _ = write!(
-        o,
-        "<section id=\"headlines\"><h2>What changed, team by team</h2><p class=\"intro\">{against}</p><div class=\"cards\">"
-    );
-    for t in &r.headlines.teams {
-        let row = r.teams.iter().find(|x| x.team == t.team);
-        let members = row.map_or(0, |x| x.current.members);
-        let (better, worse) = (t.headline.improved.len(), t.headline.worsened.len());
-        let summary = match (better, worse) {
-            (0, 0) => String::new(),
-            (b, 0) => format!("{b} better"),
-            (0, w) => format!("{w} worse"),
-            (b, w) => format!("{b} better · {w} worse"),
-        };
-        let _ = write!(
-            o,
-            "<div class=\"card\"><h3>{} <small>{} members{}</small></h3>",
-            escape(&t.team),
-            members,
-            if summary.is_empty() { String::new() } else { format!(" · {summary}") }
-        );
-        change_list(r, &t.headline, 3, o);
-        o.push_str("</div>");
-    }
-    o.push_str("</div>");
     // Pairs with notable changes, most changes first.
     let mut pairs: Vec<_> = r
         .headlines
@@ -405,37 +379,58 @@ fn what_changed(r: &Report, o: &mut String) {
         .collect();
     pairs.sort_by_key(|p| std::cmp::Reverse(p.headline.improved.len() + p.headline.worsened.len()));
     let quiet = r.headlines.pairs.len() - pairs.len();
-    o.push_str("<h3>Team pairs</h3>");
-    if pairs.is_empty() {
-        let _ = write!(
-            o,
-            "<p class=\"muted\">No notable change between any two teams ({} pairs compared).</p>",
-            r.headlines.pairs.len()
-        );
-    } else {
-        o.push_str("<div class=\"scroll\"><table><tr><th>Pair</th><th>Better</th><th>Worse</th></tr>");
-        const SHOWN: usize = 14;
-        for p in pairs.iter().take(SHOWN) {
-            let list = |cs: &[Change]| cs.iter().map(|c| escape(&c.text)).collect::<Vec<_>>().join("<br>");
-            let _ = write!(
-                o,
-                "<tr class=\"keep\"><td><b>{}</b> ↔ <b>{}</b></td><td style=\"color:var(--good)\">{}</td><td style=\"color:var(--bad)\">{}</td></tr>",
-                escape(&p.team_a),
-                escape(&p.team_b),
-                list(&p.headline.improved),
-                list(&p.headline.worsened)
-            );
+    const SHOWN: usize = 14;
+    let more = pairs.len().saturating_sub(SHOWN);
+    let list = |cs: &[Change]| {
+        html! {
+            @for (i, c) in cs.iter().enumerate() {
+                @if i > 0 { br; }
+                (c.text)
+            }
         }
-        o.push_str("</table></div>");
-        let more = pairs.len().saturating_sub(SHOWN);
-        let _ = write!(
-            o,
-            "<p class=\"muted\">{}{} other pairs had no notable change.</p>",
-            if more > 0 { format!("{more} more pairs changed (all are in the JSON report). ") } else { String::new() },
-            quiet
-        );
+    };
+    html! {
+        section id="headlines" {
+            h2 { "What changed, team by team" }
+            p class="intro" { (against) }
+            div class="cards" {
+                @for t in &r.headlines.teams {
+                    @let members = r.teams.iter().find(|x| x.team == t.team).map_or(0, |x| x.current.members);
+                    @let summary = match (t.headline.improved.len(), t.headline.worsened.len()) {
+                        (0, 0) => String::new(),
+                        (b, 0) => format!(" · {b} better"),
+                        (0, w) => format!(" · {w} worse"),
+                        (b, w) => format!(" · {b} better · {w} worse"),
+                    };
+                    div class="card" {
+                        h3 { (t.team) " " small { (members) " members" (summary) } }
+                        (change_list(r, &t.headline, 3))
+                    }
+                }
+            }
+            h3 { "Team pairs" }
+            @if pairs.is_empty() {
+                p class="muted" { "No notable change between any two teams (" (r.headlines.pairs.len()) " pairs compared)." }
+            } @else {
+                div class="scroll" {
+                    table {
+                        tr { th { "Pair" } th { "Better" } th { "Worse" } }
+                        @for p in pairs.iter().take(SHOWN) {
+                            tr class="keep" {
+                                td { b { (p.team_a) } " ↔ " b { (p.team_b) } }
+                                td style="color:var(--good)" { (list(&p.headline.improved)) }
+                                td style="color:var(--bad)" { (list(&p.headline.worsened)) }
+                            }
+                        }
+                    }
+                }
+                p class="muted" {
+                    @if more > 0 { (more) " more pairs changed (all are in the JSON report). " }
+                    (quiet) " other pairs had no notable change."
+                }
+            }
+        }
     }
-    o.push_str("</section>");
 }
 
 fn x_labels(r: &Report) -> Vec<String> {
@@ -469,7 +464,7 @@ fn trim_number(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 { format!("{}", v.round() as i64) } else { format!("{v:.1}") }
 }
 
-fn trends(r: &Report, o: &mut String) {
+fn trends(r: &Report) -> Markup {
     let bucket = match r.trend.bucket {
         Bucket::Week => "week",
         Bucket::Month => "month",
@@ -479,18 +474,9 @@ fn trends(r: &Report, o: &mut String) {
     let pts = &r.trend.points;
     let partial: Vec<bool> = pts.iter().map(|p| !p.complete).collect();
     let any_partial = partial.iter().any(|p| *p);
-    let _ = write!(
-        o,
-        "<section id=\"trends\" class=\"newpage\"><h2>Trends</h2><p class=\"intro\">Per {bucket}, by event time{}.</p><div class=\"charts\">",
-        if any_partial {
-            format!("; lighter bars are {bucket}s cut short by the period's bounds or by the stored history")
-        } else {
-            String::new()
-        }
-    );
     let count_fmt = |v: f64| trim_number(v);
     let (w, h) = (540.0, 230.0);
-    let bar = |id: &str, title: &str, color: &str, values: Vec<f64>, caption: &str, o: &mut String| {
+    let bar = |id: &str, title: &str, color: &str, values: Vec<f64>, caption: &str| {
         let c = Chart {
             id,
             title,
@@ -501,25 +487,16 @@ fn trends(r: &Report, o: &mut String) {
             y_max: None,
             partial: &partial,
         };
-        let _ =
-            write!(o, "<figure>{}<figcaption>{}</figcaption></figure>", svg::bars(&c, color, &values), escape(caption));
+        html! { figure { (svg::bars(&c, color, &values)) figcaption { (caption) } } }
     };
-    bar(
-        "handoffs",
-        &format!("Handoffs between teams per {bucket}"),
-        PALETTE[0],
-        pts.iter().map(|p| p.handoffs as f64).collect(),
-        "Custody moves and cross-team review requests, at the time of the handoff.",
-        o,
-    );
     // Latency p50 / p75 in a unit that fits.
     let max = pts.iter().filter_map(|p| p.latency_p75_seconds).max().unwrap_or(0) as f64;
     let (scale, unit) = duration_unit(max);
     let fmt = move |v: f64| format!("{} {unit}", trim_number(v));
-    let title = format!("Handoff latency per {bucket}");
-    let c = Chart {
+    let latency_title = format!("Handoff latency per {bucket}");
+    let latency = Chart {
         id: "latency",
-        title: &title,
+        title: &latency_title,
         x_labels: &labels,
         width: w,
         height: h,
@@ -527,7 +504,7 @@ fn trends(r: &Report, o: &mut String) {
         y_max: None,
         partial: &partial,
     };
-    let series = [
+    let latency_series = [
         Series {
             name: "p50",
             color: PALETTE[0],
@@ -539,23 +516,10 @@ fn trends(r: &Report, o: &mut String) {
             values: pts.iter().map(|p| p.latency_p75_seconds.map(|s| s as f64 / scale)).collect(),
         },
     ];
-    let _ = write!(
-        o,
-        "<figure>{}<figcaption>Time to acknowledgement of the handoffs acknowledged in each {bucket} (exact quantiles).</figcaption></figure>",
-        svg::lines(&c, &series)
-    );
-    bar(
-        "stalled",
-        &format!("Handoffs stalled at each {bucket}'s end"),
-        PALETTE[5],
-        pts.iter().map(|p| p.stalled_at_end as f64).collect(),
-        "Waiting on the receiving team for longer than the stall threshold.",
-        o,
-    );
-    let title = format!("Bounces and rehashed decisions per {bucket}");
-    let c = Chart {
+    let bounces_title = format!("Bounces and rehashed decisions per {bucket}");
+    let bounces = Chart {
         id: "bounces",
-        title: &title,
+        title: &bounces_title,
         x_labels: &labels,
         width: w,
         height: h,
@@ -563,7 +527,7 @@ fn trends(r: &Report, o: &mut String) {
         y_max: None,
         partial: &partial,
     };
-    let series = [
+    let bounces_series = [
         Series { name: "bounces", color: PALETTE[5], values: pts.iter().map(|p| Some(p.bounces as f64)).collect() },
         Series {
             name: "decisions rehashed",
@@ -571,33 +535,58 @@ fn trends(r: &Report, o: &mut String) {
             values: pts.iter().map(|p| Some(p.decisions_rehashed as f64)).collect(),
         },
     ];
-    let _ = write!(
-        o,
-        "<figure>{}<figcaption>Items sent back within the bounce window; made decisions reopened, superseded or argued again.</figcaption></figure>",
-        svg::lines(&c, &series)
-    );
-    bar(
-        "reviews",
-        &format!("Cross-team reviews per {bucket}"),
-        PALETTE[2],
-        pts.iter().map(|p| p.cross_team_reviews as f64).collect(),
-        "Reviews given on another team's pull requests.",
-        o,
-    );
-    bar(
-        "joint-wins",
-        &format!("Joint wins per {bucket}"),
-        PALETTE[7],
-        pts.iter().map(|p| p.joint_wins as f64).collect(),
-        "Items completed with contributors from at least two teams.",
-        o,
-    );
-    o.push_str("</div>");
-    o.push_str("</section>");
+    html! {
+        section id="trends" class="newpage" {
+            h2 { "Trends" }
+            p class="intro" {
+                "Per " (bucket) ", by event time"
+                @if any_partial { "; lighter bars are " (bucket) "s cut short by the period's bounds or by the stored history" }
+                "."
+            }
+            div class="charts" {
+                (bar(
+                    "handoffs",
+                    &format!("Handoffs between teams per {bucket}"),
+                    PALETTE[0],
+                    pts.iter().map(|p| p.handoffs as f64).collect(),
+                    "Custody moves and cross-team review requests, at the time of the handoff.",
+                ))
+                figure {
+                    (svg::lines(&latency, &latency_series))
+                    figcaption { "Time to acknowledgement of the handoffs acknowledged in each " (bucket) " (exact quantiles)." }
+                }
+                (bar(
+                    "stalled",
+                    &format!("Handoffs stalled at each {bucket}'s end"),
+                    PALETTE[5],
+                    pts.iter().map(|p| p.stalled_at_end as f64).collect(),
+                    "Waiting on the receiving team for longer than the stall threshold.",
+                ))
+                figure {
+                    (svg::lines(&bounces, &bounces_series))
+                    figcaption { "Items sent back within the bounce window; made decisions reopened, superseded or argued again." }
+                }
+                (bar(
+                    "reviews",
+                    &format!("Cross-team reviews per {bucket}"),
+                    PALETTE[2],
+                    pts.iter().map(|p| p.cross_team_reviews as f64).collect(),
+                    "Reviews given on another team's pull requests.",
+                ))
+                (bar(
+                    "joint-wins",
+                    &format!("Joint wins per {bucket}"),
+                    PALETTE[7],
+                    pts.iter().map(|p| p.joint_wins as f64).collect(),
+                    "Items completed with contributors from at least two teams.",
+                ))
+            }
+        }
+    }
 }
 
 /// Silo index per team and bucket: small multiples on one scale.
-fn silo_multiples(r: &Report, o: &mut String) {
+fn silo_multiples(r: &Report) -> Markup {
     let bucket = match r.trend.bucket {
         Bucket::Week => "week",
         Bucket::Month => "month",
@@ -606,14 +595,9 @@ fn silo_multiples(r: &Report, o: &mut String) {
     let labels = x_labels(r);
     let pts = &r.trend.points;
     let partial: Vec<bool> = pts.iter().map(|p| !p.complete).collect();
-    let teams: Vec<&str> = r.teams.iter().map(|t| t.team.as_str()).collect();
-    let _ = write!(
-        o,
-        "<h3>Silo index per team and {bucket}</h3><p class=\"intro\">Share of the team's interactions on its own items (1 = fully siloed). Gaps: no interaction that {bucket}.</p><div class=\"charts small\">"
-    );
     let ratio_fmt = |v: f64| format!("{v:.2}").trim_end_matches('0').trim_end_matches('.').to_string();
-    for (i, team) in teams.iter().enumerate() {
-        let values: Vec<Option<f64>> = pts.iter().map(|p| p.silo_index.get(*team).copied()).collect();
+    let multiple = |i: usize, team: &str| {
+        let values: Vec<Option<f64>> = pts.iter().map(|p| p.silo_index.get(team).copied()).collect();
         let id = format!("silo-{team}");
         let c = Chart {
             id: &id,
@@ -626,9 +610,17 @@ fn silo_multiples(r: &Report, o: &mut String) {
             partial: &partial,
         };
         let s = [Series { name: team, color: PALETTE[i % PALETTE.len()], values }];
-        let _ = write!(o, "<figure>{}</figure>", svg::lines(&c, &s));
+        html! { figure { (svg::lines(&c, &s)) } }
+    };
+    html! {
+        h3 { "Silo index per team and " (bucket) }
+        p class="intro" {
+            "Share of the team's interactions on its own items (1 = fully siloed). Gaps: no interaction that " (bucket) "."
+        }
+        div class="charts small" {
+            @for (i, t) in r.teams.iter().enumerate() { (multiple(i, &t.team)) }
+        }
     }
-    o.push_str("</div>");
 }
 
 /// A heat-map cell background for `share` in [0, 1] of a base colour (r, g, b).
@@ -637,329 +629,304 @@ fn heat(rgb: (u8, u8, u8), share: f64) -> String {
     format!("background:rgba({},{},{},{a:.2})", rgb.0, rgb.1, rgb.2)
 }
 
-fn between_teams(r: &Report, o: &mut String) {
+fn between_teams(r: &Report) -> Markup {
     let teams: Vec<&str> = r.teams.iter().map(|t| t.team.as_str()).collect();
-    let _ = write!(
-        o,
-        "<section id=\"pairs\" class=\"newpage\"><h2>Between teams</h2><p class=\"intro\">Rows hand off to columns. Hover a cell for the previous period. \
-         Empty cells: no handoff between the two teams in the period.</p>"
-    );
-    let header = |o: &mut String, corner: &str| {
-        let _ = write!(o, "<div class=\"scroll keep\"><table class=\"matrix\"><tr><th class=\"row\">{corner}</th>");
-        for t in &teams {
-            let _ = write!(o, "<th>{}</th>", escape(t));
-        }
-        o.push_str("</tr>");
-    };
     let find = |from: &str, to: &str| r.pairs.iter().find(|p| p.from == from && p.to == to);
-    // Volume.
-    o.push_str("<h3>Handoff volume</h3>");
-    let max = r.pairs.iter().map(|p| p.current.handoffs).max().unwrap_or(0).max(1) as f64;
-    header(o, "from ↓ · to →");
-    for from in &teams {
-        let _ = write!(o, "<tr><th class=\"row\">{}</th>", escape(from));
-        for to in &teams {
-            match find(from, to) {
-                Some(p) if p.current.handoffs > 0 || p.previous.handoffs > 0 => {
-                    let _ = write!(
-                        o,
-                        "<td style=\"{}\" title=\"{from} → {to}: {} (previous {}); {} bounced back\">{}</td>",
-                        heat((29, 78, 216), p.current.handoffs as f64 / max),
-                        p.current.handoffs,
-                        p.previous.handoffs,
-                        p.current.bounces,
-                        if p.current.handoffs > 0 { fmt_count(p.current.handoffs) } else { String::new() }
-                    );
+    let header = |corner: &str| html! { tr { th class="row" { (corner) } @for t in &teams { th { (t) } } } };
+    let self_cell = html! { td class="self" { "·" } };
+    let volume_max = r.pairs.iter().map(|p| p.current.handoffs).max().unwrap_or(0).max(1) as f64;
+    let volume = |from: &str, to: &str| match find(from, to) {
+        Some(p) if p.current.handoffs > 0 || p.previous.handoffs > 0 => html! {
+            td style=(heat((29, 78, 216), p.current.handoffs as f64 / volume_max))
+                title={ (from) " → " (to) ": " (p.current.handoffs) " (previous " (p.previous.handoffs) "); " (p.current.bounces) " bounced back" } {
+                @if p.current.handoffs > 0 { (fmt_count(p.current.handoffs)) }
+            }
+        },
+        _ if from == to => self_cell.clone(),
+        _ => html! { td {} },
+    };
+    let latency_max = r.pairs.iter().filter_map(|p| p.current.latency_p50_seconds).max().unwrap_or(0).max(1) as f64;
+    let latency = |from: &str, to: &str| match find(from, to).filter(|p| p.current.latency_p50_seconds.is_some()) {
+        Some(p) => html! {
+            td style=(heat((217, 119, 6), p.current.latency_p50_seconds.unwrap_or(0) as f64 / latency_max))
+                title={ (from) " → " (to) ": " (p.current.acknowledged) " acknowledged; previous p50 "
+                    (fmt_opt_duration(p.previous.latency_p50_seconds)) " / p75 " (fmt_opt_duration(p.previous.latency_p75_seconds)) } {
+                (fmt_opt_duration(p.current.latency_p50_seconds)) br;
+                span class="muted" { (fmt_opt_duration(p.current.latency_p75_seconds)) }
+            }
+        },
+        None if from == to => self_cell.clone(),
+        None => html! { td {} },
+    };
+    let reciprocity = |a: &str, b: &str| {
+        let row = r.reciprocity.iter().find(|x| (x.team_a == a && x.team_b == b) || (x.team_a == b && x.team_b == a));
+        match row.and_then(|x| x.current.ratio.map(|ratio| (x, ratio))) {
+            Some((x, ratio)) => html! {
+                td style=(heat((4, 120, 87), ratio))
+                    title={ (x.team_a) " reviewed " (x.team_b) " " (x.current.a_reviewed_b) "×, " (x.team_b) " reviewed "
+                        (x.team_a) " " (x.current.b_reviewed_a) "×; previous " (fmt_opt_ratio(x.previous.ratio)) } {
+                    (fmt_ratio(ratio))
                 }
-                _ if from == to => o.push_str("<td class=\"self\">·</td>"),
-                _ => o.push_str("<td></td>"),
+            },
+            None if a == b => self_cell.clone(),
+            None => html! { td {} },
+        }
+    };
+    let matrix = |corner: &str, cell: &dyn Fn(&str, &str) -> Markup| {
+        html! {
+            div class="scroll keep" {
+                table class="matrix" {
+                    (header(corner))
+                    @for from in &teams {
+                        tr { th class="row" { (from) } @for to in &teams { (cell(from, to)) } }
+                    }
+                }
             }
         }
-        o.push_str("</tr>");
-    }
-    o.push_str("</table></div>");
-    // Latency.
-    o.push_str("<h3>Handoff latency p50 / p75</h3>");
-    let max = r.pairs.iter().filter_map(|p| p.current.latency_p50_seconds).max().unwrap_or(0).max(1) as f64;
-    header(o, "from ↓ · to →");
-    for from in &teams {
-        let _ = write!(o, "<tr><th class=\"row\">{}</th>", escape(from));
-        for to in &teams {
-            match find(from, to).filter(|p| p.current.latency_p50_seconds.is_some()) {
-                Some(p) => {
-                    let p50 = p.current.latency_p50_seconds.unwrap_or(0) as f64;
-                    let _ = write!(
-                        o,
-                        "<td style=\"{}\" title=\"{from} → {to}: {} acknowledged; previous p50 {} / p75 {}\">{}<br><span class=\"muted\">{}</span></td>",
-                        heat((217, 119, 6), p50 / max),
-                        p.current.acknowledged,
-                        fmt_opt_duration(p.previous.latency_p50_seconds),
-                        fmt_opt_duration(p.previous.latency_p75_seconds),
-                        fmt_opt_duration(p.current.latency_p50_seconds),
-                        fmt_opt_duration(p.current.latency_p75_seconds)
-                    );
-                }
-                None if from == to => o.push_str("<td class=\"self\">·</td>"),
-                None => o.push_str("<td></td>"),
+    };
+    html! {
+        section id="pairs" class="newpage" {
+            h2 { "Between teams" }
+            p class="intro" {
+                "Rows hand off to columns. Hover a cell for the previous period. \
+                 Empty cells: no handoff between the two teams in the period."
             }
+            h3 { "Handoff volume" }
+            (matrix("from ↓ · to →", &volume))
+            h3 { "Handoff latency p50 / p75" }
+            (matrix("from ↓ · to →", &latency))
+            h3 { "Review reciprocity" }
+            p class="intro" { "1 = the two teams review each other's pull requests equally; 0 = only one side reviews." }
+            (matrix("", &reciprocity))
         }
-        o.push_str("</tr>");
     }
-    o.push_str("</table></div>");
-    // Reciprocity.
-    o.push_str("<h3>Review reciprocity</h3><p class=\"intro\">1 = the two teams review each other's pull requests equally; 0 = only one side reviews.</p>");
-    header(o, "");
-    for a in &teams {
-        let _ = write!(o, "<tr><th class=\"row\">{}</th>", escape(a));
-        for b in &teams {
-            let row =
-                r.reciprocity.iter().find(|x| (x.team_a == *a && x.team_b == *b) || (x.team_a == *b && x.team_b == *a));
-            match row.and_then(|x| x.current.ratio.map(|ratio| (x, ratio))) {
-                Some((x, ratio)) => {
-                    let _ = write!(
-                        o,
-                        "<td style=\"{}\" title=\"{} reviewed {} {}×, {} reviewed {} {}×; previous {}\">{}</td>",
-                        heat((4, 120, 87), ratio),
-                        escape(&x.team_a),
-                        escape(&x.team_b),
-                        x.current.a_reviewed_b,
-                        escape(&x.team_b),
-                        escape(&x.team_a),
-                        x.current.b_reviewed_a,
-                        fmt_opt_ratio(x.previous.ratio),
-                        fmt_ratio(ratio)
-                    );
-                }
-                None if a == b => o.push_str("<td class=\"self\">·</td>"),
-                None => o.push_str("<td></td>"),
-            }
-        }
-        o.push_str("</tr>");
-    }
-    o.push_str("</table></div></section>");
 }
 
-fn teams(r: &Report, o: &mut String) {
+fn teams(r: &Report) -> Markup {
     let judged = r.comparison.comparable;
-    let _ = write!(
-        o,
-        "<section id=\"teams\" class=\"newpage\"><h2>Teams</h2><p class=\"intro\">This period's figures; the chip shows the change against {} ({}).</p>",
-        escape(&r.previous_period.label),
-        if judged {
-            "green better, red worse, grey within the thresholds"
-        } else if r.has_previous_data {
-            "not judged better or worse: the periods are only partly covered by the stored history"
-        } else {
-            "none: the previous period has no data"
-        }
-    );
     let chip = |unit, better: Option<Better>, p, c, n_p, n_c| chip(unit, better.filter(|_| judged), p, c, n_p, n_c);
     let count_chip = |better: Option<Better>, p, c| count_chip(better.filter(|_| judged), p, c);
     let secs = |v: Option<i64>| v.map(|x| x as f64);
     let dur = |c: &TeamFigures, p: &TeamFigures, get: fn(&TeamFigures) -> Option<i64>, n: fn(&TeamFigures) -> u64| {
-        format!(
-            "{}{}",
-            fmt_opt_duration(get(c)),
-            chip(Unit::Seconds, Some(Better::Lower), secs(get(p)), secs(get(c)), n(p), n(c))
-        )
+        html! {
+            (fmt_opt_duration(get(c)))
+            (chip(Unit::Seconds, Some(Better::Lower), secs(get(p)), secs(get(c)), n(p), n(c)))
+        }
     };
-    let cnt = |c: u64, p: u64, better: Option<Better>| format!("{}{}", fmt_count(c), count_chip(better, p, c));
-    o.push_str(
-        "<h3>Handoffs received</h3><div class=\"scroll\"><table><tr><th>Team</th><th class=\"n\">Members</th><th class=\"n\">Received</th><th class=\"n\">Sent</th>\
-         <th class=\"n\">Acknowledged</th><th class=\"n\">Latency p50</th><th class=\"n\">p75</th><th class=\"n\">Waiting at end</th><th class=\"n\">Stalled at end</th><th class=\"n\">Bounces</th></tr>",
-    );
-    for t in &r.teams {
-        let (c, p) = (&t.current, &t.previous);
-        let _ = write!(
-            o,
-            "<tr><td><b>{}</b></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            escape(&t.team),
-            c.members,
-            cnt(c.handoffs_received, p.handoffs_received, None),
-            cnt(c.handoffs_sent, p.handoffs_sent, None),
-            fmt_count(c.acknowledged),
-            dur(c, p, |f| f.latency_p50_seconds, |f| f.acknowledged),
-            dur(c, p, |f| f.latency_p75_seconds, |f| f.acknowledged),
-            fmt_count(c.waiting_at_end),
-            cnt(c.stalled_at_end, p.stalled_at_end, Some(Better::Lower)),
-            cnt(c.bounces, p.bounces, Some(Better::Lower)),
-        );
+    let cnt = |c: u64, p: u64, better: Option<Better>| html! { (fmt_count(c)) (count_chip(better, p, c)) };
+    html! {
+        section id="teams" class="newpage" {
+            h2 { "Teams" }
+            p class="intro" {
+                "This period's figures; the chip shows the change against " (r.previous_period.label) " ("
+                @if judged {
+                    "green better, red worse, grey within the thresholds"
+                } @else if r.has_previous_data {
+                    "not judged better or worse: the periods are only partly covered by the stored history"
+                } @else {
+                    "none: the previous period has no data"
+                }
+                ")."
+            }
+            h3 { "Handoffs received" }
+            div class="scroll" {
+                table {
+                    tr {
+                        th { "Team" } th class="n" { "Members" } th class="n" { "Received" } th class="n" { "Sent" }
+                        th class="n" { "Acknowledged" } th class="n" { "Latency p50" } th class="n" { "p75" }
+                        th class="n" { "Waiting at end" } th class="n" { "Stalled at end" } th class="n" { "Bounces" }
+                    }
+                    @for t in &r.teams {
+                        @let (c, p) = (&t.current, &t.previous);
+                        tr {
+                            td { b { (t.team) } }
+                            td class="n" { (c.members) }
+                            td class="n" { (cnt(c.handoffs_received, p.handoffs_received, None)) }
+                            td class="n" { (cnt(c.handoffs_sent, p.handoffs_sent, None)) }
+                            td class="n" { (fmt_count(c.acknowledged)) }
+                            td class="n" { (dur(c, p, |f| f.latency_p50_seconds, |f| f.acknowledged)) }
+                            td class="n" { (dur(c, p, |f| f.latency_p75_seconds, |f| f.acknowledged)) }
+                            td class="n" { (fmt_count(c.waiting_at_end)) }
+                            td class="n" { (cnt(c.stalled_at_end, p.stalled_at_end, Some(Better::Lower))) }
+                            td class="n" { (cnt(c.bounces, p.bounces, Some(Better::Lower))) }
+                        }
+                    }
+                }
+            }
+            h3 { "Decisions, reviews and bridges" }
+            div class="scroll" {
+                table {
+                    tr {
+                        th { "Team" } th class="n" { "Decisions made" } th class="n" { "Rehashed" } th class="n" { "Rework" }
+                        th class="n" { "Cross-team reviews given" } th class="n" { "received" } th class="n" { "First response p50" }
+                        th class="n" { "Joint wins" } th class="n" { "Bridge people" } th class="n" { "Silo index" }
+                    }
+                    @for t in &r.teams {
+                        @let (c, p) = (&t.current, &t.previous);
+                        tr {
+                            td { b { (t.team) } }
+                            td class="n" { (fmt_count(c.decisions_made)) }
+                            td class="n" { (cnt(c.decisions_rehashed, p.decisions_rehashed, Some(Better::Lower))) }
+                            td class="n" { (cnt(c.rework, p.rework, Some(Better::Lower))) }
+                            td class="n" { (cnt(c.cross_team_reviews_given, p.cross_team_reviews_given, Some(Better::Higher))) }
+                            td class="n" { (fmt_count(c.cross_team_reviews_received)) }
+                            td class="n" { (dur(c, p, |f| f.first_response_p50_seconds, |f| f.first_responses)) }
+                            td class="n" { (cnt(c.joint_wins, p.joint_wins, Some(Better::Higher))) }
+                            td class="n" { (cnt(c.bridge_people, p.bridge_people, Some(Better::Higher))) }
+                            td class="n" {
+                                (fmt_opt_ratio(c.silo_index))
+                                (chip(Unit::Ratio, Some(Better::Lower), p.silo_index, c.silo_index, p.interactions, c.interactions))
+                            }
+                        }
+                    }
+                }
+            }
+            (silo_multiples(r))
+        }
     }
-    o.push_str("</table></div>");
-    o.push_str(
-        "<h3>Decisions, reviews and bridges</h3><div class=\"scroll\"><table><tr><th>Team</th><th class=\"n\">Decisions made</th><th class=\"n\">Rehashed</th><th class=\"n\">Rework</th>\
-         <th class=\"n\">Cross-team reviews given</th><th class=\"n\">received</th><th class=\"n\">First response p50</th><th class=\"n\">Joint wins</th><th class=\"n\">Bridge people</th><th class=\"n\">Silo index</th></tr>",
-    );
-    for t in &r.teams {
-        let (c, p) = (&t.current, &t.previous);
-        let _ = write!(
-            o,
-            "<tr><td><b>{}</b></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            escape(&t.team),
-            fmt_count(c.decisions_made),
-            cnt(c.decisions_rehashed, p.decisions_rehashed, Some(Better::Lower)),
-            cnt(c.rework, p.rework, Some(Better::Lower)),
-            cnt(c.cross_team_reviews_given, p.cross_team_reviews_given, Some(Better::Higher)),
-            fmt_count(c.cross_team_reviews_received),
-            dur(c, p, |f| f.first_response_p50_seconds, |f| f.first_responses),
-            cnt(c.joint_wins, p.joint_wins, Some(Better::Higher)),
-            cnt(c.bridge_people, p.bridge_people, Some(Better::Higher)),
-            fmt_opt_ratio(c.silo_index)
-                + &chip(Unit::Ratio, Some(Better::Lower), p.silo_index, c.silo_index, p.interactions, c.interactions),
-        );
-    }
-    o.push_str("</table></div>");
-    silo_multiples(r, o);
-    o.push_str("</section>");
 }
 
-fn item_cell(i: &ItemRef) -> String {
+fn item_cell(i: &ItemRef) -> Markup {
     let title: String = if i.title.chars().count() > 90 {
         i.title.chars().take(88).collect::<String>() + "…"
     } else {
         i.title.clone()
     };
-    let title = escape(&title);
-    let link = match crate::untrusted::link_url(&i.url) {
-        Some(url) => format!("<a href=\"{}\">{title}</a>", escape(url)),
-        None => title,
-    };
-    format!("<td class=\"item\">{link}<span class=\"key\">{}</span></td>", escape(&i.key))
-}
-
-fn people_cell(p: &Option<Vec<String>>) -> String {
-    match p {
-        Some(p) => format!("<td>{}</td>", escape(&p.join(", "))),
-        None => String::new(),
+    html! {
+        td class="item" {
+            @match crate::untrusted::link_url(&i.url) {
+                Some(url) => a href=(url) { (title) },
+                None => (title),
+            }
+            span class="key" { (i.key) }
+        }
     }
 }
 
-fn more(shown: usize, total: usize, o: &mut String) {
-    if total > shown {
-        let _ = write!(
-            o,
-            "<p class=\"muted\">… and {} more (the JSON report lists them all).</p>",
-            fmt_count((total - shown) as u64)
-        );
+fn people_cell(p: &Option<Vec<String>>) -> Markup {
+    html! { @if let Some(p) = p { td { (p.join(", ")) } } }
+}
+
+fn more(shown: usize, total: usize) -> Markup {
+    html! {
+        @if total > shown {
+            p class="muted" { "… and " (fmt_count((total - shown) as u64)) " more (the JSON report lists them all)." }
+        }
     }
 }
 
-fn worth_a_look(r: &Report, o: &mut String) {
+fn worth_a_look(r: &Report) -> Markup {
     let named = r.people_named;
-    let people_th = if named { "<th>People</th>" } else { "" };
+    let people_th = html! { @if named { th { "People" } } };
     let limit = super::LIST_LIMIT;
-    let _ = write!(
-        o,
-        "<section id=\"lists\" class=\"newpage\"><h2>Worth a look</h2><p class=\"intro\">Items, not people: {}</p>",
-        if named {
-            "people are named because the report was made with --name-people."
-        } else {
-            "the lists name items and teams only."
+    let mut reasons: Vec<(&str, usize)> = Vec::new();
+    for d in &r.rehashed_decisions {
+        match reasons.iter_mut().find(|(k, _)| *k == d.reason) {
+            Some((_, n)) => *n += 1,
+            None => reasons.push((d.reason, 1)),
         }
-    );
-    let _ = write!(o, "<h3>Handoffs stalled at the period's end ({})</h3>", fmt_count(r.stalled.len() as u64));
-    if r.stalled.is_empty() {
-        o.push_str("<p class=\"muted\">None: every handoff had been acknowledged or had moved on.</p>");
-    } else {
-        let _ = write!(
-            o,
-            "<div class=\"scroll\"><table><tr><th>Item</th><th>Waiting on</th><th>Kind</th><th>Since</th><th class=\"n\">Waited</th>{people_th}</tr>"
-        );
-        for s in r.stalled.iter().take(limit) {
-            let _ = write!(
-                o,
-                "<tr>{}<td><b>{}</b> <span class=\"muted\">from {}</span></td><td>{}</td><td>{}</td><td class=\"n\">{}</td>{}</tr>",
-                item_cell(&s.item),
-                escape(&s.to),
-                escape(&s.from),
-                s.kind,
-                fmt_date(s.since),
-                fmt_duration(s.waited_seconds as f64),
-                people_cell(&s.people)
-            );
-        }
-        o.push_str("</table></div>");
-        more(limit, r.stalled.len(), o);
     }
-    let _ = write!(o, "<h3>The worst bounces</h3>");
-    if r.bounces.is_empty() {
-        o.push_str("<p class=\"muted\">No item bounced between teams in the period.</p>");
-    } else {
-        let _ = write!(
-            o,
-            "<div class=\"scroll\"><table><tr><th>Item</th><th>Between</th><th class=\"n\">Bounces</th><th class=\"n\">Custody changes</th><th>First bounce</th>{people_th}</tr>"
-        );
-        for b in &r.bounces {
-            let _ = write!(
-                o,
-                "<tr>{}<td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td>{}</tr>",
-                item_cell(&b.item),
-                escape(&b.teams.join(" ↔ ")),
-                b.bounces,
-                b.custody_changes.map_or("–".into(), |c| c.to_string()),
-                fmt_date(b.first_bounce),
-                people_cell(&b.people)
-            );
-        }
-        o.push_str("</table></div>");
-    }
-    let _ = write!(o, "<h3>Rehashed decisions ({})</h3>", fmt_count(r.rehashed_decisions.len() as u64));
-    if r.rehashed_decisions.is_empty() {
-        o.push_str("<p class=\"muted\">No made decision was rehashed in the period.</p>");
-    } else {
-        let mut reasons: Vec<(&str, usize)> = Vec::new();
-        for d in &r.rehashed_decisions {
-            match reasons.iter_mut().find(|(k, _)| *k == d.reason) {
-                Some((_, n)) => *n += 1,
-                None => reasons.push((d.reason, 1)),
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let why: Vec<String> = reasons.iter().map(|(k, n)| format!("{n} {}", reason_text(k))).collect();
+    html! {
+        section id="lists" class="newpage" {
+            h2 { "Worth a look" }
+            p class="intro" {
+                "Items, not people: "
+                @if named {
+                    "people are named because the report was made with --name-people."
+                } @else {
+                    "the lists name items and teams only."
+                }
+            }
+            h3 { "Handoffs stalled at the period's end (" (fmt_count(r.stalled.len() as u64)) ")" }
+            @if r.stalled.is_empty() {
+                p class="muted" { "None: every handoff had been acknowledged or had moved on." }
+            } @else {
+                div class="scroll" {
+                    table {
+                        tr { th { "Item" } th { "Waiting on" } th { "Kind" } th { "Since" } th class="n" { "Waited" } (people_th) }
+                        @for s in r.stalled.iter().take(limit) {
+                            tr {
+                                (item_cell(&s.item))
+                                td { b { (s.to) } " " span class="muted" { "from " (s.from) } }
+                                td { (s.kind) }
+                                td { (fmt_date(s.since)) }
+                                td class="n" { (fmt_duration(s.waited_seconds as f64)) }
+                                (people_cell(&s.people))
+                            }
+                        }
+                    }
+                }
+                (more(limit, r.stalled.len()))
+            }
+            h3 { "The worst bounces" }
+            @if r.bounces.is_empty() {
+                p class="muted" { "No item bounced between teams in the period." }
+            } @else {
+                div class="scroll" {
+                    table {
+                        tr {
+                            th { "Item" } th { "Between" } th class="n" { "Bounces" } th class="n" { "Custody changes" }
+                            th { "First bounce" } (people_th)
+                        }
+                        @for b in &r.bounces {
+                            tr {
+                                (item_cell(&b.item))
+                                td { (b.teams.join(" ↔ ")) }
+                                td class="n" { (b.bounces) }
+                                td class="n" { (b.custody_changes.map_or("–".into(), |c| c.to_string())) }
+                                td { (fmt_date(b.first_bounce)) }
+                                (people_cell(&b.people))
+                            }
+                        }
+                    }
+                }
+            }
+            h3 { "Rehashed decisions (" (fmt_count(r.rehashed_decisions.len() as u64)) ")" }
+            @if r.rehashed_decisions.is_empty() {
+                p class="muted" { "No made decision was rehashed in the period." }
+            } @else {
+                p class="intro" { "Why: " (why.join("; ")) "." }
+                div class="scroll" {
+                    table {
+                        tr { th { "Decision" } th { "Team" } th { "Made" } th { "Rehashed" } th { "Why" } (people_th) }
+                        @for d in r.rehashed_decisions.iter().take(limit) {
+                            tr {
+                                (item_cell(&d.item))
+                                td { (d.team) }
+                                td { (fmt_date(d.made_at)) }
+                                td { (fmt_date(d.rehashed_at)) }
+                                td { (reason_text(d.reason)) }
+                                (people_cell(&d.people))
+                            }
+                        }
+                    }
+                }
+                (more(limit, r.rehashed_decisions.len()))
+            }
+            h3 { "Joint wins (" (fmt_count(r.joint_wins.len() as u64)) ")" }
+            p class="intro" { "Work completed together: most teams first." }
+            @if r.joint_wins.is_empty() {
+                p class="muted" { "No item was completed by two or more teams in the period." }
+            } @else {
+                div class="scroll" {
+                    table {
+                        tr { th { "Item" } th { "Teams" } th { "Completed" } (people_th) }
+                        @for w in r.joint_wins.iter().take(limit) {
+                            tr {
+                                (item_cell(&w.item))
+                                td { (w.teams.join(", ")) }
+                                td { (fmt_date(w.at)) }
+                                (people_cell(&w.people))
+                            }
+                        }
+                    }
+                }
+                (more(limit, r.joint_wins.len()))
             }
         }
-        reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        let why: Vec<String> = reasons.iter().map(|(k, n)| format!("{n} {}", reason_text(k))).collect();
-        let _ = write!(o, "<p class=\"intro\">Why: {}.</p>", escape(&why.join("; ")));
-        let _ = write!(
-            o,
-            "<div class=\"scroll\"><table><tr><th>Decision</th><th>Team</th><th>Made</th><th>Rehashed</th><th>Why</th>{people_th}</tr>"
-        );
-        for d in r.rehashed_decisions.iter().take(limit) {
-            let _ = write!(
-                o,
-                "<tr>{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
-                item_cell(&d.item),
-                escape(&d.team),
-                fmt_date(d.made_at),
-                fmt_date(d.rehashed_at),
-                reason_text(d.reason),
-                people_cell(&d.people)
-            );
-        }
-        o.push_str("</table></div>");
-        more(limit, r.rehashed_decisions.len(), o);
     }
-    let _ = write!(
-        o,
-        "<h3>Joint wins ({})</h3><p class=\"intro\">Work completed together: most teams first.</p>",
-        fmt_count(r.joint_wins.len() as u64)
-    );
-    if r.joint_wins.is_empty() {
-        o.push_str("<p class=\"muted\">No item was completed by two or more teams in the period.</p>");
-    } else {
-        let _ =
-            write!(o, "<div class=\"scroll\"><table><tr><th>Item</th><th>Teams</th><th>Completed</th>{people_th}</tr>");
-        for w in r.joint_wins.iter().take(limit) {
-            let _ = write!(
-                o,
-                "<tr>{}<td>{}</td><td>{}</td>{}</tr>",
-                item_cell(&w.item),
-                escape(&w.teams.join(", ")),
-                fmt_date(w.at),
-                people_cell(&w.people)
-            );
-        }
-        o.push_str("</table></div>");
-        more(limit, r.joint_wins.len(), o);
-    }
-    o.push_str("</section>");
 }
 
 pub(crate) fn reason_text(reason: &str) -> &'static str {
@@ -972,64 +939,85 @@ pub(crate) fn reason_text(reason: &str) -> &'static str {
     }
 }
 
-fn coverage(r: &Report, o: &mut String) {
+fn coverage(r: &Report) -> Markup {
     let c = &r.coverage;
-    let _ = write!(o, "<section id=\"coverage\" class=\"keep\"><h2>About the data</h2><div class=\"two\"><div>");
     let range = match (c.data_from, c.data_to) {
         (Some(a), Some(b)) => format!("{} to {}", fmt_date(a), fmt_date(b)),
         _ => "no data stored".into(),
     };
-    let _ = write!(
-        o,
-        "<table><tr><th>Stored data</th><td>{range}</td></tr><tr><th>In this period</th><td>{} events on {} items; {}</td></tr>\
-         <tr><th>In the previous period</th><td>{} events; {}</td></tr><tr><th>Teams</th><td>{}</td></tr><tr><th>Privacy floor</th><td>{} active people; {}</td></tr>\
-         <tr><th>Unknown identities</th><td>{}</td></tr><tr><th>Directory coverage</th><td>{}</td></tr><tr><th>People</th><td>{}</td></tr></table>",
-        fmt_count(c.events_in_period),
-        fmt_count(c.items_in_period),
-        escape(&covered_text(&r.period_coverage.current)),
-        fmt_count(c.events_in_previous_period),
-        escape(&covered_text(&r.period_coverage.previous)),
-        escape(&c.teams.join(", ")),
-        c.privacy_floor,
-        if c.folded_teams.is_empty() {
-            "no team was folded".to_string()
-        } else {
-            format!("folded into \"other\": {}", escape(&c.folded_teams.join(", ")))
-        },
-        if c.unknown_identities == 0 {
-            "none".to_string()
-        } else {
-            format!(
-                "{} identities the team directory does not know acted {} times; their activity counts for no team (run `siloscope teams`)",
-                fmt_count(c.unknown_identities),
-                fmt_count(c.unknown_identity_events)
-            )
-        },
-        escape(&directory_text(c)),
-        if r.people_named { "named in the lists (--name-people)" } else { "not named" },
-    );
-    o.push_str("</div><div><table><tr><th>Source</th><th>History from</th><th class=\"n\">Items</th><th class=\"n\">Events</th><th class=\"n\">In period</th><th>First event</th><th>Last event</th></tr>");
-    for s in &c.sources {
-        let _ = write!(
-            o,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&s.name),
-            escape(&super::history_text(s)),
-            fmt_count(s.items),
-            fmt_count(s.events),
-            fmt_count(s.events_in_period),
-            s.first_event.map(fmt_date).unwrap_or_default(),
-            s.last_event.map(fmt_date).unwrap_or_default()
-        );
+    html! {
+        section id="coverage" class="keep" {
+            h2 { "About the data" }
+            div class="two" {
+                div {
+                    table {
+                        tr { th { "Stored data" } td { (range) } }
+                        tr {
+                            th { "In this period" }
+                            td { (fmt_count(c.events_in_period)) " events on " (fmt_count(c.items_in_period)) " items; "
+                                (covered_text(&r.period_coverage.current)) }
+                        }
+                        tr {
+                            th { "In the previous period" }
+                            td { (fmt_count(c.events_in_previous_period)) " events; " (covered_text(&r.period_coverage.previous)) }
+                        }
+                        tr { th { "Teams" } td { (c.teams.join(", ")) } }
+                        tr {
+                            th { "Privacy floor" }
+                            td {
+                                (c.privacy_floor) " active people; "
+                                @if c.folded_teams.is_empty() {
+                                    "no team was folded"
+                                } @else {
+                                    "folded into \"other\": " (c.folded_teams.join(", "))
+                                }
+                            }
+                        }
+                        tr {
+                            th { "Unknown identities" }
+                            td {
+                                @if c.unknown_identities == 0 {
+                                    "none"
+                                } @else {
+                                    (fmt_count(c.unknown_identities)) " identities the team directory does not know acted "
+                                    (fmt_count(c.unknown_identity_events))
+                                    " times; their activity counts for no team (run `siloscope teams`)"
+                                }
+                            }
+                        }
+                        tr { th { "Directory coverage" } td { (directory_text(c)) } }
+                        tr {
+                            th { "People" }
+                            td { @if r.people_named { "named in the lists (--name-people)" } @else { "not named" } }
+                        }
+                    }
+                }
+                div {
+                    table {
+                        tr {
+                            th { "Source" } th { "History from" } th class="n" { "Items" } th class="n" { "Events" }
+                            th class="n" { "In period" } th { "First event" } th { "Last event" }
+                        }
+                        @for s in &c.sources {
+                            tr {
+                                td { (s.name) }
+                                td { (super::history_text(s)) }
+                                td class="n" { (fmt_count(s.items)) }
+                                td class="n" { (fmt_count(s.events)) }
+                                td class="n" { (fmt_count(s.events_in_period)) }
+                                td { (s.first_event.map(fmt_date).unwrap_or_default()) }
+                                td { (s.last_event.map(fmt_date).unwrap_or_default()) }
+                            }
+                        }
+                        @if c.sources.is_empty() {
+                            tr { td colspan="7" class="muted" { "No source has stored data." } }
+                        }
+                    }
+                    @for n in &c.notes { p class="muted" { "Note: " (n) } }
+                }
+            }
+        }
     }
-    if c.sources.is_empty() {
-        o.push_str("<tr><td colspan=\"7\" class=\"muted\">No source has stored data.</td></tr>");
-    }
-    o.push_str("</table>");
-    for n in &c.notes {
-        let _ = write!(o, "<p class=\"muted\">Note: {}</p>", escape(n));
-    }
-    o.push_str("</div></div></section>");
 }
 
 /// `fully covered by the stored history`, or what part of it is.
@@ -1041,23 +1029,23 @@ fn covered_text(c: &PeriodCoverage) -> String {
     }
 }
 
-fn definitions(r: &Report, o: &mut String) {
-    o.push_str("<section id=\"definitions\"><h2>Definitions</h2><dl class=\"defs\">");
-    for d in &r.definitions {
-        let _ = write!(o, "<dt>{}</dt><dd>{}</dd>", escape(d.name), escape(d.definition));
+fn definitions(r: &Report) -> Markup {
+    html! {
+        section id="definitions" {
+            h2 { "Definitions" }
+            dl class="defs" { @for d in &r.definitions { dt { (d.name) } dd { (d.definition) } } }
+        }
     }
-    o.push_str("</dl></section>");
 }
 
-fn footer(r: &Report, o: &mut String) {
-    let _ = write!(
-        o,
-        "<footer>Generated by siloscope from its own store, by event time, on {}. Figures are of teams, never of people; \
-         teams under the privacy floor are shown as \"other\". Directory coverage of the period: {}. Report schema {}.</footer>",
-        fmt_datetime(r.generated_at),
-        escape(&directory_text(&r.coverage)),
-        r.schema
-    );
+fn footer(r: &Report) -> Markup {
+    html! {
+        footer {
+            "Generated by siloscope from its own store, by event time, on " (fmt_datetime(r.generated_at))
+            ". Figures are of teams, never of people; teams under the privacy floor are shown as \"other\". \
+             Directory coverage of the period: " (directory_text(&r.coverage)) ". Report schema " (r.schema) "."
+        }
+    }
 }
 
 /// `gh: 97.8% of 46 events, 90.0% of 10 active identities resolve to a team`, with the warning

@@ -1,8 +1,10 @@
 //! Inline SVG charts for the HTML report: bar and line charts with a title, a legend, gridlines,
-//! labelled axes and no script, as plain strings. Owns drawing only: it knows nothing of signals
-//! or of which figures the report shows, and never fetches anything (no fonts, no images).
+//! labelled axes and no script, as maud markup (maud escapes every label). Owns drawing only: it
+//! knows nothing of signals or of which figures the report shows, and never fetches anything.
 
 use std::fmt::Write;
+
+use maud::{Markup, html};
 
 /// Colours that stay distinguishable for common colour-vision deficiencies (Okabe–Ito based).
 pub const PALETTE: [&str; 8] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#7F7F7F", "#332288"];
@@ -29,21 +31,6 @@ pub struct Chart<'a> {
     pub y_max: Option<f64>,
     /// Buckets cut short (drawn lighter / hollow); may be empty.
     pub partial: &'a [bool],
-}
-
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// A round tick step and the axis top for data up to `max` (about 4 ticks).
@@ -87,8 +74,8 @@ impl Frame {
     }
 }
 
-/// Opens the SVG, draws the title, legend, grid and axes; returns the plot frame.
-fn open(c: &Chart, data_max: f64, legend: &[(&str, &str)], out: &mut String) -> Frame {
+/// The plot frame and the y tick step of a chart whose data reach `data_max`.
+fn frame(c: &Chart, data_max: f64) -> (Frame, f64) {
     let (step, top) = match c.y_max {
         // Small charts get fewer gridlines so their labels never crowd.
         Some(m) => (if c.height < 170.0 { m / 2.0 } else { m / 4.0 }, m),
@@ -102,144 +89,123 @@ fn open(c: &Chart, data_max: f64, legend: &[(&str, &str)], out: &mut String) -> 
         top,
         n: c.x_labels.len(),
     };
-    let title = escape(c.title);
-    let _ = write!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="{id}" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{title}" font-family="inherit">"#,
-        id = escape(c.id),
-        w = c.width,
-        h = c.height,
-    );
-    let _ = write!(
-        out,
-        r#"<title>{title}</title><text x="0" y="14" font-size="13" font-weight="600" fill="{INK}">{title}</text>"#
-    );
+    (f, step)
+}
+
+/// A coordinate with one decimal, as the charts write them.
+fn d1(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+/// The SVG element around `plot`, with the title, legend, grid and axes drawn under it. SVG's
+/// empty elements are written `<rect …></rect>`: inside HTML, `<rect …>` would not close.
+fn chart(c: &Chart, f: &Frame, step: f64, legend: &[(&str, &str)], plot: Markup) -> Markup {
     // Legend on its own line under the title, left-aligned.
     let mut lx = MARGIN_LEFT;
-    for (name, color) in legend {
-        let _ = write!(
-            out,
-            r#"<rect x="{lx}" y="20" width="10" height="10" rx="2" fill="{color}"/><text x="{tx}" y="29" font-size="11" fill="{MUTED}">{name}</text>"#,
-            tx = lx + 14.0,
-            name = escape(name)
-        );
-        lx += 14.0 + 6.4 * name.chars().count() as f64 + 14.0;
-    }
-    // Grid and y ticks.
+    let legend: Vec<(f64, &str, &str)> = legend
+        .iter()
+        .map(|(name, color)| {
+            let at = lx;
+            lx += 14.0 + 6.4 * name.chars().count() as f64 + 14.0;
+            (at, *name, *color)
+        })
+        .collect();
+    let mut ticks = Vec::new();
     let mut v = 0.0;
-    while v <= top + step * 1e-6 {
-        let y = f.y(v);
-        let _ = write!(
-            out,
-            r#"<line x1="{x0}" y1="{y:.1}" x2="{x1}" y2="{y:.1}" stroke="{GRID}" stroke-width="1"/><text x="{tx}" y="{ty:.1}" font-size="10" fill="{MUTED}" text-anchor="end">{label}</text>"#,
-            x0 = f.x0,
-            x1 = f.x1,
-            tx = f.x0 - 6.0,
-            ty = y + 3.5,
-            label = escape(&(c.y_format)(v))
-        );
+    while v <= f.top + step * 1e-6 {
+        ticks.push(v);
         v += step;
     }
-    // X axis and labels (thinned so they never overlap).
-    let _ = write!(
-        out,
-        r#"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{MUTED}" stroke-width="1"/>"#,
-        f.x0, f.y1, f.x1, f.y1
-    );
+    // X labels thinned so they never overlap.
     let widest = c.x_labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as f64 * 6.0 + 8.0;
     let every = ((widest / f.band()).ceil() as usize).max(1);
-    for (i, label) in c.x_labels.iter().enumerate() {
-        if i % every == 0 {
-            let _ = write!(
-                out,
-                r#"<text x="{x:.1}" y="{y}" font-size="10" fill="{MUTED}" text-anchor="middle">{label}</text>"#,
-                x = f.x(i),
-                y = c.height - 6.0,
-                label = escape(label)
-            );
+    html! {
+        svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart=(c.id) viewBox=(format!("0 0 {} {}", c.width, c.height))
+            width=(c.width) height=(c.height) role="img" aria-label=(c.title) font-family="inherit" {
+            title { (c.title) }
+            text x="0" y="14" font-size="13" font-weight="600" fill=(INK) { (c.title) }
+            @for (lx, name, color) in legend {
+                rect x=(lx) y="20" width="10" height="10" rx="2" fill=(color) {}
+                text x=(lx + 14.0) y="29" font-size="11" fill=(MUTED) { (name) }
+            }
+            @for v in ticks {
+                @let y = f.y(v);
+                line x1=(f.x0) y1=(d1(y)) x2=(f.x1) y2=(d1(y)) stroke=(GRID) stroke-width="1" {}
+                text x=(f.x0 - 6.0) y=(d1(y + 3.5)) font-size="10" fill=(MUTED) text-anchor="end" { ((c.y_format)(v)) }
+            }
+            line x1=(f.x0) y1=(f.y1) x2=(f.x1) y2=(f.y1) stroke=(MUTED) stroke-width="1" {}
+            @for (i, label) in c.x_labels.iter().enumerate() {
+                @if i % every == 0 {
+                    text x=(d1(f.x(i))) y=(c.height - 6.0) font-size="10" fill=(MUTED) text-anchor="middle" { (label) }
+                }
+            }
+            (plot)
         }
     }
-    f
 }
 
 /// A bar chart; partial buckets are drawn lighter. Values are written above the bars when there
 /// is room.
-pub fn bars(c: &Chart, color: &str, values: &[f64]) -> String {
-    let mut out = String::new();
+pub fn bars(c: &Chart, color: &str, values: &[f64]) -> Markup {
     let max = values.iter().copied().fold(0.0, f64::max);
-    let f = open(c, max, &[], &mut out);
+    let (f, step) = frame(c, max);
     let width = f.band() * 0.68;
     let labels = f.band() >= 22.0;
-    for (i, v) in values.iter().enumerate() {
-        let (x, y) = (f.x(i) - width / 2.0, f.y(*v));
-        let opacity = if c.partial.get(i).copied().unwrap_or(false) { 0.4 } else { 1.0 };
-        let _ = write!(
-            out,
-            r#"<rect x="{x:.1}" y="{y:.1}" width="{width:.1}" height="{h:.1}" rx="1.5" fill="{color}" fill-opacity="{opacity}"><title>{label}: {value}</title></rect>"#,
-            h = (f.y1 - y).max(0.0),
-            label = escape(c.x_labels.get(i).map_or("", String::as_str)),
-            value = escape(&(c.y_format)(*v))
-        );
-        if labels && *v > 0.0 {
-            let _ = write!(
-                out,
-                r#"<text x="{x:.1}" y="{ty:.1}" font-size="9" fill="{INK}" text-anchor="middle">{value}</text>"#,
-                x = f.x(i),
-                ty = y - 3.0,
-                value = escape(&(c.y_format)(*v))
-            );
+    let plot = html! {
+        @for (i, v) in values.iter().enumerate() {
+            @let (x, y) = (f.x(i) - width / 2.0, f.y(*v));
+            @let opacity = if c.partial.get(i).copied().unwrap_or(false) { 0.4 } else { 1.0 };
+            rect x=(d1(x)) y=(d1(y)) width=(d1(width)) height=(d1((f.y1 - y).max(0.0))) rx="1.5" fill=(color) fill-opacity=(opacity) {
+                title { (c.x_labels.get(i).map_or("", String::as_str)) ": " ((c.y_format)(*v)) }
+            }
+            @if labels && *v > 0.0 {
+                text x=(d1(f.x(i))) y=(d1(y - 3.0)) font-size="9" fill=(INK) text-anchor="middle" { ((c.y_format)(*v)) }
+            }
         }
-    }
-    out.push_str("</svg>");
-    out
+    };
+    chart(c, &f, step, &[], plot)
 }
 
 /// A line chart of one or more series (gaps where a value is missing), with a legend when there
 /// is more than one series.
-pub fn lines(c: &Chart, series: &[Series]) -> String {
-    let mut out = String::new();
+pub fn lines(c: &Chart, series: &[Series]) -> Markup {
     let max = series.iter().flat_map(|s| s.values.iter().flatten()).copied().fold(0.0, f64::max);
     let legend: Vec<(&str, &str)> =
         if series.len() > 1 { series.iter().map(|s| (s.name, s.color)).collect() } else { Vec::new() };
-    let f = open(c, max, &legend, &mut out);
-    for s in series {
-        let mut path = String::new();
-        let mut pen_down = false;
-        for (i, v) in s.values.iter().enumerate() {
-            match v {
-                Some(v) => {
-                    let _ = write!(path, "{}{:.1} {:.1} ", if pen_down { "L" } else { "M" }, f.x(i), f.y(*v));
-                    pen_down = true;
+    let (f, step) = frame(c, max);
+    let plot = html! {
+        @for s in series {
+            @let path = line_path(&f, &s.values);
+            @if !path.is_empty() {
+                path d=(path) fill="none" stroke=(s.color) stroke-width="2" stroke-linejoin="round" stroke-linecap="round" {}
+            }
+            @for (i, v) in s.values.iter().enumerate() {
+                @if let Some(v) = v {
+                    @let fill = if c.partial.get(i).copied().unwrap_or(false) { "#fff" } else { s.color };
+                    circle cx=(d1(f.x(i))) cy=(d1(f.y(*v))) r="2.8" fill=(fill) stroke=(s.color) stroke-width="1.4" {
+                        title { (s.name) " " (c.x_labels.get(i).map_or("", String::as_str)) ": " ((c.y_format)(*v)) }
+                    }
                 }
-                None => pen_down = false,
             }
         }
-        if !path.is_empty() {
-            let _ = write!(
-                out,
-                r#"<path d="{}" fill="none" stroke="{}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/>"#,
-                path.trim_end(),
-                s.color
-            );
-        }
-        for (i, v) in s.values.iter().enumerate() {
-            if let Some(v) = v {
-                let fill = if c.partial.get(i).copied().unwrap_or(false) { "#fff" } else { s.color };
-                let _ = write!(
-                    out,
-                    r#"<circle cx="{:.1}" cy="{:.1}" r="2.8" fill="{fill}" stroke="{}" stroke-width="1.4"><title>{} {}: {}</title></circle>"#,
-                    f.x(i),
-                    f.y(*v),
-                    s.color,
-                    escape(s.name),
-                    escape(c.x_labels.get(i).map_or("", String::as_str)),
-                    escape(&(c.y_format)(*v))
-                );
+    };
+    chart(c, &f, step, &legend, plot)
+}
+
+/// The `d` of a series' path: `M x y L x y …`, a new `M` after each gap.
+fn line_path(f: &Frame, values: &[Option<f64>]) -> String {
+    let mut path = String::new();
+    let mut pen_down = false;
+    for (i, v) in values.iter().enumerate() {
+        match v {
+            Some(v) => {
+                let _ = write!(path, "{}{:.1} {:.1} ", if pen_down { "L" } else { "M" }, f.x(i), f.y(*v));
+                pen_down = true;
             }
+            None => pen_down = false,
         }
     }
-    out.push_str("</svg>");
-    out
+    path.trim_end().to_string()
 }
 
 #[cfg(test)]
@@ -269,7 +235,7 @@ mod tests {
             y_max: None,
             partial: &partial,
         };
-        let svg = bars(&c, PALETTE[0], &[1.0, 5.0, 0.0]);
+        let svg = bars(&c, PALETTE[0], &[1.0, 5.0, 0.0]).into_string();
         assert!(svg.contains(r#"fill-opacity="0.4""#), "the partial bucket is lighter");
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("A &amp; B") && svg.contains("&lt;x&gt;") && !svg.contains("<x>"));
@@ -280,7 +246,8 @@ mod tests {
                 Series { name: "p50", color: PALETTE[0], values: vec![Some(1.0), None, Some(3.0)] },
                 Series { name: "p75", color: PALETTE[1], values: vec![Some(2.0), Some(4.0), Some(5.0)] },
             ],
-        );
+        )
+        .into_string();
         // One path per series (the gap splits p50's into two sub-paths); the legend names both.
         assert_eq!(s.matches("<path").count(), 2);
         assert!(s.contains(">p50</text>") && s.contains(">p75</text>"));
