@@ -15,9 +15,14 @@ const RLO: char = '\u{202E}';
 
 /// Two teams as a tracker could name them: one with a right-to-left override, one with a NUL.
 fn directory() -> Directory {
+    directory_named(&format!("pay{RLO}stnem"), "ops\0x")
+}
+
+/// The two teams under the given names: `pay` hands its items to `ops`.
+fn directory_named(pay: &str, ops: &str) -> Directory {
     let mut b = DirectoryBuilder::new();
-    let pay = b.team(&format!("pay{RLO}stnem"), &["acme/pay".into()], None);
-    let ops = b.team("ops\0x", &["acme/ops".into()], None);
+    let pay = b.team(pay, &["acme/pay".into()], None);
+    let ops = b.team(ops, &["acme/ops".into()], None);
     b.ownership_mut().scopes.push((ScopePattern("acme/pay-repo".into()), pay));
     b.ownership_mut().scopes.push((ScopePattern("acme/ops-repo".into()), ops));
     for (team, login) in [(pay, "p1"), (pay, "p2"), (ops, "o1"), (ops, "o2")] {
@@ -28,8 +33,13 @@ fn directory() -> Directory {
 
 /// Items of pay handed to ops and never acknowledged (stalled, so listed with title and URL).
 fn frame() -> Frame {
+    frame_with_first_title(&format!("Invoice {RLO}fdp.exe"))
+}
+
+/// The same items, the first one titled `first_title`.
+fn frame_with_first_title(first_title: &str) -> Frame {
     let items = [
-        ("gh:acme/pay-repo#1", format!("Invoice {RLO}fdp.exe"), "https://example.test/1\n<javascript:alert(1)>"),
+        ("gh:acme/pay-repo#1", first_title.to_string(), "https://example.test/1\n<javascript:alert(1)>"),
         ("gh:acme/pay-repo#2", "Plain title".to_string(), "javascript:alert(2)"),
         ("gh:acme/pay-repo#3", "Good link".to_string(), "https://example.test/3"),
     ];
@@ -94,12 +104,16 @@ fn cfg() -> SignalsConfig {
 }
 
 fn report_in(format: Format) -> String {
+    report_of(&frame(), &directory(), format)
+}
+
+fn report_of(frame: &Frame, directory: &Directory, format: Format) -> String {
     let period = Period::between("2026-01-05", "2026-01-18").unwrap();
     let opts = ReportOptions {
         history: vec![("gh".into(), HistoryStart::From(P - 30 * DAY))],
         ..ReportOptions::new(period, P + 13 * DAY)
     };
-    let r = report::generate(&frame(), &directory(), &cfg(), &opts).expect("the report");
+    let r = report::generate(frame, directory, &cfg(), &opts).expect("the report");
     report::render(&r, format)
 }
 
@@ -154,4 +168,36 @@ fn only_http_and_https_urls_become_links() {
     }
     // The items themselves are still listed, as text.
     assert!(html.contains("Plain title") && markdown.contains("Plain title"));
+}
+
+#[test]
+fn markup_in_titles_and_team_names_is_text_in_the_html_and_as_is_in_the_json() {
+    const TITLE: &str = "<script>alert(1)</script>";
+    const TEAM: &str = "<b>&\"'";
+    let (frame, directory) = (frame_with_first_title(TITLE), directory_named("pay", TEAM));
+    let html = report_of(&frame, &directory, Format::Html);
+    // The title is listed (the stalled handoffs), escaped; the page has no script at all.
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+    assert!(!html.to_ascii_lowercase().contains("<script"), "the HTML report carries a script tag:\n{html}");
+    // The team is named in text (its table rows, the stalled list) and in attributes (the pair
+    // matrices' hover titles, the silo chart's label): escaped everywhere, never raw.
+    let escaped = "&lt;b&gt;&amp;&quot;'";
+    assert!(!html.contains(TEAM), "the HTML report carries the team name raw:\n{html}");
+    assert!(html.contains(&format!("<td><b>{escaped}</b></td>")), "the teams table: {html}");
+    assert!(html.contains(&format!("title=\"pay → {escaped}: ")), "a pair matrix's hover title: {html}");
+    assert!(html.contains(&format!("aria-label=\"{escaped}\"")), "the silo chart: {html}");
+    // The JSON report hands both to its consumer as they are (JSON escaping only).
+    let json: serde_json::Value = serde_json::from_str(&report_of(&frame, &directory, Format::Json)).unwrap();
+    fn strings<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    strings(&json, &mut all);
+    assert!(all.contains(&TITLE), "the JSON report lists the title as it is");
+    assert!(all.contains(&TEAM), "the JSON report names the team as it is");
 }
