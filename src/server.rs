@@ -11,6 +11,7 @@ use axum::extract::RawQuery;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use maud::{PreEscaped, html};
 use tokio::net::TcpListener;
 
 use crate::connections::{ConnectionMetrics, LimitedListener};
@@ -142,20 +143,31 @@ async fn report_response(producer: ReportProducer, format: Format) -> Response {
 }
 
 async fn landing(base: Arc<ExternalUrl>) -> Response {
+    Html(landing_page(&base)).into_response()
+}
+
+/// The landing page: links to every route, under the external URL (escaped by maud like every
+/// other page).
+fn landing_page(base: &ExternalUrl) -> String {
     let link = |path: &str| base.join(path, "");
-    Html(format!(
-        "<!doctype html><html><head><title>siloscope</title></head><body>\
-         <h1>siloscope</h1><p>Cross-team collaboration signals.</p><ul>\
-         <li><a href=\"{}\">/metrics</a></li><li><a href=\"{}\">/healthz</a></li>\
-         <li><a href=\"{}\">/readyz</a></li><li><a href=\"{}\">/report</a> (quarter to date)</li>\
-         <li><a href=\"{}\">/handoffs</a> (stalled handoffs)</li></ul></body></html>",
-        link("/metrics"),
-        link("/healthz"),
-        link("/readyz"),
-        link("/report"),
-        base.join("/handoffs", "state=stalled"),
-    ))
-    .into_response()
+    html! {
+        (PreEscaped("<!doctype html>"))
+        html {
+            head { title { "siloscope" } }
+            body {
+                h1 { "siloscope" }
+                p { "Cross-team collaboration signals." }
+                ul {
+                    li { a href=(link("/metrics")) { "/metrics" } }
+                    li { a href=(link("/healthz")) { "/healthz" } }
+                    li { a href=(link("/readyz")) { "/readyz" } }
+                    li { a href=(link("/report")) { "/report" } " (quarter to date)" }
+                    li { a href=(base.join("/handoffs", "state=stalled")) { "/handoffs" } " (stalled handoffs)" }
+                }
+            }
+        }
+    }
+    .into_string()
 }
 
 /// Binds the listen address, with an error that says what to do when it is taken.
@@ -208,5 +220,31 @@ pub async fn serve_secured(
             axum::serve(tls, app).with_graceful_shutdown(shutdown).await
         }
         None => axum::serve(LimitedListener::new(listener, connections), app).with_graceful_shutdown(shutdown).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_landing_page_links_every_route_under_the_external_url_escaped() {
+        let base = ExternalUrl::parse("https://siloscope.acme.io/siloscope").unwrap();
+        let u = "https://siloscope.acme.io/siloscope";
+        assert_eq!(
+            landing_page(&base),
+            format!(
+                "<!doctype html><html><head><title>siloscope</title></head><body>\
+                 <h1>siloscope</h1><p>Cross-team collaboration signals.</p><ul>\
+                 <li><a href=\"{u}/metrics\">/metrics</a></li><li><a href=\"{u}/healthz\">/healthz</a></li>\
+                 <li><a href=\"{u}/readyz\">/readyz</a></li><li><a href=\"{u}/report\">/report</a> (quarter to date)</li>\
+                 <li><a href=\"{u}/handoffs?state=stalled\">/handoffs</a> (stalled handoffs)</li></ul></body></html>"
+            )
+        );
+        // A prefix with an ampersand is an attribute's text, not markup.
+        let base = ExternalUrl::parse("https://siloscope.acme.io/a&b").unwrap();
+        let page = landing_page(&base);
+        assert!(page.contains("href=\"https://siloscope.acme.io/a&amp;b/metrics\""), "{page}");
+        assert!(!page.contains("a&b"), "{page}");
     }
 }
