@@ -1,5 +1,5 @@
 //! HTTP routes: `/metrics` (OpenMetrics), `/healthz`, `/readyz`, `/report`, the drill-down pages
-//! (`/handoffs`) and a landing page, all under `--web.external-url`'s path prefix. Handlers only
+//! (`/handoffs`, `/decisions`) and a landing page, all under `--web.external-url`'s path prefix. Handlers only
 //! read published state and never touch the store; the one exception is `/report` (and
 //! `/report.json`), which builds the quarter to date on a blocking thread, once per computation.
 
@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::connections::{ConnectionMetrics, LimitedListener};
 use crate::exporter::{Exporter, OPENMETRICS_CONTENT_TYPE};
-use crate::pages::{ExternalUrl, HandoffFilter, Published};
+use crate::pages::{Computation, DecisionFilter, ExternalUrl, HandoffFilter, Published};
 use crate::report::{Format, ReportError, ReportProducer};
 
 /// Whether the daemon is ready to be scraped, and if not why (`/readyz`; the daemon's
@@ -60,14 +60,21 @@ pub fn router(routes: Routes) -> Router {
             .route("/report.json", get(move || report_response(json.clone(), Format::Json)));
     }
     if let Some(published) = pages {
-        let (p, b) = (published.clone(), base.clone());
-        let (pj, bj) = (published, base.clone());
-        app = app
-            .route(
-                "/handoffs",
-                get(move |q: RawQuery, h: HeaderMap| handoffs_response(p.clone(), b.clone(), q.0, wants_json(&h))),
-            )
-            .route("/handoffs.json", get(move |q: RawQuery| handoffs_response(pj.clone(), bj.clone(), q.0, true)));
+        for (path, build) in [("/handoffs", handoffs_page as PageBuilder), ("/decisions", decisions_page)] {
+            let (p, b) = (published.clone(), base.clone());
+            let (pj, bj) = (published.clone(), base.clone());
+            app = app
+                .route(
+                    path,
+                    get(move |q: RawQuery, h: HeaderMap| {
+                        page_response(p.clone(), b.clone(), q.0, wants_json(&h), build)
+                    }),
+                )
+                .route(
+                    &format!("{path}.json"),
+                    get(move |q: RawQuery| page_response(pj.clone(), bj.clone(), q.0, true, build)),
+                );
+        }
     }
     match base.prefix() {
         "" => app,
@@ -82,12 +89,26 @@ fn wants_json(headers: &HeaderMap) -> bool {
     types.contains(&"application/json") && !types.contains(&"text/html")
 }
 
-/// `/handoffs`: the list of the last published computation, filtered (off the async runtime).
-async fn handoffs_response(
+/// Builds a page of the last published computation from the query: (JSON, HTML), or a 400's why.
+type PageBuilder = fn(&Computation, &[(String, String)], &ExternalUrl) -> Result<(String, String), String>;
+
+fn handoffs_page(c: &Computation, pairs: &[(String, String)], base: &ExternalUrl) -> Result<(String, String), String> {
+    let page = crate::pages::handoffs(c, &HandoffFilter::parse(pairs, &c.config)?, base);
+    Ok((serde_json::to_string(&page).unwrap_or_default(), crate::pages::html::handoffs(&page, base)))
+}
+
+fn decisions_page(c: &Computation, pairs: &[(String, String)], base: &ExternalUrl) -> Result<(String, String), String> {
+    let page = crate::pages::decisions(c, &DecisionFilter::parse(pairs, &c.config)?, base);
+    Ok((serde_json::to_string(&page).unwrap_or_default(), crate::pages::html::decisions(&page, base)))
+}
+
+/// A page of the last published computation, filtered by the query (off the async runtime).
+async fn page_response(
     published: Arc<Published>,
     base: Arc<ExternalUrl>,
     query: Option<String>,
     json: bool,
+    build: PageBuilder,
 ) -> Response {
     let b = base.clone();
     let answer = tokio::task::spawn_blocking(move || {
@@ -97,13 +118,11 @@ async fn handoffs_response(
         let Some(computation) = published.get() else {
             return Err((StatusCode::SERVICE_UNAVAILABLE, "nothing computed yet: try again in a moment".to_string()));
         };
-        let filter = HandoffFilter::parse(&pairs, &computation.config).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
-        let page = crate::pages::handoffs(&computation, &filter, &b);
+        let (json_text, html) = build(&computation, &pairs, &b).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
         Ok(if json {
-            ([(header::CONTENT_TYPE, "application/json")], serde_json::to_string(&page).unwrap_or_default())
-                .into_response()
+            ([(header::CONTENT_TYPE, "application/json")], json_text).into_response()
         } else {
-            Html(crate::pages::html::handoffs(&page, &b)).into_response()
+            Html(html).into_response()
         })
     });
     match answer.await {
@@ -163,6 +182,7 @@ fn landing_page(base: &ExternalUrl) -> String {
                     li { a href=(link("/readyz")) { "/readyz" } }
                     li { a href=(link("/report")) { "/report" } " (quarter to date)" }
                     li { a href=(base.join("/handoffs", "state=stalled")) { "/handoffs" } " (stalled handoffs)" }
+                    li { a href=(link("/decisions")) { "/decisions" } " (the decision log)" }
                 }
             }
         }
@@ -238,7 +258,8 @@ mod tests {
                  <h1>siloscope</h1><p>Cross-team collaboration signals.</p><ul>\
                  <li><a href=\"{u}/metrics\">/metrics</a></li><li><a href=\"{u}/healthz\">/healthz</a></li>\
                  <li><a href=\"{u}/readyz\">/readyz</a></li><li><a href=\"{u}/report\">/report</a> (quarter to date)</li>\
-                 <li><a href=\"{u}/handoffs?state=stalled\">/handoffs</a> (stalled handoffs)</li></ul></body></html>"
+                 <li><a href=\"{u}/handoffs?state=stalled\">/handoffs</a> (stalled handoffs)</li>\
+                 <li><a href=\"{u}/decisions\">/decisions</a> (the decision log)</li></ul></body></html>"
             )
         );
         // A prefix with an ampersand is an attribute's text, not markup.

@@ -78,6 +78,20 @@ fn state(dir: &Path, now: Ts) -> Arc<siloscope::daemon::State> {
         ev(&mut events, &key, at, "alpha-2", EventKind::Unlabeled { label: "team:alpha".into() });
         ev(&mut events, &key, at, "alpha-2", EventKind::Labeled { label: "team:beta".into() });
     }
+    // alpha's decisions: one made 9 days ago and reopened 5 days ago (rehashed), one standing.
+    for (n, title, made, reopened) in
+        [(10, "Adopt <b>gRPC</b>", now - 9 * DAY, Some(now - 5 * DAY)), (11, "Keep REST", now - 7 * DAY, None)]
+    {
+        let key = format!("gh:acme/alpha#{n}");
+        items.push(item(&key, "alpha", title, made - DAY));
+        ev(&mut events, &key, made - DAY, "alpha-1", EventKind::Opened);
+        ev(&mut events, &key, made - DAY, "alpha-1", EventKind::Labeled { label: "team:alpha".into() });
+        ev(&mut events, &key, made - DAY, "alpha-1", EventKind::Labeled { label: "decision".into() });
+        ev(&mut events, &key, made, "alpha-2", EventKind::Closed { completed: true });
+        if let Some(at) = reopened {
+            ev(&mut events, &key, at, "alpha-3", EventKind::Reopened);
+        }
+    }
     store.commit_batch(&Batch { source: "gh".into(), items, events, ..Batch::default() }).unwrap();
     let mut cfg = format!("[store]\npath = {:?}\n\n[signals]\nprivacy_floor = 2\n\n", store_path.display().to_string());
     for team in ["alpha", "beta"] {
@@ -176,7 +190,11 @@ fn validate(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>)
 }
 
 fn schema() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas/handoffs.v1.json");
+    schema_of("handoffs")
+}
+
+fn schema_of(page: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/schemas/{page}.v1.json"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -340,4 +358,47 @@ fn pages_are_served_under_the_prefix_with_basic_auth_count_what_the_metric_count
     let (status, _, why) = get(port, "/siloscope/handoffs.json?person=alpha-1", true, None);
     assert_eq!(status, 400);
     assert!(why.contains("unknown filter") && why.contains("to_team"), "{why}");
+}
+
+#[test]
+fn the_decision_log_counts_what_the_decision_metrics_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), 1_767_225_600 + 40 * DAY);
+    let (_rt, port) = serve(&state);
+    let (_, _, metrics) = get(port, "/siloscope/metrics", true, None);
+    let made = metric(&metrics, "siloscope_decisions_total", r#"team="alpha""#);
+    let reopened = metric(&metrics, "siloscope_decisions_rehashed_total", r#"team="alpha",reason="reopened""#);
+    assert_eq!((made, reopened), (2.0, 1.0));
+    assert_eq!(get(port, "/siloscope/decisions?team=alpha", false, None).0, 401);
+    let json = |path: &str| -> Value {
+        let (status, _, body) = get(port, path, true, None);
+        assert_eq!(status, 200, "{path}: {body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        let mut errors = Vec::new();
+        validate(&schema_of("decisions"), &page, "$", &mut errors);
+        assert!(errors.is_empty(), "{errors:#?}\n{page:#}");
+        page
+    };
+    let all = json("/siloscope/decisions.json?team=alpha");
+    assert_eq!(all["count"].as_f64(), Some(made));
+    let rows: Vec<(&str, &str, Option<&str>)> = all["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["item"]["title"].as_str().unwrap(), d["state"].as_str().unwrap(), d["rehashed_reason"].as_str()))
+        .collect();
+    assert_eq!(rows, vec![("Keep REST", "standing", None), ("Adopt <b>gRPC</b>", "rehashed", Some("reopened"))]);
+    let rehashed = json("/siloscope/decisions.json?team=alpha&state=rehashed&reason=reopened");
+    assert_eq!(rehashed["count"].as_f64(), Some(reopened));
+    assert_eq!(json("/siloscope/decisions.json?team=alpha&state=standing")["count"], 1);
+    // HTML, rendered by Chromium: the title is text, no console error.
+    let (status, _, html) = get(port, "/siloscope/decisions?team=alpha", true, Some("text/html"));
+    assert_eq!(status, 200);
+    assert!(html.contains("Adopt &lt;b&gt;gRPC&lt;/b&gt;") && !html.contains("<b>gRPC"), "{html}");
+    let page = dir.path().join("decisions.html");
+    std::fs::write(&page, &html).unwrap();
+    let (dom, console) = chromium_dom(&page);
+    assert_eq!(console, Vec::<String>::new());
+    assert_eq!(dom.matches("<tr class=\"decision\">").count(), 2, "{dom}");
+    assert!(!dom.contains("<b>"), "{dom}");
 }

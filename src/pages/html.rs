@@ -4,7 +4,7 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use crate::pages::{ExternalUrl, HandoffFilter, HandoffsPage};
+use crate::pages::{DecisionFilter, DecisionsPage, ExternalUrl, HandoffFilter, HandoffsPage};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}\
 table{border-collapse:collapse}th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}\
@@ -105,4 +105,48 @@ pub fn handoffs(p: &HandoffsPage, base: &ExternalUrl) -> String {
 /// A page's error (a bad filter, nothing computed yet) as HTML.
 pub fn error(base: &ExternalUrl, message: &str) -> String {
     page("Error", base, html! { h1 { "Cannot show this list" } p { (message) } })
+}
+
+/// `/decisions` as HTML: the decision log.
+pub fn decisions(p: &DecisionsPage, base: &ExternalUrl) -> String {
+    let json = base.join("/decisions.json", &p.filters.query());
+    let filters: Vec<(&str, &str)> = [
+        ("team", &p.filters.team),
+        ("state", &p.filters.state),
+        ("reason", &p.filters.reason),
+        ("source", &p.filters.source),
+        ("window", &p.filters.window),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    .collect();
+    let body = html! {
+        h1 { "Decisions" }
+        p {
+            strong id="count" { (p.count) } " decisions"
+            @for (k, v) in &filters { " · " (k) " = " code { (v) } }
+            " · at " time datetime=(p.now) { (p.now) }
+        }
+        @if p.truncated {
+            p.note { "Showing the " (p.decisions.len()) " newest; add filters or a larger limit to see more." }
+        }
+        p.note { "Rehashed: reopened, superseded, its record's status changed, or re-argued within the rehash window (the first reason). "
+            a href=(json) { "JSON" } }
+        table {
+            thead { tr { th { "Item" } th { "Title" } th { "Team" } th { "Made" } th { "State" } th { "Rehashed" } } }
+            tbody {
+                @for d in &p.decisions {
+                    tr.decision {
+                        td { @if let Some(link) = &d.item.link { a href=(link) { (d.item.key) } } @else { (d.item.key) } }
+                        td.title { (d.item.title) }
+                        td { a href=(base.join("/decisions", &DecisionFilter { team: Some(d.team.clone()), ..DecisionFilter::default() }.query())) { (d.team) } }
+                        td { time datetime=(d.made_at) { (d.made_at) } }
+                        td class=(d.state) { (d.state) }
+                        td { @if let (Some(r), Some(at)) = (d.rehashed_reason, &d.rehashed_at) { (r) " at " time datetime=(at) { (at) } } }
+                    }
+                }
+            }
+        }
+    };
+    page("Decisions", base, body)
 }

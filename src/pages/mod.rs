@@ -287,3 +287,169 @@ pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> 
         handoffs: rows,
     }
 }
+
+/// The JSON document of `/decisions` (docs/pages.md, docs/schemas/decisions.v1.json).
+pub const DECISIONS_SCHEMA: &str = "siloscope.decisions.v1";
+
+/// The keys the decision log accepts, in the order its links write them.
+pub const DECISION_FILTERS: [&str; 6] = ["team", "state", "reason", "source", "window", "limit"];
+
+/// The filters of the decision log: the dimensions of `siloscope_decisions_total` (team) and
+/// `siloscope_decisions_rehashed_total` (team, reason), `state` (made: every decision, as the
+/// first metric; rehashed: as the second; standing: made and not rehashed), `source`, and
+/// `window` (made within it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DecisionFilter {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    #[serde(skip)]
+    pub limit: Option<usize>,
+}
+
+const REHASH_REASONS: [crate::signals::records::RehashReason; 4] = {
+    use crate::signals::records::RehashReason::*;
+    [Reopened, Superseded, Status, Discussion]
+};
+
+impl DecisionFilter {
+    pub fn parse(pairs: &[(String, String)], cfg: &SignalsConfig) -> Result<DecisionFilter, String> {
+        let mut f = DecisionFilter::default();
+        for (k, v) in pairs {
+            let slot = match k.as_str() {
+                "team" => &mut f.team,
+                "state" => {
+                    if !["made", "rehashed", "standing"].contains(&v.as_str()) {
+                        return Err(format!("unknown state {v:?}: use made, rehashed or standing"));
+                    }
+                    &mut f.state
+                }
+                "reason" => {
+                    if !REHASH_REASONS.iter().any(|r| r.as_str() == v) {
+                        return Err(format!("unknown reason {v:?}: use reopened, superseded, status or discussion"));
+                    }
+                    &mut f.reason
+                }
+                "source" => &mut f.source,
+                "window" => {
+                    if !cfg.windows.iter().any(|(w, _)| w == v) {
+                        let names: Vec<&str> = cfg.windows.iter().map(|(w, _)| w.as_str()).collect();
+                        return Err(format!("unknown window {v:?}: use one of {}", names.join(", ")));
+                    }
+                    &mut f.window
+                }
+                "limit" => {
+                    let n: usize = v.parse().map_err(|_| format!("limit {v:?} is not a number"))?;
+                    f.limit = Some(n.min(MAX_LIMIT));
+                    continue;
+                }
+                other => return Err(format!("unknown filter {other:?}: use {}", DECISION_FILTERS.join(", "))),
+            };
+            *slot = Some(v.clone());
+        }
+        Ok(f)
+    }
+
+    pub fn query(&self) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in DECISION_FILTERS.iter().zip([&self.team, &self.state, &self.reason, &self.source, &self.window]) {
+            if let Some(v) = v {
+                q.append_pair(k, v);
+            }
+        }
+        q.finish()
+    }
+}
+
+/// One row of `/decisions`: a decision, when it was made, by which team, and if rehashed when and
+/// why (within the rehash window, the first reason).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionRow {
+    pub item: ItemRef,
+    pub team: String,
+    pub made_at: String,
+    /// `standing` or `rehashed`.
+    pub state: &'static str,
+    pub rehashed_reason: Option<&'static str>,
+    pub rehashed_at: Option<String>,
+}
+
+/// The `/decisions` document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionsPage {
+    pub schema: &'static str,
+    pub now: String,
+    pub url: String,
+    pub filters: DecisionFilter,
+    pub count: u64,
+    pub truncated: bool,
+    pub decisions: Vec<DecisionRow>,
+}
+
+fn item_ref(c: &Computation, item: u32) -> ItemRef {
+    let i = c.items.get(item as usize);
+    ItemRef {
+        key: i.map(|i| i.key.to_string()).unwrap_or_default(),
+        title: i.map(|i| i.title.to_string()).unwrap_or_default(),
+        link: i.and_then(|i| i.link.as_deref().map(String::from)),
+        source: i.map(|i| i.source.to_string()).unwrap_or_default(),
+    }
+}
+
+/// The decision log of `c` under `filter`, newest decision first.
+pub fn decisions(c: &Computation, filter: &DecisionFilter, base: &ExternalUrl) -> DecisionsPage {
+    use crate::signals::state::decision_state;
+    let since =
+        filter.window.as_deref().and_then(|w| c.config.windows.iter().find(|(n, _)| n == w)).map(|(_, l)| c.now - l);
+    let mut matching: Vec<_> = c
+        .analysis
+        .decisions
+        .iter()
+        .filter_map(|d| Some((d, decision_state(d, c.now)?)))
+        .filter(|(_, s)| match filter.state.as_deref() {
+            Some("rehashed") => s.rehashed.is_some(),
+            Some("standing") => s.rehashed.is_none(),
+            _ => true,
+        })
+        .filter(|(_, s)| {
+            filter.reason.as_deref().is_none_or(|r| s.rehashed.is_some_and(|(reason, _)| reason.as_str() == r))
+        })
+        .filter(|(d, _)| filter.team.as_deref().is_none_or(|t| t == c.labels.get(d.team)))
+        .filter(|(d, _)| {
+            filter.source.as_deref().is_none_or(|s| c.items.get(d.item as usize).is_some_and(|i| *i.source == *s))
+        })
+        .filter(|(d, _)| since.is_none_or(|s| d.made_at > s))
+        .collect();
+    let count = matching.len() as u64;
+    matching.sort_by_key(|(d, _)| (std::cmp::Reverse(d.made_at), d.item));
+    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
+    let truncated = matching.len() > limit;
+    matching.truncate(limit);
+    let rows = matching
+        .into_iter()
+        .map(|(d, s)| DecisionRow {
+            item: item_ref(c, d.item),
+            team: c.labels.get(d.team).to_string(),
+            made_at: rfc3339(d.made_at),
+            state: if s.rehashed.is_some() { "rehashed" } else { "standing" },
+            rehashed_reason: s.rehashed.map(|(r, _)| r.as_str()),
+            rehashed_at: s.rehashed.map(|(_, at)| rfc3339(at)),
+        })
+        .collect();
+    DecisionsPage {
+        schema: DECISIONS_SCHEMA,
+        now: rfc3339(c.now),
+        url: base.join("/decisions", &filter.query()),
+        filters: filter.clone(),
+        count,
+        truncated,
+        decisions: rows,
+    }
+}

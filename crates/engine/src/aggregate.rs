@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::model::{ReviewState, Ts};
 use crate::signals::frame::Frame;
 use crate::signals::records::{Analysis, EngagementKind, RehashReason, ReworkKind};
-use crate::signals::state::{HandoffState, handoff_state};
+use crate::signals::state::{HandoffState, decision_state, handoff_state};
 use crate::signals::{HandoffKind, SignalsConfig};
 use crate::teams::{Directory, OTHER_TEAM, PersonId, TeamId};
 
@@ -235,12 +235,10 @@ pub fn aggregate(analysis: &Analysis, frame: &Frame, dir: &Directory, cfg: &Sign
     }
 
     // Decisions and rework.
-    for d in analysis.decisions.iter().filter(|d| d.made_at <= now) {
+    for (d, state) in analysis.decisions.iter().filter_map(|d| Some((d, decision_state(d, now)?))) {
         let team = labels.get(d.team).to_string();
         *s.decisions_total.entry(team.clone()).or_default() += 1;
-        if let Some((reason, at)) = d.rehashed
-            && at <= now
-        {
+        if let Some((reason, _)) = state.rehashed {
             *s.decisions_rehashed_total.entry((team, reason)).or_default() += 1;
         }
     }

@@ -1,12 +1,12 @@
-//! The state of each handoff at a given `now` (waiting, stalled, acknowledged, bounced, ended):
-//! the one definition the exported gauges count (`aggregate`) and the drill-down pages list, so a
-//! page's count equals the metric by construction. Pure: `now` is a parameter, no I/O; the teams
+//! The state of each handoff (waiting, stalled, acknowledged, bounced, ended) and each decision
+//! (made, rehashed) at a given `now`: the one definition the exported values count (`aggregate`)
+//! and the drill-down pages list, so a page's count equals the metric by construction. Pure: `now` is a parameter, no I/O; the teams
 //! listed are the exported labels (the privacy floor folded them as in the metrics).
 
 use crate::model::Ts;
 use crate::signals::SignalsConfig;
 use crate::signals::aggregate::{TeamLabels, is_stalled, stall_threshold, waited};
-use crate::signals::records::{Analysis, HandoffRec};
+use crate::signals::records::{Analysis, DecisionRec, HandoffRec, RehashReason};
 use crate::teams::Directory;
 
 /// Where a handoff stands at `now`. `Waiting` and `Stalled` are what `siloscope_handoffs_waiting`
@@ -114,4 +114,16 @@ pub fn handoffs_at<'a>(
             stall_after: stall_threshold(cfg, dir, h.to, h.kind),
         })
     })
+}
+
+/// Where a decision stands at `now`: made (counted by `siloscope_decisions_total`), and rehashed
+/// for a reason by then (also counted by `siloscope_decisions_rehashed_total`), or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecisionState {
+    pub rehashed: Option<(RehashReason, Ts)>,
+}
+
+/// The state of `d` at `now`, or None when it was made after `now`.
+pub fn decision_state(d: &DecisionRec, now: Ts) -> Option<DecisionState> {
+    (d.made_at <= now).then(|| DecisionState { rehashed: d.rehashed.filter(|(_, at)| *at <= now) })
 }
