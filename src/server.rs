@@ -59,6 +59,7 @@ pub fn router(routes: Routes) -> Router {
             .route("/report", get(move || report_response(producer.clone(), Format::Html)))
             .route("/report.json", get(move || report_response(json.clone(), Format::Json)));
     }
+    let item_pages = pages.clone();
     if let Some(published) = pages {
         for (path, build) in [("/handoffs", handoffs_page as PageBuilder), ("/decisions", decisions_page)] {
             let (p, b) = (published.clone(), base.clone());
@@ -75,6 +76,25 @@ pub fn router(routes: Routes) -> Router {
                     get(move |q: RawQuery| page_response(pj.clone(), bj.clone(), q.0, true, build)),
                 );
         }
+    }
+    if let Some(published) = item_pages {
+        let (p, b) = (published.clone(), base.clone());
+        app = app.route(
+            "/items/{key}",
+            get(move |key: axum::extract::Path<String>, h: HeaderMap| {
+                let (key, json) = match key.0.strip_suffix(".json") {
+                    Some(k) => (k.to_string(), true),
+                    None => (key.0, wants_json(&h)),
+                };
+                page_response(
+                    p.clone(),
+                    b.clone(),
+                    Some(format!("key={}", url::form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>())),
+                    json,
+                    item_page,
+                )
+            }),
+        );
     }
     match base.prefix() {
         "" => app,
@@ -102,6 +122,16 @@ fn decisions_page(c: &Computation, pairs: &[(String, String)], base: &ExternalUr
     Ok((serde_json::to_string(&page).unwrap_or_default(), crate::pages::html::decisions(&page, base)))
 }
 
+/// `/items/{key}`: the item's custody story (the key arrives as the `key` pair); 404 for no item.
+fn item_page(c: &Computation, pairs: &[(String, String)], base: &ExternalUrl) -> Result<(String, String), String> {
+    let key = pairs.iter().find(|(k, _)| k == "key").map(|(_, v)| v.as_str()).unwrap_or_default();
+    let page = crate::pages::item_story(c, key, base).ok_or_else(|| format!("{NO_ITEM}{key:?}"))?;
+    Ok((serde_json::to_string(&page).unwrap_or_default(), crate::pages::html::item(&page, base)))
+}
+
+/// The start of the error of an item page for a key no item has (a 404, not a 400).
+const NO_ITEM: &str = "no item has the key ";
+
 /// A page of the last published computation, filtered by the query (off the async runtime).
 async fn page_response(
     published: Arc<Published>,
@@ -118,7 +148,8 @@ async fn page_response(
         let Some(computation) = published.get() else {
             return Err((StatusCode::SERVICE_UNAVAILABLE, "nothing computed yet: try again in a moment".to_string()));
         };
-        let (json_text, html) = build(&computation, &pairs, &b).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+        let (json_text, html) = build(&computation, &pairs, &b)
+            .map_err(|e| (if e.starts_with(NO_ITEM) { StatusCode::NOT_FOUND } else { StatusCode::BAD_REQUEST }, e))?;
         Ok(if json {
             ([(header::CONTENT_TYPE, "application/json")], json_text).into_response()
         } else {

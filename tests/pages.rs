@@ -78,6 +78,17 @@ fn state(dir: &Path, now: Ts) -> Arc<siloscope::daemon::State> {
         ev(&mut events, &key, at, "alpha-2", EventKind::Unlabeled { label: "team:alpha".into() });
         ev(&mut events, &key, at, "alpha-2", EventKind::Labeled { label: "team:beta".into() });
     }
+    // alpha hands #4 to beta 3 days ago; beta acknowledges 2 hours later and sends it back a
+    // day later (a bounce; the way back waits on alpha).
+    let key = "gh:acme/alpha#4".to_string();
+    items.push(item(&key, "alpha", "bounced one", now - 4 * DAY));
+    ev(&mut events, &key, now - 4 * DAY, "alpha-1", EventKind::Opened);
+    ev(&mut events, &key, now - 4 * DAY, "alpha-1", EventKind::Labeled { label: "team:alpha".into() });
+    ev(&mut events, &key, now - 3 * DAY, "alpha-2", EventKind::Unlabeled { label: "team:alpha".into() });
+    ev(&mut events, &key, now - 3 * DAY, "alpha-2", EventKind::Labeled { label: "team:beta".into() });
+    ev(&mut events, &key, now - 3 * DAY + 2 * HOUR, "beta-1", EventKind::Commented { mentions: vec![] });
+    ev(&mut events, &key, now - 2 * DAY, "beta-2", EventKind::Unlabeled { label: "team:beta".into() });
+    ev(&mut events, &key, now - 2 * DAY, "beta-2", EventKind::Labeled { label: "team:alpha".into() });
     // alpha's decisions: one made 9 days ago and reopened 5 days ago (rehashed), one standing.
     for (n, title, made, reopened) in
         [(10, "Adopt <b>gRPC</b>", now - 9 * DAY, Some(now - 5 * DAY)), (11, "Keep REST", now - 7 * DAY, None)]
@@ -297,7 +308,7 @@ fn chromium_renders_the_handoff_list_without_a_console_error_and_the_hostile_tit
     let (dom, console) = chromium_dom(&page);
     assert_eq!(console, Vec::<String>::new());
     // Rendered: three rows, the title a text node (serialised escaped), no script element.
-    assert_eq!(dom.matches("<tr class=\"handoff\">").count(), 3, "{dom}");
+    assert_eq!(dom.matches("<tr class=\"handoff\">").count(), 4, "{dom}");
     assert!(!dom.contains("<script"), "{dom}");
     assert!(dom.contains("Fix &lt;script&gt;alert('x')&lt;/script&gt;"), "{dom}");
 }
@@ -401,4 +412,50 @@ fn the_decision_log_counts_what_the_decision_metrics_count() {
     assert_eq!(console, Vec::<String>::new());
     assert_eq!(dom.matches("<tr class=\"decision\">").count(), 2, "{dom}");
     assert!(!dom.contains("<b>"), "{dom}");
+}
+
+#[test]
+fn an_items_story_walks_its_custody_from_the_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = 1_767_225_600 + 40 * DAY;
+    let state = state(dir.path(), now);
+    let (_rt, port) = serve(&state);
+    let path = "/siloscope/items/gh%3Aacme%2Falpha%234";
+    assert_eq!(get(port, path, false, None).0, 401);
+    let (status, _, body) = get(port, &format!("{path}.json"), true, None);
+    assert_eq!(status, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).unwrap();
+    let mut errors = Vec::new();
+    validate(&schema_of("item"), &page, "$", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}\n{page:#}");
+    assert_eq!(page["url"], "https://proxy.example/siloscope/items/gh%3Aacme%2Falpha%234");
+    let steps: Vec<(&str, &str, &str)> = page["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["what"].as_str().unwrap(), s["team"].as_str().unwrap(), s["other_team"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            ("handoff", "beta", "alpha"),
+            ("acknowledged", "beta", "alpha"),
+            ("handoff", "alpha", "beta"),
+            ("bounced", "alpha", "beta"),
+        ],
+        "{page:#}"
+    );
+    // The list rows link to the story; an unknown key is a 404.
+    let (_, _, list) = get(port, "/siloscope/handoffs.json?from_team=alpha&state=bounced", true, None);
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list["handoffs"][0]["item"]["page"], format!("https://proxy.example{path}"));
+    assert_eq!(get(port, "/siloscope/items/nope", true, None).0, 404);
+    // HTML in Chromium: no console error, one row per step.
+    let (status, _, html) = get(port, path, true, Some("text/html"));
+    assert_eq!(status, 200);
+    let file = dir.path().join("item.html");
+    std::fs::write(&file, &html).unwrap();
+    let (dom, console) = chromium_dom(&file);
+    assert_eq!(console, Vec::<String>::new());
+    assert_eq!(dom.matches("<tr class=\"step\">").count(), 4, "{dom}");
 }

@@ -4,7 +4,7 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use crate::pages::{DecisionFilter, DecisionsPage, ExternalUrl, HandoffFilter, HandoffsPage};
+use crate::pages::{DecisionFilter, DecisionsPage, ExternalUrl, HandoffFilter, HandoffsPage, ItemPage};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}\
 table{border-collapse:collapse}th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}\
@@ -85,7 +85,7 @@ pub fn handoffs(p: &HandoffsPage, base: &ExternalUrl) -> String {
                 @for h in &p.handoffs {
                     tr.handoff {
                         td { @if let Some(link) = &h.item.link { a href=(link) { (h.item.key) } } @else { (h.item.key) } }
-                        td.title { (h.item.title) }
+                        td.title { a href=(h.item.page) { (h.item.title) } }
                         td { (h.kind) }
                         td { (team_link(base, "from_team", &h.from_team)) }
                         td { (team_link(base, "to_team", &h.to_team)) }
@@ -138,7 +138,7 @@ pub fn decisions(p: &DecisionsPage, base: &ExternalUrl) -> String {
                 @for d in &p.decisions {
                     tr.decision {
                         td { @if let Some(link) = &d.item.link { a href=(link) { (d.item.key) } } @else { (d.item.key) } }
-                        td.title { (d.item.title) }
+                        td.title { a href=(d.item.page) { (d.item.title) } }
                         td { a href=(base.join("/decisions", &DecisionFilter { team: Some(d.team.clone()), ..DecisionFilter::default() }.query())) { (d.team) } }
                         td { time datetime=(d.made_at) { (d.made_at) } }
                         td class=(d.state) { (d.state) }
@@ -149,4 +149,29 @@ pub fn decisions(p: &DecisionsPage, base: &ExternalUrl) -> String {
         }
     };
     page("Decisions", base, body)
+}
+
+/// `/items/{key}` as HTML: the item's custody story, oldest step first.
+pub fn item(p: &ItemPage, base: &ExternalUrl) -> String {
+    let json = format!("{}.json", p.url);
+    let body = html! {
+        h1 { "Item " @if let Some(link) = &p.item.link { a href=(link) { (p.item.key) } } @else { (p.item.key) } }
+        p.title { (p.item.title) }
+        p.note { "Its custody story from the facts at " time datetime=(p.now) { (p.now) } ": which team held it when, each handoff, its acknowledgement by the receiving team, bounces, reviews and decisions. Teams only. " a href=(json) { "JSON" } }
+        table {
+            thead { tr { th { "When" } th { "What" } th { "Team" } th { "Other team" } th { "Detail" } } }
+            tbody {
+                @for s in &p.steps {
+                    tr.step {
+                        td { time datetime=(s.at) { (s.at) } }
+                        td { (s.what) }
+                        td { (s.team) }
+                        td { @if let Some(o) = &s.other_team { (o) } }
+                        td { @if let Some(d) = s.detail { (d) } }
+                    }
+                }
+            }
+        }
+    };
+    page("Item", base, body)
 }

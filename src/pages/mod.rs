@@ -181,6 +181,8 @@ pub struct ItemRef {
     /// The item in its tracker, when its URL is an http(s) one (else null: never linked).
     pub link: Option<String>,
     pub source: String,
+    /// The item's story on siloscope (`/items/{key}`), absolute.
+    pub page: String,
 }
 
 /// One row of `/handoffs`.
@@ -255,15 +257,9 @@ pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> 
     let rows = matching
         .into_iter()
         .map(|h| {
-            let item = c.items.get(h.fact.item as usize);
             let stopped = [h.fact.ended_at, h.fact.bounced_at].into_iter().flatten().filter(|t| *t <= c.now).min();
             HandoffRow {
-                item: ItemRef {
-                    key: item.map(|i| i.key.to_string()).unwrap_or_default(),
-                    title: item.map(|i| i.title.to_string()).unwrap_or_default(),
-                    link: item.and_then(|i| i.link.as_deref().map(String::from)),
-                    source: item.map(|i| i.source.to_string()).unwrap_or_default(),
-                },
+                item: item_ref(c, h.fact.item, base),
                 kind: h.fact.kind.as_str(),
                 from_team: h.from.to_string(),
                 to_team: h.to.to_string(),
@@ -393,9 +389,15 @@ pub struct DecisionsPage {
     pub decisions: Vec<DecisionRow>,
 }
 
-fn item_ref(c: &Computation, item: u32) -> ItemRef {
+/// The path of an item's story page: `/items/` and the key as one percent-encoded path segment.
+pub fn item_path(key: &str) -> String {
+    format!("/items/{}", crate::sources::http::encode_component(key))
+}
+
+fn item_ref(c: &Computation, item: u32, base: &ExternalUrl) -> ItemRef {
     let i = c.items.get(item as usize);
     ItemRef {
+        page: base.join(&item_path(i.map(|i| &*i.key).unwrap_or_default()), ""),
         key: i.map(|i| i.key.to_string()).unwrap_or_default(),
         title: i.map(|i| i.title.to_string()).unwrap_or_default(),
         link: i.and_then(|i| i.link.as_deref().map(String::from)),
@@ -435,7 +437,7 @@ pub fn decisions(c: &Computation, filter: &DecisionFilter, base: &ExternalUrl) -
     let rows = matching
         .into_iter()
         .map(|(d, s)| DecisionRow {
-            item: item_ref(c, d.item),
+            item: item_ref(c, d.item, base),
             team: c.labels.get(d.team).to_string(),
             made_at: rfc3339(d.made_at),
             state: if s.rehashed.is_some() { "rehashed" } else { "standing" },
@@ -452,4 +454,85 @@ pub fn decisions(c: &Computation, filter: &DecisionFilter, base: &ExternalUrl) -
         truncated,
         decisions: rows,
     }
+}
+
+/// The JSON document of `/items/{key}` (docs/pages.md, docs/schemas/item.v1.json).
+pub const ITEM_SCHEMA: &str = "siloscope.item.v1";
+
+/// One step of an item's custody story.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoryStep {
+    pub at: String,
+    /// handoff, acknowledged, ended, bounced, review, decision_made, decision_rehashed.
+    pub what: &'static str,
+    /// The team acting or receiving (exported label): the handoff's receiver, the acknowledging
+    /// team, the reviewing team, the deciding team.
+    pub team: String,
+    /// The other team of the step: the handoff's sender, the reviewed (author's) team.
+    pub other_team: Option<String>,
+    /// The handoff's kind, the review's state, the rehash reason.
+    pub detail: Option<&'static str>,
+}
+
+/// The `/items/{key}` document: the item's custody timeline from the facts, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemPage {
+    pub schema: &'static str,
+    pub now: String,
+    pub url: String,
+    pub item: ItemRef,
+    pub steps: Vec<StoryStep>,
+}
+
+/// The story of the item with `key` at `c.now`, or None when no item has that key.
+pub fn item_story(c: &Computation, key: &str, base: &ExternalUrl) -> Option<ItemPage> {
+    let index = c.items.iter().position(|i| &*i.key == key)? as u32;
+    let team = |t| c.labels.get(t).to_string();
+    let mut steps: Vec<(Ts, u8, StoryStep)> = Vec::new();
+    let mut push = |at: Ts, order: u8, step: StoryStep| {
+        if at <= c.now {
+            steps.push((at, order, step));
+        }
+    };
+    let step = |at: Ts, what, team: String, other_team: Option<String>, detail| StoryStep {
+        at: rfc3339(at),
+        what,
+        team,
+        other_team,
+        detail,
+    };
+    for h in c.analysis.handoffs.iter().filter(|h| h.item == index) {
+        let kind = Some(h.kind.as_str());
+        push(h.at, 0, step(h.at, "handoff", team(h.to), Some(team(h.from)), kind));
+        if let Some(a) = h.acked_at {
+            push(a, 1, step(a, "acknowledged", team(h.to), Some(team(h.from)), kind));
+        }
+        if let Some(b) = h.bounced_at {
+            push(b, 2, step(b, "bounced", team(h.from), Some(team(h.to)), kind));
+        } else if let Some(e) = h.ended_at {
+            push(e, 2, step(e, "ended", team(h.to), Some(team(h.from)), kind));
+        }
+    }
+    for r in c.analysis.reviews.iter().filter(|r| r.item == index) {
+        let state = Some(match r.state {
+            crate::model::ReviewState::Approved => "approved",
+            crate::model::ReviewState::ChangesRequested => "changes_requested",
+            crate::model::ReviewState::Commented => "commented",
+        });
+        push(r.at, 3, step(r.at, "review", team(r.reviewer_team), Some(team(r.author_team)), state));
+    }
+    for d in c.analysis.decisions.iter().filter(|d| d.item == index) {
+        push(d.made_at, 4, step(d.made_at, "decision_made", team(d.team), None, None));
+        if let Some((reason, at)) = d.rehashed {
+            push(at, 5, step(at, "decision_rehashed", team(d.team), None, Some(reason.as_str())));
+        }
+    }
+    steps.sort_by_key(|(at, order, _)| (*at, *order));
+    Some(ItemPage {
+        schema: ITEM_SCHEMA,
+        now: rfc3339(c.now),
+        url: base.join(&item_path(key), ""),
+        item: item_ref(c, index, base),
+        steps: steps.into_iter().map(|(_, _, s)| s).collect(),
+    })
 }
