@@ -1,10 +1,12 @@
 //! The daemon loop: per-source schedules with jitter; sync step → store commit → in-memory frame →
 //! recompute → publish. One failing source never stops another, and shutdown waits for the commit
 //! in flight. This is the only module that reads the wall clock and wires the parts together.
+//! With a PostgreSQL store each `serve` is a replica (src/replica.rs): it syncs the sources it
+//! holds leases on, commits only under them, and only the leader computes and publishes signals.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use rand_xoshiro::SplitMix64;
@@ -16,6 +18,7 @@ use crate::connections::ConnectionMetrics;
 use crate::exporter::{DirectoryCoverage, Exporter, Snapshot};
 use crate::model::{HistoryStart, Ts};
 use crate::mutex::lock;
+use crate::replica::{LeaderGauge, Replica};
 use crate::signals::{Frame, compute};
 use crate::sources::http::{BoxFuture, Clock, SystemClock};
 use crate::sources::telemetry::SourceTelemetry;
@@ -23,6 +26,11 @@ use crate::sources::{Source, SourceError};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use crate::teams::Directory;
+
+/// The kind of the error a step's commit gets when this replica no longer holds the source's
+/// lease: not a failure of the source (no error is counted), the sync ends and the source is
+/// another replica's.
+const LEASE_LOST: &str = "lease";
 
 /// How often a running daemon deletes what is past `[store] keep`.
 const RETENTION_PERIOD: Duration = Duration::from_secs(3600);
@@ -179,6 +187,13 @@ pub struct State {
     /// The facts and items of the last computation, for the drill-down pages (read without the
     /// frame lock: a page never blocks a commit or the recompute).
     pub pages: Arc<crate::pages::Published>,
+    /// `siloscope_leader`.
+    pub leader_gauge: LeaderGauge,
+    /// Set when `serve` runs on a PostgreSQL store: this process is one of its replicas.
+    pub replica: OnceLock<Replica>,
+    /// The store's change number the frame holds every change up to ([`Store::change_count`]):
+    /// a leader whose store is past it reloads the frame.
+    frame_change: AtomicU64,
     /// Data generation: grows by one with every commit, once the frame and the directory hold it.
     generation: AtomicU64,
     recompute: Notify,
@@ -220,6 +235,9 @@ pub struct SyncSummary {
     /// Items whose stored history the source rewrote (events removed or changed), over all steps.
     pub rewritten_items: u64,
     pub interrupted: bool,
+    /// Ended because the source is no longer this replica's: its lease was lost, or it is beyond
+    /// this replica's share and was handed over between steps.
+    pub handed_over: bool,
     /// Where the pass stands after the last step (read from the cursor it wrote), and whether
     /// that step caught the source up.
     pub position: Option<crate::sources::PassPosition>,
@@ -248,15 +266,20 @@ fn load_frame(store: &dyn Store) -> Result<Frame, String> {
 impl State {
     /// Loads the store into memory and resolves the directory.
     pub fn new(config: Config, store: Box<dyn Store>, clock: Arc<dyn Clock>) -> Result<Arc<State>, String> {
+        // Read before the load: a change committed meanwhile makes a leader load again.
+        let frame_change = store.change_count().map_err(|e| e.to_string())?;
         let frame = load_frame(store.as_ref())?;
         let telemetry = Arc::new(SourceTelemetry::default());
         let directory_coverage = Arc::new(DirectoryCoverage::default());
         let connections = Arc::new(ConnectionMetrics::default());
+        let leader_gauge = LeaderGauge::default();
+        leader_gauge.set(true);
         // The order of the registrations is the order of the families in `/metrics`.
         let mut exporter = Exporter::new();
         exporter.register(|r| telemetry.register(r));
         exporter.register(|r| directory_coverage.register(r));
         exporter.register(|r| connections.register(r));
+        exporter.register(|r| leader_gauge.register(r));
         for s in &config.sources {
             telemetry.register_source(&s.name);
         }
@@ -264,6 +287,9 @@ impl State {
         let state = Arc::new(State {
             directory: RwLock::new(Arc::new(Directory::default())),
             readiness,
+            leader_gauge,
+            replica: OnceLock::new(),
+            frame_change: AtomicU64::new(frame_change),
             generation: AtomicU64::new(0),
             config,
             store: Mutex::new(store),
@@ -327,6 +353,15 @@ impl State {
         let started = Instant::now();
         // Read first: the frame and directory below hold at least everything of this generation.
         let generation = self.generation.load(Ordering::Acquire);
+        if let Some(replica) = self.replica.get() {
+            if !replica.is_leader() {
+                // A follower computes nothing and serves no signal families: its readiness is its
+                // first syncs alone.
+                self.readiness.published(generation);
+                return Ok(());
+            }
+            self.catch_up_frame()?;
+        }
         let now = self.clock.now_ts();
         let dir = self.directory();
         let (analysis, signals, items, events_stored) = {
@@ -359,10 +394,21 @@ impl State {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
             let _gate = lock(&state.purge_gate);
+            let replica = state.replica.get();
+            let lease = match replica {
+                Some(r) => Some(r.lease_of(&batch.source).ok_or_else(|| SourceError {
+                    kind: LEASE_LOST,
+                    message: format!("the lease on source {} was lost before the commit", batch.source),
+                })?),
+                None => None,
+            };
             // Tombstoned identities are replaced before the store or the frame sees the batch.
             let mut batch = batch;
-            let store_error = |e: crate::store::StoreError| SourceError { kind: "store", message: e.to_string() };
-            let (outcome, rewritten) = {
+            let store_error = |e: crate::store::StoreError| match e {
+                crate::store::StoreError::LeaseLost { .. } => SourceError { kind: LEASE_LOST, message: e.to_string() },
+                e => SourceError { kind: "store", message: e.to_string() },
+            };
+            let outcome = {
                 let mut store = lock(&state.store);
                 // Profiles join the source's stored snapshot (under the same lock as the commit).
                 if batch.directory.is_some() || !batch.profiles.is_empty() {
@@ -370,7 +416,8 @@ impl State {
                     let mine = stored.iter().find(|(s, _)| *s == batch.source).map(|(_, d)| d);
                     crate::sources::profiles::fold_into_directory(&mut batch, mine);
                 }
-                let outcome = store.commit_redacted(&mut batch).map_err(store_error)?;
+                let committed = store.commit_redacted_leased(&mut batch, lease.as_ref()).map_err(store_error)?;
+                let outcome = committed.outcome;
                 let mut rewritten: Vec<(String, Vec<crate::model::Event>)> =
                     outcome.rewritten_items.iter().map(|k| (k.clone(), Vec::new())).collect();
                 if !rewritten.is_empty() {
@@ -382,9 +429,16 @@ impl State {
                         })
                         .map_err(store_error)?;
                 }
-                (outcome, rewritten)
+                (outcome, rewritten, committed.change)
             };
-            {
+            let (outcome, rewritten, change) = (outcome.0, outcome.1, outcome.2);
+            // A follower keeps no frame up to date (it computes nothing; a new leader loads the store).
+            let keeps_frame = replica.is_none_or(Replica::is_leader);
+            if let Some(change) = change.filter(|_| keeps_frame) {
+                // The frame holds this change too, if it held every one before it.
+                let _ = state.frame_change.compare_exchange(change - 1, change, Ordering::AcqRel, Ordering::Acquire);
+            }
+            if keeps_frame {
                 let mut frame = lock(&state.frame);
                 for item in &batch.items {
                     frame.add_item(item);
@@ -438,6 +492,12 @@ impl State {
                 summary.interrupted = true;
                 return Ok(summary);
             }
+            if let Some(replica) = self.replica.get()
+                && (replica.lease_of(&name).is_none() || replica.should_yield(&name))
+            {
+                summary.handed_over = true;
+                return Ok(summary);
+            }
             let cursor = {
                 let state = self.clone();
                 let name = name.clone();
@@ -482,7 +542,14 @@ impl State {
             }
             let caught_up = step.caught_up;
             let written = step.batch.cursor.clone();
-            let committed = self.commit(step.batch).await?;
+            let committed = match self.commit(step.batch).await {
+                Err(e) if e.kind == LEASE_LOST => {
+                    tracing::warn!(source = %name, error = %e, "the step is not committed: another replica syncs the source now");
+                    summary.handed_over = true;
+                    return Ok(summary);
+                }
+                other => other?,
+            };
             summary.position = written.as_deref().and_then(|c| source.pass_position(c, now));
             summary.caught_up = caught_up;
             summary.steps += 1;
@@ -512,10 +579,50 @@ impl State {
             name.bytes().fold(0x9e37_79b9_7f4a_7c15u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3)),
         );
         let mut first_pass = true;
+        // With replicas: whether this one holds the source (and so exports its health series).
+        let mut synced_here = false;
         let origin = self.config.sources.iter().find(|s| s.name == name).and_then(source_since);
         let clock_start = Instant::now();
         let mut tracker = crate::progress::Tracker::new(origin, 0.0, self.telemetry.tally(&name).requests);
         loop {
+            if let Some(replica) = self.replica.get() {
+                let state = self.clone();
+                let wanted = name.clone();
+                let held = tokio::task::spawn_blocking(move || {
+                    state.replica.get().expect("set before the sources start").try_hold(&wanted)
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                match held {
+                    Ok(Some(lease)) => {
+                        if !synced_here {
+                            tracing::info!(source = %name, token = lease.token, replica = %replica.id, "this replica syncs the source");
+                            self.telemetry.register_source(&name);
+                            synced_here = true;
+                        }
+                    }
+                    Ok(None) | Err(_) => {
+                        if let Err(e) = held {
+                            tracing::warn!(source = %name, error = %e, "asking for the source's lease failed; retrying");
+                        }
+                        if synced_here {
+                            // Its lease was lost while it waited for its next sync.
+                            self.telemetry.forget_source(&name);
+                            synced_here = false;
+                        }
+                        if first_pass {
+                            // Another replica syncs it: this one's readiness does not wait for it.
+                            first_pass = false;
+                            self.readiness.first_pass_done(&name, self.generation.load(Ordering::Acquire));
+                            self.recompute.notify_one();
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(replica.retry_period()) => continue,
+                            _ = shutdown.changed() => return,
+                        }
+                    }
+                }
+            }
             let started = Instant::now();
             let health = self.telemetry.clone();
             let mut on_step = |s: &SyncSummary| {
@@ -533,9 +640,34 @@ impl State {
                         "sync interrupted by shutdown; it resumes from the last commit");
                     return;
                 }
+                Ok(s) if s.handed_over => {
+                    tracing::info!(source = %name, steps = s.steps, new_events = s.new_events, seconds = secs,
+                        "sync handed over to another replica; it resumes there from the last commit");
+                    // A pass handed over ends this replica's first pass of it (readiness below).
+                    self.telemetry.forget_source(&name);
+                    synced_here = false;
+                    let state = self.clone();
+                    let name = name.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        if let Some(replica) = state.replica.get() {
+                            replica.release(&name);
+                        }
+                    })
+                    .await;
+                }
                 Ok(s) => {
                     tracing::info!(source = %name, steps = s.steps, new_events = s.new_events, seconds = secs, "sync finished");
                     self.telemetry.record_sync(&name, true, secs, 0, wall_now());
+                    if let Some(replica) = self.replica.get()
+                        && replica.should_yield(&name)
+                    {
+                        self.telemetry.forget_source(&name);
+                        synced_here = false;
+                        let state = self.clone();
+                        let name = name.clone();
+                        let _ =
+                            tokio::task::spawn_blocking(move || state.replica.get().expect("set").release(&name)).await;
+                    }
                 }
                 Err(e) if e.is_config() => {
                     // The same error at every retry: stop until the config is fixed.
@@ -559,7 +691,13 @@ impl State {
                 return;
             }
             let jitter = 0.9 + (jitter_rng.next_u64() % 2001) as f64 / 10_000.0; // 0.9 ..= 1.1
-            let pause = Duration::from_secs_f64((interval.max(1) as f64) * jitter);
+            let mut pause = Duration::from_secs_f64((interval.max(1) as f64) * jitter);
+            if let Some(replica) = self.replica.get()
+                && !synced_here
+            {
+                // Handed over (or lost): ask again soon, in case no other replica takes it.
+                pause = pause.min(replica.retry_period());
+            }
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => return,
@@ -585,6 +723,76 @@ impl State {
         *lock(&self.frame) = frame.0;
         self.recompute.notify_one();
         Ok(frame.1)
+    }
+
+    /// On the leader: when the store is past the change its frame holds (another replica committed,
+    /// or this one just became leader), loads the frame and the directory from the store again.
+    fn catch_up_frame(&self) -> Result<(), String> {
+        let Some(replica) = self.replica.get() else { return Ok(()) };
+        if replica.change_count()? <= self.frame_change.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let _gate = lock(&self.purge_gate);
+        let (frame, change) = {
+            let store = lock(&self.store);
+            let change = store.change_count().map_err(|e| e.to_string())?;
+            (load_frame(store.as_ref())?, change)
+        };
+        let events = frame.events.len();
+        *lock(&self.frame) = frame;
+        self.frame_change.store(change, Ordering::Release);
+        self.rebuild_directory()?;
+        tracing::info!(
+            change,
+            events,
+            seconds = started.elapsed().as_secs_f64(),
+            "leader: frame loaded from the store (other replicas committed)"
+        );
+        Ok(())
+    }
+
+    /// The replica's keeper: every tick renews the leases, keeps or takes the leader's role, and on
+    /// the leader wakes the recompute when another replica committed.
+    async fn run_replica(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let Some(replica) = self.replica.get() else { return };
+        loop {
+            let state = self.clone();
+            let tick = tokio::task::spawn_blocking(move || {
+                let replica = state.replica.get().expect("set");
+                let tick = replica.tick();
+                let behind = replica.is_leader()
+                    && replica.change_count().is_ok_and(|c| c > state.frame_change.load(Ordering::Acquire));
+                (tick, behind)
+            })
+            .await;
+            if let Ok((tick, behind)) = tick {
+                for unit in &tick.lost {
+                    tracing::warn!(unit = %unit, "a lease was lost (not renewed in time); another replica takes it over");
+                }
+                if tick.became_leader {
+                    tracing::info!(replica = %replica.id, "this replica is the leader: it computes and exports the signal families");
+                    self.leader_gauge.set(true);
+                    self.recompute.notify_one();
+                }
+                if tick.lost_leadership {
+                    tracing::warn!(replica = %replica.id, "this replica lost the leader's role: it no longer exports the signal families");
+                    self.leader_gauge.set(false);
+                    self.exporter.withdraw();
+                    self.pages.withdraw();
+                    let _gate = lock(&self.purge_gate);
+                    *lock(&self.frame) = Frame::new();
+                    self.frame_change.store(0, Ordering::Release);
+                }
+                if behind {
+                    self.recompute.notify_one();
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(replica.tick_period()) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
     }
 
     /// Every hour, [`State::purge_expired`].
@@ -681,6 +889,32 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
     let signal = shutdown_signal();
     let (tx, rx) = watch::channel(false);
     let mut tasks = Vec::new();
+    if let Some(pg) = &state.config.store.postgres {
+        let pg = pg.clone();
+        let keeper = tokio::task::spawn_blocking(move || crate::store::PostgresStore::open(&pg))
+            .await
+            .map_err(|e| format!("opening the lease connection failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+        let period = Duration::from_secs(state.config.store.lease.max(1) as u64);
+        let replica = Replica::new(Replica::new_id(), period, Box::new(keeper), state.config.sources.len());
+        tracing::info!(replica = %replica.id, lease_seconds = period.as_secs(), "running as a replica of the PostgreSQL store");
+        state.leader_gauge.set(false);
+        let _ = state.replica.set(replica);
+        // A replica exports the health of the sources it holds, from when it holds them.
+        for sc in &state.config.sources {
+            state.telemetry.forget_source(&sc.name);
+        }
+        // The first round before the sources start: the presence counts in every share from now.
+        let first = state.clone();
+        let tick = tokio::task::spawn_blocking(move || first.replica.get().expect("set").tick())
+            .await
+            .map_err(|e| format!("the replica's first round failed: {e}"))?;
+        if tick.became_leader {
+            tracing::info!("this replica is the leader: it computes and exports the signal families");
+            state.leader_gauge.set(true);
+        }
+        tasks.push(tokio::spawn(state.clone().run_replica(rx.clone())));
+    }
     for sc in &state.config.sources {
         let interval = opts.source_interval.unwrap_or(sc.interval);
         let mut source = make_source(sc);
@@ -732,6 +966,12 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
     let _ = tx.send(true);
     for t in tasks {
         let _ = t.await;
+    }
+    if state.replica.get().is_some() {
+        // The commits in flight are done: the others may take over at once.
+        let releasing = state.clone();
+        let _ = tokio::task::spawn_blocking(move || releasing.replica.get().expect("set").release_all()).await;
+        tracing::info!("every lease of this replica is released: the others take its sources over now");
     }
     // The server began its graceful shutdown with the sources; a client still sending (or
     // reading) slowly gets this much longer, then is cut off, so the process exits well inside

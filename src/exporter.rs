@@ -345,6 +345,13 @@ impl Exporter {
         self.ready.store(true, Ordering::Release);
     }
 
+    /// Takes the published computation down (a replica that is no longer the leader): the next
+    /// scrape shows the registered parts only.
+    pub fn withdraw(&self) {
+        *self.snapshot_text.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(String::new());
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     /// Ready once the first computation is published.
     pub fn ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)

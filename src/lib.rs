@@ -9,6 +9,7 @@ pub mod estimate;
 pub mod exporter;
 pub mod init;
 pub mod pages;
+pub mod replica;
 pub mod report;
 pub mod server;
 pub mod suggest;

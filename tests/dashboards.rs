@@ -451,6 +451,8 @@ fn exported_names() -> BTreeSet<String> {
     e.register(|r| telemetry.register(r));
     e.register(|r| directory_coverage.register(r));
     e.register(|r| connections.register(r));
+    let leader = siloscope::replica::LeaderGauge::default();
+    e.register(|r| leader.register(r));
     telemetry.register_source("gh");
     telemetry.record_request("gh", "200");
     telemetry.record_error("gh", "http");

@@ -88,6 +88,10 @@ impl Published {
     pub fn get(&self) -> Option<Arc<Computation>> {
         self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
+    /// Takes the computation down (a replica that is no longer the leader serves no pages).
+    pub fn withdraw(&self) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 /// The filters of the handoff list: the dimensions of `siloscope_handoffs_*` (kind, from_team,

@@ -1054,6 +1054,14 @@ fn health() -> Json {
             unit("s").thresholds(&[(None, "green"), (Some(300), "orange"), (Some(900), "red")]),
         ),
         stat(
+            "Leader",
+            "1 on the replica that computes and exports the signal families (a single siloscope is its own leader); \
+             with replicas on one PostgreSQL store, exactly one shows 1, and another takes over within [store] lease \
+             when it dies.",
+            &[q(LEADER.name).legend("{{instance}}")],
+            LOOK.thresholds(&[(None, "blue"), (Some(1), "green")]),
+        ),
+        stat(
             "Events stored",
             "Activity events in siloscope's store (each stored once, whatever the number of syncs that saw it).",
             &[q(EVENTS_STORED.name).legend("{{instance}}")],

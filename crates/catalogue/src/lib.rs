@@ -536,9 +536,19 @@ pub const HTTP_CONNECTIONS_DROPPED: Family = family(
     "Connections siloscope closed: evicted at the connection limit for a new one, silent after connecting, or idle.",
     None,
 );
+pub const LEADER: Family = family(
+    "siloscope_leader",
+    Gauge,
+    None,
+    Process,
+    &[],
+    "1 on the replica that computes and exports the signal families (a single siloscope is its own leader), 0 on the \
+     other replicas of its store.",
+    None,
+);
 
 /// The process's health families.
-pub const PROCESS_FAMILIES: [&Family; 16] = [
+pub const PROCESS_FAMILIES: [&Family; 17] = [
     &BUILD_INFO,
     &SOURCE_UP,
     &SOURCE_LAST_SUCCESS,
@@ -555,6 +565,7 @@ pub const PROCESS_FAMILIES: [&Family; 16] = [
     &DIRECTORY_COVERAGE_WARNING,
     &HTTP_CONNECTIONS,
     &HTTP_CONNECTIONS_DROPPED,
+    &LEADER,
 ];
 
 /// Every family siloscope exposes: the process's health, then the signals, then the store's.

@@ -171,6 +171,19 @@ impl SourceTelemetry {
         }
     }
 
+    /// Takes a source's gauges and sync histogram down (a replica that no longer syncs it: the
+    /// replica holding it exports them, so a follower's stale `up` or last success never alerts).
+    /// Its counters stay: they only ever count what this process did.
+    pub fn forget_source(&self, source: &str) {
+        let labels = src(source);
+        self.source_up.remove(&labels);
+        self.last_success.remove(&labels);
+        self.rate_limit_remaining.remove(&labels);
+        self.sync_duration.remove(&labels);
+        self.backfill_ratio.remove(&labels);
+        self.backfill_eta.remove(&labels);
+    }
+
     /// A sync finished: up or down, how long it took, how many new events it stored.
     pub fn record_sync(&self, source: &str, ok: bool, seconds: f64, new_events: u64, wall_now: Ts) {
         self.source_up.get_or_create(&src(source)).set(ok as i64);
