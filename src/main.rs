@@ -669,7 +669,11 @@ fn serve(
     daemon::purge_at_start(&cfg, store.as_mut(), daemon::wall_now()).map_err(runtime)?;
     runtime_for(async move {
         let listener = siloscope::server::bind(&address).await.map_err(runtime)?;
-        let state = State::new(cfg, store, Arc::new(SystemClock)).map_err(runtime)?;
+        let clock: Arc<dyn siloscope::sources::http::Clock> = match siloscope::store::testhooks::stopped_clock() {
+            Some(at) => Arc::new(AcceleratedClock { wall_start: daemon::wall_now(), sim_start: at, speed: 0.0 }),
+            None => Arc::new(SystemClock),
+        };
+        let state = State::new(cfg, store, clock).map_err(runtime)?;
         println!(
             "siloscope serving {}://{}/metrics",
             scheme(&web),

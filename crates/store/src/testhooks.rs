@@ -27,6 +27,20 @@ pub fn hold_before_commit(step: u64) -> bool {
     }
 }
 
+/// `SILOSCOPE_TEST_STOPPED_CLOCK=T`: `serve` runs with its clock stopped at `T` (epoch seconds),
+/// so processes started at different moments sync and compute the same simulated history.
+#[inline(always)]
+pub fn stopped_clock() -> Option<i64> {
+    #[cfg(debug_assertions)]
+    {
+        std::env::var("SILOSCOPE_TEST_STOPPED_CLOCK").ok().and_then(|v| v.trim().parse().ok())
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        None
+    }
+}
+
 #[cfg(debug_assertions)]
 mod enabled {
     use std::sync::OnceLock;
