@@ -912,6 +912,10 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
         if tick.became_leader {
             tracing::info!("this replica is the leader: it computes and exports the signal families");
             state.leader_gauge.set(true);
+        } else {
+            // A follower computes nothing: the frame loaded at start goes (a new leader loads anew).
+            *lock(&state.frame) = Frame::new();
+            state.frame_change.store(0, Ordering::Release);
         }
         tasks.push(tokio::spawn(state.clone().run_replica(rx.clone())));
     }
