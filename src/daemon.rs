@@ -940,6 +940,23 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
     tasks.push(tokio::spawn(state.clone().run_recompute(opts.recompute_min_gap, opts.recompute_period, rx.clone())));
     let mut server_rx = rx.clone();
     let report = crate::report::daemon_producer(state.clone());
+    // A follower holds no computation: its report would be empty, so it says where to ask.
+    let report: crate::report::ReportProducer = match state.replica.get() {
+        None => report,
+        Some(_) => {
+            let leading = state.clone();
+            Arc::new(move |format| {
+                if leading.replica.get().is_some_and(Replica::is_leader) {
+                    report(format)
+                } else {
+                    Err(crate::report::ReportError::Failed(
+                        "this replica is a follower and computes nothing; ask the replica whose siloscope_leader is 1"
+                            .into(),
+                    ))
+                }
+            })
+        }
+    };
     let readiness = state.readiness.clone();
     let tls = opts.web.as_ref().is_some_and(|w| w.tls.is_some());
     let base = match &opts.external_url {

@@ -303,7 +303,9 @@ fn replicas_split_the_sources_survive_kill_9_of_leader_and_follower_and_sum_to_o
     });
     assert_eq!(last_follower.leader(), Some(false));
     assert!(signal_sums(&[last_follower.metrics().unwrap()]).is_empty(), "a follower exports no signal family");
-    assert!(last_leader.metrics().is_some());
+    let (status, body) = http_get(last_follower.port, "/report").unwrap();
+    assert!(status == 500 && body.contains("this replica is a follower"), "{status}: {body}");
+    assert_eq!(http_get(last_leader.port, "/report").map(|(s, _)| s), Some(200));
     // The sum over the replicas of every signal series is the single daemon's.
     // (Waiting for the leader's computation over the last commits: the condition is the check.)
     let waiting = Instant::now();
