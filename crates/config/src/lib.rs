@@ -1,8 +1,16 @@
-//! Loads siloscope's TOML config into typed settings and reports every mistake at once, each with
-//! file:line:column, what is wrong and how to fix it. Owns parsing and validation only: it opens
-//! no connection, starts no source, and never echoes a secret value back.
+//! siloscope-config: loads siloscope's TOML config into typed settings and reports every mistake at
+//! once, each with file:line:column, what is wrong and how to fix it. Owns parsing and validation
+//! only: it opens no connection, starts no source, and never echoes a secret value back.
 
 use std::collections::HashMap;
+
+// The file came from one crate where the modules below were `crate::…`; the aliases keep its paths.
+use siloscope_engine as signals;
+use siloscope_model as model;
+use siloscope_model::teams;
+use siloscope_sources as sources;
+use siloscope_store as store;
+use siloscope_store::privacy;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -1785,7 +1793,7 @@ kind = "gitlab"
 
     #[test]
     fn example_config_parses_cleanly() {
-        let text = include_str!("../config/siloscope.example.toml");
+        let text = include_str!("../../../config/siloscope.example.toml");
         if let Err(e) = Config::parse(text, Path::new("config/siloscope.example.toml")) {
             panic!("example config has problems:\n{e}");
         }

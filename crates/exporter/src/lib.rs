@@ -1,8 +1,14 @@
-//! Turns the last computed `Signals` into the Prometheus exposition (SIGNALS.md §9), with the build
+//! siloscope-exporter: turns the last computed `Signals` into the Prometheus exposition (SIGNALS.md §9), with the build
 //! info, the directory coverage and the live families other parts register (the sources' telemetry,
 //! the listener's connections: the exporter knows neither). A scrape only encodes the published
 //! snapshot: it never computes, never touches the store, and series that vanished from the snapshot
 //! vanish from the output.
+
+// The file came from one crate where the modules below were `crate::…`; the aliases keep its paths.
+use siloscope_engine as signals;
+use siloscope_engine::coverage;
+use siloscope_model as model;
+use siloscope_store as store;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};

@@ -1,4 +1,4 @@
-//! The alignment report: the figures of a period and of the period before it, derived from one
+//! siloscope-report, the alignment report: the figures of a period and of the period before it, derived from one
 //! `Analysis` by filtering its facts on their own timestamps (exact quantiles, never histogram
 //! buckets), plus headlines, trends, drill-down lists, coverage and definitions. Owns the data
 //! model (its serde form is the JSON format); it renders nothing and never names a person unless
@@ -7,6 +7,15 @@
 pub mod html;
 pub mod markdown;
 pub mod svg;
+
+// The files came from one crate where the modules below were `crate::…`; the aliases keep their paths.
+use siloscope_config as config;
+use siloscope_engine as signals;
+use siloscope_engine::coverage;
+use siloscope_exporter as exporter;
+use siloscope_model as model;
+use siloscope_model::{teams, untrusted};
+use siloscope_store as store;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
