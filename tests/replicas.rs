@@ -230,7 +230,7 @@ fn replicas_split_the_sources_survive_kill_9_of_leader_and_follower_and_sum_to_o
     for r in [&b, &c] {
         wait_for("a joining replica to serve /metrics", DEADLINE, || r.leader().filter(|l| !*l));
         let m = r.metrics().unwrap();
-        assert!(signal_sums(&[m.clone()]).is_empty(), "a follower exports no signal family:\n{m}");
+        assert!(signal_sums(std::slice::from_ref(&m)).is_empty(), "a follower exports no signal family:\n{m}");
     }
     let leader_lines = a.messages("this replica syncs the source").len();
     assert_eq!(leader_lines, SOURCES, "A took every source: {}", a.dump());
