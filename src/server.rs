@@ -1,5 +1,5 @@
 //! HTTP routes: `/metrics` (OpenMetrics), `/healthz`, `/readyz`, `/report`, the drill-down pages
-//! (`/handoffs`, `/decisions`) and a landing page, all under `--web.external-url`'s path prefix. Handlers only
+//! (`/handoffs`, `/reviews`, `/decisions`, `/items/{key}`) and a landing page, all under `--web.external-url`'s path prefix. Handlers only
 //! read published state and never touch the store; the one exception is `/report` (and
 //! `/report.json`), which builds the quarter to date on a blocking thread, once per computation.
 
@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::connections::{ConnectionMetrics, LimitedListener};
 use crate::exporter::{Exporter, OPENMETRICS_CONTENT_TYPE};
-use crate::pages::{Computation, DecisionFilter, ExternalUrl, HandoffFilter, Published};
+use crate::pages::{Computation, DecisionFilter, ExternalUrl, HandoffFilter, Published, ReviewFilter};
 use crate::report::{Format, ReportError, ReportProducer};
 
 /// Whether the daemon is ready to be scraped, and if not why (`/readyz`; the daemon's
@@ -61,7 +61,9 @@ pub fn router(routes: Routes) -> Router {
     }
     let item_pages = pages.clone();
     if let Some(published) = pages {
-        for (path, build) in [("/handoffs", handoffs_page as PageBuilder), ("/decisions", decisions_page)] {
+        let pages: [(&str, PageBuilder); 3] =
+            [("/handoffs", handoffs_page), ("/decisions", decisions_page), ("/reviews", reviews_page)];
+        for (path, build) in pages {
             let (p, b) = (published.clone(), base.clone());
             let (pj, bj) = (published.clone(), base.clone());
             app = app
@@ -120,6 +122,11 @@ fn handoffs_page(c: &Computation, pairs: &[(String, String)], base: &ExternalUrl
 fn decisions_page(c: &Computation, pairs: &[(String, String)], base: &ExternalUrl) -> Result<(String, String), String> {
     let page = crate::pages::decisions(c, &DecisionFilter::parse(pairs, &c.config)?, base);
     Ok((serde_json::to_string(&page).unwrap_or_default(), crate::pages::html::decisions(&page, base)))
+}
+
+fn reviews_page(c: &Computation, pairs: &[(String, String)], base: &ExternalUrl) -> Result<(String, String), String> {
+    let page = crate::pages::reviews(c, &ReviewFilter::parse(pairs, &c.config)?, base);
+    Ok((serde_json::to_string(&page).unwrap_or_default(), crate::pages::html::reviews(&page, base)))
 }
 
 /// `/items/{key}`: the item's custody story (the key arrives as the `key` pair); 404 for no item.

@@ -89,6 +89,28 @@ fn state(dir: &Path, now: Ts) -> Arc<siloscope::daemon::State> {
     ev(&mut events, &key, now - 3 * DAY + 2 * HOUR, "beta-1", EventKind::Commented { mentions: vec![] });
     ev(&mut events, &key, now - 2 * DAY, "beta-2", EventKind::Unlabeled { label: "team:beta".into() });
     ev(&mut events, &key, now - 2 * DAY, "beta-2", EventKind::Labeled { label: "team:alpha".into() });
+    // beta's pull request: alpha-1 asked for a review 6 days ago, approves 3 hours later.
+    let key = "gh:acme/beta#20".to_string();
+    items.push(Item {
+        kind: ItemKind::PullRequest,
+        author: Some("github:beta-1".into()),
+        ..item(&key, "beta", "Faster <i>builds</i>", now - 6 * DAY)
+    });
+    ev(&mut events, &key, now - 6 * DAY, "beta-1", EventKind::Opened);
+    ev(
+        &mut events,
+        &key,
+        now - 6 * DAY,
+        "beta-1",
+        EventKind::ReviewRequested { reviewer: siloscope::model::Reviewer::Person("github:alpha-1".into()) },
+    );
+    ev(
+        &mut events,
+        &key,
+        now - 6 * DAY + 3 * HOUR,
+        "alpha-1",
+        EventKind::Reviewed { state: siloscope::model::ReviewState::Approved },
+    );
     // alpha's decisions: one made 9 days ago and reopened 5 days ago (rehashed), one standing.
     for (n, title, made, reopened) in
         [(10, "Adopt <b>gRPC</b>", now - 9 * DAY, Some(now - 5 * DAY)), (11, "Keep REST", now - 7 * DAY, None)]
@@ -458,4 +480,37 @@ fn an_items_story_walks_its_custody_from_the_facts() {
     let (dom, console) = chromium_dom(&file);
     assert_eq!(console, Vec::<String>::new());
     assert_eq!(dom.matches("<tr class=\"step\">").count(), 4, "{dom}");
+}
+
+#[test]
+fn the_review_list_counts_what_the_review_metric_counts_with_pickup() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), 1_767_225_600 + 40 * DAY);
+    let (_rt, port) = serve(&state);
+    let (_, _, metrics) = get(port, "/siloscope/metrics", true, None);
+    let approved =
+        metric(&metrics, "siloscope_reviews_total", r#"author_team="beta",reviewer_team="alpha",state="approved""#);
+    assert_eq!(approved, 1.0);
+    assert_eq!(get(port, "/siloscope/reviews", false, None).0, 401);
+    let (status, _, body) =
+        get(port, "/siloscope/reviews.json?author_team=beta&reviewer_team=alpha&state=approved", true, None);
+    assert_eq!(status, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).unwrap();
+    let mut errors = Vec::new();
+    validate(&schema_of("reviews"), &page, "$", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}\n{page:#}");
+    assert_eq!(page["count"].as_f64(), Some(approved));
+    let r = &page["reviews"][0];
+    assert_eq!(
+        (r["item"]["title"].as_str(), r["pickup_seconds"].as_i64()),
+        (Some("Faster <i>builds</i>"), Some(3 * HOUR))
+    );
+    let (status, _, html) = get(port, "/siloscope/reviews?team=alpha", true, Some("text/html"));
+    assert_eq!(status, 200);
+    assert!(html.contains("Faster &lt;i&gt;builds&lt;/i&gt;") && !html.contains("<i>"), "{html}");
+    let file = dir.path().join("reviews.html");
+    std::fs::write(&file, &html).unwrap();
+    let (dom, console) = chromium_dom(&file);
+    assert_eq!(console, Vec::<String>::new());
+    assert_eq!(dom.matches("<tr class=\"review\">").count(), 1, "{dom}");
 }

@@ -4,7 +4,9 @@
 
 use maud::{DOCTYPE, Markup, html};
 
-use crate::pages::{DecisionFilter, DecisionsPage, ExternalUrl, HandoffFilter, HandoffsPage, ItemPage};
+use crate::pages::{
+    DecisionFilter, DecisionsPage, ExternalUrl, HandoffFilter, HandoffsPage, ItemPage, ReviewFilter, ReviewsPage,
+};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}\
 table{border-collapse:collapse}th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}\
@@ -174,4 +176,57 @@ pub fn item(p: &ItemPage, base: &ExternalUrl) -> String {
         }
     };
     page("Item", base, body)
+}
+
+/// `/reviews` as HTML: reviews given between teams, with the pickup of cross-team requests.
+pub fn reviews(p: &ReviewsPage, base: &ExternalUrl) -> String {
+    let json = base.join("/reviews.json", &p.filters.query());
+    let filters: Vec<(&str, &str)> = [
+        ("team", &p.filters.team),
+        ("author_team", &p.filters.author_team),
+        ("reviewer_team", &p.filters.reviewer_team),
+        ("state", &p.filters.state),
+        ("source", &p.filters.source),
+        ("window", &p.filters.window),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    .collect();
+    let pair = |author: &str, reviewer: &str| {
+        let f = ReviewFilter {
+            author_team: Some(author.into()),
+            reviewer_team: Some(reviewer.into()),
+            ..ReviewFilter::default()
+        };
+        base.join("/reviews", &f.query())
+    };
+    let body = html! {
+        h1 { "Reviews" }
+        p {
+            strong id="count" { (p.count) } " reviews"
+            @for (k, v) in &filters { " · " (k) " = " code { (v) } }
+            " · at " time datetime=(p.now) { (p.now) }
+        }
+        @if p.truncated {
+            p.note { "Showing the " (p.reviews.len()) " newest; add filters or a larger limit to see more." }
+        }
+        p.note { "Pickup: from a cross-team review request to its first review, draft time excluded. " a href=(json) { "JSON" } }
+        table {
+            thead { tr { th { "Item" } th { "Title" } th { "Author's team" } th { "Reviewer's team" } th { "State" } th { "Reviewed" } th { "Pickup" } } }
+            tbody {
+                @for r in &p.reviews {
+                    tr.review {
+                        td { @if let Some(link) = &r.item.link { a href=(link) { (r.item.key) } } @else { (r.item.key) } }
+                        td.title { a href=(r.item.page) { (r.item.title) } }
+                        td { (r.author_team) }
+                        td { a href=(pair(&r.author_team, &r.reviewer_team)) { (r.reviewer_team) } }
+                        td { (r.state) }
+                        td { time datetime=(r.reviewed_at) { (r.reviewed_at) } }
+                        td.n { @if let Some(s) = r.pickup_seconds { (duration(s)) } }
+                    }
+                }
+            }
+        }
+    };
+    page("Reviews", base, body)
 }

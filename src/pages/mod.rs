@@ -540,3 +540,155 @@ pub fn item_story(c: &Computation, key: &str, base: &ExternalUrl) -> Option<Item
         steps: steps.into_iter().map(|(_, _, s)| s).collect(),
     })
 }
+
+/// The JSON document of `/reviews` (docs/pages.md, docs/schemas/reviews.v1.json).
+pub const REVIEWS_SCHEMA: &str = "siloscope.reviews.v1";
+
+/// The keys the review list accepts, in the order its links write them.
+pub const REVIEW_FILTERS: [&str; 7] = ["team", "author_team", "reviewer_team", "state", "source", "window", "limit"];
+
+/// The filters of the review list: the dimensions of `siloscope_reviews_total` (author_team,
+/// reviewer_team, state), `team` for either side, `source`, `window` (given within it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReviewFilter {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author_team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewer_team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    #[serde(skip)]
+    pub limit: Option<usize>,
+}
+
+impl ReviewFilter {
+    pub fn parse(pairs: &[(String, String)], cfg: &SignalsConfig) -> Result<ReviewFilter, String> {
+        let mut f = ReviewFilter::default();
+        for (k, v) in pairs {
+            let slot = match k.as_str() {
+                "team" => &mut f.team,
+                "author_team" => &mut f.author_team,
+                "reviewer_team" => &mut f.reviewer_team,
+                "state" => {
+                    if !["approved", "changes_requested", "commented"].contains(&v.as_str()) {
+                        return Err(format!("unknown state {v:?}: use approved, changes_requested or commented"));
+                    }
+                    &mut f.state
+                }
+                "source" => &mut f.source,
+                "window" => {
+                    if !cfg.windows.iter().any(|(w, _)| w == v) {
+                        let names: Vec<&str> = cfg.windows.iter().map(|(w, _)| w.as_str()).collect();
+                        return Err(format!("unknown window {v:?}: use one of {}", names.join(", ")));
+                    }
+                    &mut f.window
+                }
+                "limit" => {
+                    let n: usize = v.parse().map_err(|_| format!("limit {v:?} is not a number"))?;
+                    f.limit = Some(n.min(MAX_LIMIT));
+                    continue;
+                }
+                other => return Err(format!("unknown filter {other:?}: use {}", REVIEW_FILTERS.join(", "))),
+            };
+            *slot = Some(v.clone());
+        }
+        Ok(f)
+    }
+
+    pub fn query(&self) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        let values = [&self.team, &self.author_team, &self.reviewer_team, &self.state, &self.source, &self.window];
+        for (k, v) in REVIEW_FILTERS.iter().zip(values) {
+            if let Some(v) = v {
+                q.append_pair(k, v);
+            }
+        }
+        q.finish()
+    }
+}
+
+/// One row of `/reviews`: a submitted review between teams, with the pickup when it was the
+/// first review of a cross-team request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewRow {
+    pub item: ItemRef,
+    pub author_team: String,
+    pub reviewer_team: String,
+    pub state: &'static str,
+    pub reviewed_at: String,
+    /// When this review picked up a cross-team request: when it was requested and the pickup
+    /// time (draft time excluded), as `siloscope_review_pickup_seconds` observes it.
+    pub requested_at: Option<String>,
+    pub pickup_seconds: Option<i64>,
+}
+
+/// The `/reviews` document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewsPage {
+    pub schema: &'static str,
+    pub now: String,
+    pub url: String,
+    pub filters: ReviewFilter,
+    /// Every matching review (what the matching `siloscope_reviews_total` series sum to).
+    pub count: u64,
+    pub truncated: bool,
+    pub reviews: Vec<ReviewRow>,
+}
+
+/// The reviews of `c` under `filter`, newest first.
+pub fn reviews(c: &Computation, filter: &ReviewFilter, base: &ExternalUrl) -> ReviewsPage {
+    let since =
+        filter.window.as_deref().and_then(|w| c.config.windows.iter().find(|(n, _)| n == w)).map(|(_, l)| c.now - l);
+    let team = |t| c.labels.get(t);
+    let mut matching: Vec<_> = c
+        .analysis
+        .reviews
+        .iter()
+        .filter(|r| r.at <= c.now)
+        .filter(|r| filter.state.as_deref().is_none_or(|s| r.state.as_str() == s))
+        .filter(|r| filter.author_team.as_deref().is_none_or(|t| t == team(r.author_team)))
+        .filter(|r| filter.reviewer_team.as_deref().is_none_or(|t| t == team(r.reviewer_team)))
+        .filter(|r| filter.team.as_deref().is_none_or(|t| t == team(r.author_team) || t == team(r.reviewer_team)))
+        .filter(|r| {
+            filter.source.as_deref().is_none_or(|s| c.items.get(r.item as usize).is_some_and(|i| *i.source == *s))
+        })
+        .filter(|r| since.is_none_or(|s| r.at > s))
+        .collect();
+    let count = matching.len() as u64;
+    matching.sort_by_key(|r| (std::cmp::Reverse(r.at), r.item));
+    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
+    let truncated = matching.len() > limit;
+    matching.truncate(limit);
+    let rows = matching
+        .into_iter()
+        .map(|r| {
+            let pickup = c.analysis.pickups.iter().find(|p| {
+                p.item == r.item && p.reviewer_team == r.reviewer_team && p.picked_at == r.at && p.picked_at <= c.now
+            });
+            ReviewRow {
+                item: item_ref(c, r.item, base),
+                author_team: team(r.author_team).to_string(),
+                reviewer_team: team(r.reviewer_team).to_string(),
+                state: r.state.as_str(),
+                reviewed_at: rfc3339(r.at),
+                requested_at: pickup.map(|p| rfc3339(p.requested_at)),
+                pickup_seconds: pickup.map(|p| p.seconds),
+            }
+        })
+        .collect();
+    ReviewsPage {
+        schema: REVIEWS_SCHEMA,
+        now: rfc3339(c.now),
+        url: base.join("/reviews", &filter.query()),
+        filters: filter.clone(),
+        count,
+        truncated,
+        reviews: rows,
+    }
+}
