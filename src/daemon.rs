@@ -382,6 +382,12 @@ impl State {
             computed_at: wall_now(),
             compute_seconds: started.elapsed().as_secs_f64(),
         });
+        if self.replica.get().is_some_and(|r| !r.is_leader()) {
+            // The leadership was lost during the computation (the keeper withdrew before this
+            // publish, or will after it): a follower shows no signal families.
+            self.exporter.withdraw();
+            self.pages.withdraw();
+        }
         self.readiness.published(generation);
         tracing::debug!(seconds = started.elapsed().as_secs_f64(), events = events_stored, "signals recomputed");
         Ok(())
@@ -780,9 +786,14 @@ impl State {
                     self.leader_gauge.set(false);
                     self.exporter.withdraw();
                     self.pages.withdraw();
-                    let _gate = lock(&self.purge_gate);
-                    *lock(&self.frame) = Frame::new();
-                    self.frame_change.store(0, Ordering::Release);
+                    // The frame goes (a commit may hold the gate: wait off the runtime).
+                    let state = self.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let _gate = lock(&state.purge_gate);
+                        *lock(&state.frame) = Frame::new();
+                        state.frame_change.store(0, Ordering::Release);
+                    })
+                    .await;
                 }
                 if behind {
                     self.recompute.notify_one();

@@ -347,3 +347,57 @@ fn replicas_split_the_sources_survive_kill_9_of_leader_and_follower_and_sum_to_o
         }
     }
 }
+
+fn signal(child: &Running, name: &str) {
+    let ok = std::process::Command::new("kill").args([name, &child.id().to_string()]).status().unwrap().success();
+    assert!(ok, "kill {name} failed");
+}
+
+fn cursors(store: &dyn Store) -> Vec<Option<String>> {
+    (0..SOURCES).map(|n| store.cursor(&format!("sim-{n}")).unwrap()).collect()
+}
+
+#[test]
+fn a_leader_paused_past_its_lease_commits_nothing_when_it_wakes_and_steps_down() {
+    let (Some(reference), Some(shared)) = (Schema::new("ref_pause"), Schema::new("pause")) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let start_date = (chrono::Utc::now().date_naive() - chrono::Days::new(20)).to_string();
+    let single = start("single", &reference.config(dir.path(), &start_date), now, None);
+    wait_for("the single daemon to be ready", DEADLINE, || {
+        http_get(single.port, "/readyz").and_then(|(status, _)| (status == 200).then_some(()))
+    });
+    drop(single);
+    let want_events = stored_events(&reference.store());
+    let want_cursors = cursors(&reference.store());
+
+    let config = shared.config(dir.path(), &start_date);
+    // A leads and holds every source with a step read and not committed (its 5th).
+    let mut a = start("a", &config, now, Some(5));
+    wait_for("A to lead", DEADLINE, || a.leader().filter(|l| *l));
+    wait_for("A to hold all six sources mid-sync", DEADLINE, || (a.held_batches() == SOURCES).then_some(()));
+    let b = start("b", &config, now, None);
+    wait_for("B to serve as a follower", DEADLINE, || b.leader().filter(|l| !*l));
+    // A stalls (a long GC pause, a frozen VM) past its lease: B takes everything over.
+    signal(&a.child, "-STOP");
+    wait_for("B to lead", DEADLINE, || b.leader().filter(|l| *l));
+    wait_for("B to sync every source to its end", DEADLINE, || {
+        (b.messages("sync finished").len() == SOURCES).then_some(())
+    });
+    assert_eq!(cursors(&shared.store()), want_cursors);
+    // A wakes up: its leases are gone, so it steps down and its held steps are refused.
+    signal(&a.child, "-CONT");
+    wait_for("A to step down", DEADLINE, || {
+        let m = a.metrics()?;
+        (sample(&m, "siloscope_leader") == Some(0.0) && signal_sums(&[m]).is_empty()).then_some(())
+    });
+    sigterm(&a.child);
+    assert!(wait_exit(&mut a.child, DEADLINE).success(), "{}", a.dump());
+    let refused = a.messages("the step is not committed").len();
+    assert_eq!(refused, SOURCES, "every held step refused:\n{}", a.dump());
+    // Had one of them committed, its source's cursor would be back at its 5th day.
+    let store = shared.store();
+    assert_eq!(cursors(&store), want_cursors, "a paused replica committed a stale step");
+    assert_eq!(stored_events(&store), want_events);
+    assert_eq!(b.leader(), Some(true));
+}
