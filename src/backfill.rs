@@ -322,23 +322,21 @@ pub fn backfill(
     })
 }
 
-/// Loads the configured store (items, events, directory snapshots) as the daemon does and runs
-/// [`backfill`] at the wall clock's now.
+/// Loads the configured store (items, events, directory snapshots) as the daemon does, with
+/// `clock` for its clock, and runs [`backfill`] up to `opts.now` (`main.rs` reads it off `clock`).
 pub fn backfill_store(
     config: crate::config::Config,
     store: Box<dyn crate::store::Store>,
-    since: Option<Ts>,
-    step: Ts,
-    labels: Vec<(String, String)>,
+    clock: std::sync::Arc<dyn crate::sources::http::Clock>,
+    opts: &BackfillOptions,
     out: &mut dyn Write,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<BackfillSummary, String> {
-    let state = crate::daemon::State::new(config, store, std::sync::Arc::new(crate::sources::http::SystemClock))?;
-    let opts = BackfillOptions { since, step, now: crate::daemon::wall_now(), labels };
+    let state = crate::daemon::State::new(config, store, clock)?;
     let dir = state.directory();
     let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());
     frame.prepare();
-    backfill(&frame, &dir, &state.config.signals, &opts, out, progress)
+    backfill(&frame, &dir, &state.config.signals, opts, out, progress)
 }
 
 #[cfg(test)]

@@ -87,9 +87,10 @@ pub fn open_store_for_reading(config: &Config) -> Result<Box<dyn Store>, String>
     store.map_err(|e| e.to_string())
 }
 
-/// Builds a configured source (its kind's settings know how).
-pub fn make_source(sc: &SourceConfig) -> Box<dyn Source> {
-    sc.settings.build(&sc.name)
+/// Builds a configured source on `clock` (its kind's settings know how): the daemon's
+/// `State::clock`, or the clock `main.rs` chose for a command that runs no daemon.
+pub fn make_source(sc: &SourceConfig, clock: Arc<dyn Clock>) -> Box<dyn Source> {
+    sc.settings.build(&sc.name, clock)
 }
 
 /// Whether the daemon is ready (`/readyz`): every source has finished its first sync pass (caught
@@ -932,7 +933,7 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
     }
     for sc in &state.config.sources {
         let interval = opts.source_interval.unwrap_or(sc.interval);
-        let mut source = make_source(sc);
+        let mut source = make_source(sc, state.clock.clone());
         source.attach_health(state.telemetry.clone());
         let prepared = state.clone();
         let checked = tokio::task::spawn_blocking(move || {

@@ -6,11 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::config::{SourceConfig, SourceSettings};
 use crate::model::{DirectorySnapshot, EventKind, Ts};
 use crate::sources::github::{GithubAuth, GithubConfig};
 use crate::sources::gitlab::GitlabConfig;
+use crate::sources::http::Clock;
 use crate::sources::jira::{Flavor, JiraAuth, JiraConfig};
 
 /// Where a token is: an environment variable or a file (never the token itself).
@@ -114,13 +116,14 @@ fn jira_config(j: &JiraInit) -> JiraConfig {
     c
 }
 
-/// One sync step of each configured source at `now` (nothing is stored): the directory GitHub
-/// and GitLab report, and the projects and team-field values of the Jira issues read.
-pub async fn discover(opts: &InitOptions, now: Ts) -> Discovery {
+/// One sync step of each configured source at `now` (nothing is stored), its client on `clock`:
+/// the directory GitHub and GitLab report, and the projects and team-field values of the Jira
+/// issues read.
+pub async fn discover(opts: &InitOptions, now: Ts, clock: Arc<dyn Clock>) -> Discovery {
     let mut d = Discovery::default();
     let step = |name: &str, settings: SourceSettings| {
         let sc = SourceConfig { name: name.to_string(), interval: 300, settings };
-        crate::daemon::make_source(&sc)
+        crate::daemon::make_source(&sc, clock.clone())
     };
     if let Some(g) = &opts.github {
         let mut source = step("github", SourceSettings::new(github_config(g)));

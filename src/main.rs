@@ -11,7 +11,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use siloscope::config::{Config, SourceConfig, SourceSettings};
 use siloscope::daemon::{self, AcceleratedClock, RunOptions, State};
-use siloscope::sources::http::SystemClock;
+use siloscope::sources::http::{Clock, SystemClock};
 use siloscope::sources::simulator::SimulatorConfig;
 use siloscope::store::sqlite::SqliteStore;
 
@@ -540,7 +540,7 @@ fn init(out: &Path, opts: siloscope::init::InitOptions, discover: bool) -> Resul
     let mut discovery = siloscope::init::Discovery::default();
     if discover {
         runtime_for(async {
-            discovery = siloscope::init::discover(&opts, now).await;
+            discovery = siloscope::init::discover(&opts, now, Arc::new(SystemClock)).await;
             Ok(())
         })?;
     }
@@ -690,7 +690,7 @@ fn estimate(path: &Path) -> Result<(), Failure> {
         let mut failed = Vec::new();
         let now = daemon::wall_now();
         for sc in &cfg.sources {
-            let mut source = daemon::make_source(sc);
+            let mut source = daemon::make_source(sc, Arc::new(SystemClock));
             match siloscope::estimate::estimate(sc, source.as_mut(), now).await {
                 Ok(Some(e)) => println!("{}", e.line()),
                 Ok(None) => println!("{}: no estimate (this source has no API to count)", sc.name),
@@ -737,7 +737,7 @@ fn sync(path: &Path, once: bool, progress_interval: &str) -> Result<(), Failure>
         let bars = progress_bars(terminal, &state.config.sources);
         let mut failed = Vec::new();
         for (i, sc) in state.config.sources.clone().into_iter().enumerate() {
-            let mut source = daemon::make_source(&sc);
+            let mut source = daemon::make_source(&sc, state.clock.clone());
             source.attach_health(state.telemetry.clone());
             state.prepare_source(source.as_ref()).map_err(runtime)?;
             let bar = bars.as_ref().map(|(_, b)| b[i].clone());
@@ -833,8 +833,10 @@ fn backfill(path: &Path, out: &Path, since: Option<&str>, step: &str, labels: &[
             last_percent = percent;
         }
     };
-    let summary = siloscope::backfill::backfill_store(cfg, store, since, step, labels, &mut writer, &mut progress)
-        .map_err(runtime)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let opts = siloscope::backfill::BackfillOptions { since, step, now: clock.now_ts(), labels };
+    let summary =
+        siloscope::backfill::backfill_store(cfg, store, clock, &opts, &mut writer, &mut progress).map_err(runtime)?;
     std::io::Write::flush(&mut writer).map_err(|e| runtime(format!("cannot write {}: {e}", out.display())))?;
     if terminal {
         eprintln!();

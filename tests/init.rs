@@ -165,7 +165,7 @@ async fn jira_discovery_takes_the_team_field_values_of_every_issue_read() {
         }),
     };
     let now = T0 + n as i64 * 3600 + 86_400;
-    let d = siloscope::init::discover(&opts, now).await;
+    let d = siloscope::init::discover(&opts, now, std::sync::Arc::new(siloscope::sources::http::SystemClock)).await;
     assert!(d.failures.is_empty(), "{:?}", d.failures);
     assert_eq!(d.jira_issues_read, n);
     assert_eq!(

@@ -1707,7 +1707,13 @@ kind = "gitlab"
             assert!(!kind.about.is_empty() && kind.name.chars().all(|c| c.is_ascii_lowercase()), "{kind:?}");
             let text = format!("[[sources]]\nname = \"x\"\nkind = \"{}\"\n", kind.name);
             match parse(&text) {
-                Ok(c) => assert_eq!(c.sources[0].settings.build("x").name(), "x"),
+                Ok(c) => assert_eq!(
+                    c.sources[0]
+                        .settings
+                        .build("x", std::sync::Arc::new(crate::sources::http::ManualClock::new(0.0)))
+                        .name(),
+                    "x"
+                ),
                 Err(e) => assert!(e.problems.iter().all(|p| !p.message.contains("source kind")), "{}: {e}", kind.name),
             }
         }

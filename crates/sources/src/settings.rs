@@ -7,16 +7,20 @@
 use std::any::Any;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::Source;
 use super::configkit::{Checker, DeTable, Value, secrets};
 use super::cost::CostModel;
+use super::http::Clock;
 use crate::model::{HistoryStart, Ts};
 
 /// A source kind's settings, as its `config.rs` checked them from a `[[sources]]` entry.
 pub trait Settings: AnySettings + fmt::Debug + Send + Sync {
-    /// Builds the source named `name` (the daemon, `sync`, `init` and `sync --estimate`).
-    fn build(&self, name: &str) -> Box<dyn Source>;
+    /// Builds the source named `name` (the daemon, `sync`, `init` and `sync --estimate`) on
+    /// `clock`, the one its API client waits, paces and reads rate-limit resets by: the caller's
+    /// (the daemon's `State::clock`, which `main.rs` chooses; a test's `ManualClock`).
+    fn build(&self, name: &str, clock: Arc<dyn Clock>) -> Box<dyn Source>;
     /// The configured `since` of an API source: where the history to cover begins.
     fn since(&self) -> Option<Ts> {
         None

@@ -3,12 +3,14 @@
 //! the source, its `since`, its cost model. Checks only; it opens no connection.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::{GithubAuth, GithubConfig, GithubSource, default_graphql_url};
 use crate::model::Ts;
 use crate::sources::Source;
 use crate::sources::configkit::{Checker, DeTable, Value};
 use crate::sources::cost::CostModel;
+use crate::sources::http::Clock;
 use crate::sources::settings::{CheckContext, Settings, request_limits, token_env};
 
 /// The keys a `kind = "github"` entry accepts.
@@ -48,8 +50,8 @@ pub const COST: CostModel = CostModel {
 };
 
 impl Settings for GithubConfig {
-    fn build(&self, name: &str) -> Box<dyn Source> {
-        Box::new(GithubSource::new(name, self.clone()))
+    fn build(&self, name: &str, clock: Arc<dyn Clock>) -> Box<dyn Source> {
+        Box::new(GithubSource::new(name, self.clone(), clock))
     }
     fn since(&self) -> Option<Ts> {
         self.since

@@ -39,9 +39,7 @@ use crate::model::{
     Batch, DirectorySnapshot, Event, EventKind, Item, ItemKind, ItemState, SnapshotMembership, SnapshotPerson,
     SnapshotTeam, Ts, identity,
 };
-use crate::sources::http::{
-    ApiClient, Clock, HttpSettings, NetworkTransport, Secret, SystemClock, Transport, parse_time,
-};
+use crate::sources::http::{ApiClient, Clock, HttpSettings, NetworkTransport, Secret, Transport, parse_time};
 use crate::sources::{Source, SourceError, StepFuture, SyncStep};
 use crate::teams::ScopePattern;
 
@@ -412,15 +410,15 @@ fn format_time(ts: Ts) -> String {
 }
 
 impl GithubSource {
-    /// A source on the real network (the network transport, wall clock). Credentials are read at
+    /// A source on the real network (the network transport) on `clock`. Credentials are read at
     /// the first step, so a missing variable is reported as a sync error with its name.
-    pub fn new(name: &str, cfg: GithubConfig) -> GithubSource {
+    pub fn new(name: &str, cfg: GithubConfig, clock: Arc<dyn Clock>) -> GithubSource {
         let http = HttpSettings { requests_per_hour: cfg.requests_per_hour, ..HttpSettings::default() };
         GithubSource {
             name: name.to_string(),
             cfg,
             client: None,
-            clock: Arc::new(SystemClock),
+            clock,
             health: None,
             profiles: Default::default(),
             credentials: None,

@@ -28,8 +28,8 @@ use serde_json::Value;
 
 use crate::model::{Batch, ItemKind, Ts};
 use crate::sources::http::{
-    ApiClient, Budget, Clock, HttpError, HttpRequest, HttpSettings, Method, NetworkTransport, Secret, SystemClock,
-    Transport, encode_component, next_link, parse_time,
+    ApiClient, Budget, Clock, HttpError, HttpRequest, HttpSettings, Method, NetworkTransport, Secret, Transport,
+    encode_component, next_link, parse_time,
 };
 use crate::sources::{Source, SourceError, StepFuture, SyncStep};
 use crate::teams::ScopePattern;
@@ -171,14 +171,14 @@ fn load_token(env: Option<&str>, file: Option<&std::path::Path>, source: &str) -
 }
 
 impl GitlabSource {
-    /// A source on the real network. The token is read at the first step.
-    pub fn new(name: &str, cfg: GitlabConfig) -> GitlabSource {
+    /// A source on the real network on `clock`. The token is read at the first step.
+    pub fn new(name: &str, cfg: GitlabConfig, clock: Arc<dyn Clock>) -> GitlabSource {
         let http = HttpSettings { requests_per_hour: cfg.requests_per_hour, ..HttpSettings::default() };
         GitlabSource {
             name: name.to_string(),
             cfg,
             client: None,
-            clock: Arc::new(SystemClock),
+            clock,
             health: None,
             profiles: Default::default(),
             token: None,

@@ -3,12 +3,14 @@
 //! settings: building the source, its `since`, its cost model. Checks only; it opens no connection.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::{Flavor as JiraFlavor, JiraAuth, JiraConfig, JiraSource, JiraZone, LinkNames};
 use crate::model::{MINUTE, Ts};
 use crate::sources::Source;
 use crate::sources::configkit::{Checker, DeTable, Value, closest, parse_utc_offset};
 use crate::sources::cost::CostModel;
+use crate::sources::http::Clock;
 use crate::sources::settings::{CheckContext, Settings, request_limits, token_env};
 
 /// The keys a `kind = "jira"` entry accepts.
@@ -50,8 +52,8 @@ pub const COST: CostModel = CostModel {
 };
 
 impl Settings for JiraConfig {
-    fn build(&self, name: &str) -> Box<dyn Source> {
-        Box::new(JiraSource::new(name, self.clone()))
+    fn build(&self, name: &str, clock: Arc<dyn Clock>) -> Box<dyn Source> {
+        Box::new(JiraSource::new(name, self.clone(), clock))
     }
     fn since(&self) -> Option<Ts> {
         self.since

@@ -30,8 +30,7 @@ use serde_json::Value;
 
 use crate::model::{Batch, StatusCategory, Ts};
 use crate::sources::http::{
-    ApiClient, Budget, Clock, HttpRequest, HttpSettings, Method, NetworkTransport, Secret, SystemClock, Transport,
-    encode_component,
+    ApiClient, Budget, Clock, HttpRequest, HttpSettings, Method, NetworkTransport, Secret, Transport, encode_component,
 };
 use crate::sources::{Source, SourceError, StepFuture, SyncStep};
 
@@ -234,14 +233,14 @@ fn load_token(env: Option<&str>, file: Option<&std::path::Path>, source: &str) -
 }
 
 impl JiraSource {
-    /// A source on the real network (the network transport, wall clock).
-    pub fn new(name: &str, cfg: JiraConfig) -> JiraSource {
+    /// A source on the real network (the network transport) on `clock`.
+    pub fn new(name: &str, cfg: JiraConfig, clock: Arc<dyn Clock>) -> JiraSource {
         let http = HttpSettings { requests_per_hour: cfg.requests_per_hour, ..HttpSettings::default() };
         JiraSource {
             name: name.to_string(),
             cfg,
             client: None,
-            clock: Arc::new(SystemClock),
+            clock,
             health: None,
             profiles: Default::default(),
             authorization: None,
@@ -266,9 +265,8 @@ impl JiraSource {
         let settings =
             HttpSettings { requests_per_hour: cfg.requests_per_hour.or(settings.requests_per_hour), ..settings };
         let client = Arc::new(ApiClient::new(name, transport, clock.clone(), settings.clone()));
-        let mut s = JiraSource::new(name, cfg);
+        let mut s = JiraSource::new(name, cfg, clock);
         s.client = Some(client);
-        s.clock = clock;
         s.http = settings;
         s
     }
@@ -817,7 +815,7 @@ mod tests {
         let mut cfg = JiraConfig::cloud("https://acme.atlassian.net/", "a@acme.io", &["PAY", "OPS"]);
         cfg.jql = Some("issuetype != Sub-task".into());
         cfg.time_zone = Some(JiraZone::Offset(120));
-        let s = JiraSource::new("jira", cfg);
+        let s = JiraSource::new("jira", cfg, Arc::new(crate::sources::http::ManualClock::new(0.0)));
         assert_eq!(
             s.jql(Some(1_710_113_445)),
             "project in (\"PAY\", \"OPS\") AND (issuetype != Sub-task) AND updated >= \"2024-03-11 01:30\" ORDER BY updated ASC, key ASC"

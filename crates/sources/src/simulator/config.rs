@@ -2,10 +2,13 @@
 //! of a simulated organisation (the same words for the config file and `siloscope demo`'s flags),
 //! their checks, and what the registry needs: building the simulator and where its history begins.
 
+use std::sync::Arc;
+
 use super::{Simulator, SimulatorConfig};
 use crate::model::{HistoryStart, Ts};
 use crate::sources::Source;
 use crate::sources::configkit::{Checker, DeTable, Value};
+use crate::sources::http::Clock;
 use crate::sources::settings::{CheckContext, Settings};
 
 /// The keys a `kind = "simulator"` entry accepts.
@@ -81,7 +84,8 @@ pub fn simulator_problems(sim: &SimulatorConfig, flag: bool) -> Vec<(&'static st
 }
 
 impl Settings for SimulatorConfig {
-    fn build(&self, name: &str) -> Box<dyn Source> {
+    /// The simulator reads no clock: its time is each step's `now` (the caller's clock).
+    fn build(&self, name: &str, _clock: Arc<dyn Clock>) -> Box<dyn Source> {
         Box::new(Simulator::new(name, self.clone()))
     }
     /// The simulated organisation begins at its start (anchored at `now` when none is set).

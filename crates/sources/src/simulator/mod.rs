@@ -1633,7 +1633,7 @@ pub struct Simulator {
     world: Option<World>,
     /// Where simulated API requests are counted, once the daemon attaches its health metrics.
     health: Option<std::sync::Arc<crate::sources::telemetry::SourceTelemetry>>,
-    /// (wall-clock hour, requests made in it) for the simulated rate limit.
+    /// (hour of the steps' `now`, requests made in it) for the simulated rate limit.
     budget: (i64, i64),
 }
 
@@ -1782,8 +1782,10 @@ impl Simulator {
     }
 }
 
-/// The simulated API's budget: like GitHub's primary limit, requests per wall-clock hour. Each
-/// step counts as one request, so the health metrics of a simulated source move like a real one's.
+/// The simulated API's budget: like GitHub's primary limit, requests per clock hour, on the clock
+/// of the step's `now` (the daemon's: the wall clock when serving, the demo's simulated time in
+/// the demo). Each step counts as one request, so the health metrics of a simulated source move
+/// like a real one's.
 const SIMULATED_REQUESTS_PER_HOUR: i64 = 5000;
 
 impl Source for Simulator {
@@ -1807,9 +1809,7 @@ impl Source for Simulator {
         Box::pin(async move {
             let result = self.sync_step(cursor, now);
             if let Some(health) = &self.health {
-                let hour = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64 / 3600);
+                let hour = now.div_euclid(HOUR);
                 if self.budget.0 != hour {
                     self.budget = (hour, 0);
                 }
@@ -2327,5 +2327,24 @@ mod tests {
             let step = live.sync_step(None, now).unwrap();
             assert!(step.batch.cursor.is_some());
         }
+    }
+
+    /// The simulated budget counts the requests of each hour of the steps' `now` (the daemon's
+    /// clock, which the demo accelerates or stops): a new hour starts a full budget, whatever
+    /// the wall clock reads.
+    #[test]
+    fn the_simulated_budget_resets_with_the_hour_of_the_steps_now() {
+        let telemetry = std::sync::Arc::new(crate::sources::telemetry::SourceTelemetry::default());
+        let mut sim = Simulator::new("sim", fixed(2));
+        sim.attach_health(telemetry.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let mut step_at = |now: Ts| {
+            runtime.block_on(sim.step(None, now)).unwrap();
+            telemetry.tally("sim").rate_limit.map(|r| r.remaining)
+        };
+        let hour = T0 + 2 * DAY;
+        assert_eq!(step_at(hour), Some(SIMULATED_REQUESTS_PER_HOUR - 1));
+        assert_eq!(step_at(hour + HOUR - 1), Some(SIMULATED_REQUESTS_PER_HOUR - 2));
+        assert_eq!(step_at(hour + HOUR), Some(SIMULATED_REQUESTS_PER_HOUR - 1), "a new hour of `now`");
     }
 }
