@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::model::Ts;
 use crate::signals::aggregate::TeamLabels;
-use crate::signals::state::{HandoffState, handoffs_at};
+use crate::signals::state::{HandoffState, handoff_at};
 use crate::signals::{Analysis, Frame, HandoffKind, SignalsConfig};
 use crate::teams::Directory;
 pub use external_url::ExternalUrl;
@@ -239,25 +239,44 @@ pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> 
     let since =
         filter.window.as_deref().and_then(|w| c.config.windows.iter().find(|(n, _)| n == w)).map(|(_, l)| c.now - l);
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
-    let mut matching: Vec<_> = handoffs_at(&c.analysis, &c.directory, &c.config, &c.labels, c.now)
-        .filter(|h| match state {
-            Some(HandoffState::Waiting) => h.state.is_waiting(),
-            Some(s) => h.state == s,
-            None => true,
+    // The filters on the facts themselves first (no state, no allocation), so a team's list
+    // computes the state of that team's handoffs only, and a list without a state filter the
+    // state of the rows it shows only; oldest handover first, ties in fact order.
+    let facts = &c.analysis.handoffs;
+    let mut narrowed: Vec<u32> = (0..facts.len() as u32)
+        .filter(|&i| {
+            let h = &facts[i as usize];
+            let (from, to) = (c.labels.get(h.from), c.labels.get(h.to));
+            h.at <= c.now
+                && kind.is_none_or(|k| h.kind == k)
+                && filter.from_team.as_deref().is_none_or(|t| t == from)
+                && filter.to_team.as_deref().is_none_or(|t| t == to)
+                && filter.team.as_deref().is_none_or(|t| t == from || t == to)
+                && filter
+                    .source
+                    .as_deref()
+                    .is_none_or(|s| c.items.get(h.item as usize).is_some_and(|i| *i.source == *s))
+                && since.is_none_or(|s| h.at > s)
         })
-        .filter(|h| kind.is_none_or(|k| h.fact.kind == k))
-        .filter(|h| filter.from_team.as_deref().is_none_or(|t| t == h.from))
-        .filter(|h| filter.to_team.as_deref().is_none_or(|t| t == h.to))
-        .filter(|h| filter.team.as_deref().is_none_or(|t| t == h.from || t == h.to))
-        .filter(|h| {
-            filter.source.as_deref().is_none_or(|s| c.items.get(h.fact.item as usize).is_some_and(|i| *i.source == *s))
-        })
-        .filter(|h| since.is_none_or(|s| h.fact.at > s))
         .collect();
-    let count = matching.len() as u64;
-    matching.sort_by_key(|h| (h.fact.at, h.fact.item));
-    let truncated = matching.len() > limit;
-    matching.truncate(limit);
+    let at = |i: u32| handoff_at(&facts[i as usize], &c.directory, &c.config, &c.labels, c.now);
+    if let Some(state) = state {
+        narrowed.retain(|&i| {
+            at(i).is_some_and(|h| match state {
+                HandoffState::Waiting => h.state.is_waiting(),
+                s => h.state == s,
+            })
+        });
+    }
+    let count = narrowed.len() as u64;
+    let oldest = |&i: &u32| (facts[i as usize].at, facts[i as usize].item, i);
+    let truncated = narrowed.len() > limit;
+    if truncated {
+        narrowed.select_nth_unstable_by_key(limit, oldest);
+        narrowed.truncate(limit);
+    }
+    narrowed.sort_unstable_by_key(oldest);
+    let matching: Vec<_> = narrowed.into_iter().filter_map(at).collect();
     let rows = matching
         .into_iter()
         .map(|h| {

@@ -94,25 +94,35 @@ pub fn handoffs_at<'a>(
     labels: &'a TeamLabels,
     now: Ts,
 ) -> impl Iterator<Item = HandoffAt<'a>> + 'a {
-    analysis.handoffs.iter().filter_map(move |h| {
-        let state = handoff_state(cfg, dir, h, now)?;
-        let working_hours = state.is_waiting() && cfg.stall_in_working_hours && dir.team(h.to).calendar.is_some();
-        let seconds = match state {
-            HandoffState::Waiting | HandoffState::Stalled => waited(cfg, dir, h.to, h.at, now),
-            HandoffState::Acknowledged => h.acked_at.unwrap_or(now) - h.at,
-            HandoffState::Bounced | HandoffState::Ended => {
-                [h.acked_at, h.ended_at, h.bounced_at].into_iter().flatten().min().unwrap_or(now) - h.at
-            }
-        };
-        Some(HandoffAt {
-            fact: h,
-            from: labels.get(h.from),
-            to: labels.get(h.to),
-            state,
-            seconds,
-            working_hours,
-            stall_after: stall_threshold(cfg, dir, h.to, h.kind),
-        })
+    analysis.handoffs.iter().filter_map(move |h| handoff_at(h, dir, cfg, labels, now))
+}
+
+/// One handoff with its state at `now`, or None when it was handed over after `now` (what
+/// `handoffs_at` yields for it, for a caller that has narrowed the facts first).
+pub fn handoff_at<'a>(
+    h: &'a HandoffRec,
+    dir: &Directory,
+    cfg: &SignalsConfig,
+    labels: &'a TeamLabels,
+    now: Ts,
+) -> Option<HandoffAt<'a>> {
+    let state = handoff_state(cfg, dir, h, now)?;
+    let working_hours = state.is_waiting() && cfg.stall_in_working_hours && dir.team(h.to).calendar.is_some();
+    let seconds = match state {
+        HandoffState::Waiting | HandoffState::Stalled => waited(cfg, dir, h.to, h.at, now),
+        HandoffState::Acknowledged => h.acked_at.unwrap_or(now) - h.at,
+        HandoffState::Bounced | HandoffState::Ended => {
+            [h.acked_at, h.ended_at, h.bounced_at].into_iter().flatten().min().unwrap_or(now) - h.at
+        }
+    };
+    Some(HandoffAt {
+        fact: h,
+        from: labels.get(h.from),
+        to: labels.get(h.to),
+        state,
+        seconds,
+        working_hours,
+        stall_after: stall_threshold(cfg, dir, h.to, h.kind),
     })
 }
 
