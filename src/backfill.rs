@@ -13,6 +13,7 @@ use siloscope_catalogue::{Family, MetricType};
 
 use crate::exporter::{SIGNAL_SERIES, SeriesValue};
 use crate::model::Ts;
+use crate::mutex::lock;
 use crate::signals::{Analysis, Frame, Histogram, LATENCY_BUCKETS, Signals, SignalsConfig, aggregate};
 use crate::teams::Directory;
 
@@ -334,7 +335,7 @@ pub fn backfill_store(
 ) -> Result<BackfillSummary, String> {
     let state = crate::daemon::State::new(config, store, clock)?;
     let dir = state.directory();
-    let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());
+    let mut frame = lock(&state.frame);
     frame.prepare();
     backfill(&frame, &dir, &state.config.signals, opts, out, progress)
 }

@@ -20,6 +20,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 
+use crate::mutex::lock;
+
 pub const MAX_CONNECTIONS: usize = 512;
 /// A new connection must send its first byte (TLS hello or request head) within this.
 pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -108,7 +110,7 @@ impl LimitedListener {
 
     /// Open connections now.
     pub fn open(&self) -> usize {
-        self.table.lock().unwrap_or_else(|e| e.into_inner()).open.len()
+        lock(&self.table).open.len()
     }
 
     /// The next connection. When the table is full the quietest connection that never sent a whole
@@ -125,7 +127,7 @@ impl LimitedListener {
                 }
             };
             let now_ms = self.started.elapsed().as_millis() as u64;
-            let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+            let mut table = lock(&self.table);
             if table.open.len() >= self.max {
                 let quietest = table
                     .open
@@ -139,7 +141,7 @@ impl LimitedListener {
                     e.evicted.store(true, Ordering::Relaxed);
                     self.metrics.dropped("evicted");
                     self.metrics.open.dec();
-                    if let Some(w) = e.waker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    if let Some(w) = lock(&e.waker).take() {
                         w.wake();
                     }
                     tracing::debug!(open = self.max, "connection limit reached: closed the quietest connection");
@@ -210,7 +212,7 @@ pub struct Tracked<S> {
 impl<S> Drop for Tracked<S> {
     fn drop(&mut self) {
         // An evicted connection was taken out of the table (and the gauge) already.
-        if self.table.lock().unwrap_or_else(|e| e.into_inner()).open.remove(&self.id).is_some() {
+        if lock(&self.table).open.remove(&self.id).is_some() {
             self.metrics.open.dec();
         }
     }
@@ -244,7 +246,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
-                *this.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+                *lock(&this.waker) = Some(cx.waker().clone());
                 if this.deadline.as_mut().poll(cx).is_ready() {
                     let (what, reason) = if !this.read_any {
                         ("silent since it connected", "first_byte_timeout")

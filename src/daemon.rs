@@ -17,7 +17,7 @@ use crate::config::{Config, SourceConfig};
 use crate::connections::ConnectionMetrics;
 use crate::exporter::{DirectoryCoverage, Exporter, Snapshot};
 use crate::model::{HistoryStart, Ts};
-use crate::mutex::lock;
+use crate::mutex::{lock, read, write};
 use crate::replica::{LeaderGauge, Replica};
 use crate::signals::{Frame, compute};
 use crate::sources::http::{BoxFuture, Clock, SystemClock};
@@ -341,12 +341,12 @@ impl State {
         for (_, snap) in &snapshots {
             b.snapshot(snap);
         }
-        *self.directory.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(b.build());
+        *write(&self.directory) = Arc::new(b.build());
         Ok(())
     }
 
     pub fn directory(&self) -> Arc<Directory> {
-        self.directory.read().unwrap_or_else(|e| e.into_inner()).clone()
+        read(&self.directory).clone()
     }
 
     /// Computes all signals at the clock's now and publishes them (blocking; run off the runtime).

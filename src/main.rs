@@ -11,6 +11,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use siloscope::config::{Config, SourceConfig, SourceSettings};
 use siloscope::daemon::{self, AcceleratedClock, RunOptions, State};
+use siloscope::mutex::lock;
 use siloscope::sources::http::{Clock, SystemClock};
 use siloscope::sources::simulator::SimulatorConfig;
 use siloscope::store::sqlite::SqliteStore;
@@ -408,7 +409,7 @@ fn teams(path: &Path) -> Result<(), Failure> {
     let dir = state.directory();
     let now = daemon::wall_now();
     let (analysis, signals, coverage) = {
-        let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());
+        let mut frame = lock(&state.frame);
         frame.prepare();
         let (a, s) = siloscope::signals::compute(&frame, &dir, &state.config.signals, now);
         let unknown: Vec<(String, u64)> =
@@ -627,7 +628,7 @@ fn teams_suggest(path: &Path) -> Result<(), Failure> {
     let snapshots = store.directory_snapshots().map_err(|e| runtime(e.to_string()))?;
     let state = State::new(cfg, store, Arc::new(SystemClock)).map_err(runtime)?;
     let dir = state.directory();
-    let mut frame = state.frame.lock().unwrap_or_else(|e| e.into_inner());
+    let mut frame = lock(&state.frame);
     frame.prepare();
     let suggestions = siloscope::suggest::suggest(&frame, &dir, &state.config, &snapshots);
     print!("{}", siloscope::suggest::render_toml(&suggestions, &state.config, &dir));

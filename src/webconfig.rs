@@ -21,6 +21,7 @@ use serde::Deserialize;
 use tokio::net::TcpStream;
 
 use crate::connections::{LimitedListener, Tracked};
+use crate::mutex::lock;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -310,7 +311,7 @@ impl BasicAuth {
     /// Blocking (bcrypt): call it off the async runtime.
     pub fn check(&self, authorization: Option<&str>) -> bool {
         let Some(value) = authorization else { return false };
-        if self.verified.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|v| v == value) {
+        if lock(&self.verified).iter().any(|v| v == value) {
             return true;
         }
         let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else { return false };
@@ -328,7 +329,7 @@ impl BasicAuth {
             }
         };
         if ok {
-            let mut cache = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            let mut cache = lock(&self.verified);
             if cache.len() >= VERIFIED_CACHE {
                 cache.clear();
             }

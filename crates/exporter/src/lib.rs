@@ -21,6 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::model::Ts;
+use crate::model::mutex::{read, write};
 use crate::signals::{Histogram, Signals};
 use crate::store::ItemCount;
 use siloscope_catalogue as catalogue;
@@ -273,7 +274,7 @@ fn histogram(mut m: prometheus_client::encoding::MetricEncoder, h: &Histogram) -
 
 impl Collector for SnapshotCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let Some(snap) = self.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone() else { return Ok(()) };
+        let Some(snap) = read(&self.snapshot).clone() else { return Ok(()) };
         for (family, read) in SIGNAL_SERIES {
             let mut rows = Vec::new();
             read(&snap.signals, &mut |values, value| rows.push((labels_of(family, values), value)));
@@ -343,19 +344,19 @@ impl Exporter {
         encoder_registry.register_collector(Box::new(SnapshotCollector {
             snapshot: Arc::new(RwLock::new(Some(snapshot.clone()))),
         }));
-        let mut text = String::with_capacity(self.snapshot_text.read().unwrap_or_else(|e| e.into_inner()).len() + 4096);
+        let mut text = String::with_capacity(read(&self.snapshot_text).len() + 4096);
         prometheus_client::encoding::text::encode_registry(&mut text, &encoder_registry)
             .expect("writing to a String cannot fail");
-        *self.snapshot_text.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(text);
-        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
+        *write(&self.snapshot_text) = Arc::new(text);
+        *write(&self.snapshot) = Some(snapshot);
         self.ready.store(true, Ordering::Release);
     }
 
     /// Takes the published computation down (a replica that is no longer the leader): the next
     /// scrape shows the registered parts only.
     pub fn withdraw(&self) {
-        *self.snapshot_text.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(String::new());
-        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = None;
+        *write(&self.snapshot_text) = Arc::new(String::new());
+        *write(&self.snapshot) = None;
     }
 
     /// Ready once the first computation is published.
@@ -364,13 +365,13 @@ impl Exporter {
     }
 
     pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
-        self.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone()
+        read(&self.snapshot).clone()
     }
 
     /// The OpenMetrics text of everything, ending in `# EOF`: the registered parts' series encoded
     /// now, the snapshot's text as published.
     pub fn render(&self) -> String {
-        let cached = self.snapshot_text.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let cached = read(&self.snapshot_text).clone();
         let mut out = String::with_capacity(cached.len() + 16 * 1024);
         prometheus_client::encoding::text::encode_registry(&mut out, &self.registry)
             .expect("writing to a String cannot fail");

@@ -24,6 +24,7 @@ use chrono::{DateTime, Datelike, NaiveDate};
 use serde::{Serialize, Serializer};
 
 use crate::config::Config;
+use crate::model::mutex::lock;
 use crate::model::{DAY, HistoryStart, Ts};
 use crate::signals::aggregate::{TeamLabels, is_stalled, waited};
 use crate::signals::frame::NO_SYM;
@@ -2103,17 +2104,16 @@ pub fn daemon_producer(daemon: Arc<dyn RunningDaemon>) -> ReportProducer {
             let i = format_index(format);
             c.rendered[i].get_or_insert_with(|| Arc::new(render(&c.report, format))).clone()
         };
-        if let Some(c) = cache.slot.lock().unwrap_or_else(|e| e.into_inner()).as_mut().filter(|c| fresh(c)) {
+        if let Some(c) = lock(&cache.slot).as_mut().filter(|c| fresh(c)) {
             return Ok(rendered(c));
         }
         // Join a build of the same report in flight, or start one if there is room.
         {
-            let mut building = cache.building.lock().unwrap_or_else(|e| e.into_inner());
+            let mut building = lock(&cache.building);
             if let Some(k) = &key {
                 while building.contains(k) {
                     building = cache.built.wait(building).unwrap_or_else(|e| e.into_inner());
-                    if let Some(c) = cache.slot.lock().unwrap_or_else(|e| e.into_inner()).as_mut().filter(|c| fresh(c))
-                    {
+                    if let Some(c) = lock(&cache.slot).as_mut().filter(|c| fresh(c)) {
                         return Ok(rendered(c));
                     }
                 }
@@ -2124,7 +2124,7 @@ pub fn daemon_producer(daemon: Arc<dyn RunningDaemon>) -> ReportProducer {
             building.push(key.clone().unwrap_or_default());
         }
         let result = build_daemon_report(daemon.as_ref(), period.clone(), now);
-        let mut building = cache.building.lock().unwrap_or_else(|e| e.into_inner());
+        let mut building = lock(&cache.building);
         if let Some(i) = building.iter().position(|k| *k == key.clone().unwrap_or_default()) {
             building.swap_remove(i);
         }
@@ -2139,7 +2139,7 @@ pub fn daemon_producer(daemon: Arc<dyn RunningDaemon>) -> ReportProducer {
         if let Some(computation) = computation {
             let mut c = Cached { computation, period: period.label, report, rendered: [None, None, None] };
             c.rendered[format_index(format)] = Some(body.clone());
-            *cache.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+            *lock(&cache.slot) = Some(c);
         }
         drop(building);
         cache.built.notify_all();

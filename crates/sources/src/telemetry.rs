@@ -18,6 +18,7 @@ use prometheus_client::registry::{Registry, Unit};
 use siloscope_catalogue as catalogue;
 
 use crate::model::Ts;
+use crate::mutex::lock;
 use crate::sources::ERROR_KINDS;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -137,13 +138,13 @@ impl SourceTelemetry {
     }
 
     fn tally_mut(&self, source: &str, f: impl FnOnce(&mut SourceTally)) {
-        let mut t = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = lock(&self.tally);
         f(t.entry(source.to_string()).or_default());
     }
 
     /// Requests sent and the last rate-limit state of `source`, over the process's life.
     pub fn tally(&self, source: &str) -> SourceTally {
-        self.tally.lock().unwrap_or_else(|e| e.into_inner()).get(source).copied().unwrap_or_default()
+        lock(&self.tally).get(source).copied().unwrap_or_default()
     }
 
     /// When the source's current rate-limit window resets (Unix seconds), with the headroom.
