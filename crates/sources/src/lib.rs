@@ -1,7 +1,9 @@
 //! siloscope-sources: one module per external API (and the simulator), each turning "what changed
 //! since my cursor" into normalized batches, the HTTP policy they share and `progress`, what a sync
-//! has done so far. Sources know nothing about signals, the store or the clock: the daemon hands
-//! them `now` and commits what they return. No metric registry or exporter here either.
+//! has done so far, and `registry`, the one list of source kinds. Sources know nothing about
+//! signals, the store or the exporter: the daemon hands them `now` and the clock it chose, and
+//! commits what they return; their own series (`telemetry`) register into whatever registry they
+//! are given.
 
 pub mod bounds;
 pub mod configkit;
