@@ -174,51 +174,9 @@ pub fn rest_headers() -> Vec<(String, String)> {
     vec![("accept".into(), "application/vnd.github+json".into()), ("x-github-api-version".into(), "2022-11-28".into())]
 }
 
-/// Verifies an app JWT against the app's public key (PKCS#1 DER) and returns its claims; the
-/// stand-in uses it to accept only correctly signed tokens.
-pub fn verify_jwt(jwt: &str, public_key_der: &[u8]) -> Option<Value> {
-    let (signing_input, signature) = jwt.rsplit_once('.')?;
-    let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
-    ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, public_key_der)
-        .verify(signing_input.as_bytes(), &signature)
-        .ok()?;
-    let claims = signing_input.split('.').nth(1)?;
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A throw-away 2048-bit RSA key (PKCS#1), used only by tests.
-    pub const TEST_KEY: &str = include_str!("test_app_key.pem");
-
-    #[test]
-    fn a_jwt_is_signed_rs256_with_the_expected_claims() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("app.pem");
-        std::fs::write(&path, TEST_KEY).unwrap();
-        let app = AppAuth::load(42, &path, None, "gh").unwrap();
-        let jwt = app.jwt(1_700_000_000).unwrap();
-        let claims = verify_jwt(jwt.expose(), &app.public_key_der()).expect("valid signature");
-        assert_eq!(claims, serde_json::json!({"iat": 1_699_999_940, "exp": 1_700_000_540, "iss": "42"}));
-        // Tampering breaks it.
-        let forged = jwt.expose().replacen('.', ".e", 1);
-        assert!(verify_jwt(&forged, &app.public_key_der()).is_none());
-        assert!(!format!("{app:?}").contains("BEGIN"));
-    }
-
-    #[test]
-    fn a_pkcs8_key_is_the_same_key_as_its_pkcs1_form() {
-        let dir = tempfile::tempdir().unwrap();
-        let (pkcs1, pkcs8) = (dir.path().join("pkcs1.pem"), dir.path().join("pkcs8.pem"));
-        std::fs::write(&pkcs1, TEST_KEY).unwrap();
-        // Text around the block (as some tools write) is skipped.
-        std::fs::write(&pkcs8, format!("Bag Attributes\n{}", include_str!("test_app_key_pkcs8.pem"))).unwrap();
-        let (a, b) = (AppAuth::load(1, &pkcs1, None, "gh").unwrap(), AppAuth::load(1, &pkcs8, None, "gh").unwrap());
-        assert_eq!(a.public_key_der(), b.public_key_der());
-        assert!(verify_jwt(b.jwt(1_700_000_000).unwrap().expose(), &a.public_key_der()).is_some());
-    }
 
     #[test]
     fn a_file_without_an_rsa_private_key_is_refused_by_name() {
