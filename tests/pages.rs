@@ -514,3 +514,143 @@ fn the_review_list_counts_what_the_review_metric_counts_with_pickup() {
     assert_eq!(console, Vec::<String>::new());
     assert_eq!(dom.matches("<tr class=\"review\">").count(), 1, "{dom}");
 }
+
+/// Every link URL the board generator writes (xtask's boards, as `cargo xtask dashboards` writes
+/// them): the `url` of each data link that starts with `${siloscope_url}`.
+fn board_link_templates() -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                for (k, v) in o {
+                    match v.as_str() {
+                        Some(url) if k == "url" && url.starts_with("${siloscope_url}") => out.push(url.to_string()),
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (name, text) in xtask::dashboards::boards() {
+        let board: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        walk(&board, &mut out);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A link template with Grafana's variables filled as Grafana would: `${siloscope_url}` the
+/// external URL, `${__from}`/`${__to}` the range in ms, each `${…:percentencode}` percent-encoded:
+/// the labels kind, state and reason a value of theirs, every other (a team) `team`.
+fn fill(template: &str, base: &str, range: (i64, i64), team: &str) -> String {
+    let mut url = template.replace("${siloscope_url}", base);
+    url = url.replace("${__from}", &range.0.to_string()).replace("${__to}", &range.1.to_string());
+    while let Some(start) = url.find("${") {
+        let end = start + url[start..].find('}').expect("a closed variable");
+        let name = url[start + 2..end].strip_suffix(":percentencode").unwrap_or_else(|| panic!("{template}"));
+        let value = match name.rsplit('.').next().unwrap() {
+            "kind" => "reassign",
+            "reason" => "reopened",
+            "state" if template.contains("/reviews?") => "approved",
+            "state" => panic!("a handoff state from a series in {template}"),
+            _ => team,
+        };
+        let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        url.replace_range(start..=end, &encoded);
+    }
+    url
+}
+
+#[test]
+fn every_board_link_answers_with_a_list_for_a_team_all_teams_and_a_selection() {
+    let templates = board_link_templates();
+    assert!(templates.len() >= 20, "the boards' links: {templates:#?}");
+    let dir = tempfile::tempdir().unwrap();
+    let now = 1_767_225_600 + 40 * DAY;
+    let state = state(dir.path(), now);
+    let (_rt, port) = serve(&state);
+    let range = ((now - 28 * DAY) * 1000, now * 1000);
+    let mut failures = Vec::new();
+    for template in &templates {
+        for team in ["beta", ".*", "{alpha,beta}"] {
+            let url = fill(template, "/siloscope", range, team);
+            for accept in [Some("application/json"), Some("text/html")] {
+                let (status, _, body) = get(port, &url, true, accept);
+                if status != 200 {
+                    failures
+                        .push(format!("{status} {url} ({accept:?}): {}", body.chars().take(200).collect::<String>()));
+                } else if accept == Some("application/json") {
+                    let page = url.trim_start_matches("/siloscope/").split('?').next().unwrap();
+                    let mut errors = Vec::new();
+                    validate(&schema_of(page), &serde_json::from_str(&body).unwrap(), "$", &mut errors);
+                    failures.extend(errors.into_iter().map(|e| format!("{url}: {e}")));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} links fail:\n{}", failures.len(), templates.len() * 6, failures.join("\n"));
+}
+
+#[test]
+fn the_links_filters_select_what_they_say_range_pairs_all_and_selections() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = 1_767_225_600 + 40 * DAY;
+    let state = state(dir.path(), now);
+    let (_rt, port) = serve(&state);
+    let count = |path: &str| -> i64 {
+        let (status, _, body) = get(port, &format!("/siloscope{path}"), true, Some("application/json"));
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str::<Value>(&body).unwrap()["count"].as_i64().unwrap()
+    };
+    let ms = |t: Ts| t * 1000;
+    // alpha → beta: two stalled (4 days ago), one bounced (3 days ago), one waiting (an hour ago);
+    // beta → alpha: the review request (6 days ago, acknowledged), the bounce's way back (waiting).
+    assert_eq!(count("/handoffs?from_team=alpha&to_team=beta"), 4);
+    assert_eq!(count("/handoffs?from_team=.*&to_team=beta"), 4);
+    assert_eq!(count("/handoffs?to_team=%7Balpha%2Cbeta%7D"), 6);
+    assert_eq!(count("/handoffs?to_team={beta,gamma}"), 4);
+    assert_eq!(count("/handoffs?to_team=gamma"), 0);
+    // A pair, either way: alpha and beta both ways; one side given: that side either way.
+    assert_eq!(count("/handoffs?team_a=beta&team_b=alpha"), 6);
+    assert_eq!(count("/handoffs?team_a=alpha&team_b=.*"), 6);
+    assert_eq!(count("/handoffs?team_a=beta&team_b=beta"), 0);
+    assert_eq!(count("/handoffs?team_a=alpha&team_b=alpha"), 0);
+    // [from, to) on the handover.
+    let (from, to) = (ms(now - 2 * HOUR), ms(now));
+    assert_eq!(count(&format!("/handoffs?state=acknowledged&from={from}&to={to}")), 0);
+    assert_eq!(count(&format!("/handoffs?state=acknowledged&from={}&to={to}", ms(now - 6 * DAY))), 1);
+    assert_eq!(count(&format!("/handoffs?state=bounced&from={}&to={to}", ms(now - 3 * DAY))), 1);
+    assert_eq!(count(&format!("/handoffs?state=bounced&from={}&to={to}", ms(now - 3 * DAY) + 1)), 0);
+    // The stalled two, the bounced one; not the fresh one, handed over at `to` (exclusive).
+    assert_eq!(count(&format!("/handoffs?from_team=alpha&from={}&to={}", ms(now - 3 * DAY), ms(now - HOUR))), 3);
+    // What still waits is listed whatever `from` says (the waiting gauge counts it now).
+    assert_eq!(count(&format!("/handoffs?state=stalled&from={from}&to={to}")), 2);
+    assert_eq!(count(&format!("/handoffs?state=stalled&from={}&to={}", ms(now - 6 * DAY), ms(now - 5 * DAY))), 0);
+    // Reviews: the review given 6 days ago, in a pair either way; decisions made or rehashed in range.
+    assert_eq!(count("/reviews?team_a=alpha&team_b=beta"), 1);
+    assert_eq!(count("/reviews?team_a=alpha&team_b=alpha"), 0);
+    assert_eq!(count("/reviews?team_a=beta&team_b=%7Balpha%7D&author_team=.*&reviewer_team=.*"), 1);
+    assert_eq!(count(&format!("/reviews?from={}&to={}", ms(now - 6 * DAY), ms(now - 6 * DAY + 3 * HOUR))), 0);
+    assert_eq!(count(&format!("/reviews?from={}&to={}", ms(now - 6 * DAY), ms(now))), 1);
+    assert_eq!(count(&format!("/decisions?team=.*&from={}&to={}", ms(now - 6 * DAY), ms(now))), 1);
+    assert_eq!(count(&format!("/decisions?team=%7Balpha%7D&from={}&to={}", ms(now - 10 * DAY), ms(now))), 2);
+    assert_eq!(count(&format!("/decisions?team=alpha&from={}&to={}", ms(now - 8 * DAY), ms(now - 6 * DAY))), 1);
+    assert_eq!(count(&format!("/decisions?state=rehashed&from={}&to={}", ms(now - 6 * DAY), ms(now))), 1);
+    // An empty value (a series without the label) does not filter.
+    assert_eq!(count("/handoffs?kind=&to_team=beta"), 4);
+    // Unknown parameters and bad values stay a 400 naming what is accepted.
+    for (path, expected) in [
+        ("/handoffs?colour=red", "team_a"),
+        ("/reviews?colour=red", "team_b"),
+        ("/decisions?colour=red", "from"),
+        ("/handoffs?from=yesterday", "milliseconds"),
+        ("/handoffs?from=20&to=10", "after"),
+    ] {
+        let (status, _, why) = get(port, &format!("/siloscope{path}"), true, Some("application/json"));
+        assert_eq!(status, 400, "{path}: {why}");
+        assert!(why.contains(expected), "{path}: {why}");
+    }
+}

@@ -54,7 +54,7 @@ fn team_link(base: &ExternalUrl, key: &str, team: &str) -> Markup {
 /// `/handoffs` as HTML.
 pub fn handoffs(p: &HandoffsPage, base: &ExternalUrl) -> String {
     let json = base.join("/handoffs.json", &p.filters.query());
-    let filters: Vec<(&str, &str)> = [
+    let filters: Vec<(&str, String)> = [
         ("team", &p.filters.team),
         ("from_team", &p.filters.from_team),
         ("to_team", &p.filters.to_team),
@@ -62,9 +62,12 @@ pub fn handoffs(p: &HandoffsPage, base: &ExternalUrl) -> String {
         ("state", &p.filters.state),
         ("source", &p.filters.source),
         ("window", &p.filters.window),
+        ("team_a", &p.filters.team_a),
+        ("team_b", &p.filters.team_b),
     ]
     .into_iter()
-    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v.to_string())))
+    .chain(range_filters(p.filters.from, p.filters.to))
     .collect();
     let body = html! {
         h1 { "Handoffs" }
@@ -112,7 +115,7 @@ pub fn error(base: &ExternalUrl, message: &str) -> String {
 /// `/decisions` as HTML: the decision log.
 pub fn decisions(p: &DecisionsPage, base: &ExternalUrl) -> String {
     let json = base.join("/decisions.json", &p.filters.query());
-    let filters: Vec<(&str, &str)> = [
+    let filters: Vec<(&str, String)> = [
         ("team", &p.filters.team),
         ("state", &p.filters.state),
         ("reason", &p.filters.reason),
@@ -120,7 +123,8 @@ pub fn decisions(p: &DecisionsPage, base: &ExternalUrl) -> String {
         ("window", &p.filters.window),
     ]
     .into_iter()
-    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v.to_string())))
+    .chain(range_filters(p.filters.from, p.filters.to))
     .collect();
     let body = html! {
         h1 { "Decisions" }
@@ -178,19 +182,30 @@ pub fn item(p: &ItemPage, base: &ExternalUrl) -> String {
     page("Item", base, body)
 }
 
+/// The time range filters as their list shows them (RFC 3339; the parameters are milliseconds).
+fn range_filters(from: Option<i64>, to: Option<i64>) -> Vec<(&'static str, String)> {
+    [("from", from), ("to", to)]
+        .into_iter()
+        .filter_map(|(k, ms)| ms.map(|ms| (k, crate::pages::rfc3339(ms.div_euclid(1000)))))
+        .collect()
+}
+
 /// `/reviews` as HTML: reviews given between teams, with the pickup of cross-team requests.
 pub fn reviews(p: &ReviewsPage, base: &ExternalUrl) -> String {
     let json = base.join("/reviews.json", &p.filters.query());
-    let filters: Vec<(&str, &str)> = [
+    let filters: Vec<(&str, String)> = [
         ("team", &p.filters.team),
         ("author_team", &p.filters.author_team),
         ("reviewer_team", &p.filters.reviewer_team),
         ("state", &p.filters.state),
         ("source", &p.filters.source),
         ("window", &p.filters.window),
+        ("team_a", &p.filters.team_a),
+        ("team_b", &p.filters.team_b),
     ]
     .into_iter()
-    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v.to_string())))
+    .chain(range_filters(p.filters.from, p.filters.to))
     .collect();
     let pair = |author: &str, reviewer: &str| {
         let f = ReviewFilter {

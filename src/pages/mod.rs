@@ -112,22 +112,35 @@ pub struct HandoffFilter {
     pub source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_a: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_b: Option<String>,
+    /// Handed over at or after (Unix ms); what still waits is listed whatever it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<i64>,
+    /// Handed over before (Unix ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<i64>,
     #[serde(skip)]
     pub limit: Option<usize>,
 }
 
 /// The keys the handoff list accepts, in the order its links write them.
-pub const HANDOFF_FILTERS: [&str; 8] = ["team", "from_team", "to_team", "kind", "state", "source", "window", "limit"];
+pub const HANDOFF_FILTERS: [&str; 12] =
+    ["team", "from_team", "to_team", "kind", "state", "source", "window", "team_a", "team_b", "from", "to", "limit"];
 
 impl HandoffFilter {
     /// From a query string's pairs; an unknown key or value is an error naming the accepted ones.
     pub fn parse(pairs: &[(String, String)], cfg: &SignalsConfig) -> Result<HandoffFilter, String> {
         let mut f = HandoffFilter::default();
-        for (k, v) in pairs {
+        for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
             let slot = match k.as_str() {
                 "team" => &mut f.team,
                 "from_team" => &mut f.from_team,
                 "to_team" => &mut f.to_team,
+                "team_a" => &mut f.team_a,
+                "team_b" => &mut f.team_b,
                 "kind" => {
                     if HandoffKind::parse(v).is_none() {
                         return Err(format!("unknown kind {v:?}: use reassign, review or transfer"));
@@ -143,6 +156,14 @@ impl HandoffFilter {
                     &mut f.state
                 }
                 "source" => &mut f.source,
+                "from" => {
+                    f.from = Some(parse_millis(k, v)?);
+                    continue;
+                }
+                "to" => {
+                    f.to = Some(parse_millis(k, v)?);
+                    continue;
+                }
                 "window" => {
                     if !cfg.windows.iter().any(|(w, _)| w == v) {
                         let names: Vec<&str> = cfg.windows.iter().map(|(w, _)| w.as_str()).collect();
@@ -161,18 +182,30 @@ impl HandoffFilter {
             };
             *slot = Some(v.clone());
         }
+        check_range(f.from, f.to)?;
         Ok(f)
     }
 
     /// The filters as an encoded query string (for links to this list).
     pub fn query(&self) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
-        let values = [&self.team, &self.from_team, &self.to_team, &self.kind, &self.state, &self.source, &self.window];
+        let values = [
+            &self.team,
+            &self.from_team,
+            &self.to_team,
+            &self.kind,
+            &self.state,
+            &self.source,
+            &self.window,
+            &self.team_a,
+            &self.team_b,
+        ];
         for (k, v) in HANDOFF_FILTERS.iter().zip(values) {
             if let Some(v) = v {
                 q.append_pair(k, v);
             }
         }
+        append_range(&mut q, self.from, self.to);
         q.finish()
     }
 }
@@ -232,6 +265,53 @@ pub fn rfc3339(t: Ts) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
+/// Whether `team` is in a team parameter's selection (docs/pages-links.md): absent or `.*` (a
+/// board's All) selects every team, `{a,b}` (a multi-value selection) any of them, else the name.
+pub fn team_selected(selection: Option<&str>, team: &str) -> bool {
+    let Some(selection) = selection else { return true };
+    if selection == ".*" {
+        return true;
+    }
+    match selection.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+        Some(list) => list.split(',').any(|t| t == team),
+        None => selection == team,
+    }
+}
+
+/// Whether the two teams of a fact are the pair `team_a`, `team_b` in either direction.
+fn pair_selected(team_a: Option<&str>, team_b: Option<&str>, one: &str, other: &str) -> bool {
+    (team_selected(team_a, one) && team_selected(team_b, other))
+        || (team_selected(team_a, other) && team_selected(team_b, one))
+}
+
+/// A time range parameter (`from`, `to`): Unix time in milliseconds, as Grafana's `${__from}`.
+fn parse_millis(key: &str, value: &str) -> Result<i64, String> {
+    value.parse().map_err(|_| format!("{key} {value:?} is not a time in Unix milliseconds (as Grafana's ${{__{key}}})"))
+}
+
+/// Refuses a range that ends before it starts.
+fn check_range(from: Option<i64>, to: Option<i64>) -> Result<(), String> {
+    match (from, to) {
+        (Some(f), Some(t)) if f > t => Err(format!("from ({f}) is after to ({t})")),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the instant `at` (seconds) is in `[from, to)` (milliseconds; an absent end is open).
+fn in_range(at: Ts, from: Option<i64>, to: Option<i64>) -> bool {
+    let at = at.saturating_mul(1000);
+    from.is_none_or(|f| at >= f) && to.is_none_or(|t| at < t)
+}
+
+/// Appends `from` and `to` to a list's query string.
+fn append_range(q: &mut url::form_urlencoded::Serializer<'_, String>, from: Option<i64>, to: Option<i64>) {
+    for (k, v) in [("from", from), ("to", to)] {
+        if let Some(v) = v {
+            q.append_pair(k, &v.to_string());
+        }
+    }
+}
+
 /// The handoff list of `c` under `filter`.
 pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> HandoffsPage {
     let state = filter.state.as_deref().and_then(HandoffState::parse);
@@ -249,9 +329,11 @@ pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> 
             let (from, to) = (c.labels.get(h.from), c.labels.get(h.to));
             h.at <= c.now
                 && kind.is_none_or(|k| h.kind == k)
-                && filter.from_team.as_deref().is_none_or(|t| t == from)
-                && filter.to_team.as_deref().is_none_or(|t| t == to)
-                && filter.team.as_deref().is_none_or(|t| t == from || t == to)
+                && team_selected(filter.from_team.as_deref(), from)
+                && team_selected(filter.to_team.as_deref(), to)
+                && (team_selected(filter.team.as_deref(), from) || team_selected(filter.team.as_deref(), to))
+                && pair_selected(filter.team_a.as_deref(), filter.team_b.as_deref(), from, to)
+                && in_range(h.at, None, filter.to)
                 && filter
                     .source
                     .as_deref()
@@ -260,6 +342,12 @@ pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> 
         })
         .collect();
     let at = |i: u32| handoff_at(&facts[i as usize], &c.directory, &c.config, &c.labels, c.now);
+    // Handed over before `from`: listed only while it still waits (the state of those only).
+    if filter.from.is_some() {
+        narrowed.retain(|&i| {
+            in_range(facts[i as usize].at, filter.from, None) || at(i).is_some_and(|h| h.state.is_waiting())
+        });
+    }
     if let Some(state) = state {
         narrowed.retain(|&i| {
             at(i).is_some_and(|h| match state {
@@ -311,7 +399,7 @@ pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> 
 pub const DECISIONS_SCHEMA: &str = "siloscope.decisions.v1";
 
 /// The keys the decision log accepts, in the order its links write them.
-pub const DECISION_FILTERS: [&str; 6] = ["team", "state", "reason", "source", "window", "limit"];
+pub const DECISION_FILTERS: [&str; 8] = ["team", "state", "reason", "source", "window", "from", "to", "limit"];
 
 /// The filters of the decision log: the dimensions of `siloscope_decisions_total` (team) and
 /// `siloscope_decisions_rehashed_total` (team, reason), `state` (made: every decision, as the
@@ -329,6 +417,12 @@ pub struct DecisionFilter {
     pub source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<String>,
+    /// Made or rehashed at or after (Unix ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<i64>,
+    /// Made or rehashed before (Unix ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<i64>,
     #[serde(skip)]
     pub limit: Option<usize>,
 }
@@ -341,7 +435,7 @@ const REHASH_REASONS: [crate::signals::records::RehashReason; 4] = {
 impl DecisionFilter {
     pub fn parse(pairs: &[(String, String)], cfg: &SignalsConfig) -> Result<DecisionFilter, String> {
         let mut f = DecisionFilter::default();
-        for (k, v) in pairs {
+        for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
             let slot = match k.as_str() {
                 "team" => &mut f.team,
                 "state" => {
@@ -357,6 +451,14 @@ impl DecisionFilter {
                     &mut f.reason
                 }
                 "source" => &mut f.source,
+                "from" => {
+                    f.from = Some(parse_millis(k, v)?);
+                    continue;
+                }
+                "to" => {
+                    f.to = Some(parse_millis(k, v)?);
+                    continue;
+                }
                 "window" => {
                     if !cfg.windows.iter().any(|(w, _)| w == v) {
                         let names: Vec<&str> = cfg.windows.iter().map(|(w, _)| w.as_str()).collect();
@@ -373,6 +475,7 @@ impl DecisionFilter {
             };
             *slot = Some(v.clone());
         }
+        check_range(f.from, f.to)?;
         Ok(f)
     }
 
@@ -383,6 +486,7 @@ impl DecisionFilter {
                 q.append_pair(k, v);
             }
         }
+        append_range(&mut q, self.from, self.to);
         q.finish()
     }
 }
@@ -446,7 +550,11 @@ pub fn decisions(c: &Computation, filter: &DecisionFilter, base: &ExternalUrl) -
         .filter(|(_, s)| {
             filter.reason.as_deref().is_none_or(|r| s.rehashed.is_some_and(|(reason, _)| reason.as_str() == r))
         })
-        .filter(|(d, _)| filter.team.as_deref().is_none_or(|t| t == c.labels.get(d.team)))
+        .filter(|(d, _)| team_selected(filter.team.as_deref(), c.labels.get(d.team)))
+        .filter(|(d, s)| {
+            in_range(d.made_at, filter.from, filter.to)
+                || s.rehashed.is_some_and(|(_, at)| in_range(at, filter.from, filter.to))
+        })
         .filter(|(d, _)| {
             filter.source.as_deref().is_none_or(|s| c.items.get(d.item as usize).is_some_and(|i| *i.source == *s))
         })
@@ -564,7 +672,8 @@ pub fn item_story(c: &Computation, key: &str, base: &ExternalUrl) -> Option<Item
 pub const REVIEWS_SCHEMA: &str = "siloscope.reviews.v1";
 
 /// The keys the review list accepts, in the order its links write them.
-pub const REVIEW_FILTERS: [&str; 7] = ["team", "author_team", "reviewer_team", "state", "source", "window", "limit"];
+pub const REVIEW_FILTERS: [&str; 11] =
+    ["team", "author_team", "reviewer_team", "state", "source", "window", "team_a", "team_b", "from", "to", "limit"];
 
 /// The filters of the review list: the dimensions of `siloscope_reviews_total` (author_team,
 /// reviewer_team, state), `team` for either side, `source`, `window` (given within it).
@@ -582,6 +691,16 @@ pub struct ReviewFilter {
     pub source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_a: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_b: Option<String>,
+    /// Submitted at or after (Unix ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<i64>,
+    /// Submitted before (Unix ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<i64>,
     #[serde(skip)]
     pub limit: Option<usize>,
 }
@@ -589,11 +708,13 @@ pub struct ReviewFilter {
 impl ReviewFilter {
     pub fn parse(pairs: &[(String, String)], cfg: &SignalsConfig) -> Result<ReviewFilter, String> {
         let mut f = ReviewFilter::default();
-        for (k, v) in pairs {
+        for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
             let slot = match k.as_str() {
                 "team" => &mut f.team,
                 "author_team" => &mut f.author_team,
                 "reviewer_team" => &mut f.reviewer_team,
+                "team_a" => &mut f.team_a,
+                "team_b" => &mut f.team_b,
                 "state" => {
                     if !["approved", "changes_requested", "commented"].contains(&v.as_str()) {
                         return Err(format!("unknown state {v:?}: use approved, changes_requested or commented"));
@@ -601,6 +722,14 @@ impl ReviewFilter {
                     &mut f.state
                 }
                 "source" => &mut f.source,
+                "from" => {
+                    f.from = Some(parse_millis(k, v)?);
+                    continue;
+                }
+                "to" => {
+                    f.to = Some(parse_millis(k, v)?);
+                    continue;
+                }
                 "window" => {
                     if !cfg.windows.iter().any(|(w, _)| w == v) {
                         let names: Vec<&str> = cfg.windows.iter().map(|(w, _)| w.as_str()).collect();
@@ -617,17 +746,28 @@ impl ReviewFilter {
             };
             *slot = Some(v.clone());
         }
+        check_range(f.from, f.to)?;
         Ok(f)
     }
 
     pub fn query(&self) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
-        let values = [&self.team, &self.author_team, &self.reviewer_team, &self.state, &self.source, &self.window];
+        let values = [
+            &self.team,
+            &self.author_team,
+            &self.reviewer_team,
+            &self.state,
+            &self.source,
+            &self.window,
+            &self.team_a,
+            &self.team_b,
+        ];
         for (k, v) in REVIEW_FILTERS.iter().zip(values) {
             if let Some(v) = v {
                 q.append_pair(k, v);
             }
         }
+        append_range(&mut q, self.from, self.to);
         q.finish()
     }
 }
@@ -671,9 +811,21 @@ pub fn reviews(c: &Computation, filter: &ReviewFilter, base: &ExternalUrl) -> Re
         .iter()
         .filter(|r| r.at <= c.now)
         .filter(|r| filter.state.as_deref().is_none_or(|s| r.state.as_str() == s))
-        .filter(|r| filter.author_team.as_deref().is_none_or(|t| t == team(r.author_team)))
-        .filter(|r| filter.reviewer_team.as_deref().is_none_or(|t| t == team(r.reviewer_team)))
-        .filter(|r| filter.team.as_deref().is_none_or(|t| t == team(r.author_team) || t == team(r.reviewer_team)))
+        .filter(|r| team_selected(filter.author_team.as_deref(), team(r.author_team)))
+        .filter(|r| team_selected(filter.reviewer_team.as_deref(), team(r.reviewer_team)))
+        .filter(|r| {
+            team_selected(filter.team.as_deref(), team(r.author_team))
+                || team_selected(filter.team.as_deref(), team(r.reviewer_team))
+        })
+        .filter(|r| {
+            pair_selected(
+                filter.team_a.as_deref(),
+                filter.team_b.as_deref(),
+                team(r.author_team),
+                team(r.reviewer_team),
+            )
+        })
+        .filter(|r| in_range(r.at, filter.from, filter.to))
         .filter(|r| {
             filter.source.as_deref().is_none_or(|s| c.items.get(r.item as usize).is_some_and(|i| *i.source == *s))
         })
