@@ -142,13 +142,16 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock for tests: sleeping advances its time at once and is recorded.
+/// A clock for tests: sleeping advances its time at once and is recorded. Behind `test-support`
+/// (tests and benchmarks turn it on), so a release build has none.
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Debug)]
 pub struct ManualClock {
     now: Mutex<f64>,
     sleeps: Mutex<Vec<Duration>>,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl ManualClock {
     pub fn new(start: f64) -> ManualClock {
         ManualClock { now: Mutex::new(start), sleeps: Mutex::new(Vec::new()) }
@@ -162,6 +165,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl Clock for ManualClock {
     fn now(&self) -> f64 {
         *lock(&self.now)

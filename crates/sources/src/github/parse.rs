@@ -600,13 +600,15 @@ fn timeline_node(node: &Value, ctx: &TimelineContext<'_>, out: &mut Vec<Event>) 
 }
 
 // ---------------------------------------------------------------------------------------------
-// REST shapes (what REST collectors read; the stand-in serves them too).
+// REST shapes (what REST collectors read; the stand-in serves them too). No source reads REST
+// yet, so only tests and the fuzzers call these: behind `test-support`, out of a release build.
 
 /// An issue or pull request from `GET /repos/{o}/{r}/issues` (or `/pulls`, `/pulls/{n}`) with its
 /// `Opened` event, `Merged` when the pull request says when, and `Closed` when it is closed by
 /// other than its merge (`closed_at` more than `SETTLING` from `merged_at`, as in the timeline).
 /// REST lists carry no history (only the last close); comments, reviews and commits come from
 /// their own endpoints.
+#[cfg(any(test, feature = "test-support"))]
 pub fn rest_item(v: &Value, source: &str) -> Result<(Item, Vec<Event>), Malformed> {
     let url = str_at(v, "html_url").unwrap_or("(no url)").to_string();
     let bad = |why: &str| Malformed { url: url.clone(), why: why.to_string() };
@@ -684,6 +686,7 @@ pub fn rest_item(v: &Value, source: &str) -> Result<(Item, Vec<Event>), Malforme
 }
 
 /// `owner/repo` of `https://github.com/owner/repo/issues/1` (or `/pull/1`).
+#[cfg(any(test, feature = "test-support"))]
 pub fn scope_of_html_url(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
     let mut parts = rest.split('/');
@@ -692,6 +695,7 @@ pub fn scope_of_html_url(url: &str) -> Option<String> {
     (!owner.is_empty() && !repo.is_empty()).then(|| format!("{owner}/{repo}"))
 }
 
+#[cfg(any(test, feature = "test-support"))]
 fn rest_id(v: &Value, kind: &str) -> Option<String> {
     str_at(v, "node_id")
         .map(|n| format!("github:{n}"))
@@ -699,6 +703,7 @@ fn rest_id(v: &Value, kind: &str) -> Option<String> {
 }
 
 /// Issue comments (`/issues/{n}/comments`) or review comments (`/pulls/{n}/comments`).
+#[cfg(any(test, feature = "test-support"))]
 pub fn rest_comments(list: &Value, item: &str) -> Result<Vec<Event>, String> {
     let arr = list.as_array().ok_or("comments are not a list")?;
     let mut out = Vec::new();
@@ -723,6 +728,7 @@ pub fn rest_comments(list: &Value, item: &str) -> Result<Vec<Event>, String> {
 }
 
 /// Reviews (`/pulls/{n}/reviews`); pending reviews are left out.
+#[cfg(any(test, feature = "test-support"))]
 pub fn rest_reviews(list: &Value, item: &str) -> Result<Vec<Event>, String> {
     let arr = list.as_array().ok_or("reviews are not a list")?;
     let mut out = Vec::new();
@@ -748,6 +754,7 @@ pub fn rest_reviews(list: &Value, item: &str) -> Result<Vec<Event>, String> {
 }
 
 /// Commits of a pull request (`/pulls/{n}/commits`).
+#[cfg(any(test, feature = "test-support"))]
 pub fn rest_commits(list: &Value, item: &str) -> Result<Vec<Event>, String> {
     let arr = list.as_array().ok_or("commits are not a list")?;
     let mut out = Vec::new();
