@@ -951,7 +951,15 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
     }
     tasks.push(tokio::spawn(state.clone().run_recompute(opts.recompute_min_gap, opts.recompute_period, rx.clone())));
     let mut server_rx = rx.clone();
-    let report = crate::report::daemon_producer(state.clone());
+    let tls = opts.web.as_ref().is_some_and(|w| w.tls.is_some());
+    let base = match &opts.external_url {
+        Some(url) => url.clone(),
+        None => crate::pages::ExternalUrl::derived(
+            listener.local_addr().map_err(|e| format!("the listener has no address: {e}"))?,
+            tls,
+        ),
+    };
+    let report = crate::report::daemon_producer(state.clone(), Some(base.join("", "")));
     // A follower holds no computation: its report would be empty, so it says where to ask.
     let report: crate::report::ReportProducer = match state.replica.get() {
         None => report,
@@ -970,14 +978,6 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
         }
     };
     let readiness = state.readiness.clone();
-    let tls = opts.web.as_ref().is_some_and(|w| w.tls.is_some());
-    let base = match &opts.external_url {
-        Some(url) => url.clone(),
-        None => crate::pages::ExternalUrl::derived(
-            listener.local_addr().map_err(|e| format!("the listener has no address: {e}"))?,
-            tls,
-        ),
-    };
     let routes = crate::server::Routes {
         exporter: state.exporter.clone(),
         ready: Arc::new(move || readiness.check()),

@@ -188,6 +188,10 @@ enum Command {
         /// Name the people involved in the listed items (off by default: lists name items and teams).
         #[arg(long)]
         name_people: bool,
+        /// The URL under which siloscope is reachable (as serve's flag): each list row of the
+        /// report then links to its item's page, each team or pair figure to its list.
+        #[arg(long = "web.external-url", value_name = "URL")]
+        external_url: Option<String>,
     },
     /// Forget people (the GDPR erasure request): each IDENTITY becomes an anonymous placeholder
     /// (`forgotten:N`) everywhere in the store, keeping the team it was in at the time, and a
@@ -370,8 +374,8 @@ fn main() -> ExitCode {
         Command::Backfill { config, out, since, step, labels } => {
             backfill(&config, &out, since.as_deref(), &step, &labels)
         }
-        Command::Report { config, period, from, to, teams, format, out, name_people } => {
-            report(&config, ReportArgs { period, from, to, teams, format, out, name_people })
+        Command::Report { config, period, from, to, teams, format, out, name_people, external_url } => {
+            report(&config, ReportArgs { period, from, to, teams, format, out, name_people, external_url })
         }
         Command::Forget { config, delete_events, identities } => forget(&config, delete_events, &identities),
         Command::Access { config, identity } => access(&config, &identity),
@@ -875,12 +879,14 @@ struct ReportArgs {
     format: ReportFormat,
     out: Option<PathBuf>,
     name_people: bool,
+    external_url: Option<String>,
 }
 
 fn report(path: &Path, args: ReportArgs) -> Result<(), Failure> {
     use siloscope::report::{self, Format, Period, ReportOptions};
     let usage = |message: String| Failure { code: 2, message };
     let now = daemon::wall_now();
+    let pages = parse_external_url(args.external_url.as_deref())?.map(|url| url.join("", ""));
     let period = match (&args.period, &args.from, &args.to) {
         (Some(p), _, _) => Period::parse(p).map_err(usage)?,
         (None, Some(from), Some(to)) => Period::between(from, to).map_err(usage)?,
@@ -910,8 +916,13 @@ fn report(path: &Path, args: ReportArgs) -> Result<(), Failure> {
         bar.set_message("computing the report");
     }
     let history = store.history_starts().map_err(|e| runtime(e.to_string()))?;
-    let opts =
-        ReportOptions { teams: args.teams, name_people: args.name_people, history, ..ReportOptions::new(period, now) };
+    let opts = ReportOptions {
+        teams: args.teams,
+        name_people: args.name_people,
+        history,
+        pages,
+        ..ReportOptions::new(period, now)
+    };
     let computed = report::generate(&frame, &dir, &cfg.signals, &opts).map_err(runtime)?;
     if let Some(bar) = bar {
         bar.finish_and_clear();

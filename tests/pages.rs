@@ -654,3 +654,82 @@ fn the_links_filters_select_what_they_say_range_pairs_all_and_selections() {
         assert!(why.contains(expected), "{path}: {why}");
     }
 }
+
+/// Every `href="…"` of an HTML document, unescaped (`&amp;` → `&`).
+fn hrefs(html: &str) -> Vec<String> {
+    html.split("href=\"").skip(1).filter_map(|s| s.split_once('"')).map(|(h, _)| h.replace("&amp;", "&")).collect()
+}
+
+/// The JSON of the list page behind `url` (absolute under https://proxy.example), with its status.
+fn follow(port: u16, url: &str) -> (u16, Value) {
+    let path = url.strip_prefix("https://proxy.example").unwrap_or_else(|| panic!("{url} is not under the base"));
+    let (status, _, body) = get(port, path, true, Some("application/json"));
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn the_reports_figures_and_rows_link_to_their_pages_under_the_external_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), 1_767_225_600 + 40 * DAY);
+    let (_rt, port) = serve(&state);
+    let base = "https://proxy.example/siloscope";
+    let producer = siloscope::report::daemon_producer(state.clone(), Some(base.into()));
+    let html = producer(siloscope::report::Format::Html).unwrap();
+    let report: Value = serde_json::from_str(&producer(siloscope::report::Format::Json).unwrap()).unwrap();
+    let markdown = producer(siloscope::report::Format::Markdown).unwrap();
+
+    // Every link of the HTML report is to its own sections, to an item on its tracker, or under
+    // the external URL; and there are page links.
+    let links = hrefs(&html);
+    let pages: Vec<&String> = links.iter().filter(|h| h.starts_with(&format!("{base}/"))).collect();
+    for h in &links {
+        assert!(
+            h.starts_with('#') || h.starts_with("https://github.example/") || h.starts_with(&format!("{base}/")),
+            "{h}"
+        );
+    }
+    assert!(pages.iter().any(|h| h.contains("/items/")), "{links:#?}");
+    assert!(pages.iter().any(|h| h.contains("/handoffs?from_team=")), "{links:#?}");
+    assert!(pages.iter().any(|h| h.contains("/reviews?team_a=")), "{links:#?}");
+    assert!(markdown.contains(&format!("]({base}/handoffs?from_team=alpha&to_team=beta&from=")), "{markdown}");
+
+    // Each pair's handoff figure is the length of its list; each reciprocity figure that of its.
+    let pairs = report["pairs"].as_array().unwrap();
+    assert!(!pairs.is_empty());
+    for p in pairs {
+        let url = p["handoffs_page"].as_str().unwrap();
+        assert!(links.iter().any(|h| h == url), "{url} is linked in the HTML");
+        let (status, list) = follow(port, url);
+        assert_eq!(status, 200, "{url}");
+        assert_eq!(list["count"], p["current"]["handoffs"], "{url}: {list:#}");
+        assert_eq!(list["handoffs"].as_array().unwrap().len() as u64, list["count"].as_u64().unwrap());
+    }
+    let reciprocity = report["reciprocity"].as_array().unwrap();
+    assert!(!reciprocity.is_empty());
+    for x in reciprocity {
+        let url = x["reviews_page"].as_str().unwrap();
+        let (status, list) = follow(port, url);
+        assert_eq!(status, 200, "{url}");
+        let given = x["current"]["a_reviewed_b"].as_u64().unwrap() + x["current"]["b_reviewed_a"].as_u64().unwrap();
+        assert_eq!(list["count"].as_u64(), Some(given), "{url}: {list:#}");
+    }
+    // Each team's lists answer; its decisions made are the decisions its list shows.
+    for t in report["teams"].as_array().unwrap() {
+        for (name, url) in t["pages"].as_object().unwrap() {
+            let (status, _) = follow(port, url.as_str().unwrap());
+            assert_eq!(status, 200, "{name}: {url}");
+        }
+        let (_, decisions) = follow(port, t["pages"]["decisions"].as_str().unwrap());
+        assert_eq!(decisions["count"], t["current"]["decisions_made"], "{decisions:#}");
+    }
+    // Each listed item's page is its story.
+    let items: Vec<&Value> = ["stalled", "bounces", "rehashed_decisions"]
+        .iter()
+        .flat_map(|list| report[*list].as_array().unwrap().iter().map(|row| &row["item"]))
+        .collect();
+    assert!(!items.is_empty());
+    for item in items {
+        let (status, story) = follow(port, item["page"].as_str().unwrap());
+        assert_eq!((status, &story["item"]["key"]), (200, &item["key"]), "{item}");
+    }
+}

@@ -7,8 +7,8 @@ use maud::{Markup, PreEscaped, html};
 
 use super::svg::{self, Chart, PALETTE, Series};
 use super::{
-    Better, Bucket, Change, Headline, ItemRef, PeriodCoverage, Report, TeamFigures, Unit, Verdict, fmt_count, fmt_date,
-    fmt_datetime, fmt_day, fmt_duration, fmt_opt_duration, fmt_opt_ratio, fmt_ratio, fmt_value, judge,
+    Better, Bucket, Change, Headline, ItemRef, PeriodCoverage, Report, TeamFigures, TeamRow, Unit, Verdict, fmt_count,
+    fmt_date, fmt_datetime, fmt_day, fmt_duration, fmt_opt_duration, fmt_opt_ratio, fmt_ratio, fmt_value, judge,
 };
 
 const CSS: &str = r#"
@@ -639,7 +639,7 @@ fn between_teams(r: &Report) -> Markup {
         Some(p) if p.current.handoffs > 0 || p.previous.handoffs > 0 => html! {
             td style=(heat((29, 78, 216), p.current.handoffs as f64 / volume_max))
                 title={ (from) " → " (to) ": " (p.current.handoffs) " (previous " (p.previous.handoffs) "); " (p.current.bounces) " bounced back" } {
-                @if p.current.handoffs > 0 { (fmt_count(p.current.handoffs)) }
+                @if p.current.handoffs > 0 { (linked(&p.handoffs_page, html! { (fmt_count(p.current.handoffs)) })) }
             }
         },
         _ if from == to => self_cell.clone(),
@@ -651,8 +651,10 @@ fn between_teams(r: &Report) -> Markup {
             td style=(heat((217, 119, 6), p.current.latency_p50_seconds.unwrap_or(0) as f64 / latency_max))
                 title={ (from) " → " (to) ": " (p.current.acknowledged) " acknowledged; previous p50 "
                     (fmt_opt_duration(p.previous.latency_p50_seconds)) " / p75 " (fmt_opt_duration(p.previous.latency_p75_seconds)) } {
-                (fmt_opt_duration(p.current.latency_p50_seconds)) br;
-                span class="muted" { (fmt_opt_duration(p.current.latency_p75_seconds)) }
+                (linked(&p.handoffs_page, html! {
+                    (fmt_opt_duration(p.current.latency_p50_seconds)) br;
+                    span class="muted" { (fmt_opt_duration(p.current.latency_p75_seconds)) }
+                }))
             }
         },
         None if from == to => self_cell.clone(),
@@ -665,7 +667,7 @@ fn between_teams(r: &Report) -> Markup {
                 td style=(heat((4, 120, 87), ratio))
                     title={ (x.team_a) " reviewed " (x.team_b) " " (x.current.a_reviewed_b) "×, " (x.team_b) " reviewed "
                         (x.team_a) " " (x.current.b_reviewed_a) "×; previous " (fmt_opt_ratio(x.previous.ratio)) } {
-                    (fmt_ratio(ratio))
+                    (linked(&x.reviews_page, html! { (fmt_ratio(ratio)) }))
                 }
             },
             None if a == b => self_cell.clone(),
@@ -741,8 +743,8 @@ fn teams(r: &Report) -> Markup {
                         tr {
                             td { b { (t.team) } }
                             td class="n" { (c.members) }
-                            td class="n" { (cnt(c.handoffs_received, p.handoffs_received, None)) }
-                            td class="n" { (cnt(c.handoffs_sent, p.handoffs_sent, None)) }
+                            td class="n" { (linked(&pages(t, |l| &l.handoffs_received), cnt(c.handoffs_received, p.handoffs_received, None))) }
+                            td class="n" { (linked(&pages(t, |l| &l.handoffs_sent), cnt(c.handoffs_sent, p.handoffs_sent, None))) }
                             td class="n" { (fmt_count(c.acknowledged)) }
                             td class="n" { (dur(c, p, |f| f.latency_p50_seconds, |f| f.acknowledged)) }
                             td class="n" { (dur(c, p, |f| f.latency_p75_seconds, |f| f.acknowledged)) }
@@ -765,10 +767,10 @@ fn teams(r: &Report) -> Markup {
                         @let (c, p) = (&t.current, &t.previous);
                         tr {
                             td { b { (t.team) } }
-                            td class="n" { (fmt_count(c.decisions_made)) }
+                            td class="n" { (linked(&pages(t, |l| &l.decisions), html! { (fmt_count(c.decisions_made)) })) }
                             td class="n" { (cnt(c.decisions_rehashed, p.decisions_rehashed, Some(Better::Lower))) }
                             td class="n" { (cnt(c.rework, p.rework, Some(Better::Lower))) }
-                            td class="n" { (cnt(c.cross_team_reviews_given, p.cross_team_reviews_given, Some(Better::Higher))) }
+                            td class="n" { (linked(&pages(t, |l| &l.reviews), cnt(c.cross_team_reviews_given, p.cross_team_reviews_given, Some(Better::Higher)))) }
                             td class="n" { (fmt_count(c.cross_team_reviews_received)) }
                             td class="n" { (dur(c, p, |f| f.first_response_p50_seconds, |f| f.first_responses)) }
                             td class="n" { (cnt(c.joint_wins, p.joint_wins, Some(Better::Higher))) }
@@ -786,6 +788,21 @@ fn teams(r: &Report) -> Markup {
     }
 }
 
+/// `content` as a link to `page`'s list when the report links its pages, else as it is.
+fn linked(page: &Option<String>, content: Markup) -> Markup {
+    html! {
+        @match page {
+            Some(page) => a href=(page) { (content) },
+            None => (content),
+        }
+    }
+}
+
+/// One of a team's list pages, when the report links its pages.
+fn pages(t: &TeamRow, list: fn(&crate::TeamPages) -> &String) -> Option<String> {
+    t.pages.as_ref().map(|l| list(l).clone())
+}
+
 fn item_cell(i: &ItemRef) -> Markup {
     let title: String = if i.title.chars().count() > 90 {
         i.title.chars().take(88).collect::<String>() + "…"
@@ -798,7 +815,10 @@ fn item_cell(i: &ItemRef) -> Markup {
                 Some(url) => a href=(url) { (title) },
                 None => (title),
             }
-            span class="key" { (i.key) }
+            @match &i.page {
+                Some(page) => a class="key" href=(page) { (i.key) },
+                None => span class="key" { (i.key) },
+            }
         }
     }
 }

@@ -233,12 +233,23 @@ pub struct ReportOptions {
     /// Where each source's history begins, as the store recorded it (`Store::history_starts`).
     /// A source with stored events but no record is taken to begin at its first stored event.
     pub history: Vec<(String, HistoryStart)>,
+    /// siloscope's external URL (`--web.external-url`, without the final `/`): when known, each
+    /// list row links to its item's page and each team or pair figure to its list (docs/pages.md).
+    pub pages: Option<String>,
 }
 
 impl ReportOptions {
     pub fn new(period: Period, generated_at: Ts) -> ReportOptions {
         let previous = period.previous();
-        ReportOptions { period, previous, teams: Vec::new(), name_people: false, generated_at, history: Vec::new() }
+        ReportOptions {
+            period,
+            previous,
+            teams: Vec::new(),
+            name_people: false,
+            generated_at,
+            history: Vec::new(),
+            pages: None,
+        }
     }
 }
 
@@ -370,6 +381,22 @@ pub struct TeamRow {
     pub team: String,
     pub current: TeamFigures,
     pub previous: TeamFigures,
+    /// The lists behind the team's figures in the period (only with an external URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<TeamPages>,
+}
+
+/// The drill-down lists of one team's figures over the report's period (`from`/`to` in Unix ms).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TeamPages {
+    /// `/handoffs?to_team=T`: the handoffs the team received.
+    pub handoffs_received: String,
+    /// `/handoffs?from_team=T`: the handoffs the team sent.
+    pub handoffs_sent: String,
+    /// `/decisions?team=T`: the decisions the team made or rehashed.
+    pub decisions: String,
+    /// `/reviews?team=T`: the cross-team reviews the team gave or received.
+    pub reviews: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -389,6 +416,9 @@ pub struct PairRow {
     pub to: String,
     pub current: PairFigures,
     pub previous: PairFigures,
+    /// `/handoffs?from_team=F&to_team=T` over the period (only with an external URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handoffs_page: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -406,6 +436,9 @@ pub struct ReciprocityRow {
     pub team_b: String,
     pub current: Reciprocity,
     pub previous: Reciprocity,
+    /// `/reviews?team_a=A&team_b=B` over the period, both directions (only with an external URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviews_page: Option<String>,
 }
 
 /// A notable change of one figure against the previous period.
@@ -490,6 +523,9 @@ pub struct ItemRef {
     pub key: String,
     pub title: String,
     pub url: String,
+    /// The item's story on siloscope, `/items/{key}` (only with an external URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -595,6 +631,27 @@ pub struct Definition {
     pub figure: &'static str,
     pub name: &'static str,
     pub definition: &'static str,
+}
+
+/// One percent-encoded URL component: every byte but RFC 3986's unreserved ones encoded.
+fn encode_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The absolute URL of a list page filtered by `params` over `period` (`from`/`to` in Unix ms,
+/// `[from, to)`, as the pages and the boards' links take them: docs/pages.md).
+fn page_url(base: &str, path: &str, params: &[(&str, &str)], period: &Period) -> String {
+    let mut query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode_component(v))).collect();
+    query.push(format!("from={}", period.start * 1000));
+    query.push(format!("to={}", period.end * 1000));
+    format!("{base}{path}?{}", query.join("&"))
 }
 
 fn iso(t: Ts) -> String {
@@ -793,6 +850,8 @@ struct Ctx<'a> {
     selected: BTreeSet<String>,
     /// Per label index: kept by the selection.
     kept: Vec<bool>,
+    /// siloscope's external URL, when the report links to its pages.
+    pages: Option<&'a str>,
 }
 
 /// The figures of one time range, by organisation, team and pair.
@@ -823,7 +882,9 @@ impl<'a> Ctx<'a> {
         let title =
             if info.title.is_empty() { key.clone() } else { crate::untrusted::neutralize(&info.title).into_owned() };
         let url = crate::untrusted::link_url(&info.url).unwrap_or_default().to_string();
-        ItemRef { key, title, url }
+        let raw_key = self.frame.syms.resolve(info.key);
+        let page = self.pages.map(|base| format!("{base}/items/{}", encode_component(raw_key)));
+        ItemRef { key, title, url, page }
     }
 
     /// The people who worked on an item up to `upto` (its author first), by directory name.
@@ -1311,7 +1372,7 @@ pub fn build(
         }
     }
     let kept = names.labels.iter().map(|l| selected.is_empty() || selected.contains(l)).collect();
-    let ctx = Ctx { analysis, frame, dir, cfg, names, selected, kept };
+    let ctx = Ctx { analysis, frame, dir, cfg, names, selected, kept, pages: opts.pages.as_deref() };
     let (period, previous) = (&opts.period, &opts.previous);
     let cur = ctx.figures(period.start, period.end);
     let prev = ctx.figures(previous.start, previous.end);
@@ -1335,6 +1396,15 @@ pub fn build(
             team: t.clone(),
             current: cur.teams.get(t).cloned().unwrap_or_default(),
             previous: prev.teams.get(t).cloned().unwrap_or_default(),
+            pages: opts.pages.as_deref().map(|base| {
+                let list = |path: &str, param: &str| page_url(base, path, &[(param, t)], period);
+                TeamPages {
+                    handoffs_received: list("/handoffs", "to_team"),
+                    handoffs_sent: list("/handoffs", "from_team"),
+                    decisions: list("/decisions", "team"),
+                    reviews: list("/reviews", "team"),
+                }
+            }),
         })
         .collect();
 
@@ -1348,6 +1418,10 @@ pub fn build(
         .map(|(from, to)| PairRow {
             current: cur.pairs.get(&(from.clone(), to.clone())).cloned().unwrap_or_default(),
             previous: prev.pairs.get(&(from.clone(), to.clone())).cloned().unwrap_or_default(),
+            handoffs_page: opts
+                .pages
+                .as_deref()
+                .map(|base| page_url(base, "/handoffs", &[("from_team", &from), ("to_team", &to)], period)),
             from,
             to,
         })
@@ -1377,6 +1451,10 @@ pub fn build(
         .map(|(a, b)| ReciprocityRow {
             current: reciprocity_of(&cur.given, &a, &b),
             previous: reciprocity_of(&prev.given, &a, &b),
+            reviews_page: opts
+                .pages
+                .as_deref()
+                .map(|base| page_url(base, "/reviews", &[("team_a", &a), ("team_b", &b)], period)),
             team_a: a,
             team_b: b,
         })
@@ -2090,7 +2168,8 @@ pub trait RunningDaemon: Send + Sync {
 /// concurrent requests for a report being built wait for that build. A build copies the frame
 /// out under its lock and analyses the copy outside it, so commits and the recompute never wait
 /// for a report; at most [`MAX_CONCURRENT_BUILDS`] run at once.
-pub fn daemon_producer(daemon: Arc<dyn RunningDaemon>) -> ReportProducer {
+/// `pages`: siloscope's external URL (without the final `/`), from which the report links its pages.
+pub fn daemon_producer(daemon: Arc<dyn RunningDaemon>, pages: Option<String>) -> ReportProducer {
     let cache = Arc::new(ReportCache::default());
     Arc::new(move |format| {
         let now = daemon.now();
@@ -2123,7 +2202,7 @@ pub fn daemon_producer(daemon: Arc<dyn RunningDaemon>) -> ReportProducer {
             }
             building.push(key.clone().unwrap_or_default());
         }
-        let result = build_daemon_report(daemon.as_ref(), period.clone(), now);
+        let result = build_daemon_report(daemon.as_ref(), period.clone(), now, pages.clone());
         let mut building = lock(&cache.building);
         if let Some(i) = building.iter().position(|k| *k == key.clone().unwrap_or_default()) {
             building.swap_remove(i);
@@ -2149,9 +2228,14 @@ pub fn daemon_producer(daemon: Arc<dyn RunningDaemon>) -> ReportProducer {
 
 /// One build: the store's history starts, a copy of the prepared frame taken under its lock
 /// (a memory copy: commits wait for that, never for the analysis), then the report from the copy.
-fn build_daemon_report(daemon: &dyn RunningDaemon, period: Period, now: Ts) -> Result<Report, String> {
+fn build_daemon_report(
+    daemon: &dyn RunningDaemon,
+    period: Period,
+    now: Ts,
+    pages: Option<String>,
+) -> Result<Report, String> {
     let history = daemon.history_starts()?;
-    let opts = ReportOptions { history, ..ReportOptions::new(period, now) };
+    let opts = ReportOptions { history, pages, ..ReportOptions::new(period, now) };
     let dir = daemon.directory();
     let frame = daemon.prepared_frame();
     generate(&frame, &dir, daemon.signals_config(), &opts)

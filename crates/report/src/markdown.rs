@@ -32,10 +32,20 @@ fn item(i: &ItemRef) -> String {
     } else {
         i.title.clone()
     };
+    let key = format!("`{}`", i.key.replace('`', "'"));
+    let key = linked(key, &i.page);
     if let Some(url) = crate::untrusted::link_url(&i.url) {
-        format!("[{}]({}) `{}`", cell(&title), url.replace('(', "%28").replace(')', "%29"), i.key.replace('`', "'"))
+        format!("[{}]({}) {key}", cell(&title), url.replace('(', "%28").replace(')', "%29"))
     } else {
-        format!("{} `{}`", cell(&title), i.key.replace('`', "'"))
+        format!("{} {key}", cell(&title))
+    }
+}
+
+/// `text` as a Markdown link to `page` when the report links its pages, else as it is.
+fn linked(text: impl std::fmt::Display, page: &Option<String>) -> String {
+    match page {
+        Some(page) => format!("[{text}]({})", page.replace('(', "%28").replace(')', "%29")),
+        None => text.to_string(),
     }
 }
 
@@ -217,7 +227,7 @@ pub fn render(r: &Report) -> String {
             "| {} → {} | {} | {} | {} | {} | {} | {} |",
             cell(&p.from),
             cell(&p.to),
-            p.current.handoffs,
+            linked(p.current.handoffs, &p.handoffs_page),
             p.current.acknowledged,
             fmt_opt_duration(p.current.latency_p50_seconds),
             fmt_opt_duration(p.current.latency_p75_seconds),
@@ -234,7 +244,7 @@ pub fn render(r: &Report) -> String {
             cell(&x.team_b),
             x.current.a_reviewed_b,
             x.current.b_reviewed_a,
-            fmt_opt_ratio(x.current.ratio),
+            linked(fmt_opt_ratio(x.current.ratio), &x.reviews_page),
             fmt_opt_ratio(x.previous.ratio)
         );
     }
@@ -242,20 +252,21 @@ pub fn render(r: &Report) -> String {
     o.push_str("\n## Teams\n\n| Team | Members | Received | Sent | Latency p50 | p75 | Stalled at end | Bounces | Decisions made | Rehashed | Cross-team reviews given | Joint wins | Bridge people | Silo index |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for t in &r.teams {
         let c = &t.current;
+        let page = |list: fn(&crate::TeamPages) -> &String| t.pages.as_ref().map(|l| list(l).clone());
         let _ = writeln!(
             o,
             "| **{}** | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(&t.team),
             c.members,
-            c.handoffs_received,
-            c.handoffs_sent,
+            linked(c.handoffs_received, &page(|l| &l.handoffs_received)),
+            linked(c.handoffs_sent, &page(|l| &l.handoffs_sent)),
             fmt_opt_duration(c.latency_p50_seconds),
             fmt_opt_duration(c.latency_p75_seconds),
             c.stalled_at_end,
             c.bounces,
-            c.decisions_made,
+            linked(c.decisions_made, &page(|l| &l.decisions)),
             c.decisions_rehashed,
-            c.cross_team_reviews_given,
+            linked(c.cross_team_reviews_given, &page(|l| &l.reviews)),
             c.joint_wins,
             c.bridge_people,
             fmt_opt_ratio(c.silo_index)
