@@ -165,15 +165,11 @@ impl HandoffFilter {
                     continue;
                 }
                 "window" => {
-                    if !cfg.windows.iter().any(|(w, _)| w == v) {
-                        let names: Vec<&str> = cfg.windows.iter().map(|(w, _)| w.as_str()).collect();
-                        return Err(format!("unknown window {v:?}: use one of {}", names.join(", ")));
-                    }
+                    check_window(cfg, v)?;
                     &mut f.window
                 }
                 "limit" => {
-                    let n: usize = v.parse().map_err(|_| format!("limit {v:?} is not a number"))?;
-                    f.limit = Some(n.min(MAX_LIMIT));
+                    f.limit = Some(parse_limit(v)?);
                     continue;
                 }
                 other => {
@@ -285,6 +281,21 @@ fn pair_selected(team_a: Option<&str>, team_b: Option<&str>, one: &str, other: &
 }
 
 /// A time range parameter (`from`, `to`): Unix time in milliseconds, as Grafana's `${__from}`.
+/// A `window` filter names one of the configured signal windows.
+fn check_window(cfg: &SignalsConfig, v: &str) -> Result<(), String> {
+    if cfg.windows.iter().any(|(w, _)| w == v) {
+        return Ok(());
+    }
+    let names: Vec<&str> = cfg.windows.iter().map(|(w, _)| w.as_str()).collect();
+    Err(format!("unknown window {v:?}: use one of {}", names.join(", ")))
+}
+
+/// A `limit` filter: a number of rows, at most `MAX_LIMIT`.
+fn parse_limit(v: &str) -> Result<usize, String> {
+    let n: usize = v.parse().map_err(|_| format!("limit {v:?} is not a number"))?;
+    Ok(n.min(MAX_LIMIT))
+}
+
 fn parse_millis(key: &str, value: &str) -> Result<i64, String> {
     value.parse().map_err(|_| format!("{key} {value:?} is not a time in Unix milliseconds (as Grafana's ${{__{key}}})"))
 }
@@ -460,15 +471,11 @@ impl DecisionFilter {
                     continue;
                 }
                 "window" => {
-                    if !cfg.windows.iter().any(|(w, _)| w == v) {
-                        let names: Vec<&str> = cfg.windows.iter().map(|(w, _)| w.as_str()).collect();
-                        return Err(format!("unknown window {v:?}: use one of {}", names.join(", ")));
-                    }
+                    check_window(cfg, v)?;
                     &mut f.window
                 }
                 "limit" => {
-                    let n: usize = v.parse().map_err(|_| format!("limit {v:?} is not a number"))?;
-                    f.limit = Some(n.min(MAX_LIMIT));
+                    f.limit = Some(parse_limit(v)?);
                     continue;
                 }
                 other => return Err(format!("unknown filter {other:?}: use {}", DECISION_FILTERS.join(", "))),
@@ -731,15 +738,11 @@ impl ReviewFilter {
                     continue;
                 }
                 "window" => {
-                    if !cfg.windows.iter().any(|(w, _)| w == v) {
-                        let names: Vec<&str> = cfg.windows.iter().map(|(w, _)| w.as_str()).collect();
-                        return Err(format!("unknown window {v:?}: use one of {}", names.join(", ")));
-                    }
+                    check_window(cfg, v)?;
                     &mut f.window
                 }
                 "limit" => {
-                    let n: usize = v.parse().map_err(|_| format!("limit {v:?} is not a number"))?;
-                    f.limit = Some(n.min(MAX_LIMIT));
+                    f.limit = Some(parse_limit(v)?);
                     continue;
                 }
                 other => return Err(format!("unknown filter {other:?}: use {}", REVIEW_FILTERS.join(", "))),
