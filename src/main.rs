@@ -403,6 +403,15 @@ fn check_config(path: &Path) -> Result<(), Failure> {
         cfg.directory.teams.len(),
         cfg.directory.people.len()
     );
+    let agreements = &cfg.signals.agreements;
+    if !agreements.is_empty() {
+        let names: Vec<String> = agreements.iter().map(|a| format!("{} (to {})", a.name, a.to_team)).collect();
+        println!(
+            "agreements: {}; one whose receiving team has fewer than {} active people (the privacy floor) exports no series",
+            names.join(", "),
+            cfg.signals.privacy_floor
+        );
+    }
     Ok(())
 }
 

@@ -153,6 +153,13 @@ pub mod definitions {
          items of at least 2 teams other than their own. Only the count per team is exported, never who.";
     pub const SILO: &str = "Silo index of a team in a window: share of its members' interactions that stay inside the team (1 \
          = fully siloed).";
+    pub const AGREEMENT: &str = "A working agreement (config [[agreements]]) promises that handoffs to a team (from some teams, \
+         of some kinds) are acknowledged within a time, for an objective share of them over a window. A covered handoff \
+         keeps it when acknowledged by its deadline (counted then) and breaks it when still waiting at the deadline \
+         (counted at the deadline, so the budget burns while work waits); one that stops waiting unacknowledged before its \
+         deadline (closed, moved on) is not counted. Attainment = 1 − breaches / handoffs over the window; error budget \
+         left = 1 − (breaches / handoffs) / (1 − objective); burn rate over w = (Δbreaches(w) / Δhandoffs(w)) / (1 − \
+         objective). An agreement whose receiving team is under the privacy floor exports no series.";
     pub const COVERAGE: &str = "Directory coverage: the share of each source's events in the window (bots and actor-less events \
          excluded) whose actor the team directory resolves to a team at the event's time, and the share of its active \
          identities resolved at their latest event. Activity of someone missing from the directory counts for no team: their \
@@ -345,6 +352,63 @@ pub const TEAM_MEMBERS: Family = family(
     "Current members of the team (bots excluded).",
     None,
 );
+
+const AGREEMENT_LABELS: &[&str] = &["agreement", "to_team"];
+
+pub const AGREEMENT_HANDOFFS: Family = family(
+    "siloscope_agreement_handoffs",
+    Counter,
+    None,
+    Signal,
+    AGREEMENT_LABELS,
+    "Handoffs covered by the working agreement whose outcome is decided (kept or broken), counted when decided.",
+    Some(definitions::AGREEMENT),
+);
+pub const AGREEMENT_BREACHES: Family = family(
+    "siloscope_agreement_breaches",
+    Counter,
+    None,
+    Signal,
+    AGREEMENT_LABELS,
+    "Handoffs covered by the working agreement that broke its promise, counted at the deadline.",
+    Some(definitions::AGREEMENT),
+);
+pub const AGREEMENT_OBJECTIVE: Family = family(
+    "siloscope_agreement_objective_ratio",
+    Gauge,
+    None,
+    Signal,
+    AGREEMENT_LABELS,
+    "The working agreement's objective: the share of covered handoffs that must keep the promise (0-1).",
+    Some(definitions::AGREEMENT),
+);
+pub const AGREEMENT_WINDOW: Family = family(
+    "siloscope_agreement_window_seconds",
+    Gauge,
+    SECONDS,
+    Signal,
+    AGREEMENT_LABELS,
+    "The working agreement's SLO window.",
+    Some(definitions::AGREEMENT),
+);
+pub const AGREEMENT_WAITING_PAST_PROMISE: Family = family(
+    "siloscope_agreement_waiting_past_promise",
+    Gauge,
+    None,
+    Signal,
+    AGREEMENT_LABELS,
+    "Handoffs covered by the working agreement waiting now past their deadline.",
+    Some(definitions::AGREEMENT),
+);
+
+/// The working agreements' families (issue 12), at the end of [`SIGNAL_FAMILIES`].
+pub const AGREEMENT_FAMILIES: [&Family; 5] = [
+    &AGREEMENT_HANDOFFS,
+    &AGREEMENT_BREACHES,
+    &AGREEMENT_OBJECTIVE,
+    &AGREEMENT_WINDOW,
+    &AGREEMENT_WAITING_PAST_PROMISE,
+];
 
 /// The signal families in exposition order: what the exporter encodes from `Signals` and the
 /// backfill writes the history of.

@@ -16,6 +16,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::model::{HOUR, Identity, MINUTE, Ts, identity};
+use crate::signals::agreements::Agreement;
 use crate::signals::{HandoffKind, SignalsConfig};
 use crate::sources::configkit::{
     Checker, DeTable, DeValue, Value, closest, line_column, parse_two_digits, parse_utc_offset,
@@ -238,6 +239,7 @@ impl Config {
         let record_paths: Vec<String> = signals.decisions.record_paths.iter().map(|p| p.0.clone()).collect();
         let context = CheckContext { config_dir: path.parent().unwrap_or(Path::new(".")), record_paths: &record_paths };
         let sources = c.sources(root.get("sources"), &context);
+        signals.agreements = c.agreements(root.get("agreements"), &index, &teams);
 
         if !c.problems.is_empty() {
             return Err(c.0.finish());
@@ -256,7 +258,10 @@ impl Config {
 // ---------------------------------------------------------------------------------------------
 // The schema: which keys each table accepts.
 
-const ROOT_KEYS: &[&str] = &["server", "store", "signals", "decisions", "ownership", "teams", "people", "sources"];
+const ROOT_KEYS: &[&str] =
+    &["server", "store", "signals", "decisions", "ownership", "teams", "people", "sources", "agreements"];
+const AGREEMENT_KEYS: &[&str] =
+    &["name", "to_team", "from_teams", "kinds", "within", "working_hours", "objective", "window"];
 const SERVER_KEYS: &[&str] = &["listen_address"];
 const STORE_KEYS: &[&str] = &["path", "url", "password_env", "password_file", "keep", "lease"];
 const SIGNALS_KEYS: &[&str] = &[
@@ -914,6 +919,251 @@ impl Sections<'_> {
                 None
             }
         }
+    }
+
+    /// `[[agreements]]`: working agreements between teams (engine `agreements.rs`).
+    fn agreements(&mut self, value: Option<&Value<'_>>, index: &TeamIndex, teams: &[TeamConfig]) -> Vec<Agreement> {
+        let mut out: Vec<Agreement> = Vec::new();
+        let Some(value) = value else {
+            return out;
+        };
+        let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+        for (entry_value, entry) in self.tables(value, "agreements", "[[agreements]]") {
+            self.known_keys(entry, "agreements", AGREEMENT_KEYS);
+            let mut ok = true;
+            let name = match entry.get("name") {
+                Some(v) => self.agreement_name(v).map(|n| (n, v.span())),
+                None => {
+                    self.missing(entry_value, "agreements.name", "name = \"payments-reviews\"");
+                    None
+                }
+            };
+            if let Some((n, span)) = &name {
+                if let Some(first) = seen.get(n) {
+                    let (line, _) = line_column(self.text, first.start);
+                    self.report(
+                        span.clone(),
+                        format!("agreement \"{n}\" is defined twice (first on line {line})"),
+                        "give every [[agreements]] entry its own name",
+                    );
+                    ok = false;
+                } else {
+                    seen.insert(n.clone(), span.clone());
+                }
+            }
+            let to_team = match entry.get("to_team") {
+                Some(v) => self
+                    .nonempty_string(v, "agreements.to_team", "to_team = \"payments\"")
+                    .and_then(|t| self.team_ref(index, &t, v.span(), "agreements.to_team").map(|n| (n, v.span()))),
+                None => {
+                    self.missing(entry_value, "agreements.to_team", "to_team = \"payments\"");
+                    None
+                }
+            };
+            let mut from_teams: Vec<String> = Vec::new();
+            if let Some(v) = entry.get("from_teams")
+                && let Some(list) = self.strings(v, "agreements.from_teams", "from_teams = [\"platform\"]")
+            {
+                if list.is_empty() {
+                    self.report(
+                        v.span(),
+                        "`agreements.from_teams` is empty, so the agreement would cover no handoff",
+                        "list the sending teams, like `from_teams = [\"platform\"]`, or remove the key to cover handoffs from any team",
+                    );
+                    ok = false;
+                }
+                for (team, span) in list {
+                    let Some(team) = self.team_ref(index, &team, span.clone(), "agreements.from_teams") else {
+                        ok = false;
+                        continue;
+                    };
+                    if to_team.as_ref().is_some_and(|(t, _)| *t == team) {
+                        self.report(
+                            span,
+                            format!("`agreements.from_teams` lists the receiving team \"{team}\""),
+                            "a handoff goes from one team to another: remove it from from_teams",
+                        );
+                        ok = false;
+                        continue;
+                    }
+                    if !from_teams.contains(&team) {
+                        from_teams.push(team);
+                    }
+                }
+            }
+            let mut kinds: Vec<HandoffKind> = Vec::new();
+            if let Some(v) = entry.get("kinds")
+                && let Some(list) = self.strings(v, "agreements.kinds", "kinds = [\"review\"]")
+            {
+                let known: Vec<&str> = HandoffKind::ALL.iter().map(|k| k.as_str()).collect();
+                if list.is_empty() {
+                    self.report(
+                        v.span(),
+                        "`agreements.kinds` is empty, so the agreement would cover no handoff",
+                        format!("list handoff kinds ({}), or remove the key to cover every kind", known.join(", ")),
+                    );
+                    ok = false;
+                }
+                for (kind, span) in list {
+                    match HandoffKind::parse(&kind.to_ascii_lowercase()) {
+                        Some(k) if !kinds.contains(&k) => kinds.push(k),
+                        Some(_) => {}
+                        None => {
+                            let hint = match closest(&kind, &known) {
+                                Some(close) => format!("did you mean `{close}`?"),
+                                None => format!("use one of: {}", known.join(", ")),
+                            };
+                            self.report(span, format!("`agreements.kinds`: \"{kind}\" is not a handoff kind"), hint);
+                            ok = false;
+                        }
+                    }
+                }
+            }
+            let within = match entry.get("within") {
+                Some(v) => self.duration(v, "agreements.within", "within = \"1d\"").map(|d| (d, v.span())),
+                None => {
+                    self.missing(entry_value, "agreements.within", "within = \"1d\"");
+                    None
+                }
+            };
+            let mut working_hours = false;
+            if let Some(v) = entry.get("working_hours")
+                && let Some(b) = self.boolean(v, "agreements.working_hours", "working_hours = true")
+            {
+                working_hours = b;
+                if let Some((team, _)) = &to_team
+                    && b
+                    && teams.iter().find(|t| t.name == *team).is_some_and(|t| t.calendar.is_none())
+                {
+                    self.report(
+                        v.span(),
+                        format!("`agreements.working_hours` counts the promise in team \"{team}\"'s working hours, but the team has no calendar"),
+                        format!(
+                            "give the [[teams]] entry of \"{team}\" a calendar, like `calendar = {{ utc_offset = \"+01:00\", days = \"mon-fri\", hours = \"09:00-17:00\" }}`, or set `working_hours = false`"
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+            let objective = match entry.get("objective") {
+                Some(v) => self.objective(v),
+                None => {
+                    self.missing(entry_value, "agreements.objective", "objective = \"90%\"");
+                    None
+                }
+            };
+            let mut window = crate::signals::agreements::DEFAULT_WINDOW;
+            if let Some(v) = entry.get("window") {
+                match self.duration(v, "agreements.window", "window = \"28d\"") {
+                    Some(w) => {
+                        if let Some((within, _)) = &within
+                            && *within >= w
+                        {
+                            self.report(
+                                v.span(),
+                                format!(
+                                    "`agreements.window` ({}) is not longer than the promise `within` ({}): no handoff could be decided inside one window",
+                                    bounds::human(w),
+                                    bounds::human(*within)
+                                ),
+                                "make the window several times the promise, like `within = \"1d\"` with `window = \"28d\"`",
+                            );
+                            ok = false;
+                        }
+                        window = w;
+                    }
+                    None => ok = false,
+                }
+            } else if let Some((within, span)) = within.clone()
+                && within >= window
+            {
+                self.report(
+                    span,
+                    format!(
+                        "`agreements.within` ({}) is not shorter than the default window of 28d",
+                        bounds::human(within)
+                    ),
+                    "promise a shorter time, or set a longer `window = \"90d\"`",
+                );
+                ok = false;
+            }
+            if let (true, Some((name, _)), Some((to_team, _)), Some((within, _)), Some(objective)) =
+                (ok, name, to_team, within, objective)
+            {
+                out.push(Agreement { name, to_team, from_teams, kinds, within, working_hours, objective, window });
+            }
+        }
+        out
+    }
+
+    /// An agreement's name: `[a-z0-9][a-z0-9_-]*`, the `agreement` label of its series.
+    fn agreement_name(&mut self, v: &Value<'_>) -> Option<String> {
+        let name = self.nonempty_string(v, "agreements.name", "name = \"payments-reviews\"")?;
+        let well_formed = name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !well_formed {
+            let suggestion: String = name
+                .to_ascii_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' })
+                .collect::<String>()
+                .trim_start_matches(['-', '_'])
+                .to_string();
+            let suggestion = if suggestion.is_empty() { "payments-reviews".to_string() } else { suggestion };
+            self.report(
+                v.span(),
+                format!("agreement name \"{name}\" is not a label value siloscope accepts"),
+                format!(
+                    "use lower-case letters, digits, `-` and `_`, starting with a letter or digit, like `name = \"{suggestion}\"`"
+                ),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    /// `objective = "90%"` or `objective = 0.9`: a share strictly between 0 and 1.
+    fn objective(&mut self, v: &Value<'_>) -> Option<f64> {
+        let path = "agreements.objective";
+        let share = match v.get_ref() {
+            DeValue::String(text) => {
+                let text = text.trim();
+                let parsed = match text.strip_suffix('%') {
+                    Some(pct) => pct.trim().parse::<f64>().ok().map(|p| p / 100.0),
+                    None => text.parse::<f64>().ok(),
+                };
+                match parsed {
+                    Some(p) if p.is_finite() => p,
+                    _ => {
+                        self.report(
+                            v.span(),
+                            format!("`{path}` is not a percentage or a share: \"{text}\""),
+                            "write it like `objective = \"90%\"` or `objective = 0.9`",
+                        );
+                        return None;
+                    }
+                }
+            }
+            DeValue::Float(_) | DeValue::Integer(_) => self.non_negative_number(v, path, "objective = 0.9")?,
+            _ => {
+                self.wrong_type(v, path, "a percentage string or a share", "objective = \"90%\"");
+                return None;
+            }
+        };
+        if !(share > 0.0 && share < 1.0) {
+            let hint = if share >= 1.0 && share < 100.0 && !matches!(v.get_ref(), DeValue::String(_)) {
+                format!(
+                    "a share is between 0 and 1: write `objective = \"{share}%\"` or `objective = {}`",
+                    share / 100.0
+                )
+            } else {
+                "an objective is above 0% and below 100% (100% leaves no error budget), like `objective = \"90%\"`"
+                    .to_string()
+            };
+            self.report(v.span(), format!("`{path}` must be above 0 and below 1 (0% and 100%), found {share}"), hint);
+            return None;
+        }
+        Some(share)
     }
 
     fn teams(&mut self, value: Option<&Value<'_>>) -> Vec<TeamConfig> {
@@ -1795,6 +2045,83 @@ kind = "gitlab"
         assert_eq!(err.problems.len(), 1);
         let line = err.to_string();
         assert!(line.starts_with("/nonexistent/siloscope.toml: cannot read the config file:"), "{line}");
+    }
+
+    const AGREEMENT_TEAMS: &str = "[[teams]]\nname = \"Payments\"\ncalendar = { days = \"mon-fri\", hours = \"09:00-17:00\" }\n[[teams]]\nname = \"platform\"\nhandles = [\"acme/platform\"]\n[[teams]]\nname = \"qa\"\n";
+
+    #[test]
+    fn agreements_resolve_teams_kinds_durations_and_objectives() {
+        let text = format!(
+            "{AGREEMENT_TEAMS}[[agreements]]\nname = \"payments-reviews\"\nto_team = \"payments\"\nfrom_teams = [\"@acme/platform\", \"QA\"]\nkinds = [\"review\", \"Reassign\"]\nwithin = \"1d\"\nworking_hours = true\nobjective = \"90%\"\nwindow = \"14d\"\n[[agreements]]\nname = \"qa_2\"\nto_team = \"qa\"\nwithin = \"4h\"\nobjective = 0.95\n"
+        );
+        let cfg = parse(&text).unwrap();
+        let a = &cfg.signals.agreements;
+        assert_eq!(a.len(), 2);
+        assert_eq!(
+            a[0],
+            Agreement {
+                name: "payments-reviews".into(),
+                to_team: "Payments".into(),
+                from_teams: vec!["platform".into(), "qa".into()],
+                kinds: vec![HandoffKind::Review, HandoffKind::Reassign],
+                within: DAY,
+                working_hours: true,
+                objective: 0.9,
+                window: 14 * DAY,
+            }
+        );
+        // Omitted: any sending team, every kind, wall time, the 28-day window.
+        assert_eq!(
+            a[1],
+            Agreement {
+                name: "qa_2".into(),
+                to_team: "qa".into(),
+                from_teams: vec![],
+                kinds: vec![],
+                within: 4 * HOUR,
+                working_hours: false,
+                objective: 0.95,
+                window: 28 * DAY,
+            }
+        );
+        assert!(parse("").unwrap().signals.agreements.is_empty());
+    }
+
+    #[test]
+    fn agreement_mistakes_each_name_their_line_and_a_fix() {
+        let text = format!(
+            "{AGREEMENT_TEAMS}[[agreements]]\nname = \"Payments Reviews\"\nto_team = \"paymnts\"\nfrom_teams = [\"ghost\"]\nkinds = [\"reviews\"]\nwithin = \"1 day\"\nobjective = \"100%\"\nwindows = \"28d\"\n[[agreements]]\nname = \"qa\"\nto_team = \"qa\"\nwithin = \"1d\"\nworking_hours = true\nobjective = 90\n[[agreements]]\nname = \"qa\"\nto_team = \"qa\"\nfrom_teams = [\"qa\"]\nwithin = \"2d\"\nobjective = 0.9\nwindow = \"1d\"\n[[agreements]]\nto_team = \"qa\"\n"
+        );
+        let got: Vec<(usize, String, String)> =
+            problems(&text).into_iter().map(|p| (p.line, p.message, p.hint)).collect();
+        let at = |line: usize| -> Vec<&(usize, String, String)> { got.iter().filter(|g| g.0 == line).collect() };
+        assert!(at(10)[0].1.contains("\"Payments Reviews\" is not a label value"), "{got:#?}");
+        assert!(at(10)[0].2.contains("`name = \"payments-reviews\"`"), "{got:#?}");
+        assert_eq!(at(11)[0].2, "did you mean `Payments`?");
+        assert!(at(12)[0].1.contains("names team \"ghost\""), "{got:#?}");
+        assert_eq!(at(13)[0].2, "did you mean `review`?");
+        assert!(at(14)[0].1.contains("`agreements.within` is not a valid duration"), "{got:#?}");
+        assert!(at(15)[0].1.contains("above 0 and below 1"), "{got:#?}");
+        assert!(at(15)[0].2.contains("100% leaves no error budget"), "{got:#?}");
+        assert_eq!(at(16)[0].1, "unknown key `agreements.windows`");
+        assert_eq!(at(16)[0].2, "did you mean `window`?");
+        // qa has no calendar; 90 is a percentage written as a share.
+        assert!(at(21)[0].1.contains("team \"qa\"'s working hours, but the team has no calendar"), "{got:#?}");
+        assert!(at(22)[0].2.contains("`objective = \"90%\"` or `objective = 0.9`"), "{got:#?}");
+        // The name repeats; from_teams holds the receiving team; the window is shorter than the promise.
+        assert!(at(24)[0].1.contains("agreement \"qa\" is defined twice (first on line 18)"), "{got:#?}");
+        assert!(at(26)[0].1.contains("lists the receiving team \"qa\""), "{got:#?}");
+        assert!(
+            at(29)[0].1.contains("`agreements.window` (1d) is not longer than the promise `within` (2d)"),
+            "{got:#?}"
+        );
+        // An entry without the required keys names each.
+        let missing: Vec<&str> = at(30).iter().map(|g| g.1.as_str()).collect();
+        assert_eq!(
+            missing,
+            ["`agreements.name` is missing", "`agreements.within` is missing", "`agreements.objective` is missing"]
+        );
+        assert_eq!(got.len(), 15, "{got:#?}");
     }
 
     #[test]

@@ -123,6 +123,19 @@ pub struct Signals {
     pub team_members: BTreeMap<String, u64>,
     /// Teams folded into `other` under the privacy floor (names, for the report and `teams`).
     pub folded_teams: Vec<String>,
+    /// (agreement, to_team) → the agreement's series at `now` (`agreements.rs`).
+    pub agreements: BTreeMap<(String, String), AgreementSeries>,
+    /// Agreements exporting no series: their receiving team is under the privacy floor.
+    pub agreements_suppressed: Vec<String>,
+}
+
+/// One agreement's exported values: its counters and gauges at `now` with its configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AgreementSeries {
+    pub values: crate::signals::agreements::AgreementValues,
+    pub objective: f64,
+    /// Seconds.
+    pub window: Ts,
 }
 
 /// Team id → exported label, after the privacy floor.
@@ -357,5 +370,32 @@ pub fn aggregate(analysis: &Analysis, frame: &Frame, dir: &Directory, cfg: &Sign
         let n = dir.members_at(t, now).count() as u64;
         *s.team_members.entry(labels.get(t).to_string()).or_default() += n;
     }
+
+    // Agreements.
+    if !cfg.agreements.is_empty() {
+        let facts = crate::signals::agreements::agreement_facts(analysis, dir, cfg);
+        (s.agreements, s.agreements_suppressed) = agreement_series(analysis, &facts, dir, cfg, &labels, now);
+    }
     s
+}
+
+/// The agreements' series at `now` from their facts (`agreements::agreement_facts`): the part of
+/// [`aggregate`] the back-test (`siloscope agreements check`) evaluates at every hour.
+pub fn agreement_series(
+    analysis: &Analysis,
+    facts: &[crate::signals::agreements::AgreementFact],
+    dir: &Directory,
+    cfg: &SignalsConfig,
+    labels: &TeamLabels,
+    now: Ts,
+) -> (BTreeMap<(String, String), AgreementSeries>, Vec<String>) {
+    let (values, suppressed) = crate::signals::agreements::agreement_values(analysis, facts, dir, cfg, labels, now);
+    let series = values
+        .into_iter()
+        .map(|((name, to), values)| {
+            let a = cfg.agreements.iter().find(|a| a.name == name).expect("values of configured agreements");
+            ((name, to), AgreementSeries { values, objective: a.objective, window: a.window })
+        })
+        .collect();
+    (series, suppressed)
 }

@@ -87,6 +87,8 @@ pub struct SignalsConfig {
     /// `siloscope teams`, the report and the health board warn when a source's share of events
     /// attributed to a team is under this (0–1, default 0.95; src/coverage.rs).
     pub coverage_warning: f64,
+    /// `[[agreements]]`: working agreements between teams, as SLOs (`agreements.rs`).
+    pub agreements: Vec<crate::agreements::Agreement>,
 }
 
 impl Default for SignalsConfig {
@@ -104,6 +106,7 @@ impl Default for SignalsConfig {
             windows: vec![("7d".into(), 7 * DAY), ("28d".into(), 28 * DAY), ("90d".into(), 90 * DAY)],
             decisions: DecisionSelector::default(),
             coverage_warning: crate::coverage::DEFAULT_COVERAGE_WARNING,
+            agreements: Vec::new(),
         }
     }
 }
@@ -116,6 +119,7 @@ impl SignalsConfig {
 }
 
 pub mod aggregate;
+pub mod agreements;
 pub mod coverage;
 pub mod custody;
 pub mod decisions;

@@ -691,3 +691,190 @@ fn listed_handoff_states_count_what_the_gauges_count() {
     let (w_early, _) = listed_counts(&s, h(2));
     assert_eq!(w_early, nonzero(&s.signals(h(2)).handoffs_waiting));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Working agreements (agreements.rs), worked out by hand.
+
+mod agreements {
+    use super::*;
+    use crate::signals::agreements::{Agreement, Outcome, agreement_facts, budget_left, burn_rate, working_deadline};
+
+    /// "Handoffs from a to b are acknowledged within 4 hours, for 75 % of them over a day."
+    fn promise() -> Agreement {
+        Agreement {
+            name: "b-from-a".into(),
+            to_team: "b".into(),
+            from_teams: vec!["a".into()],
+            kinds: vec![],
+            within: 4 * HOUR,
+            working_hours: false,
+            objective: 0.75,
+            window: DAY,
+        }
+    }
+
+    /// Six handoffs to b (h = hours after T0):
+    /// - i1  a → b at h1, deadline h5, b1 comments at h3          → kept at h3
+    /// - i2  a → b at h2, deadline h6, b2 comments only at h9     → broken at h6 (not at h9)
+    /// - i3  a → b at h4, deadline h8, a1 closes it at h6         → not counted (stopped waiting)
+    /// - i4  a → b at h5, deadline h9, nobody in b acts           → broken at h9, still waiting after
+    /// - i5  c → b at h1                                           → not covered (c is no sending team)
+    /// - i6  a's pull request, review asked of b1 at h2, deadline h6, b1 reviews at h6 → kept at h6
+    /// b1 and b2 talk on b's own item at h0, which keeps b above the privacy floor of 2 throughout.
+    fn scenario() -> Scenario {
+        let mut s = Scenario::new();
+        s.cfg.agreements = vec![promise()];
+        s.issue("own", "acme/b-repo", "b1", h(0)).ev("own", h(0), "b2", comment());
+        s.issue("i1", "acme/a-repo", "a1", h(0)).ev("i1", h(1), "a1", label("team:b")).ev("i1", h(3), "b1", comment());
+        s.issue("i2", "acme/a-repo", "a1", h(0)).ev("i2", h(2), "a1", label("team:b")).ev("i2", h(9), "b2", comment());
+        s.issue("i3", "acme/a-repo", "a1", h(0)).ev("i3", h(4), "a1", label("team:b")).ev(
+            "i3",
+            h(6),
+            "a1",
+            close(false),
+        );
+        s.issue("i4", "acme/a-repo", "a2", h(0)).ev("i4", h(5), "a2", label("team:b"));
+        s.issue("i5", "acme/c-repo", "c1", h(0)).ev("i5", h(1), "c1", label("team:b"));
+        s.pr("i6", "acme/a-repo", "a3", h(0)).ev("i6", h(2), "a3", request("b1")).ev(
+            "i6",
+            h(6),
+            "b1",
+            review(ReviewState::Approved),
+        );
+        s
+    }
+
+    /// (handoffs, breaches, waiting past promise) of the agreement at `now`.
+    fn values(s: &Scenario, now: Ts) -> (u64, u64, u64) {
+        let sig = s.signals(now);
+        let v = sig.agreements[&("b-from-a".to_string(), "b".to_string())].values;
+        (v.handoffs, v.breaches, v.waiting_past_promise)
+    }
+
+    #[test]
+    fn each_covered_handoff_is_kept_at_its_ack_or_broken_at_its_deadline() {
+        let s = scenario();
+        let a = s.analysis(h(24));
+        let facts = agreement_facts(&a, &s.dir, &s.cfg);
+        let frame = s.frame();
+        let item = |f: &crate::signals::agreements::AgreementFact| {
+            frame.syms.resolve(frame.items[a.handoffs[f.handoff].item as usize].key).to_string()
+        };
+        let got: Vec<(String, Outcome, Ts)> =
+            facts.iter().map(|f| (item(f), f.outcome, (f.decided_at - T0) / HOUR)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("i1".into(), Outcome::Kept, 3),
+                ("i2".into(), Outcome::Broken, 6),
+                ("i6".into(), Outcome::Kept, 6),
+                ("i4".into(), Outcome::Broken, 9),
+            ]
+        );
+    }
+
+    #[test]
+    fn counters_count_at_decision_time_and_the_budget_burns_while_work_waits() {
+        let s = scenario();
+        // Nothing decided before i1's acknowledgement; the series exist from the start (zeros).
+        assert_eq!(values(&s, h(2)), (0, 0, 0));
+        assert_eq!(values(&s, h(3)), (1, 0, 0));
+        assert_eq!(values(&s, h(5)), (1, 0, 0));
+        // h6: i2 broke its promise (b acknowledges it only at h9), i6 kept it to the second.
+        assert_eq!(values(&s, h(6)), (3, 1, 1));
+        assert_eq!(values(&s, h(8)), (3, 1, 1));
+        // h9: i2 acknowledged at last (no longer waiting, still a breach); i4 breaks and waits.
+        assert_eq!(values(&s, h(9)), (4, 2, 1));
+        assert_eq!(values(&s, h(10)), (4, 2, 1));
+
+        // At h10 over the 1-day window: 4 decided, 2 broken → attainment 1 − 2/4 = 50 %.
+        // Error budget 1 − 0.75 = 25 % of handoffs: error ratio 0.5 / 0.25 = burn rate 2 (budget
+        // spent twice over), budget left 1 − 2 = −1.
+        let (n, b, _) = values(&s, h(10));
+        assert_eq!(burn_rate(b, n, 0.75), Some(2.0));
+        assert_eq!(budget_left(b, n, 0.75), Some(-1.0));
+        // Over the last 2 hours (h8 → h10): 1 more decided, 1 more broken → ratio 1, burn rate 4.
+        let (n8, b8, _) = values(&s, h(8));
+        assert_eq!(burn_rate(b - b8, n - n8, 0.75), Some(4.0));
+        // Over h3 → h5 nothing was decided: no ratio, no burn (PromQL's 0/0 fires nothing).
+        assert_eq!(burn_rate(0, 0, 0.75), None);
+
+        let sig = s.signals(h(10));
+        let series = &sig.agreements[&("b-from-a".to_string(), "b".to_string())];
+        assert_eq!((series.objective, series.window), (0.75, DAY));
+        assert!(sig.agreements_suppressed.is_empty());
+    }
+
+    /// The facts carry their decision time: the values at t from the whole history equal those
+    /// computed from the events up to t only (ARCHITECTURE's invariant), at every hour.
+    #[test]
+    fn values_at_t_equal_those_from_the_events_up_to_t() {
+        let s = scenario();
+        let all = s.analysis(h(30));
+        let frame = s.frame();
+        for t in (0..30).map(h) {
+            let mut past = scenario();
+            past.events.retain(|e| e.at <= t);
+            let from_past = past.signals(t).agreements;
+            let from_all = crate::signals::aggregate(&all, &frame, &s.dir, &s.cfg, t).agreements;
+            assert_eq!(from_past, from_all, "at h{}", (t - T0) / HOUR);
+        }
+    }
+
+    #[test]
+    fn an_agreement_of_a_team_under_the_privacy_floor_exports_nothing() {
+        let mut s = scenario();
+        // Three people per team, a floor of four: b (and the agreement naming it) is folded.
+        s.cfg.privacy_floor = 4;
+        let sig = s.signals(h(10));
+        assert!(sig.agreements.is_empty(), "{:?}", sig.agreements);
+        assert_eq!(sig.agreements_suppressed, vec!["b-from-a".to_string()]);
+    }
+
+    #[test]
+    fn kinds_and_sending_teams_narrow_what_is_covered() {
+        let mut s = scenario();
+        s.cfg.agreements[0].kinds = vec![Review];
+        assert_eq!(values(&s, h(10)), (1, 0, 0)); // i6 only
+        s.cfg.agreements[0].kinds = vec![];
+        s.cfg.agreements[0].from_teams = vec![];
+        // Any sending team: i5 (c → b at h1, never acknowledged) breaks at h5 too.
+        assert_eq!(values(&s, h(10)), (5, 3, 2));
+    }
+
+    /// b works Monday to Friday, 09:00–17:00 UTC; T0 is a Thursday.
+    #[test]
+    fn in_working_hours_the_deadline_skips_nights_and_weekends() {
+        let cal = Calendar {
+            utc_offset: 0,
+            workdays: [true, true, true, true, true, false, false],
+            start: 9 * HOUR,
+            end: 17 * HOUR,
+        };
+        // Thursday 16:00 + 4 working hours: 1 h on Thursday, 3 h on Friday → Friday 12:00.
+        assert_eq!(working_deadline(&cal, h(16), 4 * HOUR), h(24 + 12));
+        // Friday 15:00 + 4 h: 2 h on Friday, 2 h on Monday → Monday 11:00 (4 days after T0).
+        assert_eq!(working_deadline(&cal, h(24 + 15), 4 * HOUR), h(4 * 24 + 11));
+        // Thursday 03:00 (before hours) + 8 h: the whole of Thursday → Thursday 17:00 exactly.
+        assert_eq!(working_deadline(&cal, h(3), 8 * HOUR), h(17));
+        // Saturday noon + 1 h → Monday 10:00; 2 weeks of working time from Thursday 09:00 → two
+        // weeks later, Wednesday 17:00 (80 h: Thu, Fri, then 8 more working days).
+        assert_eq!(working_deadline(&cal, h(2 * 24 + 12), HOUR), h(4 * 24 + 10));
+        assert_eq!(working_deadline(&cal, h(9), 80 * HOUR), h(13 * 24 + 17));
+        for (from, within) in [(h(16), 4 * HOUR), (h(24 + 15), 4 * HOUR), (h(9), 80 * HOUR), (h(2 * 24 + 12), HOUR)] {
+            let d = working_deadline(&cal, from, within);
+            assert_eq!(cal.working_seconds(from, d), within);
+            assert!(cal.working_seconds(from, d - 1) < within, "the earliest such time");
+        }
+        // With a calendar on b and `working_hours`, i4 (handed over Thursday 05:00, before
+        // hours) is due at 13:00 instead of 09:00.
+        let mut s = scenario();
+        let mut b = org();
+        b.team("b", &[], Some(cal));
+        s.dir = b.build();
+        s.cfg.agreements[0].working_hours = true;
+        let a = s.analysis(h(30));
+        let i4 = agreement_facts(&a, &s.dir, &s.cfg).into_iter().find(|f| a.handoffs[f.handoff].at == h(5)).unwrap();
+        assert_eq!((i4.outcome, i4.deadline), (Outcome::Broken, h(13)));
+    }
+}

@@ -1,0 +1,276 @@
+//! Working agreements between teams as SLOs (issue 12): which handoffs an agreement covers, whether
+//! each kept or broke its promise and *when that was decided*, the burn-rate alert policy (pure
+//! data) and the exported agreement series at a given `now`. Pure like the rest of the engine: no
+//! I/O, no clock; it must not name a person or an item in anything it exports.
+//!
+//! A handoff (SIGNALS.md §3) is *covered* by an agreement when its receiving team is the
+//! agreement's `to_team`, its sending team is one of `from_teams` (any when empty) and its kind one
+//! of `kinds` (any when empty). Its *deadline* is the handover time plus `within` (counted in the
+//! receiving team's working hours when `working_hours`). Its outcome:
+//! - acknowledged at or before the deadline → **kept**, decided at the acknowledgement;
+//! - still waiting at the deadline (not acknowledged, open, still with the receiving team) →
+//!   **broken**, decided *at the deadline*: the budget burns while work waits, not when the late
+//!   acknowledgement finally comes;
+//! - stopped waiting without an acknowledgement before the deadline (closed, custody moved on, the
+//!   review request withdrawn) → **not counted**: the receiving team had no chance to keep or break
+//!   the promise, and counting it either way would reward or punish work that went elsewhere.
+//!
+//! Each fact carries its decision time, so the values at `t` count the facts decided by `t`, and a
+//! handoff still waiting at the end of the analysis is a breach at its deadline if nothing happens
+//! before (after the deadline it is one whatever happens next).
+
+use std::collections::BTreeMap;
+
+use crate::model::{DAY, HOUR, Ts};
+use crate::signals::HandoffKind;
+use crate::signals::SignalsConfig;
+use crate::signals::aggregate::TeamLabels;
+use crate::signals::records::{Analysis, HandoffRec};
+use crate::teams::{Calendar, Directory, TeamId};
+
+/// One `[[agreements]]` entry of the config, validated (crates/config checks every field).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agreement {
+    /// `[a-z0-9][a-z0-9_-]*`, unique: the `agreement` label.
+    pub name: String,
+    /// The receiving team, as its `[[teams]]` entry writes it.
+    pub to_team: String,
+    /// Sending teams as their `[[teams]]` entries write them; empty = any sending team.
+    pub from_teams: Vec<String>,
+    /// Handoff kinds covered; empty = every kind.
+    pub kinds: Vec<HandoffKind>,
+    /// The promise: acknowledged within this long (seconds).
+    pub within: Ts,
+    /// Count `within` in the receiving team's working hours (its calendar; the config requires one).
+    pub working_hours: bool,
+    /// The share of covered handoffs that must keep the promise, in (0, 1).
+    pub objective: f64,
+    /// The SLO window (seconds; default 28 days).
+    pub window: Ts,
+}
+
+/// The default SLO window of an agreement.
+pub const DEFAULT_WINDOW: Ts = 28 * DAY;
+
+/// One multi-window burn-rate alert: it fires when the burn rate over both `long` and `short`
+/// exceeds `factor` (SRE workbook, ch. 5), where the burn rate over w is
+/// `(Δbreaches(w) / Δhandoffs(w)) / (1 − objective)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BurnRateAlert {
+    pub long: Ts,
+    pub short: Ts,
+    pub factor: f64,
+    /// `page` or `ticket`: the alert's `severity` label.
+    pub severity: &'static str,
+}
+
+/// The alert policy of every agreement, shared by `siloscope rules` (the generated Prometheus
+/// rules) and `siloscope agreements check` (the back-test). Handoffs are few per hour and waits
+/// are measured in hours and days, so the windows are hours and days rather than SRE's 1h/5m
+/// (docs/agreements.md says why these values).
+pub const ALERT_POLICY: &[BurnRateAlert] = &[
+    BurnRateAlert { long: DAY, short: 2 * HOUR, factor: 7.0, severity: "page" },
+    BurnRateAlert { long: 3 * DAY, short: 6 * HOUR, factor: 3.5, severity: "page" },
+    BurnRateAlert { long: 7 * DAY, short: DAY, factor: 1.0, severity: "ticket" },
+];
+
+/// How a covered handoff met its agreement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    Kept,
+    Broken,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Kept => "kept",
+            Outcome::Broken => "broken",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Outcome::Kept, Outcome::Broken].into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// A covered handoff whose outcome is (or, still waiting, will be at its deadline) decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgreementFact {
+    /// Index into `SignalsConfig::agreements`.
+    pub agreement: usize,
+    /// Index into `Analysis::handoffs`.
+    pub handoff: usize,
+    pub deadline: Ts,
+    pub outcome: Outcome,
+    /// When the outcome was decided: the acknowledgement (kept) or the deadline (broken).
+    pub decided_at: Ts,
+}
+
+/// The handoff's deadline under `a`: handed over + `within`, in the receiving team's working time
+/// when `working_hours` and the team has a calendar.
+pub fn deadline(a: &Agreement, dir: &Directory, h: &HandoffRec) -> Ts {
+    match (a.working_hours, dir.team(h.to).calendar) {
+        (true, Some(cal)) => working_deadline(&cal, h.at, a.within),
+        _ => h.at + a.within,
+    }
+}
+
+/// The earliest time `d` with `cal.working_seconds(from, d) == within` (`within` > 0). A calendar
+/// without working time never reaches it: `Ts::MAX`.
+pub fn working_deadline(cal: &Calendar, from: Ts, within: Ts) -> Ts {
+    let per_day = cal.end - cal.start;
+    let workdays = cal.workdays.iter().filter(|w| **w).count() as Ts;
+    if per_day <= 0 || workdays == 0 {
+        return Ts::MAX;
+    }
+    let local = from + cal.utc_offset;
+    let mut day = local.div_euclid(DAY);
+    let mut remaining = within;
+    let workday = |day: Ts| cal.workdays[(day + 3).rem_euclid(7) as usize]; // 1970-01-01 was a Thursday
+    // The first (partial) day.
+    if workday(day) {
+        let (ds, de) = (day * DAY + cal.start, day * DAY + cal.end);
+        let s = ds.max(local);
+        if s < de {
+            if remaining <= de - s {
+                return s + remaining - cal.utc_offset;
+            }
+            remaining -= de - s;
+        }
+    }
+    day += 1;
+    // Whole weeks at once while more than a week of working time is left.
+    let week = workdays * per_day;
+    if remaining > week {
+        let weeks = (remaining - 1) / week;
+        remaining -= weeks * week;
+        day += weeks * 7;
+    }
+    loop {
+        if workday(day) {
+            if remaining <= per_day {
+                return day * DAY + cal.start + remaining - cal.utc_offset;
+            }
+            remaining -= per_day;
+        }
+        day += 1;
+    }
+}
+
+/// Whether `a` covers `h`; `to` and `from` are `a`'s teams resolved in the directory.
+fn covers(a: &Agreement, to: TeamId, from: &[TeamId], h: &HandoffRec) -> bool {
+    h.to == to
+        && (a.from_teams.is_empty() || from.contains(&h.from))
+        && (a.kinds.is_empty() || a.kinds.contains(&h.kind))
+}
+
+/// The outcome of a covered handoff with its decision time, or None when it is not counted (it
+/// stopped waiting unacknowledged before its deadline).
+pub fn outcome(h: &HandoffRec, deadline: Ts) -> Option<(Outcome, Ts)> {
+    let stopped = h.ended_at.unwrap_or(Ts::MAX);
+    if let Some(acked) = h.acked_at
+        && acked <= deadline
+        && acked <= stopped
+    {
+        return Some((Outcome::Kept, acked));
+    }
+    // Still waiting at the deadline (the same definition as the waiting gauges) → broken there.
+    h.waiting_at(deadline).then_some((Outcome::Broken, deadline))
+}
+
+/// Every agreement's facts over the analysis, sorted by (agreement, decision time). An agreement
+/// whose receiving team the directory lacks covers nothing.
+pub fn agreement_facts(analysis: &Analysis, dir: &Directory, cfg: &SignalsConfig) -> Vec<AgreementFact> {
+    let mut facts = Vec::new();
+    for (i, a) in cfg.agreements.iter().enumerate() {
+        let Some(to) = dir.team_by_name(&a.to_team) else { continue };
+        let from: Vec<TeamId> = a.from_teams.iter().filter_map(|t| dir.team_by_name(t)).collect();
+        for (j, h) in analysis.handoffs.iter().enumerate() {
+            if !covers(a, to, &from, h) {
+                continue;
+            }
+            let deadline = deadline(a, dir, h);
+            if let Some((outcome, decided_at)) = outcome(h, deadline) {
+                facts.push(AgreementFact { agreement: i, handoff: j, deadline, outcome, decided_at });
+            }
+        }
+    }
+    facts.sort_by_key(|f| (f.agreement, f.decided_at, f.handoff));
+    facts
+}
+
+/// The covered handoffs of agreement `agreement` waiting at `now` past their deadline.
+pub fn waiting_past_promise<'a>(
+    analysis: &'a Analysis,
+    facts: &'a [AgreementFact],
+    agreement: usize,
+    now: Ts,
+) -> impl Iterator<Item = &'a AgreementFact> + 'a {
+    facts.iter().filter(move |f| {
+        f.agreement == agreement
+            && f.outcome == Outcome::Broken
+            && f.decided_at <= now
+            && analysis.handoffs[f.handoff].waiting_at(now)
+    })
+}
+
+/// Exported values of one agreement at `now` (labels `agreement`, `to_team`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AgreementValues {
+    /// Covered handoffs decided by `now` (kept + broken).
+    pub handoffs: u64,
+    /// Covered handoffs broken by `now`.
+    pub breaches: u64,
+    /// Covered handoffs waiting at `now` past their deadline.
+    pub waiting_past_promise: u64,
+}
+
+/// The agreement series at `now`, keyed by (agreement, to_team label), and the names of the
+/// agreements exported no series because their receiving team is under the privacy floor (its
+/// label would be `other`, and the agreement's name would still single the team out).
+pub fn agreement_values(
+    analysis: &Analysis,
+    facts: &[AgreementFact],
+    dir: &Directory,
+    cfg: &SignalsConfig,
+    labels: &TeamLabels,
+    now: Ts,
+) -> (BTreeMap<(String, String), AgreementValues>, Vec<String>) {
+    let mut out = BTreeMap::new();
+    let mut suppressed = Vec::new();
+    for (i, a) in cfg.agreements.iter().enumerate() {
+        let to = dir.team_by_name(&a.to_team);
+        // A receiving team no source or config defines has no people: under the floor too.
+        let Some(to) = to.filter(|t| !labels.folded[*t as usize]) else {
+            suppressed.push(a.name.clone());
+            continue;
+        };
+        let mut v = AgreementValues::default();
+        let lo = facts.partition_point(|f| f.agreement < i);
+        let hi = facts.partition_point(|f| f.agreement <= i);
+        for f in facts[lo..hi].iter().take_while(|f| f.decided_at <= now) {
+            v.handoffs += 1;
+            if f.outcome == Outcome::Broken {
+                v.breaches += 1;
+                if analysis.handoffs[f.handoff].waiting_at(now) {
+                    v.waiting_past_promise += 1;
+                }
+            }
+        }
+        out.insert((a.name.clone(), labels.get(to).to_string()), v);
+    }
+    (out, suppressed)
+}
+
+/// Burn rate over a window from the counters' increases: the error ratio over the error budget
+/// `1 − objective`. None when no covered handoff was decided in the window (no ratio: PromQL's
+/// 0/0, which fires nothing).
+pub fn burn_rate(breaches: u64, handoffs: u64, objective: f64) -> Option<f64> {
+    (handoffs > 0).then(|| (breaches as f64 / handoffs as f64) / (1.0 - objective))
+}
+
+/// The error budget left over the SLO window: `1 − (breaches / handoffs) / (1 − objective)`
+/// (1 = untouched, 0 = spent, negative = overspent). None without decided handoffs.
+pub fn budget_left(breaches: u64, handoffs: u64, objective: f64) -> Option<f64> {
+    burn_rate(breaches, handoffs, objective).map(|b| 1.0 - b)
+}
