@@ -159,6 +159,12 @@ impl TeamLabels {
             .collect();
         TeamLabels { names, folded }
     }
+    /// Labels a caller folded itself (the report folds teams under the floor at either period's
+    /// end): `folded[t]` teams are shown as `other`, the others by `names[t]`.
+    pub fn from_names(names: Vec<String>, folded: Vec<bool>) -> TeamLabels {
+        let names = names.into_iter().zip(&folded).map(|(n, f)| if *f { OTHER_TEAM.to_string() } else { n }).collect();
+        TeamLabels { names, folded }
+    }
     pub fn get(&self, t: TeamId) -> &str {
         &self.names[t as usize]
     }
