@@ -19,7 +19,7 @@ use crate::teams::Directory;
 
 /// Every family of the §9 table, in the exporter's order, as the catalogue describes it: the
 /// backfill writes the names, types, units and HELP texts the live exporter shows.
-pub const FAMILIES: [&Family; 18] = siloscope_catalogue::SIGNAL_FAMILIES;
+pub const FAMILIES: [&Family; 23] = siloscope_catalogue::SIGNAL_FAMILIES;
 
 /// The value of one series at one step.
 #[derive(Debug, Clone, PartialEq)]

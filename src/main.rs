@@ -997,6 +997,40 @@ fn progress_bars(
     })
 }
 
+/// The demo's two working agreements, so a newcomer sees them export, burn and alert (the
+/// simulated organisation's teams come from its directory, so they are written here rather than
+/// as `[[agreements]]` of a config, which names `[[teams]]`). As a config they read:
+/// `name = "payments-reviews"`, `to_team = "payments"`, `kinds = ["review"]`, `within = "1d"`,
+/// `objective = "90%"`; and `name = "platform-handoffs"`, `to_team = "platform"`,
+/// `kinds = ["reassign", "transfer"]`, `within = "2d"`, `objective = "80%"`; both over 28 days.
+fn demo_agreements() -> Vec<siloscope::signals::agreements::Agreement> {
+    use siloscope::model::DAY;
+    use siloscope::signals::HandoffKind;
+    use siloscope::signals::agreements::{Agreement, DEFAULT_WINDOW};
+    vec![
+        Agreement {
+            name: "payments-reviews".into(),
+            to_team: "payments".into(),
+            from_teams: vec![],
+            kinds: vec![HandoffKind::Review],
+            within: DAY,
+            working_hours: false,
+            objective: 0.9,
+            window: DEFAULT_WINDOW,
+        },
+        Agreement {
+            name: "platform-handoffs".into(),
+            to_team: "platform".into(),
+            from_teams: vec![],
+            kinds: vec![HandoffKind::Reassign, HandoffKind::Transfer],
+            within: 2 * DAY,
+            working_hours: false,
+            objective: 0.8,
+            window: DEFAULT_WINDOW,
+        },
+    ]
+}
+
 fn demo(
     listen_address: String,
     speed: f64,
@@ -1024,6 +1058,7 @@ fn demo(
     let people = sim.teams * sim.people_per_team;
     let days = sim.history_days;
     cfg.sources.push(SourceConfig { name: "demo".into(), interval: 2, settings: SourceSettings::new(sim) });
+    cfg.signals.agreements = demo_agreements();
     let store: Box<dyn siloscope::store::Store> = match &store_path {
         Some(p) => Box::new(SqliteStore::open_exclusive(p).map_err(|e| runtime(e.to_string()))?),
         None => Box::new(SqliteStore::open_in_memory().map_err(|e| runtime(e.to_string()))?),

@@ -442,6 +442,7 @@ fn exported_names() -> BTreeSet<String> {
     s.joint_wins_total.insert("a".into(), 1);
     s.bridge_people.insert(p("a", "7d"), 1);
     s.silo_index.insert(p("a", "7d"), 0.5);
+    s.agreements.insert(p("a-reviews", "a"), siloscope::signals::aggregate::AgreementSeries::default());
     s.team_members.insert("a".into(), 5);
     let telemetry = siloscope::sources::telemetry::SourceTelemetry::default();
     let directory_coverage = siloscope::exporter::DirectoryCoverage::default();

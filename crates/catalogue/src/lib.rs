@@ -401,7 +401,7 @@ pub const AGREEMENT_WAITING_PAST_PROMISE: Family = family(
     Some(definitions::AGREEMENT),
 );
 
-/// The working agreements' families (issue 12), at the end of [`SIGNAL_FAMILIES`].
+/// The working agreements' families (issue 12), the last five of [`SIGNAL_FAMILIES`].
 pub const AGREEMENT_FAMILIES: [&Family; 5] = [
     &AGREEMENT_HANDOFFS,
     &AGREEMENT_BREACHES,
@@ -412,7 +412,7 @@ pub const AGREEMENT_FAMILIES: [&Family; 5] = [
 
 /// The signal families in exposition order: what the exporter encodes from `Signals` and the
 /// backfill writes the history of.
-pub const SIGNAL_FAMILIES: [&Family; 18] = [
+pub const SIGNAL_FAMILIES: [&Family; 23] = [
     &HANDOFFS,
     &HANDOFF_LATENCY,
     &HANDOFFS_WAITING,
@@ -431,6 +431,11 @@ pub const SIGNAL_FAMILIES: [&Family; 18] = [
     &BRIDGE_PEOPLE,
     &SILO_INDEX,
     &TEAM_MEMBERS,
+    &AGREEMENT_HANDOFFS,
+    &AGREEMENT_BREACHES,
+    &AGREEMENT_OBJECTIVE,
+    &AGREEMENT_WINDOW,
+    &AGREEMENT_WAITING_PAST_PROMISE,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -694,6 +699,6 @@ mod tests {
         assert!(REVIEW_PICKUP.names_sample("siloscope_review_pickup_seconds_count"));
         assert!(!REVIEW_PICKUP.names_sample("siloscope_review_pickup_seconds"));
         assert_eq!(BUILD_INFO.help_without_full_stop(), "siloscope version; always 1");
-        assert_eq!(signal_label_names().len(), 16);
+        assert_eq!(signal_label_names().len(), 17);
     }
 }

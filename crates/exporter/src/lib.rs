@@ -121,7 +121,7 @@ pub type ReadSeries = for<'a> fn(&'a Signals, &mut dyn FnMut(&[&'a str], SeriesV
 /// Every signal family of the catalogue with the `Signals` field it reads, in exposition order:
 /// the live exporter and the history backfill both encode from this table. Adding a family is an
 /// entry in `siloscope_catalogue` (and its `SIGNAL_FAMILIES`), its `Signals` field and a line here.
-pub const SIGNAL_SERIES: [(&catalogue::Family, ReadSeries); 18] = {
+pub const SIGNAL_SERIES: [(&catalogue::Family, ReadSeries); 23] = {
     use SeriesValue::{Count, Histogram as Hist, Real};
     use catalogue as c;
     [
@@ -213,6 +213,31 @@ pub const SIGNAL_SERIES: [(&catalogue::Family, ReadSeries); 18] = {
         (&c::TEAM_MEMBERS, |s, f| {
             for (team, v) in &s.team_members {
                 f(&[team], Count(*v));
+            }
+        }),
+        (&c::AGREEMENT_HANDOFFS, |s, f| {
+            for ((name, to), a) in &s.agreements {
+                f(&[name, to], Count(a.values.handoffs));
+            }
+        }),
+        (&c::AGREEMENT_BREACHES, |s, f| {
+            for ((name, to), a) in &s.agreements {
+                f(&[name, to], Count(a.values.breaches));
+            }
+        }),
+        (&c::AGREEMENT_OBJECTIVE, |s, f| {
+            for ((name, to), a) in &s.agreements {
+                f(&[name, to], Real(a.objective));
+            }
+        }),
+        (&c::AGREEMENT_WINDOW, |s, f| {
+            for ((name, to), a) in &s.agreements {
+                f(&[name, to], Real(a.window as f64));
+            }
+        }),
+        (&c::AGREEMENT_WAITING_PAST_PROMISE, |s, f| {
+            for ((name, to), a) in &s.agreements {
+                f(&[name, to], Count(a.values.waiting_past_promise));
             }
         }),
     ]
@@ -471,6 +496,9 @@ mod tests {
         s.bridge_people.insert((t("a"), t("7d")), 1);
         s.silo_index.insert((t("a"), t("7d")), 0.5);
         s.team_members.insert(t("a"), 5);
+        let values = crate::signals::agreements::AgreementValues { handoffs: 4, breaches: 1, waiting_past_promise: 1 };
+        let series = crate::signals::aggregate::AgreementSeries { values, objective: 0.9, window: 28 * 86_400 };
+        s.agreements.insert((t("a-reviews"), t("a")), series);
         s
     }
 
