@@ -133,6 +133,11 @@ fn state(dir: &Path, now: Ts) -> Arc<siloscope::daemon::State> {
             cfg.push_str(&format!("[[people]]\nname = \"{team} {n}\"\ngithub = \"{team}-{n}\"\nteam = \"{team}\"\n\n"));
         }
     }
+    // beta promises alpha to acknowledge within a day: #1 and #2 (4 days ago, never) broke it 3
+    // days ago, #4 (3 days ago, acknowledged 2 hours later) kept it, #3 (an hour ago) is undecided.
+    cfg.push_str(
+        "[[agreements]]\nname = \"beta-from-alpha\"\nto_team = \"beta\"\nfrom_teams = [\"alpha\"]\nwithin = \"1d\"\nobjective = \"90%\"\n\n",
+    );
     let config = Config::parse(&cfg, Path::new("siloscope.toml")).unwrap();
     let state = siloscope::daemon::State::new(config, Box::new(store), Arc::new(Stopped(now))).unwrap();
     state.recompute_now().unwrap();
@@ -391,6 +396,69 @@ fn pages_are_served_under_the_prefix_with_basic_auth_count_what_the_metric_count
     let (status, _, why) = get(port, "/siloscope/handoffs.json?person=alpha-1", true, None);
     assert_eq!(status, 400);
     assert!(why.contains("unknown filter") && why.contains("to_team"), "{why}");
+}
+
+#[test]
+fn an_agreements_list_counts_what_its_counters_count_over_the_decision_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = 1_767_225_600 + 40 * DAY;
+    let state = state(dir.path(), now);
+    let (_rt, port) = serve(&state);
+    let (_, _, metrics) = get(port, "/siloscope/metrics", true, None);
+    let labels = r#"agreement="beta-from-alpha",to_team="beta""#;
+    let handoffs = metric(&metrics, "siloscope_agreement_handoffs_total", labels);
+    let breaches = metric(&metrics, "siloscope_agreement_breaches_total", labels);
+    let past = metric(&metrics, "siloscope_agreement_waiting_past_promise", labels);
+    assert_eq!((handoffs, breaches, past), (3.0, 2.0, 2.0));
+
+    let list = |query: &str| -> Value {
+        let (status, _, body) = get(port, &format!("/siloscope/handoffs.json?{query}"), true, None);
+        assert_eq!(status, 200, "{query}: {body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        let mut errors = Vec::new();
+        validate(&schema(), &page, "$", &mut errors);
+        assert!(errors.is_empty(), "{errors:#?}\n{page:#}");
+        page
+    };
+    let broken = list("agreement=beta-from-alpha&state=broken");
+    assert_eq!(broken["count"].as_f64(), Some(breaches));
+    let keys: Vec<&str> =
+        broken["handoffs"].as_array().unwrap().iter().map(|h| h["item"]["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["gh:acme/alpha#1", "gh:acme/alpha#2"]);
+    let row = &broken["handoffs"][0]["agreement"];
+    // Handed over 4 days ago, due a day later: broken then (still waiting now, stalled).
+    let due = siloscope::pages::rfc3339(now - 3 * DAY);
+    assert_eq!(
+        (row["outcome"].as_str(), row["deadline"].as_str(), row["decided_at"].as_str()),
+        (Some("broken"), Some(due.as_str()), Some(due.as_str()))
+    );
+    assert_eq!(broken["handoffs"][0]["state"], "stalled");
+    assert_eq!(list("agreement=beta-from-alpha")["count"].as_f64(), Some(handoffs));
+    assert_eq!(list("agreement=beta-from-alpha&state=kept")["count"].as_f64(), Some(handoffs - breaches));
+    // The range is on the decision: from an hour after the breaches, only #4's acknowledgement.
+    let from = (now - 3 * DAY + HOUR) * 1000;
+    let later = list(&format!("agreement=beta-from-alpha&from={from}"));
+    assert_eq!(later["count"], 1);
+    assert_eq!(later["handoffs"][0]["item"]["key"], "gh:acme/alpha#4");
+    assert_eq!(list(&format!("agreement=beta-from-alpha&state=broken&from={from}"))["count"], 0);
+    assert_eq!(list(&format!("agreement=beta-from-alpha&state=broken&to={from}"))["count"].as_f64(), Some(breaches));
+    // The other filters compose; the HTML shows the outcome.
+    assert_eq!(list("agreement=beta-from-alpha&state=broken&from_team=beta")["count"], 0);
+    let (_, _, html) = get(port, "/siloscope/handoffs?agreement=beta-from-alpha&state=broken", true, Some("text/html"));
+    assert!(
+        html.contains(r#"<strong id="count">2</strong>"#) && html.contains(r#"<span class="broken">broken</span>"#),
+        "{html}"
+    );
+
+    for (query, why) in [
+        ("agreement=nope", "unknown agreement \\\"nope\\\": use one of beta-from-alpha"),
+        ("state=broken", "add agreement=NAME"),
+        ("agreement=beta-from-alpha&state=stalled", "with agreement, state is kept or broken"),
+    ] {
+        let (status, _, body) = get(port, &format!("/siloscope/handoffs.json?{query}"), true, None);
+        assert_eq!(status, 400, "{query}");
+        assert!(body.contains(why), "{query}: {body}");
+    }
 }
 
 #[test]

@@ -64,6 +64,7 @@ pub fn handoffs(p: &HandoffsPage, base: &ExternalUrl) -> String {
         ("window", &p.filters.window),
         ("team_a", &p.filters.team_a),
         ("team_b", &p.filters.team_b),
+        ("agreement", &p.filters.agreement),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.as_deref().map(|v| (k, v.to_string())))
@@ -94,7 +95,12 @@ pub fn handoffs(p: &HandoffsPage, base: &ExternalUrl) -> String {
                         td { (h.kind) }
                         td { (team_link(base, "from_team", &h.from_team)) }
                         td { (team_link(base, "to_team", &h.to_team)) }
-                        td class=(h.state) { (h.state) }
+                        td class=(h.state) {
+                            (h.state)
+                            @if let Some(a) = &h.agreement {
+                                " · " span class=(a.outcome) { (a.outcome) } " (due " time datetime=(a.deadline) { (a.deadline) } ")"
+                            }
+                        }
                         td { time datetime=(h.handed_over_at) { (h.handed_over_at) } }
                         td.n title=(format!("{} s; stalls after {}", h.seconds, duration(h.stall_after_seconds))) {
                             (duration(h.seconds)) @if h.working_hours { " (working hours)" }

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::model::Ts;
 use crate::signals::aggregate::TeamLabels;
+use crate::signals::agreements::{AgreementFact, Outcome, agreement_facts_of, suppressed};
 use crate::signals::state::{HandoffState, handoff_at};
 use crate::signals::{Analysis, Frame, HandoffKind, SignalsConfig};
 use crate::teams::Directory;
@@ -95,7 +96,9 @@ impl Published {
 }
 
 /// The filters of the handoff list: the dimensions of `siloscope_handoffs_*` (kind, from_team,
-/// to_team, source), `team` for either side, `state`, and `window` (handed over within it).
+/// to_team, source), `team` for either side, `state`, and `window` (handed over within it); with
+/// `agreement`, the handoffs that agreement covers and decided (`state` kept or broken, the range
+/// on when they were decided), what `siloscope_agreement_*_total` count.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HandoffFilter {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,7 +119,11 @@ pub struct HandoffFilter {
     pub team_a: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub team_b: Option<String>,
-    /// Handed over at or after (Unix ms); what still waits is listed whatever it says.
+    /// A working agreement's name: its covered handoffs decided by `now`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<String>,
+    /// Handed over at or after (Unix ms); what still waits is listed whatever it says. With
+    /// `agreement`: decided at or after.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<i64>,
     /// Handed over before (Unix ms).
@@ -127,8 +134,21 @@ pub struct HandoffFilter {
 }
 
 /// The keys the handoff list accepts, in the order its links write them.
-pub const HANDOFF_FILTERS: [&str; 12] =
-    ["team", "from_team", "to_team", "kind", "state", "source", "window", "team_a", "team_b", "from", "to", "limit"];
+pub const HANDOFF_FILTERS: [&str; 13] = [
+    "team",
+    "from_team",
+    "to_team",
+    "kind",
+    "state",
+    "source",
+    "window",
+    "team_a",
+    "team_b",
+    "agreement",
+    "from",
+    "to",
+    "limit",
+];
 
 impl HandoffFilter {
     /// From a query string's pairs; an unknown key or value is an error naming the accepted ones.
@@ -148,12 +168,23 @@ impl HandoffFilter {
                     &mut f.kind
                 }
                 "state" => {
-                    if HandoffState::parse(v).is_none() {
+                    if HandoffState::parse(v).is_none() && Outcome::parse(v).is_none() {
                         return Err(format!(
-                            "unknown state {v:?}: use waiting (stalled included, as the metric), stalled, acknowledged, bounced or ended"
+                            "unknown state {v:?}: use waiting (stalled included, as the metric), stalled, acknowledged, bounced or ended; with agreement, kept or broken"
                         ));
                     }
                     &mut f.state
+                }
+                "agreement" => {
+                    if !cfg.agreements.iter().any(|a| a.name == *v) {
+                        let names: Vec<&str> = cfg.agreements.iter().map(|a| a.name.as_str()).collect();
+                        return Err(if names.is_empty() {
+                            format!("unknown agreement {v:?}: the config has no [[agreements]]")
+                        } else {
+                            format!("unknown agreement {v:?}: use one of {}", names.join(", "))
+                        });
+                    }
+                    &mut f.agreement
                 }
                 "source" => &mut f.source,
                 "from" => {
@@ -179,6 +210,15 @@ impl HandoffFilter {
             *slot = Some(v.clone());
         }
         check_range(f.from, f.to)?;
+        match (f.state.as_deref(), f.agreement.is_some()) {
+            (Some(s), false) if Outcome::parse(s).is_some() => {
+                return Err(format!("state {s:?} is an agreement's outcome: add agreement=NAME"));
+            }
+            (Some(s), true) if Outcome::parse(s).is_none() => {
+                return Err(format!("with agreement, state is kept or broken, not {s:?}"));
+            }
+            _ => {}
+        }
         Ok(f)
     }
 
@@ -195,6 +235,7 @@ impl HandoffFilter {
             &self.window,
             &self.team_a,
             &self.team_b,
+            &self.agreement,
         ];
         for (k, v) in HANDOFF_FILTERS.iter().zip(values) {
             if let Some(v) = v {
@@ -236,6 +277,20 @@ pub struct HandoffRow {
     /// `seconds` counts the receiving team's working hours only.
     pub working_hours: bool,
     pub stall_after_seconds: i64,
+    /// With the `agreement` filter: how the handoff met that agreement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<AgreementOutcome>,
+}
+
+/// How a listed handoff met the agreement of the `agreement` filter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgreementOutcome {
+    /// kept or broken.
+    pub outcome: &'static str,
+    /// Handed over + the promise (in the receiving team's working hours where the agreement says so).
+    pub deadline: String,
+    /// When the outcome was decided: the acknowledgement (kept) or the deadline (broken).
+    pub decided_at: String,
 }
 
 /// The `/handoffs` document.
@@ -330,6 +385,24 @@ pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> 
     let since =
         filter.window.as_deref().and_then(|w| c.config.windows.iter().find(|(n, _)| n == w)).map(|(_, l)| c.now - l);
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
+    // With `agreement`: its facts decided by `now`, by handoff (none under the privacy floor,
+    // which exports no series of it either).
+    let agreement: Option<std::collections::HashMap<u32, AgreementFact>> = filter.agreement.as_deref().map(|name| {
+        let Some(i) = c.config.agreements.iter().position(|a| a.name == name) else { return Default::default() };
+        if suppressed(&c.directory, &c.config, &c.labels, i) {
+            return Default::default();
+        }
+        let outcome = filter.state.as_deref().and_then(Outcome::parse);
+        agreement_facts_of(&c.analysis, &c.directory, &c.config, i)
+            .into_iter()
+            .filter(|f| {
+                f.decided_at <= c.now
+                    && in_range(f.decided_at, filter.from, filter.to)
+                    && outcome.is_none_or(|o| f.outcome == o)
+            })
+            .map(|f| (f.handoff as u32, f))
+            .collect()
+    });
     // The filters on the facts themselves first (no state, no allocation), so a team's list
     // computes the state of that team's handoffs only, and a list without a state filter the
     // state of the rows it shows only; oldest handover first, ties in fact order.
@@ -344,7 +417,8 @@ pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> 
                 && team_selected(filter.to_team.as_deref(), to)
                 && (team_selected(filter.team.as_deref(), from) || team_selected(filter.team.as_deref(), to))
                 && pair_selected(filter.team_a.as_deref(), filter.team_b.as_deref(), from, to)
-                && in_range(h.at, None, filter.to)
+                && agreement.as_ref().is_none_or(|a| a.contains_key(&i))
+                && (agreement.is_some() || in_range(h.at, None, filter.to))
                 && filter
                     .source
                     .as_deref()
@@ -354,12 +428,12 @@ pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> 
         .collect();
     let at = |i: u32| handoff_at(&facts[i as usize], &c.directory, &c.config, &c.labels, c.now);
     // Handed over before `from`: listed only while it still waits (the state of those only).
-    if filter.from.is_some() {
+    if filter.from.is_some() && agreement.is_none() {
         narrowed.retain(|&i| {
             in_range(facts[i as usize].at, filter.from, None) || at(i).is_some_and(|h| h.state.is_waiting())
         });
     }
-    if let Some(state) = state {
+    if let Some(state) = state.filter(|_| agreement.is_none()) {
         narrowed.retain(|&i| {
             at(i).is_some_and(|h| match state {
                 HandoffState::Waiting => h.state.is_waiting(),
@@ -375,10 +449,10 @@ pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> 
         narrowed.truncate(limit);
     }
     narrowed.sort_unstable_by_key(oldest);
-    let matching: Vec<_> = narrowed.into_iter().filter_map(at).collect();
+    let matching: Vec<_> = narrowed.into_iter().filter_map(|i| Some((i, at(i)?))).collect();
     let rows = matching
         .into_iter()
-        .map(|h| {
+        .map(|(i, h)| {
             let stopped = [h.fact.ended_at, h.fact.bounced_at].into_iter().flatten().filter(|t| *t <= c.now).min();
             HandoffRow {
                 item: item_ref(c, h.fact.item, base),
@@ -392,6 +466,11 @@ pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> 
                 seconds: h.seconds,
                 working_hours: h.working_hours,
                 stall_after_seconds: h.stall_after,
+                agreement: agreement.as_ref().and_then(|a| a.get(&i)).map(|f| AgreementOutcome {
+                    outcome: f.outcome.as_str(),
+                    deadline: rfc3339(f.deadline),
+                    decided_at: rfc3339(f.decided_at),
+                }),
             }
         })
         .collect();

@@ -181,22 +181,32 @@ pub fn outcome(h: &HandoffRec, deadline: Ts) -> Option<(Outcome, Ts)> {
 /// Every agreement's facts over the analysis, sorted by (agreement, decision time). An agreement
 /// whose receiving team the directory lacks covers nothing.
 pub fn agreement_facts(analysis: &Analysis, dir: &Directory, cfg: &SignalsConfig) -> Vec<AgreementFact> {
+    (0..cfg.agreements.len()).flat_map(|i| agreement_facts_of(analysis, dir, cfg, i)).collect()
+}
+
+/// The facts of agreement `i` (an index into `cfg.agreements`), sorted by decision time.
+pub fn agreement_facts_of(analysis: &Analysis, dir: &Directory, cfg: &SignalsConfig, i: usize) -> Vec<AgreementFact> {
     let mut facts = Vec::new();
-    for (i, a) in cfg.agreements.iter().enumerate() {
-        let Some(to) = dir.team_by_name(&a.to_team) else { continue };
-        let from: Vec<TeamId> = a.from_teams.iter().filter_map(|t| dir.team_by_name(t)).collect();
-        for (j, h) in analysis.handoffs.iter().enumerate() {
-            if !covers(a, to, &from, h) {
-                continue;
-            }
-            let deadline = deadline(a, dir, h);
-            if let Some((outcome, decided_at)) = outcome(h, deadline) {
-                facts.push(AgreementFact { agreement: i, handoff: j, deadline, outcome, decided_at });
-            }
+    let a = &cfg.agreements[i];
+    let Some(to) = dir.team_by_name(&a.to_team) else { return facts };
+    let from: Vec<TeamId> = a.from_teams.iter().filter_map(|t| dir.team_by_name(t)).collect();
+    for (j, h) in analysis.handoffs.iter().enumerate() {
+        if !covers(a, to, &from, h) {
+            continue;
+        }
+        let deadline = deadline(a, dir, h);
+        if let Some((outcome, decided_at)) = outcome(h, deadline) {
+            facts.push(AgreementFact { agreement: i, handoff: j, deadline, outcome, decided_at });
         }
     }
-    facts.sort_by_key(|f| (f.agreement, f.decided_at, f.handoff));
+    facts.sort_by_key(|f| (f.decided_at, f.handoff));
     facts
+}
+
+/// Whether agreement `i` exports no series at this computation: its receiving team is under the
+/// privacy floor (or no source or config defines it). The pages list nothing for it either.
+pub fn suppressed(dir: &Directory, cfg: &SignalsConfig, labels: &TeamLabels, i: usize) -> bool {
+    dir.team_by_name(&cfg.agreements[i].to_team).is_none_or(|t| labels.folded[t as usize])
 }
 
 /// The covered handoffs of agreement `agreement` waiting at `now` past their deadline.
@@ -239,9 +249,8 @@ pub fn agreement_values(
     let mut out = BTreeMap::new();
     let mut suppressed = Vec::new();
     for (i, a) in cfg.agreements.iter().enumerate() {
-        let to = dir.team_by_name(&a.to_team);
         // A receiving team no source or config defines has no people: under the floor too.
-        let Some(to) = to.filter(|t| !labels.folded[*t as usize]) else {
+        let Some(to) = dir.team_by_name(&a.to_team).filter(|t| !labels.folded[*t as usize]) else {
             suppressed.push(a.name.clone());
             continue;
         };
