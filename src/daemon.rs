@@ -193,8 +193,14 @@ pub struct State {
     /// Set when `serve` runs on a PostgreSQL store: this process is one of its replicas.
     pub replica: OnceLock<Replica>,
     /// The store's change number the frame holds every change up to ([`Store::change_count`]):
-    /// a leader whose store is past it reloads the frame.
+    /// a leader whose store is past it reads the changes since ([`Store::changes_since`]).
     frame_change: AtomicU64,
+    /// Whether the frame holds the store (up to `frame_change`); false on a follower, which
+    /// drops it: a new leader loads it whole.
+    frame_held: std::sync::atomic::AtomicBool,
+    /// How many times a leader caught up with the store by loading it whole / by reading only the
+    /// changes since its frame (for tests and logs).
+    catch_ups: [AtomicU64; 2],
     /// Data generation: grows by one with every commit, once the frame and the directory hold it.
     generation: AtomicU64,
     recompute: Notify,
@@ -252,24 +258,26 @@ struct Committed {
     rewritten_items: u64,
 }
 
-/// Every stored item and event, in memory.
-fn load_frame(store: &dyn Store) -> Result<Frame, String> {
-    let mut frame = Frame::new();
-    store
-        .for_each_item(&mut |i| {
-            frame.add_item(&i);
-        })
+/// Every stored item and event, in memory, and the store's change number the frame holds every
+/// change up to (read in the same snapshot).
+fn load_frame(store: &dyn Store) -> Result<(Frame, u64), String> {
+    // Items first, then events (both closures fill the one frame).
+    let frame = std::cell::RefCell::new(Frame::new());
+    let change = store
+        .load_all(
+            &mut |i| {
+                frame.borrow_mut().add_item(&i);
+            },
+            &mut |e| frame.borrow_mut().add_event(&e),
+        )
         .map_err(|e| e.to_string())?;
-    store.for_each_event(&mut |e| frame.add_event(&e)).map_err(|e| e.to_string())?;
-    Ok(frame)
+    Ok((frame.into_inner(), change))
 }
 
 impl State {
     /// Loads the store into memory and resolves the directory.
     pub fn new(config: Config, store: Box<dyn Store>, clock: Arc<dyn Clock>) -> Result<Arc<State>, String> {
-        // Read before the load: a change committed meanwhile makes a leader load again.
-        let frame_change = store.change_count().map_err(|e| e.to_string())?;
-        let frame = load_frame(store.as_ref())?;
+        let (frame, frame_change) = load_frame(store.as_ref())?;
         let telemetry = Arc::new(SourceTelemetry::default());
         let directory_coverage = Arc::new(DirectoryCoverage::default());
         let connections = Arc::new(ConnectionMetrics::default());
@@ -291,6 +299,8 @@ impl State {
             leader_gauge,
             replica: OnceLock::new(),
             frame_change: AtomicU64::new(frame_change),
+            frame_held: std::sync::atomic::AtomicBool::new(true),
+            catch_ups: [AtomicU64::new(0), AtomicU64::new(0)],
             generation: AtomicU64::new(0),
             config,
             store: Mutex::new(store),
@@ -439,11 +449,17 @@ impl State {
                 (outcome, rewritten, committed.change)
             };
             let (outcome, rewritten, change) = (outcome.0, outcome.1, outcome.2);
-            // A follower keeps no frame up to date (it computes nothing; a new leader loads the store).
-            let keeps_frame = replica.is_none_or(Replica::is_leader);
+            // A follower keeps no frame up to date (it computes nothing; a new leader loads the
+            // store). A leader whose frame is behind the store (another replica committed in
+            // between) leaves this change to its catch-up, which reads every change since in order.
+            let mut keeps_frame =
+                replica.is_none_or(Replica::is_leader) && state.frame_held.load(Ordering::Acquire);
             if let Some(change) = change.filter(|_| keeps_frame) {
                 // The frame holds this change too, if it held every one before it.
-                let _ = state.frame_change.compare_exchange(change - 1, change, Ordering::AcqRel, Ordering::Acquire);
+                keeps_frame = state
+                    .frame_change
+                    .compare_exchange(change - 1, change, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
             }
             if keeps_frame {
                 let mut frame = lock(&state.frame);
@@ -724,39 +740,86 @@ impl State {
             if outcome.events_deleted + outcome.items_deleted == 0 {
                 return Ok(outcome);
             }
-            let frame = load_frame(store.as_ref())?;
-            (frame, outcome)
+            (load_frame(store.as_ref())?, outcome)
         };
-        *lock(&self.frame) = frame.0;
+        let ((loaded, change), outcome) = frame;
+        *lock(&self.frame) = loaded;
+        self.frame_change.store(change, Ordering::Release);
+        self.frame_held.store(true, Ordering::Release);
         self.recompute.notify_one();
-        Ok(frame.1)
+        Ok(outcome)
     }
 
-    /// On the leader: when the store is past the change its frame holds (another replica committed,
-    /// or this one just became leader), loads the frame and the directory from the store again.
-    fn catch_up_frame(&self) -> Result<(), String> {
+    /// On the leader: when the store is past the change its frame holds (another replica
+    /// committed), reads only the changes since and applies them as a local commit does (items
+    /// upserted, rewritten items' events replaced, new events appended); loads the whole store
+    /// when this replica just became leader (it held no frame) or the store cannot say what
+    /// changed (a retention purge or a forget since, a log pruned past the frame).
+    pub fn catch_up_frame(&self) -> Result<(), String> {
         let Some(replica) = self.replica.get() else { return Ok(()) };
-        if replica.change_count()? <= self.frame_change.load(Ordering::Acquire) {
+        let held = self.frame_held.load(Ordering::Acquire);
+        if held && replica.change_count()? <= self.frame_change.load(Ordering::Acquire) {
             return Ok(());
         }
         let started = Instant::now();
         let _gate = lock(&self.purge_gate);
-        let (frame, change) = {
+        let after = self.frame_change.load(Ordering::Acquire);
+        if self.frame_held.load(Ordering::Acquire) {
             let store = lock(&self.store);
-            let change = store.change_count().map_err(|e| e.to_string())?;
-            (load_frame(store.as_ref())?, change)
-        };
+            let mut frame = lock(&self.frame);
+            let (mut items, mut rewritten, mut events) = (0u64, 0u64, 0u64);
+            let caught_up = store
+                .changes_since(after, &mut |change| match change {
+                    crate::store::Change::Item(i) => {
+                        items += 1;
+                        frame.add_item(&i);
+                    }
+                    crate::store::Change::Rewritten { item, events } => {
+                        rewritten += 1;
+                        frame.replace_item_events(&item, &events);
+                    }
+                    crate::store::Change::Event(e) => {
+                        events += 1;
+                        frame.add_event(&e);
+                    }
+                })
+                .map_err(|e| e.to_string())?;
+            if let Some(change) = caught_up {
+                drop((frame, store));
+                self.frame_change.store(change, Ordering::Release);
+                self.catch_ups[1].fetch_add(1, Ordering::Relaxed);
+                self.rebuild_directory()?;
+                tracing::debug!(
+                    from = after,
+                    to = change,
+                    items,
+                    rewritten_items = rewritten,
+                    new_events = events,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "leader: the other replicas' changes read into the frame"
+                );
+                return Ok(());
+            }
+        }
+        let (frame, change) = load_frame(lock(&self.store).as_ref())?;
         let events = frame.events.len();
         *lock(&self.frame) = frame;
         self.frame_change.store(change, Ordering::Release);
+        self.frame_held.store(true, Ordering::Release);
+        self.catch_ups[0].fetch_add(1, Ordering::Relaxed);
         self.rebuild_directory()?;
         tracing::info!(
             change,
             events,
             seconds = started.elapsed().as_secs_f64(),
-            "leader: frame loaded from the store (other replicas committed)"
+            "leader: frame loaded from the store"
         );
         Ok(())
+    }
+
+    /// How many times this leader's frame caught up with the store: (loaded whole, by the changes since).
+    pub fn catch_ups(&self) -> (u64, u64) {
+        (self.catch_ups[0].load(Ordering::Relaxed), self.catch_ups[1].load(Ordering::Relaxed))
     }
 
     /// The replica's keeper: every tick renews the leases, keeps or takes the leader's role, and on
@@ -780,7 +843,12 @@ impl State {
                 if tick.became_leader {
                     tracing::info!(replica = %replica.id, "this replica is the leader: it computes and exports the signal families");
                     self.leader_gauge.set(true);
+                    self.pages.set_elsewhere(None);
                     self.recompute.notify_one();
+                }
+                if !replica.is_leader() {
+                    // Which replica leads may have changed: the pages' 503 says the current one.
+                    self.pages.set_elsewhere(Some(replica.served_elsewhere()));
                 }
                 if tick.lost_leadership {
                     tracing::warn!(replica = %replica.id, "this replica lost the leader's role: it no longer exports the signal families");
@@ -792,7 +860,7 @@ impl State {
                     let _ = tokio::task::spawn_blocking(move || {
                         let _gate = lock(&state.purge_gate);
                         *lock(&state.frame) = Frame::new();
-                        state.frame_change.store(0, Ordering::Release);
+                        state.frame_held.store(false, Ordering::Release);
                     })
                     .await;
                 }
@@ -925,9 +993,10 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
             tracing::info!("this replica is the leader: it computes and exports the signal families");
             state.leader_gauge.set(true);
         } else {
+            state.pages.set_elsewhere(Some(state.replica.get().expect("set").served_elsewhere()));
             // A follower computes nothing: the frame loaded at start goes (a new leader loads anew).
             *lock(&state.frame) = Frame::new();
-            state.frame_change.store(0, Ordering::Release);
+            state.frame_held.store(false, Ordering::Release);
         }
         tasks.push(tokio::spawn(state.clone().run_replica(rx.clone())));
     }
@@ -965,15 +1034,15 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
         None => report,
         Some(_) => {
             let leading = state.clone();
-            Arc::new(move |format| {
-                if leading.replica.get().is_some_and(Replica::is_leader) {
-                    report(format)
-                } else {
-                    Err(crate::report::ReportError::Failed(
-                        "this replica is a follower and computes nothing; ask the replica whose siloscope_leader is 1"
-                            .into(),
-                    ))
+            Arc::new(move |format| match leading.replica.get() {
+                Some(replica) if !replica.is_leader() => {
+                    let elsewhere = replica.served_elsewhere();
+                    Err(crate::report::ReportError::Elsewhere {
+                        message: elsewhere.message,
+                        retry_after_seconds: elsewhere.retry_after_seconds,
+                    })
                 }
+                _ => report(format),
             })
         }
     };

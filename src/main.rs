@@ -739,8 +739,34 @@ fn sync(path: &Path, once: bool, progress_interval: &str) -> Result<(), Failure>
     let cfg = load_config(path)?;
     let mut store = daemon::open_store(&cfg).map_err(runtime)?;
     daemon::purge_at_start(&cfg, store.as_mut(), daemon::wall_now()).map_err(runtime)?;
+    // On a PostgreSQL store this run is a writer among the replicas: it syncs a source only
+    // under its lease (renewed meanwhile), and refuses one a running replica holds.
+    let replica = match &cfg.store.postgres {
+        Some(pg) => {
+            let keeper = siloscope::store::PostgresStore::open(pg).map_err(|e| runtime(e.to_string()))?;
+            let period = std::time::Duration::from_secs(cfg.store.lease.max(1) as u64);
+            let id = format!("sync-once:{}", siloscope::replica::Replica::new_id());
+            Some(siloscope::replica::Replica::new(id, period, Box::new(keeper), cfg.sources.len()))
+        }
+        None => None,
+    };
     runtime_for(async move {
         let state = State::new(cfg, store, Arc::new(SystemClock)).map_err(runtime)?;
+        if let Some(replica) = replica {
+            let _ = state.replica.set(replica);
+            let renewing = state.clone();
+            tokio::spawn(async move {
+                let replica = renewing.replica.get().expect("set above");
+                loop {
+                    tokio::time::sleep(replica.tick_period()).await;
+                    let state = renewing.clone();
+                    let lost = tokio::task::spawn_blocking(move || state.replica.get().expect("set").renew()).await;
+                    for unit in lost.unwrap_or_default() {
+                        tracing::warn!(unit = %unit, "a lease was lost (not renewed in time): its sync stops at the next step");
+                    }
+                }
+            });
+        }
         let (tx, rx) = tokio::sync::watch::channel(false);
         let signal = daemon::shutdown_signal();
         tokio::spawn(async move {
@@ -751,6 +777,35 @@ fn sync(path: &Path, once: bool, progress_interval: &str) -> Result<(), Failure>
         let bars = progress_bars(terminal, &state.config.sources);
         let mut failed = Vec::new();
         for (i, sc) in state.config.sources.clone().into_iter().enumerate() {
+            if let Some(replica) = state.replica.get() {
+                // A lease a crashed writer left expires within the period; a live replica's is
+                // renewed all along, and the source is refused.
+                let deadline = std::time::Instant::now() + replica.period + replica.tick_period();
+                let mut held = replica.try_hold(&sc.name).map_err(runtime)?;
+                while held.is_none() && std::time::Instant::now() < deadline {
+                    tokio::time::sleep(replica.tick_period()).await;
+                    held = replica.try_hold(&sc.name).map_err(runtime)?;
+                }
+                if held.is_none() {
+                    let why = match replica.holder_of(&sc.name).map_err(runtime)? {
+                        Some((holder, ms)) => format!(
+                            "replica {holder} holds its lease ({:.0} s more, renewed while it syncs)",
+                            (ms as f64 / 1000.0).ceil()
+                        ),
+                        None => "another replica took its lease just now".to_string(),
+                    };
+                    eprintln!(
+                        "{}: not synced: {why}; a running `siloscope serve` syncs it already (stop the replicas \
+                         first to sync it here)",
+                        sc.name
+                    );
+                    if let Some((_, b)) = &bars {
+                        b[i].finish();
+                    }
+                    failed.push((sc.name.clone(), false));
+                    continue;
+                }
+            }
             let mut source = daemon::make_source(&sc, state.clock.clone());
             source.attach_health(state.telemetry.clone());
             state.prepare_source(source.as_ref()).map_err(runtime)?;
@@ -776,6 +831,11 @@ fn sync(path: &Path, once: bool, progress_interval: &str) -> Result<(), Failure>
             if let Some(bar) = bar {
                 bar.finish();
             }
+            if state.replica.get().is_some() {
+                let releasing = state.clone();
+                let name = sc.name.clone();
+                let _ = tokio::task::spawn_blocking(move || releasing.replica.get().expect("set").release(&name)).await;
+            }
             match result {
                 Ok(s) if s.interrupted => {
                     println!(
@@ -790,6 +850,14 @@ fn sync(path: &Path, once: bool, progress_interval: &str) -> Result<(), Failure>
                             sc.name
                         ),
                     });
+                }
+                Ok(s) if s.handed_over => {
+                    eprintln!(
+                        "{}: not finished: its lease was lost after {} steps (a replica syncs it now; {} new events \
+                         were stored here)",
+                        sc.name, s.steps, s.new_events
+                    );
+                    failed.push((sc.name.clone(), false));
                 }
                 Ok(s) => println!(
                     "{}: caught up ({} steps, {} items, {} new events)",

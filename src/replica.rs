@@ -55,6 +55,8 @@ pub struct Replica {
     live: AtomicUsize,
     /// How many sources are configured, to split among the live replicas.
     sources: usize,
+    /// The replica holding the leader's unexpired lease at the last look, if any.
+    leader_holder: Mutex<Option<String>>,
 }
 
 /// What changed at a tick of the keeper, for the daemon to act on.
@@ -89,6 +91,7 @@ impl Replica {
             leader: AtomicBool::new(false),
             live: AtomicUsize::new(1),
             sources,
+            leader_holder: Mutex::new(None),
         }
     }
 
@@ -167,15 +170,45 @@ impl Replica {
         self.leader.store(false, Ordering::Release);
     }
 
+    /// What a follower answers `/report` and the pages with (a 503): which replica leads, if
+    /// known, and when to ask again (the leader's role may come here within the lease period).
+    pub fn served_elsewhere(&self) -> crate::pages::ServedElsewhere {
+        let leader = lock(&self.leader_holder).clone().filter(|l| *l != self.id);
+        let message = match leader {
+            Some(leader) => format!(
+                "this replica ({}) is a follower and computes nothing: replica {leader} leads and serves this; \
+                 ask the replica whose siloscope_leader is 1",
+                self.id
+            ),
+            None => format!(
+                "this replica ({}) is a follower and computes nothing, and no replica leads right now: one takes \
+                 the leader's role within the lease period ({} s); ask the replica whose siloscope_leader is 1",
+                self.id,
+                self.period.as_secs()
+            ),
+        };
+        crate::pages::ServedElsewhere { message, retry_after_seconds: self.period.as_secs().max(1) }
+    }
+
     /// The store's change number, on the keeper's connection.
     pub fn change_count(&self) -> Result<u64, String> {
         lock(&self.keeper).change_count().map_err(|e| e.to_string())
     }
 
+    /// Who holds `source`'s lease now, and for how many more milliseconds, when it is not this
+    /// replica (blocking).
+    pub fn holder_of(&self, source: &str) -> Result<Option<(String, i64)>, String> {
+        let unit = source_unit(source);
+        let all = lock(&self.keeper).leases().map_err(|e| e.to_string())?;
+        Ok(all
+            .into_iter()
+            .find(|l| l.unit == unit && l.remaining_ms > 0 && l.holder != self.id)
+            .map(|l| (l.holder, l.remaining_ms)))
+    }
+
     /// One round of the keeper (blocking): renews this replica's presence and every lease it holds,
     /// counts the live replicas, keeps or takes the leader's role.
     pub fn tick(&self) -> Tick {
-        let mut out = Tick::default();
         let mut keeper = lock(&self.keeper);
         if let Err(e) = keeper.acquire_lease(&presence_unit(&self.id), &self.id, self.period) {
             tracing::warn!(error = %e, "renewing this replica's presence failed; retrying");
@@ -184,9 +217,26 @@ impl Replica {
             Ok(all) => {
                 let live = all.iter().filter(|l| l.unit.starts_with("replica:") && l.remaining_ms > 0).count();
                 self.live.store(live.max(1), Ordering::Release);
+                *lock(&self.leader_holder) =
+                    all.iter().find(|l| l.unit == LEADER_UNIT && l.remaining_ms > 0).map(|l| l.holder.clone());
             }
             Err(e) => tracing::warn!(error = %e, "reading the leases failed; retrying"),
         }
+        let mut out = Tick { lost: self.renew_on(keeper.as_mut()), ..Tick::default() };
+        self.lead_on(keeper.as_mut(), &mut out);
+        out
+    }
+
+    /// Renews every lease this replica holds (blocking), and no presence nor the leader's role: a
+    /// writer command such as `sync --once` holds the sources it syncs and nothing else. The
+    /// answer is the units lost (not renewed in time).
+    pub fn renew(&self) -> Vec<String> {
+        let mut keeper = lock(&self.keeper);
+        self.renew_on(keeper.as_mut())
+    }
+
+    fn renew_on(&self, keeper: &mut dyn Store) -> Vec<String> {
+        let mut lost = Vec::new();
         let held: Vec<Lease> = lock(&self.held).values().map(|h| h.lease.clone()).collect();
         for lease in held {
             match keeper.renew_lease(&lease, self.period) {
@@ -197,19 +247,24 @@ impl Replica {
                 }
                 Ok(false) => {
                     lock(&self.held).remove(&lease.unit);
-                    out.lost.push(lease.unit);
+                    lost.push(lease.unit);
                 }
                 Err(e) => {
                     // The database is unreachable: past the period the lease is someone else's.
                     let mut held = lock(&self.held);
                     if held.get(&lease.unit).is_some_and(|h| h.renewed.elapsed() >= self.period) {
                         held.remove(&lease.unit);
-                        out.lost.push(lease.unit.clone());
+                        lost.push(lease.unit.clone());
                     }
                     tracing::warn!(error = %e, unit = %lease.unit, "renewing a lease failed; retrying");
                 }
             }
         }
+        lost
+    }
+
+    /// Keeps or takes the leader's role after a renewal round that lost `out.lost`.
+    fn lead_on(&self, keeper: &mut dyn Store, out: &mut Tick) {
         if out.lost.iter().any(|u| u == LEADER_UNIT) {
             out.lost.retain(|u| u != LEADER_UNIT);
             self.leader.store(false, Ordering::Release);
@@ -225,6 +280,5 @@ impl Replica {
                 Err(e) => tracing::warn!(error = %e, "asking for the leader's role failed; retrying"),
             }
         }
-        out
     }
 }

@@ -162,10 +162,18 @@ async fn page_response(
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         let Some(computation) = published.get() else {
-            return Err((StatusCode::SERVICE_UNAVAILABLE, "nothing computed yet: try again in a moment".to_string()));
+            if let Some(elsewhere) = published.elsewhere() {
+                return Err((StatusCode::SERVICE_UNAVAILABLE, elsewhere.message, Some(elsewhere.retry_after_seconds)));
+            }
+            return Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "nothing computed yet: try again in a moment".to_string(),
+                None,
+            ));
         };
-        let (json_text, html) = build(&computation, &pairs, &b)
-            .map_err(|e| (if e.starts_with(NO_ITEM) { StatusCode::NOT_FOUND } else { StatusCode::BAD_REQUEST }, e))?;
+        let (json_text, html) = build(&computation, &pairs, &b).map_err(|e| {
+            (if e.starts_with(NO_ITEM) { StatusCode::NOT_FOUND } else { StatusCode::BAD_REQUEST }, e, None)
+        })?;
         Ok(if json {
             ([(header::CONTENT_TYPE, "application/json")], json_text).into_response()
         } else {
@@ -174,11 +182,22 @@ async fn page_response(
     });
     match answer.await {
         Ok(Ok(response)) => response,
-        Ok(Err((code, message))) if json => {
-            (code, [(header::CONTENT_TYPE, "application/json")], serde_json::json!({ "error": message }).to_string())
-                .into_response()
+        Ok(Err((code, message, retry_after))) => {
+            let mut response = if json {
+                (
+                    code,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    serde_json::json!({ "error": message }).to_string(),
+                )
+                    .into_response()
+            } else {
+                (code, Html(crate::pages::html::error(&base, &message))).into_response()
+            };
+            if let Some(seconds) = retry_after {
+                response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+            }
+            response
         }
-        Ok(Err((code, message))) => (code, Html(crate::pages::html::error(&base, &message))).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("the page failed: {e}\n")).into_response(),
     }
 }
@@ -199,6 +218,12 @@ async fn report_response(producer: ReportProducer, format: Format) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, retry_after_seconds.to_string())],
             format!("{}\n", ReportError::Busy { retry_after_seconds }),
+        )
+            .into_response(),
+        Ok(Err(ReportError::Elsewhere { message, retry_after_seconds })) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, retry_after_seconds.to_string())],
+            format!("{message}\n"),
         )
             .into_response(),
         Ok(Err(ReportError::Failed(e))) => {

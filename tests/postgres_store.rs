@@ -47,8 +47,10 @@ impl Schema {
 
     fn config(&self, dir: &Path, keys: &str) -> std::path::PathBuf {
         let path = dir.join(format!("{}.toml", self.name));
-        let body =
-            format!("[store]\nurl = {:?}\n\n[[sources]]\nname = \"sim\"\nkind = \"simulator\"\n{keys}\n", self.url);
+        let body = format!(
+            "[store]\nurl = {:?}\nlease = \"3s\"\n\n[[sources]]\nname = \"sim\"\nkind = \"simulator\"\n{keys}\n",
+            self.url
+        );
         std::fs::write(&path, body).unwrap();
         path
     }

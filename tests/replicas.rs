@@ -303,8 +303,24 @@ fn replicas_split_the_sources_survive_kill_9_of_leader_and_follower_and_sum_to_o
     });
     assert_eq!(last_follower.leader(), Some(false));
     assert!(signal_sums(&[last_follower.metrics().unwrap()]).is_empty(), "a follower exports no signal family");
-    let (status, body) = http_get(last_follower.port, "/report").unwrap();
-    assert!(status == 500 && body.contains("this replica is a follower"), "{status}: {body}");
+    // A follower's /report and pages: a 503 naming the leader, with when to ask again.
+    for path in ["/report", "/report.json", "/handoffs", "/reviews.json", "/decisions"] {
+        let (status, head, body) = http_get_with_head(last_follower.port, path).unwrap();
+        assert!(
+            status == 503 && body.contains("this replica") && body.contains("is a follower"),
+            "{path}: {status}: {body}"
+        );
+        let leader_id = last_leader
+            .messages("running as a replica")
+            .first()
+            .and_then(|l| l["fields"]["replica"].as_str().map(String::from));
+        let leader_id = leader_id.expect("the leader logs its replica id");
+        assert!(body.contains(&format!("replica {leader_id} leads")), "{path}: names the leader {leader_id}: {body}");
+        let retry = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("retry-after:").map(|v| v.trim().to_string()));
+        assert_eq!(retry.as_deref(), Some(LEASE_SECONDS.to_string().as_str()), "{path}: Retry-After: {head}");
+    }
     assert_eq!(http_get(last_leader.port, "/report").map(|(s, _)| s), Some(200));
     // The sum over the replicas of every signal series is the single daemon's.
     // (Waiting for the leader's computation over the last commits: the condition is the check.)
@@ -400,4 +416,185 @@ fn a_leader_paused_past_its_lease_commits_nothing_when_it_wakes_and_steps_down()
     assert_eq!(cursors(&store), want_cursors, "a paused replica committed a stale step");
     assert_eq!(stored_events(&store), want_events);
     assert_eq!(b.leader(), Some(true));
+}
+
+#[test]
+fn sync_once_refuses_the_sources_a_replica_holds_and_syncs_under_their_leases_once_they_are_free() {
+    let Some(shared) = Schema::new("sync_once") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let start_date = (chrono::Utc::now().date_naive() - chrono::Days::new(20)).to_string();
+    let config = shared.config(dir.path(), &start_date);
+    // A replica holds every source mid-sync (its 5th step read, not committed).
+    let mut a = start("a", &config, now, Some(5));
+    wait_for("A to hold all six sources mid-sync", DEADLINE, || (a.held_batches() == SOURCES).then_some(()));
+    let before = cursors(&shared.store());
+    let events_before = shared.store().event_count().unwrap();
+    let refused = run(&["sync", "--once", "--config", config.to_str().unwrap()]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    let a_id = a.messages("running as a replica")[0]["fields"]["replica"].as_str().unwrap().to_string();
+    for n in 0..SOURCES {
+        assert!(
+            stderr.contains(&format!("sim-{n}: not synced: replica {a_id} holds its lease")),
+            "sim-{n} refused, naming the replica holding it:\n{stderr}"
+        );
+    }
+    assert_eq!(cursors(&shared.store()), before, "a refused sync commits nothing");
+    assert_eq!(shared.store().event_count().unwrap(), events_before);
+    // The replica stops (its held steps commit, its leases are released): sync --once takes them.
+    sigterm(&a.child);
+    assert!(wait_exit(&mut a.child, DEADLINE).success(), "{}", a.dump());
+    let synced = run(&["sync", "--once", "--config", config.to_str().unwrap()]);
+    assert!(synced.status.success(), "{}\n{}", text(&synced.stdout), text(&synced.stderr));
+    let leases = shared.store().leases().unwrap();
+    for n in 0..SOURCES {
+        let lease = leases.iter().find(|l| l.unit == format!("source:sim-{n}")).expect("a lease row per source");
+        assert!(lease.holder.starts_with("sync-once:"), "sim-{n} was synced under sync --once's lease: {lease:?}");
+        assert!(lease.remaining_ms <= 0, "released once its sync ended: {lease:?}");
+        assert!(text(&synced.stdout).contains(&format!("sim-{n}: caught up")));
+    }
+}
+
+/// A frame as comparable content: per item (by key) its row and its events in the engine's order.
+fn frame_content(frame: &mut siloscope::signals::Frame) -> Vec<String> {
+    frame.prepare();
+    let mut rows: Vec<String> = (0..frame.items.len())
+        .map(|i| {
+            let info = &frame.items[i];
+            let r = |s| frame.syms.resolve(s).to_string();
+            let events: Vec<String> = frame
+                .item_events(i as u32)
+                .iter()
+                .map(|e| format!("{} {:?} {}", e.at, e.kind, frame.syms.resolve(e.actor)))
+                .collect();
+            format!(
+                "{} {} {:?} {} {} {} {} | {}",
+                r(info.key),
+                r(info.source),
+                info.kind,
+                r(info.scope),
+                info.created_at,
+                info.title,
+                r(info.author),
+                events.join("; ")
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn a_leader_reads_only_the_changes_others_committed_and_its_frame_equals_a_fresh_load() {
+    use siloscope::daemon::State;
+    use siloscope::model::{Batch, Event, EventKind, Item, ItemKind, ItemState};
+    let Some(schema) = Schema::new("catch_up") else { return };
+    let now = chrono::Utc::now().timestamp();
+    let start_date = (chrono::Utc::now().date_naive() - chrono::Days::new(4)).to_string();
+    let text = format!(
+        "[store]\nurl = {:?}\nlease = \"30s\"\n\n[[sources]]\nname = \"sim-0\"\nkind = \"simulator\"\n\
+         interval = \"10m\"\nseed = 7\nstart = \"{start_date}\"\nitems_per_day = 6\nteams = 3\n",
+        schema.url
+    );
+    let config = siloscope::config::Config::parse(&text, std::path::Path::new("replicas.toml")).unwrap();
+    let clock: Arc<dyn siloscope::sources::http::Clock> =
+        Arc::new(siloscope::daemon::AcceleratedClock { wall_start: now, sim_start: now, speed: 0.0 });
+    let leader = State::new(config.clone(), Box::new(schema.store()), clock.clone()).unwrap();
+    let replica =
+        siloscope::replica::Replica::new("leader".into(), Duration::from_secs(30), Box::new(schema.store()), 1);
+    assert!(replica.tick().became_leader);
+    let _ = leader.replica.set(replica);
+    let fresh = |leader: &State| {
+        let loaded = State::new(config.clone(), Box::new(schema.store()), clock.clone()).unwrap();
+        let fresh = frame_content(&mut loaded.frame.lock().unwrap());
+        let mine = frame_content(&mut leader.frame.lock().unwrap());
+        let compute = |s: &State| {
+            let mut frame = s.frame.lock().unwrap();
+            frame.prepare();
+            siloscope::signals::compute(&frame, &s.directory(), &s.config.signals, now).1
+        };
+        (mine, fresh, compute(leader) == compute(&loaded))
+    };
+
+    // Another replica commits (an ordinary store client): items, incremental events.
+    let item = |key: &str, title: &str, updated: i64| Item {
+        key: key.into(),
+        source: "other".into(),
+        kind: ItemKind::Issue,
+        scope: "acme/api".into(),
+        url: format!("https://example.com/{key}"),
+        title: title.into(),
+        author: Some("github:ana".into()),
+        created_at: now - 86_400,
+        updated_at: updated,
+        state: ItemState::Open,
+        issue_type: None,
+    };
+    let event = |id: &str, item: &str, at: i64, label: &str| Event {
+        id: id.into(),
+        item: item.into(),
+        at,
+        actor: Some("github:bo".into()),
+        kind: EventKind::Labeled { label: label.into() },
+    };
+    let batch = |items: Vec<Item>, events: Vec<Event>| Batch {
+        source: "other".into(),
+        items,
+        events,
+        directory: None,
+        cursor: Some("c".into()),
+        history_start: None,
+        complete: Vec::new(),
+        profiles: Vec::new(),
+    };
+    let mut other = schema.store();
+    other
+        .commit_batch(&batch(
+            vec![item("o#1", "one", now - 3600), item("o#2", "two", now - 3600)],
+            vec![
+                event("e1", "o#1", now - 3000, "bug"),
+                event("e2", "o#1", now - 2900, "p1"),
+                event("e3", "o#2", now - 2800, "ui"),
+            ],
+        ))
+        .unwrap();
+    leader.catch_up_frame().unwrap();
+    let (mine, fresh_load, same_signals) = fresh(&leader);
+    assert_eq!(mine, fresh_load, "after one commit of another replica");
+    assert!(same_signals);
+    assert_eq!(leader.catch_ups(), (0, 1), "read the change, did not load the store");
+
+    // Another replica rewrites o#1's history (e1 changed, e2 gone, e4 new) and adds to o#2 ...
+    let mut rewrite = batch(vec![item("o#1", "one, renamed", now - 60)], vec![event("e5", "o#2", now - 2000, "ux")]);
+    rewrite.push_complete("o#1", vec![event("e1", "o#1", now - 3100, "bug"), event("e4", "o#1", now - 100, "p2")]);
+    assert_eq!(other.commit_batch(&rewrite).unwrap().rewritten_items, vec!["o#1".to_string()]);
+    // ... the leader syncs its own source meanwhile (its commits go past a frame that is behind) ...
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let mut source = siloscope::daemon::make_source(&config.sources[0], leader.clock.clone());
+        assert!(leader.replica.get().unwrap().try_hold("sim-0").unwrap().is_some());
+        let summary = leader.sync_source(source.as_mut(), &rx, &mut |_| {}).await.unwrap();
+        assert!(summary.new_events > 100 && summary.caught_up, "{summary:?}");
+    });
+    // ... and another commit lands after them.
+    other
+        .commit_batch(&batch(vec![item("o#3", "three", now - 30)], vec![event("e6", "o#3", now - 20, "bug")]))
+        .unwrap();
+    leader.recompute_now().unwrap();
+    let (mine, fresh_load, same_signals) = fresh(&leader);
+    assert_eq!(mine.len(), fresh_load.len());
+    for (m, f) in mine.iter().zip(&fresh_load) {
+        assert_eq!(m, f, "the leader's frame item by item against a fresh load");
+    }
+    assert!(same_signals, "the leader computes what a fresh load computes");
+    assert_eq!(leader.catch_ups(), (0, 2), "read the changes, did not load the store");
+
+    // A retention purge says no list of what it deleted: the leader loads the store whole.
+    other.purge_before(now - 2500).unwrap();
+    leader.catch_up_frame().unwrap();
+    let (mine, fresh_load, same_signals) = fresh(&leader);
+    assert_eq!(mine, fresh_load, "after a purge");
+    assert!(same_signals);
+    assert_eq!(leader.catch_ups(), (1, 2));
 }

@@ -80,18 +80,37 @@ impl Computation {
 /// The last published computation; the daemon swaps it in after each recompute, a page clones
 /// the `Arc` (a read lock held for that clone only).
 #[derive(Default)]
-pub struct Published(RwLock<Option<Arc<Computation>>>);
+pub struct Published {
+    computation: RwLock<Option<Arc<Computation>>>,
+    /// Why no computation is served here, when another process serves it (a follower replica).
+    elsewhere: RwLock<Option<ServedElsewhere>>,
+}
+
+/// A replica that computes nothing answers pages and `/report` with a 503 saying this and when
+/// to ask again (`Retry-After`): the leader's role may come here within the lease period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedElsewhere {
+    pub message: String,
+    pub retry_after_seconds: u64,
+}
 
 impl Published {
     pub fn publish(&self, c: Computation) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(c));
+        *self.computation.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(c));
     }
     pub fn get(&self) -> Option<Arc<Computation>> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.computation.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
     /// Takes the computation down (a replica that is no longer the leader serves no pages).
     pub fn withdraw(&self) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.computation.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+    /// Says where the computation is served instead (None: here, or nowhere yet).
+    pub fn set_elsewhere(&self, elsewhere: Option<ServedElsewhere>) {
+        *self.elsewhere.write().unwrap_or_else(|e| e.into_inner()) = elsewhere;
+    }
+    pub fn elsewhere(&self) -> Option<ServedElsewhere> {
+        self.elsewhere.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

@@ -2102,6 +2102,12 @@ pub enum ReportError {
     Busy {
         retry_after_seconds: u64,
     },
+    /// This process computes nothing (a follower replica): answer 503 with the message (which
+    /// replica leads, if known), retry after that many seconds.
+    Elsewhere {
+        message: String,
+        retry_after_seconds: u64,
+    },
     Failed(String),
 }
 
@@ -2111,6 +2117,7 @@ impl std::fmt::Display for ReportError {
             ReportError::Busy { retry_after_seconds } => {
                 write!(f, "{MAX_CONCURRENT_BUILDS} reports are being built; retry in {retry_after_seconds} s")
             }
+            ReportError::Elsewhere { message, .. } => write!(f, "{message}"),
             ReportError::Failed(e) => write!(f, "{e}"),
         }
     }

@@ -118,6 +118,28 @@ pub trait Store: Send {
     /// process that sees its own changes: always 0.
     fn change_count(&self) -> Result<u64, StoreError>;
 
+    /// Every item (by key) and then every event (in insertion order), read in one consistent
+    /// snapshot, and the change number ([`Store::change_count`]) that snapshot holds every change
+    /// up to: a frame loaded so can catch up with [`Store::changes_since`] without counting a
+    /// change twice.
+    fn load_all(&self, items: &mut dyn FnMut(Item), events: &mut dyn FnMut(Event)) -> Result<u64, StoreError> {
+        // One writing process (SQLite): nothing commits between these reads.
+        let change = self.change_count()?;
+        self.for_each_item(items)?;
+        self.for_each_event(events)?;
+        Ok(change)
+    }
+
+    /// What changed after change number `after` (a frame that holds every change up to it asks),
+    /// read in one consistent snapshot and handed to `apply` in the order a frame takes it (see
+    /// [`Change`]); the answer is the change number the frame then holds everything up to. None,
+    /// with nothing handed over, when only a full load can say: a forget or a retention purge
+    /// since, a log that no longer reaches back, or a backend that keeps no log (SQLite).
+    fn changes_since(&self, after: u64, apply: &mut dyn FnMut(Change)) -> Result<Option<u64>, StoreError> {
+        let _ = (after, apply);
+        Ok(None)
+    }
+
     /// [`Store::commit_leased`] after the redaction of [`Store::commit_redacted`].
     fn commit_redacted_leased(&mut self, batch: &mut Batch, lease: Option<&Lease>) -> Result<LeasedCommit, StoreError> {
         let tombstones = self.tombstones()?;
@@ -216,6 +238,17 @@ pub struct LeasedCommit {
     pub outcome: CommitOutcome,
     /// The store's change number this commit took, when it changed items, events or a directory.
     pub change: Option<u64>,
+}
+
+/// One change [`Store::changes_since`] hands over, in the order a frame applies them as a local
+/// commit does: every `Item` first (the stored rows of the items the changes wrote), then every
+/// `Rewritten` item (all its stored events, in insertion order, replacing the frame's), then
+/// every new `Event` in insertion order (none of them a rewritten item's).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Item(Item),
+    Rewritten { item: String, events: Vec<Event> },
+    Event(Event),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

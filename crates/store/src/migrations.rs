@@ -128,6 +128,25 @@ CREATE TABLE store_changes (
 INSERT INTO store_changes (id, changes) VALUES (1, 0);
 ",
     },
+    Migration {
+        version: 6,
+        description: "what each change of the store changed, for a leader catching up",
+        // One row per change number (`store_changes.changes`) a commit took on PostgreSQL:
+        // `seq_before` is the highest `events.seq` before it (its new and re-ordered events are
+        // above it: writers are serialised), `items` and `rewritten` JSON arrays of the item keys
+        // it upserted and whose stored histories it rewrote. `full_reload` is 1 for a forget or a
+        // retention purge, which change what no list says: a frame behind one loads everything.
+        // The oldest rows are pruned; a frame behind them loads everything too.
+        sql: "
+CREATE TABLE store_change_log (
+    change      BIGINT PRIMARY KEY,
+    full_reload BIGINT NOT NULL,
+    seq_before  BIGINT NOT NULL,
+    items       TEXT NOT NULL,
+    rewritten   TEXT NOT NULL
+);
+",
+    },
 ];
 
 /// The schema version this build writes; a store at a higher version is refused.

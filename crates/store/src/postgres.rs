@@ -13,7 +13,7 @@ use postgres::{Client, NoTls, Row, Transaction};
 
 use super::forget::{self as sql, ForgetCounts, ForgetOutcome, ForgetPlan, PurgeOutcome, Tombstone};
 use super::migrations::{MIGRATIONS, SCHEMA_VERSION_TABLE, latest_version};
-use super::{CommitOutcome, ItemCount, Lease, LeaseState, LeasedCommit, Store, StoreError, StoredEvent};
+use super::{Change, CommitOutcome, ItemCount, Lease, LeaseState, LeasedCommit, Store, StoreError, StoredEvent};
 use crate::model::{Batch, DirectorySnapshot, Event, EventKind, HistoryStart, Item, ItemKind, ItemState, Ts};
 
 /// `[store] url = "postgres://…"` with the password by reference.
@@ -202,6 +202,42 @@ fn lease_held_sql() -> String {
 }
 
 const BUMP_CHANGES: &str = "UPDATE store_changes SET changes = changes + 1 WHERE id = 1 RETURNING changes";
+
+/// What change `$1` changed (see migration 6): `$2` full reload, `$3` the highest `seq` before
+/// it, `$4` and `$5` the JSON arrays of the item keys it wrote and rewrote.
+const LOG_CHANGE: &str =
+    "INSERT INTO store_change_log (change, full_reload, seq_before, items, rewritten) VALUES ($1, $2, $3, $4, $5)";
+
+/// How many changes the log keeps: a leader further behind loads everything (every
+/// [`LOG_PRUNE_EVERY`]th change deletes the older rows).
+const LOG_KEEP: i64 = 100_000;
+const LOG_PRUNE_EVERY: i64 = 1_000;
+
+/// Records change `change` in the log (the caller bumped `store_changes` in this transaction).
+fn log_change(
+    tx: &mut Transaction<'_>,
+    change: i64,
+    full_reload: bool,
+    seq_before: i64,
+    items: &[&str],
+    rewritten: &[String],
+) -> Result<(), postgres::Error> {
+    let items = serde_json::to_string(items).unwrap_or_else(|_| "[]".into());
+    let rewritten = serde_json::to_string(rewritten).unwrap_or_else(|_| "[]".into());
+    tx.execute(LOG_CHANGE, &[&change, &i64::from(full_reload), &seq_before, &items, &rewritten])?;
+    if change % LOG_PRUNE_EVERY == 0 {
+        tx.execute("DELETE FROM store_change_log WHERE change <= $1", &[&(change - LOG_KEEP)])?;
+    }
+    Ok(())
+}
+
+/// Bumps the change number and logs a change no list describes (a forget, a purge).
+fn bump_for_full_reload(tx: &mut Transaction<'_>) -> Result<(), postgres::Error> {
+    let change: i64 = tx.query_one(BUMP_CHANGES, &[])?.get(0);
+    log_change(tx, change, true, 0, &[], &[])
+}
+
+const MAX_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM events";
 
 /// A [`Store`] in a PostgreSQL database (the first schema of the connection's `search_path`).
 ///
@@ -577,6 +613,7 @@ fn write_batch(
     {
         return Ok(None);
     }
+    let seq_before: i64 = tx.query_one(MAX_SEQ, &[])?.get(0);
     let mut outcome =
         CommitOutcome { items_upserted: upsert_items(&mut tx, &batch.items)?, ..CommitOutcome::default() };
     if !batch.events.is_empty() {
@@ -603,7 +640,16 @@ fn write_batch(
         || !outcome.rewritten_items.is_empty()
         || outcome.events_removed + outcome.events_changed > 0
         || directory_json.is_some();
-    let change = if changed { Some(count(tx.query_one(BUMP_CHANGES, &[])?.get(0))) } else { None };
+    let change = if changed {
+        let change: i64 = tx.query_one(BUMP_CHANGES, &[])?.get(0);
+        let mut keys: Vec<&str> = batch.items.iter().map(|i| i.key.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        log_change(&mut tx, change, false, seq_before, &keys, &outcome.rewritten_items)?;
+        Some(count(change))
+    } else {
+        None
+    };
     tx.commit()?;
     Ok(Some(LeasedCommit { outcome, change }))
 }
@@ -894,22 +940,112 @@ fn fetch<T>(
     map: &mut dyn FnMut(&Row) -> Option<T>,
     send: &mut dyn FnMut(Vec<T>) -> bool,
 ) -> Result<(), Failure> {
-    let mut tx =
-        client.build_transaction().read_only(true).isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
+    let mut tx = snapshot(client)?;
+    fetch_in(&mut tx, sql, params, map, send)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// A read-only transaction on one consistent snapshot.
+fn snapshot(client: &mut Client) -> Result<Transaction<'_>, postgres::Error> {
+    client.build_transaction().read_only(true).isolation_level(postgres::IsolationLevel::RepeatableRead).start()
+}
+
+/// [`fetch`] inside the transaction `tx`; false when the receiver is gone.
+fn fetch_in<T>(
+    tx: &mut Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+    map: &mut dyn FnMut(&Row) -> Option<T>,
+    send: &mut dyn FnMut(Vec<T>) -> bool,
+) -> Result<bool, postgres::Error> {
     let portal = tx.bind(sql, params)?;
     loop {
         let rows = tx.query_portal(&portal, FETCH_ROWS)?;
         let done = rows.len() < FETCH_ROWS as usize;
         let chunk: Vec<T> = rows.iter().filter_map(&mut *map).collect();
         if !chunk.is_empty() && !send(chunk) {
-            break;
+            return Ok(false);
         }
         if done {
-            break;
+            return Ok(true);
         }
     }
-    tx.commit()?;
-    Ok(())
+}
+
+/// Items as [`Store::for_each_item`] reads them (byte order of keys whatever the collation).
+const ITEMS: &str = "SELECT key, source, kind, scope, url, title, author, created_at, updated_at, state, issue_type \
+                     FROM items ORDER BY key COLLATE \"C\"";
+const ITEMS_OF_KEYS: &str = "SELECT key, source, kind, scope, url, title, author, created_at, updated_at, state, \
+                             issue_type FROM items WHERE key = ANY($1::text[]) ORDER BY key COLLATE \"C\"";
+const EVENTS: &str = "SELECT id, item, at, actor, data FROM events ORDER BY seq";
+/// The events stored after `$1` in insertion order, except items `$2`'s.
+const EVENTS_AFTER: &str =
+    "SELECT id, item, at, actor, data FROM events WHERE seq > $1 AND NOT (item = ANY($2::text[])) ORDER BY seq";
+
+/// Decodes an item row of [`ITEMS`]; None (with a warning) for a kind or state this build does not know.
+fn item_of(row: &Row, label: &str) -> Option<Item> {
+    let key: String = row.get(0);
+    let kind: &str = row.get(2);
+    let state: &str = row.get(9);
+    let (Some(kind), Some(state)) = (ItemKind::parse(kind), ItemState::parse(state)) else {
+        tracing::warn!(target: "siloscope::store::postgres", store = %label, item = %key, %kind, %state,
+            "skipping stored item with a kind or state this build does not know");
+        return None;
+    };
+    Some(Item {
+        key,
+        source: row.get(1),
+        kind,
+        scope: row.get(3),
+        url: row.get(4),
+        title: row.get(5),
+        author: row.get(6),
+        created_at: row.get(7),
+        updated_at: row.get(8),
+        state,
+        issue_type: row.get(10),
+    })
+}
+
+/// The log of the changes after `after` up to the snapshot's latest, merged: (latest, the highest
+/// `seq` at `after`, item keys written, item keys rewritten); None when a full load is needed.
+#[allow(clippy::type_complexity)]
+fn logged_changes(
+    tx: &mut Transaction<'_>,
+    after: u64,
+) -> Result<Option<(u64, i64, Vec<String>, Vec<String>)>, postgres::Error> {
+    let latest = count(tx.query_one("SELECT changes FROM store_changes WHERE id = 1", &[])?.get(0));
+    if latest < after {
+        return Ok(None); // a store rebuilt under the frame: nothing to build on
+    }
+    let after_i = i64::try_from(after).unwrap_or(i64::MAX);
+    let rows = tx.query(
+        "SELECT change, full_reload, seq_before, items, rewritten FROM store_change_log \
+         WHERE change > $1 ORDER BY change",
+        &[&after_i],
+    )?;
+    if latest == after {
+        return Ok(Some((latest, 0, Vec::new(), Vec::new())));
+    }
+    // Every change since must be logged (none pruned, none before the log existed), none a full reload.
+    let first = rows.first().map(|r| r.get::<_, i64>(0));
+    if rows.len() as u64 != latest - after || first != Some(after_i + 1) || rows.iter().any(|r| r.get::<_, i64>(1) != 0)
+    {
+        return Ok(None);
+    }
+    let seq_from: i64 = rows[0].get(2);
+    let (mut items, mut rewritten) = (BTreeSet::new(), BTreeSet::new());
+    for row in &rows {
+        let (Ok(i), Ok(r)) =
+            (serde_json::from_str::<Vec<String>>(row.get(3)), serde_json::from_str::<Vec<String>>(row.get(4)))
+        else {
+            return Ok(None);
+        };
+        items.extend(i);
+        rewritten.extend(r);
+    }
+    Ok(Some((latest, seq_from, items.into_iter().collect(), rewritten.into_iter().collect())))
 }
 
 impl Store for PostgresStore {
@@ -988,6 +1124,82 @@ impl Store for PostgresStore {
         })
     }
 
+    fn load_all(&self, items: &mut dyn FnMut(Item), events: &mut dyn FnMut(Event)) -> Result<u64, StoreError> {
+        enum Loaded {
+            Item(Item),
+            Event(Event),
+        }
+        let label = self.label.as_str();
+        let mut change = 0u64;
+        let held = &mut change;
+        self.stream(
+            "loading the store",
+            |client, send| {
+                let mut tx = snapshot(client)?;
+                *held = count(tx.query_one("SELECT changes FROM store_changes WHERE id = 1", &[])?.get(0));
+                let mut item = |row: &Row| item_of(row, label).map(Loaded::Item);
+                if fetch_in(&mut tx, ITEMS, &[], &mut item, send)? {
+                    let mut event = |row: &Row| event_of(row, label).map(Loaded::Event);
+                    fetch_in(&mut tx, EVENTS, &[], &mut event, send)?;
+                }
+                tx.commit()?;
+                Ok(())
+            },
+            &mut |loaded| match loaded {
+                Loaded::Item(i) => items(i),
+                Loaded::Event(e) => events(e),
+            },
+        )?;
+        Ok(change)
+    }
+
+    fn changes_since(&self, after: u64, apply: &mut dyn FnMut(Change)) -> Result<Option<u64>, StoreError> {
+        let label = self.label.as_str();
+        let mut answer: Option<u64> = None;
+        let held = &mut answer;
+        self.stream(
+            "reading the store's changes",
+            |client, send| {
+                let mut tx = snapshot(client)?;
+                let Some((latest, seq_from, items, rewritten)) = logged_changes(&mut tx, after)? else {
+                    return Ok(());
+                };
+                *held = Some(latest);
+                if latest == after {
+                    return Ok(());
+                }
+                let mut item = |row: &Row| item_of(row, label).map(Change::Item);
+                if !fetch_in(&mut tx, ITEMS_OF_KEYS, &[&items], &mut item, send)? {
+                    return Ok(());
+                }
+                if !rewritten.is_empty() {
+                    let mut stored: Vec<Vec<Event>> = vec![Vec::new(); rewritten.len()];
+                    for row in tx.query(EVENTS_OF_ITEMS, &[&rewritten])? {
+                        if let Some(e) = event_of(&row, label)
+                            && let Ok(i) = rewritten.binary_search(&e.item)
+                        {
+                            stored[i].push(e);
+                        }
+                    }
+                    let chunk = rewritten
+                        .iter()
+                        .zip(stored)
+                        .map(|(item, events)| Change::Rewritten { item: item.clone(), events })
+                        .collect();
+                    if !send(chunk) {
+                        return Ok(());
+                    }
+                }
+                let mut event = |row: &Row| event_of(row, label).map(Change::Event);
+                fetch_in(&mut tx, EVENTS_AFTER, &[&seq_from, &rewritten], &mut event, send)?;
+                tx.commit()?;
+                Ok(())
+            },
+            apply,
+        )?;
+        Ok(answer)
+    }
+
     fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
         self.run(&format!("reading the cursor of source {source}"), |client| {
             Ok(client.query_opt("SELECT cursor FROM cursors WHERE source = $1", &[&source])?.map(|row| row.get(0)))
@@ -1026,33 +1238,7 @@ impl Store for PostgresStore {
 
     fn for_each_item(&self, f: &mut dyn FnMut(Item)) -> Result<(), StoreError> {
         let label = self.label.as_str();
-        let mut map = |row: &Row| -> Option<Item> {
-            let key: String = row.get(0);
-            let kind: &str = row.get(2);
-            let state: &str = row.get(9);
-            let (Some(kind), Some(state)) = (ItemKind::parse(kind), ItemState::parse(state)) else {
-                tracing::warn!(target: "siloscope::store::postgres", store = %label, item = %key, %kind, %state,
-                    "skipping stored item with a kind or state this build does not know");
-                return None;
-            };
-            Some(Item {
-                key,
-                source: row.get(1),
-                kind,
-                scope: row.get(3),
-                url: row.get(4),
-                title: row.get(5),
-                author: row.get(6),
-                created_at: row.get(7),
-                updated_at: row.get(8),
-                state,
-                issue_type: row.get(10),
-            })
-        };
-        // COLLATE "C": byte order, as SQLite's and Rust's, whatever the database's collation.
-        let sql = "SELECT key, source, kind, scope, url, title, author, created_at, updated_at, state, issue_type \
-                   FROM items ORDER BY key COLLATE \"C\"";
-        self.stream("reading items", |client, send| fetch(client, sql, &[], &mut map, send), f)
+        self.stream("reading items", |client, send| fetch(client, ITEMS, &[], &mut |row| item_of(row, label), send), f)
     }
 
     fn for_each_event(&self, f: &mut dyn FnMut(Event)) -> Result<(), StoreError> {
@@ -1066,7 +1252,7 @@ impl Store for PostgresStore {
                     skipped += u64::from(event.is_none());
                     event
                 };
-                fetch(client, "SELECT id, item, at, actor, data FROM events ORDER BY seq", &[], &mut map, send)
+                fetch(client, EVENTS, &[], &mut map, send)
             },
             f,
         );
@@ -1195,7 +1381,7 @@ impl Store for PostgresStore {
                 tx.execute(UPSERT_DIRECTORY, &[source, json])?;
                 outcome.snapshots_rewritten += 1;
             }
-            tx.query_one(BUMP_CHANGES, &[])?;
+            bump_for_full_reload(&mut tx)?;
             tx.commit()?;
             Ok(outcome)
         })
@@ -1208,7 +1394,7 @@ impl Store for PostgresStore {
             let events_deleted = tx.execute(&sql::pg(sql::PURGE_EVENTS), &[&horizon])?;
             let items_deleted = tx.execute(&sql::pg(sql::PURGE_ITEMS), &[&horizon])?;
             if events_deleted + items_deleted > 0 {
-                tx.query_one(BUMP_CHANGES, &[])?;
+                bump_for_full_reload(&mut tx)?;
             }
             tx.commit()?;
             Ok(PurgeOutcome { events_deleted, items_deleted })
