@@ -283,3 +283,192 @@ pub fn burn_rate(breaches: u64, handoffs: u64, objective: f64) -> Option<f64> {
 pub fn budget_left(breaches: u64, handoffs: u64, objective: f64) -> Option<f64> {
     burn_rate(breaches, handoffs, objective).map(|b| 1.0 - b)
 }
+
+// ---------------------------------------------------------------------------------------------
+// The back-test (`siloscope agreements check`): the series above evaluated at every hour.
+
+/// One hour of an agreement's back-test: what its exported counters read at `at` and what the
+/// generated rules compute from their increases (`increase(x[w])` at `at` is the counter at `at`
+/// minus the counter at `at − w`: the facts decided in `(at − w, at]`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HourValues {
+    pub at: Ts,
+    /// `siloscope_agreement_handoffs_total` and `…_breaches_total` at `at`.
+    pub handoffs: u64,
+    pub breaches: u64,
+    /// Their increases over the agreement's window.
+    pub window_handoffs: u64,
+    pub window_breaches: u64,
+    /// `1 − Δbreaches / Δhandoffs` over the window; None when nothing was decided in it.
+    pub attainment: Option<f64>,
+    /// [`budget_left`] over the window.
+    pub budget_left: Option<f64>,
+    /// [`burn_rate`] over each [`ALERT_POLICY`] row's `[long, short]` window, in its order.
+    pub burn: Vec<[Option<f64>; 2]>,
+    /// Each [`ALERT_POLICY`] row's condition: the burn over both windows exceeds its factor.
+    pub firing: Vec<bool>,
+}
+
+/// A span of hours during which an alert of one severity would have fired: any of the
+/// [`ALERT_POLICY`] rows of that severity (the rules `or` them into one alert per severity).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AlertEpisode {
+    pub severity: &'static str,
+    /// The first hour it fires.
+    pub start: Ts,
+    /// The first hour it no longer fires; None when it still fires at the last hour tested.
+    pub end: Option<Ts>,
+    /// The [`ALERT_POLICY`] rows that fired during it.
+    pub rows: Vec<usize>,
+}
+
+/// An agreement's back-test over a range of hours.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Backtest {
+    /// Every whole hour of the range, in order.
+    pub hours: Vec<HourValues>,
+    /// Alert episodes by start, then severity in [`ALERT_POLICY`]'s order.
+    pub episodes: Vec<AlertEpisode>,
+}
+
+/// Attainment within this of the objective counts as meeting it (a share computed in floating
+/// point, 0.9 of ten handoffs, must not miss 0.9 by a rounding).
+const MET_TOLERANCE: f64 = 1e-9;
+
+/// Whether an attainment meets an objective.
+pub fn meets(attainment: f64, objective: f64) -> bool {
+    attainment >= objective - MET_TOLERANCE
+}
+
+impl Backtest {
+    /// Hours whose window holds a decided handoff (the others have no attainment).
+    pub fn hours_with_data(&self) -> usize {
+        self.hours.iter().filter(|h| h.attainment.is_some()).count()
+    }
+    /// Hours whose attainment met `objective`.
+    pub fn hours_met(&self, objective: f64) -> usize {
+        self.hours.iter().filter(|h| h.attainment.is_some_and(|a| meets(a, objective))).count()
+    }
+    /// The lowest error budget left over the window, and the first hour it was that low.
+    pub fn lowest_budget(&self) -> Option<(Ts, f64)> {
+        self.hours.iter().filter_map(|h| h.budget_left.map(|b| (h.at, b))).fold(None, |low, (at, b)| match low {
+            Some((_, l)) if l <= b => low,
+            _ => Some((at, b)),
+        })
+    }
+    /// How many episodes an alert of `severity` would have had.
+    pub fn episodes_of(&self, severity: &str) -> usize {
+        self.episodes.iter().filter(|e| e.severity == severity).count()
+    }
+}
+
+/// The severities of [`ALERT_POLICY`], each once, in its order.
+pub fn severities() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for r in ALERT_POLICY {
+        if !out.contains(&r.severity) {
+            out.push(r.severity);
+        }
+    }
+    out
+}
+
+/// The back-test of agreement `i` over the whole hours of `[from, to]`: at each, its counters,
+/// attainment and budget over its window, burn rates over the [`ALERT_POLICY`] windows, the alert
+/// conditions, and the episodes they make. `facts` are [`agreement_facts`]' (every agreement's,
+/// sorted by agreement then decision time), so each hour counts what [`agreement_values`] counts
+/// at that hour: the same facts, the same aggregation. The caller checks the privacy floor
+/// ([`suppressed`]) first: this tests whatever it is given.
+pub fn backtest(facts: &[AgreementFact], cfg: &SignalsConfig, i: usize, from: Ts, to: Ts) -> Backtest {
+    let a = &cfg.agreements[i];
+    let lo = facts.partition_point(|f| f.agreement < i);
+    let hi = facts.partition_point(|f| f.agreement <= i);
+    let mine = &facts[lo..hi];
+    // Decision times (sorted) and the breaches among the first k facts: the counters at t are
+    // (k, broken[k]) with k the facts decided by t.
+    let decided: Vec<Ts> = mine.iter().map(|f| f.decided_at).collect();
+    let mut broken = Vec::with_capacity(mine.len() + 1);
+    broken.push(0u64);
+    for f in mine {
+        broken.push(broken.last().copied().unwrap_or(0) + u64::from(f.outcome == Outcome::Broken));
+    }
+    let counters = |t: Ts| {
+        let k = decided.partition_point(|d| *d <= t);
+        (k as u64, broken[k])
+    };
+    let increase = |t: Ts, w: Ts| {
+        let ((n1, b1), (n0, b0)) = (counters(t), counters(t.saturating_sub(w)));
+        (n1 - n0, b1 - b0)
+    };
+    let mut hours = Vec::new();
+    let mut t = from.div_euclid(HOUR) * HOUR;
+    if t < from {
+        t += HOUR;
+    }
+    while t <= to {
+        let (handoffs, breaches) = counters(t);
+        let (wn, wb) = increase(t, a.window);
+        let burn: Vec<[Option<f64>; 2]> = ALERT_POLICY
+            .iter()
+            .map(|r| {
+                let ((ln, lb), (sn, sb)) = (increase(t, r.long), increase(t, r.short));
+                [burn_rate(lb, ln, a.objective), burn_rate(sb, sn, a.objective)]
+            })
+            .collect();
+        let firing = ALERT_POLICY
+            .iter()
+            .zip(&burn)
+            .map(|(r, [l, s])| l.is_some_and(|l| l > r.factor) && s.is_some_and(|s| s > r.factor))
+            .collect();
+        hours.push(HourValues {
+            at: t,
+            handoffs,
+            breaches,
+            window_handoffs: wn,
+            window_breaches: wb,
+            attainment: (wn > 0).then(|| 1.0 - wb as f64 / wn as f64),
+            budget_left: budget_left(wb, wn, a.objective),
+            burn,
+            firing,
+        });
+        t += HOUR;
+    }
+    let episodes = episodes(&hours);
+    Backtest { hours, episodes }
+}
+
+/// The firing spans of each severity over consecutive hours.
+fn episodes(hours: &[HourValues]) -> Vec<AlertEpisode> {
+    let mut out = Vec::new();
+    for severity in severities() {
+        let mut open: Option<AlertEpisode> = None;
+        for h in hours {
+            let rows: Vec<usize> =
+                (0..ALERT_POLICY.len()).filter(|k| ALERT_POLICY[*k].severity == severity && h.firing[*k]).collect();
+            match (&mut open, rows.is_empty()) {
+                (None, false) => open = Some(AlertEpisode { severity, start: h.at, end: None, rows }),
+                (Some(e), false) => {
+                    for r in rows {
+                        if !e.rows.contains(&r) {
+                            e.rows.push(r);
+                        }
+                    }
+                }
+                (Some(_), true) => {
+                    let mut e = open.take().expect("open episode");
+                    e.end = Some(h.at);
+                    e.rows.sort_unstable();
+                    out.push(e);
+                }
+                (None, true) => {}
+            }
+        }
+        if let Some(mut e) = open {
+            e.rows.sort_unstable();
+            out.push(e);
+        }
+    }
+    let order = severities();
+    out.sort_by_key(|e| (e.start, order.iter().position(|s| *s == e.severity)));
+    out
+}

@@ -877,4 +877,135 @@ mod agreements {
         let i4 = agreement_facts(&a, &s.dir, &s.cfg).into_iter().find(|f| a.handoffs[f.handoff].at == h(5)).unwrap();
         assert_eq!((i4.outcome, i4.deadline), (Outcome::Broken, h(13)));
     }
+
+    // -----------------------------------------------------------------------------------------
+    // The back-test (`agreements::backtest`), worked out by hand on the same six handoffs.
+
+    /// `a` ≈ `b` (burn rates such as 16/3 are not exact in floating point).
+    fn approx(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-9)
+    }
+
+    /// The scenario's facts: kept h3 (i1), broken h6 (i2), kept h6 (i6), broken h9 (i4). With an
+    /// objective of 93.75 % the error budget is 1/16 of the handoffs (exact in floating point),
+    /// so a burn rate is 16 × the error ratio. The policy's rows fire when the ratio over both
+    /// windows exceeds factor/16: row 0 (1d & 2h, ×7, page) above 7/16 = 0.4375, row 1 (3d & 6h,
+    /// ×3.5, page) above 0.21875, row 2 (7d & 1d, ×1, ticket) above 0.0625.
+    ///
+    /// hour | counters | over the 1d window    | 2h     | 6h     | 3d = 7d | rows firing
+    /// h0-2 | 0, 0     | nothing: no attainment| —      | —      | —       | —
+    /// h3-5 | 1, 0     | 1 kept: 100 %, met    | 0 or — | 0      | 0       | —
+    /// h6   | 3, 1     | 1/3 broken: 66.7 %    | 1/2 (h4,h6]: 8 | 1/3: 16/3 | 16/3 | 1 (3d, 6h > 3.5), 2
+    /// h9   | 4, 2     | 2/4: attainment 50 %, burn 8, budget left 1 − 8 = −7 | 1/1: 16 | 2/3 (h3,h9]: 32/3 | 8 | 0, 1, 2
+    /// h10  | 4, 2     | 50 %                  | 1/1 (h8,h10]: 16 | 32/3 | 8 | 0, 1, 2
+    /// h11  | 4, 2     | 50 %                  | — (h9,h11] | 32/3 | 8 | 1, 2 (row 0 has no 2h ratio)
+    /// h12  | 4, 2     | 50 %                  | —      | 1/1 (h6,h12]: 16 | 8 | 1, 2
+    /// h15  | 4, 2     | 50 %                  | —      | — (h9,h15] | 8 | 2
+    /// h27  | 4, 2     | 2/3 (h3,h27]: 33.3 %, burn 32/3, budget −29/3 | — | — | 8 | 2
+    /// h30  | 4, 2     | 1/1 (h6,h30]: 0 %, burn 16, budget −15 | — | — | 8 | 2
+    /// h33  | 4, 2     | nothing in (h9,h33]   | —      | —      | 8       | — (1d empty)
+    /// So the page alert fires from h6 to h15 (rows 0 and 1), the ticket from h6 to h33; over
+    /// h0..=h36 30 hours have an attainment (h3..=h32) and 3 of them met 93.75 % (h3..=h5).
+    #[test]
+    fn the_back_test_at_each_hour_is_worked_out_by_hand() {
+        let mut s = scenario();
+        s.cfg.agreements[0].objective = 0.9375;
+        let a = s.analysis(h(40));
+        let facts = agreement_facts(&a, &s.dir, &s.cfg);
+        let bt = crate::signals::agreements::backtest(&facts, &s.cfg, 0, h(0), h(36));
+        assert_eq!(bt.hours.len(), 37);
+        let at = |n: i64| &bt.hours[n as usize];
+        assert_eq!((at(2).handoffs, at(2).breaches, at(2).attainment), (0, 0, None));
+        assert_eq!((at(3).handoffs, at(3).window_handoffs, at(3).attainment), (1, 1, Some(1.0)));
+        assert_eq!(at(3).budget_left, Some(1.0));
+        assert!(approx(at(6).attainment, 2.0 / 3.0));
+        // h6: the 2h window (h4, h6] holds i2's breach and i6's ack: ratio 1/2, burn 8.
+        assert!(approx(at(6).burn[0][0], 16.0 / 3.0) && approx(at(6).burn[0][1], 8.0));
+        assert_eq!(at(6).firing, vec![false, true, true]);
+        assert_eq!((at(9).handoffs, at(9).breaches, at(9).attainment), (4, 2, Some(0.5)));
+        assert_eq!((at(9).budget_left, at(9).burn[0]), (Some(-7.0), [Some(8.0), Some(16.0)]));
+        assert!(approx(at(9).burn[1][1], 32.0 / 3.0));
+        assert_eq!(at(9).firing, vec![true, true, true]);
+        assert_eq!(at(10).firing, vec![true, true, true]);
+        assert_eq!((at(11).burn[0][1], at(11).firing.clone()), (None, vec![false, true, true]));
+        assert_eq!((at(12).burn[1][1], at(12).firing.clone()), (Some(16.0), vec![false, true, true]));
+        assert_eq!(at(15).firing, vec![false, false, true]);
+        assert!(approx(at(27).attainment, 1.0 / 3.0) && approx(at(27).budget_left, -29.0 / 3.0));
+        assert_eq!((at(27).window_handoffs, at(27).window_breaches), (3, 2));
+        assert_eq!((at(30).attainment, at(30).budget_left), (Some(0.0), Some(-15.0)));
+        assert_eq!((at(33).attainment, at(33).burn[2]), (None, [Some(8.0), None]));
+        assert_eq!(at(33).firing, vec![false, false, false]);
+
+        let ep: Vec<(&str, i64, Option<i64>, Vec<usize>)> = bt
+            .episodes
+            .iter()
+            .map(|e| (e.severity, (e.start - T0) / HOUR, e.end.map(|t| (t - T0) / HOUR), e.rows.clone()))
+            .collect();
+        assert_eq!(ep, vec![("page", 6, Some(15), vec![0, 1]), ("ticket", 6, Some(33), vec![2])]);
+        assert_eq!((bt.episodes_of("page"), bt.episodes_of("ticket")), (1, 1));
+        assert_eq!((bt.hours_with_data(), bt.hours_met(0.9375)), (30, 3));
+        assert_eq!(bt.lowest_budget(), Some((h(30), -15.0)));
+        // Stopped at h20, the ticket still fires at the last hour: an open episode.
+        let short = crate::signals::agreements::backtest(&facts, &s.cfg, 0, h(0) + 1, h(20));
+        assert_eq!(short.hours[0].at, h(1), "whole hours of the range only");
+        assert_eq!(short.episodes.last().map(|e| (e.severity, e.end)), Some(("ticket", None)));
+    }
+
+    /// The back-test's every hour equals the exported series at that hour: the counters are
+    /// `agreement_values` at `at`, and each increase over a window w is `agreement_values` at
+    /// `at` minus at `at − w` (what Prometheus' `increase()` over the backfilled counters gives),
+    /// run through the same `burn_rate` / `budget_left`.
+    #[test]
+    fn the_back_test_equals_the_exported_counters_at_every_hour() {
+        use crate::signals::agreements::{ALERT_POLICY, agreement_values, backtest};
+        let mut s = scenario();
+        // A second agreement (any sending team, 2-hour promise) so the facts of one agreement
+        // are picked out of several.
+        let mut any = promise();
+        any.name = "b-any".into();
+        any.from_teams = vec![];
+        any.within = 2 * HOUR;
+        any.objective = 0.9;
+        any.window = 6 * HOUR;
+        s.cfg.agreements.push(any);
+        let a = s.analysis(h(24 * 9));
+        let frame = s.frame();
+        let labels = crate::signals::aggregate::TeamLabels::new(&a, &s.dir, &s.cfg, h(24 * 9));
+        let facts = agreement_facts(&a, &s.dir, &s.cfg);
+        let exported = |name: &str, t: Ts| {
+            let (values, _) = agreement_values(&a, &facts, &s.dir, &s.cfg, &labels, t);
+            let v = values[&(name.to_string(), "b".to_string())];
+            (v.handoffs, v.breaches)
+        };
+        let increase = |name: &str, t: Ts, w: Ts| {
+            let ((n1, b1), (n0, b0)) = (exported(name, t), exported(name, t - w));
+            (n1 - n0, b1 - b0)
+        };
+        let mut checked = 0;
+        for (i, ag) in s.cfg.agreements.iter().enumerate() {
+            let bt = backtest(&facts, &s.cfg, i, h(-10), h(24 * 9));
+            assert_eq!(bt.hours.len(), 24 * 9 + 11);
+            for hv in &bt.hours {
+                assert_eq!((hv.handoffs, hv.breaches), exported(&ag.name, hv.at));
+                let (n, b) = increase(&ag.name, hv.at, ag.window);
+                assert_eq!((hv.window_handoffs, hv.window_breaches), (n, b));
+                assert_eq!(hv.budget_left, budget_left(b, n, ag.objective));
+                for (k, r) in ALERT_POLICY.iter().enumerate() {
+                    let (ln, lb) = increase(&ag.name, hv.at, r.long);
+                    let (sn, sb) = increase(&ag.name, hv.at, r.short);
+                    let burn = [burn_rate(lb, ln, ag.objective), burn_rate(sb, sn, ag.objective)];
+                    assert_eq!(hv.burn[k], burn, "{} at h{}", ag.name, (hv.at - T0) / HOUR);
+                    assert_eq!(hv.firing[k], burn.iter().all(|b| b.is_some_and(|b| b > r.factor)));
+                }
+                checked += 1;
+            }
+            // And the whole aggregate (what the exporter encodes) agrees on the counters.
+            let end = bt.hours.last().unwrap();
+            let sig = crate::signals::aggregate(&a, &frame, &s.dir, &s.cfg, end.at);
+            let v = sig.agreements[&(ag.name.clone(), "b".to_string())].values;
+            assert_eq!((v.handoffs, v.breaches), (end.handoffs, end.breaches));
+            assert!(end.handoffs > 0);
+        }
+        assert_eq!(checked, 2 * (24 * 9 + 11));
+    }
 }
