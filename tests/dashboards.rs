@@ -11,11 +11,12 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-const BOARDS: [&str; 5] = [
+const BOARDS: [&str; 6] = [
     "siloscope-retro.json",
     "siloscope-handoffs.json",
     "siloscope-reviews.json",
     "siloscope-decisions.json",
+    "siloscope-agreements.json",
     "siloscope-health.json",
 ];
 
@@ -305,6 +306,8 @@ fn substitute(expr: &str, range: &str) -> String {
         ("$team", ".*"),
         ("${source}", ".*"),
         ("$source", ".*"),
+        ("${agreement}", ".*"),
+        ("$agreement", ".*"),
     ] {
         e = e.replace(var, value);
     }

@@ -218,6 +218,13 @@ fn write_scenario(dir: &Path, now: Ts) -> PathBuf {
             cfg.push_str(&format!("[[people]]\nname = \"{team} {n}\"\ngithub = \"{team}-{n}\"\nteam = \"{team}\"\n\n"));
         }
     }
+    // Two working agreements, so the agreements board and rules have series: handoffs to beta
+    // within a day (item 1 waits past it: broken), to gamma within 4 hours (item 4 kept it; item
+    // 3 waits, an hour in: not decided yet).
+    cfg.push_str(
+        "[[agreements]]\nname = \"beta-inbound\"\nto_team = \"beta\"\nwithin = \"1d\"\nobjective = \"90%\"\n\n\
+         [[agreements]]\nname = \"gamma-inbound\"\nto_team = \"gamma\"\nwithin = \"4h\"\nobjective = \"75%\"\n\n",
+    );
     // A small simulated source so the health board has a source to show (its one-person team is
     // folded into `other` and hands nothing off).
     cfg.push_str(
@@ -516,9 +523,14 @@ fn eventually<T>(what: &str, timeout: Duration, logs: &[&Proc], mut check: impl 
 fn dashboard_queries() -> Vec<(String, String)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dashboards");
     let mut out = Vec::new();
-    for name in
-        ["siloscope-retro", "siloscope-handoffs", "siloscope-reviews", "siloscope-decisions", "siloscope-health"]
-    {
+    for name in [
+        "siloscope-retro",
+        "siloscope-handoffs",
+        "siloscope-reviews",
+        "siloscope-decisions",
+        "siloscope-agreements",
+        "siloscope-health",
+    ] {
         let board: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap()).unwrap();
         for p in board["panels"].as_array().unwrap() {
@@ -543,6 +555,7 @@ fn substitute(expr: &str, range: &str) -> String {
         ("$to_team", ".*"),
         ("$team", ".*"),
         ("$source", ".*"),
+        ("$agreement", ".*"),
     ] {
         e = e.replace(var, value);
     }

@@ -1,4 +1,4 @@
-//! The five Grafana boards (dashboards/*.json), written from the metric catalogue: metric names and
+//! The six Grafana boards (dashboards/*.json), written from the metric catalogue: metric names and
 //! the SIGNALS.md definitions in panel descriptions come from `siloscope_catalogue`, the panels
 //! and their layout from the definitions below, their data links to siloscope's lists from
 //! `drilldown`. Only builds text; `cargo xtask dashboards` writes the files and
@@ -20,6 +20,7 @@ pub fn boards() -> Vec<(&'static str, String)> {
         ("siloscope-handoffs.json", handoffs().pretty()),
         ("siloscope-reviews.json", reviews().pretty()),
         ("siloscope-decisions.json", decisions().pretty()),
+        ("siloscope-agreements.json", agreements().pretty()),
         ("siloscope-health.json", health().pretty()),
     ]
 }
@@ -1024,6 +1025,118 @@ fn decisions() -> Json {
         },
         p,
         vec![team_variable()],
+    )
+}
+
+fn agreements() -> Json {
+    use catalogue::*;
+    let sel = r#"agreement=~"$agreement", to_team=~"$team""#;
+    let by = "sum by (agreement, to_team)";
+    let (handoffs, breaches) = (AGREEMENT_HANDOFFS.total(), AGREEMENT_BREACHES.total());
+    let objective = format!("max by (agreement, to_team) ({}{{{sel}}})", AGREEMENT_OBJECTIVE.name);
+    let breach_ratio =
+        |w: &str| format!("{by} (increase({breaches}{{{sel}}}[{w}])) / {by} (increase({handoffs}{{{sel}}}[{w}]))");
+    // A window with no decided handoff burns nothing (rather than 0/0): the denominator is at least 1.
+    let burn = |w: &str| {
+        format!(
+            "({by} (increase({breaches}{{{sel}}}[{w}])) / clamp_min({by} (increase({handoffs}{{{sel}}}[{w}])), 1)) / (1 - \
+             {objective})"
+        )
+    };
+    let budget_left = format!("1 - ({}) / (1 - {objective})", breach_ratio("$window"));
+    let over = " Over the board's window variable (default 28d, the default agreement window); the rules `siloscope \
+                rules` writes use each agreement's own window.";
+    let p = vec![
+        bargauge(
+            "Objective",
+            &format!("The share of covered handoffs each agreement promises to keep. {}", def(&AGREEMENT_OBJECTIVE)),
+            &[q(objective.clone()).legend("{{agreement}} → {{to_team}}").instant()],
+            unit("percentunit").w(8).max(1),
+        ),
+        bargauge(
+            "Attainment ($window)",
+            &format!("1 − breaches / decided handoffs.{over} {}", def(&AGREEMENT_HANDOFFS)),
+            &[q(format!("1 - ({})", breach_ratio("$window"))).legend("{{agreement}} → {{to_team}}").instant()],
+            unit("percentunit").w(8).max(1),
+        ),
+        bargauge(
+            "Error budget left ($window)",
+            &format!(
+                "1 − (breaches / decided handoffs) / (1 − objective): 100% when nothing broke, 0 when the budget is spent, \
+                 negative past it.{over} {}",
+                def(&AGREEMENT_BREACHES)
+            ),
+            &[q(budget_left).legend("{{agreement}} → {{to_team}}").instant()],
+            unit("percentunit").w(8).max(1),
+        ),
+        timeseries(
+            "Burn rate: 1 day and 7 days",
+            &format!(
+                "How fast the error budget burns: (breaches / decided handoffs over the last day or week) / (1 − \
+                 objective); 1 spends the budget exactly over the window. The agreement alerts page at 7 (1 day) and \
+                 3.5 (3 days), and open a ticket at 1 (7 days). {}",
+                def(&AGREEMENT_BREACHES)
+            ),
+            &[
+                q(burn("1d")).legend("1d {{agreement}} → {{to_team}}"),
+                q(burn("7d")).legend("7d {{agreement}} → {{to_team}}").id("B"),
+            ],
+            LOOK.min(0),
+        ),
+        timeseries(
+            "Breaches and decided handoffs per day",
+            &format!(
+                "Handoffs that broke the promise, and all that were decided, each day. {}",
+                def(&AGREEMENT_BREACHES)
+            ),
+            &[
+                q(format!("{by} (increase({breaches}{{{sel}}}[1d]))")).legend("broken {{agreement}} → {{to_team}}"),
+                q(format!("{by} (increase({handoffs}{{{sel}}}[1d]))"))
+                    .legend("decided {{agreement}} → {{to_team}}")
+                    .id("B"),
+            ],
+            LOOK.min(0),
+        ),
+        bargauge(
+            "Waiting past the promise now",
+            &format!(
+                "Covered handoffs still waiting past their deadline: each has broken the promise and keeps the budget \
+                 burning until the team acts. {}",
+                def(&AGREEMENT_WAITING_PAST_PROMISE)
+            ),
+            &[q(format!("{by} ({}{{{sel}}})", AGREEMENT_WAITING_PAST_PROMISE.name))
+                .legend("{{agreement}} → {{to_team}}")
+                .instant()],
+            LOOK,
+        ),
+        bargauge(
+            "Agreed window",
+            &format!("The window each agreement's objective is measured over. {}", def(&AGREEMENT_WINDOW)),
+            &[q(format!("max by (agreement, to_team) ({}{{{sel}}})", AGREEMENT_WINDOW.name))
+                .legend("{{agreement}} → {{to_team}}")
+                .instant()],
+            unit("s"),
+        ),
+    ];
+    dashboard(
+        Board {
+            uid: "siloscope-agreements",
+            title: "siloscope / Working agreements",
+            description: "Working agreements between teams kept like SLOs: objective, attainment, error budget left and \
+                          burn rate per agreement, linked to the handoffs that broke them.",
+            time_from: "now-28d",
+            refresh: "15m",
+        },
+        p,
+        vec![
+            team_variable(),
+            variable(
+                "agreement",
+                "Agreement",
+                format!("label_values({}, agreement)", catalogue::AGREEMENT_OBJECTIVE.name),
+            ),
+            window_variable(),
+        ],
     )
 }
 

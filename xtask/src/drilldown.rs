@@ -25,6 +25,7 @@ pub struct DrillDown {
 const HANDOFF_PAIR: &[(&str, &str)] = &[("from_team", "from_team"), ("to_team", "to_team"), ("kind", "kind")];
 const REVIEW_PAIR: &[(&str, &str)] = &[("author_team", "author_team"), ("reviewer_team", "reviewer_team")];
 const TEAM: &[(&str, &str)] = &[("team", "team")];
+const AGREEMENT: &[(&str, &str)] = &[("agreement", "agreement"), ("to_team", "to_team")];
 
 /// The mapping, one line per family a board shows with a team or pair dimension. Families not
 /// listed (siloscope's own health) get no link.
@@ -101,6 +102,23 @@ pub const DRILL_DOWNS: &[DrillDown] = &[
     DrillDown { family: catalogue::JOINT_WINS, page: "handoffs", fixed: &[], labels: TEAM },
     DrillDown { family: catalogue::BRIDGE_PEOPLE, page: "handoffs", fixed: &[], labels: TEAM },
     DrillDown { family: catalogue::SILO_INDEX, page: "handoffs", fixed: &[], labels: TEAM },
+    // A working agreement's families: the handoffs it covers and decided, or those that broke it
+    // (a handoff still waiting past its deadline is already broken).
+    DrillDown { family: catalogue::AGREEMENT_HANDOFFS, page: "handoffs", fixed: &[], labels: AGREEMENT },
+    DrillDown {
+        family: catalogue::AGREEMENT_BREACHES,
+        page: "handoffs",
+        fixed: &[("state", "broken")],
+        labels: AGREEMENT,
+    },
+    DrillDown {
+        family: catalogue::AGREEMENT_WAITING_PAST_PROMISE,
+        page: "handoffs",
+        fixed: &[("state", "broken")],
+        labels: AGREEMENT,
+    },
+    DrillDown { family: catalogue::AGREEMENT_OBJECTIVE, page: "handoffs", fixed: &[], labels: AGREEMENT },
+    DrillDown { family: catalogue::AGREEMENT_WINDOW, page: "handoffs", fixed: &[], labels: AGREEMENT },
 ];
 
 /// How a panel's values carry their labels, which decides how a link reads them.
