@@ -1,6 +1,7 @@
 //! siloscope: cross-team collaboration signals from the trackers teams already use.
 //! Data flows one way: sources → store → signals engine → exporter / report (ARCHITECTURE.md).
 
+pub mod agreements_check;
 pub mod backfill;
 pub mod connections;
 pub mod daemon;

@@ -193,6 +193,11 @@ enum Command {
         #[arg(long = "web.external-url", value_name = "URL")]
         external_url: Option<String>,
     },
+    /// Working agreements between teams ([[agreements]] of a config), as SLOs.
+    Agreements {
+        #[command(subcommand)]
+        action: AgreementsAction,
+    },
     /// Forget people (the GDPR erasure request): each IDENTITY becomes an anonymous placeholder
     /// (`forgotten:N`) everywhere in the store, keeping the team it was in at the time, and a
     /// tombstone makes later syncs do the same. Prints what changed; running it again changes nothing.
@@ -256,6 +261,33 @@ enum TeamsAction {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum AgreementsAction {
+    /// Back-test the config's agreements over the stored history before saving them: at every
+    /// hour, attainment and error budget over each agreement's window, burn rates over the alert
+    /// windows, the alerts that would have fired and when, and how often the objective was met.
+    /// The same facts and aggregation as the exported series. Text: one row per day; JSON: every hour.
+    Check {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// First hour tested: YYYY-MM-DD or an RFC 3339 time (default: the first stored event).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Last hour tested: YYYY-MM-DD (that day included) or an RFC 3339 time (default and at
+        /// the latest: now).
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
 }
 
 /// A failure and its exit code.
@@ -376,6 +408,9 @@ fn main() -> ExitCode {
         }
         Command::Report { config, period, from, to, teams, format, out, name_people, external_url } => {
             report(&config, ReportArgs { period, from, to, teams, format, out, name_people, external_url })
+        }
+        Command::Agreements { action: AgreementsAction::Check { config, from, to, format } } => {
+            agreements_check(&config, from.as_deref(), to.as_deref(), format)
         }
         Command::Forget { config, delete_events, identities } => forget(&config, delete_events, &identities),
         Command::Access { config, identity } => access(&config, &identity),
@@ -1039,6 +1074,43 @@ fn report(path: &Path, args: ReportArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+fn agreements_check(path: &Path, from: Option<&str>, to: Option<&str>, format: CheckFormat) -> Result<(), Failure> {
+    use siloscope::agreements_check as check;
+    use siloscope::report;
+    let usage = |message: String| Failure { code: 2, message };
+    let now = daemon::wall_now();
+    let cfg = load_config(path)?;
+    if cfg.signals.agreements.is_empty() {
+        return Err(usage(format!(
+            "{} has no [[agreements]] to back-test: add one (config/siloscope.example.toml shows every key)",
+            path.display()
+        )));
+    }
+    // Bad dates fail before the store is read.
+    let (from, to) = check::bounds(from, to).map_err(usage)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
+    let dir = report::load_directory(&*store, &cfg).map_err(runtime)?;
+    let frame = report::load_frame(&*store, &mut |_| {}).map_err(runtime)?;
+    let first = frame.events.iter().map(|e| e.at).min();
+    let (from, to) = check::range(from, to, first, now).map_err(usage)?;
+    let computed = check::check(&frame, &dir, &cfg.signals, from, to);
+    let text = match format {
+        CheckFormat::Text => check::text(&computed),
+        CheckFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&check::json(&computed))
+                .map_err(|e| runtime(format!("cannot encode the back-test: {e}")))?;
+            s.push('\n');
+            s
+        }
+    };
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| runtime(format!("cannot write the back-test: {e}")))
 }
 
 /// One bar per source (0..=1000: tenths of a percent of the history covered), on a terminal only.
