@@ -836,6 +836,140 @@ fn html_and_markdown_carry_the_sections_and_link_every_listed_item() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Working agreements: the report's section, worked out by hand on the same history.
+// ---------------------------------------------------------------------------------------------
+
+/// Three agreements over the history above (engine agreements.rs: a covered handoff is kept at
+/// its acknowledgement by the deadline, broken at the deadline when still waiting then):
+/// - `b-from-a`, handoffs a → b acknowledged within 4 h, objective 75 % (error budget 1/4).
+///   Previous period: I1 (p1, ack p3) kept; I3's way back to b (p30, ack p31) kept; I10 (p301,
+///   due p305, acknowledged only at c2) broken at p305: 3 decided, 1 broken, attainment 2/3 <
+///   75 %: broken, budget used (1/3) / (1/4) = 4/3. Current: I6 (c1, due c5, never acknowledged)
+///   broken at c5; R3 (review c51, approved c52) kept: 2 decided, 1 broken, 50 %: broken, budget
+///   used 2. It broke most by I6, still waiting at the last second: c336 − 1 − c5 = 331 h − 1 s.
+/// - `c-reviews`, reviews to c within 1 d, 50 %. Previous: R1 (p51, approved p53) kept: 100 %,
+///   kept, budget used 0. Current: R6 (c191; d1 approves, c never answers) broken at c215: 0 %,
+///   broken, budget used 1 / (1/2) = 2; waited c336 − 1 − c215 = 121 h − 1 s past the promise.
+/// - `d-any`, to d (one person: under the privacy floor): says so, shows nothing.
+fn agreements_cfg() -> SignalsConfig {
+    use siloscope::signals::HandoffKind;
+    use siloscope::signals::agreements::Agreement;
+    let agreement =
+        |name: &str, to: &str, from: &[&str], kinds: Vec<HandoffKind>, within: Ts, objective: f64| Agreement {
+            name: name.into(),
+            to_team: to.into(),
+            from_teams: from.iter().map(|t| t.to_string()).collect(),
+            kinds,
+            within,
+            working_hours: false,
+            objective,
+            window: 28 * DAY,
+        };
+    SignalsConfig {
+        agreements: vec![
+            agreement("b-from-a", "b", &["a"], vec![], 4 * HOUR, 0.75),
+            agreement("c-reviews", "c", &[], vec![HandoffKind::Review], DAY, 0.5),
+            agreement("d-any", "d", &[], vec![], DAY, 0.9),
+        ],
+        ..cfg()
+    }
+}
+
+#[test]
+fn each_agreement_is_kept_or_broken_in_the_period_with_the_handoffs_that_broke_it_most() {
+    let h = history();
+    let opts = ReportOptions { pages: Some("https://siloscope.example".into()), ..options() };
+    let r = report::generate(&h.frame(), &directory(), &agreements_cfg(), &opts).unwrap();
+    let v = serde_json::to_value(&r).unwrap();
+    let broken_page = |name: &str| {
+        format!(
+            "https://siloscope.example/handoffs?agreement={name}&state=broken&from={}&to={}",
+            P * 1000,
+            (P + 14 * DAY) * 1000
+        )
+    };
+    let expected = json!([
+        {
+            "name": "b-from-a", "to_team": "b", "from_teams": ["a"], "kinds": [], "within_seconds": 14_400,
+            "working_hours": false, "objective": 0.75, "suppressed": false,
+            "current": {"decided": 2, "broken": 1, "attainment": 0.5, "kept": false, "budget_used": 2.0},
+            "previous": {"decided": 3, "broken": 1, "attainment": 1.0 - 1.0 / 3.0, "kept": false, "budget_used": (1.0 / 3.0) / 0.25},
+            "broke_it_most": [{
+                "item": {"key": "gh:acme/a-repo#8", "title": "Broken invoice PDF", "url": "https://example.test/acme/a-repo#8",
+                         "page": "https://siloscope.example/items/gh%3Aacme%2Fa-repo%238"},
+                "kind": "reassign", "from": "a", "handed_over": iso(c(1)), "deadline": iso(c(5)),
+                "overdue_seconds": 331 * 3600 - 1, "still_waiting": true
+            }],
+            "broken_page": broken_page("b-from-a")
+        },
+        {
+            "name": "c-reviews", "to_team": "c", "from_teams": [], "kinds": ["review"], "within_seconds": 86_400,
+            "working_hours": false, "objective": 0.5, "suppressed": false,
+            "current": {"decided": 1, "broken": 1, "attainment": 0.0, "kept": false, "budget_used": 2.0},
+            "previous": {"decided": 1, "broken": 0, "attainment": 1.0, "kept": true, "budget_used": 0.0},
+            "broke_it_most": [{
+                "item": {"key": "gh:acme/a-repo#14", "title": "Audit log", "url": "https://example.test/acme/a-repo#14",
+                         "page": "https://siloscope.example/items/gh%3Aacme%2Fa-repo%2314"},
+                "kind": "review", "from": "a", "handed_over": iso(c(191)), "deadline": iso(c(215)),
+                "overdue_seconds": 121 * 3600 - 1, "still_waiting": true
+            }],
+            "broken_page": broken_page("c-reviews")
+        },
+        {
+            "name": "d-any", "to_team": "d", "from_teams": [], "kinds": [], "within_seconds": 86_400,
+            "working_hours": false, "objective": 0.9, "suppressed": true,
+            "current": null, "previous": null, "broke_it_most": []
+        }
+    ]);
+    assert_json_eq(&v["agreements"], &expected, "agreements");
+    // Nothing else of the report changes with agreements configured.
+    let mut without = serde_json::to_value(report::generate(&h.frame(), &directory(), &cfg(), &opts).unwrap()).unwrap();
+    assert!(without.get("agreements").is_none(), "no agreement configured: no field");
+    without["agreements"] = v["agreements"].clone();
+    assert_eq!(v, without);
+
+    // HTML: the section, its verdicts, the change against the previous period, the linked lists.
+    let html = report::render(&r, Format::Html);
+    assert!(html.contains(">Working agreements</h2>"), "{html}");
+    assert!(html.contains("<td><b>b-from-a</b></td><td>handoffs from a to b acknowledged within 4.0 h</td><td class=\"n\">75%</td><td class=\"n\">2</td>"), "{html}");
+    assert!(html.contains(&format!("<a href=\"{}\">1</a>", broken_page("b-from-a").replace('&', "&amp;"))), "{html}");
+    // 2/3 → 1/2 over 3 and 2 handoffs: too few to judge, so a neutral chip.
+    assert!(html.contains("50%<span class=\"chip flat\" title=\"previous period: 66.7%\">▼ 16.7 pts</span>"), "{html}");
+    assert!(
+        html.contains("<td>c-reviews</td>") || html.contains("<h3>c-reviews: the handoffs that broke it most</h3>"),
+        "{html}"
+    );
+    assert!(html.contains("team d has fewer active people than the privacy floor: not shown"), "{html}");
+    assert!(!html.contains("Dee Dogwood"));
+    // Markdown: the same rows.
+    let md = report::render(&r, Format::Markdown);
+    assert!(md.contains("## Working agreements"), "{md}");
+    assert!(
+        md.contains(&format!(
+            "| b-from-a | handoffs from a to b acknowledged within 4.0 h | 75% | 2 | [1]({}) | 50% (▼ 16.7 pts) | **broken** | 200% | 66.7% **broken** |",
+            broken_page("b-from-a")
+        )),
+        "{md}"
+    );
+    assert!(md.contains("| c-reviews | review handoffs to c acknowledged within 24 h | 50% | 1 |"), "{md}");
+    assert!(md.contains("### b-from-a: the handoffs that broke it most"), "{md}");
+    assert!(md.contains("| [Broken invoice PDF](https://example.test/acme/a-repo#8)"), "{md}");
+    assert!(md.contains("| reassign | 2026-01-05 | 2026-01-05 | 14 d, still waiting |"), "{md}");
+    assert!(md.contains("[Every handoff that broke b-from-a in the period (1)](https://siloscope.example/handoffs?agreement=b-from-a&state=broken&"), "{md}");
+    // Names only when asked, and then in the lists.
+    let named = report::generate(
+        &h.frame(),
+        &directory(),
+        &agreements_cfg(),
+        &ReportOptions { name_people: true, ..opts.clone() },
+    )
+    .unwrap();
+    let named = serde_json::to_value(&named).unwrap();
+    assert_eq!(named["agreements"][0]["broke_it_most"][0]["people"], json!(["Ann Alder"]));
+    assert!(!serde_json::to_string(&v).unwrap().contains("Ann Alder"));
+}
+
+// ---------------------------------------------------------------------------------------------
 // The command line and the daemon.
 // ---------------------------------------------------------------------------------------------
 

@@ -121,6 +121,7 @@ pub fn render(r: &Report) -> String {
                         (trends(r))
                         (between_teams(r))
                         (teams(r))
+                        (agreements(r))
                         (worth_a_look(r))
                     }
                     (coverage(r))
@@ -831,6 +832,115 @@ fn more(shown: usize, total: usize) -> Markup {
     html! {
         @if total > shown {
             p class="muted" { "… and " (fmt_count((total - shown) as u64)) " more (the JSON report lists them all)." }
+        }
+    }
+}
+
+/// The change of an attainment against the previous period, in percentage points, coloured as
+/// the report judges a ratio.
+fn attainment_chip(verdict: Verdict, prev: Option<f64>, cur: Option<f64>) -> Markup {
+    let (Some(p), Some(c)) = (prev, cur) else { return html! {} };
+    if p == c {
+        return html! { span class="chip flat" { "=" } };
+    }
+    let class = match verdict {
+        Verdict::Improved => "good",
+        Verdict::Worsened => "bad",
+        _ => "flat",
+    };
+    let arrow = if c > p { "▲" } else { "▼" };
+    html! {
+        span class={ "chip " (class) } title={ "previous period: " (crate::fmt_percent(p)) } {
+            (arrow) " " (format!("{:.1} pts", (c - p).abs() * 100.0))
+        }
+    }
+}
+
+/// The working agreements: kept or broken in the period, budget used, the change against the
+/// previous period, and the handoffs that broke each most. Nothing when none is configured.
+fn agreements(r: &Report) -> Markup {
+    use crate::{AgreementFigures, fmt_percent};
+    if r.agreements.is_empty() {
+        return html! {};
+    }
+    let named = r.people_named;
+    let opt = |v: Option<f64>| v.map_or("–".to_string(), fmt_percent);
+    let verdict = |f: &AgreementFigures| match f.kept {
+        Some(true) => html! { span class="chip good" { "kept" } },
+        Some(false) => html! { span class="chip bad" { "broken" } },
+        None => html! { span class="muted" { "nothing decided" } },
+    };
+    html! {
+        section id="agreements" class="newpage" {
+            h2 { "Working agreements" }
+            p class="intro" {
+                "Each agreement's covered handoffs decided in the period: kept when acknowledged within the promise, "
+                "broken when still waiting at its deadline (the budget burns while work waits). An agreement is kept "
+                "in a period when its attainment reaches the objective; budget used is the breaches over the share "
+                "the objective allows to break (100% = all of it)."
+            }
+            div class="scroll" {
+                table {
+                    tr {
+                        th { "Agreement" } th { "Promise" } th class="n" { "Objective" } th class="n" { "Decided" }
+                        th class="n" { "Broken" } th class="n" { "Attainment" } th { "In the period" }
+                        th class="n" { "Budget used" } th class="n" { "Previous period" }
+                    }
+                    @for a in &r.agreements {
+                        tr {
+                            td { b { (a.name) } }
+                            td { (a.promise()) }
+                            td class="n" { (fmt_percent(a.objective)) }
+                            @match (&a.current, &a.previous) {
+                                (Some(c), Some(p)) => {
+                                    td class="n" { (fmt_count(c.decided)) }
+                                    td class="n" { (linked(&a.broken_page, html! { (fmt_count(c.broken)) })) }
+                                    td class="n" {
+                                        (opt(c.attainment))
+                                        (attainment_chip(a.trend(), p.attainment, c.attainment))
+                                    }
+                                    td { (verdict(c)) }
+                                    td class="n" { (opt(c.budget_used)) }
+                                    td class="n" { (opt(p.attainment)) " " (verdict(p)) }
+                                }
+                                _ => {
+                                    td colspan="6" class="muted" {
+                                        "team " (a.to_team) " has fewer active people than the privacy floor: not shown"
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @for a in r.agreements.iter().filter(|a| !a.broke_it_most.is_empty()) {
+                h3 { (a.name) ": the handoffs that broke it most" }
+                div class="scroll" {
+                    table {
+                        tr {
+                            th { "Item" } th { "From" } th { "Kind" } th { "Handed over" } th { "Due" }
+                            th class="n" { "Past the promise" } @if named { th { "People" } }
+                        }
+                        @for b in &a.broke_it_most {
+                            tr {
+                                (item_cell(&b.item))
+                                td { (b.from) }
+                                td { (b.kind) }
+                                td { (fmt_date(b.handed_over)) }
+                                td { (fmt_date(b.deadline)) }
+                                td class="n" {
+                                    (fmt_duration(b.overdue_seconds as f64))
+                                    @if b.still_waiting { " " span class="muted" { "still waiting" } }
+                                }
+                                (people_cell(&b.people))
+                            }
+                        }
+                    }
+                }
+                @if let (Some(page), Some(c)) = (&a.broken_page, &a.current) {
+                    p class="muted" { a href=(page) { "Every handoff that broke " (a.name) " in the period (" (fmt_count(c.broken)) ")" } }
+                }
+            }
         }
     }
 }

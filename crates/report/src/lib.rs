@@ -38,6 +38,8 @@ pub const SCHEMA: &str = "siloscope.report.v1";
 pub const LIST_LIMIT: usize = 15;
 /// The worst bounces: at most this many items, in every format.
 pub const WORST_BOUNCES: usize = 15;
+/// The handoffs that broke an agreement most: at most this many per agreement, in every format.
+pub const WORST_BREACHES: usize = 10;
 /// Longer `--from`/`--to` spans are refused as typos (they would only make a slow, useless report).
 const MAX_SPAN_YEARS: i64 = 50;
 /// People named per listed item with `--name-people`.
@@ -284,6 +286,9 @@ pub struct Report {
     pub bounces: Vec<BouncedItem>,
     pub rehashed_decisions: Vec<RehashedDecision>,
     pub joint_wins: Vec<JointWin>,
+    /// The working agreements (`[[agreements]]`) in both periods; absent when none is configured.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub agreements: Vec<AgreementRow>,
     pub coverage: Coverage,
     pub definitions: Vec<Definition>,
 }
@@ -580,6 +585,64 @@ pub struct JointWin {
     pub people: Option<Vec<String>>,
 }
 
+/// A working agreement over the period and the one before (engine `agreements.rs`: a covered
+/// handoff is kept at its acknowledgement within the promise, broken at its deadline when still
+/// waiting then).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgreementRow {
+    pub name: String,
+    pub to_team: String,
+    /// Empty: any sending team.
+    pub from_teams: Vec<String>,
+    /// Empty: every kind.
+    pub kinds: Vec<&'static str>,
+    pub within_seconds: i64,
+    pub working_hours: bool,
+    pub objective: f64,
+    /// The receiving team is under the privacy floor (at either period's end): no figure, no list.
+    pub suppressed: bool,
+    pub current: Option<AgreementFigures>,
+    pub previous: Option<AgreementFigures>,
+    /// The period's breaches that waited longest past the promise, at most [`WORST_BREACHES`].
+    pub broke_it_most: Vec<AgreementBreach>,
+    /// The list of every handoff that broke it in the period, `/handoffs?agreement=…&state=broken`
+    /// (only with an external URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broken_page: Option<String>,
+}
+
+/// An agreement's handoffs decided in one period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AgreementFigures {
+    /// Covered handoffs kept or broken in the period (by when that was decided).
+    pub decided: u64,
+    pub broken: u64,
+    /// `1 − broken / decided`; None when nothing was decided.
+    pub attainment: Option<f64>,
+    /// Whether the attainment met the objective; None when nothing was decided.
+    pub kept: Option<bool>,
+    /// The share of the period's error budget (the `1 − objective` of its decided handoffs that
+    /// may break) the breaches used: the burn rate over the period, 1 = all of it.
+    pub budget_used: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgreementBreach {
+    pub item: ItemRef,
+    pub kind: &'static str,
+    pub from: String,
+    #[serde(serialize_with = "ser_time")]
+    pub handed_over: Ts,
+    #[serde(serialize_with = "ser_time")]
+    pub deadline: Ts,
+    /// How long it waited past the promise: to its acknowledgement or the end of its wait, or to
+    /// the period's last second when it was still waiting then.
+    pub overdue_seconds: i64,
+    pub still_waiting: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub people: Option<Vec<String>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SourceCoverage {
     pub name: String,
@@ -720,6 +783,37 @@ pub fn fmt_ratio(r: f64) -> String {
 }
 
 /// `12,345`.
+/// A share as a percentage: `100%`, `93.8%`, `−25%` (budget overspent).
+pub fn fmt_percent(r: f64) -> String {
+    let p = r * 100.0;
+    let sign = if p < 0.0 { "−" } else { "" };
+    let p = p.abs();
+    if (p - p.round()).abs() < 0.05 { format!("{sign}{:.0}%", p.round()) } else { format!("{sign}{p:.1}%") }
+}
+
+impl AgreementRow {
+    /// What the agreement promises: `review handoffs from a to b acknowledged within 4.0 h`.
+    pub fn promise(&self) -> String {
+        let kinds =
+            if self.kinds.is_empty() { "handoffs".to_string() } else { format!("{} handoffs", self.kinds.join("/")) };
+        let from =
+            if self.from_teams.is_empty() { String::new() } else { format!(" from {}", self.from_teams.join(", ")) };
+        let hours = if self.working_hours { " working time" } else { "" };
+        format!(
+            "{kinds}{from} to {} acknowledged within {}{hours}",
+            self.to_team,
+            fmt_duration(self.within_seconds as f64)
+        )
+    }
+    /// How the attainment moved against the previous period (as the report judges a ratio).
+    pub fn trend(&self) -> Verdict {
+        match (&self.current, &self.previous) {
+            (Some(c), Some(p)) => judge(Unit::Ratio, Better::Higher, p.attainment, c.attainment, p.decided, c.decided),
+            _ => Verdict::NotComparable,
+        }
+    }
+}
+
 pub fn fmt_count(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
@@ -1553,6 +1647,8 @@ pub fn build(
         b.teams.len().cmp(&a.teams.len()).then_with(|| a.at.cmp(&b.at)).then_with(|| a.item.key.cmp(&b.item.key))
     });
 
+    let agreements = agreements(&ctx, opts);
+
     let title = if opts.teams.is_empty() {
         format!("Cross-team alignment report · {}", period.label)
     } else {
@@ -1584,9 +1680,92 @@ pub fn build(
         bounces,
         rehashed_decisions,
         joint_wins,
+        agreements,
         coverage,
         definitions: DEFINITIONS.to_vec(),
     })
+}
+
+/// Each configured agreement whose receiving team the selection keeps, over both periods, from
+/// the engine's facts (`agreements::agreement_facts`: the ones the exported counters count).
+fn agreements(ctx: &Ctx, opts: &ReportOptions) -> Vec<AgreementRow> {
+    use crate::signals::agreements::{Outcome, agreement_facts, burn_rate, meets};
+    let cfg = ctx.cfg;
+    if cfg.agreements.is_empty() {
+        return Vec::new();
+    }
+    let facts = agreement_facts(ctx.analysis, ctx.dir, cfg);
+    let upto = opts.period.last_second();
+    cfg.agreements
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            let to = ctx.dir.team_by_name(&a.to_team);
+            if !ctx.keep(to.map_or(OTHER_TEAM, |t| ctx.label(t))) {
+                return None;
+            }
+            let suppressed = to.is_none_or(|t| ctx.names.folded[t as usize]);
+            let mine: Vec<_> = facts.iter().filter(|f| f.agreement == i).collect();
+            let figures = |p: &Period| {
+                let decided = mine.iter().filter(|f| p.contains(f.decided_at));
+                let (n, b) =
+                    decided.fold((0u64, 0u64), |(n, b), f| (n + 1, b + u64::from(f.outcome == Outcome::Broken)));
+                let attainment = (n > 0).then(|| 1.0 - b as f64 / n as f64);
+                AgreementFigures {
+                    decided: n,
+                    broken: b,
+                    attainment,
+                    kept: attainment.map(|x| meets(x, a.objective)),
+                    budget_used: burn_rate(b, n, a.objective),
+                }
+            };
+            let mut broke_it_most: Vec<AgreementBreach> = if suppressed {
+                Vec::new()
+            } else {
+                mine.iter()
+                    .filter(|f| f.outcome == Outcome::Broken && opts.period.contains(f.decided_at))
+                    .map(|f| {
+                        let h = &ctx.analysis.handoffs[f.handoff];
+                        let still_waiting = h.waiting_at(upto);
+                        let stopped = [h.acked_at, h.ended_at].into_iter().flatten().min().unwrap_or(upto).min(upto);
+                        AgreementBreach {
+                            item: ctx.item_ref(h.item),
+                            kind: h.kind.as_str(),
+                            from: ctx.label(h.from).into(),
+                            handed_over: h.at,
+                            deadline: f.deadline,
+                            overdue_seconds: (if still_waiting { upto } else { stopped } - f.deadline).max(0),
+                            still_waiting,
+                            people: opts.name_people.then(|| ctx.people(h.item, upto)),
+                        }
+                    })
+                    .collect()
+            };
+            broke_it_most.sort_by(|x, y| {
+                y.overdue_seconds
+                    .cmp(&x.overdue_seconds)
+                    .then_with(|| x.handed_over.cmp(&y.handed_over))
+                    .then_with(|| x.item.key.cmp(&y.item.key))
+            });
+            broke_it_most.truncate(WORST_BREACHES);
+            Some(AgreementRow {
+                name: a.name.clone(),
+                to_team: a.to_team.clone(),
+                from_teams: a.from_teams.clone(),
+                kinds: a.kinds.iter().map(|k| k.as_str()).collect(),
+                within_seconds: a.within,
+                working_hours: a.working_hours,
+                objective: a.objective,
+                suppressed,
+                current: (!suppressed).then(|| figures(&opts.period)),
+                previous: (!suppressed).then(|| figures(&opts.previous)),
+                broke_it_most,
+                broken_page: ctx.pages.filter(|_| !suppressed).map(|base| {
+                    page_url(base, "/handoffs", &[("agreement", &a.name), ("state", "broken")], &opts.period)
+                }),
+            })
+        })
+        .collect()
 }
 
 /// The part of `p` the stored history covers: from the latest start of a source's history to

@@ -282,6 +282,7 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(o, "\n… and {} more (the JSON report lists them all).", total - limit);
         }
     };
+    agreements(r, &mut o);
     let _ = writeln!(o, "\n## Worth a look\n\n### Handoffs stalled at the period's end ({})\n", r.stalled.len());
     if r.stalled.is_empty() {
         o.push_str("None.\n");
@@ -369,6 +370,95 @@ pub fn render(r: &Report) -> String {
     coverage(r, &mut o);
     definitions(r, &mut o);
     o
+}
+
+/// The working agreements (nothing when none is configured): kept or broken, budget used, the
+/// previous period, and the handoffs that broke each most.
+fn agreements(r: &Report, o: &mut String) {
+    use super::{AgreementFigures, Verdict, fmt_percent};
+    if r.agreements.is_empty() {
+        return;
+    }
+    let opt = |v: Option<f64>| v.map_or("–".to_string(), fmt_percent);
+    let verdict = |f: &AgreementFigures| match f.kept {
+        Some(true) => "kept",
+        Some(false) => "**broken**",
+        None => "nothing decided",
+    };
+    o.push_str(
+        "\n## Working agreements\n\nEach agreement's covered handoffs decided in the period: kept when acknowledged within the promise, broken when still waiting at its deadline (the budget burns while work waits). An agreement is kept in a period when its attainment reaches the objective; budget used is the breaches over the share the objective allows to break (100% = all of it).\n\n",
+    );
+    o.push_str("| Agreement | Promise | Objective | Decided | Broken | Attainment | In the period | Budget used | Previous period |\n| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |\n");
+    for a in &r.agreements {
+        let head = format!("| {} | {} | {} |", cell(&a.name), cell(&a.promise()), fmt_percent(a.objective));
+        match (&a.current, &a.previous) {
+            (Some(c), Some(p)) => {
+                let change = match (a.trend(), p.attainment, c.attainment) {
+                    (_, Some(x), Some(y)) if x == y => String::new(),
+                    (v, Some(x), Some(y)) => {
+                        let word = match v {
+                            Verdict::Improved => ", better",
+                            Verdict::Worsened => ", worse",
+                            _ => "",
+                        };
+                        format!(" ({} {:.1} pts{word})", if y > x { "▲" } else { "▼" }, (y - x).abs() * 100.0)
+                    }
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    o,
+                    "{head} {} | {} | {}{change} | {} | {} | {} {} |",
+                    fmt_count(c.decided),
+                    linked(fmt_count(c.broken), &a.broken_page),
+                    opt(c.attainment),
+                    verdict(c),
+                    opt(c.budget_used),
+                    opt(p.attainment),
+                    verdict(p)
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    o,
+                    "{head} team {} has fewer active people than the privacy floor: not shown | | | | | |",
+                    cell(&a.to_team)
+                );
+            }
+        }
+    }
+    let people_h = if r.people_named { " People |" } else { "" };
+    let people_s = if r.people_named { " --- |" } else { "" };
+    for a in r.agreements.iter().filter(|a| !a.broke_it_most.is_empty()) {
+        let _ = writeln!(o, "\n### {}: the handoffs that broke it most\n", cell(&a.name));
+        let _ = writeln!(
+            o,
+            "| Item | From | Kind | Handed over | Due | Past the promise |{people_h}\n| --- | --- | --- | --- | --- | ---: |{people_s}"
+        );
+        for b in &a.broke_it_most {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {}{} |{}",
+                item(&b.item),
+                cell(&b.from),
+                b.kind,
+                fmt_date(b.handed_over),
+                fmt_date(b.deadline),
+                fmt_duration(b.overdue_seconds as f64),
+                if b.still_waiting { ", still waiting" } else { "" },
+                b.people.as_ref().map_or(String::new(), |p| format!(" {} |", cell(&p.join(", "))))
+            );
+        }
+        if let (Some(page), Some(c)) = (&a.broken_page, &a.current) {
+            let _ = writeln!(
+                o,
+                "\n{}",
+                linked(
+                    format!("Every handoff that broke {} in the period ({})", cell(&a.name), fmt_count(c.broken)),
+                    &Some(page.clone())
+                )
+            );
+        }
+    }
 }
 
 fn coverage(r: &Report, o: &mut String) {
