@@ -107,7 +107,37 @@ fn demo_report() -> report::Report {
     b.snapshot(&sim.directory(START));
     let dir = b.build();
     let opts = ReportOptions::new(Period::parse("2026-Q1").unwrap(), START + DAYS * DAY);
-    report::generate(&frame, &dir, &SignalsConfig::default(), &opts).expect("the demo report")
+    report::generate(&frame, &dir, &demo_signals(), &opts).expect("the demo report")
+}
+
+/// The demo's two working agreements (src/main.rs `demo_agreements`), so the report has its
+/// agreements section.
+fn demo_signals() -> SignalsConfig {
+    use siloscope::signals::HandoffKind;
+    use siloscope::signals::agreements::{Agreement, DEFAULT_WINDOW};
+    let agreement = |name: &str, to: &str, kinds: Vec<HandoffKind>, within: Ts, objective: f64| Agreement {
+        name: name.into(),
+        to_team: to.into(),
+        from_teams: vec![],
+        kinds,
+        within,
+        working_hours: false,
+        objective,
+        window: DEFAULT_WINDOW,
+    };
+    SignalsConfig {
+        agreements: vec![
+            agreement("payments-reviews", "payments", vec![HandoffKind::Review], DAY, 0.9),
+            agreement(
+                "platform-handoffs",
+                "platform",
+                vec![HandoffKind::Reassign, HandoffKind::Transfer],
+                2 * DAY,
+                0.8,
+            ),
+        ],
+        ..SignalsConfig::default()
+    }
 }
 
 #[test]
@@ -128,6 +158,7 @@ fn the_demo_quarter_renders_in_chromium_to_png_and_pdf() {
     let r = demo_report();
     assert!(r.has_data && r.has_previous_data);
     assert_eq!(r.teams.len(), 8, "the demo's 8 teams, none under the privacy floor");
+    assert!(r.agreements.iter().all(|a| !a.suppressed && !a.broke_it_most.is_empty()), "{:?}", r.agreements);
     let html = report::render(&r, Format::Html);
     let page = dir.join("report.html");
     std::fs::write(&page, &html).unwrap();
@@ -175,6 +206,8 @@ fn the_demo_quarter_renders_in_chromium_to_png_and_pdf() {
         "Handoff volume",
         "Review reciprocity",
         "Teams",
+        "Working agreements",
+        "payments-reviews: the handoffs that broke it most",
         "Worth a look",
         "Handoffs stalled at the period's end",
         "The worst bounces",
@@ -190,7 +223,7 @@ fn the_demo_quarter_renders_in_chromium_to_png_and_pdf() {
         assert!(text.contains(title), "chart {title:?} missing from the PDF");
     }
     // Major sections start a page.
-    for heading in ["Trends", "Between teams", "Worth a look"] {
+    for heading in ["Trends", "Between teams", "Working agreements", "Worth a look"] {
         let starts = pages.iter().any(|p| p.trim_start().starts_with(heading));
         assert!(starts, "{heading:?} does not start a page");
     }
