@@ -450,8 +450,12 @@ fn an_agreements_list_counts_what_its_counters_count_over_the_decision_range() {
         "{html}"
     );
 
+    // A board's selection: All (`.*`) and `{…}` list what the one agreement lists.
+    assert_eq!(list("agreement=.*&state=broken")["count"].as_f64(), Some(breaches));
+    assert_eq!(list("agreement=%7Bbeta-from-alpha%7D")["count"].as_f64(), Some(handoffs));
     for (query, why) in [
         ("agreement=nope", "unknown agreement \\\"nope\\\": use one of beta-from-alpha"),
+        ("agreement=%7Bbeta-from-alpha,nope%7D", "unknown agreement \\\"nope\\\""),
         ("state=broken", "add agreement=NAME"),
         ("agreement=beta-from-alpha&state=stalled", "with agreement, state is kept or broken"),
     ] {
@@ -624,6 +628,12 @@ fn fill(template: &str, base: &str, range: (i64, i64), team: &str) -> String {
             "reason" => "reopened",
             "state" if template.contains("/reviews?") => "approved",
             "state" => panic!("a handoff state from a series in {template}"),
+            // The agreements board's: the config's one agreement (to beta) in place of the team.
+            "agreement" => match team {
+                ".*" => ".*",
+                "beta" => "beta-from-alpha",
+                _ => "{beta-from-alpha}",
+            },
             _ => team,
         };
         let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();

@@ -195,12 +195,19 @@ impl HandoffFilter {
                     &mut f.state
                 }
                 "agreement" => {
-                    if !cfg.agreements.iter().any(|a| a.name == *v) {
-                        let names: Vec<&str> = cfg.agreements.iter().map(|a| a.name.as_str()).collect();
-                        return Err(if names.is_empty() {
-                            format!("unknown agreement {v:?}: the config has no [[agreements]]")
+                    // A board's selection as the team parameters take it: `.*` every agreement,
+                    // `{a,b}` those named; each name one of the config's.
+                    let names: Vec<&str> = match v.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                        _ if v == ".*" => vec![],
+                        Some(list) => list.split(',').collect(),
+                        None => vec![v.as_str()],
+                    };
+                    if let Some(unknown) = names.iter().find(|n| !cfg.agreements.iter().any(|a| a.name == **n)) {
+                        let known: Vec<&str> = cfg.agreements.iter().map(|a| a.name.as_str()).collect();
+                        return Err(if known.is_empty() {
+                            format!("unknown agreement {unknown:?}: the config has no [[agreements]]")
                         } else {
-                            format!("unknown agreement {v:?}: use one of {}", names.join(", "))
+                            format!("unknown agreement {unknown:?}: use one of {}", known.join(", "))
                         });
                     }
                     &mut f.agreement
@@ -406,22 +413,29 @@ pub fn handoffs(c: &Computation, filter: &HandoffFilter, base: &ExternalUrl) -> 
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
     // With `agreement`: its facts decided by `now`, by handoff (none under the privacy floor,
     // which exports no series of it either).
-    let agreement: Option<std::collections::HashMap<u32, AgreementFact>> = filter.agreement.as_deref().map(|name| {
-        let Some(i) = c.config.agreements.iter().position(|a| a.name == name) else { return Default::default() };
-        if suppressed(&c.directory, &c.config, &c.labels, i) {
-            return Default::default();
-        }
-        let outcome = filter.state.as_deref().and_then(Outcome::parse);
-        agreement_facts_of(&c.analysis, &c.directory, &c.config, i)
-            .into_iter()
-            .filter(|f| {
-                f.decided_at <= c.now
-                    && in_range(f.decided_at, filter.from, filter.to)
-                    && outcome.is_none_or(|o| f.outcome == o)
-            })
-            .map(|f| (f.handoff as u32, f))
-            .collect()
-    });
+    // A selection of several agreements lists a handoff covered by more than one once, with the
+    // outcome under the first of them in config order.
+    let agreement: Option<std::collections::HashMap<u32, AgreementFact>> =
+        filter.agreement.as_deref().map(|selection| {
+            let outcome = filter.state.as_deref().and_then(Outcome::parse);
+            let mut facts = std::collections::HashMap::new();
+            for (i, a) in c.config.agreements.iter().enumerate().rev() {
+                if !team_selected(Some(selection), &a.name) || suppressed(&c.directory, &c.config, &c.labels, i) {
+                    continue;
+                }
+                facts.extend(
+                    agreement_facts_of(&c.analysis, &c.directory, &c.config, i)
+                        .into_iter()
+                        .filter(|f| {
+                            f.decided_at <= c.now
+                                && in_range(f.decided_at, filter.from, filter.to)
+                                && outcome.is_none_or(|o| f.outcome == o)
+                        })
+                        .map(|f| (f.handoff as u32, f)),
+                );
+            }
+            facts
+        });
     // The filters on the facts themselves first (no state, no allocation), so a team's list
     // computes the state of that team's handoffs only, and a list without a state filter the
     // state of the rows it shows only; oldest handover first, ties in fact order.
