@@ -110,7 +110,7 @@ fn main() {
         (f.events.len(), f.items.iter().map(|i| f.syms.resolve(i.key).to_string()).collect())
     };
     state.recompute_now().unwrap();
-    let producer = daemon_producer(state.clone());
+    let producer = daemon_producer(state.clone(), None, false);
     let one = Instant::now();
     let _ = producer(Format::Html);
     println!("store: {events} events on {} items; one report build: {:.2} s", keys.len(), one.elapsed().as_secs_f64());

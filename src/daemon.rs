@@ -381,7 +381,12 @@ impl State {
             let coverage = crate::coverage::coverage_by_window(&frame, &dir, &self.config.signals.windows, now);
             self.directory_coverage.set_directory_coverage(&coverage, self.config.signals.coverage_warning);
             let (analysis, signals) = compute(&frame, &dir, &self.config.signals, now);
-            (analysis, signals, crate::pages::ItemMeta::of_frame(&frame), frame.events.len() as u64)
+            let items = if self.config.server.name_people {
+                crate::pages::ItemMeta::of_frame_naming_people(&frame, &dir, now)
+            } else {
+                crate::pages::ItemMeta::of_frame(&frame)
+            };
+            (analysis, signals, items, frame.events.len() as u64)
         };
         let config = self.config.signals.clone();
         self.pages.publish(crate::pages::Computation::new(now, Arc::new(analysis), items, dir, config));
@@ -1028,7 +1033,8 @@ pub async fn run(state: Arc<State>, listener: tokio::net::TcpListener, opts: Run
             tls,
         ),
     };
-    let report = crate::report::daemon_producer(state.clone(), Some(base.join("", "")));
+    let report =
+        crate::report::daemon_producer(state.clone(), Some(base.join("", "")), state.config.server.name_people);
     // A follower holds no computation: its report would be empty, so it says where to ask.
     let report: crate::report::ReportProducer = match state.replica.get() {
         None => report,

@@ -438,6 +438,11 @@ fn check_config(path: &Path) -> Result<(), Failure> {
         cfg.directory.teams.len(),
         cfg.directory.people.len()
     );
+    if cfg.server.name_people {
+        println!(
+            "people: the pages and /report name the people of each item (server.name_people = true); the privacy floor still folds small teams"
+        );
+    }
     let agreements = &cfg.signals.agreements;
     if !agreements.is_empty() {
         let names: Vec<String> = agreements.iter().map(|a| format!("{} (to {})", a.name, a.to_team)).collect();

@@ -85,6 +85,24 @@ fn check_config_accepts_the_example_config() {
     assert!(text(&out.stdout).contains("valid"));
 }
 
+#[test]
+fn check_config_says_when_the_pages_name_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    for (server, named) in
+        [("", false), ("[server]\nname_people = false\n", false), ("[server]\nname_people = true\n", true)]
+    {
+        std::fs::write(&path, server).unwrap();
+        let out = run(&["check-config", "--config", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert_eq!(stdout.contains("people: the pages and /report name the people"), named, "{server:?}: {stdout}");
+    }
+    std::fs::write(&path, "[server]\nname_people = 1\n").unwrap();
+    let out = run(&["check-config", "--config", path.to_str().unwrap()]);
+    assert_clean_failure(&out, 2, &[&format!("{}:2:15:", path.display()), "server.name_people", "true or false"]);
+}
+
 /// The label names of a sample line, in order (`a{x="1",y="\"2\""} 3` → x, y).
 fn label_names(line: &str) -> Vec<&str> {
     let Some((_, mut rest)) = line.split_once('{') else { return Vec::new() };

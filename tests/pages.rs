@@ -54,6 +54,11 @@ fn ev(events: &mut Vec<Event>, item: &str, at: Ts, actor: &str, kind: EventKind)
 /// alpha hands three issues to beta: two 4 days ago (stalled, one with a hostile title), one an
 /// hour ago (waiting). Every team has three active people.
 fn state(dir: &Path, now: Ts) -> Arc<siloscope::daemon::State> {
+    state_with(dir, now, 2, "")
+}
+
+/// [`state`] with another privacy floor and more config (a `[server]` table, say).
+fn state_with(dir: &Path, now: Ts, floor: u32, more: &str) -> Arc<siloscope::daemon::State> {
     let store_path = dir.join("s.db");
     let mut store = siloscope::store::SqliteStore::open(&store_path).unwrap();
     let (mut items, mut events) = (Vec::new(), Vec::new());
@@ -126,7 +131,8 @@ fn state(dir: &Path, now: Ts) -> Arc<siloscope::daemon::State> {
         }
     }
     store.commit_batch(&Batch { source: "gh".into(), items, events, ..Batch::default() }).unwrap();
-    let mut cfg = format!("[store]\npath = {:?}\n\n[signals]\nprivacy_floor = 2\n\n", store_path.display().to_string());
+    let mut cfg =
+        format!("[store]\npath = {:?}\n\n[signals]\nprivacy_floor = {floor}\n\n", store_path.display().to_string());
     for team in ["alpha", "beta"] {
         cfg.push_str(&format!("[[teams]]\nname = \"{team}\"\n\n"));
         for n in 1..=3 {
@@ -138,6 +144,7 @@ fn state(dir: &Path, now: Ts) -> Arc<siloscope::daemon::State> {
     cfg.push_str(
         "[[agreements]]\nname = \"beta-from-alpha\"\nto_team = \"beta\"\nfrom_teams = [\"alpha\"]\nwithin = \"1d\"\nobjective = \"90%\"\n\n",
     );
+    cfg.push_str(more);
     let config = Config::parse(&cfg, Path::new("siloscope.toml")).unwrap();
     let state = siloscope::daemon::State::new(config, Box::new(store), Arc::new(Stopped(now))).unwrap();
     state.recompute_now().unwrap();
@@ -751,7 +758,7 @@ fn the_reports_figures_and_rows_link_to_their_pages_under_the_external_url() {
     let state = state(dir.path(), 1_767_225_600 + 40 * DAY);
     let (_rt, port) = serve(&state);
     let base = "https://proxy.example/siloscope";
-    let producer = siloscope::report::daemon_producer(state.clone(), Some(base.into()));
+    let producer = siloscope::report::daemon_producer(state.clone(), Some(base.into()), false);
     let html = producer(siloscope::report::Format::Html).unwrap();
     let report: Value = serde_json::from_str(&producer(siloscope::report::Format::Json).unwrap()).unwrap();
     let markdown = producer(siloscope::report::Format::Markdown).unwrap();
@@ -809,5 +816,110 @@ fn the_reports_figures_and_rows_link_to_their_pages_under_the_external_url() {
     for item in items {
         let (status, story) = follow(port, item["page"].as_str().unwrap());
         assert_eq!((status, &story["item"]["key"]), (200, &item["key"]), "{item}");
+    }
+}
+
+/// Every page of the fixture, as JSON and HTML, with the schema its JSON follows.
+const EVERY_PAGE: [(&str, &str); 5] = [
+    ("/siloscope/handoffs", "handoffs"),
+    ("/siloscope/handoffs?agreement=beta-from-alpha&state=broken", "handoffs"),
+    ("/siloscope/reviews", "reviews"),
+    ("/siloscope/decisions", "decisions"),
+    ("/siloscope/items/gh%3Aacme%2Fbeta%2320", "item"),
+];
+
+/// The fixture's people's names ("alpha 1" … "beta 3").
+fn names() -> Vec<String> {
+    ["alpha", "beta"].iter().flat_map(|t| (1..=3).map(move |n| format!("{t} {n}"))).collect()
+}
+
+/// Every page's JSON (schema-valid) and HTML of a served `state`.
+fn every_page(port: u16) -> Vec<(String, Value, String)> {
+    EVERY_PAGE
+        .iter()
+        .map(|(path, schema)| {
+            let json_path = match path.split_once('?') {
+                Some((p, q)) => format!("{p}.json?{q}"),
+                None => format!("{path}.json"),
+            };
+            let (status, _, body) = get(port, &json_path, true, None);
+            assert_eq!(status, 200, "{json_path}: {body}");
+            let page: Value = serde_json::from_str(&body).unwrap();
+            let mut errors = Vec::new();
+            validate(&schema_of(schema), &page, "$", &mut errors);
+            assert!(errors.is_empty(), "{json_path}: {errors:#?}\n{page:#}");
+            let (status, _, html) = get(port, path, true, Some("text/html"));
+            assert_eq!(status, 200, "{path}");
+            (path.to_string(), page, html)
+        })
+        .collect()
+}
+
+#[test]
+fn pages_and_the_report_name_people_only_when_the_config_says_so_and_the_floor_still_folds() {
+    let now = 1_767_225_600 + 40 * DAY;
+    // By default: no page and not the daemon's report names anyone.
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), now);
+    assert!(!state.config.server.name_people);
+    let (_rt, port) = serve(&state);
+    for (path, page, html) in every_page(port) {
+        let json = page.to_string();
+        assert!(!json.contains("\"people\""), "{path}: {json}");
+        for name in names() {
+            assert!(!json.contains(&name) && !html.contains(&name), "{path} names {name}");
+        }
+    }
+    let producer = siloscope::report::daemon_producer(state.clone(), None, state.config.server.name_people);
+    let report = producer(siloscope::report::Format::Json).unwrap();
+    assert!(report.contains("\"people_named\": false"), "{report}");
+    assert!(names().iter().all(|n| !report.contains(n.as_str())), "{report}");
+    drop(_rt);
+
+    // `[server] name_people = true`: every page names each item's people (author first, then
+    // whoever acted on it, as the report does), in JSON and HTML; so does the daemon's report.
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_with(dir.path(), now, 2, "[server]\nname_people = true\n");
+    assert!(state.config.server.name_people);
+    let (_rt, port) = serve(&state);
+    let pages = every_page(port);
+    for (path, page, _) in &pages {
+        assert!(page.to_string().contains("\"people\""), "{path}: {page:#}");
+    }
+    let (_, stalled, html) = &pages[0];
+    let row = stalled["handoffs"].as_array().unwrap().iter().find(|h| h["item"]["key"] == "gh:acme/alpha#1").unwrap();
+    assert_eq!(row["item"]["people"], serde_json::json!(["alpha 1", "alpha 2"]), "{row:#}");
+    assert!(html.contains("<span class=\"people\">alpha 1, alpha 2</span>"), "{html}");
+    let (_, story, html) = &pages[4];
+    assert_eq!(story["item"]["people"], serde_json::json!(["beta 1", "alpha 1"]), "{story:#}");
+    assert!(html.contains("People: beta 1, alpha 1"), "{html}");
+    assert!(!html.contains("Teams only."), "{html}");
+    let producer = siloscope::report::daemon_producer(state.clone(), None, state.config.server.name_people);
+    let report = producer(siloscope::report::Format::Json).unwrap();
+    assert!(report.contains("\"people_named\": true"), "{report}");
+    drop(_rt);
+
+    // Naming people lifts no privacy floor: with a floor above every team's three people, the
+    // teams are `other` on every page, people named or not.
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_with(dir.path(), now, 4, "[server]\nname_people = true\n");
+    let (_rt, port) = serve(&state);
+    let (_, _, metrics) = get(port, "/siloscope/metrics", true, None);
+    assert!(!metrics.contains("team=\"alpha\"") && !metrics.contains("team=\"beta\""), "{metrics}");
+    for (path, page, html) in every_page(port) {
+        let json = page.to_string();
+        // (An agreement whose receiving team is under the floor lists nothing.)
+        assert!(json.contains("\"people\"") || page["count"] == 0, "{path}: {json}");
+        for team in ["alpha", "beta"] {
+            for field in ["team", "from_team", "to_team", "author_team", "reviewer_team", "other_team"] {
+                let bad = format!("\"{field}\":\"{team}\"");
+                assert!(!json.contains(&bad), "{path} shows {bad}: {json}");
+            }
+            // HTML: a team cell or team link shows `other`, never the folded team's name.
+            assert!(
+                !html.contains(&format!(">{team}</a>")) && !html.contains(&format!("<td>{team}</td>")),
+                "{path}: {html}"
+            );
+        }
     }
 }

@@ -47,7 +47,7 @@ fn one_build_per_computation_shared_by_concurrent_requests() {
     let clock = Arc::new(AcceleratedClock { wall_start: now, sim_start: now, speed: 1000.0 });
     let state = State::new(config, Box::new(store), clock).unwrap();
     state.recompute_now().unwrap();
-    let producer = daemon_producer(state.clone(), None);
+    let producer = daemon_producer(state.clone(), None, false);
 
     let first = producer(Format::Json).expect("the report");
     // Wait until the clock has moved on: a report computed per request would now differ.

@@ -5,13 +5,14 @@
 use maud::{DOCTYPE, Markup, html};
 
 use crate::pages::{
-    DecisionFilter, DecisionsPage, ExternalUrl, HandoffFilter, HandoffsPage, ItemPage, ReviewFilter, ReviewsPage,
+    DecisionFilter, DecisionsPage, ExternalUrl, HandoffFilter, HandoffsPage, ItemPage, ItemRef, ReviewFilter,
+    ReviewsPage,
 };
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}\
 table{border-collapse:collapse}th,td{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}.stalled{color:#b00020;font-weight:600}\
-p.note{color:#555}";
+p.note{color:#555}.people{color:#555;font-size:.9em}";
 
 /// `3 d 4 h`, `5 h 10 min`, `42 s`.
 pub fn duration(seconds: i64) -> String {
@@ -49,6 +50,11 @@ fn team_link(base: &ExternalUrl, key: &str, team: &str) -> Markup {
         _ => HandoffFilter { to_team: Some(team.into()), ..HandoffFilter::default() },
     };
     html! { a href=(base.join("/handoffs", &filter.query())) { (team) } }
+}
+
+/// The item's people under its title, when the operator turned naming people on (else nothing).
+fn people(item: &ItemRef) -> Markup {
+    html! { @if let Some(names) = &item.people { br; span.people { (names.join(", ")) } } }
 }
 
 /// `/handoffs` as HTML.
@@ -91,7 +97,7 @@ pub fn handoffs(p: &HandoffsPage, base: &ExternalUrl) -> String {
                 @for h in &p.handoffs {
                     tr.handoff {
                         td { @if let Some(link) = &h.item.link { a href=(link) { (h.item.key) } } @else { (h.item.key) } }
-                        td.title { a href=(h.item.page) { (h.item.title) } }
+                        td.title { a href=(h.item.page) { (h.item.title) } (people(&h.item)) }
                         td { (h.kind) }
                         td { (team_link(base, "from_team", &h.from_team)) }
                         td { (team_link(base, "to_team", &h.to_team)) }
@@ -150,7 +156,7 @@ pub fn decisions(p: &DecisionsPage, base: &ExternalUrl) -> String {
                 @for d in &p.decisions {
                     tr.decision {
                         td { @if let Some(link) = &d.item.link { a href=(link) { (d.item.key) } } @else { (d.item.key) } }
-                        td.title { a href=(d.item.page) { (d.item.title) } }
+                        td.title { a href=(d.item.page) { (d.item.title) } (people(&d.item)) }
                         td { a href=(base.join("/decisions", &DecisionFilter { team: Some(d.team.clone()), ..DecisionFilter::default() }.query())) { (d.team) } }
                         td { time datetime=(d.made_at) { (d.made_at) } }
                         td class=(d.state) { (d.state) }
@@ -169,7 +175,9 @@ pub fn item(p: &ItemPage, base: &ExternalUrl) -> String {
     let body = html! {
         h1 { "Item " @if let Some(link) = &p.item.link { a href=(link) { (p.item.key) } } @else { (p.item.key) } }
         p.title { (p.item.title) }
-        p.note { "Its custody story from the facts at " time datetime=(p.now) { (p.now) } ": which team held it when, each handoff, its acknowledgement by the receiving team, bounces, reviews and decisions. Teams only. " a href=(json) { "JSON" } }
+        @if let Some(names) = &p.item.people { p.people { "People: " (names.join(", ")) } }
+        p.note { "Its custody story from the facts at " time datetime=(p.now) { (p.now) } ": which team held it when, each handoff, its acknowledgement by the receiving team, bounces, reviews and decisions. "
+            @if p.item.people.is_none() { "Teams only. " } a href=(json) { "JSON" } }
         table {
             thead { tr { th { "When" } th { "What" } th { "Team" } th { "Other team" } th { "Detail" } } }
             tbody {
@@ -238,7 +246,7 @@ pub fn reviews(p: &ReviewsPage, base: &ExternalUrl) -> String {
                 @for r in &p.reviews {
                     tr.review {
                         td { @if let Some(link) = &r.item.link { a href=(link) { (r.item.key) } } @else { (r.item.key) } }
-                        td.title { a href=(r.item.page) { (r.item.title) } }
+                        td.title { a href=(r.item.page) { (r.item.title) } (people(&r.item)) }
                         td { (r.author_team) }
                         td { a href=(pair(&r.author_team, &r.reviewer_team)) { (r.reviewer_team) } }
                         td { (r.state) }

@@ -2,7 +2,8 @@
 //! published computation (the same facts and the same `now` the metrics were aggregated from, so
 //! a list's count equals its metric), filtered by the metrics' dimensions, as JSON data here and
 //! HTML in `html.rs`. It reads only the published `Computation` (never the frame, the store or a
-//! lock a commit or the recompute holds) and names no person; tracker text is untrusted.
+//! lock a commit or the recompute holds) and names no person unless the operator turned
+//! `[server] name_people` on (`ItemMeta::people`); tracker text is untrusted.
 
 pub mod external_url;
 pub mod html;
@@ -34,7 +35,14 @@ pub struct ItemMeta {
     pub source: Box<str>,
     pub title: Box<str>,
     pub link: Option<Box<str>>,
+    /// The people of the item (its author, then whoever acted on it by the computation's `now`,
+    /// bots left out, at most [`PEOPLE_PER_ITEM`]), only when the operator turned naming people
+    /// on (`[server] name_people`); None: the pages name no one.
+    pub people: Option<Vec<Box<str>>>,
 }
+
+/// The most people a page names for one item (as the report's `--name-people`).
+pub const PEOPLE_PER_ITEM: usize = 6;
 
 impl ItemMeta {
     /// Every item of the frame, by frame index (the facts' `item`).
@@ -48,8 +56,45 @@ impl ItemMeta {
                 source: neutralize(frame.syms.resolve(i.source)).into(),
                 title: neutralize(&i.title).into(),
                 link: link_url(&i.url).map(Into::into),
+                people: None,
             })
             .collect()
+    }
+
+    /// As [`ItemMeta::of_frame`], naming each item's people as of `now` (the frame prepared):
+    /// for a daemon whose operator turned `[server] name_people` on.
+    pub fn of_frame_naming_people(frame: &Frame, dir: &Directory, now: Ts) -> Vec<ItemMeta> {
+        use crate::signals::frame::NO_SYM;
+        // Each identity resolved once: None for a bot or an identity no person has.
+        let mut names: std::collections::HashMap<u32, Option<Box<str>>> = std::collections::HashMap::new();
+        let mut name_of = |sym: u32| -> Option<Box<str>> {
+            if sym == NO_SYM {
+                return None;
+            }
+            names
+                .entry(sym)
+                .or_insert_with(|| {
+                    let identity = frame.syms.resolve(sym);
+                    let person = dir.person_of(identity).filter(|_| !dir.is_bot(identity))?;
+                    Some(crate::untrusted::neutralize(&dir.person(person).name).into())
+                })
+                .clone()
+        };
+        let mut metas = ItemMeta::of_frame(frame);
+        for (index, (meta, info)) in metas.iter_mut().zip(&frame.items).enumerate() {
+            let mut people: Vec<Box<str>> = Vec::new();
+            let actors = frame.item_events(index as u32).iter().take_while(|e| e.at <= now).map(|e| e.actor);
+            for sym in std::iter::once(info.author).chain(actors) {
+                if people.len() >= PEOPLE_PER_ITEM {
+                    break;
+                }
+                if let Some(name) = name_of(sym).filter(|n| !people.contains(n)) {
+                    people.push(name);
+                }
+            }
+            meta.people = Some(people);
+        }
+        metas
     }
 }
 
@@ -283,6 +328,9 @@ pub struct ItemRef {
     pub source: String,
     /// The item's story on siloscope (`/items/{key}`), absolute.
     pub page: String,
+    /// Its people (author first), only when the operator turned `[server] name_people` on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub people: Option<Vec<String>>,
 }
 
 /// One row of `/handoffs`.
@@ -648,6 +696,7 @@ fn item_ref(c: &Computation, item: u32, base: &ExternalUrl) -> ItemRef {
         title: i.map(|i| i.title.to_string()).unwrap_or_default(),
         link: i.and_then(|i| i.link.as_deref().map(String::from)),
         source: i.map(|i| i.source.to_string()).unwrap_or_default(),
+        people: i.and_then(|i| i.people.as_ref()).map(|p| p.iter().map(|n| n.to_string()).collect()),
     }
 }
 

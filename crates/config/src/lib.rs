@@ -51,11 +51,14 @@ pub struct Config {
 pub struct ServerConfig {
     /// `host:port` the HTTP server listens on; always parses as a `SocketAddr`.
     pub listen_address: String,
+    /// Whether the drill-down pages and the daemon's `/report` name the people of each item
+    /// (`name_people`, the daemon's `report --name-people`); off: teams and items only.
+    pub name_people: bool,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen_address: DEFAULT_LISTEN_ADDRESS.to_string() }
+        ServerConfig { listen_address: DEFAULT_LISTEN_ADDRESS.to_string(), name_people: false }
     }
 }
 
@@ -262,7 +265,7 @@ const ROOT_KEYS: &[&str] =
     &["server", "store", "signals", "decisions", "ownership", "teams", "people", "sources", "agreements"];
 const AGREEMENT_KEYS: &[&str] =
     &["name", "to_team", "from_teams", "kinds", "within", "working_hours", "objective", "window"];
-const SERVER_KEYS: &[&str] = &["listen_address"];
+const SERVER_KEYS: &[&str] = &["listen_address", "name_people"];
 const STORE_KEYS: &[&str] = &["path", "url", "password_env", "password_file", "keep", "lease"];
 const SIGNALS_KEYS: &[&str] = &[
     "stall_after",
@@ -428,6 +431,11 @@ impl Sections<'_> {
                         "write `IP:port` with a numeric IP, e.g. \"0.0.0.0:9731\", \"127.0.0.1:9731\" or \"[::]:9731\"",
                     );
                 }
+            }
+        }
+        if let Some(v) = table.get("name_people") {
+            if let Some(on) = self.boolean(v, "server.name_people", "name_people = true") {
+                server.name_people = on;
             }
         }
         server
@@ -1915,7 +1923,7 @@ kind = "gitlab"
             "/etc/siloscope/siloscope.toml:2:3: unknown key `signals.stal_after`; fix: did you mean `stall_after`?"
         );
         let far = problems("[server]\nport = 80\n");
-        assert_eq!(far[0].hint, "remove it; keys allowed here: listen_address");
+        assert_eq!(far[0].hint, "remove it; keys allowed here: listen_address, name_people");
     }
 
     #[test]
@@ -2037,6 +2045,19 @@ kind = "gitlab"
         // Columns count characters, not bytes: the value "x" starts at character 18.
         let p = problems("[ownership]\nlabels = { \"é\" = \"x\" }");
         assert_eq!((p[0].line, p[0].column), (2, 18));
+    }
+
+    #[test]
+    fn server_name_people_is_off_unless_set_and_must_be_a_boolean() {
+        assert!(!parse("").unwrap().server.name_people);
+        assert!(!parse("[server]\nname_people = false\n").unwrap().server.name_people);
+        assert!(parse("[server]\nname_people = true\n").unwrap().server.name_people);
+        let err = parse("[server]\nlisten_address = \"0.0.0.0:9731\"\nname_people = \"yes\"\n").unwrap_err();
+        let line = err.to_string();
+        assert!(line.starts_with("/etc/siloscope/siloscope.toml:3:15: `server.name_people`"), "{line}");
+        assert!(line.contains("true or false") && line.contains("name_people = true"), "{line}");
+        let err = parse("[server]\nname_pepole = true\n").unwrap_err().to_string();
+        assert!(err.contains("did you mean `name_people`?"), "{err}");
     }
 
     #[test]

@@ -2354,8 +2354,9 @@ pub trait RunningDaemon: Send + Sync {
 /// concurrent requests for a report being built wait for that build. A build copies the frame
 /// out under its lock and analyses the copy outside it, so commits and the recompute never wait
 /// for a report; at most [`MAX_CONCURRENT_BUILDS`] run at once.
-/// `pages`: siloscope's external URL (without the final `/`), from which the report links its pages.
-pub fn daemon_producer(daemon: Arc<dyn RunningDaemon>, pages: Option<String>) -> ReportProducer {
+/// `pages`: siloscope's external URL (without the final `/`), from which the report links its pages;
+/// `name_people`: the daemon's `[server] name_people` (as `report --name-people`).
+pub fn daemon_producer(daemon: Arc<dyn RunningDaemon>, pages: Option<String>, name_people: bool) -> ReportProducer {
     let cache = Arc::new(ReportCache::default());
     Arc::new(move |format| {
         let now = daemon.now();
@@ -2388,7 +2389,7 @@ pub fn daemon_producer(daemon: Arc<dyn RunningDaemon>, pages: Option<String>) ->
             }
             building.push(key.clone().unwrap_or_default());
         }
-        let result = build_daemon_report(daemon.as_ref(), period.clone(), now, pages.clone());
+        let result = build_daemon_report(daemon.as_ref(), period.clone(), now, pages.clone(), name_people);
         let mut building = lock(&cache.building);
         if let Some(i) = building.iter().position(|k| *k == key.clone().unwrap_or_default()) {
             building.swap_remove(i);
@@ -2419,9 +2420,10 @@ fn build_daemon_report(
     period: Period,
     now: Ts,
     pages: Option<String>,
+    name_people: bool,
 ) -> Result<Report, String> {
     let history = daemon.history_starts()?;
-    let opts = ReportOptions { history, pages, ..ReportOptions::new(period, now) };
+    let opts = ReportOptions { history, pages, name_people, ..ReportOptions::new(period, now) };
     let dir = daemon.directory();
     let frame = daemon.prepared_frame();
     generate(&frame, &dir, daemon.signals_config(), &opts)
