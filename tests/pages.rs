@@ -86,7 +86,7 @@ fn state_with(dir: &Path, now: Ts, floor: u32, more: &str) -> Arc<siloscope::dae
     // alpha hands #4 to beta 3 days ago; beta acknowledges 2 hours later and sends it back a
     // day later (a bounce; the way back waits on alpha).
     let key = "gh:acme/alpha#4".to_string();
-    items.push(item(&key, "alpha", "bounced one", now - 4 * DAY));
+    items.push(item(&key, "alpha", "bounced <script>alert(4)</script> one", now - 4 * DAY));
     ev(&mut events, &key, now - 4 * DAY, "alpha-1", EventKind::Opened);
     ev(&mut events, &key, now - 4 * DAY, "alpha-1", EventKind::Labeled { label: "team:alpha".into() });
     ev(&mut events, &key, now - 3 * DAY, "alpha-2", EventKind::Unlabeled { label: "team:alpha".into() });
@@ -99,7 +99,7 @@ fn state_with(dir: &Path, now: Ts, floor: u32, more: &str) -> Arc<siloscope::dae
     items.push(Item {
         kind: ItemKind::PullRequest,
         author: Some("github:beta-1".into()),
-        ..item(&key, "beta", "Faster <i>builds</i>", now - 6 * DAY)
+        ..item(&key, "beta", "Faster <i>builds</i> <script>alert(20)</script>", now - 6 * DAY)
     });
     ev(&mut events, &key, now - 6 * DAY, "beta-1", EventKind::Opened);
     ev(
@@ -117,9 +117,10 @@ fn state_with(dir: &Path, now: Ts, floor: u32, more: &str) -> Arc<siloscope::dae
         EventKind::Reviewed { state: siloscope::model::ReviewState::Approved },
     );
     // alpha's decisions: one made 9 days ago and reopened 5 days ago (rehashed), one standing.
-    for (n, title, made, reopened) in
-        [(10, "Adopt <b>gRPC</b>", now - 9 * DAY, Some(now - 5 * DAY)), (11, "Keep REST", now - 7 * DAY, None)]
-    {
+    for (n, title, made, reopened) in [
+        (10, "Adopt <b>gRPC</b> <script>alert(10)</script>", now - 9 * DAY, Some(now - 5 * DAY)),
+        (11, "Keep REST", now - 7 * DAY, None),
+    ] {
         let key = format!("gh:acme/alpha#{n}");
         items.push(item(&key, "alpha", title, made - DAY));
         ev(&mut events, &key, made - DAY, "alpha-1", EventKind::Opened);
@@ -499,14 +500,24 @@ fn the_decision_log_counts_what_the_decision_metrics_count() {
         .iter()
         .map(|d| (d["item"]["title"].as_str().unwrap(), d["state"].as_str().unwrap(), d["rehashed_reason"].as_str()))
         .collect();
-    assert_eq!(rows, vec![("Keep REST", "standing", None), ("Adopt <b>gRPC</b>", "rehashed", Some("reopened"))]);
+    assert_eq!(
+        rows,
+        vec![
+            ("Keep REST", "standing", None),
+            ("Adopt <b>gRPC</b> <script>alert(10)</script>", "rehashed", Some("reopened"))
+        ]
+    );
     let rehashed = json("/siloscope/decisions.json?team=alpha&state=rehashed&reason=reopened");
     assert_eq!(rehashed["count"].as_f64(), Some(reopened));
     assert_eq!(json("/siloscope/decisions.json?team=alpha&state=standing")["count"], 1);
     // HTML, rendered by Chromium: the title is text, no console error.
     let (status, _, html) = get(port, "/siloscope/decisions?team=alpha", true, Some("text/html"));
     assert_eq!(status, 200);
-    assert!(html.contains("Adopt &lt;b&gt;gRPC&lt;/b&gt;") && !html.contains("<b>gRPC"), "{html}");
+    assert!(
+        html.contains("Adopt &lt;b&gt;gRPC&lt;/b&gt; &lt;script&gt;alert(10)&lt;/script&gt;")
+            && !html.contains("<b>gRPC"),
+        "{html}"
+    );
     let page = dir.path().join("decisions.html");
     std::fs::write(&page, &html).unwrap();
     let (dom, console) = chromium_dom(&page);
@@ -582,11 +593,15 @@ fn the_review_list_counts_what_the_review_metric_counts_with_pickup() {
     let r = &page["reviews"][0];
     assert_eq!(
         (r["item"]["title"].as_str(), r["pickup_seconds"].as_i64()),
-        (Some("Faster <i>builds</i>"), Some(3 * HOUR))
+        (Some("Faster <i>builds</i> <script>alert(20)</script>"), Some(3 * HOUR))
     );
     let (status, _, html) = get(port, "/siloscope/reviews?team=alpha", true, Some("text/html"));
     assert_eq!(status, 200);
-    assert!(html.contains("Faster &lt;i&gt;builds&lt;/i&gt;") && !html.contains("<i>"), "{html}");
+    assert!(
+        html.contains("Faster &lt;i&gt;builds&lt;/i&gt; &lt;script&gt;alert(20)&lt;/script&gt;")
+            && !html.contains("<i>"),
+        "{html}"
+    );
     let file = dir.path().join("reviews.html");
     std::fs::write(&file, &html).unwrap();
     let (dom, console) = chromium_dom(&file);
@@ -922,4 +937,38 @@ fn pages_and_the_report_name_people_only_when_the_config_says_so_and_the_floor_s
             );
         }
     }
+}
+
+#[test]
+fn a_script_in_a_title_is_text_on_every_page_and_in_the_daemons_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), 1_767_225_600 + 40 * DAY);
+    let (_rt, port) = serve(&state);
+    // Every page kind, each listing an item whose title carries a <script> element.
+    let pages = [
+        ("/siloscope/handoffs?to_team=beta&state=stalled", "alert('x')"),
+        ("/siloscope/handoffs?from_team=alpha&state=bounced", "alert(4)"),
+        ("/siloscope/reviews", "alert(20)"),
+        ("/siloscope/decisions", "alert(10)"),
+        ("/siloscope/items/gh%3Aacme%2Falpha%231", "alert('x')"),
+        ("/siloscope/items/gh%3Aacme%2Falpha%234", "alert(4)"),
+        ("/siloscope/items/gh%3Aacme%2Fbeta%2320", "alert(20)"),
+        ("/siloscope/items/gh%3Aacme%2Falpha%2310", "alert(10)"),
+    ];
+    for (path, script) in pages {
+        let (status, _, html) = get(port, path, true, Some("text/html"));
+        assert_eq!(status, 200, "{path}");
+        assert!(!html.to_ascii_lowercase().contains("<script"), "{path} carries a script element:\n{html}");
+        assert!(html.contains(&format!("&lt;script&gt;{script}&lt;/script&gt;")), "{path} shows it as text:\n{html}");
+        let (_, _, json) = get(port, path, true, Some("application/json"));
+        assert!(
+            json.contains(&format!("<script>{script}</script>")),
+            "{path}: the JSON carries the text as it is: {json}"
+        );
+    }
+    // The daemon's /report lists the stalled one: text there too.
+    let producer = siloscope::report::daemon_producer(state.clone(), None, false);
+    let html = producer(siloscope::report::Format::Html).unwrap();
+    assert!(!html.to_ascii_lowercase().contains("<script"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert('x')&lt;/script&gt;"), "{html}");
 }
