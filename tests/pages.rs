@@ -328,7 +328,7 @@ fn chromium_dom(page: &Path) -> (String, Vec<String>) {
 }
 
 #[test]
-fn chromium_renders_the_handoff_list_without_a_console_error_and_the_hostile_title_as_text() {
+fn chromium_renders_every_page_without_a_console_error_and_the_hostile_title_as_text() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path(), 1_767_225_600 + 40 * DAY);
     let (_rt, port) = serve(&state);
@@ -346,6 +346,19 @@ fn chromium_renders_the_handoff_list_without_a_console_error_and_the_hostile_tit
     assert_eq!(dom.matches("<tr class=\"handoff\">").count(), 4, "{dom}");
     assert!(!dom.contains("<script"), "{dom}");
     assert!(dom.contains("Fix &lt;script&gt;alert('x')&lt;/script&gt;"), "{dom}");
+    // Every other page kind (an agreement's list, reviews, the decision log, an item's story):
+    // rendered without a console error, no script element, the tracker's markup as text.
+    for (path, _) in EVERY_PAGE.iter().filter(|(p, _)| *p != "/siloscope/handoffs") {
+        let (status, _, html) = get(port, path, true, Some("text/html"));
+        assert_eq!(status, 200, "{path}");
+        let page = dir.path().join("page.html");
+        std::fs::write(&page, &html).unwrap();
+        let (dom, console) = chromium_dom(&page);
+        assert_eq!(console, Vec::<String>::new(), "{path}");
+        assert!(dom.contains("<table"), "{path}: {dom}");
+        assert!(!dom.contains("<script"), "{path}: {dom}");
+        assert!(dom.contains("&lt;script&gt;"), "{path}: the title is a text node: {dom}");
+    }
 }
 
 #[test]
