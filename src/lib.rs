@@ -9,6 +9,7 @@ pub mod estimate;
 pub mod init;
 pub mod pages;
 pub mod replica;
+pub mod rules;
 pub mod server;
 pub mod suggest;
 pub mod webconfig;

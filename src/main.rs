@@ -193,6 +193,20 @@ enum Command {
         #[arg(long = "web.external-url", value_name = "URL")]
         external_url: Option<String>,
     },
+    /// Write the Prometheus rules of the config's working agreements: per agreement, recording
+    /// rules (attainment, error budget left, burn rates) and one multi-window burn-rate alert per
+    /// row of the alert policy, routed to the receiving team with a link to the handoffs that broke it.
+    Rules {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Output file (default: standard output).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// The URL under which siloscope is reachable (as serve's flag): each alert's `list` link
+        /// starts with it (without it the link is a path).
+        #[arg(long = "web.external-url", value_name = "URL")]
+        external_url: Option<String>,
+    },
     /// Working agreements between teams ([[agreements]] of a config), as SLOs.
     Agreements {
         #[command(subcommand)]
@@ -409,6 +423,7 @@ fn main() -> ExitCode {
         Command::Report { config, period, from, to, teams, format, out, name_people, external_url } => {
             report(&config, ReportArgs { period, from, to, teams, format, out, name_people, external_url })
         }
+        Command::Rules { config, out, external_url } => rules(&config, out.as_deref(), external_url.as_deref()),
         Command::Agreements { action: AgreementsAction::Check { config, from, to, format } } => {
             agreements_check(&config, from.as_deref(), to.as_deref(), format)
         }
@@ -1079,6 +1094,32 @@ fn report(path: &Path, args: ReportArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+fn rules(path: &Path, out: Option<&Path>, external_url: Option<&str>) -> Result<(), Failure> {
+    let external_url = parse_external_url(external_url)?;
+    let cfg = load_config(path)?;
+    if cfg.signals.agreements.is_empty() {
+        return Err(Failure {
+            code: 2,
+            message: format!(
+                "{} has no [[agreements]] to write rules for: add one (config/siloscope.example.toml shows every key)",
+                path.display()
+            ),
+        });
+    }
+    let text = siloscope::rules::generate(&cfg.signals.agreements, external_url.as_ref());
+    match out {
+        Some(file) => std::fs::write(file, text).map_err(|e| runtime(format!("cannot write {}: {e}", file.display()))),
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+                .map_err(|e| runtime(format!("cannot write the rules: {e}")))
+        }
+    }
 }
 
 fn agreements_check(path: &Path, from: Option<&str>, to: Option<&str>, format: CheckFormat) -> Result<(), Failure> {

@@ -488,6 +488,7 @@ fn exported_names() -> BTreeSet<String> {
 fn recording_rule_names() -> BTreeSet<String> {
     rules(&mixin().join("rules/recording.yaml"))
         .iter()
+        .chain(&rules(&mixin().join("rules/agreements.example.yaml")))
         .filter_map(|r| r["record"].as_str().map(str::to_string))
         .collect()
 }
@@ -517,7 +518,7 @@ fn every_metric_named_is_exported_or_recorded_and_every_family_is_shown() {
         exported.iter().chain(&recorded).cloned().chain(PROMETHEUS_OWN.iter().map(|s| s.to_string())).collect();
     let mut used = BTreeSet::new();
     let mut exprs: Vec<(String, String)> = boards().iter().flat_map(|(n, b)| board_expressions(n, b)).collect();
-    for file in ["recording.yaml", "alerts.yaml"] {
+    for file in ["recording.yaml", "alerts.yaml", "agreements.example.yaml"] {
         for r in rules(&mixin().join("rules").join(file)) {
             let name = r["record"].as_str().or(r["alert"].as_str()).unwrap().to_string();
             exprs.push((format!("{file} / {name}"), r["expr"].as_str().unwrap().to_string()));
@@ -854,16 +855,11 @@ fn the_drill_down_check_fails_on_a_panel_without_its_link() {
 // Rules, rule tests and example configs, with the real tools.
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn rules_pass_promtool_lint_and_follow_the_naming_and_labelling_contract() {
-    let recording = mixin().join("rules/recording.yaml");
-    let alerts = mixin().join("rules/alerts.yaml");
-    let (ok, out) = tool(
-        "promtool",
-        &["check", "rules", "--lint=all", "--lint-fatal", recording.to_str().unwrap(), alerts.to_str().unwrap()],
-    );
-    assert!(ok, "promtool check rules --lint:\n{out}");
-    for r in rules(&recording) {
+/// The contract of every rules file: recording rules named level:metric:operations with a
+/// siloscope metric, alerts named Siloscope… with a severity of the shared vocabulary, the team
+/// that receives them, a summary, a description and a board link.
+fn check_naming_and_labelling(recording: &[Value], alerts: &[Value]) {
+    for r in recording {
         let name = r["record"].as_str().unwrap();
         let parts: Vec<&str> = name.split(':').collect();
         assert!(
@@ -871,7 +867,7 @@ fn rules_pass_promtool_lint_and_follow_the_naming_and_labelling_contract() {
             "recording rule {name} is not named level:metric:operations"
         );
     }
-    for r in rules(&alerts) {
+    for r in alerts {
         let name = r["alert"].as_str().unwrap();
         assert!(name.starts_with("Siloscope"), "{name}");
         assert!(
@@ -884,6 +880,18 @@ fn rules_pass_promtool_lint_and_follow_the_naming_and_labelling_contract() {
         }
         assert!(r["annotations"]["dashboard"].as_str().unwrap().starts_with("/d/siloscope-"), "{name}: dashboard link");
     }
+}
+
+#[test]
+fn rules_pass_promtool_lint_and_follow_the_naming_and_labelling_contract() {
+    let recording = mixin().join("rules/recording.yaml");
+    let alerts = mixin().join("rules/alerts.yaml");
+    let (ok, out) = tool(
+        "promtool",
+        &["check", "rules", "--lint=all", "--lint-fatal", recording.to_str().unwrap(), alerts.to_str().unwrap()],
+    );
+    assert!(ok, "promtool check rules --lint:\n{out}");
+    check_naming_and_labelling(&rules(&recording), &rules(&alerts));
     // The stalled-handoff alert goes to the team the handoff waits on.
     let stalled =
         rules(&alerts).into_iter().find(|r| r["alert"] == "SiloscopeHandoffStalled").expect("SiloscopeHandoffStalled");
@@ -897,6 +905,133 @@ fn rules_pass_promtool_lint_and_follow_the_naming_and_labelling_contract() {
         "{{ $labels.siloscope_url }}/handoffs?to_team={{ $labels.to_team | urlquery }}\
          &from_team={{ $labels.from_team | urlquery }}&state=stalled&kind={{ $labels.kind | urlquery }}"
     );
+}
+
+/// Two agreements unlike the example's: one from any team of every kind over 7 days (a window that
+/// is also an alert window), one at 99.5 %.
+fn fixed_agreements() -> Vec<siloscope::signals::agreements::Agreement> {
+    use siloscope::model::{DAY, HOUR};
+    use siloscope::signals::HandoffKind;
+    use siloscope::signals::agreements::Agreement;
+    vec![
+        Agreement {
+            name: "search-any".into(),
+            to_team: "search".into(),
+            from_teams: vec![],
+            kinds: vec![],
+            within: 4 * HOUR,
+            working_hours: false,
+            objective: 0.75,
+            window: 7 * DAY,
+        },
+        Agreement {
+            name: "ident_transfers".into(),
+            to_team: "identity".into(),
+            from_teams: vec!["web".into()],
+            kinds: vec![HandoffKind::Transfer, HandoffKind::Reassign],
+            within: 90 * 60,
+            working_hours: true,
+            objective: 0.995,
+            window: 30 * DAY,
+        },
+    ]
+}
+
+#[test]
+fn generated_agreement_rules_pass_promtool_lint_and_the_contract() {
+    use siloscope::signals::agreements::ALERT_POLICY;
+    let dir = tempfile::tempdir().unwrap();
+    for (external, link) in [
+        (None, "/handoffs?agreement={}&state=broken".to_string()),
+        (Some("https://acme.io/siloscope/"), "https://acme.io/siloscope/handoffs?agreement={}&state=broken".into()),
+    ] {
+        let url = external.map(|u| siloscope::pages::ExternalUrl::parse(u).unwrap());
+        let text = siloscope::rules::generate(&fixed_agreements(), url.as_ref());
+        let file = dir.path().join("agreements.yaml");
+        std::fs::write(&file, &text).unwrap();
+        let (ok, out) = tool("promtool", &["check", "rules", "--lint=all", "--lint-fatal", file.to_str().unwrap()]);
+        assert!(ok, "promtool check rules --lint:\n{out}\n{text}");
+        let doc = read_yaml(&file);
+        let groups = doc["groups"].as_array().unwrap();
+        assert_eq!(groups.len(), 2, "one group per agreement");
+        for (g, a) in groups.iter().zip(fixed_agreements()) {
+            let rules = g["rules"].as_array().unwrap();
+            let (records, alerts): (Vec<Value>, Vec<Value>) =
+                rules.iter().cloned().partition(|r| r["record"].is_string());
+            check_naming_and_labelling(&records, &alerts);
+            assert_eq!(alerts.len(), ALERT_POLICY.len(), "one alert per policy row");
+            for r in rules {
+                let expr = r["expr"].as_str().unwrap();
+                assert!(expr.contains(&format!("{{agreement=\"{}\"}}", a.name)), "{expr}");
+            }
+            for r in &records {
+                let expr = r["expr"].as_str().unwrap();
+                // Replica-safe: every counter is summed by agreement and team before dividing.
+                if expr.contains("increase(") {
+                    assert_eq!(
+                        expr.matches("increase(").count(),
+                        expr.matches("sum by (agreement, to_team) (increase(").count(),
+                        "{expr}"
+                    );
+                }
+            }
+            for (r, row) in alerts.iter().zip(ALERT_POLICY) {
+                assert_eq!(r["alert"], siloscope::rules::alert_name(row));
+                assert_eq!(r["labels"]["team"], "{{ $labels.to_team }}");
+                assert_eq!(r["labels"]["severity"], if row.severity == "page" { "critical" } else { "warning" });
+                assert_eq!(r["annotations"]["list"], link.replace("{}", &a.name));
+                let expr = r["expr"].as_str().unwrap();
+                for w in [row.long, row.short] {
+                    let record = siloscope::rules::burn_rate_record(&siloscope::rules::duration(w));
+                    assert!(expr.contains(&format!("{record}{{agreement=\"{}\"}} > {}", a.name, row.factor)), "{expr}");
+                }
+            }
+        }
+        // The burn rates divide by the budget as written: 1 − 0.995 is 0.005.
+        assert!(text.contains("/ 0.005\n") && text.contains("/ 0.25\n"), "{text}");
+    }
+}
+
+#[test]
+fn the_agreements_example_rules_are_what_siloscope_rules_writes_for_the_example_config() {
+    // Regenerate: siloscope rules --config config/siloscope.example.toml
+    //   --web.external-url https://siloscope.internal:9731 --out dashboards/rules/agreements.example.yaml
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rules.yaml");
+    let run = Command::new(env!("CARGO_BIN_EXE_siloscope"))
+        .args(["rules", "--config"])
+        .arg(root().join("config/siloscope.example.toml"))
+        .args(["--web.external-url", "https://siloscope.internal:9731", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let written = std::fs::read_to_string(&out).unwrap();
+    let committed = std::fs::read_to_string(mixin().join("rules/agreements.example.yaml")).unwrap();
+    assert!(
+        written == committed,
+        "dashboards/rules/agreements.example.yaml differs from what siloscope rules writes:\n{written}"
+    );
+    // The same on standard output.
+    let stdout = Command::new(env!("CARGO_BIN_EXE_siloscope"))
+        .args(["rules", "--config"])
+        .arg(root().join("config/siloscope.example.toml"))
+        .args(["--web.external-url", "https://siloscope.internal:9731"])
+        .output()
+        .unwrap();
+    assert!(stdout.status.success());
+    assert_eq!(String::from_utf8(stdout.stdout).unwrap(), committed);
+    let (ok, out) = tool(
+        "promtool",
+        &[
+            "check",
+            "rules",
+            "--lint=all",
+            "--lint-fatal",
+            mixin().join("rules/agreements.example.yaml").to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "promtool check rules --lint:\n{out}");
 }
 
 #[test]
@@ -927,7 +1062,10 @@ fn rule_tests_pass_and_cover_every_alert_firing_and_quiet() {
             }
         }
     }
-    for r in rules(&mixin().join("rules/alerts.yaml")) {
+    let agreements = rules(&mixin().join("rules/agreements.example.yaml"));
+    for r in
+        rules(&mixin().join("rules/alerts.yaml")).iter().chain(agreements.iter().filter(|r| r["alert"].is_string()))
+    {
         let name = r["alert"].as_str().unwrap();
         assert!(fires.contains(name), "no rule test shows {name} firing");
         assert!(quiet.contains(name), "no rule test shows {name} staying quiet");
