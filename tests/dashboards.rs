@@ -1121,7 +1121,7 @@ fn the_example_web_config_passes_promtool_and_siloscope_alike() {
 fn the_example_prometheus_and_alertmanager_configs_pass_and_route_by_team() {
     let (ok, out) = tool("promtool", &["check", "config", mixin().join("prometheus.example.yml").to_str().unwrap()]);
     assert!(ok, "promtool check config:\n{out}");
-    assert!(out.contains("SUCCESS: 2 rule files found"), "{out}");
+    assert!(out.contains("SUCCESS: 3 rule files found"), "{out}");
     let am = mixin().join("alertmanager.example.yml");
     let (ok, out) = tool("amtool", &["check-config", am.to_str().unwrap()]);
     assert!(ok, "amtool check-config:\n{out}");
@@ -1129,6 +1129,8 @@ fn the_example_prometheus_and_alertmanager_configs_pass_and_route_by_team() {
     for (labels, receiver) in [
         (vec!["alertname=SiloscopeHandoffStalled", "team=payments"], "team-payments"),
         (vec!["alertname=SiloscopeHandoffStalled", "team=platform"], "team-platform"),
+        // The generated agreement alerts route by the same label.
+        (vec!["alertname=SiloscopeAgreementBudgetBurn1d2h", "severity=critical", "team=payments"], "team-payments"),
         (vec!["alertname=SiloscopeSourceDown", "team=siloscope-operators"], "siloscope-operators"),
         (vec!["alertname=SiloscopeHandoffStalled", "team=newteam"], "siloscope-fallback"),
     ] {
