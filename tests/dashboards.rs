@@ -1035,6 +1035,32 @@ fn the_agreements_example_rules_are_what_siloscope_rules_writes_for_the_example_
 }
 
 #[test]
+fn siloscope_rules_refuses_a_config_without_agreements_and_a_bad_url_writing_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("siloscope.toml");
+    std::fs::write(&config, format!("[store]\npath = {:?}\n", dir.path().join("s.db").display().to_string())).unwrap();
+    let out = dir.path().join("rules.yaml");
+    let example = root().join("config/siloscope.example.toml");
+    for (config, extra, says) in [
+        (&config, vec![], "has no [[agreements]]"),
+        (&example, vec!["--web.external-url", "ftp://siloscope"], "invalid --web.external-url"),
+    ] {
+        let run = Command::new(env!("CARGO_BIN_EXE_siloscope"))
+            .args(["rules", "--config"])
+            .arg(config)
+            .args(extra)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(!out.exists(), "nothing is written");
+    }
+}
+
+#[test]
 fn rule_tests_pass_and_cover_every_alert_firing_and_quiet() {
     let tests_dir = mixin().join("tests");
     let files: Vec<PathBuf> = std::fs::read_dir(&tests_dir)
