@@ -2,7 +2,8 @@
 //! `siloscope serve` over TLS with basic auth, evaluates the shipped rules, and every dashboard
 //! query returns data; the stalled-handoff alert is pending for exactly the team pairs the
 //! scenario stalls. A second run loads `siloscope backfill` output into Prometheus and checks
-//! range queries over the past against the store, and that the past meets the live scrape.
+//! range queries over the past against the store, and that the past meets the live scrape. A third
+//! loads the backfill with the rules `siloscope rules` writes, and an agreement's burn-rate page fires.
 
 mod common;
 
@@ -1054,4 +1055,100 @@ fn backfill_refuses_bad_arguments_with_a_usage_error() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "# EOF\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run 3: the rules `siloscope rules` writes fire in Prometheus on the backfilled history.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn generated_agreement_rules_fire_in_prometheus_on_the_backfilled_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let config = write_scenario(dir.path(), now);
+    // Alpha handed item 1 to beta at now-4d and no one in beta acted: under a promise of 95 hours
+    // it breaks at now-1h, the only handoff to beta decided in any alert window. Burn rate over
+    // 2h, 1d, 3d and 7d: (1 / 1) / (1 − 0.9) = 10, above every factor: the 1d/2h page fires.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let start = text.find("[[agreements]]").unwrap();
+    let end = text.find("[[sources]]").unwrap();
+    let text = format!(
+        "{}[[agreements]]\nname = \"beta-inbound\"\nto_team = \"beta\"\nwithin = \"95h\"\nobjective = \"90%\"\n\n{}",
+        &text[..start],
+        &text[end..]
+    );
+    std::fs::write(&config, text).unwrap();
+
+    let rules = dir.path().join("agreements.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_siloscope"))
+        .args(["rules", "--config", config.to_str().unwrap(), "--out", rules.to_str().unwrap()])
+        .args(["--web.external-url", "https://siloscope.e2e:9731"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "siloscope rules: {}", String::from_utf8_lossy(&out.stderr));
+
+    let om = dir.path().join("backfill.om");
+    let out = Command::new(env!("CARGO_BIN_EXE_siloscope"))
+        .args(["backfill", "--config", config.to_str().unwrap(), "--out", om.to_str().unwrap(), "--step", "10m"])
+        .args(["--label", "job=siloscope", "--label", "instance=siloscope.e2e:9731"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "backfill failed: {}", String::from_utf8_lossy(&out.stderr));
+    let data = dir.path().join("data");
+    let o = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=744h"])
+        .args([om.to_str().unwrap(), data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // Prometheus with the generated rules only, scraping nothing: the rules read the history.
+    let port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!("global:\n  evaluation_interval: 1s\nrule_files:\n  - {:?}\n", rules.display().to_string()),
+    )
+    .unwrap();
+    let mut cmd = Command::new("prometheus");
+    cmd.arg(format!("--config.file={}", prom_config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg("--storage.tsdb.retention.time=3650d")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn");
+    let prometheus = Proc::spawn("prometheus", cmd, dir.path().join("prometheus.log"));
+    let started = Instant::now();
+    while http_get(port, "/-/ready").map(|(s, _)| s) != Some(200) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "Prometheus did not become ready\n{}",
+            prometheus.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let firing = eventually("the 1d/2h burn-rate page for beta fires", Duration::from_secs(60), &[&prometheus], || {
+        let alerts = api(port, "/api/v1/alerts")["alerts"].as_array().unwrap().clone();
+        let firing: Vec<Value> = alerts.into_iter().filter(|a| a["state"] == "firing").collect();
+        if firing.iter().any(|a| label_of(a, "alertname") == "SiloscopeAgreementBudgetBurn1d2h") {
+            Ok(firing)
+        } else {
+            Err(format!("firing: {firing:?}"))
+        }
+    });
+    let page = firing.iter().find(|a| label_of(a, "alertname") == "SiloscopeAgreementBudgetBurn1d2h").unwrap();
+    assert_eq!(label_of(page, "team"), "beta");
+    assert_eq!(label_of(page, "severity"), "critical");
+    assert_eq!(label_of(page, "agreement"), "beta-inbound");
+    assert_eq!(
+        page["annotations"]["list"], "https://siloscope.e2e:9731/handoffs?agreement=beta-inbound&state=broken",
+        "{page}"
+    );
+    let burn = query(port, "agreement_to_team:siloscope_agreement_burn_rate:ratio_2h", None);
+    assert_eq!(burn.len(), 1, "{burn:?}");
+    assert!(value_of(&burn[0]) > 7.0, "{burn:?}");
 }
