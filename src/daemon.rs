@@ -401,6 +401,7 @@ impl State {
         if self.replica.get().is_some_and(|r| !r.is_leader()) {
             // The leadership was lost during the computation (the keeper withdrew before this
             // publish, or will after it): a follower shows no signal families.
+            self.directory_coverage.withdraw();
             self.exporter.withdraw();
             self.pages.withdraw();
         }
@@ -858,6 +859,7 @@ impl State {
                 if tick.lost_leadership {
                     tracing::warn!(replica = %replica.id, "this replica lost the leader's role: it no longer exports the signal families");
                     self.leader_gauge.set(false);
+                    self.directory_coverage.withdraw();
                     self.exporter.withdraw();
                     self.pages.withdraw();
                     // The frame goes (a commit may hold the gate: wait off the runtime).

@@ -394,6 +394,9 @@ fn a_leader_paused_past_its_lease_commits_nothing_when_it_wakes_and_steps_down()
     wait_for("A to hold all six sources mid-sync", DEADLINE, || (a.held_batches() == SOURCES).then_some(()));
     let b = start("b", &config, now, None);
     wait_for("B to serve as a follower", DEADLINE, || b.leader().filter(|l| !*l));
+    // The leader's directory coverage, computed from its frame (the four committed steps).
+    const COVERAGE: &str = "siloscope_directory_unresolved_identities{";
+    wait_for("A to export its directory coverage", DEADLINE, || a.metrics()?.contains(COVERAGE).then_some(()));
     // A stalls (a long GC pause, a frozen VM) past its lease: B takes everything over.
     signal(&a.child, "-STOP");
     wait_for("B to lead", DEADLINE, || b.leader().filter(|l| *l));
@@ -407,6 +410,8 @@ fn a_leader_paused_past_its_lease_commits_nothing_when_it_wakes_and_steps_down()
         let m = a.metrics()?;
         (sample(&m, "siloscope_leader") == Some(0.0) && signal_sums(&[m]).is_empty()).then_some(())
     });
+    // Nor its frozen coverage, which `max by (source)` on the boards and alerts would mix with B's.
+    wait_for("A to withdraw its directory coverage", DEADLINE, || (!a.metrics()?.contains(COVERAGE)).then_some(()));
     sigterm(&a.child);
     assert!(wait_exit(&mut a.child, DEADLINE).success(), "{}", a.dump());
     let refused = a.messages("the step is not committed").len();

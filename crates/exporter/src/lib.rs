@@ -102,6 +102,15 @@ impl DirectoryCoverage {
             }
         }
     }
+
+    /// Takes the per-source coverage series down (a replica that no longer leads: the leader
+    /// exports them, so a former leader's frozen ratios never mask the current ones under `max by
+    /// (source)`). The warning ratio is the config's and stays.
+    pub fn withdraw(&self) {
+        self.coverage_events.clear();
+        self.coverage_identities.clear();
+        self.unresolved_identities.clear();
+    }
 }
 
 /// One value of a series as `Signals` (or the snapshot) holds it.
@@ -571,5 +580,32 @@ mod tests {
         assert!(e.render().contains("siloscope_handoffs_total"));
         e.publish(Snapshot::default());
         assert!(!e.render().contains("siloscope_handoffs_total"));
+    }
+
+    #[test]
+    fn withdrawn_directory_coverage_exports_no_source_series_and_keeps_the_warning() {
+        let coverage = DirectoryCoverage::default();
+        let mut e = Exporter::new();
+        e.register(|r| coverage.register(r));
+        let source = crate::coverage::SourceCoverage {
+            source: "gh".into(),
+            events: 4,
+            events_resolved: 3,
+            identities: 2,
+            identities_resolved: 1,
+        };
+        coverage.set_directory_coverage(&[("28d".into(), vec![source])], 0.9);
+        let per_source = [
+            "siloscope_directory_event_coverage_ratio{",
+            "siloscope_directory_identity_coverage_ratio{",
+            "siloscope_directory_unresolved_identities{",
+        ];
+        let text = e.render();
+        assert!(per_source.iter().all(|s| text.contains(s)), "{text}");
+        // A replica that stops leading: the leader's coverage is the only one exported.
+        coverage.withdraw();
+        let text = e.render();
+        assert!(per_source.iter().all(|s| !text.contains(s)), "{text}");
+        assert!(text.contains("siloscope_directory_coverage_warning_ratio 0.9"), "{text}");
     }
 }
