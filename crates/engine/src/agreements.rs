@@ -60,7 +60,8 @@ pub struct BurnRateAlert {
     pub long: Ts,
     pub short: Ts,
     pub factor: f64,
-    /// `page` or `ticket`: the alert's `severity` label.
+    /// `page` or `ticket`; the generated alert's `severity` label is `critical` or `warning`
+    /// (the vocabulary of dashboards/rules/alerts.yaml, `rules::severity`).
     pub severity: &'static str,
 }
 
@@ -309,8 +310,9 @@ pub struct HourValues {
     pub firing: Vec<bool>,
 }
 
-/// A span of hours during which an alert of one severity would have fired: any of the
-/// [`ALERT_POLICY`] rows of that severity (the rules `or` them into one alert per severity).
+/// A span of hours during which the team would have been paged (or ticketed): any of the
+/// [`ALERT_POLICY`] rows of that severity firing. `siloscope rules` writes one alert per row
+/// (`SiloscopeAgreementBudgetBurn<long><short>`); `rows` says which of them fired.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AlertEpisode {
     pub severity: &'static str,
