@@ -447,8 +447,8 @@ fn main() {
     let size = |bytes: u64| format!("{:.0} MiB", bytes as f64 / 1048576.0);
     let leader = |l: &Leader| {
         [
-            format!("{:.1} s ({:.0} ev/s)", l.load, total as f64 / l.load),
-            format!("{:.1} s ({:.2} M ev/s)", l.recompute, total as f64 / l.recompute / 1e6),
+            format!("{:.2} s ({:.0} ev/s)", l.load, total as f64 / l.load),
+            format!("{:.2} s ({:.2} M ev/s)", l.recompute, total as f64 / l.recompute / 1e6),
             format!("{:.0} MiB ({:.0} B/event)", mib(l.peak_kib), per_event(l.peak_kib)),
             format!("{:.0} MiB (from {:.0} MiB)", mib(l.rss_loaded_kib), mib(l.rss_start_kib)),
         ]
