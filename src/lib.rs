@@ -6,6 +6,7 @@ pub mod backfill;
 pub mod connections;
 pub mod daemon;
 pub mod estimate;
+pub mod export;
 pub mod init;
 pub mod pages;
 pub mod replica;

@@ -193,6 +193,33 @@ enum Command {
         #[arg(long = "web.external-url", value_name = "URL")]
         external_url: Option<String>,
     },
+    /// Write the facts behind the figures, one kind a file, for analysts (polars, pandas, DuckDB):
+    /// Parquet, CSV or NDJSON, with the teams folded by the privacy floor as the metrics fold them.
+    /// Without --name-people no column names a person (the interactions' `person` column is left
+    /// out). docs/facts.md documents every column.
+    Export {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The kind of fact, one row each.
+        #[arg(long, value_name = "KIND", value_parser = fact_kinds())]
+        facts: String,
+        /// First day of the facts kept (each kind by its own time): YYYY-MM-DD, or an RFC 3339 time.
+        /// Without --from/--to: the whole history up to now.
+        #[arg(long, value_name = "DATE", requires = "to")]
+        from: Option<String>,
+        /// Last day kept, included: YYYY-MM-DD (an RFC 3339 time is the excluded end). States
+        /// (waiting, acknowledged, rehashed…) are taken at this end.
+        #[arg(long, value_name = "DATE", requires = "from")]
+        to: Option<String>,
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Output file; it must not exist (export never overwrites one).
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Add the `person` column (directory names) where a fact has a person; off by default.
+        #[arg(long)]
+        name_people: bool,
+    },
     /// Write the Prometheus rules of the config's working agreements: per agreement, recording
     /// rules (attainment, error budget left, burn rates) and one multi-window burn-rate alert per
     /// row of the alert policy, routed to the receiving team with a link to the handoffs that broke it.
@@ -422,6 +449,9 @@ fn main() -> ExitCode {
         }
         Command::Report { config, period, from, to, teams, format, out, name_people, external_url } => {
             report(&config, ReportArgs { period, from, to, teams, format, out, name_people, external_url })
+        }
+        Command::Export { config, facts, from, to, format, out, name_people } => {
+            export(&config, ExportArgs { facts, from, to, format, out, name_people })
         }
         Command::Rules { config, out, external_url } => rules(&config, out.as_deref(), external_url.as_deref()),
         Command::Agreements { action: AgreementsAction::Check { config, from, to, format } } => {
@@ -1029,24 +1059,7 @@ fn report(path: &Path, args: ReportArgs) -> Result<(), Failure> {
     // The directory first: a mistyped team fails before a long load.
     let dir = report::load_directory(&*store, &cfg).map_err(runtime)?;
     report::select_teams(&dir, &args.teams).map_err(usage)?;
-    let total = store.event_count().map_err(|e| runtime(e.to_string()))?;
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(total);
-        let style = indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} events ({eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-        bar.set_style(style);
-        bar.set_message("loading the store");
-        bar
-    });
-    let frame = report::load_frame(&*store, &mut |n| {
-        if let Some(bar) = &bar {
-            bar.set_position(n);
-        }
-    })
-    .map_err(runtime)?;
-    if let Some(bar) = &bar {
-        bar.set_message("computing the report");
-    }
+    let (frame, bar) = load_frame_with_progress(&*store, "computing the report")?;
     let history = store.history_starts().map_err(|e| runtime(e.to_string()))?;
     let opts = ReportOptions {
         teams: args.teams,
@@ -1093,6 +1106,102 @@ fn report(path: &Path, args: ReportArgs) -> Result<(), Failure> {
             computed.period.dates()
         );
     }
+    Ok(())
+}
+
+/// Loads the store's events into a prepared frame, with a progress bar on a terminal (left showing
+/// `next` for the caller to finish).
+fn load_frame_with_progress(
+    store: &dyn siloscope::store::Store,
+    next: &'static str,
+) -> Result<(siloscope::signals::Frame, Option<indicatif::ProgressBar>), Failure> {
+    let total = store.event_count().map_err(|e| runtime(e.to_string()))?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        let style = indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} events ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message("loading the store");
+        bar
+    });
+    let frame = siloscope::report::load_frame(store, &mut |n| {
+        if let Some(bar) = &bar {
+            bar.set_position(n);
+        }
+    })
+    .map_err(runtime)?;
+    if let Some(bar) = &bar {
+        bar.set_message(next);
+    }
+    Ok((frame, bar))
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Parquet,
+    Csv,
+    Ndjson,
+}
+
+fn fact_kinds() -> clap::builder::PossibleValuesParser {
+    use siloscope::export::FactKind;
+    clap::builder::PossibleValuesParser::new(FactKind::ALL.map(|k| clap::builder::PossibleValue::new(k.as_str())))
+}
+
+struct ExportArgs {
+    facts: String,
+    from: Option<String>,
+    to: Option<String>,
+    format: ExportFormat,
+    out: PathBuf,
+    name_people: bool,
+}
+
+fn export(path: &Path, args: ExportArgs) -> Result<(), Failure> {
+    use siloscope::export::{self, ExportOptions, FactKind, Format, TimeRange};
+    use siloscope::report::{self, Period};
+    let usage = |message: String| Failure { code: 2, message };
+    let now = daemon::wall_now();
+    let kind = FactKind::parse(&args.facts).ok_or_else(|| usage(format!("unknown --facts {:?}", args.facts)))?;
+    let format = match args.format {
+        ExportFormat::Parquet => Format::Parquet,
+        ExportFormat::Csv => Format::Csv,
+        ExportFormat::Ndjson => Format::Ndjson,
+    };
+    let (range, as_of) = match (&args.from, &args.to) {
+        (Some(from), Some(to)) => {
+            let period = Period::between(from, to).map_err(usage)?;
+            (TimeRange { from: Some(period.start), to: Some(period.end) }, period.last_second().min(now))
+        }
+        _ => (TimeRange::ALL, now),
+    };
+    // Fail before a long load.
+    export::check_new(&args.out).map_err(usage)?;
+    let cfg = load_config(path)?;
+    let store = daemon::open_store_for_reading(&cfg).map_err(runtime)?;
+    let dir = report::load_directory(&*store, &cfg).map_err(runtime)?;
+    let (frame, bar) = load_frame_with_progress(&*store, "computing the facts")?;
+    let opts = ExportOptions { kind, range, as_of, name_people: args.name_people };
+    let mut df = export::table(&frame, &dir, &cfg.signals, &opts).map_err(runtime)?;
+    if let Some(bar) = &bar {
+        bar.set_length(df.height() as u64);
+        bar.set_position(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} rows ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(format!("writing {}", args.out.display()));
+    }
+    let rows = export::write_new(&mut df, format, &args.out, &mut |n| {
+        if let Some(bar) = &bar {
+            bar.set_position(n as u64);
+        }
+    })
+    .map_err(runtime)?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    println!("{}: {rows} {} ({}), {} columns", args.out.display(), kind.as_str(), format.as_str(), df.width());
     Ok(())
 }
 
