@@ -5,7 +5,7 @@
 use std::path::Path;
 
 pub use siloscope_facts::write::Format;
-pub use siloscope_facts::{DataFrame, FactKind, TimeRange};
+pub use siloscope_facts::{ColumnType, DataFrame, FactKind, TimeRange};
 
 use crate::model::Ts;
 use crate::signals::aggregate::TeamLabels;
@@ -40,6 +40,17 @@ pub fn table(frame: &Frame, dir: &Directory, cfg: &SignalsConfig, opts: &ExportO
         name_people: opts.name_people,
     };
     facts.table(opts.kind, opts.range).map_err(|e| format!("cannot build the {} table: {e}", opts.kind.as_str()))
+}
+
+/// The format an `--out` file's extension names (any case): `.parquet`, `.csv`, `.ndjson` or `.jsonl`.
+pub fn format_of(out: &Path) -> Option<Format> {
+    let ext = out.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "parquet" => Some(Format::Parquet),
+        "csv" => Some(Format::Csv),
+        "ndjson" | "jsonl" => Some(Format::Ndjson),
+        _ => None,
+    }
 }
 
 /// Refuses a file that exists already (before a long load, and again when creating it).

@@ -211,8 +211,9 @@ enum Command {
         /// (waiting, acknowledged, rehashed…) are taken at this end.
         #[arg(long, value_name = "DATE", requires = "from")]
         to: Option<String>,
+        /// The file format; without it, the --out file's extension (.parquet, .csv, .ndjson or .jsonl).
         #[arg(long, value_enum)]
-        format: ExportFormat,
+        format: Option<ExportFormat>,
         /// Output file; it must not exist (export never overwrites one).
         #[arg(long, value_name = "PATH")]
         out: PathBuf,
@@ -1152,7 +1153,7 @@ struct ExportArgs {
     facts: String,
     from: Option<String>,
     to: Option<String>,
-    format: ExportFormat,
+    format: Option<ExportFormat>,
     out: PathBuf,
     name_people: bool,
 }
@@ -1164,9 +1165,15 @@ fn export(path: &Path, args: ExportArgs) -> Result<(), Failure> {
     let now = daemon::wall_now();
     let kind = FactKind::parse(&args.facts).ok_or_else(|| usage(format!("unknown --facts {:?}", args.facts)))?;
     let format = match args.format {
-        ExportFormat::Parquet => Format::Parquet,
-        ExportFormat::Csv => Format::Csv,
-        ExportFormat::Ndjson => Format::Ndjson,
+        Some(ExportFormat::Parquet) => Format::Parquet,
+        Some(ExportFormat::Csv) => Format::Csv,
+        Some(ExportFormat::Ndjson) => Format::Ndjson,
+        None => export::format_of(&args.out).ok_or_else(|| {
+            usage(format!(
+                "cannot tell the format of {}: give --format parquet|csv|ndjson, or an --out ending in .parquet, .csv, .ndjson or .jsonl",
+                args.out.display()
+            ))
+        })?,
     };
     let (range, as_of) = match (&args.from, &args.to) {
         (Some(from), Some(to)) => {
